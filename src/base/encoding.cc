@@ -1,0 +1,119 @@
+#include "base/encoding.h"
+
+#include <array>
+
+namespace dg {
+namespace {
+
+constexpr char kStd[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string encode(std::span<const uint8_t> bytes, const char* alphabet, bool pad) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
+  }
+  size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    uint32_t v = bytes[i] << 16;
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    if (pad) out += "==";
+  } else if (rest == 2) {
+    uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    if (pad) out += '=';
+  }
+  return out;
+}
+
+std::array<int8_t, 256> reverse_table(const char* alphabet) {
+  std::array<int8_t, 256> table;
+  table.fill(-1);
+  for (int i = 0; i < 64; ++i) table[static_cast<uint8_t>(alphabet[i])] = static_cast<int8_t>(i);
+  return table;
+}
+
+// Decodes unpadded text; refuses a length of 1 mod 4 and non-zero trailing bits.
+std::optional<Bytes> decode_unpadded(std::string_view text, const std::array<int8_t, 256>& table) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  Bytes out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int acc_bits = 0;
+  for (char c : text) {
+    int8_t v = table[static_cast<uint8_t>(c)];
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    acc_bits += 6;
+    if (acc_bits >= 8) {
+      acc_bits -= 8;
+      out.push_back(static_cast<uint8_t>(acc >> acc_bits));
+      acc &= (1u << acc_bits) - 1;
+    }
+  }
+  if (acc != 0) return std::nullopt;  // non-canonical: unused bits must be zero
+  return out;
+}
+
+}  // namespace
+
+std::string base64url_encode(std::span<const uint8_t> bytes) { return encode(bytes, kUrl, false); }
+
+std::optional<Bytes> base64url_decode(std::string_view text_untrusted) {
+  static const auto table = reverse_table(kUrl);
+  return decode_unpadded(text_untrusted, table);
+}
+
+std::string base64_encode(std::span<const uint8_t> bytes) { return encode(bytes, kStd, true); }
+
+std::optional<Bytes> base64_decode(std::string_view text_untrusted) {
+  static const auto table = reverse_table(kStd);
+  if (text_untrusted.size() % 4 != 0) return std::nullopt;
+  size_t pad = 0;
+  while (pad < 2 && pad < text_untrusted.size() &&
+         text_untrusted[text_untrusted.size() - 1 - pad] == '=') {
+    ++pad;
+  }
+  return decode_unpadded(text_untrusted.substr(0, text_untrusted.size() - pad), table);
+}
+
+std::string hex_encode(std::span<const uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (uint8_t b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+std::optional<Bytes> hex_decode(std::string_view text_untrusted) {
+  if (text_untrusted.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  Bytes out;
+  out.reserve(text_untrusted.size() / 2);
+  for (size_t i = 0; i < text_untrusted.size(); i += 2) {
+    int hi = nibble(text_untrusted[i]);
+    int lo = nibble(text_untrusted[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<uint8_t>(hi << 4 | lo));
+  }
+  return out;
+}
+
+}  // namespace dg

@@ -1,0 +1,25 @@
+// Small, careful file helpers: bounded reads and crash-safe writes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace dg {
+
+// Reads a whole file; refuses one larger than `bytes_max`.
+Result<std::string> read_file(const std::filesystem::path& path, uint64_t bytes_max);
+
+enum class Overwrite { no, yes };
+
+// Writes `data` to a temporary file beside `path`, fsyncs it, then renames it
+// into place and fsyncs the folder: after a crash the file holds either the
+// old or the new content, never a mix. With Overwrite::no an existing file is
+// left untouched and the call returns conflict.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view data,
+                         uint32_t mode, Overwrite overwrite);
+
+}  // namespace dg

@@ -1,0 +1,44 @@
+#include "base/json.h"
+
+#include <gtest/gtest.h>
+
+#include "base/limits.h"
+
+namespace dg {
+namespace {
+
+TEST(Json, RefusesDuplicateKeysAtAnyDepth) {
+  EXPECT_TRUE(json::parse(R"({"a":1,"b":{"a":2}})", 1000).has_value());
+  EXPECT_FALSE(json::parse(R"({"a":1,"a":2})", 1000).has_value());
+  EXPECT_FALSE(json::parse(R"({"x":[{"k":1,"k":1}]})", 1000).has_value());
+  // The same key in sibling objects is fine.
+  EXPECT_TRUE(json::parse(R"([{"k":1},{"k":2}])", 1000).has_value());
+}
+
+TEST(Json, RefusesOversizedDeepAndMalformed) {
+  EXPECT_EQ(json::parse(std::string(50, ' ') + "1", 10).error().code(), Code::limit_exceeded);
+  std::string deep(limits::json_depth_max + 1, '[');
+  deep += std::string(limits::json_depth_max + 1, ']');
+  EXPECT_FALSE(json::parse(deep, 10000).has_value());
+  EXPECT_FALSE(json::parse("{\"a\":1,}", 100).has_value());
+  EXPECT_FALSE(json::parse("// c\n{}", 100).has_value());
+  EXPECT_FALSE(json::parse_object("[]", 100).has_value());
+}
+
+TEST(Json, TypedAccessorsNameTheField) {
+  auto object = *json::parse_object(R"({"s":"x","n":5,"big":-1,"o":{},"f":1.5})", 1000);
+  EXPECT_EQ(*json::get_string(object, "s", "thing", 10), "x");
+  EXPECT_EQ(*json::get_int(object, "n", "thing", 0, 10), 5);
+  auto err = json::get_int(object, "big", "thing", 0, 10);
+  ASSERT_FALSE(err.has_value());
+  EXPECT_NE(err.error().message().find("\"big\""), std::string::npos);
+  EXPECT_FALSE(json::get_int(object, "f", "thing", 0, 10).has_value());
+  EXPECT_FALSE(json::get_string(object, "n", "thing", 10).has_value());
+  EXPECT_FALSE(json::get_string(object, "missing", "thing", 10).has_value());
+  EXPECT_FALSE(json::get_string(object, "s", "thing", 0).has_value());
+  EXPECT_TRUE(json::only_keys(object, {"s", "n", "big", "o", "f"}, "thing").ok());
+  EXPECT_FALSE(json::only_keys(object, {"s"}, "thing").ok());
+}
+
+}  // namespace
+}  // namespace dg

@@ -1,0 +1,19 @@
+// Timestamps on the wire are RFC 3339 / ISO 8601 strings in UTC, as PASETO's
+// registered fields require; in memory they are Unix milliseconds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace dg {
+
+// "2026-11-21T06:00:00Z" (whole seconds; the milliseconds are dropped).
+std::string format_rfc3339(int64_t unix_ms);
+
+// Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)"; returns Unix ms.
+Result<int64_t> parse_rfc3339(std::string_view text_untrusted);
+
+}  // namespace dg

@@ -1,0 +1,160 @@
+#include "crypto/keys.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "base/assert.h"
+#include "base/encoding.h"
+
+namespace dg::crypto {
+namespace {
+
+constexpr std::string_view kPublicPrefix = "k4.public.";
+constexpr std::string_view kSecretPrefix = "k4.secret.";
+constexpr std::string_view kPidPrefix = "k4.pid.";
+constexpr size_t kPidHashBytes = 33;
+
+std::array<uint8_t, kPidHashBytes> pid_hash(const PublicKey& key) {
+  std::string input = std::string(kPidPrefix) + key.to_paserk();
+  std::array<uint8_t, kPidHashBytes> hash;
+  blake2b(hash, as_bytes(input));
+  return hash;
+}
+
+// Splits "<prefix><base64url>" and decodes; the prefix must match exactly.
+Result<Bytes> decode_paserk(std::string_view text, std::string_view prefix, size_t bytes) {
+  if (!text.starts_with(prefix)) {
+    return error(Code::invalid_argument,
+                 "not a " + std::string(prefix) + "… key (wrong PASERK version or type)");
+  }
+  auto decoded = base64url_decode(text.substr(prefix.size()));
+  if (!decoded || decoded->size() != bytes) {
+    return error(Code::invalid_argument,
+                 std::string(prefix) + "… key is not " + std::to_string(bytes) +
+                     " bytes of unpadded base64url");
+  }
+  return std::move(*decoded);
+}
+
+}  // namespace
+
+void init() {
+  // sodium_init() returns 1 when already initialised, -1 only when the OS has no randomness.
+  DG_ASSERT(sodium_init() >= 0);
+}
+
+Result<PublicKey> PublicKey::from_bytes(std::span<const uint8_t> bytes_untrusted) {
+  if (bytes_untrusted.size() != public_key_bytes) {
+    return error(Code::invalid_argument, "an Ed25519 public key is 32 bytes");
+  }
+  std::array<uint8_t, public_key_bytes> bytes;
+  std::copy(bytes_untrusted.begin(), bytes_untrusted.end(), bytes.begin());
+  return PublicKey(bytes);
+}
+
+Result<PublicKey> PublicKey::from_paserk(std::string_view paserk_untrusted) {
+  auto bytes = decode_paserk(paserk_untrusted, kPublicPrefix, public_key_bytes);
+  if (!bytes) return error(bytes.error());
+  return from_bytes(*bytes);
+}
+
+std::string PublicKey::to_paserk() const {
+  return std::string(kPublicPrefix) + base64url_encode(bytes_);
+}
+
+std::string PublicKey::key_id() const {
+  return std::string(kPidPrefix) + base64url_encode(pid_hash(*this));
+}
+
+std::array<uint8_t, 8> PublicKey::minisign_key_number() const {
+  auto hash = pid_hash(*this);
+  std::array<uint8_t, 8> number;
+  std::copy_n(hash.begin(), number.size(), number.begin());
+  return number;
+}
+
+bool PublicKey::verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const {
+  if (signature.size() != signature_bytes) return false;
+  return crypto_sign_verify_detached(signature.data(), message.data(), message.size(),
+                                     bytes_.data()) == 0;
+}
+
+SecretKey::~SecretKey() {
+  if (bytes_) sodium_memzero(bytes_->value.data(), bytes_->value.size());
+}
+
+SecretKey SecretKey::generate() {
+  auto bytes = std::make_unique<Bytes>();
+  std::array<uint8_t, public_key_bytes> pk;
+  crypto_sign_keypair(pk.data(), bytes->value.data());
+  return SecretKey(std::move(bytes));
+}
+
+Result<SecretKey> SecretKey::from_seed(std::span<const uint8_t> seed_untrusted) {
+  if (seed_untrusted.size() != seed_bytes) {
+    return error(Code::invalid_argument, "an Ed25519 seed is 32 bytes");
+  }
+  auto bytes = std::make_unique<Bytes>();
+  std::array<uint8_t, public_key_bytes> pk;
+  crypto_sign_seed_keypair(pk.data(), bytes->value.data(), seed_untrusted.data());
+  return SecretKey(std::move(bytes));
+}
+
+Result<SecretKey> SecretKey::from_bytes(std::span<const uint8_t> bytes_untrusted) {
+  if (bytes_untrusted.size() != secret_key_bytes) {
+    return error(Code::invalid_argument, "an Ed25519 secret key is 64 bytes");
+  }
+  auto key = from_seed(bytes_untrusted.first(seed_bytes));
+  if (!key) return key;
+  auto expected_pk = key->public_key().bytes();
+  if (!constant_time_equal(expected_pk, bytes_untrusted.subspan(seed_bytes))) {
+    return error(Code::invalid_argument, "secret key: public half does not match the seed");
+  }
+  return key;
+}
+
+Result<SecretKey> SecretKey::from_paserk(std::string_view paserk_untrusted) {
+  auto bytes = decode_paserk(paserk_untrusted, kSecretPrefix, secret_key_bytes);
+  if (!bytes) return error(bytes.error());
+  auto key = from_bytes(*bytes);
+  sodium_memzero(bytes->data(), bytes->size());
+  return key;
+}
+
+std::string SecretKey::to_paserk() const {
+  return std::string(kSecretPrefix) + base64url_encode(bytes_->value);
+}
+
+PublicKey SecretKey::public_key() const {
+  std::array<uint8_t, public_key_bytes> pk;
+  crypto_sign_ed25519_sk_to_pk(pk.data(), bytes_->value.data());
+  return *PublicKey::from_bytes(pk);
+}
+
+Signature SecretKey::sign(std::span<const uint8_t> message) const {
+  Signature sig;
+  crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), bytes_->value.data());
+  return sig;
+}
+
+bool constant_time_equal(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+void random_bytes(std::span<uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+
+std::string random_id() {
+  std::array<uint8_t, 16> bytes;
+  random_bytes(bytes);
+  return base64url_encode(bytes);
+}
+
+void blake2b(std::span<uint8_t> out, std::span<const uint8_t> message) {
+  DG_ASSERT(out.size() >= crypto_generichash_BYTES_MIN && out.size() <= crypto_generichash_BYTES_MAX);
+  crypto_generichash(out.data(), out.size(), message.data(), message.size(), nullptr, 0);
+}
+
+}  // namespace dg::crypto
