@@ -32,15 +32,10 @@ Status keys_new(const std::filesystem::path& dir, bool force) {
 }
 
 Status keys_minisign_pub(const std::filesystem::path& dir) {
-  auto key = load_secret_key(dir);
-  if (!key) {
-    // The public file is enough; fall back to it so a verifier-only machine works too.
-    auto keyring = crypto::Keyring::load(dir / public_key_file);
-    if (!keyring) return key.error();
-    std::cout << crypto::minisign_public_key_text(keyring->current()->key);
-    return Status();
-  }
-  std::cout << crypto::minisign_public_key_text(key->public_key());
+  // Only the public half is needed, so this works on a verifier-only machine too.
+  auto keyring = crypto::Keyring::load(dir / public_key_file);
+  if (!keyring) return keyring.error();
+  std::cout << crypto::minisign_public_key_text(keyring->current()->key);
   return Status();
 }
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what it needs,
+# builds the release and the ASan+UBSan presets, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+jobs=$(nproc)
+scripts/build.sh release
+echo "== release: all tests"
+ctest --preset release -j "$jobs" --no-tests=error
+
+if [ "${DROPGATE_SKIP_ASAN:-0}" != 1 ]; then
+  scripts/build.sh asan
+  echo "== ASan+UBSan: unit tests"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --preset asan -j "$jobs" --no-tests=error
+fi
+echo "== all suites passed"
