@@ -41,9 +41,19 @@ inline constexpr uint64_t asset_size_bytes_max = 64ull * 1024 * 1024 * 1024;
 inline constexpr uint32_t hash_read_buffer_bytes = 1024 * 1024;
 inline constexpr uint32_t hash_threads_max = 16;
 
+// HTTP.
+inline constexpr uint32_t request_header_bytes_max = 16 * 1024;   // 431 beyond
+inline constexpr uint32_t request_target_bytes_max = 12 * 1024;   // 414 beyond; holds a token
+inline constexpr uint32_t request_body_bytes_max_anonymous = 16 * 1024;  // 413 beyond
+inline constexpr uint32_t request_body_bytes_max_json = 1024 * 1024;
+inline constexpr uint64_t upload_bytes_max = 4ull * 1024 * 1024 * 1024;
+inline constexpr uint32_t query_params_max = 32;
+
 // JSON.
 inline constexpr uint32_t json_depth_max = 32;
 
+static_assert(token_bytes_max < request_target_bytes_max);
+static_assert(request_target_bytes_max < request_header_bytes_max);
 static_assert(token_footer_bytes_max + token_payload_bytes_max < token_bytes_max);
 static_assert(download_token_ttl_s_default <= download_token_ttl_s_max);
 static_assert(asset_path_segment_bytes_max < asset_path_bytes_max);

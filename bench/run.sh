@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# run.sh: builds the release preset, runs the named benchmarks and rewrites
+# docs/BENCHMARKS.md. Each benchmark writes one section, bench/results/NAME.md,
+# stamped with its own command, date and machine; the doc is those sections
+# joined under a fixed introduction. Sections of benchmarks not run this time
+# are kept as they are, so a slow benchmark need not be rerun to add a fast one.
+#
+# Usage: bench/run.sh [NAME...]      NAME: token, hash (default: all)
+#   BENCH_QUICK=1  smaller inputs and fewer repetitions, to check the scripts;
+#                  writes build/bench-quick/ instead of bench/results/ and docs/.
+#
+# Adding a benchmark: write bench_NAME() below (it runs the program and
+# prints the section's markdown) and add NAME to all_benchmarks.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+
+# The order of the sections in the doc.
+all_benchmarks=(token hash)
+quick=${BENCH_QUICK:-0}
+invocation="bench/run.sh${*:+ $*}"
+if [[ "$quick" == 1 ]]; then invocation="BENCH_QUICK=1 $invocation"; fi
+build_dir=build  # the release preset's binaryDir
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+# ----------------------------------------------------------------- build
+
+build_release() {
+  if [[ ! -f "$build_dir/build.ninja" ]]; then cmake --preset release >&2; fi
+  grep -q '^DROPGATE_BENCH:BOOL=ON' "$build_dir/CMakeCache.txt" ||
+    die "$build_dir/ was configured with DROPGATE_BENCH=OFF; reconfigure it with -DDROPGATE_BENCH=ON"
+  # Only the two programs measured: a half-finished test elsewhere must not
+  # stop the benchmarks from building.
+  ninja -C "$build_dir" dropgate dropgate_token_bench >&2 ||
+    die "the build failed; the benchmarks measure the working tree, so src/ must build first"
+}
+
+# ----------------------------------------------------------------- stamps
+
+cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$build_dir/CMakeCache.txt"; }
+
+machine_line() {
+  local cpu cores mem_gib sha_ext
+  cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  cores=$(nproc)
+  mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+  sha_ext=$(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)
+  echo "${cpu} (SHA extensions: ${sha_ext}), ${cores} cores, ${mem_gib} GiB memory," \
+    "Linux $(uname -r) $(uname -m)"
+}
+
+build_line() {
+  local compiler build_type flags
+  compiler=$("$(cache_value CMAKE_CXX_COMPILER)" --version | head -1)
+  build_type=$(cache_value CMAKE_BUILD_TYPE)
+  flags=$(cache_value "CMAKE_CXX_FLAGS_${build_type^^}")
+  echo "${compiler}, ${build_type} (${flags}), libsodium $(pkg-config --modversion libsodium)," \
+    "OpenSSL $(pkg-config --modversion libcrypto)"
+}
+
+# The figures belong to the code that was built: say when it was not a commit.
+source_line() {
+  local commit; commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  if [[ -n "$(git status --porcelain -- src 2>/dev/null)" ]]; then
+    echo "commit ${commit} plus uncommitted changes in src/"
+  else
+    echo "commit ${commit}"
+  fi
+}
+
+# The stamp every section ends with. $1: what run.sh ran underneath.
+stamp() {
+  local load; load=$(cut -d' ' -f1-3 /proc/loadavg)
+  cat <<EOF
+- Command: \`${invocation}\`, which ran \`$1\`
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC')
+- Source: $(source_line)
+- Machine: $(machine_line); load average ${load} when it started
+- Build: $(build_line)
+EOF
+}
+
+# tsv_field ROWS NAME COLUMN: column COLUMN of the row whose first column is NAME.
+tsv_field() { awk -F'\t' -v n="$2" -v c="$3" '$1 == n { print $c }' <<< "$1"; }
+
+# ratio A B: A / B unrounded, so that the verdict is not taken on a rounded figure.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a / b }'; }
+# fmt_ratio RATIO: "0.93×" for the tables.
+fmt_ratio() { awk -v r="$1" 'BEGIN { printf "%.2f×", r }'; }
+
+# verdict RATIO GOAL: "pass" or "**FAIL**"; GOAL empty: "—" (a figure with no goal).
+verdict() {
+  [[ -n "$2" ]] || { echo "—"; return; }
+  awk -v r="$1" -v g="$2" 'BEGIN { print (r >= g) ? "pass" : "**FAIL**" }'
+}
+
+# ----------------------------------------------------------------- token
+
+# Median over repetitions taken in random order, so that neither side of a
+# ratio always runs first, after the other has warmed or heated the core.
+bench_token() {
+  local reps=5 min_time=1
+  if [[ "$quick" == 1 ]]; then reps=3 min_time=0.1; fi
+  local json; json=$(mktemp)
+  local cmd=("$build_dir/bench/dropgate_token_bench" "--benchmark_repetitions=$reps"
+    "--benchmark_min_time=$min_time" "--benchmark_enable_random_interleaving=true"
+    "--benchmark_report_aggregates_only=true" "--benchmark_out_format=json")
+  "${cmd[@]}" "--benchmark_out=$json" >&2
+  # name, median items/s, coefficient of variation, PAE bytes, token bytes
+  local rows; rows=$(jq -r '
+    [.benchmarks[] | select(.aggregate_name == "median" or .aggregate_name == "cv")]
+    | group_by(.run_name)[]
+    | (map(select(.aggregate_name == "median"))[0]) as $m
+    | (map(select(.aggregate_name == "cv"))[0]) as $cv
+    | [($m.run_name | sub("/real_time$"; "")), $m.items_per_second, $cv.items_per_second,
+       $m.pae_bytes, $m.token_bytes] | @tsv' "$json")
+  rm -f "$json"
+  token_section "$rows" "${cmd[*]}"
+}
+
+# $1: rows from bench_token; $2: the command that made them.
+token_section() {
+  local rows=$1
+  field() { tsv_field "$rows" "$1" "$2"; }
+  local verify sodium_verify sign sodium_sign
+  verify=$(field BM_DropgateVerifyDownload 2) sodium_verify=$(field BM_SodiumVerify 2)
+  sign=$(field BM_DropgateIssueDownload 2) sodium_sign=$(field BM_SodiumSign 2)
+  local verify_ratio sign_ratio
+  verify_ratio=$(ratio "$verify" "$sodium_verify")
+  sign_ratio=$(ratio "$sign" "$sodium_sign")
+  per_s() { awk -v v="$1" 'BEGIN { printf "%.1f k/s (%.1f µs)", v / 1000, 1e6 / v }'; }
+  cv() { awk -v v="$(field "$1" 3)" 'BEGIN { printf "%.1f%%", v * 100 }'; }
+  cat <<EOF
+## Download tokens: dropgate vs raw libsodium Ed25519
+
+One core, one thread. \`core::verify_download\` does the whole job an edge does
+per request (base64url decode, footer JSON, keyring lookup among 1 key,
+Ed25519, payload JSON, purpose, field and time checks); \`core::issue_download\`
+builds the payload, signs it and encodes the token. The baseline is the bare
+libsodium call over a message of the same length as that token's PAE input
+($(field BM_SodiumVerify 4) bytes; the token is $(field BM_SodiumVerify 5) bytes):
+the ratio is what everything around the signature costs.
+Payload: account id, slug, manifest version, 2 asset paths.
+
+| Figure | dropgate | Baseline (libsodium) | Ratio | Goal | Result |
+|---|---|---|---|---|---|
+| verify a download token | $(per_s "$verify") | $(per_s "$sodium_verify") \`crypto_sign_verify_detached\` | $(fmt_ratio "$verify_ratio") | ≥ 0.9× | $(verdict "$verify_ratio" 0.9) |
+| issue a download token | $(per_s "$sign") | $(per_s "$sodium_sign") \`crypto_sign_detached\` | $(fmt_ratio "$sign_ratio") | none set | — |
+
+Tokens per second, median of the repetitions; coefficient of variation:
+verify $(cv BM_DropgateVerifyDownload) vs $(cv BM_SodiumVerify),
+issue $(cv BM_DropgateIssueDownload) vs $(cv BM_SodiumSign).
+
+$(stamp "$2")
+EOF
+}
+
+# ----------------------------------------------------------------- hash
+
+bench_hash() {
+  local tsv; tsv=$(mktemp)
+  DROPGATE="$build_dir/dropgate" bench/hash_bench.sh "$tsv" >&2
+  # The settings that change what is measured go into the recorded command.
+  local settings="" name
+  for name in BENCH_QUICK BENCH_BIG_FILES BENCH_BIG_MIB BENCH_SMALL_FILES BENCH_SMALL_KIB BENCH_RUNS; do
+    if [[ -n "${!name:-}" ]]; then settings+=" ${name}=${!name}"; fi
+  done
+  hash_section "$(cat "$tsv")" "${settings:+${settings# } }bench/hash_bench.sh"
+  rm -f "$tsv"
+}
+
+# $1: bench/hash_bench.sh's results (label, median s, MB/s, runs, bytes, files); $2: its command.
+hash_section() {
+  local rows=$1
+  field() { tsv_field "$rows" "$1" "$2"; }
+  speedup() { ratio "$(field "$2" 2)" "$(field "$1" 2)"; }  # time of $2 over time of $1
+  figure() { echo "$(field "$1" 3) MB/s ($(field "$1" 2) s)"; }
+  local parallel_ratio one_thread_ratio threads_gain
+  parallel_ratio=$(speedup pack_default sha256sum)
+  one_thread_ratio=$(speedup pack_one_thread sha256sum)
+  threads_gain=$(speedup pack_default pack_one_thread)
+  local bytes files
+  bytes=$(field sha256sum 5) files=$(field sha256sum 6)
+  cat <<EOF
+## Drop hashing: \`dropgate drop pack\` vs \`sha256sum\`
+
+The same folder of ${files} files, ${bytes} bytes ($(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 2^30 }') GiB: large
+files of random bytes plus small ones), read from a warm page cache, hashed by
+the whole \`dropgate drop pack\` command (list, hash, sign and write the
+manifest) and by coreutils \`sha256sum\` over the same files. Wall time, median
+of $(field sha256sum 4 | tr ',' '\n' | wc -l) runs taken in turns; MB = 10^6 bytes. The second row separates
+the two sources of speed: one thread of OpenSSL's SHA-256 against sha256sum
+shows what the CPU's SHA extensions give (this sha256sum is coreutils' portable
+C, not linked to OpenSSL); the default against one thread shows what the other
+cores add ($(fmt_ratio "$threads_gain") here).
+
+| Figure | dropgate | Baseline (sha256sum) | Ratio | Goal | Result |
+|---|---|---|---|---|---|
+| \`drop pack\` (default: a thread per core) | $(figure pack_default) | $(figure sha256sum) | $(fmt_ratio "$parallel_ratio") | ≥ 2× | $(verdict "$parallel_ratio" 2) |
+| \`drop pack --threads 1\` | $(figure pack_one_thread) | $(figure sha256sum) | $(fmt_ratio "$one_thread_ratio") | none set | — |
+
+All runs (s): sha256sum $(field sha256sum 4); pack $(field pack_default 4);
+pack --threads 1 $(field pack_one_thread 4).
+
+$(stamp "$2")
+EOF
+}
+
+# ----------------------------------------------------------------- doc
+
+doc_intro() {
+  cat <<'EOF'
+# Benchmarks
+
+<!-- Written by bench/run.sh from bench/results/*.md: rerun it rather than editing here. -->
+
+Speed is measured, not assumed. Every performance goal here is a ratio to a
+named baseline measured in the same run on the same machine, so the figure
+means something on other hardware and on a busy day. Each section says the
+command, the date, the source, the machine and its load; figures from
+different sections may come from different runs.
+
+How to run: `bench/run.sh` (all benchmarks, a few minutes) or
+`bench/run.sh token hash` (those only). It builds the release preset
+(`cmake --preset release`, then `ninja -C build`), runs each named benchmark,
+writes its section to `bench/results/NAME.md` and joins all sections into this
+file; sections not rerun are kept unchanged. `BENCH_QUICK=1 bench/run.sh`
+checks the scripts with small inputs and writes to `build/bench-quick/`
+instead. The section files are committed so this page can be rebuilt and its
+history reviewed one benchmark at a time.
+
+Adding a benchmark (e.g. HTTP claim surge, edge vs nginx): put the program in
+`bench/`, add a `bench_NAME` function to `bench/run.sh` that runs it and prints
+a section in the same shape (what is measured, a table of figure, baseline,
+ratio, goal and result, then the stamp), and add NAME to `all_benchmarks`.
+
+Caveats that apply to every section: the machine is a 2-core VM shared with
+builds, so the load average is recorded; Debian's libbenchmark is built
+without NDEBUG and prints a "Library was built as DEBUG" warning, which slows
+its bookkeeping between timed batches, not the code measured.
+EOF
+}
+
+write_doc() {
+  local results_dir=$1 doc=$2 name
+  {
+    doc_intro
+    for name in "${all_benchmarks[@]}"; do
+      if [[ -f "$results_dir/$name.md" ]]; then printf '\n'; cat "$results_dir/$name.md"; fi
+    done
+  } > "$doc.tmp"
+  mv "$doc.tmp" "$doc"
+}
+
+# ----------------------------------------------------------------- main
+
+main() {
+  local names=("$@")
+  (( ${#names[@]} > 0 )) || names=("${all_benchmarks[@]}")
+  local name
+  for name in "${names[@]}"; do
+    [[ " ${all_benchmarks[*]} " == *" $name "* ]] || die "unknown benchmark '$name' (known: ${all_benchmarks[*]})"
+  done
+  command -v jq > /dev/null || die "jq is needed to read Google Benchmark's JSON (apt-get install jq)"
+
+  local results_dir=bench/results doc=docs/BENCHMARKS.md
+  if [[ "$quick" == 1 ]]; then
+    results_dir=$build_dir/bench-quick/results doc=$build_dir/bench-quick/BENCHMARKS.md
+    mkdir -p "$results_dir"
+    cp bench/results/*.md "$results_dir/" 2> /dev/null || true
+  fi
+  mkdir -p "$results_dir"
+
+  build_release
+  for name in "${names[@]}"; do
+    echo "run.sh: running $name" >&2
+    "bench_$name" > "$results_dir/$name.md.tmp"
+    mv "$results_dir/$name.md.tmp" "$results_dir/$name.md"
+  done
+  write_doc "$results_dir" "$doc"
+  echo "run.sh: wrote $doc" >&2
+}
+
+main "$@"

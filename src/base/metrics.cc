@@ -1,0 +1,156 @@
+#include "base/metrics.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "base/assert.h"
+
+namespace dg::metrics {
+namespace {
+
+std::string escape_label(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string render_labels(const Labels& labels, std::string_view extra = {}) {
+  if (labels.empty() && extra.empty()) return "";
+  std::string out = "{";
+  for (const auto& [k, v] : labels) {
+    if (out.size() > 1) out += ',';
+    out += k + "=\"" + escape_label(v) + "\"";
+  }
+  if (!extra.empty()) {
+    if (out.size() > 1) out += ',';
+    out += extra;
+  }
+  return out + "}";
+}
+
+std::string number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+  for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
+}
+
+void Histogram::observe(double value) {
+  size_t i = 0;
+  while (i < bounds_.size() && value > bounds_[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_micro_.fetch_add(static_cast<uint64_t>(std::llround(std::max(0.0, value) * 1e6)),
+                       std::memory_order_relaxed);
+}
+
+std::vector<uint64_t> Histogram::cumulative_counts() const {
+  std::vector<uint64_t> out(bounds_.size() + 1);
+  uint64_t running = 0;
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    running += buckets_[i].load(std::memory_order_relaxed);
+    out[i] = running;
+  }
+  return out;
+}
+
+double Histogram::sum() const { return static_cast<double>(sum_micro_.load()) / 1e6; }
+uint64_t Histogram::count() const { return cumulative_counts().back(); }
+
+Registry::Family& Registry::family(std::string_view name, std::string_view help, Type type) {
+  auto it = families_.find(name);
+  if (it == families_.end()) {
+    it = families_.emplace(std::string(name), Family{type, std::string(help), {}, {}, {}, {}, {}, {}})
+             .first;
+  }
+  DG_ASSERT(it->second.type == type);  // one name, one type: a programming error otherwise
+  return it->second;
+}
+
+Counter& Registry::counter(std::string_view name, std::string_view help, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Family& f = family(name, help, Type::counter);
+  std::string key = render_labels(labels);
+  auto [it, inserted] = f.index_by_labels.emplace(key, f.counters.size());
+  if (inserted) {
+    f.counters.emplace_back();
+    f.label_texts.push_back(key);
+  }
+  return f.counters[it->second];
+}
+
+Gauge& Registry::gauge(std::string_view name, std::string_view help, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Family& f = family(name, help, Type::gauge);
+  std::string key = render_labels(labels);
+  auto [it, inserted] = f.index_by_labels.emplace(key, f.gauges.size());
+  if (inserted) {
+    f.gauges.emplace_back();
+    f.label_texts.push_back(key);
+  }
+  return f.gauges[it->second];
+}
+
+Histogram& Registry::histogram(std::string_view name, std::string_view help,
+                               std::vector<double> bounds, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Family& f = family(name, help, Type::histogram);
+  std::string key = render_labels(labels);
+  auto [it, inserted] = f.index_by_labels.emplace(key, f.histograms.size());
+  if (inserted) {
+    f.histograms.emplace_back(std::move(bounds));
+    f.label_texts.push_back(key);
+  }
+  return f.histograms[it->second];
+}
+
+std::string Registry::render() const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  for (const auto& [name, f] : families_) {
+    const char* type = f.type == Type::counter ? "counter" : f.type == Type::gauge ? "gauge" : "histogram";
+    out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + type + "\n";
+    for (size_t i = 0; i < f.label_texts.size(); ++i) {
+      const std::string& labels = f.label_texts[i];
+      if (f.type == Type::counter) {
+        out += name + labels + " " + std::to_string(f.counters[i].value()) + "\n";
+      } else if (f.type == Type::gauge) {
+        out += name + labels + " " + number(f.gauges[i].value()) + "\n";
+      } else {
+        const Histogram& h = f.histograms[i];
+        auto counts = h.cumulative_counts();
+        // Re-open the label set to add "le"; labels is "" or "{...}".
+        std::string base = labels.empty() ? "" : labels.substr(1, labels.size() - 2);
+        auto with_le = [&](const std::string& le) {
+          return "{" + base + (base.empty() ? "" : ",") + "le=\"" + le + "\"}";
+        };
+        for (size_t b = 0; b < h.bounds().size(); ++b) {
+          out += name + "_bucket" + with_le(number(h.bounds()[b])) + " " + std::to_string(counts[b]) + "\n";
+        }
+        out += name + "_bucket" + with_le("+Inf") + " " + std::to_string(counts.back()) + "\n";
+        out += name + "_sum" + labels + " " + number(h.sum()) + "\n";
+        out += name + "_count" + labels + " " + std::to_string(counts.back()) + "\n";
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<double> Registry::latency_buckets_s() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+
+}  // namespace dg::metrics
