@@ -48,12 +48,20 @@ inline constexpr uint32_t request_body_bytes_max_anonymous = 16 * 1024;  // 413 
 inline constexpr uint32_t request_body_bytes_max_json = 1024 * 1024;
 inline constexpr uint64_t upload_bytes_max = 4ull * 1024 * 1024 * 1024;
 inline constexpr uint32_t query_params_max = 32;
+inline constexpr uint32_t request_id_bytes_max = 64;  // a longer X-Request-Id is replaced
+// After a final response to a request whose body we did not read, the server
+// reads and drops what the client still sends, for a while, before closing:
+// closing with unread bytes makes the kernel send a RST that can destroy the
+// response before the client reads it.
+inline constexpr uint32_t lingering_close_ms_max = 2000;
+inline constexpr uint32_t lingering_close_bytes_max = 1024 * 1024;
 
 // JSON.
 inline constexpr uint32_t json_depth_max = 32;
 
 static_assert(token_bytes_max < request_target_bytes_max);
 static_assert(request_target_bytes_max < request_header_bytes_max);
+static_assert(request_id_bytes_max <= identifier_bytes_max);
 static_assert(token_footer_bytes_max + token_payload_bytes_max < token_bytes_max);
 static_assert(download_token_ttl_s_default <= download_token_ttl_s_max);
 static_assert(asset_path_segment_bytes_max < asset_path_bytes_max);

@@ -205,7 +205,7 @@ Status pack(const PackOptions& o) {
 }  // namespace
 
 void add_drop_commands(CLI::App& app, int& exit_code) {
-  auto* drop = app.add_subcommand("drop", "Prepare drops");
+  auto* drop = app.add_subcommand("drop", "Prepare drops, and manage them on an origin");
   drop->require_subcommand(1);
   auto o = std::make_shared<PackOptions>();
   auto* cmd = drop->add_subcommand(

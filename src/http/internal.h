@@ -1,0 +1,27 @@
+// Pieces the http module's translation units share; not part of its contract.
+// They live in the light translation units (no Asio) so server.cc, the one
+// heavy unit, stays as small as it can.
+#pragma once
+
+#include <string_view>
+
+#include "http/http.h"
+
+namespace dg::http::internal {
+
+// The Date header value, an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT");
+// formatted once per second per thread.
+std::string_view http_date_now();
+
+// Adds "instance": `request_id` to an application/problem+json body that has
+// none, so a client's bug report names the log line to look for.
+void add_problem_instance(Response& response, std::string_view request_id);
+
+// 1 to limits::request_id_bytes_max of [A-Za-z0-9._:-]: safe to echo and to log.
+bool is_sane_request_id(std::string_view id_untrusted);
+
+// The problem for a refusal made by the server itself (404, 413, 503, …):
+// the standard reason phrase as title and a slug derived from it as type.
+Response server_problem(unsigned status, std::string_view detail);
+
+}  // namespace dg::http::internal

@@ -1,0 +1,185 @@
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "http/http.h"
+#include "http/internal.h"
+
+namespace dg::http {
+namespace {
+
+const std::string sha = std::string(64, 'a');
+const std::string etag = "\"" + sha + "\"";
+
+boost::json::object body_json(const Response& response) {
+  return boost::json::parse(std::get<std::string>(response.body)).as_object();
+}
+
+Request get_with(std::initializer_list<std::pair<Field, std::string>> headers,
+                 Verb method = Verb::get) {
+  Request request;
+  request.method = method;
+  for (const auto& [field, value] : headers) request.headers.set(field, value);
+  return request;
+}
+
+Response file_for(const Request& request) {
+  return file_response(request, "/blobs/x", 1000, sha, "audio/flac");
+}
+
+TEST(Problem, HasRfc9457MembersAndContentType) {
+  Response response = problem(409, "sold-out", "Sold out", "no serials left");
+  EXPECT_EQ(response.status, 409u);
+  EXPECT_EQ(response.headers[Field::content_type], "application/problem+json");
+  boost::json::object body = body_json(response);
+  EXPECT_EQ(body.at("type"), "https://dropgate.dev/problems/sold-out");
+  EXPECT_EQ(body.at("title"), "Sold out");
+  EXPECT_EQ(body.at("status"), 409);
+  EXPECT_EQ(body.at("detail"), "no serials left");
+  EXPECT_FALSE(body.contains("instance"));
+}
+
+TEST(Problem, MergesExtraMembersWithoutOverridingStandardOnes) {
+  Response response =
+      problem(429, "slow-down", "Slow down", "", R"({"retry_after_s":3,"status":200})");
+  boost::json::object body = body_json(response);
+  EXPECT_EQ(body.at("retry_after_s"), 3);
+  EXPECT_EQ(body.at("status"), 429);
+  EXPECT_FALSE(body.contains("detail"));  // empty detail is left out
+}
+
+TEST(Problem, FromStatusMapsEveryCode) {
+  struct Case {
+    Code code;
+    unsigned status;
+  };
+  for (Case c :
+       {Case{Code::not_found, 404}, Case{Code::invalid_argument, 400},
+        Case{Code::unauthorized, 401}, Case{Code::forbidden, 403}, Case{Code::conflict, 409},
+        Case{Code::limit_exceeded, 429}, Case{Code::corruption, 500}, Case{Code::io_error, 500},
+        Case{Code::unavailable, 503}}) {
+    Response response = problem_from_status(Status(c.code, "message for the log"));
+    EXPECT_EQ(response.status, c.status) << code_name(c.code);
+    EXPECT_EQ(body_json(response).at("status"), c.status);
+  }
+  EXPECT_EQ(body_json(problem_from_status(Status(Code::not_found, "no such drop"))).at("detail"),
+            "no such drop");
+  EXPECT_EQ(body_json(problem_from_status(Status(Code::not_found, "x"))).at("type"),
+            "https://dropgate.dev/problems/not-found");
+}
+
+TEST(Problem, InternalErrorsDoNotLeakTheirMessage) {
+  Response response = problem_from_status(Status(Code::io_error, "open /srv/secret/path"));
+  EXPECT_EQ(std::get<std::string>(response.body).find("/srv/secret"), std::string::npos);
+}
+
+TEST(Problem, ServerAddsInstanceOnlyToProblems) {
+  Response response = problem(404, "not-found", "Not Found", "");
+  internal::add_problem_instance(response, "req-1");
+  EXPECT_EQ(body_json(response).at("instance"), "req-1");
+  Response json = json_response(200, R"({"a":1})");
+  internal::add_problem_instance(json, "req-1");
+  EXPECT_EQ(std::get<std::string>(json.body), R"({"a":1})");
+}
+
+TEST(JsonAndText, SetContentType) {
+  EXPECT_EQ(json_response(201, "{}").headers[Field::content_type], "application/json");
+  Response text = text_response(200, "hi", "text/plain; charset=utf-8");
+  EXPECT_EQ(text.headers[Field::content_type], "text/plain; charset=utf-8");
+  EXPECT_EQ(std::get<std::string>(text.body), "hi");
+}
+
+TEST(FileResponse, WholeFile) {
+  Response response = file_for(get_with({}));
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_EQ(response.headers[Field::etag], etag);
+  EXPECT_EQ(response.headers[Field::accept_ranges], "bytes");
+  EXPECT_EQ(response.headers[Field::content_type], "audio/flac");
+  const FileBody& body = std::get<FileBody>(response.body);
+  EXPECT_EQ(body.path, "/blobs/x");
+  EXPECT_EQ(body.offset, 0u);
+  EXPECT_EQ(body.length, 1000u);
+}
+
+TEST(FileResponse, RangeIs206WithContentRange) {
+  Response response = file_for(get_with({{Field::range, "bytes=100-199"}}));
+  EXPECT_EQ(response.status, 206u);
+  EXPECT_EQ(response.headers[Field::content_range], "bytes 100-199/1000");
+  const FileBody& body = std::get<FileBody>(response.body);
+  EXPECT_EQ(body.offset, 100u);
+  EXPECT_EQ(body.length, 100u);
+}
+
+TEST(FileResponse, UnsatisfiableRangeIs416WithStar) {
+  Response response = file_for(get_with({{Field::range, "bytes=1000-"}}));
+  EXPECT_EQ(response.status, 416u);
+  EXPECT_EQ(response.headers[Field::content_range], "bytes */1000");
+  EXPECT_EQ(response.headers[Field::content_type], "application/problem+json");
+}
+
+TEST(FileResponse, MultipleRangesServeWhole) {
+  EXPECT_EQ(file_for(get_with({{Field::range, "bytes=0-1,4-5"}})).status, 200u);
+}
+
+TEST(FileResponse, HeadIgnoresRange) {
+  Response response = file_for(get_with({{Field::range, "bytes=0-1"}}, Verb::head));
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_EQ(std::get<FileBody>(response.body).length, 1000u);
+}
+
+TEST(FileResponse, IfNoneMatchGives304) {
+  for (std::string header : {etag, "W/" + etag, std::string("*"), "\"other\", " + etag,
+                             "\"other\",W/" + etag + " , \"x\""}) {
+    Response response = file_for(get_with({{Field::if_none_match, header}}));
+    EXPECT_EQ(response.status, 304u) << header;
+    EXPECT_EQ(response.headers[Field::etag], etag);
+    EXPECT_EQ(std::get<std::string>(response.body), "");
+  }
+}
+
+TEST(FileResponse, IfNoneMatchMissOrMalformedGivesTheFile) {
+  for (std::string header : {std::string("\"other\""), std::string("\"unterminated"),
+                             sha /* no quotes */, std::string("W/")}) {
+    EXPECT_EQ(file_for(get_with({{Field::if_none_match, header}})).status, 200u) << header;
+  }
+}
+
+TEST(FileResponse, IfNoneMatchWinsOverRange) {
+  Response response =
+      file_for(get_with({{Field::if_none_match, etag}, {Field::range, "bytes=0-1"}}));
+  EXPECT_EQ(response.status, 304u);
+}
+
+TEST(FileResponse, IfRangeMatchingEtagKeepsTheRange) {
+  Response response = file_for(get_with({{Field::range, "bytes=0-9"}, {Field::if_range, etag}}));
+  EXPECT_EQ(response.status, 206u);
+}
+
+TEST(FileResponse, IfRangeMismatchWeakOrDateServesWhole) {
+  for (std::string header :
+       {std::string("\"other\""), "W/" + etag, std::string("Sat, 21 Nov 2026 06:00:00 GMT")}) {
+    Response response =
+        file_for(get_with({{Field::range, "bytes=0-9"}, {Field::if_range, header}}));
+    EXPECT_EQ(response.status, 200u) << header;
+    EXPECT_EQ(std::get<FileBody>(response.body).length, 1000u);
+  }
+}
+
+TEST(Internal, RequestIdSanity) {
+  EXPECT_TRUE(internal::is_sane_request_id("abc-123_x.y:z"));
+  EXPECT_FALSE(internal::is_sane_request_id(""));
+  EXPECT_FALSE(internal::is_sane_request_id("has space"));
+  EXPECT_FALSE(internal::is_sane_request_id("quote\""));
+  EXPECT_FALSE(internal::is_sane_request_id(std::string(65, 'a')));
+  EXPECT_TRUE(internal::is_sane_request_id(std::string(64, 'a')));
+}
+
+TEST(Internal, HttpDateIsImfFixdate) {
+  std::string_view date = internal::http_date_now();
+  ASSERT_EQ(date.size(), 29u);  // "Sun, 06 Nov 1994 08:49:37 GMT"
+  EXPECT_EQ(date.substr(3, 2), ", ");
+  EXPECT_EQ(date.substr(25), " GMT");
+}
+
+}  // namespace
+}  // namespace dg::http

@@ -1,0 +1,290 @@
+// Request accessors, request-target parsing and the route table. No Asio here:
+// this unit stays cheap to compile.
+#include <boost/url/parse.hpp>
+#include <exception>
+#include <optional>
+
+#include "base/assert.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "http/http.h"
+#include "http/internal.h"
+
+namespace dg::http {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes %XX escapes once; refuses a '%' without two hex digits after it.
+// `plus_as_space` applies the form encoding that query strings use.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+' && plus_as_space) {
+      out += ' ';
+    } else if (c != '%') {
+      out += c;
+    } else {
+      if (i + 2 >= text.size()) return std::nullopt;
+      int high = hex_value(text[i + 1]);
+      int low = hex_value(text[i + 2]);
+      if (high < 0 || low < 0) return std::nullopt;
+      out += static_cast<char>(high * 16 + low);
+      i += 2;
+    }
+  }
+  return out;
+}
+
+// Calls `visit` for each piece of `text` between `separator`s (empty pieces included).
+template <typename Visit>
+bool for_each_piece(std::string_view text, char separator, Visit visit) {
+  size_t start = 0;
+  while (true) {
+    size_t end = text.find(separator, start);
+    std::string_view piece = text.substr(start, end == std::string_view::npos ? end : end - start);
+    if (!visit(piece)) return false;
+    if (end == std::string_view::npos) return true;
+    start = end + 1;
+  }
+}
+
+// A decoded segment may hold '/' (from %2F); it is still one segment, but a
+// "." or ".." between its slashes would become a traversal the moment anyone
+// splits it again, so it is refused like a plain dot segment.
+Status check_segment(std::string_view segment) {
+  if (segment.find('\0') != std::string_view::npos) {
+    return Status(Code::invalid_argument, "path segment holds NUL");
+  }
+  bool dot = false;
+  for_each_piece(segment, '/', [&](std::string_view piece) {
+    dot = piece == "." || piece == "..";
+    return !dot;
+  });
+  if (dot) return Status(Code::invalid_argument, "path holds a dot segment");
+  return Status::ok_status();
+}
+
+// Fills parsed.path and parsed.segments.
+Status parse_path(std::string_view raw_path, Request& parsed) {
+  Status status;
+  // Bounded by limits::request_target_bytes_max: at most one segment per byte.
+  for_each_piece(raw_path.substr(1), '/', [&](std::string_view raw) {
+    std::optional<std::string> segment = percent_decode(raw, /*plus_as_space=*/false);
+    if (!segment) {
+      status = Status(Code::invalid_argument, "bad percent-encoding in path");
+      return false;
+    }
+    status = check_segment(*segment);
+    if (!status.ok()) return false;
+    parsed.path += '/';
+    parsed.path += *segment;
+    parsed.segments.push_back(std::move(*segment));
+    return true;
+  });
+  return status;
+}
+
+// Fills parsed.query.
+Status parse_query(std::string_view raw_query, Request& parsed) {
+  Status status;
+  for_each_piece(raw_query, '&', [&](std::string_view pair) {
+    if (pair.empty()) return true;
+    if (parsed.query.size() == limits::query_params_max) {
+      status = Status(Code::invalid_argument, "too many query parameters");
+      return false;
+    }
+    size_t equals = pair.find('=');
+    std::optional<std::string> name = percent_decode(pair.substr(0, equals), true);
+    std::optional<std::string> value =
+        percent_decode(equals == std::string_view::npos ? "" : pair.substr(equals + 1), true);
+    if (!name || !value) {
+      status = Status(Code::invalid_argument, "bad percent-encoding in query");
+      return false;
+    }
+    parsed.query.emplace_back(std::move(*name), std::move(*value));
+    return true;
+  });
+  return status;
+}
+
+void append_method(std::string& allow, Verb method) {
+  std::string_view name = boost::beast::http::to_string(method);
+  for_each_piece(allow, ',', [&](std::string_view piece) {
+    if (!piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
+    if (piece == name) name = {};
+    return !name.empty();
+  });
+  if (name.empty()) return;
+  if (!allow.empty()) allow += ", ";
+  allow += name;
+}
+
+}  // namespace
+
+std::optional<std::string_view> Request::query_value(std::string_view name) const {
+  for (const auto& [key, value] : query) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+std::string_view Request::header(Field field) const {
+  auto it = headers.find(field);
+  return it == headers.end() ? std::string_view() : std::string_view(it->value());
+}
+
+std::string_view Request::header(std::string_view name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string_view() : std::string_view(it->value());
+}
+
+std::string_view Request::param(std::string_view name) const {
+  auto it = params.find(name);
+  return it == params.end() ? std::string_view() : std::string_view(it->second);
+}
+
+Status parse_target(std::string_view target_untrusted, Request& request) {
+  if (target_untrusted.size() > limits::request_target_bytes_max) {
+    return Status(Code::limit_exceeded, "request target too long");
+  }
+  // Boost.URL checks the RFC 3986 grammar: characters, escapes, no fragment.
+  auto url = boost::urls::parse_origin_form(target_untrusted);
+  if (!url) return Status(Code::invalid_argument, "request target is not in origin form");
+  // Parsed aside, so a refused target leaves `request` as it was.
+  Request parsed;
+  DG_RETURN_IF_ERROR(parse_path(std::string_view(url->encoded_path()), parsed));
+  DG_RETURN_IF_ERROR(parse_query(std::string_view(url->encoded_query()), parsed));
+  request.target = std::string(target_untrusted);
+  request.path = std::move(parsed.path);
+  request.segments = std::move(parsed.segments);
+  request.query = std::move(parsed.query);
+  return Status::ok_status();
+}
+
+Router::Pattern Router::compile_pattern(std::string_view pattern) {
+  DG_ASSERT(!pattern.empty() && pattern.front() == '/');
+  Pattern compiled;
+  for_each_piece(pattern.substr(1), '/', [&](std::string_view piece) {
+    DG_ASSERT(compiled.empty() || compiled.back().kind != PatternSegment::Kind::rest);
+    if (piece.size() < 2 || piece.front() != '{' || piece.back() != '}') {
+      DG_ASSERT(piece.find_first_of("{}%") == std::string_view::npos);
+      compiled.push_back({PatternSegment::Kind::literal, std::string(piece)});
+      return true;
+    }
+    std::string_view name = piece.substr(1, piece.size() - 2);
+    auto kind = PatternSegment::Kind::param;
+    if (name.ends_with('*')) {
+      kind = PatternSegment::Kind::rest;
+      name.remove_suffix(1);
+    }
+    DG_ASSERT(!name.empty() && name.find_first_of("{}*/") == std::string_view::npos);
+    compiled.push_back({kind, std::string(name)});
+    return true;
+  });
+  return compiled;
+}
+
+bool Router::match_pattern(const Pattern& pattern, const std::vector<std::string>& segments,
+                           std::map<std::string, std::string, std::less<>>& params) {
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const PatternSegment& piece = pattern[i];
+    if (i >= segments.size()) return false;
+    if (piece.kind == PatternSegment::Kind::literal) {
+      if (segments[i] != piece.text) return false;
+    } else if (piece.kind == PatternSegment::Kind::param) {
+      if (segments[i].empty()) return false;
+      params[piece.text] = segments[i];
+    } else {
+      std::string rest;
+      for (size_t j = i; j < segments.size(); ++j) {
+        if (segments[j].empty()) return false;
+        if (j > i) rest += '/';
+        rest += segments[j];
+      }
+      params[piece.text] = std::move(rest);
+      return true;
+    }
+  }
+  return pattern.size() == segments.size();
+}
+
+void Router::add(Verb method, std::string pattern, Handler handler, RouteOptions options) {
+  DG_ASSERT(handler != nullptr);
+  Pattern compiled = compile_pattern(pattern);
+  if (options.name.empty()) options.name = pattern;
+  routes_.push_back(Route{method, std::move(pattern), std::move(handler), std::move(options)});
+  patterns_.push_back(std::move(compiled));
+}
+
+void Router::set_authenticator(std::function<bool(const Request&)> authenticator) {
+  authenticator_ = std::move(authenticator);
+}
+
+Router::Match Router::match(Request& request) const {
+  Match result;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    std::map<std::string, std::string, std::less<>> params;
+    if (!match_pattern(patterns_[i], request.segments, params)) continue;
+    const Route& route = routes_[i];
+    if (route.method == request.method ||
+        (request.method == Verb::head && route.method == Verb::get)) {
+      request.params = std::move(params);
+      result.route = &route;
+      result.allow.clear();
+      return result;
+    }
+    append_method(result.allow, route.method);
+    if (route.method == Verb::get) append_method(result.allow, Verb::head);
+  }
+  return result;
+}
+
+bool Router::authenticate(const Request& request) const {
+  if (!authenticator_) return false;
+  try {
+    return authenticator_(request);
+  } catch (const std::exception& e) {
+    // A throwing authenticator refuses: failing open would be the worse bug.
+    log::error("authenticator threw", {{"request_id", request.request_id}, {"what", e.what()}});
+    return false;
+  }
+}
+
+Response Router::dispatch(Request& request) const {
+  Match found = match(request);
+  if (found.route == nullptr) {
+    if (found.allow.empty()) return internal::server_problem(404, "no resource at this path");
+    Response response = internal::server_problem(405, "this path does not accept that method");
+    response.headers.set(Field::allow, found.allow);
+    return response;
+  }
+  request.authenticated = authenticate(request);
+  if (found.route->options.requires_auth && !request.authenticated) {
+    return internal::server_problem(401, "missing or refused credentials");
+  }
+  return invoke(*found.route, request);
+}
+
+Response Router::invoke(const Route& route, Request& request) const {
+  std::string what;
+  try {
+    return route.handler(request);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "an exception not derived from std::exception";
+  }
+  log::error("handler threw",
+             {{"route", route.options.name}, {"request_id", request.request_id}, {"what", what}});
+  return internal::server_problem(500, "the server failed to handle this request");
+}
+
+}  // namespace dg::http

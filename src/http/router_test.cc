@@ -1,0 +1,229 @@
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "base/limits.h"
+#include "http/http.h"
+
+namespace dg::http {
+namespace {
+
+Request make_request(Verb method, std::string_view target) {
+  Request request;
+  request.method = method;
+  Status status = parse_target(target, request);
+  EXPECT_TRUE(status.ok()) << target << ": " << status.to_string();
+  return request;
+}
+
+Response ok_handler(Request&) {
+  return text_response(200, "ok", "text/plain");
+}
+
+TEST(ParseTarget, SplitsBeforeDecodingSoAnEncodedSlashStaysInItsSegment) {
+  Request request = make_request(Verb::get, "/a%2Fb/c%20d?x=1");
+  EXPECT_EQ(request.segments, (std::vector<std::string>{"a/b", "c d"}));
+  EXPECT_EQ(request.path, "/a/b/c d");
+  EXPECT_EQ(request.target, "/a%2Fb/c%20d?x=1");
+}
+
+TEST(ParseTarget, RootAndTrailingSlashHaveEmptySegments) {
+  EXPECT_EQ(make_request(Verb::get, "/").segments, (std::vector<std::string>{""}));
+  EXPECT_EQ(make_request(Verb::get, "/a/").segments, (std::vector<std::string>{"a", ""}));
+}
+
+TEST(ParseTarget, RefusesDotSegmentsPlainOrEncoded) {
+  for (std::string_view target :
+       {"/files/../x", "/files/./x", "/files/%2e%2e/x", "/files/%2E%2e", "/files/.%2E/x",
+        "/files/..%2F..%2Fetc%2Fpasswd", "/files/a%2F..%2Fb", "/files/a%2F.", "/.."}) {
+    Request request;
+    Status status = parse_target(target, request);
+    EXPECT_EQ(status.code(), Code::invalid_argument) << target;
+  }
+}
+
+TEST(ParseTarget, AcceptsDotsThatAreNotDotSegments) {
+  Request request = make_request(Verb::get, "/files/...%2F.hidden/a..b");
+  EXPECT_EQ(request.segments, (std::vector<std::string>{"files", ".../.hidden", "a..b"}));
+}
+
+TEST(ParseTarget, RefusesNulAndBadEscapes) {
+  for (std::string_view target : {"/a%00b", "/a%", "/a%4", "/a%zz", "/a?x=%g0"}) {
+    Request request;
+    EXPECT_EQ(parse_target(target, request).code(), Code::invalid_argument) << target;
+  }
+}
+
+TEST(ParseTarget, RefusesWhatIsNotOriginForm) {
+  for (std::string_view target : {"", "*", "a/b", "http://host/a", "/a#frag", "/a b", "/a\\b"}) {
+    Request request;
+    EXPECT_EQ(parse_target(target, request).code(), Code::invalid_argument) << target;
+  }
+}
+
+TEST(ParseTarget, TargetLongerThanTheLimitIsLimitExceeded) {
+  std::string target = "/" + std::string(limits::request_target_bytes_max, 'a');
+  Request request;
+  EXPECT_EQ(parse_target(target, request).code(), Code::limit_exceeded);
+}
+
+TEST(ParseTarget, DecodesQueryInOrderWithPlusAsSpace) {
+  Request request = make_request(Verb::get, "/p?token=a%2Bb&q=x+y&flag&&q=second");
+  ASSERT_EQ(request.query.size(), 4u);
+  EXPECT_EQ(request.query[0], (std::pair<std::string, std::string>{"token", "a+b"}));
+  EXPECT_EQ(request.query[1], (std::pair<std::string, std::string>{"q", "x y"}));
+  EXPECT_EQ(request.query[2], (std::pair<std::string, std::string>{"flag", ""}));
+  EXPECT_EQ(request.query_value("q"), "x y");
+  EXPECT_EQ(request.query_value("missing"), std::nullopt);
+}
+
+TEST(ParseTarget, RefusesTooManyQueryParameters) {
+  std::string target = "/p?";
+  for (uint32_t i = 0; i <= limits::query_params_max; ++i) target += "k=v&";
+  Request request;
+  EXPECT_EQ(parse_target(target, request).code(), Code::invalid_argument);
+}
+
+TEST(Router, MatchesLiteralsAndParams) {
+  Router router;
+  router.add(Verb::get, "/v1/drops/{slug}", ok_handler, {.name = "drop.get"});
+  router.add(Verb::get, "/v1/drops/{slug}/files/{path*}", ok_handler);
+  Request request = make_request(Verb::get, "/v1/drops/summer-tape");
+  Router::Match match = router.match(request);
+  ASSERT_NE(match.route, nullptr);
+  EXPECT_EQ(match.route->options.name, "drop.get");
+  EXPECT_EQ(request.param("slug"), "summer-tape");
+
+  request = make_request(Verb::get, "/v1/drops/x/files/disc%201/a%20b.flac");
+  match = router.match(request);
+  ASSERT_NE(match.route, nullptr);
+  EXPECT_EQ(match.route->options.name, "/v1/drops/{slug}/files/{path*}");  // defaults to pattern
+  EXPECT_EQ(request.param("slug"), "x");
+  EXPECT_EQ(request.param("path"), "disc 1/a b.flac");
+}
+
+TEST(Router, EncodedSlashDoesNotCreateASegment) {
+  Router router;
+  router.add(Verb::get, "/{a}/{b}", ok_handler);
+  router.add(Verb::get, "/{only}", ok_handler, {.name = "one"});
+  Request request = make_request(Verb::get, "/x%2Fy");
+  Router::Match match = router.match(request);
+  ASSERT_NE(match.route, nullptr);
+  EXPECT_EQ(match.route->options.name, "one");
+  EXPECT_EQ(request.param("only"), "x/y");
+}
+
+TEST(Router, ParamsDoNotMatchEmptySegments) {
+  Router router;
+  router.add(Verb::get, "/d/{slug}", ok_handler);
+  router.add(Verb::get, "/f/{path*}", ok_handler);
+  for (std::string_view target : {"/d/", "/f/", "/f/a//b", "/f"}) {
+    Request request = make_request(Verb::get, target);
+    EXPECT_EQ(router.match(request).route, nullptr) << target;
+  }
+}
+
+TEST(Router, NotFoundVersusMethodNotAllowedWithAllow) {
+  Router router;
+  router.add(Verb::get, "/things/{id}", ok_handler);
+  router.add(Verb::put, "/things/{id}", ok_handler);
+  Request missing = make_request(Verb::get, "/nothing");
+  Router::Match match = router.match(missing);
+  EXPECT_EQ(match.route, nullptr);
+  EXPECT_EQ(match.allow, "");
+
+  Request wrong = make_request(Verb::delete_, "/things/7");
+  match = router.match(wrong);
+  EXPECT_EQ(match.route, nullptr);
+  EXPECT_EQ(match.allow, "GET, HEAD, PUT");
+
+  Response response = router.dispatch(wrong);
+  EXPECT_EQ(response.status, 405u);
+  EXPECT_EQ(response.headers[Field::allow], "GET, HEAD, PUT");
+  EXPECT_EQ(router.dispatch(missing).status, 404u);
+}
+
+TEST(Router, HeadMatchesGetRoutes) {
+  Router router;
+  router.add(Verb::get, "/x", ok_handler);
+  Request request = make_request(Verb::head, "/x");
+  EXPECT_NE(router.match(request).route, nullptr);
+  Request post = make_request(Verb::post, "/x");
+  EXPECT_EQ(router.match(post).allow, "GET, HEAD");
+}
+
+TEST(Router, FirstAddedRouteWins) {
+  Router router;
+  router.add(Verb::get, "/v1/drops/new", ok_handler, {.name = "literal"});
+  router.add(Verb::get, "/v1/drops/{slug}", ok_handler, {.name = "param"});
+  Request request = make_request(Verb::get, "/v1/drops/new");
+  EXPECT_EQ(router.match(request).route->options.name, "literal");
+}
+
+TEST(Router, DispatchRefusesWithoutCredentialsAndPassesWithThem) {
+  Router router;
+  router.set_authenticator(
+      [](const Request& request) { return request.header(Field::authorization) == "Bearer k"; });
+  router.add(Verb::get, "/admin",
+             [](Request& request) {
+               return text_response(200, request.authenticated ? "yes" : "no", "text/plain");
+             },
+             {.requires_auth = true});
+  router.add(Verb::get, "/open", [](Request& request) {
+    return text_response(200, request.authenticated ? "yes" : "no", "text/plain");
+  });
+
+  Request anonymous = make_request(Verb::get, "/admin");
+  Response refused = router.dispatch(anonymous);
+  EXPECT_EQ(refused.status, 401u);
+  EXPECT_EQ(refused.headers[Field::content_type], "application/problem+json");
+
+  Request operator_request = make_request(Verb::get, "/admin");
+  operator_request.headers.set(Field::authorization, "Bearer k");
+  Response accepted = router.dispatch(operator_request);
+  EXPECT_EQ(accepted.status, 200u);
+  EXPECT_EQ(std::get<std::string>(accepted.body), "yes");
+
+  Request open = make_request(Verb::get, "/open");
+  EXPECT_EQ(std::get<std::string>(router.dispatch(open).body), "no");
+}
+
+TEST(Router, NoAuthenticatorMeansNobodyIsAuthenticated) {
+  Router router;
+  router.add(Verb::get, "/admin", ok_handler, {.requires_auth = true});
+  Request request = make_request(Verb::get, "/admin");
+  EXPECT_FALSE(router.authenticate(request));
+  EXPECT_EQ(router.dispatch(request).status, 401u);
+}
+
+TEST(Router, DispatchTurnsExceptionsIntoProblems) {
+  Router router;
+  router.add(Verb::get, "/boom", [](Request&) -> Response { throw std::runtime_error("secret"); });
+  router.add(Verb::get, "/int", [](Request&) -> Response { throw 7; });
+  for (std::string_view target : {"/boom", "/int"}) {
+    Request request = make_request(Verb::get, target);
+    Response response = router.dispatch(request);
+    EXPECT_EQ(response.status, 500u);
+    EXPECT_EQ(response.headers[Field::content_type], "application/problem+json");
+    EXPECT_EQ(std::get<std::string>(response.body).find("secret"), std::string::npos);
+  }
+}
+
+TEST(Router, UnparsedRequestMatchesNothing) {
+  Router router;
+  router.add(Verb::get, "/", ok_handler);
+  Request request;  // parse_target never ran: no segments
+  EXPECT_EQ(router.match(request).route, nullptr);
+}
+
+TEST(Request, HeaderLookupIsCaseInsensitive) {
+  Request request;
+  request.headers.set("X-Thing", "v");
+  EXPECT_EQ(request.header("x-thing"), "v");
+  EXPECT_EQ(request.header(Field::host), "");
+  EXPECT_EQ(request.param("none"), "");
+}
+
+}  // namespace
+}  // namespace dg::http

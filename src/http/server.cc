@@ -1,0 +1,1231 @@
+// The HTTP/1.1 server: Beast parses and serialises, Asio runs the sockets.
+// All of the module's Asio and Beast template code lives in this one
+// translation unit (CI builds on two cores); routing, responses and Range
+// parsing live in light units.
+//
+// Threads: `io_threads` run the io_context; each connection is a Session on
+// its own strand, so a session's state is only ever touched by one thread at
+// a time. Blocking handlers run on a separate pool and post their Response
+// back to the session's strand.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <cctype>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <future>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "base/assert.h"
+#include "base/encoding.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "http/http.h"
+#include "http/internal.h"
+#include "http/spool.h"
+
+namespace dg::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+using Strand = asio::strand<asio::io_context::executor_type>;
+using Socket = asio::basic_stream_socket<tcp, Strand>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Strand>;
+using SignalSet = asio::basic_signal_set<Strand>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Strand>;
+using Parser = bhttp::request_parser<bhttp::buffer_body>;
+using WireResponse = bhttp::response<bhttp::string_body>;
+
+// The read buffer's ceiling: a whole header plus room for body reads. Beast
+// reads at most this much at once, so an active connection holds at most this.
+constexpr size_t read_buffer_bytes_max = limits::request_header_bytes_max + 16 * 1024;
+// Body bytes handed to the spool file (and the hasher) per read.
+constexpr size_t body_chunk_bytes = 64 * 1024;
+// A fast client must not starve the other connections on its I/O thread.
+constexpr uint64_t sendfile_bytes_per_turn = 4 * 1024 * 1024;
+// Header bytes read per receive: small, since most headers are.
+constexpr size_t header_read_bytes = 4096;
+constexpr size_t log_path_bytes_max = 1024;
+constexpr size_t linger_read_bytes = 4096;
+constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+// After the grace period, how long to wait for force-closed sessions to unwind.
+constexpr auto force_close_unwind_max = std::chrono::seconds(2);
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+class Session;
+
+// What every session shares. Server::Impl adds the acceptor and the run loop.
+// Member order is destruction order in reverse: the registry outlives the
+// io_context (sessions unregister when it destroys their handlers) and the
+// handler pool is joined before the io_context goes.
+class ServerCore {
+ public:
+  using Registry = std::list<std::weak_ptr<Session>>;
+
+  ServerCore(const Router& router, ServerOptions options)
+      : router_(router),
+        options_(std::move(options)),
+        request_id_prefix_(make_request_id_prefix()) {}
+
+  const Router& router() const { return router_; }
+  const ServerOptions& options() const { return options_; }
+  asio::io_context& io() { return io_; }
+  asio::thread_pool& handler_pool() { return *handler_pool_; }
+
+  std::string next_request_id() {
+    return request_id_prefix_ + std::to_string(request_counter_.fetch_add(1) + 1);
+  }
+
+  bool try_acquire_handler_job() {
+    if (handler_jobs_.fetch_add(1) < options_.handler_jobs_max) return true;
+    handler_jobs_.fetch_sub(1);
+    return false;
+  }
+  void release_handler_job() { handler_jobs_.fetch_sub(1); }
+
+  // Calls the handler; afterwards deletes the spool file unless the handler moved it.
+  Response run_handler(const Route& route, Request& request) const {
+    std::optional<std::filesystem::path> spool_path;
+    if (request.spooled) spool_path = request.spooled->path;
+    Response response = router_.invoke(route, request);
+    if (spool_path) {
+      std::error_code ignored;
+      std::filesystem::remove(*spool_path, ignored);
+    }
+    return response;
+  }
+
+  Registry::iterator add_session(std::weak_ptr<Session> session) {
+    std::lock_guard lock(sessions_mutex_);
+    return sessions_.insert(sessions_.end(), std::move(session));
+  }
+  void remove_session(Registry::iterator it) {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.erase(it);
+    if (sessions_.empty()) sessions_empty_.notify_all();
+  }
+  size_t session_count() {
+    std::lock_guard lock(sessions_mutex_);
+    return sessions_.size();
+  }
+  std::vector<std::shared_ptr<Session>> sessions() {
+    std::lock_guard lock(sessions_mutex_);
+    std::vector<std::shared_ptr<Session>> live;
+    for (const auto& weak : sessions_) {
+      if (auto session = weak.lock()) live.push_back(std::move(session));
+    }
+    return live;
+  }
+  bool wait_for_no_sessions(Clock::time_point deadline) {
+    std::unique_lock lock(sessions_mutex_);
+    return sessions_empty_.wait_until(lock, deadline, [&] { return sessions_.empty(); });
+  }
+
+ protected:
+  void start_handler_pool() { handler_pool_.emplace(options_.handler_threads); }
+
+ private:
+  // Unique per process run: 8 random bytes, then a counter.
+  static std::string make_request_id_prefix() {
+    uint8_t bytes[8] = {};
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
+      uint64_t fallback = static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+      std::memcpy(bytes, &fallback, sizeof bytes);
+    }
+    return hex_encode(bytes) + "-";
+  }
+
+  const Router& router_;
+  const ServerOptions options_;
+  const std::string request_id_prefix_;
+  std::atomic<uint64_t> request_counter_{0};
+  std::atomic<uint32_t> handler_jobs_{0};
+  std::mutex sessions_mutex_;
+  std::condition_variable sessions_empty_;
+  Registry sessions_;
+  asio::io_context io_;
+  std::optional<asio::thread_pool> handler_pool_;
+};
+
+// One request and its response, from header to last byte.
+struct Exchange {
+  Exchange() = default;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+  // Safety net: on_done is owed exactly once, even if the session vanished.
+  ~Exchange() {
+    if (file_fd >= 0) ::close(file_fd);
+    if (!finished && response && response->on_done) response->on_done(false, body_bytes_sent);
+  }
+
+  // Copied out of the request before it moves to the handler: the access log needs them.
+  std::string method;
+  std::string path;  // raw, without the query (which may hold a token)
+  std::string request_id;
+  const Route* route = nullptr;
+  Clock::time_point started = Clock::now();
+  bool head = false;
+  bool keep_alive = false;
+  bool expects_continue = false;
+  bool continue_sent = false;
+  bool dispatched = false;
+  uint64_t body_bytes_max = 0;
+  unsigned log_status = 0;  // logged when no response exists (e.g. 408)
+
+  Request request;  // until dispatched
+  std::optional<Response> response;
+
+  std::optional<WireResponse> wire;
+  bool close_after = false;
+  int file_fd = -1;
+  uint64_t file_offset = 0;
+  uint64_t file_remaining_bytes = 0;
+  uint64_t body_bytes_sent = 0;
+  bool finished = false;
+};
+
+// The body of the request being read.
+struct BodyInProgress {
+  std::shared_ptr<Exchange> exchange;
+  std::optional<SpoolFile> spool;      // streaming routes
+  std::unique_ptr<BodyHasher> hasher;  // streaming routes
+  std::unique_ptr<char[]> chunk;       // streaming routes
+  size_t offered_bytes = 0;            // room handed to the parser for the current read
+};
+
+bool is_http_error(const error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+template <typename Callback, typename... Args>
+void call_guarded(std::string_view what, Callback& callback, Args&&... args) {
+  try {
+    callback(std::forward<Args>(args)...);
+  } catch (const std::exception& e) {
+    log::error("callback threw", {{"callback", what}, {"what", e.what()}});
+  } catch (...) {
+    log::error("callback threw", {{"callback", what}});
+  }
+}
+
+// A connection. It owns the socket, the read buffer, the deadlines and the
+// bounded pipeline of exchanges, answered strictly in arrival order. Reading
+// runs ahead of writing by at most pipeline_depth_max exchanges.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(ServerCore& server, Socket socket)
+      : server_(server),
+        socket_(std::move(socket)),
+        read_timer_(socket_.get_executor()),
+        write_timer_(socket_.get_executor()),
+        buffer_(read_buffer_bytes_max) {}
+
+  ~Session() {
+    if (registered_) server_.remove_session(registry_it_);
+  }
+
+  // Registers with the server, then continues on the session's strand.
+  void start() {
+    registry_it_ = server_.add_session(weak_from_this());
+    registered_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->begin(); });
+  }
+
+  Strand executor() { return socket_.get_executor(); }
+
+  // Shutdown: no new requests; exchanges already read finish, then the connection closes.
+  void drain() {
+    if (closed_ || draining_) return;
+    draining_ = true;
+    accepting_requests_ = false;
+    if (queue_.empty()) close();  // idle, or a request only partly arrived
+  }
+
+  void force_close() { close(); }
+
+ private:
+  enum class ReadState { none, waiting, header, body, paused, lingering };
+
+  void begin();
+  // Reading requests.
+  void read_next();
+  void on_readable(const error_code& ec);
+  void read_header();
+  void parse_header_bytes();
+  void on_header_bytes(const error_code& ec, size_t bytes);
+  void on_header_done();
+  void refuse_header_too_large();
+  void refuse_header(unsigned status, std::string_view detail);
+  void begin_exchange();
+  std::optional<Response> admit(Exchange& exchange, std::string_view target);
+  void refuse(const std::shared_ptr<Exchange>& exchange, Response response);
+  void start_body(const std::shared_ptr<Exchange>& exchange);
+  void read_body_some();
+  void on_read_body(error_code ec);
+  Status take_body_bytes(size_t used_bytes);
+  void fail_body(Response response);
+  void finish_body();
+  void dispatch(const std::shared_ptr<Exchange>& exchange);
+  void on_handled(const std::shared_ptr<Exchange>& exchange, Response response);
+  // Writing responses, in order.
+  void write_next();
+  void write_continue(Exchange& front);
+  void start_response(Exchange& front);
+  Status open_file(Exchange& front, const FileBody& file);
+  void build_wire(Exchange& front);
+  void on_write_head(const error_code& ec, size_t bytes);
+  void send_file();
+  void finish_front(bool complete);
+  void set_cork(bool on);
+  void after_queue_change();
+  void finish_exchange(Exchange& exchange, bool complete);
+  // Deadlines and closing.
+  void arm_read_timer(Clock::time_point deadline);
+  void cancel_read_timer();
+  void on_read_timer(const error_code& ec, uint64_t generation);
+  void arm_write_watch();
+  void on_write_watch(const error_code& ec);
+  void linger_close();
+  void linger_read();
+  void close();
+
+  bool read_pending() const {
+    return read_state_ == ReadState::waiting || read_state_ == ReadState::header ||
+           read_state_ == ReadState::body || read_state_ == ReadState::lingering;
+  }
+
+  ServerCore& server_;
+  Socket socket_;
+  Timer read_timer_;
+  Timer write_timer_;
+  boost::beast::flat_buffer buffer_;
+  std::unique_ptr<Parser> parser_;  // only while a request is being read
+  std::unique_ptr<BodyInProgress> body_;
+  std::vector<std::shared_ptr<Exchange>> queue_;  // at most pipeline_depth_max
+  std::string remote_;
+  ServerCore::Registry::iterator registry_it_;
+  Clock::time_point accepted_at_ = Clock::now();
+  ReadState read_state_ = ReadState::none;
+  uint64_t read_timer_generation_ = 0;
+  uint64_t read_progress_bytes_ = 0;
+  uint64_t read_progress_seen_bytes_ = 0;
+  uint64_t write_progress_bytes_ = 0;
+  uint64_t write_progress_seen_bytes_ = 0;
+  uint64_t linger_bytes_ = 0;
+  size_t header_bytes_ = 0;  // of the header being read, parsed so far
+  uint32_t requests_read_ = 0;
+  bool registered_ = false;
+  bool accepting_requests_ = true;
+  bool draining_ = false;
+  bool writing_ = false;
+  bool write_watch_armed_ = false;
+  bool lingering_ = false;
+  bool unread_input_ = false;  // we refused a request without reading all of it
+  bool closed_ = false;
+};
+
+void Session::begin() {
+  error_code ec;
+  // sendfile(2) on the native handle needs O_NONBLOCK; Asio's own ops cope with it.
+  socket_.native_non_blocking(true, ec);
+  // Responses are written whole; Nagle would only delay the last segment.
+  socket_.set_option(tcp::no_delay(true), ec);
+  tcp::endpoint remote = socket_.remote_endpoint(ec);
+  if (ec) {
+    close();
+    return;
+  }
+  remote_ = remote.address().to_string();
+  read_next();
+}
+
+// --- Reading requests.
+
+void Session::read_next() {
+  read_state_ = ReadState::none;
+  if (closed_ || lingering_) return;
+  if (!accepting_requests_) {
+    if (queue_.empty()) close();
+    return;
+  }
+  if (queue_.size() >= server_.options().pipeline_depth_max) {
+    read_state_ = ReadState::paused;  // resumed when a response is written
+    cancel_read_timer();
+    return;
+  }
+  if (buffer_.size() > 0) {  // a pipelined request already arrived
+    read_header();
+    return;
+  }
+  read_state_ = ReadState::waiting;
+  if (queue_.empty()) {
+    buffer_.shrink_to_fit();  // an idle connection holds no buffer
+    // The first request must arrive within the header timeout of accept.
+    arm_read_timer(requests_read_ == 0 ? accepted_at_ + server_.options().header_read_timeout
+                                       : Clock::now() + server_.options().idle_keep_alive_timeout);
+  } else {
+    cancel_read_timer();  // responses are owed; no deadline on the client meanwhile
+  }
+  // Waiting for readability instead of reading keeps idle connections bufferless.
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
+}
+
+void Session::on_readable(const error_code& ec) {
+  if (closed_) return;
+  read_state_ = ReadState::none;
+  if (lingering_) return linger_read();
+  if (ec || !accepting_requests_) {
+    if (ec || queue_.empty()) close();
+    return;
+  }
+  read_header();
+}
+
+void Session::read_header() {
+  read_state_ = ReadState::header;
+  parser_ = std::make_unique<Parser>();
+  parser_->header_limit(limits::request_header_bytes_max);
+  // The body limit depends on the route and on authentication, known only
+  // after the header: start_body() sets it.
+  parser_->body_limit(boost::none);
+  header_bytes_ = 0;
+  if (requests_read_ > 0) arm_read_timer(Clock::now() + server_.options().header_read_timeout);
+  parse_header_bytes();
+}
+
+// Beast consumes complete header lines as they arrive, so its header_limit
+// bounds only what is still unparsed; this loop counts every byte of the
+// header against limits::request_header_bytes_max itself.
+void Session::parse_header_bytes() {
+  if (buffer_.size() > 0) {
+    error_code ec;
+    size_t used_bytes = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used_bytes);
+    header_bytes_ += used_bytes;
+    if (ec == bhttp::error::header_limit) return refuse_header_too_large();
+    if (ec && ec != bhttp::error::need_more) return refuse_header(400, "malformed request");
+    if (parser_->is_header_done()) return on_header_done();
+  }
+  size_t received_bytes = header_bytes_ + buffer_.size();
+  if (received_bytes >= limits::request_header_bytes_max) return refuse_header_too_large();
+  size_t room_bytes =
+      std::min(header_read_bytes, limits::request_header_bytes_max - received_bytes);
+  socket_.async_read_some(buffer_.prepare(room_bytes),
+                          [self = shared_from_this()](const error_code& ec, size_t bytes) {
+                            self->on_header_bytes(ec, bytes);
+                          });
+}
+
+void Session::on_header_bytes(const error_code& ec, size_t bytes) {
+  if (closed_) return;
+  if (lingering_) return linger_read();
+  buffer_.commit(bytes);
+  if (ec == asio::error::eof && !parser_->got_some() && buffer_.size() == 0) {
+    // The client is done sending: answer what it asked, then close.
+    read_state_ = ReadState::none;
+    cancel_read_timer();
+    parser_.reset();
+    accepting_requests_ = false;
+    if (queue_.empty()) close();
+    return;
+  }
+  if (ec == asio::error::eof) return refuse_header(400, "the request ended inside its header");
+  if (ec) return close();
+  parse_header_bytes();
+}
+
+void Session::on_header_done() {
+  read_state_ = ReadState::none;
+  cancel_read_timer();
+  if (!accepting_requests_) {  // shutdown began while this header arrived
+    parser_.reset();
+    if (queue_.empty()) close();
+    return;
+  }
+  ++requests_read_;
+  begin_exchange();
+}
+
+// 414 when the request line alone is too long (or holds a target over its
+// own limit), 431 when the header fields are.
+void Session::refuse_header_too_large() {
+  std::string_view target = parser_->get().target();
+  bool start_line_parsed = !target.empty();
+  bool too_long = start_line_parsed
+                      ? target.size() > limits::request_target_bytes_max
+                      : header_bytes_ + buffer_.size() > limits::request_target_bytes_max;
+  if (too_long) return refuse_header(414, "the request target is too long");
+  refuse_header(431, "the request header is too large");
+}
+
+void Session::refuse_header(unsigned status, std::string_view detail) {
+  auto exchange = std::make_shared<Exchange>();
+  exchange->request_id = server_.next_request_id();
+  queue_.push_back(exchange);
+  refuse(exchange, internal::server_problem(status, detail));
+}
+
+void Session::begin_exchange() {
+  const auto& message = parser_->get();
+  auto exchange = std::make_shared<Exchange>();
+  exchange->method = std::string(message.method_string());
+  exchange->head = message.method() == Verb::head;
+  exchange->keep_alive = message.keep_alive();
+  exchange->expects_continue =
+      message.version() >= 11 && equals_ignoring_case(message[Field::expect], "100-continue");
+  std::string_view target = message.target();
+  exchange->path = std::string(target.substr(0, std::min(target.find('?'), log_path_bytes_max)));
+  std::string_view offered_id = message["X-Request-Id"];
+  exchange->request_id = internal::is_sane_request_id(offered_id) ? std::string(offered_id)
+                                                                  : server_.next_request_id();
+  Request& request = exchange->request;
+  request.method = message.method();
+  request.request_id = exchange->request_id;
+  request.remote_address = remote_;
+  request.headers = static_cast<const Fields&>(message);
+  queue_.push_back(exchange);
+  if (!exchange->keep_alive) accepting_requests_ = false;
+
+  if (std::optional<Response> refusal = admit(*exchange, target)) {
+    return refuse(exchange, std::move(*refusal));
+  }
+  if (!parser_->is_done()) return start_body(exchange);
+  parser_.reset();
+  dispatch(exchange);
+  read_next();
+}
+
+// Decides, from the header alone, whether the body may be read: the route,
+// the credentials and the body limit they earn. Returns the refusal, if any.
+std::optional<Response> Session::admit(Exchange& exchange, std::string_view target) {
+  Request& request = exchange.request;
+  Status target_status = parse_target(target, request);
+  if (!target_status.ok()) {
+    bool too_long = target_status.code() == Code::limit_exceeded;
+    return internal::server_problem(too_long ? 414 : 400, target_status.message());
+  }
+  if (request.method == Verb::unknown) {
+    return internal::server_problem(501, "the server does not know this method");
+  }
+  Router::Match match = server_.router().match(request);
+  if (match.route == nullptr) {
+    if (match.allow.empty()) return internal::server_problem(404, "no resource at this path");
+    Response response = internal::server_problem(405, "this path does not accept that method");
+    response.headers.set(Field::allow, match.allow);
+    return response;
+  }
+  exchange.route = match.route;
+  request.authenticated = server_.router().authenticate(request);
+  const RouteOptions& options = match.route->options;
+  if (options.requires_auth && !request.authenticated) {
+    return internal::server_problem(401, "missing or refused credentials");
+  }
+  exchange.body_bytes_max =
+      request.authenticated
+          ? options.body_bytes_max
+          : std::min<uint64_t>(options.body_bytes_max, limits::request_body_bytes_max_anonymous);
+  boost::optional<uint64_t> length = parser_->content_length();
+  if (length && *length > exchange.body_bytes_max) {
+    return internal::server_problem(413, "the request body is larger than this route accepts");
+  }
+  return std::nullopt;
+}
+
+// Answers without running a handler. An unread body ends the connection: we
+// will not parse past bytes we refused to read.
+void Session::refuse(const std::shared_ptr<Exchange>& exchange, Response response) {
+  if (parser_ == nullptr || !parser_->is_done()) {
+    exchange->keep_alive = false;
+    unread_input_ = true;
+  }
+  if (!exchange->keep_alive) accepting_requests_ = false;
+  parser_.reset();
+  on_handled(exchange, std::move(response));
+  read_next();
+}
+
+void Session::start_body(const std::shared_ptr<Exchange>& exchange) {
+  auto body = std::make_unique<BodyInProgress>();
+  body->exchange = exchange;
+  if (exchange->route->options.streaming) {
+    Result<SpoolFile> spool = SpoolFile::create(server_.options().spool_dir);
+    if (!spool) {
+      log::error("spool file", {{"error", spool.error().to_string()}});
+      return refuse(exchange, internal::server_problem(500, "the server cannot store uploads"));
+    }
+    body->spool.emplace(std::move(*spool));
+    body->hasher = server_.options().make_body_hasher();
+    DG_ASSERT(body->hasher != nullptr);
+    body->chunk = std::make_unique<char[]>(body_chunk_bytes);
+  } else if (boost::optional<uint64_t> length = parser_->content_length()) {
+    exchange->request.body.reserve(*length);  // at most body_bytes_max, checked in admit()
+  }
+  // Chunked bodies have no length up front: the parser counts against the limit.
+  parser_->body_limit(exchange->body_bytes_max);
+  body_ = std::move(body);
+  read_progress_seen_bytes_ = read_progress_bytes_;
+  arm_read_timer(Clock::now() + server_.options().body_read_timeout);
+  write_next();  // a 100 Continue may be due
+  read_body_some();
+}
+
+void Session::read_body_some() {
+  read_state_ = ReadState::body;
+  auto& body = parser_->get().body();
+  if (body_->chunk) {
+    body_->offered_bytes = body_chunk_bytes;
+    body.data = body_->chunk.get();
+  } else {
+    std::string& text = body_->exchange->request.body;
+    uint64_t room_bytes = body_->exchange->body_bytes_max - text.size();
+    // Never offer zero bytes: the parser would ask for a buffer forever. It
+    // stops at the body limit itself, so the extra byte is never written.
+    body_->offered_bytes = std::max<uint64_t>(1, std::min<uint64_t>(body_chunk_bytes, room_bytes));
+    text.resize(text.size() + body_->offered_bytes);
+    body.data = text.data() + text.size() - body_->offered_bytes;
+  }
+  body.size = body_->offered_bytes;
+  bhttp::async_read_some(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](const error_code& ec, size_t) { self->on_read_body(ec); });
+}
+
+void Session::on_read_body(error_code ec) {
+  if (closed_) return;
+  read_state_ = ReadState::none;
+  if (lingering_) return linger_read();
+  if (ec == bhttp::error::need_buffer) ec = {};  // our buffer is full: normal
+  size_t used_bytes = body_->offered_bytes - parser_->get().body().size;
+  Status taken = take_body_bytes(used_bytes);
+  if (!taken.ok()) {
+    log::error("spool write", {{"error", taken.to_string()}});
+    return fail_body(internal::server_problem(500, "the server could not store the upload"));
+  }
+  if (ec == bhttp::error::body_limit) {
+    return fail_body(
+        internal::server_problem(413, "the request body is larger than this route accepts"));
+  }
+  if (ec && is_http_error(ec)) return fail_body(internal::server_problem(400, "malformed body"));
+  if (ec) {
+    body_->exchange->log_status = 400;  // the client went away mid-body
+    return close();
+  }
+  if (parser_->is_done()) return finish_body();
+  read_body_some();
+}
+
+Status Session::take_body_bytes(size_t used_bytes) {
+  read_progress_bytes_ += used_bytes;
+  if (!body_->chunk) {
+    std::string& text = body_->exchange->request.body;
+    text.resize(text.size() - (body_->offered_bytes - used_bytes));
+    return Status::ok_status();
+  }
+  const char* bytes = body_->chunk.get();
+  body_->hasher->update({reinterpret_cast<const uint8_t*>(bytes), used_bytes});
+  return body_->spool->append({bytes, used_bytes});
+}
+
+void Session::fail_body(Response response) {
+  std::shared_ptr<Exchange> exchange = std::move(body_->exchange);
+  body_.reset();  // deletes the spool file
+  cancel_read_timer();
+  exchange->keep_alive = false;
+  refuse(exchange, std::move(response));
+}
+
+void Session::finish_body() {
+  std::shared_ptr<Exchange> exchange = body_->exchange;
+  if (body_->spool) {
+    uint64_t size_bytes = body_->spool->size_bytes();
+    Result<std::filesystem::path> path = body_->spool->publish();
+    if (!path) {
+      log::error("spool publish", {{"error", path.error().to_string()}});
+      return fail_body(internal::server_problem(500, "the server could not store the upload"));
+    }
+    exchange->request.spooled = SpooledBody{*path, size_bytes, body_->hasher->finish_hex()};
+  }
+  body_.reset();
+  parser_.reset();
+  cancel_read_timer();
+  dispatch(exchange);
+  read_next();
+}
+
+void Session::dispatch(const std::shared_ptr<Exchange>& exchange) {
+  exchange->dispatched = true;
+  const Route& route = *exchange->route;
+  Request request = std::move(exchange->request);  // the handler owns it now
+  if (!route.options.blocking) return on_handled(exchange, server_.run_handler(route, request));
+  if (!server_.try_acquire_handler_job()) {
+    if (request.spooled) {
+      std::error_code ignored;
+      std::filesystem::remove(request.spooled->path, ignored);
+    }
+    Response busy = internal::server_problem(503, "the server is busy; retry shortly");
+    busy.headers.set(Field::retry_after, "1");
+    return on_handled(exchange, std::move(busy));
+  }
+  asio::post(server_.handler_pool(), [self = shared_from_this(), exchange, &route,
+                                      request = std::move(request)]() mutable {
+    Response response = self->server_.run_handler(route, request);
+    self->server_.release_handler_job();
+    asio::post(self->executor(), [self, exchange, response = std::move(response)]() mutable {
+      self->on_handled(exchange, std::move(response));
+    });
+  });
+}
+
+void Session::on_handled(const std::shared_ptr<Exchange>& exchange, Response response) {
+  internal::add_problem_instance(response, exchange->request_id);
+  exchange->response = std::move(response);
+  if (closed_) return finish_exchange(*exchange, false);
+  write_next();
+}
+
+// --- Writing responses.
+
+void Session::write_next() {
+  if (closed_ || writing_ || queue_.empty()) return;
+  Exchange& front = *queue_.front();
+  if (!front.response) return write_continue(front);
+  start_response(front);
+}
+
+// "100 Continue" for the exchange whose body we are about to read, once it is
+// at the head of the line (a refusal instead spares the client the upload).
+void Session::write_continue(Exchange& front) {
+  if (!front.expects_continue || front.continue_sent || body_ == nullptr ||
+      body_->exchange.get() != &front) {
+    return;
+  }
+  front.continue_sent = true;
+  writing_ = true;
+  arm_write_watch();
+  asio::async_write(socket_, asio::buffer(continue_line.data(), continue_line.size()),
+                    [self = shared_from_this()](const error_code& ec, size_t bytes) {
+                      if (self->closed_) return;
+                      self->writing_ = false;
+                      self->write_progress_bytes_ += bytes;
+                      if (ec) return self->close();
+                      self->write_next();
+                    });
+}
+
+void Session::start_response(Exchange& front) {
+  // The last response before shutdown says so; nothing is read after it.
+  front.close_after = !front.keep_alive || (draining_ && queue_.size() == 1);
+  if (front.close_after) accepting_requests_ = false;
+  if (const auto* file = std::get_if<FileBody>(&front.response->body)) {
+    Status opened = open_file(front, *file);
+    if (!opened.ok()) {
+      log::error("file body", {{"request_id", front.request_id}, {"error", opened.to_string()}});
+      // The file was not delivered: settle on_done now, then send the problem.
+      auto on_done = std::move(front.response->on_done);
+      if (on_done) call_guarded("on_done", on_done, false, uint64_t{0});
+      *front.response = internal::server_problem(500, "the file is unavailable");
+      internal::add_problem_instance(*front.response, front.request_id);
+    }
+  }
+  build_wire(front);
+  bool sends_file = front.file_fd >= 0 && !front.head && front.file_remaining_bytes > 0;
+  if (sends_file) set_cork(true);  // the header and the file's start share packets
+  writing_ = true;
+  arm_write_watch();
+  bhttp::async_write(socket_, *front.wire,
+                     [self = shared_from_this()](const error_code& ec, size_t bytes) {
+                       self->on_write_head(ec, bytes);
+                     });
+}
+
+// Opens the file before the status line goes out, so a missing or short file
+// becomes a 500 instead of a truncated 200.
+Status Session::open_file(Exchange& front, const FileBody& file) {
+  int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status(Code::io_error, "open " + file.path.string() + ": " + strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
+      static_cast<uint64_t>(info.st_size) < file.offset + file.length) {
+    ::close(fd);
+    return Status(Code::corruption,
+                  file.path.string() + " is not a regular file of the size expected");
+  }
+  front.file_fd = fd;
+  front.file_offset = file.offset;
+  front.file_remaining_bytes = file.length;
+  return Status::ok_status();
+}
+
+void Session::build_wire(Exchange& front) {
+  Response& response = *front.response;
+  WireResponse& wire = front.wire.emplace();
+  static_cast<Fields&>(wire) = std::move(response.headers);
+  wire.result(response.status);
+  wire.version(11);
+  wire.erase(Field::content_length);
+  wire.erase(Field::transfer_encoding);
+  wire.erase(Field::connection);
+  wire.set(Field::date, internal::http_date_now());
+  wire.set("X-Request-Id", front.request_id);
+  wire.keep_alive(!front.close_after);
+  bool bodyless_status =
+      response.status / 100 == 1 || response.status == 204 || response.status == 304;
+  if (front.file_fd >= 0) {
+    wire.content_length(front.file_remaining_bytes);
+  } else if (auto* text = std::get_if<std::string>(&response.body); !bodyless_status) {
+    // HEAD: the length of the body a GET would get, and no body.
+    wire.content_length(text->size());
+    if (!front.head) wire.body() = std::move(*text);
+  }
+}
+
+void Session::on_write_head(const error_code& ec, size_t bytes) {
+  if (closed_) return;
+  if (ec) return close();
+  write_progress_bytes_ += bytes;
+  Exchange& front = *queue_.front();
+  front.body_bytes_sent = front.wire->body().size();
+  if (front.file_fd >= 0 && !front.head && front.file_remaining_bytes > 0) return send_file();
+  finish_front(true);
+}
+
+// Sends the file range straight from the page cache. The socket is
+// non-blocking: on EAGAIN we wait for writability and continue; after
+// sendfile_bytes_per_turn we yield the thread to other connections.
+void Session::send_file() {
+  Exchange& front = *queue_.front();
+  uint64_t turn_bytes = 0;
+  while (front.file_remaining_bytes > 0) {
+    if (turn_bytes >= sendfile_bytes_per_turn) {
+      asio::post(executor(), [self = shared_from_this()] {
+        if (!self->closed_) self->send_file();
+      });
+      return;
+    }
+    off_t offset = static_cast<off_t>(front.file_offset);
+    size_t want = static_cast<size_t>(
+        std::min(front.file_remaining_bytes, sendfile_bytes_per_turn - turn_bytes));
+    ssize_t sent = ::sendfile(socket_.native_handle(), front.file_fd, &offset, want);
+    if (sent > 0) {
+      front.file_offset += static_cast<uint64_t>(sent);
+      front.file_remaining_bytes -= static_cast<uint64_t>(sent);
+      front.body_bytes_sent += static_cast<uint64_t>(sent);
+      write_progress_bytes_ += static_cast<uint64_t>(sent);
+      turn_bytes += static_cast<uint64_t>(sent);
+    } else if (sent < 0 && errno == EINTR) {
+      continue;
+    } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      socket_.async_wait(tcp::socket::wait_write,
+                         [self = shared_from_this()](const error_code& ec) {
+                           if (self->closed_) return;
+                           if (ec) return self->close();
+                           self->send_file();
+                         });
+      return;
+    } else {
+      // 0: the file shrank under us; < 0: the client is gone (EPIPE, ECONNRESET).
+      if (sent == 0) log::error("file shrank while being sent", {{"request_id", front.request_id}});
+      return close();
+    }
+  }
+  set_cork(false);
+  finish_front(true);
+}
+
+// TCP_CORK holds partial segments until uncorked, so a small file leaves in
+// the same packet as its header instead of right behind it (as nginx's tcp_nopush).
+void Session::set_cork(bool on) {
+  int value = on ? 1 : 0;
+  ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+}
+
+void Session::finish_front(bool complete) {
+  std::shared_ptr<Exchange> done = std::move(queue_.front());
+  queue_.erase(queue_.begin());
+  writing_ = false;
+  finish_exchange(*done, complete);
+  if (done->close_after) {
+    error_code ec;
+    bool input_pending = unread_input_ || buffer_.size() > 0 || socket_.available(ec) > 0;
+    return input_pending ? linger_close() : close();
+  }
+  after_queue_change();
+}
+
+void Session::after_queue_change() {
+  if (queue_.empty() && (draining_ || (!accepting_requests_ && !read_pending()))) return close();
+  if (read_state_ == ReadState::paused) {
+    read_next();
+  } else if (queue_.empty() && read_state_ == ReadState::waiting) {
+    arm_read_timer(Clock::now() + server_.options().idle_keep_alive_timeout);
+    buffer_.shrink_to_fit();
+  }
+  write_next();
+}
+
+// The access log line, the metrics hook and on_done: once per exchange.
+void Session::finish_exchange(Exchange& exchange, bool complete) {
+  if (exchange.finished) return;
+  exchange.finished = true;
+  if (exchange.file_fd >= 0) ::close(std::exchange(exchange.file_fd, -1));
+  unsigned status = exchange.response ? exchange.response->status : exchange.log_status;
+  auto duration =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - exchange.started);
+  std::string_view route = exchange.route ? std::string_view(exchange.route->options.name) : "";
+  log::info("request", {{"method", exchange.method},
+                        {"route", route},
+                        {"path", exchange.path},
+                        {"status", status},
+                        {"bytes", exchange.body_bytes_sent},
+                        {"complete", complete},
+                        {"duration_us", duration.count()},
+                        {"request_id", exchange.request_id},
+                        {"remote", remote_}});
+  if (server_.options().on_request) {
+    call_guarded("on_request", server_.options().on_request, route, status, duration);
+  }
+  if (exchange.response && exchange.response->on_done) {
+    auto on_done = std::move(exchange.response->on_done);
+    exchange.response->on_done = nullptr;
+    call_guarded("on_done", on_done, complete && !exchange.head, exchange.body_bytes_sent);
+  }
+}
+
+// --- Deadlines and closing.
+
+// One timer serves every read phase; the generation tells a stale expiry
+// (one that fired just before a re-arm) from the current one.
+void Session::arm_read_timer(Clock::time_point deadline) {
+  uint64_t generation = ++read_timer_generation_;
+  read_timer_.expires_at(deadline);
+  read_timer_.async_wait([self = shared_from_this(), generation](const error_code& ec) {
+    self->on_read_timer(ec, generation);
+  });
+}
+
+void Session::cancel_read_timer() {
+  ++read_timer_generation_;
+  read_timer_.cancel();
+}
+
+void Session::on_read_timer(const error_code& ec, uint64_t generation) {
+  if (ec || closed_ || generation != read_timer_generation_) return;
+  if (lingering_) return close();
+  if (read_state_ == ReadState::waiting && queue_.empty()) return close();  // idle keep-alive over
+  if (read_state_ == ReadState::header) {
+    // Slow or stalled header (slowloris): log it like a request, then hang up.
+    log::info("request", {{"status", 408},
+                          {"error", "header timeout"},
+                          {"bytes_received", buffer_.size()},
+                          {"remote", remote_}});
+    return close();
+  }
+  if (read_state_ == ReadState::body) {
+    if (read_progress_bytes_ != read_progress_seen_bytes_) {  // still arriving: extend
+      read_progress_seen_bytes_ = read_progress_bytes_;
+      return arm_read_timer(Clock::now() + server_.options().body_read_timeout);
+    }
+    body_->exchange->log_status = 408;
+    return close();
+  }
+}
+
+// Re-armed only while a write makes progress, so the timer costs one wait per
+// send_stall_timeout rather than one per write.
+void Session::arm_write_watch() {
+  if (write_watch_armed_) return;
+  write_watch_armed_ = true;
+  write_progress_seen_bytes_ = write_progress_bytes_;
+  write_timer_.expires_after(server_.options().send_stall_timeout);
+  write_timer_.async_wait(
+      [self = shared_from_this()](const error_code& ec) { self->on_write_watch(ec); });
+}
+
+void Session::on_write_watch(const error_code& ec) {
+  write_watch_armed_ = false;
+  if (ec || closed_ || !writing_) return;
+  if (write_progress_bytes_ != write_progress_seen_bytes_) return arm_write_watch();
+  log::info("send stalled; closing", {{"remote", remote_}});
+  close();
+}
+
+// After a response with "Connection: close": stop sending, then read and drop
+// what the client still sends for a bounded time before closing (see
+// limits::lingering_close_ms_max for why).
+void Session::linger_close() {
+  lingering_ = true;
+  accepting_requests_ = false;
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  arm_read_timer(Clock::now() + std::chrono::milliseconds(limits::lingering_close_ms_max));
+  if (!read_pending()) linger_read();  // else the pending read's handler comes here
+}
+
+void Session::linger_read() {
+  read_state_ = ReadState::lingering;
+  buffer_.consume(buffer_.size());
+  if (linger_bytes_ >= limits::lingering_close_bytes_max) return close();
+  socket_.async_read_some(buffer_.prepare(linger_read_bytes),
+                          [self = shared_from_this()](const error_code& ec, size_t bytes) {
+                            if (self->closed_) return;
+                            if (ec) return self->close();
+                            self->linger_bytes_ += bytes;
+                            self->buffer_.commit(bytes);
+                            self->linger_read();
+                          });
+}
+
+void Session::close() {
+  if (closed_) return;
+  closed_ = true;
+  read_state_ = ReadState::none;
+  error_code ignored;
+  socket_.close(ignored);
+  read_timer_.cancel();
+  write_timer_.cancel();
+  body_.reset();  // deletes a half-received spool file
+  parser_.reset();
+  for (const auto& exchange : queue_) {
+    // Dispatched exchanges without a response finish when the handler returns.
+    if (exchange->response || !exchange->dispatched) finish_exchange(*exchange, false);
+  }
+  queue_.clear();
+}
+
+// --- Accepting.
+
+}  // namespace
+
+struct Server::Impl : ServerCore {
+  Impl(const Router& router, ServerOptions options) : ServerCore(router, std::move(options)) {}
+
+  Status start();
+  void run(bool handle_signals);
+  void request_stop() {
+    std::lock_guard lock(stop_mutex);
+    stop_requested = true;
+    stop_requested_changed.notify_all();
+  }
+
+  void accept();
+  void on_accept(const error_code& ec, Socket socket);
+  void shut_down();
+  void close_acceptor();
+
+  std::optional<Acceptor> acceptor;
+  std::optional<SignalSet> signals;
+  std::optional<Timer> accept_retry_timer;
+  std::atomic<bool> stopping{false};
+  bool started = false;
+  bool ran = false;
+  uint16_t port = 0;
+  std::mutex stop_mutex;
+  std::condition_variable stop_requested_changed;
+  bool stop_requested = false;
+};
+
+namespace {
+
+uint32_t io_thread_count(uint32_t configured) {
+  if (configured > 0) return configured;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+Status check_options(const Router& router, const ServerOptions& options) {
+  if (options.handler_threads == 0 || options.pipeline_depth_max == 0 ||
+      options.connections_max == 0 || options.handler_jobs_max == 0) {
+    return Status(Code::invalid_argument,
+                  "handler_threads, handler_jobs_max, pipeline_depth_max and connections_max "
+                  "must be positive");
+  }
+  for (const Route& route : router.routes()) {
+    if (!route.options.streaming) continue;
+    std::error_code ec;
+    if (options.spool_dir.empty() || !std::filesystem::is_directory(options.spool_dir, ec)) {
+      return Status(Code::invalid_argument,
+                    "streaming route " + route.options.name + " needs an existing spool_dir");
+    }
+    if (!options.make_body_hasher) {
+      return Status(Code::invalid_argument,
+                    "streaming route " + route.options.name + " needs make_body_hasher");
+    }
+  }
+  return Status::ok_status();
+}
+
+}  // namespace
+
+Status Server::Impl::start() {
+  DG_ASSERT(!started);
+  DG_RETURN_IF_ERROR(check_options(router(), options()));
+  ::signal(SIGPIPE, SIG_IGN);  // sendfile(2) to a closed peer would raise it
+  error_code ec;
+  asio::ip::address address = asio::ip::make_address(options().listen_address, ec);
+  if (ec) return Status(Code::invalid_argument, "bad listen address " + options().listen_address);
+  acceptor.emplace(asio::make_strand(io()));
+  tcp::endpoint endpoint(address, options().port);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    Code code = ec == asio::error::address_in_use ? Code::conflict : Code::io_error;
+    acceptor.reset();
+    return Status(code, "listening on " + options().listen_address + ":" +
+                            std::to_string(options().port) + ": " + ec.message());
+  }
+  port = acceptor->local_endpoint().port();
+  accept_retry_timer.emplace(acceptor->get_executor());
+  start_handler_pool();
+  started = true;
+  accept();
+  return Status::ok_status();
+}
+
+void Server::Impl::accept() {
+  acceptor->async_accept(asio::make_strand(io()), [this](const error_code& ec, Socket socket) {
+    on_accept(ec, std::move(socket));
+  });
+}
+
+void Server::Impl::on_accept(const error_code& ec, Socket socket) {
+  if (ec == asio::error::operation_aborted || stopping.load()) return;
+  if (ec) {
+    // Usually EMFILE/ENFILE: back off instead of spinning on the error.
+    log::warn("accept failed", {{"error", ec.message()}});
+    accept_retry_timer->expires_after(accept_retry_delay);
+    accept_retry_timer->async_wait([this](const error_code& wait_ec) {
+      if (!wait_ec && !stopping.load()) accept();
+    });
+    return;
+  }
+  if (session_count() >= options().connections_max) {
+    error_code ignored;
+    socket.close(ignored);  // refused: over connections_max
+  } else {
+    std::make_shared<Session>(*this, std::move(socket))->start();
+  }
+  accept();
+}
+
+void Server::Impl::close_acceptor() {
+  std::promise<void> closed;
+  asio::post(acceptor->get_executor(), [&] {
+    error_code ignored;
+    acceptor->close(ignored);
+    accept_retry_timer->cancel();
+    if (signals) signals->cancel(ignored);
+    closed.set_value();
+  });
+  // Once this returns no accept handler can create a session any more.
+  closed.get_future().wait();
+}
+
+void Server::Impl::shut_down() {
+  stopping.store(true);
+  close_acceptor();
+  log::info("shutting down", {{"connections", session_count()}});
+  for (auto& session : sessions()) {
+    asio::post(session->executor(), [session] { session->drain(); });
+  }
+  if (!wait_for_no_sessions(Clock::now() + options().shutdown_grace)) {
+    log::warn("shutdown grace elapsed; closing connections", {{"connections", session_count()}});
+    for (auto& session : sessions()) {
+      asio::post(session->executor(), [session] { session->force_close(); });
+    }
+  }
+  // Blocking handlers cannot be interrupted; their sessions drop the results.
+  handler_pool().join();
+  wait_for_no_sessions(Clock::now() + force_close_unwind_max);
+}
+
+void Server::Impl::run(bool handle_signals) {
+  DG_ASSERT(started && !ran);
+  ran = true;
+  if (handle_signals) {
+    signals.emplace(acceptor->get_executor(), SIGINT, SIGTERM);
+    signals->async_wait([this](const error_code& ec, int signal_number) {
+      if (ec) return;
+      log::info("signal received", {{"signal", signal_number}});
+      request_stop();
+    });
+  }
+  auto work = asio::make_work_guard(io());
+  std::vector<std::thread> threads;
+  for (uint32_t i = 0; i < io_thread_count(options().io_threads); ++i) {
+    threads.emplace_back([this] { io().run(); });
+  }
+  {
+    std::unique_lock lock(stop_mutex);
+    stop_requested_changed.wait(lock, [&] { return stop_requested; });
+  }
+  shut_down();
+  work.reset();
+  io().stop();  // anything still queued is destroyed with the io_context
+  for (auto& thread : threads) thread.join();
+  log::info("stopped");
+}
+
+Server::Server(const Router& router, ServerOptions options)
+    : impl_(std::make_unique<Impl>(router, std::move(options))) {}
+
+Server::~Server() = default;
+
+Status Server::start() {
+  return impl_->start();
+}
+
+uint16_t Server::port() const {
+  return impl_->port;
+}
+
+void Server::run(bool handle_signals) {
+  impl_->run(handle_signals);
+}
+
+void Server::stop() {
+  impl_->request_stop();
+}
+
+}  // namespace dg::http

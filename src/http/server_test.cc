@@ -1,0 +1,995 @@
+// A real Server on 127.0.0.1, driven through plain POSIX sockets so the test
+// sees exactly the bytes on the wire. Nothing here asserts on timing: waits
+// are bounded only so that a bug fails the test instead of hanging it.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "base/encoding.h"
+#include "base/limits.h"
+#include "crypto/sha256.h"
+#include "http/http.h"
+
+namespace dg::http {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr auto wait_max = 20s;  // generous: only a bug takes this long
+
+std::string sha256_hex(std::string_view bytes) {
+  return hex_encode(crypto::sha256(as_bytes(bytes)));
+}
+
+class Sha256Hasher final : public BodyHasher {
+ public:
+  void update(std::span<const uint8_t> bytes) override { sha_.update(bytes); }
+  std::string finish_hex() override { return hex_encode(sha_.finish()); }
+
+ private:
+  crypto::Sha256 sha_;
+};
+
+struct HttpResponse {
+  unsigned status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// A blocking HTTP/1.1 client on a raw socket, with a receive timeout.
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval timeout{static_cast<time_t>(wait_max.count()), 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~Client() { close(); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  bool connected() const { return connected_; }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  // Sends everything; false when the server closed or reset the connection.
+  bool send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (sent <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(sent));
+    }
+    return true;
+  }
+
+  // Reads one response; nullopt when the connection ended first.
+  std::optional<HttpResponse> read_response(bool head = false) {
+    size_t header_end;
+    while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) return std::nullopt;
+    }
+    HttpResponse response;
+    std::string head_text = buffer_.substr(0, header_end);
+    buffer_.erase(0, header_end + 4);
+    size_t line_end = head_text.find("\r\n");
+    std::string status_line = head_text.substr(0, line_end);
+    response.status = static_cast<unsigned>(std::stoul(status_line.substr(9, 3)));
+    while (line_end != std::string::npos) {
+      size_t start = line_end + 2;
+      line_end = head_text.find("\r\n", start);
+      std::string line =
+          head_text.substr(start, line_end == std::string::npos ? line_end : line_end - start);
+      size_t colon = line.find(':');
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      response.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+    bool bodyless =
+        head || response.status / 100 == 1 || response.status == 204 || response.status == 304;
+    size_t length = bodyless || response.header("content-length").empty()
+                        ? 0
+                        : std::stoull(response.header("content-length"));
+    while (buffer_.size() < length) {
+      if (!fill()) return std::nullopt;
+    }
+    response.body = buffer_.substr(0, length);
+    buffer_.erase(0, length);
+    return response;
+  }
+
+  // Reads up to `bytes` raw bytes (after any buffered ones).
+  std::string read_some(size_t bytes) {
+    if (buffer_.empty()) fill();
+    std::string out = buffer_.substr(0, bytes);
+    buffer_.erase(0, out.size());
+    return out;
+  }
+
+  // True when the server ends the connection (FIN or RST) before sending more bytes.
+  bool closed_by_server() {
+    if (!buffer_.empty()) return false;
+    char byte;
+    ssize_t got = ::recv(fd_, &byte, 1, 0);
+    return got == 0 || (got < 0 && errno == ECONNRESET);
+  }
+
+ private:
+  bool fill() {
+    char chunk[16 * 1024];
+    ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (got <= 0) return false;
+    buffer_.append(chunk, static_cast<size_t>(got));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buffer_;
+};
+
+std::string get(std::string_view target, std::string_view extra_headers = "") {
+  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra_headers) +
+         "\r\n";
+}
+
+std::string post(std::string_view target, std::string_view body,
+                 std::string_view extra_headers = "") {
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         std::string(extra_headers) + "\r\n" + std::string(body);
+}
+
+std::string chunked_post(std::string_view target, std::string_view body,
+                         std::string_view extra_headers = "") {
+  std::string request = "POST " + std::string(target) +
+                        " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n" +
+                        std::string(extra_headers) + "\r\n";
+  constexpr size_t chunk_bytes = 4000;
+  for (size_t at = 0; at < body.size(); at += chunk_bytes) {
+    std::string_view chunk = body.substr(at, chunk_bytes);
+    char size_line[32];
+    std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk.size());
+    request += size_line;
+    request += chunk;
+    request += "\r\n";
+  }
+  return request + "0\r\n\r\n";
+}
+
+constexpr std::string_view auth = "Authorization: Bearer secret\r\n";
+
+std::string pattern_bytes(size_t size) {
+  std::string bytes(size, '\0');
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 7 + i / 251) % 256);
+  return bytes;
+}
+
+// Collects values from server threads; the test waits for them.
+template <typename T>
+class Inbox {
+ public:
+  void push(T value) {
+    std::lock_guard lock(mutex_);
+    values_.push_back(std::move(value));
+    changed_.notify_all();
+  }
+  std::vector<T> wait_for(size_t count) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, wait_max, [&] { return values_.size() >= count; });
+    return values_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<T> values_;
+};
+
+// A one-shot gate a handler waits on, with a bound so a failing test cannot hang.
+class Gate {
+ public:
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  bool wait() {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, wait_max, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = false;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = (fs::temp_directory_path() / "dg-http-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+    spool_dir_ = dir_ / "spool";
+    fs::create_directory(spool_dir_);
+    router_.set_authenticator([](const Request& request) {
+      return request.header(Field::authorization) == "Bearer secret";
+    });
+    router_.add(Verb::get, "/echo/{n}",
+                [](Request& request) {
+                  return text_response(200, std::string(request.param("n")), "text/plain");
+                },
+                {.name = "echo"});
+  }
+
+  void TearDown() override {
+    stop_server();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  void start_server(ServerOptions options = {}) {
+    options.listen_address = "127.0.0.1";
+    options.port = 0;
+    if (options.io_threads == 0) options.io_threads = 2;
+    // The default pool is sized for a store; tests need only a few.
+    if (options.handler_threads == ServerOptions{}.handler_threads) options.handler_threads = 4;
+    options.spool_dir = spool_dir_;
+    options.make_body_hasher = [] { return std::make_unique<Sha256Hasher>(); };
+    server_ = std::make_unique<Server>(router_, std::move(options));
+    Status started = server_->start();
+    ASSERT_TRUE(started.ok()) << started.to_string();
+    ASSERT_NE(server_->port(), 0);
+    run_thread_ = std::thread([this] { server_->run(/*handle_signals=*/false); });
+  }
+
+  void stop_server() {
+    if (!server_) return;
+    server_->stop();
+    if (run_thread_.joinable()) run_thread_.join();
+    server_.reset();
+  }
+
+  uint16_t port() const { return server_->port(); }
+
+  // Writes `bytes` to a file in the test folder.
+  fs::path write_file(const std::string& name, std::string_view bytes) {
+    fs::path path = dir_ / name;
+    std::ofstream(path, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return path;
+  }
+
+  size_t spool_entries() const {
+    return static_cast<size_t>(std::distance(fs::directory_iterator(spool_dir_), {}));
+  }
+
+  fs::path dir_;
+  fs::path spool_dir_;
+  Router router_;
+  std::unique_ptr<Server> server_;
+  std::thread run_thread_;
+};
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.connected());
+  for (std::string n : {"1", "2", "3"}) {
+    ASSERT_TRUE(client.send(get("/echo/" + n)));
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200u);
+    EXPECT_EQ(response->body, n);
+    EXPECT_EQ(response->header("connection"), "");
+    EXPECT_FALSE(response->header("date").empty());
+    EXPECT_FALSE(response->header("x-request-id").empty());
+  }
+}
+
+TEST_F(ServerTest, PipelinedRequestsRunConcurrentlyAndAnswerInOrder) {
+  Gate third_started;
+  std::atomic<bool> first_waited_for_third{false};
+  router_.add(Verb::get, "/pipe/{n}", [&](Request& request) {
+    std::string n(request.param("n"));
+    if (n == "1") first_waited_for_third = third_started.wait();  // read-ahead lets 3 start
+    if (n == "3") third_started.open();
+    return text_response(200, n, "text/plain");
+  });
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/pipe/1") + get("/pipe/2") + get("/pipe/3")));
+  for (std::string n : {"1", "2", "3"}) {
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, n);
+  }
+  EXPECT_TRUE(first_waited_for_third);
+}
+
+TEST_F(ServerTest, PipelineDepthBoundsHandlersInFlightPerConnection) {
+  std::atomic<int> in_flight{0};
+  std::atomic<int> in_flight_max{0};
+  router_.add(Verb::get, "/count", [&](Request&) {
+    int now = ++in_flight;
+    int seen = in_flight_max.load();
+    while (now > seen && !in_flight_max.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(20ms);  // gives an unbounded pipeline the chance to overlap
+    --in_flight;
+    return text_response(200, "ok", "text/plain");
+  });
+  start_server({.pipeline_depth_max = 1});
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/count") + get("/count") + get("/count") + get("/count")));
+  for (int i = 0; i < 4; ++i) {
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200u);
+  }
+  EXPECT_EQ(in_flight_max.load(), 1);
+}
+
+TEST_F(ServerTest, NotFoundVersusMethodNotAllowed) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/nope", "X-Request-Id: trace-42\r\n")));
+  auto missing = client.read_response();
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404u);
+  EXPECT_EQ(missing->header("content-type"), "application/problem+json");
+  EXPECT_EQ(missing->header("x-request-id"), "trace-42");
+  EXPECT_NE(missing->body.find("\"instance\":\"trace-42\""), std::string::npos);
+
+  ASSERT_TRUE(client.send("DELETE /echo/1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto wrong = client.read_response();
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 405u);
+  EXPECT_EQ(wrong->header("allow"), "GET, HEAD");
+}
+
+TEST_F(ServerTest, RequestIdIsEchoedWhenSaneAndGeneratedOtherwise) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/echo/1", "X-Request-Id: bad id with spaces\r\n")));
+  auto first = client.read_response();
+  ASSERT_TRUE(client.send(get("/echo/1")));
+  auto second = client.read_response();
+  ASSERT_TRUE(first && second);
+  EXPECT_NE(first->header("x-request-id"), "bad id with spaces");
+  EXPECT_FALSE(first->header("x-request-id").empty());
+  EXPECT_NE(first->header("x-request-id"), second->header("x-request-id"));
+}
+
+TEST_F(ServerTest, AuthRouteRefusesWithout401AndServesWithCredentials) {
+  router_.add(Verb::get, "/admin", [](Request&) { return text_response(200, "hi", "text/plain"); },
+              {.requires_auth = true});
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/admin")));
+  auto refused = client.read_response();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401u);
+  ASSERT_TRUE(client.send(get("/admin", auth)));  // no body, so the connection lives on
+  auto accepted = client.read_response();
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 200u);
+  EXPECT_EQ(accepted->body, "hi");
+}
+
+class BodyLimitTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    router_.add(Verb::post, "/upload",
+                [](Request& request) {
+                  return text_response(
+                      200, std::to_string(request.body.size()) + ":" + sha256_hex(request.body),
+                      "text/plain");
+                },
+                {.body_bytes_max = 1024 * 1024});
+    start_server();
+  }
+  const std::string body_ = pattern_bytes(20 * 1024);
+  const std::string expected_ = std::to_string(20 * 1024) + ":" + sha256_hex(body_);
+};
+
+TEST_F(BodyLimitTest, AnonymousBodyOver16KiBIs413AndClosesTheConnection) {
+  Client client(port());
+  ASSERT_TRUE(client.send(post("/upload", body_)));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 413u);
+  EXPECT_EQ(response->header("connection"), "close");
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(BodyLimitTest, AnonymousChunkedBodyOver16KiBIs413) {
+  Client client(port());
+  ASSERT_TRUE(client.send(chunked_post("/upload", body_)));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 413u);
+}
+
+TEST_F(BodyLimitTest, AuthenticatedBodyOver16KiBIsAccepted) {
+  Client client(port());
+  ASSERT_TRUE(client.send(post("/upload", body_, auth)));
+  auto fixed = client.read_response();
+  ASSERT_TRUE(fixed);
+  EXPECT_EQ(fixed->status, 200u);
+  EXPECT_EQ(fixed->body, expected_);
+  ASSERT_TRUE(client.send(chunked_post("/upload", body_, auth)));
+  auto chunked = client.read_response();
+  ASSERT_TRUE(chunked);
+  EXPECT_EQ(chunked->status, 200u);
+  EXPECT_EQ(chunked->body, expected_);
+}
+
+TEST_F(BodyLimitTest, AnonymousSmallBodyIsAcceptedAndKeepsTheConnection) {
+  Client client(port());
+  ASSERT_TRUE(client.send(post("/upload", "hello") + get("/echo/after")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "5:" + sha256_hex("hello"));
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "after");
+}
+
+TEST_F(BodyLimitTest, ExpectContinueIsAnsweredBeforeTheBody) {
+  Client client(port());
+  ASSERT_TRUE(client.send(
+      "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  auto interim = client.read_response();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100u);
+  ASSERT_TRUE(client.send("hello"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200u);
+  EXPECT_EQ(response->body, "5:" + sha256_hex("hello"));
+}
+
+TEST_F(BodyLimitTest, ExpectContinueOverTheLimitGetsTheRefusalInstead) {
+  Client client(port());
+  ASSERT_TRUE(
+      client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 20480\r\n"
+                  "Expect: 100-continue\r\n\r\n"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 413u);
+}
+
+TEST_F(ServerTest, GetRouteRefusesABody) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send("GET /echo/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 413u);
+}
+
+TEST_F(ServerTest, LongTargetIs414) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/echo/" + std::string(limits::request_target_bytes_max, 'a'))));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 414u);
+  EXPECT_EQ(response->header("content-type"), "application/problem+json");
+}
+
+TEST_F(ServerTest, TargetLongerThanTheHeaderLimitIs414) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/echo/" + std::string(20000, 'a'))));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 414u);
+}
+
+TEST_F(ServerTest, LargeHeaderIs431) {
+  start_server();
+  Client client(port());
+  std::string big = "X-Big: " + std::string(limits::request_header_bytes_max, 'b') + "\r\n";
+  ASSERT_TRUE(client.send(get("/echo/1", big)));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 431u);
+  EXPECT_EQ(response->header("connection"), "close");
+}
+
+// Beast consumes complete header lines as they arrive; the limit must still
+// count them all, however the header is split into packets.
+TEST_F(ServerTest, HeaderSentLineByLineStillCountsTowardTheLimit) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send("GET /echo/1 HTTP/1.1\r\nHost: t\r\n"));
+  std::string lines;
+  for (int i = 0; i < 100; ++i) lines += "X-Line: " + std::to_string(i) + "\r\n";
+  bool refused_early = false;
+  for (size_t sent = 0; sent <= limits::request_header_bytes_max && !refused_early;
+       sent += lines.size()) {
+    refused_early = !client.send(lines);
+    std::this_thread::sleep_for(1ms);  // separate packets, each ending at a line boundary
+  }
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 431u);
+}
+
+TEST_F(ServerTest, MalformedRequestIs400) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send("GET /echo/1 HTTP/1.1\r\nBad Header Line\r\n\r\n"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400u);
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(ServerTest, SlowHeaderIsDisconnectedAfterTheHeaderTimeout) {
+  start_server({.header_read_timeout = 300ms});
+  Client client(port());
+  ASSERT_TRUE(client.send("GET /echo/1 HTTP/1.1\r\nHost: t\r\n"));  // never finished
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(ServerTest, SilentNewConnectionIsDisconnectedAfterTheHeaderTimeout) {
+  start_server({.header_read_timeout = 300ms});
+  Client client(port());
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(ServerTest, IdleKeepAliveIsClosedAfterItsTimeout) {
+  start_server({.idle_keep_alive_timeout = 300ms});
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/echo/1")));
+  ASSERT_TRUE(client.read_response());
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(ServerTest, ConnectionCloseAndHttp10AreHonoured) {
+  start_server();
+  Client closing(port());
+  ASSERT_TRUE(closing.send(get("/echo/1", "Connection: close\r\n")));
+  auto response = closing.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->header("connection"), "close");
+  EXPECT_TRUE(closing.closed_by_server());
+
+  Client old(port());
+  ASSERT_TRUE(old.send("GET /echo/2 HTTP/1.0\r\n\r\n"));
+  auto old_response = old.read_response();
+  ASSERT_TRUE(old_response);
+  EXPECT_EQ(old_response->body, "2");
+  EXPECT_TRUE(old.closed_by_server());
+}
+
+TEST_F(ServerTest, ConnectionsBeyondTheMaximumAreClosed) {
+  start_server({.connections_max = 1});
+  Client first(port());
+  ASSERT_TRUE(first.send(get("/echo/1")));
+  ASSERT_TRUE(first.read_response());  // registered and alive
+  Client second(port());
+  second.send(get("/echo/2"));
+  EXPECT_TRUE(second.closed_by_server());
+  ASSERT_TRUE(first.send(get("/echo/3")));
+  auto still = first.read_response();
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->body, "3");
+}
+
+class FileTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    content_ = pattern_bytes(100 * 1024);
+    fs::path path = write_file("blob", content_);
+    std::string sha = sha256_hex(content_);
+    etag_ = "\"" + sha + "\"";
+    router_.add(Verb::get, "/file",
+                [this, path, sha](Request& request) {
+                  Response response =
+                      file_response(request, path, content_.size(), sha, "audio/flac");
+                  response.on_done = [this](bool complete, uint64_t bytes) {
+                    done_.push({complete, bytes});
+                  };
+                  return response;
+                },
+                {.blocking = false});
+    start_server();
+  }
+  std::string content_;
+  std::string etag_;
+  Inbox<std::pair<bool, uint64_t>> done_;
+};
+
+TEST_F(FileTest, WholeFileIsSentExactlyAndCountsAsComplete) {
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/file")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200u);
+  EXPECT_EQ(response->header("content-length"), std::to_string(content_.size()));
+  EXPECT_EQ(response->header("etag"), etag_);
+  EXPECT_EQ(response->header("accept-ranges"), "bytes");
+  EXPECT_EQ(response->header("content-type"), "audio/flac");
+  EXPECT_TRUE(response->body == content_);
+  auto done = done_.wait_for(1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0].first);
+  EXPECT_EQ(done[0].second, content_.size());
+}
+
+TEST_F(FileTest, RangesAreSentExactly) {
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/file", "Range: bytes=10-19\r\n") +
+                          get("/file", "Range: bytes=-5\r\n") +
+                          get("/file", "Range: bytes=102000-\r\n")));
+  auto middle = client.read_response();
+  auto suffix = client.read_response();
+  auto tail = client.read_response();
+  ASSERT_TRUE(middle && suffix && tail);
+  EXPECT_EQ(middle->status, 206u);
+  EXPECT_EQ(middle->header("content-range"), "bytes 10-19/102400");
+  EXPECT_EQ(middle->body, content_.substr(10, 10));
+  EXPECT_EQ(suffix->status, 206u);
+  EXPECT_EQ(suffix->body, content_.substr(content_.size() - 5));
+  EXPECT_EQ(tail->body, content_.substr(102000));
+}
+
+TEST_F(FileTest, UnsatisfiableRangeIs416) {
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/file", "Range: bytes=200000-\r\n")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 416u);
+  EXPECT_EQ(response->header("content-range"), "bytes */102400");
+}
+
+TEST_F(FileTest, HeadSendsTheLengthButNoBodyAndDoesNotCount) {
+  Client client(port());
+  ASSERT_TRUE(client.send("HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n" + get("/echo/next")));
+  auto head = client.read_response(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200u);
+  EXPECT_EQ(head->header("content-length"), "102400");
+  // Had any body bytes followed the HEAD headers, this would not parse as "next".
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "next");
+  auto done = done_.wait_for(1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_FALSE(done[0].first);
+  EXPECT_EQ(done[0].second, 0u);
+}
+
+TEST_F(FileTest, IfNoneMatchIs304WithoutBody) {
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/file", "If-None-Match: W/" + etag_ + "\r\n") + get("/echo/x")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 304u);
+  EXPECT_EQ(response->header("etag"), etag_);
+  EXPECT_EQ(response->header("content-length"), "");
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "x");
+}
+
+TEST_F(ServerTest, MissingFileBecomes500AndDoesNotCount) {
+  Inbox<std::pair<bool, uint64_t>> done;
+  router_.add(Verb::get, "/gone", [&](Request& request) {
+    Response response = file_response(request, dir_ / "absent", 10, std::string(64, '0'), "x/y");
+    response.on_done = [&](bool complete, uint64_t bytes) { done.push({complete, bytes}); };
+    return response;
+  });
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/gone")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 500u);
+  auto calls = done.wait_for(1);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_FALSE(calls[0].first);
+}
+
+TEST_F(ServerTest, DisconnectMidDownloadReportsIncomplete) {
+  constexpr uint64_t size_bytes = 64ull * 1024 * 1024;
+  fs::path path = dir_ / "sparse";
+  {
+    int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size_bytes)), 0);
+    ::close(fd);
+  }
+  Inbox<std::pair<bool, uint64_t>> done;
+  router_.add(
+      Verb::get, "/big",
+      [&](Request& request) {
+        Response response = file_response(request, path, size_bytes, std::string(64, '0'), "x/y");
+        response.on_done = [&](bool complete, uint64_t bytes) { done.push({complete, bytes}); };
+        return response;
+      },
+      {.blocking = false});
+  start_server();
+  {
+    Client client(port());
+    ASSERT_TRUE(client.send(get("/big")));
+    std::string first = client.read_some(4096);
+    EXPECT_EQ(first.substr(0, 12), "HTTP/1.1 200");
+  }  // closes with most of the body unread
+  auto calls = done.wait_for(1);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_FALSE(calls[0].first);
+  EXPECT_LT(calls[0].second, size_bytes);
+}
+
+class StreamingTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    router_.add(Verb::post, "/spool",
+                [this](Request& request) {
+                  Seen seen;
+                  if (request.spooled) {
+                    seen.path = request.spooled->path;
+                    seen.size_bytes = request.spooled->size_bytes;
+                    seen.sha256 = request.spooled->sha256;
+                    std::ifstream in(seen.path, std::ios::binary);
+                    seen.on_disk.assign(std::istreambuf_iterator<char>(in), {});
+                  }
+                  seen_.push(seen);
+                  return text_response(200, "stored", "text/plain");
+                },
+                {.body_bytes_max = 1024 * 1024, .streaming = true});
+    router_.add(Verb::post, "/keep",
+                [this](Request& request) {
+                  fs::rename(request.spooled->path, dir_ / "kept");
+                  return text_response(200, "kept", "text/plain");
+                },
+                {.body_bytes_max = 1024 * 1024, .streaming = true});
+    start_server();
+  }
+  struct Seen {
+    fs::path path;
+    uint64_t size_bytes = 0;
+    std::string sha256;
+    std::string on_disk;
+  };
+  Inbox<Seen> seen_;
+  const std::string payload_ = pattern_bytes(700 * 1024 + 123);
+};
+
+TEST_F(StreamingTest, BodyArrivesInASpoolFileWithSizeAndHashThenIsDeleted) {
+  Client client(port());
+  ASSERT_TRUE(client.send(post("/spool", payload_, auth) + chunked_post("/spool", payload_, auth)));
+  for (int i = 0; i < 2; ++i) {
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200u);
+  }
+  auto seen = seen_.wait_for(2);
+  ASSERT_EQ(seen.size(), 2u);
+  for (const Seen& one : seen) {
+    EXPECT_EQ(one.path.parent_path(), spool_dir_);
+    EXPECT_EQ(one.size_bytes, payload_.size());
+    EXPECT_EQ(one.sha256, sha256_hex(payload_));
+    EXPECT_TRUE(one.on_disk == payload_);
+    EXPECT_FALSE(fs::exists(one.path));
+  }
+  EXPECT_EQ(spool_entries(), 0u);
+}
+
+TEST_F(StreamingTest, HandlerMayKeepTheFileByMovingIt) {
+  Client client(port());
+  ASSERT_TRUE(client.send(post("/keep", payload_, auth)));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "kept");
+  EXPECT_EQ(fs::file_size(dir_ / "kept"), payload_.size());
+}
+
+TEST_F(StreamingTest, BodyPastTheRouteLimitIs413AndLeavesNothing) {
+  std::string too_big = pattern_bytes(1024 * 1024 + 1);
+  Client fixed(port());
+  ASSERT_TRUE(fixed.send(post("/spool", too_big, auth)));
+  auto refused = fixed.read_response();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 413u);
+
+  Client chunked(port());
+  std::thread sender([&] { chunked.send(chunked_post("/spool", too_big, auth)); });
+  auto cut = chunked.read_response();
+  sender.join();
+  ASSERT_TRUE(cut);
+  EXPECT_EQ(cut->status, 413u);
+  EXPECT_EQ(spool_entries(), 0u);
+}
+
+TEST_F(StreamingTest, AnonymousUploadIsHeldToTheAnonymousLimit) {
+  Client client(port());
+  ASSERT_TRUE(client.send(post("/spool", payload_)));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 413u);
+}
+
+TEST_F(ServerTest, EncodedTraversalNeverReachesTheHandler) {
+  Inbox<std::string> paths;
+  router_.add(Verb::get, "/files/{path*}", [&](Request& request) {
+    paths.push(std::string(request.param("path")));
+    return text_response(200, std::string(request.param("path")), "text/plain");
+  });
+  start_server();
+  for (std::string target : {"/files/..%2F..%2Fetc%2Fpasswd", "/files/%2e%2e/x",
+                             "/files/a/../../etc/passwd", "/files/%2E%2E%2fetc", "/files/x%00"}) {
+    Client client(port());
+    ASSERT_TRUE(client.send(get(target)));
+    auto response = client.read_response();
+    ASSERT_TRUE(response) << target;
+    EXPECT_EQ(response->status, 400u) << target;
+  }
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/files/disc%201/a%2Fb.flac")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "disc 1/a/b.flac");
+  auto seen = paths.wait_for(1);
+  ASSERT_EQ(seen.size(), 1u);  // only the benign request got through
+  EXPECT_EQ(seen[0].find(".."), std::string::npos);
+}
+
+TEST_F(ServerTest, SaturatedHandlerPoolAnswers503WithRetryAfter) {
+  Gate entered;
+  Gate release;
+  router_.add(Verb::get, "/hold", [&](Request&) {
+    entered.open();
+    release.wait();
+    return text_response(200, "held", "text/plain");
+  });
+  start_server({.handler_threads = 1, .handler_jobs_max = 1});
+  Client holder(port());
+  ASSERT_TRUE(holder.send(get("/hold")));
+  ASSERT_TRUE(entered.wait());
+  Client other(port());
+  ASSERT_TRUE(other.send(get("/echo/1")));
+  auto busy = other.read_response();
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->status, 503u);
+  EXPECT_EQ(busy->header("retry-after"), "1");
+  release.open();
+  auto held = holder.read_response();
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->body, "held");
+}
+
+TEST_F(ServerTest, OnRequestHookSeesRouteAndStatus) {
+  Inbox<std::pair<std::string, unsigned>> seen;
+  start_server(
+      {.on_request = [&](std::string_view route, unsigned status, std::chrono::microseconds) {
+        seen.push({std::string(route), status});
+      }});
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/echo/1") + get("/missing")));
+  ASSERT_TRUE(client.read_response());
+  ASSERT_TRUE(client.read_response());
+  auto calls = seen.wait_for(2);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0], (std::pair<std::string, unsigned>{"echo", 200}));
+  EXPECT_EQ(calls[1], (std::pair<std::string, unsigned>{"", 404}));
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500) {
+  router_.add(Verb::get, "/boom", [](Request&) -> Response { throw std::runtime_error("x"); });
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/boom") + get("/echo/ok")));
+  auto boom = client.read_response();
+  ASSERT_TRUE(boom);
+  EXPECT_EQ(boom->status, 500u);
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "ok");
+}
+
+TEST_F(ServerTest, GracefulStopFinishesInFlightAndClosesIdle) {
+  Gate entered;
+  Gate release;
+  router_.add(Verb::get, "/hold", [&](Request&) {
+    entered.open();
+    release.wait();
+    return text_response(200, "finished", "text/plain");
+  });
+  start_server();
+  uint16_t server_port = port();
+  Client idle(server_port);
+  ASSERT_TRUE(idle.send(get("/echo/1")));
+  ASSERT_TRUE(idle.read_response());
+  Client busy(server_port);
+  ASSERT_TRUE(busy.send(get("/hold")));
+  ASSERT_TRUE(entered.wait());
+
+  server_->stop();  // run() shuts down on its thread; the handler is still running
+  EXPECT_TRUE(idle.closed_by_server());
+  Client late(server_port);
+  EXPECT_FALSE(late.connected() && late.send(get("/echo/2")) && late.read_response());
+
+  release.open();
+  auto response = busy.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200u);
+  EXPECT_EQ(response->body, "finished");
+  // The connection ends after its last exchange. (Whether that response
+  // already says "Connection: close" depends on whether the session saw the
+  // shutdown before the handler returned, which this test does not order.)
+  EXPECT_TRUE(busy.closed_by_server());
+  run_thread_.join();  // run() returns once the last exchange is done
+}
+
+TEST_F(ServerTest, HeadOnABufferedRouteSendsTheLengthOnly) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send("HEAD /echo/abc HTTP/1.1\r\nHost: t\r\n\r\n" + get("/echo/next")));
+  auto head = client.read_response(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200u);
+  EXPECT_EQ(head->header("content-length"), "3");
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "next");
+}
+
+TEST_F(ServerTest, SigtermStopsAServerThatHandlesSignals) {
+  server_ = std::make_unique<Server>(router_, ServerOptions{.port = 0, .io_threads = 1});
+  ASSERT_TRUE(server_->start().ok());
+  run_thread_ = std::thread([this] { server_->run(/*handle_signals=*/true); });
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/echo/1")));
+  ASSERT_TRUE(client.read_response());  // run() is serving, so its signal handler is installed
+  ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
+  run_thread_.join();
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(ServerTest, StartRefusesStreamingRouteWithoutSpoolOrHasher) {
+  router_.add(Verb::post, "/s", [](Request&) { return text_response(200, "", "text/plain"); },
+              {.streaming = true});
+  Server server(router_, {.port = 0, .spool_dir = dir_ / "missing"});
+  EXPECT_EQ(server.start().code(), Code::invalid_argument);
+}
+
+}  // namespace
+}  // namespace dg::http

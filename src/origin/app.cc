@@ -1,0 +1,173 @@
+#include "origin/app.h"
+
+#include <atomic>
+#include <thread>
+
+#include "base/encoding.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "core/token.h"
+#include "crypto/keyring.h"
+#include "crypto/sha256.h"
+#include "http/http.h"
+#include "origin/blob_store.h"
+#include "origin/committer.h"
+#include "origin/routes.h"
+#include "origin/seller.h"
+#include "origin/service.h"
+#include "store/store.h"
+
+namespace dg::origin {
+namespace {
+
+constexpr std::string_view kSecretFile = "secret.paserk";
+constexpr std::string_view kKeyringFile = "keys.json";
+
+Result<crypto::SecretKey> load_or_create_key(const OriginConfig& config, bool& created) {
+  auto dir = config.keys_dir();
+  auto path = dir / kSecretFile;
+  created = false;
+  if (!std::filesystem::exists(path)) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return error(Code::io_error, "cannot create " + dir.string() + ": " + ec.message());
+    auto key = crypto::SecretKey::generate();
+    DG_RETURN_IF_ERROR_RESULT(write_file_atomic(path, key.to_paserk() + "\n", 0600, Overwrite::no));
+    // The same layout as `dropgate keys new`, so `dropgate keys minisign-pub --dir DATA/keys` works.
+    DG_RETURN_IF_ERROR_RESULT(write_file_atomic(dir / "public.paserk", key.public_key().to_paserk() + "\n",
+                                                0644, Overwrite::yes));
+    crypto::Keyring keyring;
+    DG_RETURN_IF_ERROR_RESULT(keyring.add(key.public_key(), crypto::KeyStatus::current));
+    DG_RETURN_IF_ERROR_RESULT(
+        write_file_atomic(dir / kKeyringFile, keyring.to_json() + "\n", 0644, Overwrite::yes));
+    created = true;
+  }
+  auto text = read_file(path, 256);
+  if (!text) return error(text.error());
+  while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
+  auto key = crypto::SecretKey::from_paserk(*text);
+  if (!key) return error(key.error().with_context(path.string()));
+  return key;
+}
+
+// The published keyring: keys.json when present (rotations and revocations
+// live there), else just the signing key.
+Result<crypto::Keyring> load_keyring(const OriginConfig& config, const crypto::SecretKey& key) {
+  auto path = config.keys_dir() / kKeyringFile;
+  crypto::Keyring keyring;
+  if (std::filesystem::exists(path)) {
+    auto loaded = crypto::Keyring::load(path);
+    if (!loaded) return error(loaded.error());
+    keyring = std::move(*loaded);
+  }
+  if (!keyring.verification_key(key.public_key().key_id())) {
+    DG_RETURN_IF_ERROR_RESULT(keyring.add(key.public_key(), crypto::KeyStatus::current));
+  }
+  return keyring;
+}
+
+// Uploads are hashed while they stream in, with the same SHA-256 as manifests.
+class Sha256BodyHasher final : public http::BodyHasher {
+ public:
+  void update(std::span<const uint8_t> bytes) override { hasher_.update(bytes); }
+  std::string finish_hex() override { return hex_encode(hasher_.finish()); }
+
+ private:
+  crypto::Sha256 hasher_;
+};
+
+Result<std::unique_ptr<store::Store>> open_migrated_store(const OriginConfig& config) {
+  auto store = store::open_store(config.store_location(), config.db_connections);
+  if (!store) return error(store.error().with_context("opening the database"));
+  DG_RETURN_IF_ERROR_RESULT((*store)->migrate().with_context("migrating the database"));
+  return store;
+}
+
+}  // namespace
+
+Result<InitOutcome> init_data_dir(const OriginConfig& config) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) return error(Code::io_error, "cannot create " + config.data_dir.string() + ": " + ec.message());
+  InitOutcome outcome;
+  auto key = load_or_create_key(config, outcome.created_key);
+  if (!key) return error(key.error());
+  outcome.key_id = key->public_key().key_id();
+  auto store = open_migrated_store(config);
+  if (!store) return error(store.error());
+  outcome.api_key = "dg_op_" + crypto::random_id() + crypto::random_id();
+  std::string hash = hex_encode(crypto::sha256(as_bytes(outcome.api_key)));
+  DG_RETURN_IF_ERROR_RESULT((*store)->add_api_key(hash, "operator", system_clock().now_ms()));
+  return outcome;
+}
+
+Status serve(const OriginConfig& startup_config,
+             const std::function<void(uint16_t port)>& on_listening) {
+  OriginConfig config = startup_config;  // public_url learns the port when listening on port 0
+  bool created = false;
+  auto key = load_or_create_key(config, created);
+  if (!key) return key.error();
+  auto keyring = load_keyring(config, *key);
+  if (!keyring) return keyring.error();
+  auto store = open_migrated_store(config);
+  if (!store) return store.error();
+  BlobStore blobs(config.blobs_dir());
+  DG_RETURN_IF_ERROR(blobs.open());
+
+  metrics::Registry metrics;
+  core::TokenSigner signer(std::move(*key), config.issuer);
+  Seller seller(**store, system_clock(), SellerOptions{config.instance, config.lease_serials_max});
+  DG_RETURN_IF_ERROR(seller.start());
+  ClaimCommitter committer(**store, config.claim_batch_max);
+  OriginService service({**store, blobs, signer, *keyring, seller, committer, metrics, system_clock(), config});
+
+  http::Router router;
+  add_routes(router, service, **store, metrics);
+  auto listen = parse_listen(config.listen);
+  if (!listen) return listen.error();
+  http::ServerOptions options;
+  options.listen_address = listen->first;
+  options.port = listen->second;
+  options.io_threads = config.io_threads;
+  options.handler_threads = config.handler_threads;
+  options.spool_dir = blobs.spool_dir();
+  options.make_body_hasher = [] { return std::make_unique<Sha256BodyHasher>(); };
+  auto& latency = [&]() -> auto& { return metrics; }();
+  options.on_request = [&latency](std::string_view route, unsigned status, std::chrono::microseconds took) {
+    latency.histogram("dropgate_http_request_duration_seconds", "HTTP request latency by route.",
+                      metrics::Registry::latency_buckets_s(), {{"route", std::string(route)}})
+        .observe(static_cast<double>(took.count()) / 1e6);
+    latency.counter("dropgate_http_requests_total", "HTTP requests by route and status class.",
+                    {{"route", std::string(route)}, {"status", std::to_string(status / 100) + "xx"}})
+        .inc();
+  };
+  http::Server server(router, options);
+  DG_RETURN_IF_ERROR(server.start());
+  if (config.public_url.ends_with(":0")) {
+    // Nobody can know the port before it is printed below, so no request has used the old value.
+    config.public_url.resize(config.public_url.size() - 1);
+    config.public_url += std::to_string(server.port());
+  }
+
+  std::atomic<bool> running{true};
+  std::thread ticker([&] {
+    while (running.load()) {
+      service.tick();
+      for (int i = 0; i < 10 && running.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  log::info("origin listening", {{"listen", config.listen}, {"port", server.port()},
+                                 {"database", config.database.empty() ? "sqlite" : "postgresql"},
+                                 {"seller", seller.id()}, {"key", signer.key_id()}});
+  if (on_listening) on_listening(server.port());
+  server.run(true);
+  running.store(false);
+  ticker.join();
+  Status stopped = seller.stop();
+  if (!stopped.ok()) log::warn("could not release leases", {{"error", stopped.to_string()}});
+  log::info("origin stopped");
+  return Status();
+}
+
+}  // namespace dg::origin

@@ -1,0 +1,49 @@
+// Origin configuration: defaults, then a TOML file, then DROPGATE_* environment
+// variables, then command-line flags (the CLI applies the last layer).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "base/status.h"
+
+namespace dg::origin {
+
+struct OriginConfig {
+  std::filesystem::path data_dir = "dropgate-data";
+  std::string database;  // empty: SQLite at data_dir/dropgate.db; or postgresql://…
+  std::string listen = "127.0.0.1:8080";
+  std::string public_url;  // how buyers reach this origin; default http://<listen>
+  std::string issuer = "dropgate";
+  std::string instance;  // default: <hostname>:<port>
+  uint32_t db_connections = 16;
+  uint32_t handler_threads = 64;
+  uint32_t io_threads = 0;
+  uint32_t hold_ttl_s = 600;
+  uint32_t download_token_ttl_s = 300;
+  uint32_t clock_skew_s = 180;
+  uint32_t lease_serials_max = 64;
+  uint32_t manifest_ttl_days = 30;
+  uint32_t claim_batch_max = 256;
+  uint64_t upload_bytes_max = 4ull << 30;
+  std::string log_level = "info";
+
+  std::filesystem::path database_path() const { return data_dir / "dropgate.db"; }
+  std::filesystem::path keys_dir() const { return data_dir / "keys"; }
+  std::filesystem::path blobs_dir() const { return data_dir / "blobs"; }
+  std::string store_location() const { return database.empty() ? database_path().string() : database; }
+};
+
+// Reads a TOML file over `config` (missing keys keep their values; unknown keys are an error).
+Status load_config_file(const std::filesystem::path& path, OriginConfig& config);
+// Applies DROPGATE_DATA, DROPGATE_DATABASE, DROPGATE_LISTEN, DROPGATE_PUBLIC_URL,
+// DROPGATE_ISSUER, DROPGATE_INSTANCE, DROPGATE_LOG_LEVEL.
+Status apply_environment(OriginConfig& config);
+// Fills derived defaults and checks ranges.
+Status finish_config(OriginConfig& config);
+
+// "host:port" → parts; refuses anything else.
+Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view listen);
+
+}  // namespace dg::origin

@@ -1,0 +1,18 @@
+// The origin's HTTP routes: a table on one screen (routes.cc, add_routes),
+// each a small function from a parsed request to a response.
+#pragma once
+
+#include "base/metrics.h"
+#include "http/http.h"
+#include "origin/service.h"
+
+namespace dg::origin {
+
+// Registers every origin route and the operator authenticator on `router`.
+void add_routes(http::Router& router, OriginService& service, store::Store& store,
+                metrics::Registry& metrics);
+
+// The response for a refusal: problem+json, with Retry-After when set.
+http::Response problem_from_refusal(const Refusal& refusal);
+
+}  // namespace dg::origin

@@ -1,0 +1,646 @@
+#include "origin/service.h"
+
+#include <boost/json.hpp>
+
+#include "base/encoding.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "core/validate.h"
+#include "crypto/jcs.h"
+#include "crypto/minisign.h"
+#include "crypto/sha256.h"
+
+namespace dg::origin {
+namespace {
+
+// A cached drop is re-read after this long, so a pause made through another
+// origin process takes effect within it; this process's own changes apply at once.
+constexpr int64_t kDropCacheTtlMs = 1'000;
+constexpr int kSerialRetriesMax = 8;
+
+Refusal make_refusal(unsigned status, std::string type, std::string title, std::string detail,
+                     uint32_t retry_after_s = 0) {
+  return Refusal{status, std::move(type), std::move(title), std::move(detail), retry_after_s};
+}
+
+std::unexpected<Refusal> refuse(unsigned status, std::string type, std::string title,
+                                std::string detail, uint32_t retry_after_s = 0) {
+  return std::unexpected(make_refusal(status, std::move(type), std::move(title), std::move(detail),
+                                      retry_after_s));
+}
+
+std::unexpected<Refusal> refuse(const Status& status) {
+  return std::unexpected(refusal_from_status(status));
+}
+
+boost::json::object drop_json(const store::Drop& drop, store::DropState state) {
+  const auto& s = drop.spec;
+  boost::json::object out{{"slug", s.slug},
+                          {"title", s.title},
+                          {"edition", s.edition_size},
+                          {"state", store::drop_state_name(state)},
+                          {"opens_at", format_rfc3339(s.opens_at_ms)},
+                          {"per_buyer_limit", s.per_buyer_limit},
+                          {"price", boost::json::object{{"amount", s.price_minor},
+                                                        {"currency", s.currency}}},
+                          {"rights", core::rights_to_json(s.rights)},
+                          {"manifest_version", drop.manifest_version}};
+  out["closes_at"] = s.closes_at_ms ? boost::json::value(format_rfc3339(*s.closes_at_ms))
+                                    : boost::json::value(nullptr);
+  return out;
+}
+
+}  // namespace
+
+Refusal refusal_from_status(const Status& status) {
+  switch (status.code()) {
+    case Code::not_found: return make_refusal(404, "not-found", "Not found", status.message());
+    case Code::invalid_argument:
+      return make_refusal(400, "invalid-request", "Invalid request", status.message());
+    case Code::unauthorized:
+      return make_refusal(401, "unauthorized", "Not authorised", status.message());
+    case Code::forbidden: return make_refusal(403, "forbidden", "Forbidden", status.message());
+    case Code::conflict: return make_refusal(409, "conflict", "Conflict", status.message());
+    case Code::limit_exceeded:
+      return make_refusal(429, "limit-exceeded", "Limit exceeded", status.message());
+    case Code::unavailable:
+      return make_refusal(503, "unavailable", "Temporarily unavailable", status.message(), 5);
+    case Code::corruption:
+    case Code::io_error:
+    case Code::ok: break;
+  }
+  return make_refusal(500, "internal", "Internal error", status.message());
+}
+
+OriginService::OriginService(Parts parts)
+    : parts_(parts),
+      metrics_{
+          parts.metrics.counter("dropgate_claims_total", "Claims recorded."),
+          parts.metrics.counter("dropgate_holds_total", "Holds created."),
+          parts.metrics.counter("dropgate_holds_expired_total", "Holds that expired unconfirmed."),
+          parts.metrics.counter("dropgate_sold_out_refusals_total", "Claims and holds refused: sold out."),
+          parts.metrics.counter("dropgate_downloads_total", "Downloads by result.", {{"result", "completed"}}),
+          parts.metrics.counter("dropgate_downloads_total", "Downloads by result.", {{"result", "failed"}}),
+          parts.metrics.counter("dropgate_download_bytes_total", "Body bytes sent for downloads."),
+          parts.metrics.counter("dropgate_tokens_issued_total", "Tokens signed."),
+      } {}
+
+store::DropState OriginService::effective_state(const store::Drop& drop, int64_t now_ms) {
+  if (drop.state == store::DropState::scheduled && now_ms >= drop.spec.opens_at_ms) {
+    return store::DropState::live;
+  }
+  return drop.state;
+}
+
+// ---------------------------------------------------------------- cache
+
+Outcome<OriginService::CachedDrop> OriginService::load_drop(std::string_view slug, bool fresh) {
+  int64_t now_ms = parts_.clock.now_ms();
+  if (!fresh) {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cache_.find(slug);
+    if (it != cache_.end() && now_ms - it->second.loaded_at_ms < kDropCacheTtlMs) return it->second;
+  }
+  if (Status s = core::validate_slug(slug); !s.ok()) return refuse(s);
+  auto drop = parts_.store.get_drop(slug);
+  if (!drop) return refuse(drop.error());
+  CachedDrop cached{*drop, nullptr, "", now_ms};
+  if (drop->manifest_version > 0) {
+    auto record = parts_.store.current_manifest(drop->id);
+    if (!record) return refuse(record.error());
+    auto manifest = core::parse_manifest(record->json);
+    if (!manifest) return refuse(Status(Code::corruption, "stored manifest: " + manifest.error().message()));
+    cached.manifest = std::make_shared<const core::Manifest>(std::move(*manifest));
+    cached.manifest_sha256 = record->sha256;
+  }
+  std::lock_guard lock(cache_mutex_);
+  cache_[std::string(slug)] = cached;
+  return cached;
+}
+
+void OriginService::forget_drop(std::string_view slug) {
+  std::lock_guard lock(cache_mutex_);
+  if (auto it = cache_.find(slug); it != cache_.end()) cache_.erase(it);
+}
+
+// ---------------------------------------------------------------- operator
+
+Outcome<store::Drop> OriginService::create_drop(const store::DropSpec& spec) {
+  auto drop = parts_.store.create_drop(spec, parts_.clock.now_ms());
+  if (!drop) return refuse(drop.error());
+  log::info("drop created", {{"drop", spec.slug}, {"edition", spec.edition_size}});
+  return *drop;
+}
+
+Outcome<store::Drop> OriginService::update_drop(std::string_view slug, const store::DropSpec& spec) {
+  auto drop = parts_.store.update_drop(slug, spec, parts_.clock.now_ms());
+  forget_drop(slug);
+  if (!drop) return refuse(drop.error());
+  return *drop;
+}
+
+Outcome<store::DropSpec> OriginService::current_spec(std::string_view slug) {
+  auto cached = load_drop(slug, true);
+  if (!cached) return std::unexpected(cached.error());
+  return cached->drop.spec;
+}
+
+Outcome<store::AssetRecord> OriginService::add_asset(std::string_view slug, std::string_view path,
+                                                     const std::filesystem::path& spooled_file,
+                                                     uint64_t size_bytes, std::string_view sha256,
+                                                     std::string_view media_type) {
+  if (Status s = core::validate_asset_path(path); !s.ok()) return refuse(s);
+  if (Status s = core::validate_media_type(media_type); !s.ok()) return refuse(s);
+  auto cached = load_drop(slug, true);
+  if (!cached) return std::unexpected(cached.error());
+  if (cached->drop.state == store::DropState::closed) {
+    return refuse(409, "drop-closed", "Drop is closed", "a closed drop takes no new files");
+  }
+  if (Status s = parts_.blobs.adopt(spooled_file, sha256); !s.ok()) return refuse(s);
+  store::AssetRecord asset{std::string(path), size_bytes, std::string(sha256), std::string(media_type)};
+  if (Status s = parts_.store.put_asset(cached->drop.id, asset); !s.ok()) return refuse(s);
+  log::info("asset stored", {{"drop", std::string(slug)}, {"path", std::string(path)},
+                             {"bytes", size_bytes}, {"sha256", std::string(sha256)}});
+  return asset;
+}
+
+Outcome<store::Drop> OriginService::remove_asset(std::string_view slug, std::string_view path) {
+  auto cached = load_drop(slug, true);
+  if (!cached) return std::unexpected(cached.error());
+  if (Status s = parts_.store.delete_asset(cached->drop.id, path); !s.ok()) return refuse(s);
+  return cached->drop;
+}
+
+Outcome<store::ManifestRecord> OriginService::publish(std::string_view slug) {
+  auto cached = load_drop(slug, true);
+  if (!cached) return std::unexpected(cached.error());
+  const store::Drop& drop = cached->drop;
+  if (drop.state == store::DropState::closed) {
+    return refuse(409, "drop-closed", "Drop is closed", "a closed drop cannot be published again");
+  }
+  auto assets = parts_.store.list_assets(drop.id);
+  if (!assets) return refuse(assets.error());
+  if (assets->empty()) {
+    return refuse(409, "no-assets", "Nothing to publish", "upload at least one file before publishing");
+  }
+  int64_t now_ms = parts_.clock.now_ms();
+  core::Manifest m;
+  m.drop = drop.spec.slug;
+  m.version = drop.manifest_version + 1;
+  m.issued_at_ms = now_ms;
+  m.expires_at_ms = now_ms + int64_t{parts_.config.manifest_ttl_days} * 86'400'000;
+  m.edition_size = drop.spec.edition_size;
+  m.window = {drop.spec.opens_at_ms, drop.spec.closes_at_ms};
+  m.rights = drop.spec.rights;
+  for (const auto& a : *assets) m.assets.push_back({a.path, a.size_bytes, a.sha256, a.media_type});
+  auto signed_manifest = core::sign_manifest(m, parts_.signer.key());
+  if (!signed_manifest) return refuse(signed_manifest.error());
+  store::ManifestRecord record{m.version, signed_manifest->json, signed_manifest->minisig,
+                               hex_encode(crypto::sha256(as_bytes(signed_manifest->json))), now_ms};
+  if (Status s = parts_.store.publish_manifest(drop.id, record); !s.ok()) return refuse(s);
+  if (drop.state == store::DropState::draft) {
+    auto moved = parts_.store.set_drop_state(slug, {store::DropState::draft},
+                                             store::DropState::scheduled, now_ms);
+    if (!moved) return refuse(moved.error());
+  }
+  forget_drop(slug);
+  log::info("manifest published", {{"drop", std::string(slug)}, {"version", m.version}});
+  return record;
+}
+
+Outcome<store::Drop> OriginService::transition(std::string_view slug,
+                                               std::vector<store::DropState> from,
+                                               store::DropState to) {
+  auto drop = parts_.store.set_drop_state(slug, std::move(from), to, parts_.clock.now_ms());
+  forget_drop(slug);
+  if (!drop) {
+    if (drop.error().code() == Code::conflict) {
+      return refuse(409, "invalid-transition", "State change not allowed", drop.error().message());
+    }
+    return refuse(drop.error());
+  }
+  log::info("drop state changed", {{"drop", std::string(slug)}, {"state", store::drop_state_name(to)}});
+  return *drop;
+}
+
+Outcome<store::Drop> OriginService::pause(std::string_view slug) {
+  return transition(slug, {store::DropState::scheduled, store::DropState::live},
+                    store::DropState::paused);
+}
+
+Outcome<store::Drop> OriginService::resume(std::string_view slug) {
+  return transition(slug, {store::DropState::paused}, store::DropState::live);
+}
+
+Outcome<store::Drop> OriginService::close(std::string_view slug) {
+  return transition(slug, {store::DropState::scheduled, store::DropState::live, store::DropState::paused},
+                    store::DropState::closed);
+}
+
+Outcome<std::string> OriginService::list_drops_json() {
+  auto drops = parts_.store.list_drops();
+  if (!drops) return refuse(drops.error());
+  boost::json::array out;
+  int64_t now_ms = parts_.clock.now_ms();
+  for (const auto& d : *drops) out.push_back(drop_json(d, effective_state(d, now_ms)));
+  return boost::json::serialize(boost::json::object{{"drops", std::move(out)}});
+}
+
+Outcome<std::string> OriginService::operator_status_json(std::string_view slug) {
+  auto cached = load_drop(slug, true);
+  if (!cached) return std::unexpected(cached.error());
+  const auto& drop = cached->drop;
+  auto claims = parts_.store.claim_count(drop.id);
+  auto unleased = parts_.store.unleased_count(drop.id);
+  auto assets = parts_.store.list_assets(drop.id);
+  auto downloads = parts_.store.count_events(drop.id, "download.completed");
+  if (!claims || !unleased || !assets || !downloads) {
+    return refuse(Status(Code::unavailable, "store unavailable"));
+  }
+  auto out = drop_json(drop, effective_state(drop, parts_.clock.now_ms()));
+  out["claimed"] = *claims;
+  out["remaining"] = drop.spec.edition_size - std::min(*claims, drop.spec.edition_size);
+  out["unleased"] = *unleased;
+  out["downloads_completed"] = *downloads;
+  boost::json::array files;
+  for (const auto& a : *assets) {
+    files.push_back(boost::json::object{{"path", a.path}, {"size", a.size_bytes},
+                                        {"sha256", a.sha256}, {"type", a.media_type}});
+  }
+  out["draft_assets"] = std::move(files);
+  return boost::json::serialize(out);
+}
+
+// ---------------------------------------------------------------- public
+
+Outcome<std::string> OriginService::public_drop_json(std::string_view slug) {
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  if (cached->drop.state == store::DropState::draft) {
+    return refuse(404, "not-found", "Not found", "no published drop \"" + std::string(slug) + "\"");
+  }
+  auto claims = parts_.store.claim_count(cached->drop.id);
+  if (!claims) return refuse(claims.error());
+  const auto& drop = cached->drop;
+  auto out = drop_json(drop, effective_state(drop, parts_.clock.now_ms()));
+  out["remaining"] = drop.spec.edition_size - std::min(*claims, drop.spec.edition_size);
+  out["manifest_url"] = "/v1/drops/" + drop.spec.slug + "/manifest.json";
+  return boost::json::serialize(out);
+}
+
+Outcome<store::ManifestRecord> OriginService::current_manifest(std::string_view slug) {
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  if (cached->drop.manifest_version == 0) {
+    return refuse(404, "not-published", "Not published yet", "this drop has no manifest yet");
+  }
+  auto record = parts_.store.current_manifest(cached->drop.id);
+  if (!record) return refuse(record.error());
+  return *record;
+}
+
+std::string OriginService::keyring_json() const { return parts_.keyring.to_json(); }
+
+// ---------------------------------------------------------------- claims
+
+std::optional<Outcome<Replay>> OriginService::replay(const Idempotency& idem) {
+  if (idem.key.empty()) return std::nullopt;
+  auto record = parts_.store.get_idempotency(idem.scope, idem.key);
+  if (!record) {
+    if (record.error().code() == Code::not_found) return std::nullopt;
+    return refuse(record.error());
+  }
+  if (record->request_sha256 != idem.request_sha256) {
+    return refuse(422, "idempotency-key-reused", "Idempotency-Key reused",
+                  "this Idempotency-Key was used with a different request; use a new key");
+  }
+  return Replay{record->response_status, record->response_body};
+}
+
+std::optional<Refusal> OriginService::check_claimable(const CachedDrop& cached,
+                                                      const ClaimRequest& request, int64_t now_ms) {
+  const store::Drop& drop = cached.drop;
+  switch (effective_state(drop, now_ms)) {
+    case store::DropState::draft:
+      return make_refusal(403, "window-not-open", "Not on sale yet", "this drop is not published");
+    case store::DropState::scheduled:
+      return make_refusal(403, "window-not-open", "Not on sale yet",
+                          "sales open at " + format_rfc3339(drop.spec.opens_at_ms));
+    case store::DropState::paused:
+      return make_refusal(503, "drop-paused", "Sales are paused",
+                          "the seller paused this drop; try again shortly", 30);
+    case store::DropState::closed:
+      return make_refusal(403, "window-closed", "Sales are closed", "this drop is closed");
+    case store::DropState::live: break;
+  }
+  if (drop.spec.closes_at_ms && now_ms >= *drop.spec.closes_at_ms) {
+    return make_refusal(403, "window-closed", "Sales are closed",
+                        "sales closed at " + format_rfc3339(*drop.spec.closes_at_ms));
+  }
+  if (!cached.manifest) {
+    return make_refusal(403, "window-not-open", "Not on sale yet", "this drop has no manifest");
+  }
+  const core::Rights& rights = drop.spec.rights;
+  bool restricted = !rights.territories_allowed.empty() || !rights.territories_denied.empty();
+  if (restricted && request.territory.empty()) {
+    return make_refusal(400, "territory-required", "Territory required",
+                        "this drop is sold only in some territories; give the buyer's territory");
+  }
+  if (!request.territory.empty() && !rights.allows_territory(request.territory)) {
+    return make_refusal(451, "territory-denied", "Not available in this territory",
+                        "this drop is not offered in " + request.territory);
+  }
+  return std::nullopt;
+}
+
+Outcome<ClaimOutcome> OriginService::claim(std::string_view slug, const ClaimRequest& request,
+                                           const Idempotency& idem) {
+  if (Status s = core::validate_identifier(request.account, "account"); !s.ok()) return refuse(s);
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  if (auto refusal = check_claimable(*cached, request, parts_.clock.now_ms())) {
+    return std::unexpected(*refusal);
+  }
+  for (int attempt = 0; attempt < kSerialRetriesMax; ++attempt) {
+    auto serial = parts_.seller.take(cached->drop.id);
+    if (!serial) {
+      if (serial.error().code() == Code::conflict) {
+        metrics_.sold_out.inc();
+        return refuse(409, "sold-out", "Sold out",
+                      "all " + std::to_string(cached->drop.spec.edition_size) + " serials are taken");
+      }
+      return refuse(serial.error());
+    }
+    auto outcome = finish_claim(*cached, *serial, request, idem, std::nullopt);
+    if (outcome || outcome.error().type != "serial-taken") return outcome;
+    // The serial was taken after all (it must not happen; UNIQUE caught it): try the next.
+    log::warn("serial already claimed; taking another", {{"drop", std::string(slug)}, {"serial", *serial}});
+  }
+  return refuse(503, "busy", "Busy", "could not find a free serial; try again", 1);
+}
+
+Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint32_t serial,
+                                                  const ClaimRequest& request,
+                                                  const Idempotency& idem,
+                                                  std::optional<int64_t> hold_id) {
+  const store::Drop& drop = cached.drop;
+  int64_t now_ms = parts_.clock.now_ms();
+  core::CertFields cert_fields{request.account, drop.spec.slug, serial, drop.spec.edition_size,
+                               cached.manifest_sha256, drop.spec.rights};
+  auto cert = core::issue_cert(parts_.signer, cert_fields, now_ms);
+  core::DownloadFields download_fields{request.account, drop.spec.slug, drop.manifest_version, {"*"}};
+  auto download = core::issue_download(parts_.signer, download_fields, now_ms,
+                                       parts_.config.download_token_ttl_s);
+  if (!cert || !download) {
+    if (!hold_id) parts_.seller.give_back(drop.id, serial);
+    return refuse(!cert ? cert.error() : download.error());
+  }
+  auto cert_id = core::verify_cert(parts_.keyring, *cert, core::VerifyOptions{now_ms});
+  std::string base = parts_.config.public_url + "/v1/drops/" + drop.spec.slug;
+  boost::json::array files;
+  for (const auto& a : cached.manifest->assets) {
+    files.push_back(boost::json::object{{"path", a.path}, {"size", a.size_bytes}, {"type", a.media_type},
+                                        {"url", base + "/files/" + a.path + "?token=" + *download}});
+  }
+  boost::json::object body{{"drop", drop.spec.slug},
+                           {"serial", serial},
+                           {"edition", drop.spec.edition_size},
+                           {"account", request.account},
+                           {"claimed_at", format_rfc3339(now_ms)},
+                           {"certificate", *cert},
+                           {"certificate_url", base + "/certificates/" + std::to_string(serial)},
+                           {"download_token", *download},
+                           {"files", std::move(files)}};
+  std::string body_json = boost::json::serialize(body);
+
+  store::ClaimInsert insert;
+  insert.drop_id = drop.id;
+  insert.serial = serial;
+  insert.account = request.account;
+  insert.source = request.source;
+  insert.payment_ref = request.payment_ref;
+  insert.cert_id = cert_id ? cert_id->common.token_id : "";
+  insert.cert_token = *cert;
+  insert.per_buyer_limit = drop.spec.per_buyer_limit;
+  insert.at_ms = now_ms;
+  insert.from_hold_id = hold_id;
+  // The store checks the serial is still in this seller's lease, so a serial
+  // reclaimed from under a process wrongly thought dead cannot be sold twice.
+  if (!hold_id) insert.seller_id = parts_.seller.id();
+  if (!idem.key.empty()) {
+    insert.idempotency = store::IdempotencyRecord{idem.scope, idem.key, idem.request_sha256, 201,
+                                                  body_json, now_ms};
+  }
+  boost::json::object detail{{"source", store::claim_source_name(request.source)}};
+  insert.events = {{"claim", drop.id, serial, request.account, boost::json::serialize(detail), now_ms, ""},
+                   {"token.issued", drop.id, serial, request.account, R"({"purpose":"cert"})", now_ms, ""},
+                   {"token.issued", drop.id, serial, request.account, R"({"purpose":"download"})", now_ms, ""}};
+  auto claim = parts_.committer.commit(std::move(insert));
+  if (claim) {
+    metrics_.claims.inc();
+    metrics_.tokens_issued.inc(2);
+    return ClaimOutcome{201, std::move(body_json)};
+  }
+  const Status& failure = claim.error();
+  if (!hold_id) parts_.seller.give_back(drop.id, serial);
+  if (failure.code() == Code::limit_exceeded) {
+    return refuse(429, "per-buyer-limit", "Per-buyer limit reached",
+                  "this account already holds " + std::to_string(drop.spec.per_buyer_limit) +
+                      " of this drop");
+  }
+  if (failure.code() == Code::conflict) {
+    // Lost a race on the same Idempotency-Key: answer with the winner's response.
+    if (auto replayed = replay(idem); replayed && *replayed) {
+      return ClaimOutcome{(*replayed)->status, (*replayed)->body};
+    }
+    if (hold_id) return refuse(409, "hold-gone", "Hold expired", "the hold expired or was already used");
+    return refuse(409, "serial-taken", "Serial taken", failure.message());
+  }
+  return refuse(failure);
+}
+
+Outcome<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimRequest& request) {
+  if (Status s = core::validate_identifier(request.account, "account"); !s.ok()) return refuse(s);
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  int64_t now_ms = parts_.clock.now_ms();
+  if (auto refusal = check_claimable(*cached, request, now_ms)) return std::unexpected(*refusal);
+  auto held = parts_.store.account_claim_count(cached->drop.id, request.account);
+  if (held && *held >= cached->drop.spec.per_buyer_limit) {
+    return refuse(429, "per-buyer-limit", "Per-buyer limit reached",
+                  "this account already holds its share of this drop");
+  }
+  auto serial = parts_.seller.take(cached->drop.id);
+  if (!serial) {
+    if (serial.error().code() == Code::conflict) {
+      metrics_.sold_out.inc();
+      return refuse(409, "sold-out", "Sold out", "every serial is claimed or held");
+    }
+    return refuse(serial.error());
+  }
+  int64_t expires_at_ms = now_ms + int64_t{parts_.config.hold_ttl_s} * 1000;
+  auto hold = parts_.store.create_hold(cached->drop.id, *serial, request.account, parts_.seller.id(),
+                                       expires_at_ms, now_ms);
+  if (!hold) {
+    parts_.seller.give_back(cached->drop.id, *serial);
+    return refuse(hold.error());
+  }
+  metrics_.holds.inc();
+  (void)parts_.store.append_events({{"hold.created", cached->drop.id, *serial, request.account,
+                                     R"({"hold_id":)" + std::to_string(hold->id) + "}", now_ms, ""}});
+  boost::json::object body{{"hold_id", hold->id},
+                           {"drop", cached->drop.spec.slug},
+                           {"serial", *serial},
+                           {"account", request.account},
+                           {"expires_at", format_rfc3339(expires_at_ms)},
+                           {"confirm_url", "/v1/holds/" + std::to_string(hold->id) + "/confirm"}};
+  return HoldOutcome{*hold, boost::json::serialize(body)};
+}
+
+Outcome<ClaimOutcome> OriginService::confirm_hold(int64_t hold_id, const std::string& payment_ref,
+                                                  const Idempotency& idem) {
+  auto hold = parts_.store.get_hold(hold_id);
+  if (!hold) {
+    if (hold.error().code() == Code::not_found) {
+      return refuse(409, "hold-gone", "Hold expired", "no such hold: it expired, was used, or never existed");
+    }
+    return refuse(hold.error());
+  }
+  if (hold->expires_at_ms <= parts_.clock.now_ms()) {
+    return refuse(409, "hold-gone", "Hold expired", "the hold expired at " + format_rfc3339(hold->expires_at_ms));
+  }
+  auto drop = parts_.store.get_drop_by_id(hold->drop_id);
+  if (!drop) return refuse(drop.error());
+  auto cached = load_drop(drop->spec.slug);
+  if (!cached) return std::unexpected(cached.error());
+  ClaimRequest request{hold->account, "", store::ClaimSource::payment, payment_ref};
+  // The window and state were checked when the hold was made; a buyer who paid
+  // within the hold gets the serial even if the window closed meanwhile.
+  return finish_claim(*cached, hold->serial, request, idem, hold_id);
+}
+
+void OriginService::tick() {
+  auto expired = parts_.seller.tick();
+  if (!expired) {
+    log::warn("seller tick failed", {{"error", expired.error().to_string()}});
+    return;
+  }
+  if (expired->empty()) return;
+  std::vector<store::Event> events;
+  for (const auto& h : *expired) {
+    events.push_back({"hold.expired", h.drop_id, h.serial, h.account,
+                      R"({"hold_id":)" + std::to_string(h.id) + "}", parts_.clock.now_ms(), ""});
+  }
+  metrics_.holds_expired.inc(expired->size());
+  (void)parts_.store.append_events(events);
+}
+
+// ---------------------------------------------------------------- delivery
+
+Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::string_view path,
+                                                  std::string_view token_untrusted) {
+  if (token_untrusted.empty()) {
+    return refuse(401, "token-required", "Download token required",
+                  "pass ?token=… or Authorization: Bearer …");
+  }
+  core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
+                              parts_.config.issuer};
+  auto token = core::verify_download(parts_.keyring, token_untrusted, options);
+  if (!token) return refuse(401, "token-refused", "Download token refused", token.error().message());
+  if (token->fields.drop != slug) {
+    return refuse(403, "token-wrong-drop", "Token is for another drop",
+                  "this token is for \"" + token->fields.drop + "\"");
+  }
+  if (!token->allows(path)) {
+    return refuse(403, "token-wrong-asset", "Token does not cover this file", std::string(path));
+  }
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  if (!cached->manifest) return refuse(404, "not-found", "Not found", "no such file");
+  // The manifest's path list is the only way from a name to a file.
+  for (const auto& asset : cached->manifest->assets) {
+    if (asset.path != path) continue;
+    return Delivery{parts_.blobs.path_of(asset.sha256), asset, token->fields.account,
+                    token->common.token_id, cached->drop.id};
+  }
+  return refuse(404, "not-found", "Not found", "this drop has no file \"" + std::string(path) + "\"");
+}
+
+void OriginService::record_download(const Delivery& d, bool complete, uint64_t bytes_sent) {
+  (complete ? metrics_.downloads_completed : metrics_.downloads_failed).inc();
+  metrics_.download_bytes.inc(bytes_sent);
+  boost::json::object detail{{"path", d.asset.path}, {"bytes", bytes_sent}, {"jti", d.token_id}};
+  (void)parts_.store.append_events({{complete ? "download.completed" : "download.failed", d.drop_id,
+                                     std::nullopt, d.account, boost::json::serialize(detail),
+                                     parts_.clock.now_ms(), ""}});
+}
+
+// ---------------------------------------------------------------- certificates
+
+Outcome<std::string> OriginService::certificate_json(std::string_view slug, uint32_t serial) {
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  auto claim = parts_.store.get_claim(cached->drop.id, serial);
+  if (!claim) {
+    if (claim.error().code() == Code::not_found) {
+      return refuse(404, "not-found", "No such certificate", "serial " + std::to_string(serial) + " is not claimed");
+    }
+    return refuse(claim.error());
+  }
+  boost::json::object out{{"drop", cached->drop.spec.slug},
+                          {"serial", serial},
+                          {"edition", cached->drop.spec.edition_size},
+                          {"claimed_at", format_rfc3339(claim->claimed_at_ms)},
+                          {"certificate", claim->cert_token},
+                          {"certificate_id", claim->cert_id},
+                          {"revoked", claim->revoked_at_ms.has_value()}};
+  return boost::json::serialize(out);
+}
+
+Outcome<std::string> OriginService::revoke(std::string_view slug, uint32_t serial, std::string_view reason) {
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  auto revocation = parts_.store.revoke_claim(cached->drop.id, serial, reason, parts_.clock.now_ms());
+  if (!revocation) return refuse(revocation.error());
+  {
+    std::lock_guard lock(revocations_mutex_);
+    revocations_.reset();  // the next fetch re-signs with this revocation on it
+  }
+  (void)parts_.store.append_events({{"claim.revoked", cached->drop.id, serial, "",
+                                     boost::json::serialize(boost::json::object{{"reason", reason}}),
+                                     parts_.clock.now_ms(), ""}});
+  return boost::json::serialize(boost::json::object{{"certificate_id", revocation->cert_id},
+                                                    {"serial", serial},
+                                                    {"revoked_at", format_rfc3339(revocation->revoked_at_ms)}});
+}
+
+Outcome<SignedList> OriginService::revocation_list() {
+  constexpr int64_t kResignAfterMs = 10 * 60 * 1000;
+  std::lock_guard lock(revocations_mutex_);
+  int64_t now_ms = parts_.clock.now_ms();
+  if (revocations_ && now_ms - revocations_signed_at_ms_ < kResignAfterMs) return *revocations_;
+  auto revocations = parts_.store.list_revocations();
+  if (!revocations) return refuse(revocations.error());
+  boost::json::array revoked;
+  for (const auto& r : *revocations) {
+    auto drop = parts_.store.get_drop_by_id(r.drop_id);
+    revoked.push_back(boost::json::object{{"certificate_id", r.cert_id},
+                                          {"drop", drop ? drop->spec.slug : ""},
+                                          {"serial", r.serial},
+                                          {"revoked_at", format_rfc3339(r.revoked_at_ms)}});
+  }
+  boost::json::object list{{"format", 1}, {"issued_at", format_rfc3339(now_ms)},
+                           {"issuer", parts_.config.issuer}, {"revoked", std::move(revoked)}};
+  auto json = crypto::jcs_canonicalize(list);
+  if (!json) return refuse(json.error());
+  std::string comment = "dropgate-revocations issued_at=" + format_rfc3339(now_ms) +
+                        " kid=" + parts_.signer.key_id();
+  auto sig = crypto::minisign_sign(parts_.signer.key(), as_bytes(*json), comment,
+                                   "dropgate revocation list");
+  if (!sig) return refuse(sig.error());
+  revocations_ = SignedList{std::move(*json), std::move(*sig)};
+  revocations_signed_at_ms_ = now_ms;
+  return *revocations_;
+}
+
+}  // namespace dg::origin

@@ -1,0 +1,191 @@
+// OriginService: the origin's domain operations, independent of HTTP. The
+// routes in routes.cc parse requests, call these, and render the results.
+//
+// Thread safety: every method is safe to call from many handler threads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/metrics.h"
+#include "base/status.h"
+#include "core/manifest.h"
+#include "core/token.h"
+#include "crypto/keyring.h"
+#include "origin/blob_store.h"
+#include "origin/committer.h"
+#include "origin/config.h"
+#include "origin/seller.h"
+#include "store/store.h"
+
+namespace dg::origin {
+
+// A request's idempotency: same key + same body → same response.
+struct Idempotency {
+  std::string scope;
+  std::string key;             // empty: none
+  std::string request_sha256;  // of method, path and body
+};
+
+// A stored response to replay, or nothing.
+struct Replay {
+  unsigned status = 0;
+  std::string body;
+};
+
+struct ClaimRequest {
+  std::string account;
+  std::string territory;  // ISO 3166-1 alpha-2 of the buyer, when known
+  store::ClaimSource source = store::ClaimSource::operator_grant;
+  std::string payment_ref;
+};
+
+// What a successful claim (or replay) returns to the client.
+struct ClaimOutcome {
+  unsigned status = 201;
+  std::string body_json;
+};
+
+struct HoldOutcome {
+  store::Hold hold;
+  std::string body_json;
+};
+
+// A file ready to send.
+struct Delivery {
+  std::filesystem::path blob_path;
+  core::Asset asset;
+  std::string account;
+  std::string token_id;
+  int64_t drop_id = 0;
+};
+
+struct SignedList {
+  std::string json;
+  std::string minisig;
+};
+
+// A refusal with the HTTP status and problem type it maps to; routes turn it
+// into problem+json. `retry_after_s` > 0 adds Retry-After.
+struct Refusal {
+  unsigned status;
+  std::string type;
+  std::string title;
+  std::string detail;
+  uint32_t retry_after_s = 0;
+};
+
+template <typename T>
+using Outcome = std::expected<T, Refusal>;
+
+class OriginService {
+ public:
+  struct Parts {
+    store::Store& store;
+    BlobStore& blobs;
+    const core::TokenSigner& signer;
+    const crypto::Keyring& keyring;
+    Seller& seller;
+    ClaimCommitter& committer;
+    metrics::Registry& metrics;
+    const Clock& clock;
+    const OriginConfig& config;
+  };
+  explicit OriginService(Parts parts);
+
+  // --- Operator: drops and assets.
+  Outcome<store::Drop> create_drop(const store::DropSpec& spec);
+  Outcome<store::Drop> update_drop(std::string_view slug, const store::DropSpec& spec);
+  Outcome<store::DropSpec> current_spec(std::string_view slug);
+  Outcome<store::AssetRecord> add_asset(std::string_view slug, std::string_view path,
+                                        const std::filesystem::path& spooled_file,
+                                        uint64_t size_bytes, std::string_view sha256,
+                                        std::string_view media_type);
+  Outcome<store::Drop> remove_asset(std::string_view slug, std::string_view path);
+  // Signs and stores the next manifest version from the drop's assets; a
+  // draft becomes scheduled (or live once its window opens).
+  Outcome<store::ManifestRecord> publish(std::string_view slug);
+  Outcome<store::Drop> pause(std::string_view slug);
+  Outcome<store::Drop> resume(std::string_view slug);
+  Outcome<store::Drop> close(std::string_view slug);
+  Outcome<std::string> operator_status_json(std::string_view slug);
+  Outcome<std::string> list_drops_json();
+
+  // --- Public.
+  Outcome<std::string> public_drop_json(std::string_view slug);
+  Outcome<store::ManifestRecord> current_manifest(std::string_view slug);
+  std::string keyring_json() const;
+
+  // --- Holds and claims.
+  std::optional<Outcome<Replay>> replay(const Idempotency& idempotency);
+  Outcome<ClaimOutcome> claim(std::string_view slug, const ClaimRequest& request,
+                              const Idempotency& idempotency);
+  Outcome<HoldOutcome> hold(std::string_view slug, const ClaimRequest& request);
+  Outcome<ClaimOutcome> confirm_hold(int64_t hold_id, const std::string& payment_ref,
+                                     const Idempotency& idempotency);
+  // Periodic: heartbeat, hold expiry (with events and metrics), reclaim.
+  void tick();
+
+  // --- Delivery: checks the download token and finds the file by manifest path.
+  Outcome<Delivery> resolve_download(std::string_view slug, std::string_view path,
+                                     std::string_view token_untrusted);
+  void record_download(const Delivery& delivery, bool complete, uint64_t bytes_sent);
+
+  // --- Certificates.
+  Outcome<std::string> certificate_json(std::string_view slug, uint32_t serial);
+  Outcome<std::string> revoke(std::string_view slug, uint32_t serial, std::string_view reason);
+  // The signed list of revoked certificates. Re-signed when a claim is
+  // revoked and every few minutes (so its issued_at stays fresh); between
+  // those, every fetch returns the same bytes, so the JSON and its signature
+  // can be fetched separately.
+  Outcome<SignedList> revocation_list();
+
+  // Effective state: a scheduled drop whose window opened is live.
+  static store::DropState effective_state(const store::Drop& drop, int64_t now_ms);
+
+ private:
+  struct CachedDrop {
+    store::Drop drop;
+    std::shared_ptr<const core::Manifest> manifest;  // null before the first publish
+    std::string manifest_sha256;
+    int64_t loaded_at_ms = 0;
+  };
+  Outcome<CachedDrop> load_drop(std::string_view slug, bool fresh = false);
+  void forget_drop(std::string_view slug);
+  std::optional<Refusal> check_claimable(const CachedDrop& cached, const ClaimRequest& request,
+                                         int64_t now_ms);
+  Outcome<ClaimOutcome> finish_claim(const CachedDrop& cached, uint32_t serial,
+                                     const ClaimRequest& request, const Idempotency& idempotency,
+                                     std::optional<int64_t> hold_id);
+  Outcome<store::Drop> transition(std::string_view slug, std::vector<store::DropState> from,
+                                  store::DropState to);
+
+  Parts parts_;
+  std::mutex revocations_mutex_;
+  std::optional<SignedList> revocations_;
+  int64_t revocations_signed_at_ms_ = 0;
+  std::mutex cache_mutex_;
+  std::map<std::string, CachedDrop, std::less<>> cache_;
+  struct Metrics {
+    metrics::Counter& claims;
+    metrics::Counter& holds;
+    metrics::Counter& holds_expired;
+    metrics::Counter& sold_out;
+    metrics::Counter& downloads_completed;
+    metrics::Counter& downloads_failed;
+    metrics::Counter& download_bytes;
+    metrics::Counter& tokens_issued;
+  } metrics_;
+};
+
+// Maps a store Status to a Refusal (for errors the service does not name itself).
+Refusal refusal_from_status(const Status& status);
+
+}  // namespace dg::origin

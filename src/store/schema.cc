@@ -1,0 +1,339 @@
+#include "store/schema.h"
+
+#include <array>
+
+#include "base/assert.h"
+
+namespace dg::store {
+namespace {
+
+// Version 1 on SQLite. STRICT tables refuse values of the wrong type, which
+// SQLite would otherwise store silently. AUTOINCREMENT keeps ids from being
+// reused after a row is deleted (leases and holds are deleted routinely).
+constexpr std::string_view kSqliteV1 = R"sql(
+CREATE TABLE api_keys (
+  key_sha256 TEXT PRIMARY KEY,
+  label TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE drops (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  slug TEXT NOT NULL UNIQUE,
+  title TEXT NOT NULL,
+  edition_size INTEGER NOT NULL CHECK (edition_size >= 1),
+  opens_at_ms INTEGER NOT NULL,
+  closes_at_ms INTEGER,
+  per_buyer_limit INTEGER NOT NULL CHECK (per_buyer_limit >= 0),
+  price_minor INTEGER NOT NULL CHECK (price_minor >= 0),
+  currency TEXT NOT NULL,
+  rights_json TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('draft', 'scheduled', 'live', 'paused', 'closed')),
+  manifest_version INTEGER NOT NULL DEFAULT 0 CHECK (manifest_version >= 0),
+  -- High-water mark: serials below it were leased at least once; the rest are fresh.
+  next_serial INTEGER NOT NULL DEFAULT 1,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  CHECK (next_serial BETWEEN 1 AND edition_size + 1)
+) STRICT;
+
+CREATE TABLE assets (
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  path TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+  sha256 TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  PRIMARY KEY (drop_id, path)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE manifests (
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  version INTEGER NOT NULL CHECK (version >= 1),
+  json TEXT NOT NULL,
+  minisig TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  published_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (drop_id, version)
+) STRICT;
+
+CREATE TABLE sellers (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('origin', 'edge')),
+  instance TEXT NOT NULL,
+  -- Registration order: a higher generation of the same instance supersedes a lower one.
+  generation INTEGER NOT NULL,
+  registered_at_ms INTEGER NOT NULL,
+  heartbeat_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sellers_by_instance ON sellers (instance, generation);
+
+CREATE TABLE leases (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  seller_id TEXT NOT NULL REFERENCES sellers (id),
+  first_serial INTEGER NOT NULL CHECK (first_serial >= 1),
+  last_serial INTEGER NOT NULL,
+  issued_at_ms INTEGER NOT NULL,
+  CHECK (last_serial >= first_serial)
+) STRICT;
+CREATE INDEX leases_by_seller ON leases (seller_id, drop_id, first_serial);
+CREATE INDEX leases_by_drop ON leases (drop_id, first_serial);
+
+-- Serials below drops.next_serial that are in no lease and unclaimed.
+CREATE TABLE returned_serials (
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  serial INTEGER NOT NULL,
+  returned_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (drop_id, serial)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE holds (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  serial INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  seller_id TEXT NOT NULL REFERENCES sellers (id),
+  expires_at_ms INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  UNIQUE (drop_id, serial)
+) STRICT;
+CREATE INDEX holds_by_expiry ON holds (expires_at_ms);
+
+CREATE TABLE claims (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  serial INTEGER NOT NULL CHECK (serial >= 1),
+  account TEXT NOT NULL,
+  source TEXT NOT NULL CHECK (source IN ('free', 'payment', 'receipt', 'code', 'entitlement',
+                                         'operator_grant')),
+  payment_ref TEXT NOT NULL,
+  cert_id TEXT NOT NULL,
+  cert_token TEXT NOT NULL,
+  claimed_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER,
+  UNIQUE (drop_id, serial)
+) STRICT;
+CREATE INDEX claims_by_account ON claims (drop_id, account);
+CREATE UNIQUE INDEX claims_by_cert_id ON claims (cert_id) WHERE cert_id <> '';
+
+-- Unrevoked claims per buyer: the per-buyer limit is checked against one row
+-- (O(1), and the row lock serialises two claims of one buyer), not a COUNT.
+CREATE TABLE buyer_claims (
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  account TEXT NOT NULL,
+  claim_count INTEGER NOT NULL CHECK (claim_count >= 0),
+  PRIMARY KEY (drop_id, account)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE revocations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  claim_id INTEGER NOT NULL UNIQUE REFERENCES claims (id),
+  cert_id TEXT NOT NULL,
+  drop_id INTEGER NOT NULL,
+  serial INTEGER NOT NULL,
+  revoked_at_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE idempotency (
+  scope TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_sha256 TEXT NOT NULL,
+  response_status INTEGER NOT NULL,
+  response_body TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (scope, key)
+) STRICT;
+
+-- drop_id is not a foreign key: events also describe things of no drop (0).
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  drop_id INTEGER NOT NULL,
+  serial INTEGER,
+  account TEXT NOT NULL,
+  detail_json TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  dedup_key TEXT NOT NULL
+) STRICT;
+CREATE INDEX events_by_drop_kind ON events (drop_id, kind, id);
+CREATE UNIQUE INDEX events_by_dedup_key ON events (dedup_key) WHERE dedup_key <> '';
+)sql";
+
+// Version 1 on PostgreSQL: the same tables. Paths and slugs sort bytewise
+// (COLLATE "C") whatever the database's locale, as they do on SQLite.
+// Unsigned 32-bit values that may exceed INTEGER (per_buyer_limit) are BIGINT.
+constexpr std::string_view kPostgresV1 = R"sql(
+CREATE TABLE api_keys (
+  key_sha256 TEXT PRIMARY KEY,
+  label TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL
+);
+
+CREATE TABLE drops (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  slug TEXT COLLATE "C" NOT NULL UNIQUE,
+  title TEXT NOT NULL,
+  edition_size INTEGER NOT NULL CHECK (edition_size >= 1),
+  opens_at_ms BIGINT NOT NULL,
+  closes_at_ms BIGINT,
+  per_buyer_limit BIGINT NOT NULL CHECK (per_buyer_limit >= 0),
+  price_minor BIGINT NOT NULL CHECK (price_minor >= 0),
+  currency TEXT NOT NULL,
+  rights_json TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('draft', 'scheduled', 'live', 'paused', 'closed')),
+  manifest_version BIGINT NOT NULL DEFAULT 0 CHECK (manifest_version >= 0),
+  -- High-water mark: serials below it were leased at least once; the rest are fresh.
+  next_serial INTEGER NOT NULL DEFAULT 1,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  CHECK (next_serial BETWEEN 1 AND edition_size + 1)
+);
+
+CREATE TABLE assets (
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  path TEXT COLLATE "C" NOT NULL,
+  size_bytes BIGINT NOT NULL CHECK (size_bytes >= 0),
+  sha256 TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  PRIMARY KEY (drop_id, path)
+);
+
+CREATE TABLE manifests (
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  version BIGINT NOT NULL CHECK (version >= 1),
+  json TEXT NOT NULL,
+  minisig TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  published_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (drop_id, version)
+);
+
+-- Registration order across processes: a sequence never hands out a number twice.
+CREATE SEQUENCE seller_generation AS BIGINT;
+CREATE TABLE sellers (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('origin', 'edge')),
+  instance TEXT NOT NULL,
+  generation BIGINT NOT NULL,
+  registered_at_ms BIGINT NOT NULL,
+  heartbeat_at_ms BIGINT NOT NULL
+);
+CREATE INDEX sellers_by_instance ON sellers (instance, generation);
+
+CREATE TABLE leases (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  seller_id TEXT NOT NULL REFERENCES sellers (id),
+  first_serial INTEGER NOT NULL CHECK (first_serial >= 1),
+  last_serial INTEGER NOT NULL,
+  issued_at_ms BIGINT NOT NULL,
+  CHECK (last_serial >= first_serial)
+);
+CREATE INDEX leases_by_seller ON leases (seller_id, drop_id, first_serial);
+CREATE INDEX leases_by_drop ON leases (drop_id, first_serial);
+
+-- Serials below drops.next_serial that are in no lease and unclaimed.
+CREATE TABLE returned_serials (
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  serial INTEGER NOT NULL,
+  returned_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (drop_id, serial)
+);
+
+CREATE TABLE holds (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  serial INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  seller_id TEXT NOT NULL REFERENCES sellers (id),
+  expires_at_ms BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  UNIQUE (drop_id, serial)
+);
+CREATE INDEX holds_by_expiry ON holds (expires_at_ms);
+
+CREATE TABLE claims (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  serial INTEGER NOT NULL CHECK (serial >= 1),
+  account TEXT NOT NULL,
+  source TEXT NOT NULL CHECK (source IN ('free', 'payment', 'receipt', 'code', 'entitlement',
+                                         'operator_grant')),
+  payment_ref TEXT NOT NULL,
+  cert_id TEXT NOT NULL,
+  cert_token TEXT NOT NULL,
+  claimed_at_ms BIGINT NOT NULL,
+  revoked_at_ms BIGINT,
+  UNIQUE (drop_id, serial)
+);
+CREATE INDEX claims_by_account ON claims (drop_id, account);
+CREATE UNIQUE INDEX claims_by_cert_id ON claims (cert_id) WHERE cert_id <> '';
+
+-- Unrevoked claims per buyer: the per-buyer limit is checked against one row
+-- (O(1), and the row lock serialises two claims of one buyer), not a COUNT.
+CREATE TABLE buyer_claims (
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  account TEXT NOT NULL,
+  claim_count BIGINT NOT NULL CHECK (claim_count >= 0),
+  PRIMARY KEY (drop_id, account)
+);
+
+CREATE TABLE revocations (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  claim_id BIGINT NOT NULL UNIQUE REFERENCES claims (id),
+  cert_id TEXT NOT NULL,
+  drop_id BIGINT NOT NULL,
+  serial INTEGER NOT NULL,
+  revoked_at_ms BIGINT NOT NULL,
+  reason TEXT NOT NULL
+);
+
+CREATE TABLE idempotency (
+  scope TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_sha256 TEXT NOT NULL,
+  response_status INTEGER NOT NULL,
+  response_body TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (scope, key)
+);
+
+-- drop_id is not a foreign key: events also describe things of no drop (0).
+CREATE TABLE events (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind TEXT NOT NULL,
+  drop_id BIGINT NOT NULL,
+  serial INTEGER,
+  account TEXT NOT NULL,
+  detail_json TEXT NOT NULL,
+  at_ms BIGINT NOT NULL,
+  dedup_key TEXT NOT NULL
+);
+CREATE INDEX events_by_drop_kind ON events (drop_id, kind, id);
+CREATE UNIQUE INDEX events_by_dedup_key ON events (dedup_key) WHERE dedup_key <> '';
+)sql";
+
+constexpr std::array kSqliteMigrations = {
+    Migration{1, "initial schema", kSqliteV1},
+};
+constexpr std::array kPostgresMigrations = {
+    Migration{1, "initial schema", kPostgresV1},
+};
+static_assert(kSqliteMigrations.size() == kPostgresMigrations.size());
+
+}  // namespace
+
+std::span<const Migration> sqlite_migrations() {
+  return kSqliteMigrations;
+}
+std::span<const Migration> postgres_migrations() {
+  return kPostgresMigrations;
+}
+
+int latest_schema_version() {
+  DG_ASSERT(kSqliteMigrations.back().version == kPostgresMigrations.back().version);
+  return kSqliteMigrations.back().version;
+}
+
+}  // namespace dg::store

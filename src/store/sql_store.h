@@ -1,0 +1,189 @@
+// SqlStore implements the Store contract once, over sql::Connection, for both
+// backends; sqlite/ and postgres/ supply connections and a Dialect. Writing
+// the logic once is what makes the two backends mean the same thing.
+//
+// Concurrency model, the same SQL on both backends:
+// - SQLite: every write transaction is BEGIN IMMEDIATE on the one write
+//   connection, so writes are serial (in this process by the pool of one, and
+//   across processes by SQLite's file lock); row locks are not needed.
+// - PostgreSQL: READ COMMITTED, and every read-then-write names its row lock
+//   (Dialect::for_update / for_share): the drop row for leases, the lease rows
+//   for reclaim versus holds and claims, the claim row for revocation. A
+//   statement that follows a lock sees every transaction that held it.
+// Private to src/store.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <type_traits>
+
+#include "store/schema.h"
+#include "store/sql.h"
+#include "store/store.h"
+
+namespace dg::store {
+
+// What differs between the SQL dialects, besides the schema text.
+struct Dialect {
+  std::string_view name;         // "sqlite" | "postgres", in messages
+  std::string_view begin_write;  // starts a write transaction
+  std::string_view begin_read;   // starts a read-only transaction on one snapshot
+  // Suffixes that lock the rows a SELECT reads until commit. Empty on SQLite,
+  // whose write transactions already exclude each other.
+  std::string_view for_update;
+  std::string_view for_share;
+  std::string_view for_update_of_leases;  // the leases (alias l) of a join
+  std::string_view next_generation;       // one row: the next seller registration number
+  // Runs first in migrate(), held until commit, so concurrent migrations queue.
+  std::string_view migration_lock;
+  std::string_view create_migrations_table;
+  std::string_view migrations_table_exists;  // one row, one column: 0 or 1
+  std::span<const Migration> migrations;
+};
+
+class SqlStore final : public Store {
+ public:
+  // `read_pool` null: reads share `write_pool`.
+  SqlStore(const Dialect& dialect, std::unique_ptr<sql::ConnectionPool> write_pool,
+           std::unique_ptr<sql::ConnectionPool> read_pool);
+
+  Status migrate() override;
+  Result<int> schema_version() override;
+
+  Status add_api_key(std::string_view key_sha256, std::string_view label, int64_t now_ms) override;
+  Result<bool> api_key_exists(std::string_view key_sha256) override;
+
+  Result<Drop> create_drop(const DropSpec& spec, int64_t now_ms) override;
+  Result<Drop> update_drop(std::string_view slug, const DropSpec& spec, int64_t now_ms) override;
+  Result<Drop> get_drop(std::string_view slug) override;
+  Result<Drop> get_drop_by_id(int64_t drop_id) override;
+  Result<std::vector<Drop>> list_drops() override;
+  Result<Drop> set_drop_state(std::string_view slug, std::vector<DropState> from, DropState to,
+                              int64_t now_ms) override;
+
+  Status put_asset(int64_t drop_id, const AssetRecord& asset) override;
+  Status delete_asset(int64_t drop_id, std::string_view path) override;
+  Result<std::vector<AssetRecord>> list_assets(int64_t drop_id) override;
+
+  Status publish_manifest(int64_t drop_id, const ManifestRecord& manifest) override;
+  Result<ManifestRecord> current_manifest(int64_t drop_id) override;
+
+  Status register_seller(std::string_view seller_id, SellerKind kind, std::string_view instance,
+                         int64_t now_ms) override;
+  Status heartbeat(std::string_view seller_id, int64_t now_ms) override;
+  Result<Lease> issue_lease(int64_t drop_id, std::string_view seller_id, uint32_t serial_count_max,
+                            int64_t now_ms) override;
+  Result<uint32_t> unleased_count(int64_t drop_id) override;
+  Result<std::vector<LeaseState>> seller_leases(std::string_view seller_id,
+                                                int64_t now_ms) override;
+  Result<uint32_t> reclaim_dead_sellers(int64_t now_ms, int64_t heartbeat_timeout_ms) override;
+  Result<uint32_t> release_leases(std::string_view seller_id, int64_t now_ms) override;
+
+  Result<Hold> create_hold(int64_t drop_id, uint32_t serial, std::string_view account,
+                           std::string_view seller_id, int64_t expires_at_ms,
+                           int64_t now_ms) override;
+  Result<Hold> get_hold(int64_t hold_id) override;
+  Result<std::vector<Hold>> expire_holds(std::string_view seller_id, int64_t now_ms) override;
+
+  std::vector<Result<Claim>> record_claims(const std::vector<ClaimInsert>& inserts) override;
+  Result<Claim> get_claim(int64_t drop_id, uint32_t serial) override;
+  Result<std::vector<Claim>> list_claims(int64_t drop_id) override;
+  Result<uint32_t> claim_count(int64_t drop_id) override;
+  Result<uint32_t> account_claim_count(int64_t drop_id, std::string_view account) override;
+
+  Result<Revocation> revoke_claim(int64_t drop_id, uint32_t serial, std::string_view reason,
+                                  int64_t now_ms) override;
+  Result<std::vector<Revocation>> list_revocations() override;
+
+  Result<IdempotencyRecord> get_idempotency(std::string_view scope, std::string_view key) override;
+  Status put_idempotency(const IdempotencyRecord& record) override;
+
+  Result<uint32_t> append_events(const std::vector<Event>& events) override;
+  Result<std::vector<Event>> list_events(int64_t drop_id, std::string_view kind,
+                                         uint32_t count_max) override;
+  Result<uint32_t> count_events(int64_t drop_id, std::string_view kind) override;
+
+ private:
+  // write: may change rows; read: several statements on one snapshot;
+  // read_one: a single statement, no explicit transaction (saves two round trips).
+  enum class Tx { write, read, read_one };
+
+  // Runs `body(connection)` in one transaction of kind `tx`: commits when it
+  // returns ok, rolls back otherwise. Body returns Status or Result<T>.
+  template <typename F>
+  auto transact(Tx tx, F&& body) -> std::invoke_result_t<F&, sql::Connection&>;
+  Result<sql::ConnectionPool::Handle> begin(Tx tx);
+  Status end(sql::Connection& connection, Tx tx, bool commit);
+  Status fail_writes(const Status& cause);  // the sticky error: set once, kept
+
+  std::string locked(std::string_view select) const;  // `select` + for_update
+  std::string shared(std::string_view select) const;  // `select` + for_share
+
+  // Steps of the calls above, run inside their transaction.
+  Result<Drop> lock_drop_by_slug(sql::Connection& c, std::string_view slug);
+  Result<Drop> read_drop_by_slug(sql::Connection& c, std::string_view slug);
+  Status check_seller_current(sql::Connection& c, std::string_view seller_id);
+  Result<std::optional<Lease>> lease_returned_run(sql::Connection& c, int64_t drop_id,
+                                                  std::string_view seller_id,
+                                                  uint32_t serial_count_max, int64_t now_ms);
+  Result<Lease> insert_lease(sql::Connection& c, int64_t drop_id, std::string_view seller_id,
+                             uint32_t first_serial, uint32_t last_serial, int64_t now_ms);
+  Result<uint32_t> return_leases(sql::Connection& c, const sql::Rows& locked_leases,
+                                 int64_t now_ms);
+  Result<uint32_t> return_lease(sql::Connection& c, const Lease& lease, int64_t now_ms);
+  Status check_lease_covers(sql::Connection& c, int64_t drop_id, std::string_view seller_id,
+                            uint32_t serial);
+  Result<Claim> insert_claim(sql::Connection& c, const ClaimInsert& insert);
+  Status check_claim_preconditions(sql::Connection& c, const ClaimInsert& insert);
+  Status consume_hold(sql::Connection& c, const ClaimInsert& insert);
+  Status count_buyer_claim(sql::Connection& c, const ClaimInsert& insert);
+  // Sets *result to the claim or its own refusal; returns a failure that
+  // leaves the transaction unusable (it fails the whole batch).
+  Status claim_in_savepoint(sql::Connection& c, const ClaimInsert& insert, Result<Claim>* result);
+  Result<uint32_t> insert_events(sql::Connection& c, std::span<const Event> events);
+  Status insert_idempotency(sql::Connection& c, const IdempotencyRecord& record);
+  Result<LeaseState> lease_state(sql::Connection& c, const Lease& lease, int64_t now_ms);
+
+  const Dialect& dialect_;
+  std::unique_ptr<sql::ConnectionPool> write_pool_;
+  std::unique_ptr<sql::ConnectionPool> read_pool_;  // may be null
+  std::atomic<bool> writes_failed_{false};
+  std::mutex writes_failed_mutex_;
+  Status writes_failed_status_;  // guarded by writes_failed_mutex_
+};
+
+namespace internal {
+
+template <typename R>
+struct TxOutcome;
+
+template <>
+struct TxOutcome<Status> {
+  static bool ok(const Status& status) { return status.ok(); }
+  static Status fail(Status status) { return status; }
+};
+
+template <typename T>
+struct TxOutcome<Result<T>> {
+  static bool ok(const Result<T>& result) { return result.has_value(); }
+  static Result<T> fail(Status status) { return std::unexpected<Status>(std::move(status)); }
+};
+
+}  // namespace internal
+
+template <typename F>
+auto SqlStore::transact(Tx tx, F&& body) -> std::invoke_result_t<F&, sql::Connection&> {
+  using R = std::invoke_result_t<F&, sql::Connection&>;
+  using Outcome = internal::TxOutcome<R>;
+  Result<sql::ConnectionPool::Handle> connection = begin(tx);
+  if (!connection) return Outcome::fail(connection.error());
+  R result = body(**connection);
+  Status ended = end(**connection, tx, Outcome::ok(result));
+  if (!ended.ok()) return Outcome::fail(std::move(ended));
+  return result;
+}
+
+}  // namespace dg::store

@@ -1,0 +1,337 @@
+// Store is the durable source of truth for drops, assets, manifests, leases,
+// holds, claims, revocations, idempotency records and events.
+//
+// Thread safety: safe for concurrent use from many threads; every call is one
+// transaction. Several processes may share one PostgreSQL database (and, with
+// care, one SQLite file); all cross-process safety comes from the database.
+// Durability: when a mutating call returns ok, its effect survives a crash of
+// the process and of the machine (synchronous commit, fsync). After a failed
+// commit the store refuses further writes (unavailable) rather than guess.
+//
+// Scarcity (docs/DESIGN.md "Scarcity: serial leases"): serials 1..N of a drop
+// are handed to sellers in leases. A serial is in at most one lease at a time;
+// claims carry UNIQUE(drop, serial). A seller sells only serials of leases it
+// holds. Serials of a dead origin seller that were neither claimed nor held by
+// an unexpired hold go back to the drop's pool and can be leased again.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "core/rights.h"
+
+namespace dg::store {
+
+// Limits of the store API. Callers are our own code, but sizes often come
+// from configuration, so a call beyond a limit is refused (invalid_argument)
+// rather than asserted. (They belong in base/limits.h once that file is free.)
+inline constexpr uint32_t lease_serials_max = 1000;
+inline constexpr uint32_t claims_batch_count_max = 1000;
+inline constexpr uint32_t events_batch_count_max = 1000;
+inline constexpr uint32_t events_list_count_max = 10'000;
+inline constexpr uint32_t store_connections_max = 64;
+// How long a call waits for a free pooled connection before unavailable.
+inline constexpr int64_t connection_wait_ms_max = 10'000;
+// How long a call waits for a database lock (SQLite busy_timeout,
+// PostgreSQL lock_timeout) before unavailable.
+inline constexpr int64_t lock_wait_ms_max = 10'000;
+
+// Frozen: stored as text.
+enum class DropState { draft, scheduled, live, paused, closed };
+std::string_view drop_state_name(DropState state);
+std::optional<DropState> parse_drop_state(std::string_view name);
+
+struct DropSpec {
+  std::string slug;
+  std::string title;
+  uint32_t edition_size = 0;
+  int64_t opens_at_ms = 0;
+  std::optional<int64_t> closes_at_ms;
+  uint32_t per_buyer_limit = 1;
+  int64_t price_minor = 0;  // 0: free
+  std::string currency = "EUR";
+  core::Rights rights;
+};
+
+struct Drop {
+  int64_t id = 0;
+  DropSpec spec;
+  DropState state = DropState::draft;
+  int64_t manifest_version = 0;  // 0: never published
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+struct AssetRecord {
+  std::string path;
+  uint64_t size_bytes = 0;
+  std::string sha256;
+  std::string media_type;
+};
+
+struct ManifestRecord {
+  int64_t version = 0;
+  std::string json;
+  std::string minisig;
+  std::string sha256;
+  int64_t published_at_ms = 0;
+};
+
+// Frozen: stored as text. Origin sellers' leases are reclaimed when their
+// heartbeat stops; edge sellers' leases never are (DESIGN.md, rule 4).
+enum class SellerKind { origin, edge };
+std::string_view seller_kind_name(SellerKind kind);
+std::optional<SellerKind> parse_seller_kind(std::string_view name);
+
+struct Lease {
+  int64_t id = 0;
+  int64_t drop_id = 0;
+  std::string seller_id;
+  uint32_t first_serial = 0;
+  uint32_t last_serial = 0;  // inclusive; a lease is one contiguous run
+};
+
+struct Hold {
+  int64_t id = 0;
+  int64_t drop_id = 0;
+  uint32_t serial = 0;
+  std::string account;
+  std::string seller_id;
+  int64_t expires_at_ms = 0;
+};
+
+// Frozen: stored as text.
+enum class ClaimSource { free, payment, receipt, code, entitlement, operator_grant };
+std::string_view claim_source_name(ClaimSource source);
+std::optional<ClaimSource> parse_claim_source(std::string_view name);
+
+struct IdempotencyRecord {
+  std::string scope;  // who: e.g. "account:buyer-1" or "operator"
+  std::string key;    // the client's Idempotency-Key
+  std::string request_sha256;
+  unsigned response_status = 0;
+  std::string response_body;
+  int64_t created_at_ms = 0;
+};
+
+struct Event {
+  std::string kind;     // "claim", "hold.expired", "token.issued", "download.completed", …
+  int64_t drop_id = 0;  // not checked against drops: 0 for events of no drop
+  std::optional<uint32_t> serial;
+  std::string account;
+  std::string detail_json = "{}";
+  int64_t at_ms = 0;
+  std::string dedup_key;  // non-empty: an event with the same key is stored once (edge outbox)
+};
+
+struct ClaimInsert {
+  int64_t drop_id = 0;
+  uint32_t serial = 0;
+  std::string account;
+  ClaimSource source = ClaimSource::free;
+  std::string payment_ref;
+  std::string cert_id;  // the certificate token's jti
+  std::string cert_token;
+  // Refused with limit_exceeded when the account already holds this many
+  // unrevoked claims of the drop (0: refuses every claim).
+  uint32_t per_buyer_limit = 1;
+  int64_t at_ms = 0;
+  // Confirming a hold: it must exist, be unexpired at `at_ms` (expires_at_ms >
+  // at_ms), match drop, serial and account; it is deleted with the claim.
+  // Without a hold, the serial must not be held by an unexpired hold.
+  std::optional<int64_t> from_hold_id;
+  // Non-empty: the serial must lie in a lease `seller_id` still holds
+  // (conflict otherwise), and the lease cannot be reclaimed while the claim
+  // commits. Empty: no lease check (operator grants, tests).
+  std::string seller_id;
+  std::optional<IdempotencyRecord> idempotency;  // stored in the same transaction
+  std::vector<Event> events;                     // appended in the same transaction
+};
+
+struct Claim {
+  int64_t id = 0;
+  int64_t drop_id = 0;
+  uint32_t serial = 0;
+  std::string account;
+  ClaimSource source = ClaimSource::free;
+  std::string payment_ref;
+  std::string cert_id;
+  std::string cert_token;
+  int64_t claimed_at_ms = 0;
+  std::optional<int64_t> revoked_at_ms;
+};
+
+struct Revocation {
+  std::string cert_id;
+  int64_t drop_id = 0;
+  uint32_t serial = 0;
+  int64_t revoked_at_ms = 0;
+  std::string reason;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Creates or upgrades the schema to the latest version; safe to run from
+  // several processes at once. conflict if the database was migrated by a
+  // newer dropgate (its schema version is above ours).
+  virtual Status migrate() = 0;
+  virtual Result<int> schema_version() = 0;  // 0 before the first migrate()
+
+  // --- Operator API keys, stored as SHA-256 hashes, never in the clear.
+  virtual Status add_api_key(std::string_view key_sha256, std::string_view label,
+                             int64_t now_ms) = 0;
+  virtual Result<bool> api_key_exists(std::string_view key_sha256) = 0;
+
+  // --- Drops. create: conflict if the slug exists; edition_size must be in
+  // [1, limits::edition_size_max] (invalid_argument). update: not_found; the
+  // slug cannot change (invalid_argument); only in draft or scheduled state
+  // (conflict otherwise); conflict if edition_size falls below a serial already
+  // leased or claimed. list_drops: by id.
+  virtual Result<Drop> create_drop(const DropSpec& spec, int64_t now_ms) = 0;
+  virtual Result<Drop> update_drop(std::string_view slug, const DropSpec& spec, int64_t now_ms) = 0;
+  virtual Result<Drop> get_drop(std::string_view slug) = 0;
+  virtual Result<Drop> get_drop_by_id(int64_t drop_id) = 0;
+  virtual Result<std::vector<Drop>> list_drops() = 0;
+  // Compare-and-set: moves to `to` only from one of `from`; conflict otherwise.
+  virtual Result<Drop> set_drop_state(std::string_view slug, std::vector<DropState> from,
+                                      DropState to, int64_t now_ms) = 0;
+
+  // --- Assets of the next manifest (draft content). put replaces an asset with
+  // the same path; not_found for an unknown drop. delete: not_found for an
+  // unknown path. list: empty for an unknown drop.
+  virtual Status put_asset(int64_t drop_id, const AssetRecord& asset) = 0;
+  virtual Status delete_asset(int64_t drop_id, std::string_view path) = 0;
+  virtual Result<std::vector<AssetRecord>> list_assets(int64_t drop_id) = 0;  // sorted by path
+
+  // --- Manifests. Stores a new version and sets drops.manifest_version;
+  // conflict unless version == current + 1.
+  virtual Status publish_manifest(int64_t drop_id, const ManifestRecord& manifest) = 0;
+  // not_found before the first publish.
+  virtual Result<ManifestRecord> current_manifest(int64_t drop_id) = 0;
+
+  // --- Sellers and leases.
+  // Registers (or refreshes) a seller. `instance` names the machine/process
+  // slot: a seller of the same instance registered earlier is dead by definition.
+  // conflict if the seller exists with another kind (an edge's leases must
+  // never become reclaimable by timeout).
+  virtual Status register_seller(std::string_view seller_id, SellerKind kind,
+                                 std::string_view instance, int64_t now_ms) = 0;
+  // not_found for an unknown seller; conflict once a later registration of its
+  // instance superseded it (it must stop selling: its leases are reclaimable).
+  // A heartbeat never moves the recorded time backwards.
+  virtual Status heartbeat(std::string_view seller_id, int64_t now_ms) = 0;
+
+  // Grants `seller_id` one contiguous run of up to `serial_count_max` unsold,
+  // unleased serials of the drop: returned serials first (lowest first), then
+  // fresh ones. Touches the drop's row once per lease, not once per sale.
+  // A run of returned serials is not extended into fresh ones, so it may be
+  // shorter than asked. conflict ("sold out") when no serial is left to lease;
+  // not_found for an unknown drop or seller; conflict for a superseded seller;
+  // invalid_argument unless 1 <= serial_count_max <= lease_serials_max.
+  virtual Result<Lease> issue_lease(int64_t drop_id, std::string_view seller_id,
+                                    uint32_t serial_count_max, int64_t now_ms) = 0;
+
+  // Serials of `drop_id` not yet leased (fresh + returned): for adaptive lease
+  // sizing. not_found for an unknown drop.
+  virtual Result<uint32_t> unleased_count(int64_t drop_id) = 0;
+
+  // The leases a seller holds, with the serials in them that are neither
+  // claimed nor held by an unexpired hold (what it may still sell). Sorted by
+  // drop, then first serial; empty for an unknown seller.
+  struct LeaseState {
+    Lease lease;
+    std::vector<uint32_t> available_serials;
+  };
+  virtual Result<std::vector<LeaseState>> seller_leases(std::string_view seller_id,
+                                                        int64_t now_ms) = 0;
+
+  // Returns to the pool the unsold serials (not claimed, not held by an
+  // unexpired hold) of every lease of origin sellers that are dead: heartbeat
+  // older than now - heartbeat_timeout_ms, or an older registration of
+  // `instance`, and deletes those leases. A dead seller's lease that still
+  // covers an unexpired hold is left alone until a later pass (holds are
+  // short). Returns how many serials came back; invalid_argument for a
+  // negative timeout.
+  virtual Result<uint32_t> reclaim_dead_sellers(int64_t now_ms, int64_t heartbeat_timeout_ms) = 0;
+
+  // Gives back a live seller's unsold serials (graceful shutdown, or a lease
+  // it no longer needs). As in reclaim, a lease that covers an unexpired hold
+  // is kept until the hold is confirmed or expires. Returns how many came
+  // back; not_found for an unknown seller.
+  virtual Result<uint32_t> release_leases(std::string_view seller_id, int64_t now_ms) = 0;
+
+  // --- Holds. create: the serial must be in a lease of `seller_id` and free
+  // (no claim, no unexpired hold); conflict otherwise. An expired hold on the
+  // serial is replaced. invalid_argument unless expires_at_ms > now_ms.
+  // get: not_found when unknown (an expired, not yet deleted hold is returned).
+  virtual Result<Hold> create_hold(int64_t drop_id, uint32_t serial, std::string_view account,
+                                   std::string_view seller_id, int64_t expires_at_ms,
+                                   int64_t now_ms) = 0;
+  virtual Result<Hold> get_hold(int64_t hold_id) = 0;
+  // Deletes holds that expired at or before now_ms and returns them, so their
+  // sellers can sell those serials again. `seller_id` empty: all sellers.
+  virtual Result<std::vector<Hold>> expire_holds(std::string_view seller_id, int64_t now_ms) = 0;
+
+  // --- Claims. Each insert commits or fails on its own (savepoints inside one
+  // transaction; group commit): conflict when the serial is taken or a hold is
+  // gone, limit_exceeded at the per-buyer limit, not_found for an unknown drop,
+  // invalid_argument for a serial outside 1..edition_size. Results in input
+  // order; a result is ok only once the batch committed. A batch beyond
+  // claims_batch_count_max is refused whole. unavailable for one insert means
+  // a transient failure (e.g. a deadlock between two batches): retry it.
+  virtual std::vector<Result<Claim>> record_claims(const std::vector<ClaimInsert>& inserts) = 0;
+  // get: not_found when the serial is unclaimed. list (by serial) and counts:
+  // empty / 0 for an unknown drop.
+  virtual Result<Claim> get_claim(int64_t drop_id, uint32_t serial) = 0;
+  virtual Result<std::vector<Claim>> list_claims(int64_t drop_id) = 0;
+  virtual Result<uint32_t> claim_count(int64_t drop_id) = 0;  // revoked claims included
+  // Unrevoked claims of the account: what the per-buyer limit counts.
+  virtual Result<uint32_t> account_claim_count(int64_t drop_id, std::string_view account) = 0;
+
+  // --- Revocation. Marks the claim revoked and puts its certificate on the
+  // list; the serial stays taken. Idempotent: revoking again returns the first
+  // revocation unchanged. not_found when there is no claim. list: oldest first.
+  virtual Result<Revocation> revoke_claim(int64_t drop_id, uint32_t serial, std::string_view reason,
+                                          int64_t now_ms) = 0;
+  virtual Result<std::vector<Revocation>> list_revocations() = 0;
+
+  // --- Idempotency. not_found when unknown.
+  virtual Result<IdempotencyRecord> get_idempotency(std::string_view scope,
+                                                    std::string_view key) = 0;
+  // Stores a record (for responses not written through record_claims);
+  // conflict if (scope, key) exists.
+  virtual Status put_idempotency(const IdempotencyRecord& record) = 0;
+
+  // --- Events: append-only. Returns how many were new (dedup_key repeats are
+  // skipped). At most events_batch_count_max per call.
+  virtual Result<uint32_t> append_events(const std::vector<Event>& events) = 0;
+  // Oldest first, at most min(count_max, events_list_count_max); `kind` empty: every kind.
+  virtual Result<std::vector<Event>> list_events(int64_t drop_id, std::string_view kind,
+                                                 uint32_t count_max) = 0;
+  virtual Result<uint32_t> count_events(int64_t drop_id, std::string_view kind) = 0;
+};
+
+// None of the open functions touches the schema: call migrate() at start.
+//
+// Opens the embedded default: one SQLite file in WAL mode, synchronous=FULL.
+// Writes go through one connection (one writer at a time is all SQLite
+// allows); reads use a pool of `read_connections` (0: reads share the write
+// connection), so reads never wait for a write's fsync.
+Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, uint32_t read_connections = 4);
+// Opens a PostgreSQL database from a libpq connection string (postgresql://…);
+// `connections` (1..store_connections_max) is the size of the connection pool.
+// A call waits at most connection_wait_ms_max for a connection (unavailable
+// after); a broken connection is replaced on its next checkout.
+Result<std::unique_ptr<Store>> open_postgres(const std::string& conninfo, uint32_t connections);
+// Picks by scheme: "postgresql://" or "postgres://" → PostgreSQL, else a
+// SQLite path, with `connections` read connections.
+Result<std::unique_ptr<Store>> open_store(const std::string& location, uint32_t connections);
+
+}  // namespace dg::store

@@ -1,0 +1,272 @@
+// The origin end to end over HTTP, on the embedded SQLite store: drops,
+// uploads, publishing, holds, claims with every refusal, idempotency,
+// downloads (Range, ETag, HEAD, traversal), certificates, revocation, metrics.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import net from 'node:net'
+import { dropgate, tempDir, initData, startOrigin, client, rawRequest, cleanup } from '../support/origin.mjs'
+
+let dir, origin, api, anon
+const bigFile = randomBytes(3 * 1024 * 1024 + 17)
+const smallFile = Buffer.from('liner notes\n')
+const sha = (b) => createHash('sha256').update(b).digest('hex')
+let keyCounter = 0
+const idem = () => ({ 'idempotency-key': `k-${process.pid}-${++keyCounter}` })
+
+async function makeDrop(slug, spec = {}, files = { 'side-a/01.flac': bigFile, 'notes.txt': smallFile }) {
+  let r = await api.post('/v1/drops', { slug, title: slug, edition: 3, ...spec }, idem())
+  assert.equal(r.status, 201, r.text)
+  for (const [path, body] of Object.entries(files)) {
+    r = await api.put(`/v1/drops/${slug}/assets/${path}`, new Uint8Array(body))
+    assert.equal(r.status, 201, r.text)
+    assert.equal(r.json.sha256, sha(body))
+  }
+  r = await api.post(`/v1/drops/${slug}/publish`, {}, idem())
+  assert.equal(r.status, 201, r.text)
+}
+
+const claim = (slug, account, extra = {}, headers = idem()) =>
+  api.post(`/v1/drops/${slug}/claims`, { account, ...extra }, headers)
+
+function assertProblem(r, status, typeSuffix) {
+  assert.equal(r.status, status, r.text)
+  assert.match(r.headers.get('content-type'), /application\/problem\+json/)
+  assert.equal(r.json.status, status)
+  if (typeSuffix) assert.ok(r.json.type.endsWith('/' + typeSuffix), `type ${r.json.type}`)
+  assert.ok(r.json.title && r.json.detail !== undefined)
+}
+
+before(async () => {
+  dir = tempDir('dg-origin-')
+  const key = initData(join(dir, 'data'), 'hold_ttl_s = 2\n')
+  origin = await startOrigin(join(dir, 'data'))
+  api = client(origin.url, key)
+  anon = client(origin.url)
+  await makeDrop('summer-tape')
+})
+after(async () => {
+  if (origin) assert.equal(await origin.stop(), 0, origin.log())
+  cleanup(dir)
+})
+
+test('health, readiness and the public keyring', async () => {
+  assert.equal((await anon.get('/healthz')).status, 200)
+  const ready = await anon.get('/readyz')
+  assert.equal(ready.status, 200)
+  assert.ok(ready.json.schema_version >= 1)
+  const keys = await anon.get('/.well-known/dropgate/keys.json')
+  assert.equal(keys.status, 200)
+  assert.equal(keys.json.keys[0].status, 'current')
+  assert.match(keys.json.keys[0].kid, /^k4\.pid\./)
+})
+
+test('operator routes need the API key', async () => {
+  assertProblem(await anon.post('/v1/drops', { slug: 'x', title: 'x', edition: 1 }), 401)
+  assertProblem(await client(origin.url, 'dg_op_wrong').post('/v1/drops', { slug: 'x', title: 'x', edition: 1 }), 401)
+})
+
+test('404 and 405 differ', async () => {
+  assertProblem(await anon.get('/v1/nothing-here'), 404)
+  const r = await anon.call('DELETE', '/v1/drops')
+  assertProblem(r, 405)
+  assert.match(r.headers.get('allow'), /GET/)
+  assert.match(r.headers.get('allow'), /POST/)
+})
+
+test('the published manifest verifies with stock minisign and dropgate', async () => {
+  const m = await anon.get('/v1/drops/summer-tape/manifest.json')
+  assert.equal(m.status, 200)
+  assert.equal(m.json.version, 1)
+  assert.deepEqual(m.json.assets.map((a) => a.path), ['notes.txt', 'side-a/01.flac'])
+  const sig = await anon.get('/v1/drops/summer-tape/manifest.json.minisig')
+  const keys = await anon.get('/.well-known/dropgate/keys.json')
+  writeFileSync(join(dir, 'manifest.json'), m.text)
+  writeFileSync(join(dir, 'manifest.json.minisig'), sig.text)
+  writeFileSync(join(dir, 'keys.json'), keys.text)
+  const verified = spawnSync(dropgate, ['verify', 'manifest', join(dir, 'manifest.json'),
+    '--public', join(dir, 'keys.json'), '--drop', 'summer-tape'])
+  assert.equal(verified.status, 0, verified.stderr.toString())
+})
+
+test('a claim returns a serial, a certificate and a working download token', async () => {
+  const pub = await anon.get('/v1/drops/summer-tape')
+  assert.equal(pub.status, 200)
+  assert.equal(pub.json.state, 'live')
+  const before = pub.json.remaining
+  const r = await claim('summer-tape', 'buyer-1')
+  assert.equal(r.status, 201, r.text)
+  assert.ok(r.json.serial >= 1 && r.json.serial <= 3)
+  assert.equal((await anon.get('/v1/drops/summer-tape')).json.remaining, before - 1)
+
+  const cert = spawnSync(dropgate, ['token', 'verify', '--public', join(dir, 'keys.json'), '--purpose', 'cert', r.json.certificate])
+  assert.equal(cert.status, 0, cert.stderr.toString())
+  const fields = JSON.parse(cert.stdout)
+  assert.equal(fields.serial, r.json.serial)
+  assert.equal(fields.edition, 3)
+  assert.equal(fields.sub, 'buyer-1')
+
+  const file = r.json.files.find((f) => f.path === 'side-a/01.flac')
+  const body = Buffer.from(await (await fetch(file.url)).arrayBuffer())
+  assert.equal(sha(body), sha(bigFile))
+
+  const token = r.json.download_token
+  const url = `${origin.url}/v1/drops/summer-tape/files/side-a/01.flac`
+  const ranged = await fetch(url, { headers: { authorization: `Bearer ${token}`, range: 'bytes=100-199' } })
+  assert.equal(ranged.status, 206)
+  assert.equal(ranged.headers.get('content-range'), `bytes 100-199/${bigFile.length}`)
+  assert.deepEqual(Buffer.from(await ranged.arrayBuffer()), bigFile.subarray(100, 200))
+  const tail = await fetch(url + `?token=${token}`, { headers: { range: `bytes=-10` } })
+  assert.deepEqual(Buffer.from(await tail.arrayBuffer()), bigFile.subarray(bigFile.length - 10))
+  const etag = `"${sha(bigFile)}"`
+  const full = await fetch(url + `?token=${token}`, { method: 'HEAD' })
+  assert.equal(full.status, 200)
+  assert.equal(full.headers.get('etag'), etag)
+  assert.equal(Number(full.headers.get('content-length')), bigFile.length)
+  assert.equal((await fetch(url + `?token=${token}`, { headers: { 'if-none-match': etag } })).status, 304)
+  const unsatisfiable = await fetch(url + `?token=${token}`, { headers: { range: `bytes=${bigFile.length}-` } })
+  assert.equal(unsatisfiable.status, 416)
+  assert.equal(unsatisfiable.headers.get('content-range'), `bytes */${bigFile.length}`)
+})
+
+test('download refusals: no token, bad token, another drop, unknown file', async () => {
+  const url = `${origin.url}/v1/drops/summer-tape/files/notes.txt`
+  assertProblem(await anon.get('/v1/drops/summer-tape/files/notes.txt'), 401)
+  assertProblem(await anon.get('/v1/drops/summer-tape/files/notes.txt?token=v4.public.garbage'), 401)
+  await makeDrop('other-drop')
+  const other = await claim('other-drop', 'buyer-9')
+  assertProblem(await anon.get(`/v1/drops/summer-tape/files/notes.txt?token=${other.json.download_token}`), 403, 'token-wrong-drop')
+  assertProblem(await anon.get(`/v1/drops/other-drop/files/missing.txt?token=${other.json.download_token}`), 404)
+  assert.ok(url)
+})
+
+test('traversal attempts never reach a file outside the drop', async () => {
+  const c = await claim('summer-tape', 'buyer-trav')
+  const token = c.json.download_token
+  for (const path of ['../../../../etc/passwd', '%2e%2e/%2e%2e/etc/passwd', '..%2F..%2Fetc%2Fpasswd',
+    '%2Fetc%2Fpasswd', '/etc/passwd', 'side-a/..%2Fnotes.txt', 'side-a/../notes.txt', '.%2e/secret']) {
+    const raw = await rawRequest(origin.port,
+      `GET /v1/drops/summer-tape/files/${path}?token=${token} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+    const status = Number(raw.split(' ')[1])
+    assert.ok([400, 403, 404].includes(status), `${path}: ${raw.slice(0, 80)}`)
+    assert.ok(!raw.includes('root:'), `${path} leaked a system file`)
+  }
+})
+
+test('idempotent retries return the same serial; a reused key with another body is refused', async () => {
+  await makeDrop('idem-drop')
+  const headers = { 'idempotency-key': 'same-key-1' }
+  const first = await claim('idem-drop', 'buyer-i', {}, headers)
+  const again = await claim('idem-drop', 'buyer-i', {}, headers)
+  assert.equal(first.status, 201)
+  assert.equal(again.status, 201)
+  assert.equal(again.json.serial, first.json.serial)
+  assert.equal(again.text, first.text)
+  assert.equal((await anon.get('/v1/drops/idem-drop')).json.remaining, 2)
+  assertProblem(await claim('idem-drop', 'buyer-other', {}, headers), 422, 'idempotency-key-reused')
+})
+
+test('refusals: per-buyer limit (429), sold out (409)', async () => {
+  await makeDrop('tiny-drop', { edition: 2 })
+  assert.equal((await claim('tiny-drop', 'buyer-a')).status, 201)
+  assertProblem(await claim('tiny-drop', 'buyer-a'), 429, 'per-buyer-limit')
+  assert.equal((await claim('tiny-drop', 'buyer-b')).status, 201)
+  assertProblem(await claim('tiny-drop', 'buyer-c'), 409, 'sold-out')
+})
+
+test('refusals: window not open and window closed (403)', async () => {
+  const future = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z')
+  await makeDrop('later-drop', { opens_at: future })
+  assertProblem(await claim('later-drop', 'buyer-a'), 403, 'window-not-open')
+  assert.equal((await anon.get('/v1/drops/later-drop')).json.state, 'scheduled')
+  const past = (ms) => new Date(Date.now() - ms).toISOString().replace(/\.\d+Z$/, 'Z')
+  await makeDrop('earlier-drop', { opens_at: past(7200_000), closes_at: past(3600_000) })
+  assertProblem(await claim('earlier-drop', 'buyer-a'), 403, 'window-closed')
+})
+
+test('refusals: denied territory (451), and a territory is required when restricted', async () => {
+  await makeDrop('eu-drop', { rights: { license: 'CC-BY-4.0', territories: { deny: ['US'] } } })
+  assertProblem(await claim('eu-drop', 'buyer-us', { territory: 'US' }), 451, 'territory-denied')
+  assertProblem(await claim('eu-drop', 'buyer-x'), 400, 'territory-required')
+  assert.equal((await claim('eu-drop', 'buyer-fr', { territory: 'FR' })).status, 201)
+})
+
+test('refusals: a paused drop answers 503 with Retry-After, and resumes', async () => {
+  await makeDrop('pause-drop')
+  assert.equal((await api.post('/v1/drops/pause-drop/pause', {}, idem())).status, 200)
+  const r = await claim('pause-drop', 'buyer-p')
+  assertProblem(r, 503, 'drop-paused')
+  assert.ok(Number(r.headers.get('retry-after')) > 0)
+  assertProblem(await api.post('/v1/drops/pause-drop/pause', {}, idem()), 409, 'invalid-transition')
+  assert.equal((await api.post('/v1/drops/pause-drop/resume', {}, idem())).status, 200)
+  assert.equal((await claim('pause-drop', 'buyer-p')).status, 201)
+  assert.equal((await api.post('/v1/drops/pause-drop/close', {}, idem())).status, 200)
+  assertProblem(await claim('pause-drop', 'buyer-q'), 403, 'window-closed')
+})
+
+test('a hold reserves a serial, returns it when it expires, and confirms into a claim', async () => {
+  await makeDrop('hold-drop', { edition: 1 })
+  const hold = await api.post('/v1/drops/hold-drop/holds', { account: 'buyer-h' }, idem())
+  assert.equal(hold.status, 201, hold.text)
+  assert.equal(hold.json.serial, 1)
+  assertProblem(await claim('hold-drop', 'buyer-z'), 409, 'sold-out')  // the only serial is held
+  await new Promise((r) => setTimeout(r, 4000))  // hold_ttl_s = 2, the origin sweeps every second
+  assertProblem(await api.post(`/v1/holds/${hold.json.hold_id}/confirm`, {}, idem()), 409, 'hold-gone')
+  const second = await api.post('/v1/drops/hold-drop/holds', { account: 'buyer-h2' }, idem())
+  assert.equal(second.status, 201, second.text)
+  assert.equal(second.json.serial, 1)  // the expired hold's serial came back
+  const confirmed = await api.post(`/v1/holds/${second.json.hold_id}/confirm`, { payment_ref: 'pay-1' }, idem())
+  assert.equal(confirmed.status, 201, confirmed.text)
+  assert.equal(confirmed.json.serial, 1)
+  assert.equal(confirmed.json.account, 'buyer-h2')
+})
+
+test('certificates, revocation and the signed revocation list', async () => {
+  await makeDrop('cert-drop')
+  const c = await claim('cert-drop', 'buyer-c')
+  const cert = await anon.get(`/v1/drops/cert-drop/certificates/${c.json.serial}`)
+  assert.equal(cert.status, 200)
+  assert.equal(cert.json.certificate, c.json.certificate)
+  assert.equal(cert.json.revoked, false)
+  assertProblem(await anon.get('/v1/drops/cert-drop/certificates/3'), 404)
+  const revoked = await api.post(`/v1/drops/cert-drop/certificates/${c.json.serial}/revoke`, { reason: 'refund' }, idem())
+  assert.equal(revoked.status, 200, revoked.text)
+  assert.equal((await anon.get(`/v1/drops/cert-drop/certificates/${c.json.serial}`)).json.revoked, true)
+  const list = await anon.get('/v1/revocations.json')
+  const listSig = await anon.get('/v1/revocations.json.minisig')
+  assert.ok(list.json.revoked.some((r) => r.certificate_id === cert.json.certificate_id && r.serial === c.json.serial))
+  writeFileSync(join(dir, 'revocations.json'), list.text)
+  writeFileSync(join(dir, 'revocations.json.minisig'), listSig.text)
+  const pub = execFileSync(dropgate, ['keys', 'minisign-pub', '--dir', join(dir, 'data', 'keys')]).toString()
+  writeFileSync(join(dir, 'origin.pub'), pub)
+  const v = spawnSync('minisign', ['-V', '-p', join(dir, 'origin.pub'), '-m', join(dir, 'revocations.json')])
+  assert.equal(v.status, 0, v.stderr.toString() + v.stdout.toString())
+})
+
+test('downloads count on completion; /metrics passes promtool', async () => {
+  const metrics = async () => (await anon.get('/metrics')).text
+  const count = (text, result) => Number((text.match(new RegExp(`dropgate_downloads_total\\{result="${result}"\\} (\\d+)`)) || [0, 0])[1])
+  await makeDrop('count-drop', {}, { 'big.bin': randomBytes(48 * 1024 * 1024) })
+  const c = await claim('count-drop', 'buyer-d')
+  const before = await metrics()
+  // An aborted download: read a little, then drop the connection.
+  const url = `/v1/drops/count-drop/files/big.bin?token=${c.json.download_token}`
+  await new Promise((resolve) => {
+    const socket = net.connect(origin.port, '127.0.0.1', () => socket.write(`GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`))
+    socket.once('data', () => { socket.destroy(); resolve() })
+    socket.on('error', resolve)
+  })
+  const res = await fetch(origin.url + url)
+  assert.equal((await res.arrayBuffer()).byteLength, 48 * 1024 * 1024)
+  await new Promise((r) => setTimeout(r, 300))
+  const afterText = await metrics()
+  assert.equal(count(afterText, 'completed'), count(before, 'completed') + 1)
+  assert.ok(count(afterText, 'failed') >= count(before, 'failed') + 1)
+  assert.match(afterText, /dropgate_claims_total \d+/)
+  assert.match(afterText, /dropgate_http_request_duration_seconds_bucket/)
+  const promtool = spawnSync('promtool', ['check', 'metrics'], { input: afterText })
+  assert.equal(promtool.status, 0, promtool.stdout.toString() + promtool.stderr.toString())
+})

@@ -1,0 +1,107 @@
+// Helpers for tests that run real dropgate processes on loopback.
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import net from 'node:net'
+import assert from 'node:assert/strict'
+
+export const dropgate = process.env.DROPGATE_BIN
+assert.ok(dropgate, 'set DROPGATE_BIN to the dropgate binary')
+
+export function tempDir(prefix = 'dg-test-') {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+// Initialises a data folder; returns the operator API key.
+export function initData(dataDir, extraToml = '', database = '') {
+  mkdirSync(dataDir, { recursive: true })
+  if (extraToml) writeFileSync(join(dataDir, 'dropgate.toml'), extraToml)
+  const args = ['init', '--data', dataDir]
+  if (database) args.push('--database', database)
+  const out = execFileSync(dropgate, args).toString()
+  const key = out.match(/operator key:\s+(\S+)/)
+  assert.ok(key, `init printed no operator key:\n${out}`)
+  return key[1]
+}
+
+// Starts `dropgate serve` on a free port; resolves once it listens.
+export async function startOrigin(dataDir, { database = '', instance = '', env = {} } = {}) {
+  const args = ['serve', '--data', dataDir, '--listen', '127.0.0.1:0']
+  if (database) args.push('--database', database)
+  if (instance) args.push('--instance', instance)
+  const child = spawn(dropgate, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let log = ''
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`origin did not start:\n${log}`)), 15000)
+    child.stderr.on('data', (chunk) => {
+      log += chunk
+      const m = log.match(/listening on port (\d+)/)
+      if (m) { clearTimeout(timer); resolve(Number(m[1])) }
+    })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`origin exited ${code}:\n${log}`)) })
+  })
+  child.stderr.removeAllListeners('data')
+  child.stderr.on('data', (chunk) => { log += chunk })
+  const origin = {
+    child, port, url: `http://127.0.0.1:${port}`, log: () => log,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode
+      const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)))
+      child.kill(signal)
+      return exited
+    },
+  }
+  return origin
+}
+
+// A JSON API client for one origin.
+export function client(baseUrl, apiKey = '') {
+  async function call(method, path, body, headers = {}) {
+    const h = { ...headers }
+    if (apiKey) h.authorization = `Bearer ${apiKey}`
+    if (body !== undefined && !(body instanceof Uint8Array)) h['content-type'] = 'application/json'
+    const res = await fetch(baseUrl + path, {
+      method, headers: h,
+      body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
+    })
+    const text = await res.text()
+    let json
+    try { json = JSON.parse(text) } catch { json = undefined }
+    return { status: res.status, headers: res.headers, text, json }
+  }
+  return {
+    call,
+    get: (p, h) => call('GET', p, undefined, h),
+    post: (p, b, h) => call('POST', p, b ?? {}, h),
+    put: (p, b, h) => call('PUT', p, b, h),
+  }
+}
+
+// Sends raw bytes and returns the raw response text (for requests fetch would normalise).
+export function rawRequest(port, text) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text))
+    let data = ''
+    socket.on('data', (d) => { data += d })
+    socket.on('end', () => resolve(data))
+    socket.on('error', reject)
+    setTimeout(() => { socket.destroy(); resolve(data) }, 3000)
+  })
+}
+
+// Runs `tasks` (functions returning promises) with at most `concurrency` at once.
+export async function pool(tasks, concurrency) {
+  const results = new Array(tasks.length)
+  let next = 0
+  async function worker() {
+    while (next < tasks.length) {
+      const i = next++
+      results[i] = await tasks[i]()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker))
+  return results
+}
+
+export function cleanup(dir) { rmSync(dir, { recursive: true, force: true }) }
