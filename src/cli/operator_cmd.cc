@@ -7,7 +7,7 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/api_client.h"
+#include "http/client.h"
 #include "cli/commands.h"
 #include "core/media_type.h"
 #include "core/validate.h"
@@ -15,6 +15,10 @@
 
 namespace dg::cli {
 namespace {
+
+using http::ApiClient;
+using http::ApiResponse;
+using http::encode_path;
 
 namespace fs = std::filesystem;
 

@@ -33,12 +33,15 @@ Status only_keys(const boost::json::object& payload, std::initializer_list<std::
 }
 
 Result<std::string> sign(const TokenSigner& signer, Purpose purpose, boost::json::object fields,
-                         int64_t now_ms, std::optional<int64_t> expires_at_ms) {
+                         int64_t now_ms, std::optional<int64_t> expires_at_ms,
+                         std::string* token_id = nullptr) {
   fields["typ"] = purpose_name(purpose);
   fields["iss"] = signer.issuer();
   fields["iat"] = format_rfc3339(now_ms);
   if (expires_at_ms) fields["exp"] = format_rfc3339(*expires_at_ms);
-  fields["jti"] = crypto::random_id();
+  std::string jti = crypto::random_id();
+  fields["jti"] = jti;
+  if (token_id) *token_id = jti;
   std::string payload = boost::json::serialize(fields);
   if (payload.size() > limits::token_payload_bytes_max) {
     return error(Code::limit_exceeded, "token payload would be larger than " +
@@ -220,6 +223,10 @@ Result<std::string> issue_download(const TokenSigner& signer, const DownloadFiel
                               {"drop", fields.drop},
                               {"ver", fields.manifest_version},
                               {"assets", boost::json::array(fields.assets.begin(), fields.assets.end())}};
+  if (!fields.cert_id.empty()) {
+    DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.cert_id, "certificate id"));
+    payload["cert"] = fields.cert_id;
+  }
   return sign(signer, Purpose::download, std::move(payload), now_ms, now_ms + int64_t{ttl_s} * 1000);
 }
 
@@ -229,7 +236,7 @@ Result<VerifiedDownload> verify_download(const crypto::Keyring& keyring,
   auto opened = open(keyring, token_untrusted, Purpose::download, options);
   if (!opened) return error(opened.error());
   const auto& payload = opened->payload;
-  DG_RETURN_IF_ERROR_RESULT(only_keys(payload, {"sub", "drop", "ver", "assets"}));
+  DG_RETURN_IF_ERROR_RESULT(only_keys(payload, {"sub", "drop", "ver", "assets", "cert"}));
   VerifiedDownload token{std::move(opened->common), {}};
   auto account = get_id(payload, "sub", "account");
   auto drop = get_slug(payload, "drop");
@@ -249,6 +256,11 @@ Result<VerifiedDownload> verify_download(const crypto::Keyring& keyring,
   token.fields.account = std::move(*account);
   token.fields.drop = std::move(*drop);
   token.fields.manifest_version = *version;
+  if (payload.contains("cert")) {
+    auto cert = get_id(payload, "cert", "certificate id");
+    if (!cert) return error(cert.error());
+    token.fields.cert_id = std::move(*cert);
+  }
   return token;
 }
 
@@ -258,12 +270,14 @@ std::string to_json(const VerifiedDownload& token) {
   out["drop"] = token.fields.drop;
   out["ver"] = token.fields.manifest_version;
   out["assets"] = boost::json::array(token.fields.assets.begin(), token.fields.assets.end());
+  if (!token.fields.cert_id.empty()) out["cert"] = token.fields.cert_id;
   return boost::json::serialize(out);
 }
 
 // ---------------------------------------------------------------- cert
 
-Result<std::string> issue_cert(const TokenSigner& signer, const CertFields& fields, int64_t now_ms) {
+Result<std::string> issue_cert(const TokenSigner& signer, const CertFields& fields, int64_t now_ms,
+                               std::string* token_id) {
   DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.owner, "owner"));
   DG_RETURN_IF_ERROR_RESULT(validate_slug(fields.drop));
   DG_RETURN_IF_ERROR_RESULT(validate_rights(fields.rights));
@@ -277,7 +291,7 @@ Result<std::string> issue_cert(const TokenSigner& signer, const CertFields& fiel
                               {"edition", fields.edition_size},
                               {"manifest", fields.manifest_sha256},
                               {"rights", rights_to_json(fields.rights)}};
-  return sign(signer, Purpose::cert, std::move(payload), now_ms, std::nullopt);
+  return sign(signer, Purpose::cert, std::move(payload), now_ms, std::nullopt, token_id);
 }
 
 Result<VerifiedCert> verify_cert(const crypto::Keyring& keyring, std::string_view token_untrusted,

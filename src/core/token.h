@@ -65,6 +65,9 @@ struct DownloadFields {
   std::string drop;
   int64_t manifest_version = 0;
   std::vector<std::string> assets;  // manifest paths, or the single entry "*" for all
+  // The certificate this download right comes from ("cert"), so a verifier
+  // holding a revocation list refuses downloads of revoked claims. Optional.
+  std::string cert_id;
 };
 struct VerifiedDownload {
   TokenCommon common;
@@ -92,7 +95,9 @@ struct VerifiedCert {
   TokenCommon common;
   CertFields fields;
 };
-Result<std::string> issue_cert(const TokenSigner& signer, const CertFields& fields, int64_t now_ms);
+// `token_id` (optional) receives the certificate's jti, its id on revocation lists.
+Result<std::string> issue_cert(const TokenSigner& signer, const CertFields& fields, int64_t now_ms,
+                               std::string* token_id = nullptr);
 Result<VerifiedCert> verify_cert(const crypto::Keyring& keyring, std::string_view token_untrusted,
                                  const VerifyOptions& options);
 

@@ -81,12 +81,27 @@ struct FileBody {
   uint64_t length = 0;
 };
 
+// One piece of a SegmentedBody: bytes held in memory, or a range of a file
+// (sent with sendfile(2), like a FileBody).
+using Segment = std::variant<std::string, FileBody>;
+
+// A body sent as pieces in order, e.g. a ZIP archive: headers built in memory
+// between ranges of files. Content-Length is the sum of the pieces' lengths.
+// As for a FileBody, the server checks that every file holds its range before
+// the status line goes out (else the response becomes a 500); it opens the
+// files one at a time as their turn comes, so a body may name thousands. A
+// file that vanishes or shrinks after the check cuts the body short (the
+// connection closes and on_done reports it incomplete).
+struct SegmentedBody {
+  std::vector<Segment> segments;
+};
+
 struct Response {
   unsigned status = 200;
   // The server sets Content-Length, Connection, Date and X-Request-Id itself
   // (and drops Transfer-Encoding): values a handler puts there are replaced.
   Fields headers;
-  std::variant<std::string, FileBody> body;
+  std::variant<std::string, FileBody, SegmentedBody> body;
   // Called exactly once when the exchange ends, on an I/O thread (keep it
   // quick): `complete` is true only when every body byte was written to the
   // socket (a download "counts" on completion). A HEAD request delivers no
@@ -217,6 +232,9 @@ class BodyHasher {
   // Lower-case hex digest of everything given to update().
   virtual std::string finish_hex() = 0;
 };
+
+// "HOST:PORT" (or "[v6]:PORT") → host and port; refuses anything else.
+Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view listen);
 
 struct ServerOptions {
   std::string listen_address = "127.0.0.1";

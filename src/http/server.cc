@@ -206,6 +206,13 @@ struct Exchange {
 
   std::optional<WireResponse> wire;
   bool close_after = false;
+  // A FileBody or SegmentedBody is sent after the header from `segments` (a
+  // FileBody as one file segment); a string body goes out with the header.
+  bool segmented = false;
+  std::vector<Segment> segments;
+  uint64_t segments_bytes = 0;  // their sum: the Content-Length
+  size_t segment_index = 0;     // the segment being sent
+  // The current file segment, while open: at most one descriptor at a time.
   int file_fd = -1;
   uint64_t file_offset = 0;
   uint64_t file_remaining_bytes = 0;
@@ -246,6 +253,17 @@ void call_guarded(std::string_view what, Callback& callback, Args&&... args) {
   } catch (...) {
     log::error("callback threw", {{"callback", what}});
   }
+}
+
+// A file segment needs a regular file that holds its whole range.
+Status check_file_range(const struct stat& info, const FileBody& file) {
+  uint64_t size_bytes = static_cast<uint64_t>(info.st_size);
+  if (!S_ISREG(info.st_mode) || file.offset > size_bytes ||
+      file.length > size_bytes - file.offset) {
+    return Status(Code::corruption,
+                  file.path.string() + " is not a regular file of the size expected");
+  }
+  return Status::ok_status();
 }
 
 // A connection. It owns the socket, the read buffer, the deadlines and the
@@ -311,10 +329,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void write_next();
   void write_continue(Exchange& front);
   void start_response(Exchange& front);
+  Status prepare_segments(Exchange& front);
   Status open_file(Exchange& front, const FileBody& file);
   void build_wire(Exchange& front);
   void on_write_head(const error_code& ec, size_t bytes);
-  void send_file();
+  void send_body();
+  void send_bytes(const std::string& bytes);
+  enum class FileProgress { done, suspended, failed };
+  FileProgress send_file(uint64_t& turn_bytes);
   void finish_front(bool complete);
   void set_cork(bool on);
   void after_queue_change();
@@ -757,20 +779,23 @@ void Session::start_response(Exchange& front) {
   // The last response before shutdown says so; nothing is read after it.
   front.close_after = !front.keep_alive || (draining_ && queue_.size() == 1);
   if (front.close_after) accepting_requests_ = false;
-  if (const auto* file = std::get_if<FileBody>(&front.response->body)) {
-    Status opened = open_file(front, *file);
-    if (!opened.ok()) {
-      log::error("file body", {{"request_id", front.request_id}, {"error", opened.to_string()}});
-      // The file was not delivered: settle on_done now, then send the problem.
+  if (!std::holds_alternative<std::string>(front.response->body)) {
+    Status prepared = prepare_segments(front);
+    if (!prepared.ok()) {
+      log::error("file body", {{"request_id", front.request_id}, {"error", prepared.to_string()}});
+      // The body was not delivered: settle on_done now, then send the problem.
       auto on_done = std::move(front.response->on_done);
       if (on_done) call_guarded("on_done", on_done, false, uint64_t{0});
+      if (front.file_fd >= 0) ::close(std::exchange(front.file_fd, -1));
+      front.segmented = false;
+      front.segments.clear();
       *front.response = internal::server_problem(500, "the file is unavailable");
       internal::add_problem_instance(*front.response, front.request_id);
     }
   }
   build_wire(front);
-  bool sends_file = front.file_fd >= 0 && !front.head && front.file_remaining_bytes > 0;
-  if (sends_file) set_cork(true);  // the header and the file's start share packets
+  bool sends_segments = front.segmented && !front.head && front.segments_bytes > 0;
+  if (sends_segments) set_cork(true);  // the header and the body's start share packets
   writing_ = true;
   arm_write_watch();
   bhttp::async_write(socket_, *front.wire,
@@ -779,17 +804,59 @@ void Session::start_response(Exchange& front) {
                      });
 }
 
-// Opens the file before the status line goes out, so a missing or short file
-// becomes a 500 instead of a truncated 200.
+// Turns a FileBody or SegmentedBody into the exchange's segments and checks,
+// before the status line goes out, that every file holds its range, so a
+// missing or short file becomes a 500 instead of a truncated 200. A file that
+// comes first is opened now (a FileBody's only one); later ones are checked
+// with stat(2) and opened in turn.
+Status Session::prepare_segments(Exchange& front) {
+  Response& response = *front.response;
+  if (auto* file = std::get_if<FileBody>(&response.body)) {
+    front.segments.emplace_back(std::move(*file));
+  } else {
+    front.segments = std::move(std::get<SegmentedBody>(response.body).segments);
+  }
+  response.body = std::string();
+  front.segmented = true;
+  uint64_t total_bytes = 0;
+  for (size_t i = 0; i < front.segments.size(); ++i) {
+    uint64_t segment_bytes = 0;
+    if (const auto* file = std::get_if<FileBody>(&front.segments[i])) {
+      if (i == 0) {
+        DG_RETURN_IF_ERROR(open_file(front, *file));
+      } else {
+        struct stat info {};
+        if (::stat(file->path.c_str(), &info) != 0) {
+          return Status(Code::io_error, "stat " + file->path.string() + ": " + strerror(errno));
+        }
+        DG_RETURN_IF_ERROR(check_file_range(info, *file));
+      }
+      segment_bytes = file->length;
+    } else {
+      segment_bytes = std::get<std::string>(front.segments[i]).size();
+    }
+    if (segment_bytes > UINT64_MAX - total_bytes) {
+      return Status(Code::invalid_argument, "the body's segments add up to more than 2^64 bytes");
+    }
+    total_bytes += segment_bytes;
+  }
+  front.segments_bytes = total_bytes;
+  return Status::ok_status();
+}
+
+// Opens a file segment: the file must still hold the range.
 Status Session::open_file(Exchange& front, const FileBody& file) {
+  DG_ASSERT(front.file_fd < 0);
   int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status(Code::io_error, "open " + file.path.string() + ": " + strerror(errno));
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
-      static_cast<uint64_t>(info.st_size) < file.offset + file.length) {
+  Status checked =
+      ::fstat(fd, &info) == 0
+          ? check_file_range(info, file)
+          : Status(Code::io_error, "fstat " + file.path.string() + ": " + strerror(errno));
+  if (!checked.ok()) {
     ::close(fd);
-    return Status(Code::corruption,
-                  file.path.string() + " is not a regular file of the size expected");
+    return checked;
   }
   front.file_fd = fd;
   front.file_offset = file.offset;
@@ -811,8 +878,8 @@ void Session::build_wire(Exchange& front) {
   wire.keep_alive(!front.close_after);
   bool bodyless_status =
       response.status / 100 == 1 || response.status == 204 || response.status == 304;
-  if (front.file_fd >= 0) {
-    wire.content_length(front.file_remaining_bytes);
+  if (front.segmented) {
+    wire.content_length(front.segments_bytes);
   } else if (auto* text = std::get_if<std::string>(&response.body); !bodyless_status) {
     // HEAD: the length of the body a GET would get, and no body.
     wire.content_length(text->size());
@@ -826,22 +893,70 @@ void Session::on_write_head(const error_code& ec, size_t bytes) {
   write_progress_bytes_ += bytes;
   Exchange& front = *queue_.front();
   front.body_bytes_sent = front.wire->body().size();
-  if (front.file_fd >= 0 && !front.head && front.file_remaining_bytes > 0) return send_file();
+  if (front.segmented && !front.head) return send_body();
   finish_front(true);
 }
 
-// Sends the file range straight from the page cache. The socket is
-// non-blocking: on EAGAIN we wait for writability and continue; after
-// sendfile_bytes_per_turn we yield the thread to other connections.
-void Session::send_file() {
+// Sends the segments in order, resuming where the last call stopped: bytes
+// held in memory with async_write, file ranges with send_file(). Every
+// asynchronous step comes back here.
+void Session::send_body() {
   Exchange& front = *queue_.front();
   uint64_t turn_bytes = 0;
+  while (front.segment_index < front.segments.size()) {
+    const Segment& segment = front.segments[front.segment_index];
+    if (const auto* bytes = std::get_if<std::string>(&segment)) {
+      if (!bytes->empty()) return send_bytes(*bytes);
+      ++front.segment_index;
+      continue;
+    }
+    const FileBody& file = std::get<FileBody>(segment);
+    if (front.file_fd < 0 && file.length > 0) {
+      Status opened = open_file(front, file);
+      if (!opened.ok()) {
+        // The status line is gone: all that is left is to cut the body short.
+        log::error("file segment",
+                   {{"request_id", front.request_id}, {"error", opened.to_string()}});
+        return close();
+      }
+    }
+    if (front.file_remaining_bytes > 0) {
+      FileProgress progress = send_file(turn_bytes);
+      if (progress != FileProgress::done) return;  // suspended: it comes back; failed: closed
+    }
+    if (front.file_fd >= 0) ::close(std::exchange(front.file_fd, -1));
+    ++front.segment_index;
+  }
+  set_cork(false);
+  finish_front(true);
+}
+
+void Session::send_bytes(const std::string& bytes) {
+  // The exchange owns the bytes; holding it keeps them alive until the write ends.
+  asio::async_write(
+      socket_, asio::buffer(bytes),
+      [self = shared_from_this(), exchange = queue_.front()](const error_code& ec, size_t written) {
+        if (self->closed_) return;
+        self->write_progress_bytes_ += written;
+        exchange->body_bytes_sent += written;
+        if (ec) return self->close();
+        ++exchange->segment_index;
+        self->send_body();
+      });
+}
+
+// Sends the open file segment straight from the page cache. The socket is
+// non-blocking: on EAGAIN we wait for writability and continue; after
+// sendfile_bytes_per_turn (counted across segments) we yield the thread to
+// other connections. Both continue in send_body().
+Session::FileProgress Session::send_file(uint64_t& turn_bytes) {
+  Exchange& front = *queue_.front();
   while (front.file_remaining_bytes > 0) {
     if (turn_bytes >= sendfile_bytes_per_turn) {
       asio::post(executor(), [self = shared_from_this()] {
-        if (!self->closed_) self->send_file();
+        if (!self->closed_) self->send_body();
       });
-      return;
+      return FileProgress::suspended;
     }
     off_t offset = static_cast<off_t>(front.file_offset);
     size_t want = static_cast<size_t>(
@@ -860,17 +975,17 @@ void Session::send_file() {
                          [self = shared_from_this()](const error_code& ec) {
                            if (self->closed_) return;
                            if (ec) return self->close();
-                           self->send_file();
+                           self->send_body();
                          });
-      return;
+      return FileProgress::suspended;
     } else {
       // 0: the file shrank under us; < 0: the client is gone (EPIPE, ECONNRESET).
       if (sent == 0) log::error("file shrank while being sent", {{"request_id", front.request_id}});
-      return close();
+      close();
+      return FileProgress::failed;
     }
   }
-  set_cork(false);
-  finish_front(true);
+  return FileProgress::done;
 }
 
 // TCP_CORK holds partial segments until uncorked, so a small file leaves in

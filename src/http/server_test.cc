@@ -134,6 +134,17 @@ class Client {
     return out;
   }
 
+  // Reads until the server ends the connection; returns how many bytes came,
+  // buffered ones included.
+  uint64_t read_until_closed() {
+    uint64_t bytes = buffer_.size();
+    buffer_.clear();
+    char chunk[64 * 1024];
+    ssize_t got;
+    while ((got = ::recv(fd_, chunk, sizeof chunk, 0)) > 0) bytes += static_cast<uint64_t>(got);
+    return bytes;
+  }
+
   // True when the server ends the connection (FIN or RST) before sending more bytes.
   bool closed_by_server() {
     if (!buffer_.empty()) return false;
@@ -755,6 +766,169 @@ TEST_F(ServerTest, DisconnectMidDownloadReportsIncomplete) {
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_FALSE(calls[0].first);
   EXPECT_LT(calls[0].second, size_bytes);
+}
+
+// Makes a sparse file of `size_bytes` zeros without writing them.
+void make_sparse_file(const fs::path& path, uint64_t size_bytes) {
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size_bytes)), 0);
+  ::close(fd);
+}
+
+class SegmentedTest : public ServerTest {
+ protected:
+  // Serves `body` at `target`; on_done calls land in done_.
+  void serve(std::string target, SegmentedBody body) {
+    router_.add(Verb::get, std::move(target),
+                [this, body = std::move(body)](Request&) {
+                  Response response;
+                  response.headers.set(Field::content_type, "application/zip");
+                  response.body = body;
+                  response.on_done = [this](bool complete, uint64_t bytes) {
+                    done_.push({complete, bytes});
+                  };
+                  return response;
+                },
+                {.blocking = false});
+  }
+  Inbox<std::pair<bool, uint64_t>> done_;
+};
+
+TEST_F(SegmentedTest, SegmentsAreSentInOrderExactlyAndCountAsComplete) {
+  // Larger than sendfile_bytes_per_turn, so a file segment spans several turns.
+  std::string big = pattern_bytes(9 * 1024 * 1024 + 17);
+  std::string small = pattern_bytes(1000);
+  fs::path big_path = write_file("big", big);
+  fs::path small_path = write_file("small", small);
+  fs::path empty_path = write_file("empty", "");
+  std::string inline_big = pattern_bytes(300 * 1024);
+  serve("/seg",
+        {{std::string("head"), FileBody{big_path, 100, big.size() - 200}, std::string(),
+          FileBody{empty_path, 0, 0}, FileBody{small_path, 10, 20}, FileBody{small_path, 0, 1000},
+          inline_big, FileBody{small_path, 999, 1}, std::string("tail")}});
+  std::string expected = "head" + big.substr(100, big.size() - 200) + small.substr(10, 20) + small +
+                         inline_big + small.substr(999, 1) + "tail";
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/seg") + get("/echo/after")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200u);
+  EXPECT_EQ(response->header("content-type"), "application/zip");
+  EXPECT_EQ(response->header("content-length"), std::to_string(expected.size()));
+  EXPECT_TRUE(response->body == expected);  // EXPECT_EQ would print megabytes on failure
+  auto next = client.read_response();       // the connection lives on after the body
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "after");
+  auto done = done_.wait_for(1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0].first);
+  EXPECT_EQ(done[0].second, expected.size());
+}
+
+TEST_F(SegmentedTest, EmptySegmentedBodyIsAnEmpty200) {
+  serve("/nothing", {});
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/nothing") + get("/echo/after")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200u);
+  EXPECT_EQ(response->header("content-length"), "0");
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "after");
+  auto done = done_.wait_for(1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0].first);
+  EXPECT_EQ(done[0].second, 0u);
+}
+
+TEST_F(SegmentedTest, HeadSendsTheSumOfTheLengthsButNoBodyAndDoesNotCount) {
+  fs::path path = write_file("blob", pattern_bytes(5000));
+  serve("/seg", {{std::string("12345"), FileBody{path, 0, 5000}, std::string("678")}});
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send("HEAD /seg HTTP/1.1\r\nHost: t\r\n\r\n" + get("/echo/next")));
+  auto head = client.read_response(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200u);
+  EXPECT_EQ(head->header("content-length"), "5008");
+  // Had any body bytes followed the HEAD headers, this would not parse as "next".
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "next");
+  auto done = done_.wait_for(1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_FALSE(done[0].first);
+  EXPECT_EQ(done[0].second, 0u);
+}
+
+TEST_F(SegmentedTest, MissingOrShortFileInAnySegmentBecomes500AndDoesNotCount) {
+  fs::path path = write_file("blob", pattern_bytes(100));
+  serve("/missing",
+        {{std::string("head"), FileBody{path, 0, 100}, FileBody{dir_ / "absent", 0, 1}}});
+  serve("/short", {{std::string("head"), FileBody{path, 50, 51}}});
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/missing") + get("/short")));
+  for (int i = 0; i < 2; ++i) {
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 500u);
+    EXPECT_EQ(response->header("content-type"), "application/problem+json");
+  }
+  auto done = done_.wait_for(2);
+  ASSERT_EQ(done.size(), 2u);
+  for (const auto& [complete, bytes] : done) {
+    EXPECT_FALSE(complete);
+    EXPECT_EQ(bytes, 0u);
+  }
+}
+
+TEST_F(SegmentedTest, DisconnectMidBodyReportsIncomplete) {
+  constexpr uint64_t size_bytes = 64ull * 1024 * 1024;
+  fs::path path = dir_ / "sparse";
+  make_sparse_file(path, size_bytes);
+  serve("/big", {{std::string("head"), FileBody{path, 0, size_bytes}, std::string("tail")}});
+  start_server();
+  {
+    Client client(port());
+    ASSERT_TRUE(client.send(get("/big")));
+    std::string first = client.read_some(4096);
+    EXPECT_EQ(first.substr(0, 12), "HTTP/1.1 200");
+  }  // closes with most of the body unread
+  auto done = done_.wait_for(1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_FALSE(done[0].first);
+  EXPECT_LT(done[0].second, size_bytes + 8);  // "head", the file, "tail"
+}
+
+// The files are checked before the status line; one removed afterwards
+// (before its turn) can only cut the body short.
+TEST_F(SegmentedTest, FileRemovedBeforeItsTurnCutsTheBodyShort) {
+  constexpr uint64_t first_bytes = 64ull * 1024 * 1024;  // far more than socket buffers hold
+  fs::path first = dir_ / "first";
+  make_sparse_file(first, first_bytes);
+  fs::path second = write_file("second", pattern_bytes(1000));
+  serve("/seg", {{FileBody{first, 0, first_bytes}, FileBody{second, 0, 1000}}});
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/seg")));
+  std::string start = client.read_some(4096);  // the header went out: both files were checked
+  ASSERT_EQ(start.substr(0, 12), "HTTP/1.1 200");
+  EXPECT_NE(start.find("Content-Length: " + std::to_string(first_bytes + 1000)), std::string::npos);
+  size_t header_bytes = start.find("\r\n\r\n") + 4;
+  ASSERT_LE(header_bytes, start.size());
+  fs::remove(second);
+  // The connection ends after the first file, without the second's 1000 bytes.
+  uint64_t body_bytes = start.size() - header_bytes + client.read_until_closed();
+  EXPECT_EQ(body_bytes, first_bytes);
+  auto done = done_.wait_for(1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_FALSE(done[0].first);
+  EXPECT_EQ(done[0].second, first_bytes);
 }
 
 class StreamingTest : public ServerTest {

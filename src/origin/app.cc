@@ -13,6 +13,7 @@
 #include "http/http.h"
 #include "origin/blob_store.h"
 #include "origin/committer.h"
+#include "origin/edges.h"
 #include "origin/routes.h"
 #include "origin/seller.h"
 #include "origin/service.h"
@@ -119,11 +120,16 @@ Status serve(const OriginConfig& startup_config,
   core::TokenSigner signer(std::move(*key), config.issuer);
   Seller seller(**store, system_clock(), SellerOptions{config.instance, config.lease_serials_max});
   DG_RETURN_IF_ERROR(seller.start());
-  ClaimCommitter committer(**store, config.claim_batch_max);
+  ClaimCommitter committer(**store, config.claim_batch_max,
+                           &metrics.histogram("dropgate_claim_batch_claims",
+                                              "Claims written per group commit.",
+                                              {1, 2, 4, 8, 16, 32, 64, 128, 256}));
   OriginService service({**store, blobs, signer, *keyring, seller, committer, metrics, system_clock(), config});
 
+  EdgeHub edges({**store, blobs, signer, *keyring, service, system_clock(), config});
   http::Router router;
   add_routes(router, service, **store, metrics);
+  add_edge_routes(router, edges);
   auto listen = parse_listen(config.listen);
   if (!listen) return listen.error();
   http::ServerOptions options;

@@ -23,7 +23,10 @@ struct OriginConfig {
   uint32_t hold_ttl_s = 600;
   uint32_t download_token_ttl_s = 300;
   uint32_t clock_skew_s = 180;
-  uint32_t lease_serials_max = 64;
+  // A lease is also at most 1/16 of the unleased stock (Seller), so this
+  // bounds the leases of large editions only: one lease per thousand sales
+  // keeps the drop's row, which every lease locks, out of a surge's way.
+  uint32_t lease_serials_max = 1000;
   uint32_t manifest_ttl_days = 30;
   uint32_t claim_batch_max = 256;
   uint64_t upload_bytes_max = 4ull << 30;
@@ -43,7 +46,7 @@ Status apply_environment(OriginConfig& config);
 // Fills derived defaults and checks ranges.
 Status finish_config(OriginConfig& config);
 
-// "host:port" → parts; refuses anything else.
+// "host:port" → parts; refuses anything else (http::parse_listen).
 Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view listen);
 
 }  // namespace dg::origin

@@ -347,17 +347,23 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
     if (!outcome) return problem_from_refusal(outcome.error());
     return http::json_response(outcome->status, outcome->body_json);
   }, op("holds.confirm"));
+  // The stored answer to an Idempotency-Key is read only when a claim does not
+  // succeed as new. A claim stores its key's answer in its own transaction, so
+  // it succeeds only if the key is new (nearly every claim: this saves a
+  // database round trip per claim), and a used key makes it fail; a refusal,
+  // whatever its cause, then defers to the stored answer (or 422), exactly
+  // as if the key had been looked up first.
   router.add(Verb::post, "/v1/drops/{slug}/claims", [s](Request& r) {
     Idempotency idem = idempotency_of(r);
+    auto request = parse_claim_request(r.body);
+    auto outcome = request ? s->claim(r.param("slug"), *request, idem)
+                           : std::unexpected(refusal_from_status(request.error()));
+    if (outcome) return http::json_response(outcome->status, outcome->body_json);
     if (auto replayed = s->replay(idem)) {
       if (!*replayed) return problem_from_refusal(replayed->error());
       return http::json_response((*replayed)->status, (*replayed)->body);
     }
-    auto request = parse_claim_request(r.body);
-    if (!request) return invalid(request.error());
-    auto outcome = s->claim(r.param("slug"), *request, idem);
-    if (!outcome) return problem_from_refusal(outcome.error());
-    return http::json_response(outcome->status, outcome->body_json);
+    return problem_from_refusal(outcome.error());
   }, op("claims.create"));
 
   // --- Delivery.

@@ -20,7 +20,7 @@ namespace dg::origin {
 
 struct SellerOptions {
   std::string instance;  // stable per machine slot, e.g. "host:8080"
-  uint32_t lease_serials_max = 64;
+  uint32_t lease_serials_max = 1000;
   // A lease takes at most unleased / lease_share_divisor serials, so stock is
   // not stranded in one process near sell-out (the size shrinks toward 1).
   uint32_t lease_share_divisor = 16;

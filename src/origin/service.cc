@@ -384,18 +384,23 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
                                                   const Idempotency& idem,
                                                   std::optional<int64_t> hold_id) {
   const store::Drop& drop = cached.drop;
+  // Announced before signing, so that a batch about to be written waits for
+  // this claim rather than leaving it to the next commit.
+  ClaimCommitter::Announcement announcement = parts_.committer.announce();
   int64_t now_ms = parts_.clock.now_ms();
   core::CertFields cert_fields{request.account, drop.spec.slug, serial, drop.spec.edition_size,
                                cached.manifest_sha256, drop.spec.rights};
-  auto cert = core::issue_cert(parts_.signer, cert_fields, now_ms);
-  core::DownloadFields download_fields{request.account, drop.spec.slug, drop.manifest_version, {"*"}};
+  std::string cert_id;
+  auto cert = core::issue_cert(parts_.signer, cert_fields, now_ms, &cert_id);
+  // The download token names its certificate, so edges refuse it once the
+  // certificate is on the revocation list.
+  core::DownloadFields download_fields{request.account, drop.spec.slug, drop.manifest_version, {"*"}, cert_id};
   auto download = core::issue_download(parts_.signer, download_fields, now_ms,
                                        parts_.config.download_token_ttl_s);
   if (!cert || !download) {
     if (!hold_id) parts_.seller.give_back(drop.id, serial);
     return refuse(!cert ? cert.error() : download.error());
   }
-  auto cert_id = core::verify_cert(parts_.keyring, *cert, core::VerifyOptions{now_ms});
   std::string base = parts_.config.public_url + "/v1/drops/" + drop.spec.slug;
   boost::json::array files;
   for (const auto& a : cached.manifest->assets) {
@@ -419,7 +424,7 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
   insert.account = request.account;
   insert.source = request.source;
   insert.payment_ref = request.payment_ref;
-  insert.cert_id = cert_id ? cert_id->common.token_id : "";
+  insert.cert_id = cert_id;
   insert.cert_token = *cert;
   insert.per_buyer_limit = drop.spec.per_buyer_limit;
   insert.at_ms = now_ms;
@@ -435,7 +440,7 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
   insert.events = {{"claim", drop.id, serial, request.account, boost::json::serialize(detail), now_ms, ""},
                    {"token.issued", drop.id, serial, request.account, R"({"purpose":"cert"})", now_ms, ""},
                    {"token.issued", drop.id, serial, request.account, R"({"purpose":"download"})", now_ms, ""}};
-  auto claim = parts_.committer.commit(std::move(insert));
+  auto claim = parts_.committer.commit(std::move(insert), std::move(announcement));
   if (claim) {
     metrics_.claims.inc();
     metrics_.tokens_issued.inc(2);
@@ -449,8 +454,10 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
                       " of this drop");
   }
   if (failure.code() == Code::conflict) {
-    // Lost a race on the same Idempotency-Key: answer with the winner's response.
-    if (auto replayed = replay(idem); replayed && *replayed) {
+    // The Idempotency-Key was used (a retry, or a race with the same key):
+    // answer as its first use did, or 422 if that was another request.
+    if (auto replayed = replay(idem)) {
+      if (!*replayed) return std::unexpected(replayed->error());
       return ClaimOutcome{(*replayed)->status, (*replayed)->body};
     }
     if (hold_id) return refuse(409, "hold-gone", "Hold expired", "the hold expired or was already used");

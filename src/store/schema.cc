@@ -314,11 +314,44 @@ CREATE INDEX events_by_drop_kind ON events (drop_id, kind, id);
 CREATE UNIQUE INDEX events_by_dedup_key ON events (dedup_key) WHERE dedup_key <> '';
 )sql";
 
+// Version 2: edges that asked to carry drops, and their grants.
+constexpr std::string_view kSqliteV2 = R"sql(
+CREATE TABLE edges (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  edge_key TEXT NOT NULL UNIQUE,
+  key_id TEXT NOT NULL UNIQUE,
+  secret_sha256 TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'revoked')),
+  drops_json TEXT NOT NULL,
+  grant_token TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) STRICT;
+)sql";
+
+constexpr std::string_view kPostgresV2 = R"sql(
+CREATE TABLE edges (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name TEXT NOT NULL,
+  edge_key TEXT NOT NULL UNIQUE,
+  key_id TEXT NOT NULL UNIQUE,
+  secret_sha256 TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'revoked')),
+  drops_json TEXT NOT NULL,
+  grant_token TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL
+);
+)sql";
+
 constexpr std::array kSqliteMigrations = {
     Migration{1, "initial schema", kSqliteV1},
+    Migration{2, "edges", kSqliteV2},
 };
 constexpr std::array kPostgresMigrations = {
     Migration{1, "initial schema", kPostgresV1},
+    Migration{2, "edges", kPostgresV2},
 };
 static_assert(kSqliteMigrations.size() == kPostgresMigrations.size());
 

@@ -101,6 +101,15 @@ class SqlStore final : public Store {
   Result<IdempotencyRecord> get_idempotency(std::string_view scope, std::string_view key) override;
   Status put_idempotency(const IdempotencyRecord& record) override;
 
+  Result<EdgeRecord> create_edge(const EdgeRecord& edge, uint32_t pending_max) override;
+  Result<EdgeRecord> get_edge(int64_t edge_id) override;
+  Result<EdgeRecord> get_edge_by_key_id(std::string_view key_id) override;
+  Result<std::vector<EdgeRecord>> list_edges() override;
+  Result<EdgeRecord> update_edge(int64_t edge_id, EdgeState state,
+                                 const std::vector<std::string>& drops,
+                                 std::string_view grant_token, int64_t now_ms) override;
+  Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) override;
+
   Result<uint32_t> append_events(const std::vector<Event>& events) override;
   Result<std::vector<Event>> list_events(int64_t drop_id, std::string_view kind,
                                          uint32_t count_max) override;
@@ -143,6 +152,15 @@ class SqlStore final : public Store {
   // Sets *result to the claim or its own refusal; returns a failure that
   // leaves the transaction unusable (it fails the whole batch).
   Status claim_in_savepoint(sql::Connection& c, const ClaimInsert& insert, Result<Claim>* result);
+  // The fast path of record_claims (sql_store_claims.cc): the batch, taken in
+  // `order`, in a few multi-row statements and one transaction. The results
+  // of every claim when it was written (and committed, or its commit failed);
+  // nullopt when not every claim would pass and nothing was written: record
+  // them one by one.
+  std::optional<std::vector<Result<Claim>>> record_claims_together(
+      const std::vector<ClaimInsert>& inserts, const std::vector<size_t>& order);
+  // check_claim_preconditions for every claim of the batch at once.
+  Status check_claims_together(sql::Connection& c, std::span<const ClaimInsert* const> batch);
   Result<uint32_t> insert_events(sql::Connection& c, std::span<const Event> events);
   Status insert_idempotency(sql::Connection& c, const IdempotencyRecord& record);
   Result<LeaseState> lease_state(sql::Connection& c, const Lease& lease, int64_t now_ms);

@@ -414,6 +414,7 @@ std::vector<Result<Claim>> SqlStore::record_claims(const std::vector<ClaimInsert
   if (inserts.empty()) return results;
   std::vector<size_t> order = lock_order(inserts);
   std::vector<bool> attempted(inserts.size(), false);
+  if (auto together = record_claims_together(inserts, order)) return std::move(*together);
   Status batch = transact(Tx::write, [&](sql::Connection& c) -> Status {
     for (size_t i : order) {
       attempted[i] = true;

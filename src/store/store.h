@@ -174,6 +174,24 @@ struct Revocation {
   std::string reason;
 };
 
+// Frozen: stored as text.
+enum class EdgeState { pending, approved, revoked };
+std::string_view edge_state_name(EdgeState state);
+
+// An edge node that asked to carry drops (docs/formats/sync.md).
+struct EdgeRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string edge_key;       // k4.public.…
+  std::string key_id;         // k4.pid.… of edge_key
+  std::string secret_sha256;  // hash of the enrolment secret only the edge knows
+  EdgeState state = EdgeState::pending;
+  std::vector<std::string> drops;  // granted drop slugs
+  std::string grant_token;         // the current edge-grant, empty while pending
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -308,6 +326,20 @@ class Store {
   // Stores a record (for responses not written through record_claims);
   // conflict if (scope, key) exists.
   virtual Status put_idempotency(const IdempotencyRecord& record) = 0;
+
+  // --- Edges. create: conflict if the key is enrolled already, limit_exceeded
+  // when `pending_max` enrolments already wait for approval.
+  virtual Result<EdgeRecord> create_edge(const EdgeRecord& edge, uint32_t pending_max) = 0;
+  virtual Result<EdgeRecord> get_edge(int64_t edge_id) = 0;
+  virtual Result<EdgeRecord> get_edge_by_key_id(std::string_view key_id) = 0;
+  virtual Result<std::vector<EdgeRecord>> list_edges() = 0;
+  // Sets state, granted drops and grant token (approval, renewal, revocation).
+  virtual Result<EdgeRecord> update_edge(int64_t edge_id, EdgeState state,
+                                         const std::vector<std::string>& drops,
+                                         std::string_view grant_token, int64_t now_ms) = 0;
+
+  // A published manifest by version (download tokens name the version they were issued for).
+  virtual Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) = 0;
 
   // --- Events: append-only. Returns how many were new (dedup_key repeats are
   // skipped). At most events_batch_count_max per call.

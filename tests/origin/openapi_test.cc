@@ -15,6 +15,7 @@
 #include "origin/blob_store.h"
 #include "origin/committer.h"
 #include "origin/config.h"
+#include "origin/edges.h"
 #include "origin/routes.h"
 #include "origin/seller.h"
 #include "origin/service.h"
@@ -75,8 +76,10 @@ TEST(OpenApi, DocumentMatchesTheRouteTable) {
   Seller seller(**store, system_clock(), SellerOptions{"test:0"});
   ClaimCommitter committer(**store, 16);
   OriginService service({**store, blobs, signer, keyring, seller, committer, metrics, system_clock(), config});
+  EdgeHub edges({**store, blobs, signer, keyring, service, system_clock(), config});
   http::Router router;
   add_routes(router, service, **store, metrics);
+  add_edge_routes(router, edges);
 
   auto yaml = read_file(std::string(DG_SOURCE_DIR) + "/docs/api/openapi.yaml", 1 << 20);
   ASSERT_TRUE(yaml.has_value());

@@ -25,25 +25,39 @@ export function initData(dataDir, extraToml = '', database = '') {
   return key[1]
 }
 
-// Starts `dropgate serve` on a free port; resolves once it listens.
-export async function startOrigin(dataDir, { database = '', instance = '', env = {} } = {}) {
-  const args = ['serve', '--data', dataDir, '--listen', '127.0.0.1:0']
+// Starts `dropgate serve` on a free port (or `port`, e.g. to restart on the
+// same one); resolves once it listens.
+export async function startOrigin(dataDir, { database = '', instance = '', env = {}, port = 0 } = {}) {
+  const args = ['serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`]
   if (database) args.push('--database', database)
   if (instance) args.push('--instance', instance)
+  return spawnListening(args, env, 'origin')
+}
+
+// Starts `dropgate edge serve` for an enrolled edge data folder on a free port
+// (or `port`); resolves once it listens. Same shape as startOrigin's result.
+export async function startEdge(dataDir, { syncIntervalS = 1, port = 0, env = {} } = {}) {
+  const args = ['edge', 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`,
+    '--sync-interval-s', String(syncIntervalS)]
+  return spawnListening(args, env, 'edge')
+}
+
+// Spawns a dropgate server and waits for its "listening on port N" line.
+async function spawnListening(args, env, what) {
   const child = spawn(dropgate, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`origin did not start:\n${log}`)), 15000)
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${log}`)), 15000)
     child.stderr.on('data', (chunk) => {
       log += chunk
       const m = log.match(/listening on port (\d+)/)
       if (m) { clearTimeout(timer); resolve(Number(m[1])) }
     })
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`origin exited ${code}:\n${log}`)) })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited ${code}:\n${log}`)) })
   })
   child.stderr.removeAllListeners('data')
   child.stderr.on('data', (chunk) => { log += chunk })
-  const origin = {
+  return {
     child, port, url: `http://127.0.0.1:${port}`, log: () => log,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode
@@ -52,7 +66,22 @@ export async function startOrigin(dataDir, { database = '', instance = '', env =
       return exited
     },
   }
-  return origin
+}
+
+// Polls `probe` (async; returns a truthy value when the condition holds) every
+// `intervalMs` until it does or `timeoutMs` passes; returns the truthy value or
+// throws, naming `what` (a string, or a function called then for the details).
+export async function waitFor(what, probe, { timeoutMs = 15000, intervalMs = 100 } = {}) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value) return value
+    if (Date.now() > deadline) {
+      const described = typeof what === 'function' ? await what() : what
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${described}`)
+    }
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
 }
 
 // A JSON API client for one origin.

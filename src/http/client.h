@@ -1,5 +1,5 @@
-// A small blocking HTTP client (libcurl) for the operator commands that call
-// an origin's API.
+// A small blocking HTTP client (libcurl): the operator commands and edges use
+// it to call an origin. One client per thread.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 
 #include "base/status.h"
 
-namespace dg::cli {
+namespace dg::http {
 
 struct ApiResponse {
   long status = 0;
@@ -30,6 +30,17 @@ class ApiClient {
   // come back as responses (see describe_failure).
   Result<ApiResponse> call(std::string_view method, std::string_view path, std::string_view json_body = {},
                            std::string_view idempotency_key = {});
+  // GETs `path` into `file`, resuming from the bytes already in it with a Range
+  // request (a 200 instead of 206 restarts the file). Returns the response
+  // (its body is empty: the bytes went to the file). `bearer` overrides the API key.
+  Result<ApiResponse> download(std::string_view path, const std::filesystem::path& file,
+                               std::string_view bearer,
+                               const std::function<void(uint64_t done, uint64_t total)>& progress);
+  // A request with extra headers ("Name: value") and an optional bearer override.
+  Result<ApiResponse> call_with(std::string_view method, std::string_view path,
+                                std::string_view json_body, const std::vector<std::string>& headers,
+                                std::string_view bearer);
+
   // PUTs a file as the body, streaming it, with progress in bytes.
   Result<ApiResponse> upload(std::string_view path, const std::filesystem::path& file,
                              std::string_view content_type,
@@ -47,4 +58,4 @@ class ApiClient {
 // Percent-encodes each segment of a relative path, keeping the slashes.
 std::string encode_path(std::string_view path);
 
-}  // namespace dg::cli
+}  // namespace dg::http

@@ -1,11 +1,13 @@
-#include "cli/api_client.h"
+#include "http/client.h"
 
 #include <curl/curl.h>
 
 #include <boost/json.hpp>
+#include <unistd.h>
+
 #include <cstdio>
 
-namespace dg::cli {
+namespace dg::http {
 namespace {
 
 size_t collect(char* data, size_t size, size_t count, void* out) {
@@ -36,6 +38,15 @@ ApiClient::~ApiClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 Result<ApiResponse> ApiClient::call(std::string_view method, std::string_view path,
                                     std::string_view json_body, std::string_view idempotency_key) {
+  std::vector<std::string> headers;
+  if (!idempotency_key.empty()) headers.push_back("Idempotency-Key: " + std::string(idempotency_key));
+  return call_with(method, path, json_body, headers, "");
+}
+
+Result<ApiResponse> ApiClient::call_with(std::string_view method, std::string_view path,
+                                         std::string_view json_body,
+                                         const std::vector<std::string>& extra_headers,
+                                         std::string_view bearer) {
   CURL* curl = static_cast<CURL*>(curl_);
   if (!curl) return error(Code::unavailable, "cannot start the HTTP client");
   curl_easy_reset(curl);
@@ -44,10 +55,9 @@ Result<ApiResponse> ApiClient::call(std::string_view method, std::string_view pa
   std::string body(json_body);
   ApiResponse response;
   curl_slist* headers = nullptr;
-  if (!api_key_.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + api_key_).c_str());
-  if (!idempotency_key.empty()) {
-    headers = curl_slist_append(headers, ("Idempotency-Key: " + std::string(idempotency_key)).c_str());
-  }
+  std::string token = bearer.empty() ? api_key_ : std::string(bearer);
+  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+  for (const auto& h : extra_headers) headers = curl_slist_append(headers, h.c_str());
   headers = curl_slist_append(headers, "Content-Type: application/json");
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_text.c_str());
@@ -60,6 +70,7 @@ Result<ApiResponse> ApiClient::call(std::string_view method, std::string_view pa
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   if (rc != CURLE_OK) {
@@ -69,6 +80,85 @@ Result<ApiResponse> ApiClient::call(std::string_view method, std::string_view pa
   char* type = nullptr;
   curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
   if (type) response.content_type = type;
+  return response;
+}
+
+namespace {
+
+struct DownloadState {
+  std::FILE* file;
+  uint64_t offset;
+  long status = 0;
+  bool restarted = false;
+  void* curl;
+  const std::function<void(uint64_t, uint64_t)>* progress;
+};
+
+// Writes the body to the file; when the server ignored the Range (200), the
+// partial file is truncated first and the download starts over.
+size_t write_file(char* data, size_t size, size_t count, void* user) {
+  auto* state = static_cast<DownloadState*>(user);
+  if (state->status == 0) {
+    curl_easy_getinfo(static_cast<CURL*>(state->curl), CURLINFO_RESPONSE_CODE, &state->status);
+    if (state->status == 200 && state->offset > 0) {
+      if (std::fflush(state->file) != 0 || ::ftruncate(fileno(state->file), 0) != 0) return 0;
+      std::fseek(state->file, 0, SEEK_SET);
+      state->offset = 0;
+      state->restarted = true;
+    }
+  }
+  if (state->status != 200 && state->status != 206) return size * count;  // error body: dropped
+  return std::fwrite(data, size, count, state->file) * size;
+}
+
+int on_download_progress(void* user, curl_off_t total, curl_off_t done, curl_off_t, curl_off_t) {
+  auto* state = static_cast<DownloadState*>(user);
+  if (*state->progress) {
+    (*state->progress)(state->offset + static_cast<uint64_t>(done), state->offset + static_cast<uint64_t>(total));
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<ApiResponse> ApiClient::download(std::string_view path, const std::filesystem::path& file,
+                                        std::string_view bearer,
+                                        const std::function<void(uint64_t, uint64_t)>& progress) {
+  CURL* curl = static_cast<CURL*>(curl_);
+  std::FILE* f = std::fopen(file.c_str(), "ab");
+  if (!f) return error(Code::io_error, "cannot write " + file.string());
+  std::fseek(f, 0, SEEK_END);
+  uint64_t offset = static_cast<uint64_t>(std::ftell(f));
+  curl_easy_reset(curl);
+  std::string url = origin_ + std::string(path);
+  DownloadState state{f, offset, 0, false, curl, &progress};
+  curl_slist* headers = nullptr;
+  std::string token = bearer.empty() ? api_key_ : std::string(bearer);
+  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+  std::string range = "Range: bytes=" + std::to_string(offset) + "-";
+  if (offset > 0) headers = curl_slist_append(headers, range.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_file);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_download_progress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  // No overall timeout (big files); a stalled transfer is cut after 30 s below 1 byte/s.
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 30L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  CURLcode rc = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  bool flushed = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+  std::fclose(f);
+  if (rc != CURLE_OK) {
+    return error(Code::unavailable, "downloading " + url + ": " + curl_easy_strerror(rc));
+  }
+  if (!flushed) return error(Code::io_error, "cannot sync " + file.string());
+  ApiResponse response;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 
@@ -145,4 +235,4 @@ std::string encode_path(std::string_view path) {
   return out;
 }
 
-}  // namespace dg::cli
+}  // namespace dg::http

@@ -1,0 +1,184 @@
+// `dropgate edge …`: run an edge at a venue, and (operator side) approve it.
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "base/log.h"
+#include "cli/commands.h"
+#include "crypto/keys.h"
+#include "edge/app.h"
+#include "edge/config.h"
+#include "http/client.h"
+
+namespace dg::cli {
+namespace {
+
+struct EdgeOptions {
+  std::string data_dir;
+  std::string config_file;
+  std::string listen;
+  std::string origin;
+  std::string name = "edge";
+  std::string api_key;
+  std::string drops;
+  uint32_t ttl_days = 30;
+  uint32_t sync_interval_s = 0;
+  int64_t edge_id = 0;
+  bool force = false;
+};
+
+Result<edge::EdgeConfig> build_config(const EdgeOptions& o) {
+  edge::EdgeConfig config;
+  edge::apply_edge_environment(config);
+  if (!o.data_dir.empty()) config.data_dir = o.data_dir;
+  std::filesystem::path file = o.config_file;
+  if (file.empty() && std::filesystem::exists(config.data_dir / "edge.toml")) file = config.data_dir / "edge.toml";
+  if (!file.empty()) {
+    DG_RETURN_IF_ERROR_RESULT(edge::load_edge_config_file(file, config));
+    edge::apply_edge_environment(config);
+  }
+  if (!o.data_dir.empty()) config.data_dir = o.data_dir;
+  if (!o.listen.empty()) config.listen = o.listen;
+  if (o.sync_interval_s > 0) config.sync_interval_s = o.sync_interval_s;
+  return config;
+}
+
+void add_edge_flags(CLI::App* cmd, EdgeOptions& o) {
+  cmd->add_option("--data", o.data_dir, "Edge data folder (default ./dropgate-edge; env DROPGATE_EDGE_DATA)");
+  cmd->add_option("--config", o.config_file, "TOML config file (default DATA/edge.toml if present)");
+}
+
+Status enroll(const EdgeOptions& o) {
+  auto config = build_config(o);
+  if (!config) return config.error();
+  auto outcome = edge::enroll(*config, o.origin, o.name, o.force);
+  if (!outcome) return outcome.error();
+  std::cout << "edge id:        " << outcome->edge_id << "\n"
+            << "edge key:       " << outcome->key_id << "\n"
+            << "origin keys:    " << outcome->origin_key_ids << " (pinned)\n\n"
+            << "Check the origin key id with the operator, then ask them to run:\n"
+            << "  dropgate edge approve " << outcome->edge_id << " --drops SLUG[,SLUG…]\n"
+            << "and preload before the event with:\n"
+            << "  dropgate edge preload --data " << config->data_dir.string() << "\n";
+  return Status();
+}
+
+Status preload(const EdgeOptions& o) {
+  auto config = build_config(o);
+  if (!config) return config.error();
+  return edge::preload(*config);
+}
+
+Status serve(const EdgeOptions& o) {
+  auto config = build_config(o);
+  if (!config) return config.error();
+  return edge::serve(*config, [&](uint16_t port) {
+    std::cerr << "dropgate edge listening on port " << port << "\n";
+  });
+}
+
+Result<std::unique_ptr<http::ApiClient>> operator_client(EdgeOptions& o) {
+  if (o.origin.empty()) {
+    const char* env = std::getenv("DROPGATE_ORIGIN");
+    o.origin = env && *env ? env : "http://127.0.0.1:8080";
+  }
+  if (o.api_key.empty()) {
+    const char* env = std::getenv("DROPGATE_API_KEY");
+    if (env) o.api_key = env;
+  }
+  if (o.api_key.empty()) {
+    return error(Code::invalid_argument, "no operator API key: pass --api-key or set DROPGATE_API_KEY");
+  }
+  return std::make_unique<http::ApiClient>(o.origin, o.api_key);
+}
+
+Status print_or_fail(const Result<http::ApiResponse>& response) {
+  if (!response) return response.error();
+  if (response->status / 100 != 2) return Status(Code::unavailable, http::ApiClient::describe_failure(*response));
+  std::cout << response->body << "\n";
+  return Status();
+}
+
+Status approve(EdgeOptions& o) {
+  auto client = operator_client(o);
+  if (!client) return client.error();
+  boost::json::array drops;
+  size_t start = 0;
+  while (start <= o.drops.size()) {
+    size_t comma = o.drops.find(',', start);
+    std::string slug = o.drops.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!slug.empty()) drops.push_back(boost::json::value(slug));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  boost::json::object body{{"drops", drops}, {"ttl_days", o.ttl_days}};
+  return print_or_fail((*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/approve",
+                                       boost::json::serialize(body), crypto::random_id()));
+}
+
+Status list(EdgeOptions& o) {
+  auto client = operator_client(o);
+  if (!client) return client.error();
+  return print_or_fail((*client)->call("GET", "/v1/edges"));
+}
+
+Status revoke(EdgeOptions& o) {
+  auto client = operator_client(o);
+  if (!client) return client.error();
+  return print_or_fail((*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/revoke", "{}",
+                                       crypto::random_id()));
+}
+
+}  // namespace
+
+void add_edge_commands(CLI::App& app, int& exit_code) {
+  auto* edge = app.add_subcommand("edge", "Run an edge node at a venue, and approve edges (operator)");
+  edge->require_subcommand(1);
+
+  auto eo = std::make_shared<EdgeOptions>();
+  auto* enroll_cmd = edge->add_subcommand("enroll", "Create this edge's key and ask an origin to register it");
+  add_edge_flags(enroll_cmd, *eo);
+  enroll_cmd->add_option("--origin", eo->origin, "Origin URL, e.g. https://drops.example.org")->required();
+  enroll_cmd->add_option("--name", eo->name, "A name the operator will recognise")->capture_default_str();
+  enroll_cmd->add_flag("--force", eo->force, "Enroll again (keeps this edge's key)");
+  enroll_cmd->callback([&exit_code, eo] { exit_code = report(enroll(*eo)); });
+
+  auto po = std::make_shared<EdgeOptions>();
+  auto* preload_cmd = edge->add_subcommand("preload", "Sync now and print a readiness report per drop");
+  add_edge_flags(preload_cmd, *po);
+  preload_cmd->callback([&exit_code, po] { exit_code = report(preload(*po)); });
+
+  auto so = std::make_shared<EdgeOptions>();
+  auto* serve_cmd = edge->add_subcommand("serve", "Serve downloads until SIGTERM or Ctrl-C, syncing in the background");
+  add_edge_flags(serve_cmd, *so);
+  serve_cmd->add_option("--listen", so->listen, "HOST:PORT (default 0.0.0.0:8090; env DROPGATE_EDGE_LISTEN)");
+  serve_cmd->add_option("--sync-interval-s", so->sync_interval_s, "Seconds between syncs (default 10)");
+  serve_cmd->callback([&exit_code, so] {
+    exit_code = report(serve(*so));
+  });
+
+  auto ao = std::make_shared<EdgeOptions>();
+  auto* approve_cmd = edge->add_subcommand("approve", "Operator: approve an enrolled edge for some drops");
+  approve_cmd->add_option("EDGE_ID", ao->edge_id, "Edge id printed by `dropgate edge enroll`")->required();
+  approve_cmd->add_option("--drops", ao->drops, "Drop slugs the edge may carry, comma separated")->required();
+  approve_cmd->add_option("--ttl-days", ao->ttl_days, "How long the grant lasts")->capture_default_str();
+  approve_cmd->add_option("--origin", ao->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  approve_cmd->add_option("--api-key", ao->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  approve_cmd->callback([&exit_code, ao] { exit_code = report(approve(*ao)); });
+
+  auto lo = std::make_shared<EdgeOptions>();
+  auto* list_cmd = edge->add_subcommand("list", "Operator: list enrolled edges");
+  list_cmd->add_option("--origin", lo->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  list_cmd->add_option("--api-key", lo->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  list_cmd->callback([&exit_code, lo] { exit_code = report(list(*lo)); });
+
+  auto ro = std::make_shared<EdgeOptions>();
+  auto* revoke_cmd = edge->add_subcommand("revoke", "Operator: revoke an edge's grant");
+  revoke_cmd->add_option("EDGE_ID", ro->edge_id, "Edge id")->required();
+  revoke_cmd->add_option("--origin", ro->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  revoke_cmd->add_option("--api-key", ro->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  revoke_cmd->callback([&exit_code, ro] { exit_code = report(revoke(*ro)); });
+}
+
+}  // namespace dg::cli

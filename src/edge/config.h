@@ -1,0 +1,38 @@
+// Edge configuration: a data folder, where to listen, and how often to sync.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "base/status.h"
+
+namespace dg::edge {
+
+struct EdgeConfig {
+  std::filesystem::path data_dir = "dropgate-edge";
+  std::string listen = "0.0.0.0:8090";
+  uint32_t sync_interval_s = 10;
+  uint32_t clock_skew_s = 180;
+  uint32_t io_threads = 0;
+  uint32_t handler_threads = 8;
+  uint32_t outbox_depth_max = 100'000;
+  uint32_t token_cache_entries_max = 50'000;
+  std::string issuer = "dropgate";  // tokens must carry the origin's issuer name
+
+  std::filesystem::path keys_dir() const { return data_dir / "keys"; }
+  std::filesystem::path state_dir() const { return data_dir / "state"; }
+  std::filesystem::path drops_dir() const { return data_dir / "drops"; }
+  std::filesystem::path blobs_dir() const { return data_dir / "blobs"; }
+  std::filesystem::path partial_dir() const { return data_dir / "blobs" / "partial"; }
+  std::filesystem::path enrollment_file() const { return data_dir / "enrollment.json"; }
+  std::filesystem::path grant_file() const { return data_dir / "grant.token"; }
+  std::filesystem::path outbox_file() const { return data_dir / "outbox.db"; }
+};
+
+// Reads a TOML file over `config`; unknown keys are an error.
+Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& config);
+// DROPGATE_EDGE_DATA, DROPGATE_EDGE_LISTEN, DROPGATE_ISSUER.
+void apply_edge_environment(EdgeConfig& config);
+
+}  // namespace dg::edge

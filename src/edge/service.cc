@@ -1,0 +1,300 @@
+#include "edge/service.h"
+
+#include <boost/json.hpp>
+
+#include "base/log.h"
+#include "base/time.h"
+#include "crypto/keys.h"
+#include "edge/zip.h"
+
+namespace dg::edge {
+namespace {
+
+using http::Request;
+using http::Response;
+
+std::string refusal_reason(const Status& status) {
+  const std::string& m = status.message();
+  if (status.code() == Code::invalid_argument || status.code() == Code::limit_exceeded) return "malformed";
+  if (m.find("expired") != std::string::npos) return "expired";
+  if (m.find("not valid before") != std::string::npos || m.find("future") != std::string::npos) return "not_yet_valid";
+  if (m.find("unknown key") != std::string::npos) return "unknown_key";
+  if (m.find("revoked") != std::string::npos) return "revoked_key";
+  if (m.find("token is needed") != std::string::npos) return "wrong_purpose";
+  if (m.find("signature") != std::string::npos) return "bad_signature";
+  return "refused";
+}
+
+// The archive as a response: deterministic bytes, so ETag, If-Range and Range
+// work as for a file and a broken download resumes where it stopped.
+Response serve_zip(const Request& request, const ZipPlan& plan, const std::string& manifest_sha256,
+                   const std::string& filename) {
+  const uint64_t total = plan.total_bytes();
+  const std::string etag = "\"zip" + std::to_string(zip_layout_version) + "-" + manifest_sha256 + "\"";
+  Response response;
+  response.headers.set(http::Field::content_type, "application/zip");
+  response.headers.set(http::Field::etag, etag);
+  response.headers.set(http::Field::accept_ranges, "bytes");
+  response.headers.set(http::Field::content_disposition, "attachment; filename=\"" + filename + "\"");
+  std::string_view if_none_match = request.header(http::Field::if_none_match);
+  if (!if_none_match.empty() && (if_none_match == "*" || if_none_match.find(etag) != std::string_view::npos)) {
+    response.status = 304;
+    return response;
+  }
+  std::string_view range = request.header(http::Field::range);
+  std::string_view if_range = request.header(http::Field::if_range);
+  if (!range.empty() && (if_range.empty() || if_range == etag)) {
+    auto parsed = http::parse_range(range, total);
+    if (!parsed) {
+      Response refused = http::problem(416, "range-not-satisfiable", "Range not satisfiable",
+                                       "the archive is " + std::to_string(total) + " bytes");
+      refused.headers.set(http::Field::content_range, "bytes */" + std::to_string(total));
+      return refused;
+    }
+    if (*parsed) {
+      response.status = 206;
+      response.headers.set(http::Field::content_range, "bytes " + std::to_string((*parsed)->first) + "-" +
+                                                           std::to_string((*parsed)->last) + "/" +
+                                                           std::to_string(total));
+      response.body = http::SegmentedBody{plan.segments((*parsed)->first, (*parsed)->last)};
+      return response;
+    }
+  }
+  response.body = http::SegmentedBody{plan.segments(0, total - 1)};
+  return response;
+}
+
+std::string_view bearer(const Request& r) {
+  std::string_view auth = r.header(http::Field::authorization);
+  return auth.size() > 7 && auth.substr(0, 7) == "Bearer " ? auth.substr(7) : std::string_view{};
+}
+
+}  // namespace
+
+EdgeService::EdgeService(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::Outbox& outbox,
+                         metrics::Registry& metrics, const Clock& clock)
+    : config_(config), catalog_(catalog), vault_(vault), outbox_(outbox), metrics_(metrics), clock_(clock),
+      cache_hits_(metrics.counter("dropgate_edge_token_cache_total", "Token verifications by cache result.",
+                                  {{"result", "hit"}})),
+      cache_misses_(metrics.counter("dropgate_edge_token_cache_total", "Token verifications by cache result.",
+                                    {{"result", "miss"}})),
+      downloads_completed_(metrics.counter("dropgate_edge_downloads_total", "Downloads by result.",
+                                           {{"result", "completed"}})),
+      downloads_failed_(metrics.counter("dropgate_edge_downloads_total", "Downloads by result.",
+                                        {{"result", "failed"}})),
+      bytes_sent_(metrics.counter("dropgate_edge_download_bytes_total", "Body bytes sent for downloads.")),
+      outbox_dropped_(metrics.counter("dropgate_edge_outbox_dropped_total",
+                                      "Events dropped because the outbox was full.")) {}
+
+Response EdgeService::refuse(const Refused& r) {
+  metrics_.counter("dropgate_edge_token_refusals_total", "Requests refused, by reason.", {{"reason", r.reason}}).inc();
+  static const std::map<std::string, std::string> kTitles = {
+      {"no_grant", "Edge not authorised"}, {"not_carried", "Not carried here"},
+      {"wrong_drop", "Token is for another drop"}, {"wrong_asset", "Token does not cover this file"},
+      {"revoked_certificate", "Certificate revoked"}, {"missing", "Download token required"}};
+  auto it = kTitles.find(r.reason);
+  std::string title = it != kTitles.end() ? it->second : "Download token refused";
+  Response response = http::problem(r.status, "edge-" + r.reason, title, r.detail);
+  if (r.status == 503) response.headers.set(http::Field::retry_after, "10");
+  return response;
+}
+
+std::expected<core::VerifiedDownload, EdgeService::Refused> EdgeService::verify_cached(std::string_view token) {
+  auto keyring = catalog_.keyring();
+  int64_t now_ms = clock_.now_ms();
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (cache_keyring_ != keyring.get()) {
+      cache_.clear();  // a rotated or revoked key must not keep old tokens alive
+      cache_keyring_ = keyring.get();
+    }
+    auto it = cache_.find(std::string(token));
+    if (it != cache_.end() && now_ms <= it->second.valid_until_ms) {
+      cache_hits_.inc();
+      return it->second.token;
+    }
+  }
+  cache_misses_.inc();
+  if (!keyring) return std::unexpected(Refused{503, "no_grant", "this edge has no origin keyring yet"});
+  core::VerifyOptions options{now_ms, int64_t{config_.clock_skew_s} * 1000, config_.issuer};
+  auto verified = core::verify_download(*keyring, token, options);
+  if (!verified) return std::unexpected(Refused{401, refusal_reason(verified.error()), verified.error().message()});
+  int64_t valid_until_ms = verified->common.expires_at_ms.value_or(now_ms) + options.clock_skew_ms;
+  std::lock_guard lock(cache_mutex_);
+  if (cache_.size() >= config_.token_cache_entries_max) cache_.clear();
+  cache_.emplace(std::string(token), CachedToken{*verified, valid_until_ms});
+  return std::move(*verified);
+}
+
+std::expected<core::VerifiedDownload, EdgeService::Refused> EdgeService::authorize(const Request& request,
+                                                                                   std::string_view slug) {
+  auto grant = catalog_.grant();
+  if (!grant || (grant->common.expires_at_ms &&
+                 clock_.now_ms() > *grant->common.expires_at_ms + int64_t{config_.clock_skew_s} * 1000)) {
+    return std::unexpected(Refused{503, "no_grant", "this edge holds no valid grant from its origin"});
+  }
+  std::string_view token = bearer(request);
+  if (token.empty()) token = request.query_value("token").value_or("");
+  if (token.empty()) return std::unexpected(Refused{401, "missing", "pass ?token=… or Authorization: Bearer …"});
+  auto verified = verify_cached(token);
+  if (!verified) return verified;
+  if (verified->fields.drop != slug) {
+    return std::unexpected(Refused{403, "wrong_drop", "this token is for \"" + verified->fields.drop + "\""});
+  }
+  if (!verified->fields.cert_id.empty() && catalog_.revocations()->certificate_ids.contains(verified->fields.cert_id)) {
+    return std::unexpected(Refused{403, "revoked_certificate", "the certificate behind this token was revoked"});
+  }
+  return verified;
+}
+
+Response EdgeService::file(Request& request) {
+  std::string slug(request.param("slug"));
+  auto token = authorize(request, slug);
+  if (!token) return refuse(token.error());
+  auto drop = catalog_.drop(slug);
+  if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + slug + "\""});
+  if (clock_.now_ms() > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
+    return refuse({503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
+  }
+  std::string_view path = request.param("path");
+  if (!token->allows(path)) return refuse({403, "wrong_asset", std::string(path)});
+  for (const auto& asset : drop->manifest.assets) {
+    if (asset.path != path) continue;
+    if (!vault_.ready(asset.sha256, asset.size_bytes)) {
+      return refuse({503, "blob_unavailable", "this file is being fetched again; retry shortly"});
+    }
+    Response response = http::file_response(request, vault_.path_of(asset.sha256), asset.size_bytes,
+                                            asset.sha256, asset.media_type);
+    if (request.method == http::Verb::get && std::holds_alternative<http::FileBody>(response.body)) {
+      response.on_done = [this, slug, account = token->fields.account, what = asset.path](bool complete,
+                                                                                          uint64_t bytes) {
+        count(complete ? "download.completed" : "download.failed", slug, account, what, bytes);
+      };
+    }
+    return response;
+  }
+  return http::problem(404, "not-found", "Not found", "this drop has no file \"" + std::string(path) + "\"");
+}
+
+Response EdgeService::archive(Request& request) {
+  std::string slug(request.param("slug"));
+  auto token = authorize(request, slug);
+  if (!token) return refuse(token.error());
+  if (!token->allows("*")) return refuse({403, "wrong_asset", "the archive needs a token for every file"});
+  auto drop = catalog_.drop(slug);
+  if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + slug + "\""});
+  std::vector<ZipEntry> entries;
+  for (const auto& a : drop->manifest.assets) {
+    if (!vault_.ready(a.sha256, a.size_bytes)) {
+      return refuse({503, "blob_unavailable", "a file is being fetched again; retry shortly"});
+    }
+    entries.push_back({slug + "/" + a.path, a.size_bytes, drop->crc32_by_sha256.at(a.sha256),
+                       vault_.path_of(a.sha256), drop->manifest.issued_at_ms});
+  }
+  auto plan = ZipPlan::create(std::move(entries));
+  if (!plan) return http::problem_from_status(plan.error());
+  Response response = serve_zip(request, *plan, drop->manifest_sha256, slug + ".zip");
+  if (request.method == http::Verb::get && std::holds_alternative<http::SegmentedBody>(response.body)) {
+    response.on_done = [this, slug, account = token->fields.account](bool complete, uint64_t bytes) {
+      count(complete ? "download.completed" : "download.failed", slug, account, "*archive*", bytes);
+    };
+  }
+  return response;
+}
+
+Response EdgeService::manifest(Request& request) {
+  auto drop = catalog_.drop(request.param("slug"));
+  if (!drop) return http::problem(404, "not-found", "Not found", "this edge does not carry that drop");
+  auto response = http::json_response(200, drop->manifest_json);
+  response.headers.set(http::Field::etag, "\"" + drop->manifest_sha256 + "\"");
+  return response;
+}
+
+void EdgeService::count(const std::string& kind, const std::string& slug, const std::string& account,
+                        const std::string& what, uint64_t bytes) {
+  (kind == "download.completed" ? downloads_completed_ : downloads_failed_).inc();
+  bytes_sent_.inc(bytes);
+  std::string id = crypto::random_id();
+  boost::json::object event{{"id", id},
+                            {"kind", kind},
+                            {"drop", slug},
+                            {"account", account},
+                            {"at", format_rfc3339(clock_.now_ms())},
+                            {"detail", boost::json::object{{"path", what}, {"bytes", bytes}}}};
+  Status s = outbox_.append(id, boost::json::serialize(event));
+  if (!s.ok()) {
+    outbox_dropped_.inc();
+    log::error("download event not recorded", {{"error", s.to_string()}});
+  }
+}
+
+Response EdgeService::health() {
+  int64_t now_ms = clock_.now_ms();
+  SyncHealth h = catalog_.health();
+  auto grant = catalog_.grant();
+  auto revocations = catalog_.revocations();
+  boost::json::array drops;
+  bool serving = grant.has_value();
+  for (const auto& [slug, drop] : catalog_.drops()) {
+    drops.push_back(boost::json::object{{"drop", slug},
+                                        {"version", drop->manifest.version},
+                                        {"files", drop->manifest.assets.size()},
+                                        {"expires_in_s", (drop->manifest.expires_at_ms - now_ms) / 1000},
+                                        {"synced_at", format_rfc3339(drop->switched_at_ms)}});
+  }
+  auto age_s = [&](int64_t at_ms) -> boost::json::value {
+    return at_ms > 0 ? boost::json::value((now_ms - at_ms) / 1000) : boost::json::value(nullptr);
+  };
+  auto depth = outbox_.depth();
+  boost::json::object out{
+      {"status", !serving ? "no-grant" : h.origin_reachable && h.last_error.empty() ? "ok" : "offline"},
+      {"origin_reachable", h.origin_reachable},
+      {"last_sync_success_age_s", age_s(h.last_success_ms)},
+      {"last_sync_attempt_age_s", age_s(h.last_attempt_ms)},
+      {"last_sync_error", h.last_error},
+      {"keyring_age_s", age_s(h.last_success_ms)},
+      {"revocation_list_age_s", age_s(revocations->issued_at_ms)},
+      {"grant_expires_in_s", grant && grant->common.expires_at_ms
+                                 ? boost::json::value((*grant->common.expires_at_ms - now_ms) / 1000)
+                                 : boost::json::value(nullptr)},
+      {"outbox_depth", depth ? *depth : 0},
+      {"drops", std::move(drops)}};
+  return http::json_response(serving ? 200 : 503, boost::json::serialize(out));
+}
+
+std::string EdgeService::metrics_text() {
+  int64_t now_ms = clock_.now_ms();
+  SyncHealth h = catalog_.health();
+  metrics_.gauge("dropgate_edge_origin_reachable", "1 when the last sync reached the origin.")
+      .set(h.origin_reachable ? 1 : 0);
+  metrics_.gauge("dropgate_edge_sync_age_seconds", "Seconds since the last successful sync (keyring, manifests).")
+      .set(h.last_success_ms ? static_cast<double>(now_ms - h.last_success_ms) / 1000 : -1);
+  auto revocations = catalog_.revocations();
+  metrics_.gauge("dropgate_edge_revocation_list_age_seconds", "Age of the revocation list held.")
+      .set(revocations->issued_at_ms ? static_cast<double>(now_ms - revocations->issued_at_ms) / 1000 : -1);
+  auto depth = outbox_.depth();
+  metrics_.gauge("dropgate_edge_outbox_depth", "Events waiting to be pushed to the origin.").set(depth ? *depth : 0);
+  metrics_.gauge("dropgate_edge_drops_carried", "Drops this edge serves.").set(static_cast<double>(catalog_.drops().size()));
+  metrics_.gauge("dropgate_edge_blobs_damaged", "Blobs found damaged on disk since start.")
+      .set(static_cast<double>(vault_.damaged_count()));
+  return metrics_.render();
+}
+
+void add_edge_delivery_routes(http::Router& router, EdgeService& service) {
+  EdgeService* s = &service;
+  // Delivery runs on the I/O threads: verifying a token takes microseconds, a
+  // cached one less, and a hop to a handler pool would cost more than that.
+  auto quick = [](std::string name) { return http::RouteOptions{.name = std::move(name), .blocking = false}; };
+  router.add(http::Verb::get, "/healthz", [s](Request&) { return s->health(); }, quick("healthz"));
+  router.add(http::Verb::get, "/metrics", [s](Request&) {
+    return http::text_response(200, s->metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+  }, quick("metrics"));
+  router.add(http::Verb::get, "/v1/drops/{slug}/files/{path*}", [s](Request& r) { return s->file(r); },
+             quick("files.get"));
+  router.add(http::Verb::get, "/v1/drops/{slug}/archive.zip", [s](Request& r) { return s->archive(r); },
+             quick("archive.get"));
+  router.add(http::Verb::get, "/v1/drops/{slug}/manifest.json", [s](Request& r) { return s->manifest(r); },
+             quick("manifest.get"));
+}
+
+}  // namespace dg::edge

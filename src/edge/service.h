@@ -1,0 +1,73 @@
+// EdgeService: delivery at the venue. Download tokens are verified here,
+// against the synced keyring and revocation list, with no origin round trip;
+// a token already verified costs a map lookup, not a signature check. Files
+// are found by manifest path → sha256 → vault, never by joining a path.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "base/env.h"
+#include "base/metrics.h"
+#include "core/token.h"
+#include "edge/catalog.h"
+#include "edge/config.h"
+#include "edge/vault.h"
+#include "http/http.h"
+#include "store/outbox.h"
+
+namespace dg::edge {
+
+class EdgeService {
+ public:
+  EdgeService(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::Outbox& outbox,
+              metrics::Registry& metrics, const Clock& clock);
+
+  http::Response file(http::Request& request);
+  http::Response archive(http::Request& request);
+  http::Response manifest(http::Request& request);
+  http::Response health();
+  std::string metrics_text();
+
+ private:
+  struct Refused {
+    unsigned status;
+    std::string reason;  // metric label
+    std::string detail;
+  };
+  // The verified token for this request and drop, or why not.
+  std::expected<core::VerifiedDownload, Refused> authorize(const http::Request& request,
+                                                           std::string_view slug);
+  std::expected<core::VerifiedDownload, Refused> verify_cached(std::string_view token);
+  http::Response refuse(const Refused& refused);
+  void count(const std::string& kind, const std::string& slug, const std::string& account,
+             const std::string& what, uint64_t bytes);
+
+  const EdgeConfig& config_;
+  Catalog& catalog_;
+  Vault& vault_;
+  store::Outbox& outbox_;
+  metrics::Registry& metrics_;
+  const Clock& clock_;
+
+  struct CachedToken {
+    core::VerifiedDownload token;
+    int64_t valid_until_ms;
+  };
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, CachedToken> cache_;
+  const crypto::Keyring* cache_keyring_ = nullptr;  // the cache is cleared when the keyring changes
+
+  metrics::Counter& cache_hits_;
+  metrics::Counter& cache_misses_;
+  metrics::Counter& downloads_completed_;
+  metrics::Counter& downloads_failed_;
+  metrics::Counter& bytes_sent_;
+  metrics::Counter& outbox_dropped_;
+};
+
+void add_edge_delivery_routes(http::Router& router, EdgeService& service);
+
+}  // namespace dg::edge

@@ -1,0 +1,258 @@
+#include "edge/syncer.h"
+
+#include <boost/json.hpp>
+
+#include "base/encoding.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "crypto/minisign.h"
+#include "edge/zip.h"
+#include "http/client.h"
+
+namespace dg::edge {
+namespace {
+
+constexpr uint64_t kSyncDocumentBytesMax = 64 * 1024 * 1024;
+constexpr uint32_t kEventsPerPush = 50;  // keeps a push under the origin's anonymous body limit
+
+}  // namespace
+
+Result<Enrollment> load_enrollment(const EdgeConfig& config) {
+  auto text = read_file(config.enrollment_file(), 4096);
+  if (!text) {
+    return error(Code::not_found, "this edge is not enrolled: run dropgate edge enroll --data " +
+                                      config.data_dir.string() + " --origin URL");
+  }
+  auto root = json::parse_object(*text, 4096);
+  if (!root) return error(root.error().with_context("enrollment.json"));
+  auto origin = json::get_string(*root, "origin", "enrollment", 1024);
+  auto id = json::get_int(*root, "edge_id", "enrollment", 1, INT64_MAX);
+  auto secret = json::get_string(*root, "secret", "enrollment", 128);
+  if (!origin || !id || !secret) return error(Code::corruption, "enrollment.json is incomplete");
+  return Enrollment{*origin, *id, *secret};
+}
+
+Syncer::Syncer(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::Outbox& outbox,
+               metrics::Registry& metrics, const Clock& clock)
+    : config_(config), catalog_(catalog), vault_(vault), outbox_(outbox), clock_(clock),
+      syncs_ok_(metrics.counter("dropgate_edge_syncs_total", "Sync rounds by result.", {{"result", "ok"}})),
+      syncs_failed_(metrics.counter("dropgate_edge_syncs_total", "Sync rounds by result.", {{"result", "failed"}})),
+      manifests_refused_(metrics.counter("dropgate_edge_manifests_refused_total",
+                                         "Manifests refused (signature, key, rollback, expiry, drop).")),
+      blobs_fetched_(metrics.counter("dropgate_edge_blobs_fetched_total", "Blobs fetched and verified.")),
+      events_pushed_(metrics.counter("dropgate_edge_events_pushed_total", "Events the origin acknowledged.")) {}
+
+Status Syncer::fetch_grant(const Enrollment& enrollment) {
+  http::ApiClient client(enrollment.origin_url, "");
+  auto response = client.call_with("GET", "/v1/edges/" + std::to_string(enrollment.edge_id) + "/grant", "",
+                                   {"X-Dropgate-Edge-Secret: " + enrollment.secret}, "");
+  if (!response) return response.error();
+  if (response->status == 409) return Status(Code::unavailable, "waiting for an operator to approve this edge");
+  if (response->status != 200) {
+    return Status(Code::forbidden, "grant refused: " + http::ApiClient::describe_failure(*response));
+  }
+  auto root = json::parse_object(response->body, 64 * 1024);
+  if (!root) return root.error();
+  auto token = json::get_string(*root, "grant", "grant", limits::token_bytes_max);
+  if (!token) return token.error();
+  auto keyring = catalog_.keyring();
+  if (!keyring) return Status(Code::not_found, "no pinned origin keyring; enroll again");
+  auto grant = core::verify_edge_grant(*keyring, *token,
+                                       {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
+  if (!grant) return grant.error().with_context("grant from the origin");
+  return catalog_.set_grant(*token, std::move(*grant));
+}
+
+Status Syncer::apply_keyring(const boost::json::object& doc) {
+  auto keyring = json::get_object(doc, "keyring", "sync");
+  if (!keyring) return keyring.error();
+  auto text = json::get_string(**keyring, "json", "keyring", limits::keyring_file_bytes_max);
+  auto minisig = json::get_string(**keyring, "minisig", "keyring", limits::minisign_sig_file_bytes_max);
+  if (!text || !minisig) return Status(Code::invalid_argument, "sync: keyring is incomplete");
+  // A new keyring is accepted only when a key we already trust signed it:
+  // rotations chain from the key pinned at enrolment.
+  auto pinned = catalog_.keyring();
+  auto sig = crypto::minisign_parse_signature(*minisig);
+  if (!sig) return sig.error().with_context("keyring signature");
+  auto key = pinned->minisign_verification_key(sig->key_number);
+  if (!key) return key.error().with_context("keyring signature");
+  DG_RETURN_IF_ERROR(crypto::minisign_verify(*key, *sig, as_bytes(*text)).with_context("keyring"));
+  if (*text == pinned->to_json()) return Status();
+  log::info("origin keyring updated");
+  return catalog_.set_keyring(*text);
+}
+
+Status Syncer::apply_revocations(const boost::json::object& doc) {
+  auto rev = json::get_object(doc, "revocations", "sync");
+  if (!rev) return rev.error();
+  auto text = json::get_string(**rev, "json", "revocations", kSyncDocumentBytesMax);
+  auto minisig = json::get_string(**rev, "minisig", "revocations", limits::minisign_sig_file_bytes_max);
+  if (!text || !minisig) return Status(Code::invalid_argument, "sync: revocations are incomplete");
+  auto parsed = verify_revocations(*catalog_.keyring(), *text, *minisig);
+  if (!parsed) return parsed.error();
+  if (parsed->issued_at_ms < catalog_.revocations()->issued_at_ms) {
+    return Status(Code::conflict, "revocation list is older than the one held (rollback refused)");
+  }
+  return catalog_.set_revocations(*text, *minisig, std::move(*parsed));
+}
+
+Status Syncer::fetch_blob(const core::Asset& asset,
+                          const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
+  http::ApiClient client(origin_url_, "");
+  auto partial = vault_.partial_path_of(asset.sha256);
+  auto response = client.download("/v1/edge/blobs/" + asset.sha256, partial, catalog_.grant_token(),
+                                  [&](uint64_t done, uint64_t total) {
+                                    if (progress) progress(asset.path, done, total);
+                                  });
+  if (!response) return response.error();
+  if (response->status != 200 && response->status != 206) {
+    std::error_code ec;
+    std::filesystem::remove(partial, ec);
+    return Status(Code::unavailable, "blob " + asset.sha256 + ": HTTP " + std::to_string(response->status));
+  }
+  DG_RETURN_IF_ERROR(vault_.adopt(partial, asset.sha256, asset.size_bytes));
+  blobs_fetched_.inc();
+  return Status();
+}
+
+Status Syncer::apply_drop(const std::string& slug, const std::string& manifest, const std::string& minisig,
+                          const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
+  core::ManifestExpectations expect{slug, catalog_.version_seen(slug), clock_.now_ms(),
+                                    int64_t{config_.clock_skew_s} * 1000};
+  auto verified = core::verify_manifest(*catalog_.keyring(), manifest, minisig, expect);
+  if (!verified) {
+    manifests_refused_.inc();
+    return verified.error().with_context("manifest of " + slug);
+  }
+  auto current = catalog_.drop(slug);
+  bool complete = current && current->manifest_sha256 == verified->sha256;
+  if (complete) {
+    for (const auto& a : current->manifest.assets) complete = complete && vault_.known_good(a.sha256);
+    if (complete) return Status();
+  }
+  auto drop = std::make_shared<CarriedDrop>();
+  for (const auto& asset : verified->manifest.assets) {
+    if (!vault_.known_good(asset.sha256)) DG_RETURN_IF_ERROR(fetch_blob(asset, progress));
+    auto crc = crc32_file(vault_.path_of(asset.sha256));
+    if (!crc) return crc.error();
+    drop->crc32_by_sha256[asset.sha256] = *crc;
+  }
+  drop->manifest = std::move(verified->manifest);
+  drop->manifest_json = manifest;
+  drop->manifest_minisig = minisig;
+  drop->manifest_sha256 = verified->sha256;
+  drop->switched_at_ms = clock_.now_ms();
+  log::info("drop ready", {{"drop", slug}, {"version", drop->manifest.version},
+                           {"files", drop->manifest.assets.size()}});
+  return catalog_.set_drop(slug, std::move(drop));
+}
+
+Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
+  SyncHealth health = catalog_.health();
+  health.last_attempt_ms = clock_.now_ms();
+  auto finish = [&](Status status) {
+    health.origin_reachable = status.code() != Code::unavailable;
+    if (status.ok()) {
+      health.last_success_ms = health.last_attempt_ms;
+      health.last_error.clear();
+      syncs_ok_.inc();
+    } else {
+      health.last_error = status.message();
+      syncs_failed_.inc();
+    }
+    catalog_.set_health(health);
+    return status;
+  };
+  auto enrollment = load_enrollment(config_);
+  if (!enrollment) return finish(enrollment.error());
+  origin_url_ = enrollment->origin_url;
+  if (!catalog_.keyring()) return finish(Status(Code::not_found, "no pinned origin keyring; enroll again"));
+  if (!catalog_.grant()) {
+    if (Status s = fetch_grant(*enrollment); !s.ok()) return finish(s);
+  }
+  http::ApiClient client(origin_url_, "");
+  auto response = client.call_with("GET", "/v1/edge/sync", "", {}, catalog_.grant_token());
+  if (!response) return finish(response.error());
+  if (response->status == 401 || response->status == 403) {
+    // The origin no longer honours this grant: drop it and ask again next round.
+    log::warn("origin refused the grant", {{"detail", http::ApiClient::describe_failure(*response)}});
+    return finish(Status(Code::forbidden, http::ApiClient::describe_failure(*response)));
+  }
+  if (response->status != 200) return finish(Status(Code::unavailable, http::ApiClient::describe_failure(*response)));
+  auto doc = json::parse_object(response->body, kSyncDocumentBytesMax);
+  if (!doc) return finish(doc.error().with_context("sync document"));
+  if (Status s = apply_keyring(*doc); !s.ok()) return finish(s);
+  if (Status s = apply_revocations(*doc); !s.ok()) log::warn("revocation list refused", {{"error", s.to_string()}});
+  auto drops = json::get_array(*doc, "drops", "sync", limits::token_assets_count_max);
+  if (!drops) return finish(drops.error());
+  Status overall;
+  std::set<std::string> offered;
+  for (const auto& item : **drops) {
+    if (!item.is_object()) continue;
+    auto slug = json::get_string(item.as_object(), "drop", "sync", limits::drop_slug_bytes_max);
+    auto manifest = json::get_string(item.as_object(), "manifest", "sync", limits::manifest_bytes_max);
+    auto minisig = json::get_string(item.as_object(), "minisig", "sync", limits::minisign_sig_file_bytes_max);
+    if (!slug || !manifest || !minisig) continue;
+    offered.insert(*slug);
+    Status s = apply_drop(*slug, *manifest, *minisig, progress);
+    if (!s.ok()) {
+      log::warn("drop not updated", {{"drop", *slug}, {"error", s.to_string()}});
+      overall = s;
+    }
+  }
+  auto grant = catalog_.grant();
+  for (const auto& [slug, drop] : catalog_.drops()) {
+    bool granted = grant && std::find(grant->fields.drops.begin(), grant->fields.drops.end(), slug) !=
+                                grant->fields.drops.end();
+    if (!granted) (void)catalog_.remove_drop(slug);
+  }
+  auto pushed = push_outbox();
+  if (!pushed) log::warn("outbox push failed", {{"error", pushed.error().to_string()}});
+  return finish(overall);
+}
+
+Result<uint32_t> Syncer::push_outbox() {
+  if (origin_url_.empty()) {
+    auto enrollment = load_enrollment(config_);
+    if (!enrollment) return error(enrollment.error());
+    origin_url_ = enrollment->origin_url;
+  }
+  http::ApiClient client(origin_url_, "");
+  uint32_t acknowledged = 0;
+  for (int round = 0; round < 1000; ++round) {
+    auto events = outbox_.peek(kEventsPerPush);
+    if (!events) return error(events.error());
+    if (events->empty()) break;
+    std::string body = "{\"events\":[";
+    for (size_t i = 0; i < events->size(); ++i) body += (i ? "," : "") + (*events)[i].body_json;
+    body += "]}";
+    auto response = client.call_with("POST", "/v1/edge/events", body, {}, catalog_.grant_token());
+    if (!response) return error(response.error());
+    if (response->status != 200) {
+      return error(Code::unavailable, "events refused: " + http::ApiClient::describe_failure(*response));
+    }
+    DG_RETURN_IF_ERROR_RESULT(outbox_.acknowledge(events->back().seq));
+    acknowledged += static_cast<uint32_t>(events->size());
+    events_pushed_.inc(events->size());
+  }
+  return acknowledged;
+}
+
+std::vector<DropReadiness> Syncer::readiness() {
+  std::vector<DropReadiness> out;
+  for (const auto& [slug, drop] : catalog_.drops()) {
+    DropReadiness r{slug, drop->manifest.version, static_cast<uint32_t>(drop->manifest.assets.size()), 0, 0,
+                    drop->manifest.expires_at_ms};
+    for (const auto& a : drop->manifest.assets) {
+      r.bytes += a.size_bytes;
+      if (vault_.ready(a.sha256, a.size_bytes)) ++r.files_verified;
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace dg::edge

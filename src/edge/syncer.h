@@ -1,0 +1,77 @@
+// Syncer: brings the edge up to date with its origin (docs/formats/sync.md).
+// Everything received is verified before it is used: the keyring against the
+// keyring already pinned, manifests against the keyring and the highest
+// version seen, blobs against their manifest hashes, the revocation list
+// against the keyring. A drop switches to a new version only when every blob
+// of it is present and verified. When the origin is unreachable, nothing
+// changes and the edge keeps serving what it has.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/metrics.h"
+#include "base/status.h"
+#include "edge/catalog.h"
+#include "edge/config.h"
+#include "edge/vault.h"
+#include "store/outbox.h"
+
+namespace dg::edge {
+
+struct Enrollment {
+  std::string origin_url;
+  int64_t edge_id = 0;
+  std::string secret;
+};
+Result<Enrollment> load_enrollment(const EdgeConfig& config);
+
+// One line of `dropgate edge preload`'s readiness report.
+struct DropReadiness {
+  std::string drop;
+  int64_t version = 0;
+  uint32_t files = 0;
+  uint64_t bytes = 0;
+  uint32_t files_verified = 0;
+  int64_t expires_at_ms = 0;
+};
+
+class Syncer {
+ public:
+  Syncer(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::Outbox& outbox,
+         metrics::Registry& metrics, const Clock& clock);
+
+  // One full round: grant, keyring, revocations, manifests and blobs, outbox.
+  // `progress` (optional) hears about long transfers: (what, done, total).
+  Status sync_once(const std::function<void(const std::string&, uint64_t, uint64_t)>& progress = {});
+  // Pushes queued events; returns how many the origin acknowledged.
+  Result<uint32_t> push_outbox();
+
+  std::vector<DropReadiness> readiness();
+
+ private:
+  Status fetch_grant(const Enrollment& enrollment);
+  Status apply_keyring(const boost::json::object& doc);
+  Status apply_revocations(const boost::json::object& doc);
+  Status apply_drop(const std::string& slug, const std::string& manifest, const std::string& minisig,
+                    const std::function<void(const std::string&, uint64_t, uint64_t)>& progress);
+  Status fetch_blob(const core::Asset& asset,
+                    const std::function<void(const std::string&, uint64_t, uint64_t)>& progress);
+
+  const EdgeConfig& config_;
+  Catalog& catalog_;
+  Vault& vault_;
+  store::Outbox& outbox_;
+  const Clock& clock_;
+  std::string origin_url_;
+  metrics::Counter& syncs_ok_;
+  metrics::Counter& syncs_failed_;
+  metrics::Counter& manifests_refused_;
+  metrics::Counter& blobs_fetched_;
+  metrics::Counter& events_pushed_;
+};
+
+}  // namespace dg::edge

@@ -1,0 +1,107 @@
+#include "edge/vault.h"
+
+#include <sys/stat.h>
+
+#include "base/encoding.h"
+#include "base/log.h"
+#include "crypto/sha256.h"
+
+namespace dg::edge {
+
+Vault::Vault(std::filesystem::path root) : root_(std::move(root)) {}
+
+std::filesystem::path Vault::path_of(std::string_view sha256) const {
+  return root_ / std::string(sha256.substr(0, 2)) / std::string(sha256);
+}
+
+std::filesystem::path Vault::partial_path_of(std::string_view sha256) const {
+  return root_ / "partial" / (std::string(sha256) + ".part");
+}
+
+bool Vault::stat_of(const std::filesystem::path& path, Seen& out) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  out = {static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_ino),
+         st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec,
+         st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec};
+  return true;
+}
+
+void Vault::forget_and_remove(std::string_view sha256) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = good_.find(sha256); it != good_.end()) good_.erase(it);
+  }
+  std::error_code ec;
+  std::filesystem::remove(path_of(sha256), ec);
+}
+
+Result<uint32_t> Vault::verify(const std::vector<std::pair<std::string, uint64_t>>& blobs) {
+  std::vector<std::filesystem::path> paths;
+  for (const auto& [sha, size] : blobs) paths.push_back(path_of(sha));
+  auto digests = crypto::sha256_files(paths, 0);
+  uint32_t good = 0;
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    const auto& [sha, size] = blobs[i];
+    Seen seen;
+    bool matches = digests[i] && hex_encode(digests[i]->sha256) == sha && digests[i]->size_bytes == size &&
+                   stat_of(paths[i], seen);
+    if (!matches) {
+      if (digests[i] || digests[i].error().code() != Code::not_found) {
+        damaged_.fetch_add(1);
+        log::warn("blob damaged on disk; it will be fetched again", {{"sha256", sha}});
+      }
+      forget_and_remove(sha);
+      continue;
+    }
+    std::lock_guard lock(mutex_);
+    good_[sha] = seen;
+    ++good;
+  }
+  return good;
+}
+
+Status Vault::adopt(const std::filesystem::path& file, std::string_view sha256, uint64_t size_bytes) {
+  auto digest = crypto::sha256_file(file);
+  if (!digest) return digest.error();
+  if (hex_encode(digest->sha256) != sha256 || digest->size_bytes != size_bytes) {
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
+    return Status(Code::corruption, "blob " + std::string(sha256) + " arrived with the wrong content");
+  }
+  auto target = path_of(sha256);
+  std::error_code ec;
+  std::filesystem::create_directories(target.parent_path(), ec);
+  std::filesystem::rename(file, target, ec);
+  if (ec) return Status(Code::io_error, "cannot store blob: " + ec.message());
+  Seen seen;
+  if (!stat_of(target, seen)) return Status(Code::io_error, "blob vanished after storing it");
+  std::lock_guard lock(mutex_);
+  good_[std::string(sha256)] = seen;
+  return Status();
+}
+
+bool Vault::known_good(std::string_view sha256) const {
+  std::lock_guard lock(mutex_);
+  return good_.find(sha256) != good_.end();
+}
+
+bool Vault::ready(std::string_view sha256, uint64_t size_bytes) {
+  Seen expected;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = good_.find(sha256);
+    if (it == good_.end()) return false;
+    expected = it->second;
+  }
+  Seen now;
+  if (stat_of(path_of(sha256), now) && now.size_bytes == size_bytes && now.inode == expected.inode &&
+      now.mtime_ns == expected.mtime_ns && now.ctime_ns == expected.ctime_ns) {
+    return true;
+  }
+  // Something touched the file: a fault is suspected, so hash it again now.
+  auto good = verify({{std::string(sha256), size_bytes}});
+  return good && *good == 1;
+}
+
+}  // namespace dg::edge

@@ -1,0 +1,305 @@
+#include "origin/edges.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "base/encoding.h"
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "core/validate.h"
+#include "crypto/minisign.h"
+#include "crypto/sha256.h"
+#include "origin/routes.h"
+
+namespace dg::origin {
+namespace {
+
+using http::Request;
+using http::Response;
+using http::Verb;
+
+constexpr uint32_t kPendingEdgesMax = 100;
+constexpr uint32_t kGrantTtlDaysDefault = 30;
+constexpr uint32_t kEventsPerPushMax = 500;
+
+std::unexpected<Refusal> refuse(unsigned status, std::string type, std::string title,
+                                std::string detail, uint32_t retry_after_s = 0) {
+  return std::unexpected(Refusal{status, std::move(type), std::move(title), std::move(detail), retry_after_s});
+}
+std::unexpected<Refusal> refuse(const Status& status) { return std::unexpected(refusal_from_status(status)); }
+
+boost::json::object edge_json(const store::EdgeRecord& e) {
+  return {{"edge_id", e.id},
+          {"name", e.name},
+          {"key_id", e.key_id},
+          {"state", store::edge_state_name(e.state)},
+          {"drops", boost::json::array(e.drops.begin(), e.drops.end())},
+          {"created_at", format_rfc3339(e.created_at_ms)},
+          {"updated_at", format_rfc3339(e.updated_at_ms)}};
+}
+
+std::string_view bearer(const Request& r) {
+  std::string_view auth = r.header(http::Field::authorization);
+  return auth.size() > 7 && auth.substr(0, 7) == "Bearer " ? auth.substr(7) : std::string_view{};
+}
+
+std::optional<int64_t> parse_id(std::string_view text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value <= 0) return std::nullopt;
+  return value;
+}
+
+Response render(const Outcome<std::string>& outcome, unsigned status) {
+  if (!outcome) return problem_from_refusal(outcome.error());
+  return http::json_response(status, *outcome);
+}
+
+}  // namespace
+
+Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted) {
+  auto body = json::parse_object(body_untrusted, limits::request_body_bytes_max_anonymous);
+  if (!body) return refuse(body.error());
+  if (Status s = json::only_keys(*body, {"name", "edge_key", "secret_sha256"}, "enrolment"); !s.ok()) {
+    return refuse(s);
+  }
+  auto name = json::get_string(*body, "name", "enrolment", 100);
+  auto key_text = json::get_string(*body, "edge_key", "enrolment", 128);
+  auto secret_hash = json::get_string(*body, "secret_sha256", "enrolment", 64);
+  if (!name) return refuse(name.error());
+  if (!key_text) return refuse(key_text.error());
+  if (!secret_hash) return refuse(secret_hash.error());
+  auto key = crypto::PublicKey::from_paserk(*key_text);
+  if (!key) return refuse(key.error());
+  if (!is_sha256_hex(*secret_hash)) {
+    return refuse(400, "invalid-request", "Invalid request", "secret_sha256 must be 64 lower-case hex digits");
+  }
+  store::EdgeRecord record;
+  record.name = *name;
+  record.edge_key = key->to_paserk();
+  record.key_id = key->key_id();
+  record.secret_sha256 = *secret_hash;
+  record.created_at_ms = parts_.clock.now_ms();
+  auto created = parts_.store.create_edge(record, kPendingEdgesMax);
+  if (!created) return refuse(created.error());
+  log::info("edge enrolment requested", {{"edge_id", created->id}, {"name", created->name},
+                                         {"key_id", created->key_id}});
+  return boost::json::serialize(edge_json(*created));
+}
+
+Outcome<std::string> EdgeHub::list_json() {
+  auto edges = parts_.store.list_edges();
+  if (!edges) return refuse(edges.error());
+  boost::json::array out;
+  for (const auto& e : *edges) out.push_back(edge_json(e));
+  return boost::json::serialize(boost::json::object{{"edges", std::move(out)}});
+}
+
+Outcome<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untrusted) {
+  auto body = json::parse_object(body_untrusted, limits::request_body_bytes_max_json);
+  if (!body) return refuse(body.error());
+  if (Status s = json::only_keys(*body, {"drops", "ttl_days"}, "approval"); !s.ok()) return refuse(s);
+  auto drops = json::get_array(*body, "drops", "approval", limits::token_assets_count_max);
+  if (!drops) return refuse(drops.error());
+  int64_t ttl_days = kGrantTtlDaysDefault;
+  if (body->contains("ttl_days")) {
+    auto ttl = json::get_int(*body, "ttl_days", "approval", 1, limits::edge_grant_ttl_s_max / 86'400);
+    if (!ttl) return refuse(ttl.error());
+    ttl_days = *ttl;
+  }
+  std::vector<std::string> slugs;
+  for (const auto& item : **drops) {
+    if (!item.is_string()) return refuse(400, "invalid-request", "Invalid request", "drops are slugs");
+    std::string slug(item.as_string());
+    auto drop = parts_.store.get_drop(slug);
+    if (!drop) return refuse(drop.error());
+    slugs.push_back(slug);
+  }
+  auto edge = parts_.store.get_edge(edge_id);
+  if (!edge) return refuse(edge.error());
+  if (edge->state == store::EdgeState::revoked) {
+    return refuse(409, "edge-revoked", "Edge revoked", "a revoked edge must enrol again with a new key");
+  }
+  int64_t now_ms = parts_.clock.now_ms();
+  core::EdgeGrantFields fields{edge->edge_key, slugs, {}};
+  auto grant = core::issue_edge_grant(parts_.signer, fields, now_ms, static_cast<uint32_t>(ttl_days * 86'400));
+  if (!grant) return refuse(grant.error());
+  auto updated = parts_.store.update_edge(edge_id, store::EdgeState::approved, slugs, *grant, now_ms);
+  if (!updated) return refuse(updated.error());
+  log::info("edge approved", {{"edge_id", edge_id}, {"drops", boost::json::array(slugs.begin(), slugs.end())}});
+  auto out = edge_json(*updated);
+  out["grant_expires_at"] = format_rfc3339(now_ms + ttl_days * 86'400'000);
+  return boost::json::serialize(out);
+}
+
+Outcome<std::string> EdgeHub::revoke(int64_t edge_id) {
+  auto edge = parts_.store.get_edge(edge_id);
+  if (!edge) return refuse(edge.error());
+  auto updated = parts_.store.update_edge(edge_id, store::EdgeState::revoked, {}, "", parts_.clock.now_ms());
+  if (!updated) return refuse(updated.error());
+  log::info("edge revoked", {{"edge_id", edge_id}});
+  return boost::json::serialize(edge_json(*updated));
+}
+
+Outcome<std::string> EdgeHub::grant(int64_t edge_id, std::string_view secret_untrusted) {
+  auto edge = parts_.store.get_edge(edge_id);
+  if (!edge) return refuse(404, "not-found", "Not found", "no such edge");
+  std::string hash = hex_encode(crypto::sha256(as_bytes(secret_untrusted)));
+  if (secret_untrusted.empty() || !crypto::constant_time_equal(hash, edge->secret_sha256)) {
+    return refuse(403, "forbidden", "Forbidden", "this is not the secret the edge enrolled with");
+  }
+  if (edge->state == store::EdgeState::pending) {
+    return refuse(409, "edge-pending", "Waiting for approval",
+                  "an operator must approve edge " + std::to_string(edge_id) + " first", 10);
+  }
+  if (edge->state == store::EdgeState::revoked) {
+    return refuse(403, "edge-revoked", "Edge revoked", "this edge's grant was revoked");
+  }
+  return boost::json::serialize(boost::json::object{{"grant", edge->grant_token}});
+}
+
+Outcome<store::EdgeRecord> EdgeHub::authenticate(const Request& request) {
+  std::string_view token = bearer(request);
+  if (token.empty()) return refuse(401, "grant-required", "Edge grant required", "send Authorization: Bearer <edge-grant>");
+  core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
+                              parts_.config.issuer};
+  auto grant = core::verify_edge_grant(parts_.keyring, token, options);
+  if (!grant) return refuse(401, "grant-refused", "Edge grant refused", grant.error().message());
+  auto edge = parts_.store.get_edge_by_key_id(grant->edge_key.key_id());
+  if (!edge) return refuse(401, "grant-refused", "Edge grant refused", "this edge is not enrolled");
+  if (edge->state != store::EdgeState::approved) {
+    return refuse(403, "edge-revoked", "Edge revoked", "this edge is no longer approved");
+  }
+  // Only drops both in this grant and still granted now.
+  std::vector<std::string> drops;
+  for (const auto& slug : grant->fields.drops) {
+    if (std::find(edge->drops.begin(), edge->drops.end(), slug) != edge->drops.end()) drops.push_back(slug);
+  }
+  edge->drops = std::move(drops);
+  return *edge;
+}
+
+Outcome<std::string> EdgeHub::sync_document(const Request& request) {
+  auto edge = authenticate(request);
+  if (!edge) return std::unexpected(edge.error());
+  int64_t now_ms = parts_.clock.now_ms();
+  std::string keyring = parts_.keyring.to_json();
+  auto keyring_sig = crypto::minisign_sign(parts_.signer.key(), as_bytes(keyring),
+                                           "dropgate-keyring issued_at=" + format_rfc3339(now_ms) +
+                                               " kid=" + parts_.signer.key_id(),
+                                           "dropgate keyring");
+  if (!keyring_sig) return refuse(keyring_sig.error());
+  auto revocations = parts_.service.revocation_list();
+  if (!revocations) return std::unexpected(revocations.error());
+  boost::json::array drops;
+  for (const auto& slug : edge->drops) {
+    auto manifest = parts_.service.current_manifest(slug);
+    if (!manifest) continue;  // not published yet: nothing to carry
+    drops.push_back(boost::json::object{{"drop", slug}, {"manifest", manifest->json}, {"minisig", manifest->minisig}});
+  }
+  boost::json::object doc{{"format", 1},
+                          {"origin_time", format_rfc3339(now_ms)},
+                          {"edge_id", edge->id},
+                          {"grant", edge->grant_token},
+                          {"keyring", boost::json::object{{"json", keyring}, {"minisig", *keyring_sig}}},
+                          {"revocations", boost::json::object{{"json", revocations->json},
+                                                              {"minisig", revocations->minisig}}},
+                          {"drops", std::move(drops)}};
+  return boost::json::serialize(doc);
+}
+
+Response EdgeHub::blob(Request& request) {
+  auto edge = authenticate(request);
+  if (!edge) return problem_from_refusal(edge.error());
+  std::string sha(request.param("sha256"));
+  if (!is_sha256_hex(sha)) return http::problem(404, "not-found", "Not found", "blobs are named by sha256");
+  for (const auto& slug : edge->drops) {
+    auto manifest = parts_.service.current_manifest(slug);
+    if (!manifest) continue;
+    auto parsed = core::parse_manifest(manifest->json);
+    if (!parsed) continue;
+    for (const auto& asset : parsed->assets) {
+      if (asset.sha256 != sha) continue;
+      return http::file_response(request, parts_.blobs.path_of(sha), asset.size_bytes, sha,
+                                 "application/octet-stream");
+    }
+  }
+  return http::problem(404, "not-found", "Not found", "no blob with that hash in this edge's drops");
+}
+
+Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
+  auto edge = authenticate(request);
+  if (!edge) return std::unexpected(edge.error());
+  auto body = json::parse_object(request.body, limits::request_body_bytes_max_json);
+  if (!body) return refuse(body.error());
+  auto events = json::get_array(*body, "events", "events", kEventsPerPushMax);
+  if (!events) return refuse(events.error());
+  std::vector<store::Event> batch;
+  for (const auto& item : **events) {
+    if (!item.is_object()) return refuse(400, "invalid-request", "Invalid request", "events are objects");
+    const auto& e = item.as_object();
+    auto id = json::get_string(e, "id", "event", limits::identifier_bytes_max);
+    auto kind = json::get_string(e, "kind", "event", 32);
+    auto slug = json::get_string(e, "drop", "event", limits::drop_slug_bytes_max);
+    auto account = json::get_optional_string(e, "account", "event", limits::identifier_bytes_max);
+    auto at = json::get_string(e, "at", "event", 40);
+    if (!id || !kind || !slug || !account || !at) {
+      return refuse(400, "invalid-request", "Invalid request", "an event needs id, kind, drop and at");
+    }
+    if (*kind != "download.completed" && *kind != "download.failed" && *kind != "download.started") {
+      return refuse(400, "invalid-request", "Invalid request", "unknown event kind \"" + *kind + "\"");
+    }
+    if (std::find(edge->drops.begin(), edge->drops.end(), *slug) == edge->drops.end()) {
+      return refuse(403, "forbidden", "Forbidden", "this edge does not carry " + *slug);
+    }
+    auto at_ms = parse_rfc3339(*at);
+    auto drop = parts_.store.get_drop(*slug);
+    if (!at_ms || !drop) return refuse(400, "invalid-request", "Invalid request", "bad event time or drop");
+    std::string detail = e.contains("detail") ? boost::json::serialize(e.at("detail")) : "{}";
+    batch.push_back({*kind, drop->id, std::nullopt, account->value_or(""),
+                     detail.size() > 4096 ? "{}" : detail, *at_ms, edge->key_id + ":" + *id});
+  }
+  auto fresh = parts_.store.append_events(batch);
+  if (!fresh) return refuse(fresh.error());
+  return boost::json::serialize(boost::json::object{{"received", batch.size()}, {"new", *fresh}});
+}
+
+void add_edge_routes(http::Router& router, EdgeHub& hub) {
+  EdgeHub* h = &hub;
+  http::RouteOptions op{.requires_auth = true, .body_bytes_max = limits::request_body_bytes_max_json};
+  auto named = [](http::RouteOptions o, std::string name) {
+    o.name = std::move(name);
+    return o;
+  };
+  router.add(Verb::post, "/v1/edges", [h](Request& r) { return render(h->enroll(r.body), 202); },
+             http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_anonymous,
+                                .name = "edges.enroll"});
+  router.add(Verb::get, "/v1/edges", [h](Request&) { return render(h->list_json(), 200); },
+             named(op, "edges.list"));
+  router.add(Verb::post, "/v1/edges/{id}/approve", [h](Request& r) {
+    auto id = parse_id(r.param("id"));
+    if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
+    return render(h->approve(*id, r.body), 200);
+  }, named(op, "edges.approve"));
+  router.add(Verb::post, "/v1/edges/{id}/revoke", [h](Request& r) {
+    auto id = parse_id(r.param("id"));
+    if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
+    return render(h->revoke(*id), 200);
+  }, named(op, "edges.revoke"));
+  router.add(Verb::get, "/v1/edges/{id}/grant", [h](Request& r) {
+    auto id = parse_id(r.param("id"));
+    if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
+    return render(h->grant(*id, r.header("X-Dropgate-Edge-Secret")), 200);
+  }, http::RouteOptions{.name = "edges.grant"});
+  router.add(Verb::get, "/v1/edge/sync", [h](Request& r) { return render(h->sync_document(r), 200); },
+             http::RouteOptions{.name = "edge.sync"});
+  router.add(Verb::get, "/v1/edge/blobs/{sha256}", [h](Request& r) { return h->blob(r); },
+             http::RouteOptions{.name = "edge.blob"});
+  router.add(Verb::post, "/v1/edge/events", [h](Request& r) { return render(h->ingest_events(r), 200); },
+             http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_json, .name = "edge.events"});
+}
+
+}  // namespace dg::origin

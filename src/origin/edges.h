@@ -1,0 +1,59 @@
+// The origin's side of edges: enrolment, approval (an edge-grant token),
+// the sync document, blobs by hash, and the event inbox that de-duplicates
+// what edges report. The protocol is in docs/formats/sync.md.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "core/token.h"
+#include "crypto/keyring.h"
+#include "http/http.h"
+#include "origin/blob_store.h"
+#include "origin/config.h"
+#include "origin/service.h"
+#include "store/store.h"
+
+namespace dg::origin {
+
+class EdgeHub {
+ public:
+  struct Parts {
+    store::Store& store;
+    BlobStore& blobs;
+    const core::TokenSigner& signer;
+    const crypto::Keyring& keyring;
+    OriginService& service;
+    const Clock& clock;
+    const OriginConfig& config;
+  };
+  explicit EdgeHub(Parts parts) : parts_(parts) {}
+
+  // Anonymous: an edge asks to be enrolled with its key and the hash of a secret.
+  Outcome<std::string> enroll(std::string_view body_untrusted);
+  // Operator.
+  Outcome<std::string> list_json();
+  Outcome<std::string> approve(int64_t edge_id, std::string_view body_untrusted);
+  Outcome<std::string> revoke(int64_t edge_id);
+  // The enrolled edge, proving it knows the secret, fetches its grant.
+  Outcome<std::string> grant(int64_t edge_id, std::string_view secret_untrusted);
+
+  // Everything an edge needs in one document: signed keyring, signed
+  // manifests of its drops, signed revocation list, its current grant.
+  Outcome<std::string> sync_document(const http::Request& request);
+  // A blob of one of the edge's drops.
+  http::Response blob(http::Request& request);
+  // Download events reported by an edge; stored once each.
+  Outcome<std::string> ingest_events(const http::Request& request);
+
+ private:
+  // The edge behind a request's grant: verified token, enrolled, approved.
+  Outcome<store::EdgeRecord> authenticate(const http::Request& request);
+
+  Parts parts_;
+};
+
+void add_edge_routes(http::Router& router, EdgeHub& hub);
+
+}  // namespace dg::origin

@@ -1,0 +1,335 @@
+// SqlStore: a batch of claims written together, the fast path of
+// record_claims (group commit). Written one by one, a claim costs a dozen
+// statements — savepoint, checks, claim, buyer counter, idempotency record,
+// events — and on PostgreSQL each is a round trip, so the batch's transaction
+// would hold the committer for a dozen round trips per claim. Together, the
+// same checks and rows take a handful of multi-row statements per batch.
+//
+// The fast path applies only when every claim of the batch passes. Anything
+// else — a refusal, a constraint, a lock timeout — rolls its transaction
+// back, and record_claims writes the claims one by one in a new transaction,
+// each in its own savepoint, which gives every claim its own answer exactly
+// as before. The checks are the per-claim checks of sql_store_sales.cc, made
+// over the batch's serials at once, in the same order, with the same locks.
+#include <algorithm>
+#include <bit>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "base/assert.h"
+#include "store/sql_rows.h"
+#include "store/sql_store.h"
+
+namespace dg::store {
+namespace {
+
+// A multi-row statement carries at most this many rows, and longer runs are
+// cut into power-of-two pieces (45 = 32 + 8 + 4 + 1), so a connection
+// prepares a handful of texts per statement instead of one per batch size.
+constexpr size_t kRowsPerStatementMax = 64;
+
+// "($1, $2), ($3, $4)": `rows` rows of `columns` placeholders.
+std::string values_list(size_t rows, size_t columns) {
+  std::string out;
+  size_t placeholder = 0;
+  for (size_t row = 0; row < rows; ++row) {
+    out += row == 0 ? "(" : ", (";
+    for (size_t column = 0; column < columns; ++column) {
+      if (column > 0) out += ", ";
+      out += "$" + std::to_string(++placeholder);
+    }
+    out += ")";
+  }
+  return out;
+}
+
+// Runs `head VALUES (…), (…) tail` over rows 0..row_count-1 in pieces of at
+// most kRowsPerStatementMax rows: bind(i, params) appends row i's `columns`
+// values, take(rows) reads what each statement returned.
+template <typename Bind, typename Take>
+Status insert_rows(sql::Connection& c, std::string_view head, std::string_view tail,
+                   size_t columns, size_t row_count, Bind&& bind, Take&& take) {
+  std::vector<sql::Value> params;
+  for (size_t done = 0; done < row_count;) {
+    size_t rows = std::bit_floor(std::min(row_count - done, kRowsPerStatementMax));
+    params.clear();
+    for (size_t i = done; i < done + rows; ++i) bind(i, params);
+    DG_ASSERT(params.size() == rows * columns);
+    std::string sql =
+        std::string(head) + " VALUES " + values_list(rows, columns) + std::string(tail);
+    Result<sql::Rows> result = c.run(sql, params);
+    if (!result) return result.error();
+    DG_RETURN_IF_ERROR(take(*result));
+    done += rows;
+  }
+  return Status();
+}
+
+// The serials a batch asks for in one drop (or one seller's leases of it).
+struct SerialSpan {
+  uint32_t first = std::numeric_limits<uint32_t>::max();
+  uint32_t last = 0;
+  int64_t at_ms_min = std::numeric_limits<int64_t>::max();
+
+  void add(const ClaimInsert& insert) {
+    first = std::min(first, insert.serial);
+    last = std::max(last, insert.serial);
+    at_ms_min = std::min(at_ms_min, insert.at_ms);
+  }
+};
+
+// Whether a batch may be tried together: more than one claim (one claim is
+// cheaper alone), no hold to consume (a confirmed payment; rare), and no
+// account twice in a drop (one multi-row upsert cannot count a buyer twice).
+bool may_go_together(std::span<const ClaimInsert* const> batch) {
+  if (batch.size() < 2) return false;
+  std::set<std::pair<int64_t, std::string_view>> buyers;
+  for (const ClaimInsert* insert : batch) {
+    if (insert->from_hold_id) return false;
+    if (!buyers.emplace(insert->drop_id, insert->account).second) return false;
+  }
+  return true;
+}
+
+Status not_together(Code code, std::string_view why) {
+  return Status(code, "the batch cannot be written together: " + std::string(why));
+}
+
+// check_lease_covers for every claim of `seller_id` in `drop_id`, with one
+// statement. A seller's leases of a drop never overlap and hold at most
+// lease_serials_max serials, so the leases that can cover span.first..last
+// start in first - lease_serials_max + 1 .. last: a bounded index range.
+Status check_leases_cover_together(sql::Connection& c, std::string_view for_share,
+                                   std::string_view seller_id, int64_t drop_id,
+                                   const SerialSpan& span,
+                                   std::span<const ClaimInsert* const> batch) {
+  int64_t lowest_start = int64_t{span.first} - int64_t{lease_serials_max} + 1;
+  Result<sql::Rows> rows = c.query(
+      "SELECT first_serial, last_serial FROM leases WHERE seller_id = $1 AND drop_id = $2 "
+      "AND first_serial BETWEEN $3 AND $4 AND last_serial >= $5 ORDER BY first_serial" +
+          std::string(for_share),
+      {seller_id, drop_id, lowest_start, int64_t{span.last}, int64_t{span.first}});
+  if (!rows) return rows.error();
+  std::vector<std::pair<uint32_t, uint32_t>> leases;  // first, last; sorted by first
+  for (size_t row = 0; row < rows->size(); ++row) {
+    sql::RowReader reader(*rows, row);
+    uint32_t first = reader.uint32();
+    uint32_t last = reader.uint32();
+    if (!reader.status().ok()) return reader.status();
+    leases.emplace_back(first, last);
+  }
+  for (const ClaimInsert* insert : batch) {
+    if (insert->seller_id != seller_id || insert->drop_id != drop_id) continue;
+    // The lease starting last at or before the serial is the only candidate.
+    auto after = std::upper_bound(
+        leases.begin(), leases.end(), insert->serial,
+        [](uint32_t serial, const std::pair<uint32_t, uint32_t>& l) { return serial < l.first; });
+    if (after == leases.begin() || std::prev(after)->second < insert->serial) {
+      return not_together(Code::conflict, "a serial is not in a lease of its seller");
+    }
+  }
+  return Status();
+}
+
+Status insert_claims_together(sql::Connection& c,
+                                        std::span<const ClaimInsert* const> batch,
+                                        std::vector<Claim>& claims) {
+  std::map<std::pair<int64_t, uint32_t>, size_t> position;  // (drop, serial) → index in batch
+  for (size_t k = 0; k < batch.size(); ++k) position[{batch[k]->drop_id, batch[k]->serial}] = k;
+  std::vector<bool> returned(batch.size(), false);
+  DG_RETURN_IF_ERROR(insert_rows(
+      c,
+      "INSERT INTO claims (drop_id, serial, account, source, payment_ref, cert_id, cert_token, "
+      "claimed_at_ms)",
+      " RETURNING id, drop_id, serial", 8, batch.size(),
+      [&](size_t k, std::vector<sql::Value>& p) {
+        const ClaimInsert& i = *batch[k];
+        p.insert(p.end(), {i.drop_id, int64_t{i.serial}, i.account, claim_source_name(i.source),
+                           i.payment_ref, i.cert_id, i.cert_token, i.at_ms});
+      },
+      [&](const sql::Rows& rows) -> Status {
+        // The rest of each claim is what was inserted: only the id is new.
+        for (size_t row = 0; row < rows.size(); ++row) {
+          sql::RowReader reader(rows, row);
+          int64_t id = reader.int64();
+          int64_t drop_id = reader.int64();
+          uint32_t serial = reader.uint32();
+          if (!reader.status().ok()) return reader.status();
+          auto found = position.find({drop_id, serial});
+          if (found == position.end()) return Status(Code::corruption, "an unasked claim came back");
+          const ClaimInsert& i = *batch[found->second];
+          returned[found->second] = true;
+          claims[found->second] = Claim{id, drop_id, serial, i.account, i.source, i.payment_ref,
+                                        i.cert_id, i.cert_token, i.at_ms, std::nullopt};
+        }
+        return Status();
+      }));
+  if (std::find(returned.begin(), returned.end(), false) != returned.end()) {
+    return Status(Code::corruption, "an inserted claim did not come back");
+  }
+  return Status();
+}
+
+// count_buyer_claim for the batch: one upsert over its buyers (distinct, see
+// may_go_together), in the batch's order, refused if any buyer passes the limit.
+Status count_buyers_together(sql::Connection& c,
+                                       std::span<const ClaimInsert* const> batch) {
+  std::map<std::pair<int64_t, std::string_view>, uint32_t> limit_of;
+  for (const ClaimInsert* insert : batch) {
+    limit_of[{insert->drop_id, insert->account}] = insert->per_buyer_limit;
+  }
+  return insert_rows(
+      c, "INSERT INTO buyer_claims (drop_id, account, claim_count)",
+      " ON CONFLICT (drop_id, account) DO UPDATE SET claim_count = buyer_claims.claim_count + 1 "
+      "RETURNING drop_id, account, claim_count",
+      3, batch.size(),
+      [&](size_t k, std::vector<sql::Value>& p) {
+        p.insert(p.end(), {batch[k]->drop_id, batch[k]->account, int64_t{1}});
+      },
+      [&](const sql::Rows& rows) -> Status {
+        for (size_t row = 0; row < rows.size(); ++row) {
+          sql::RowReader reader(rows, row);
+          int64_t drop_id = reader.int64();
+          std::string account = reader.text();
+          int64_t count = reader.int64();
+          if (!reader.status().ok()) return reader.status();
+          auto limit = limit_of.find({drop_id, account});
+          if (limit == limit_of.end()) return Status(Code::corruption, "an unasked buyer came back");
+          if (count > int64_t{limit->second}) {
+            return not_together(Code::limit_exceeded, "a buyer is at the per-buyer limit");
+          }
+        }
+        return Status();
+      });
+}
+
+// insert_events for the events of the batch, in order. An event with a
+// dedup_key goes in with ON CONFLICT DO NOTHING (a repeat is skipped, as in
+// insert_events); one without can meet no unique index, so it goes in with a
+// plain INSERT, which spares PostgreSQL the speculative insertion per row.
+Status insert_events_together(sql::Connection& c, const std::vector<const Event*>& events) {
+  for (size_t begin = 0; begin < events.size();) {
+    bool deduped = !events[begin]->dedup_key.empty();
+    size_t end = begin;
+    while (end < events.size() && !events[end]->dedup_key.empty() == deduped) ++end;
+    DG_RETURN_IF_ERROR(insert_rows(
+        c, "INSERT INTO events (kind, drop_id, serial, account, detail_json, at_ms, dedup_key)",
+        deduped ? " ON CONFLICT DO NOTHING" : "", 7, end - begin,
+        [&](size_t i, std::vector<sql::Value>& p) {
+          const Event& e = *events[begin + i];
+          p.insert(p.end(), {e.kind, e.drop_id,
+                             e.serial ? sql::Value(int64_t{*e.serial}) : sql::Value(nullptr),
+                             e.account, e.detail_json, e.at_ms, e.dedup_key});
+        },
+        [](const sql::Rows&) { return Status(); }));
+    begin = end;
+  }
+  return Status();
+}
+
+// The rows of insert_claim for the whole batch, after check_claims_together.
+Status write_claims_together(sql::Connection& c, std::span<const ClaimInsert* const> batch,
+                             std::vector<Claim>& claims) {
+  DG_RETURN_IF_ERROR(insert_claims_together(c, batch, claims));
+  DG_RETURN_IF_ERROR(count_buyers_together(c, batch));
+  std::vector<const IdempotencyRecord*> records;
+  std::vector<const Event*> events;
+  for (const ClaimInsert* insert : batch) {
+    if (insert->idempotency) records.push_back(&*insert->idempotency);
+    for (const Event& event : insert->events) events.push_back(&event);
+  }
+  DG_RETURN_IF_ERROR(insert_rows(
+      c,
+      "INSERT INTO idempotency (scope, key, request_sha256, response_status, response_body, "
+      "created_at_ms)",
+      "", 6, records.size(),
+      [&](size_t i, std::vector<sql::Value>& p) {
+        const IdempotencyRecord& r = *records[i];
+        p.insert(p.end(), {r.scope, r.key, r.request_sha256, int64_t{r.response_status},
+                           r.response_body, r.created_at_ms});
+      },
+      [](const sql::Rows&) { return Status(); }));
+  return insert_events_together(c, events);
+}
+
+}  // namespace
+
+std::optional<std::vector<Result<Claim>>> SqlStore::record_claims_together(
+    const std::vector<ClaimInsert>& inserts, const std::vector<size_t>& order) {
+  std::vector<const ClaimInsert*> batch;
+  batch.reserve(order.size());
+  for (size_t i : order) batch.push_back(&inserts[i]);
+  if (!may_go_together(batch)) return std::nullopt;
+  std::vector<Claim> claims(batch.size());
+  bool written = false;
+  Status together = transact(Tx::write, [&](sql::Connection& c) -> Status {
+    DG_RETURN_IF_ERROR(check_claims_together(c, batch));
+    DG_RETURN_IF_ERROR(write_claims_together(c, batch, claims));
+    written = true;
+    return Status();
+  });
+  // Not every claim passed (or the batch could not begin): nothing was
+  // written, so they can be written one by one.
+  if (!together.ok() && !written) return std::nullopt;
+  // Written: committed, or a failed COMMIT whose outcome is unknown; either
+  // way every claim shares the batch's fate.
+  std::vector<Result<Claim>> results(inserts.size(), error(together));
+  if (together.ok()) {
+    for (size_t k = 0; k < order.size(); ++k) results[order[k]] = std::move(claims[k]);
+  }
+  return results;
+}
+
+// check_claim_preconditions over the whole batch: each drop's edition read
+// once, each seller's leases over the batch's serials locked FOR SHARE in
+// one statement, unexpired holds on those serials read once.
+Status SqlStore::check_claims_together(sql::Connection& c,
+                                       std::span<const ClaimInsert* const> batch) {
+  std::map<int64_t, SerialSpan> drops;
+  std::map<std::pair<std::string_view, int64_t>, SerialSpan> sellers;
+  for (const ClaimInsert* insert : batch) {
+    drops[insert->drop_id].add(*insert);
+    if (!insert->seller_id.empty()) sellers[{insert->seller_id, insert->drop_id}].add(*insert);
+  }
+  for (const auto& [drop_id, span] : drops) {
+    // A plain read, as for one claim: the drop row is the hot row of leasing.
+    Result<sql::Rows> rows = c.query("SELECT edition_size FROM drops WHERE id = $1", {drop_id});
+    if (!rows) return rows.error();
+    if (rows->empty()) return not_together(Code::not_found, "a drop does not exist");
+    Result<int64_t> edition_size = first_int(*rows);
+    if (!edition_size) return edition_size.error();
+    if (span.first < 1 || span.last > *edition_size) {
+      return not_together(Code::invalid_argument, "a serial is outside its edition");
+    }
+  }
+  for (const auto& [key, span] : sellers) {
+    DG_RETURN_IF_ERROR(
+        check_leases_cover_together(c, dialect_.for_share, key.first, key.second, span, batch));
+  }
+  for (const auto& [drop_id, span] : drops) {
+    Result<sql::Rows> held = c.query(
+        "SELECT serial, expires_at_ms FROM holds WHERE drop_id = $1 AND serial BETWEEN $2 AND $3 "
+        "AND expires_at_ms > $4",
+        {drop_id, int64_t{span.first}, int64_t{span.last}, span.at_ms_min});
+    if (!held) return held.error();
+    std::map<uint32_t, int64_t> expiry_by_serial;
+    for (size_t row = 0; row < held->size(); ++row) {
+      sql::RowReader reader(*held, row);
+      uint32_t serial = reader.uint32();
+      int64_t expires_at_ms = reader.int64();
+      if (!reader.status().ok()) return reader.status();
+      expiry_by_serial[serial] = expires_at_ms;
+    }
+    for (const ClaimInsert* insert : batch) {
+      auto hold = expiry_by_serial.find(insert->serial);
+      if (insert->drop_id == drop_id && hold != expiry_by_serial.end() &&
+          hold->second > insert->at_ms) {
+        return not_together(Code::conflict, "a serial is held");
+      }
+    }
+  }
+  return Status();
+}
+
+}  // namespace dg::store
