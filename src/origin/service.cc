@@ -558,6 +558,18 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
     return refuse(403, "token-wrong-drop", "Token is for another drop",
                   "this token is for \"" + token->fields.drop + "\"");
   }
+  if (!token->fields.cert_id.empty()) {
+    // The same rule an edge applies with its synced list: a revoked claim downloads nothing.
+    bool revoked = false;
+    if (revocation_list()) {
+      std::lock_guard lock(revocations_mutex_);
+      revoked = revoked_cert_ids_.contains(token->fields.cert_id);
+    }
+    if (revoked) {
+      return refuse(403, "certificate-revoked", "Certificate revoked",
+                    "the certificate behind this token was revoked");
+    }
+  }
   if (!token->allows(path)) {
     return refuse(403, "token-wrong-asset", "Token does not cover this file", std::string(path));
   }
@@ -629,7 +641,9 @@ Outcome<SignedList> OriginService::revocation_list() {
   auto revocations = parts_.store.list_revocations();
   if (!revocations) return refuse(revocations.error());
   boost::json::array revoked;
+  revoked_cert_ids_.clear();
   for (const auto& r : *revocations) {
+    revoked_cert_ids_.insert(r.cert_id);
     auto drop = parts_.store.get_drop_by_id(r.drop_id);
     revoked.push_back(boost::json::object{{"certificate_id", r.cert_id},
                                           {"drop", drop ? drop->spec.slug : ""},

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -170,6 +171,7 @@ class OriginService {
   Parts parts_;
   std::mutex revocations_mutex_;
   std::optional<SignedList> revocations_;
+  std::set<std::string> revoked_cert_ids_;  // the ids on revocations_
   int64_t revocations_signed_at_ms_ = 0;
   std::mutex cache_mutex_;
   std::map<std::string, CachedDrop, std::less<>> cache_;

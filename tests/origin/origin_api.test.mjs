@@ -235,6 +235,8 @@ test('certificates, revocation and the signed revocation list', async () => {
   const revoked = await api.post(`/v1/drops/cert-drop/certificates/${c.json.serial}/revoke`, { reason: 'refund' }, idem())
   assert.equal(revoked.status, 200, revoked.text)
   assert.equal((await anon.get(`/v1/drops/cert-drop/certificates/${c.json.serial}`)).json.revoked, true)
+  // The revoked claim's download token no longer downloads.
+  assertProblem(await anon.get(`/v1/drops/cert-drop/files/notes.txt?token=${c.json.download_token}`), 403, 'certificate-revoked')
   const list = await anon.get('/v1/revocations.json')
   const listSig = await anon.get('/v1/revocations.json.minisig')
   assert.ok(list.json.revoked.some((r) => r.certificate_id === cert.json.certificate_id && r.serial === c.json.serial))
