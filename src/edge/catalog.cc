@@ -165,6 +165,7 @@ std::string Catalog::grant_token() const {
 }
 
 int64_t Catalog::version_seen(std::string_view slug) const {
+  std::lock_guard lock(mutex_);
   auto it = versions_.find(slug);
   return it == versions_.end() ? 0 : it->second;
 }
@@ -203,6 +204,14 @@ Status Catalog::set_grant(const std::string& token, core::VerifiedEdgeGrant gran
   grant_ = std::move(grant);
   grant_token_ = token;
   return Status();
+}
+
+void Catalog::clear_grant() {
+  std::error_code ec;
+  std::filesystem::remove(config_.grant_file(), ec);
+  std::lock_guard lock(mutex_);
+  grant_.reset();
+  grant_token_.clear();
 }
 
 Status Catalog::save_versions_locked() {

@@ -70,6 +70,8 @@ class Catalog {
   Status set_keyring(const std::string& keyring_json);
   Status set_revocations(const std::string& json, const std::string& minisig, Revocations parsed);
   Status set_grant(const std::string& token, core::VerifiedEdgeGrant grant);
+  // Forgets the grant (the origin refused it); nothing is served until a new one arrives.
+  void clear_grant();
   Status set_drop(const std::string& slug, std::shared_ptr<const CarriedDrop> drop);
   Status remove_drop(const std::string& slug);
   void set_health(SyncHealth health);

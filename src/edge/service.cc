@@ -64,6 +64,13 @@ Response serve_zip(const Request& request, const ZipPlan& plan, const std::strin
   return response;
 }
 
+// A download "counts" once, when its last byte was delivered: a resumed
+// download's earlier ranges are partial, an interrupted one failed.
+std::string delivery_kind(bool complete, bool reaches_end) {
+  if (!complete) return "download.failed";
+  return reaches_end ? "download.completed" : "download.partial";
+}
+
 std::string_view bearer(const Request& r) {
   std::string_view auth = r.header(http::Field::authorization);
   return auth.size() > 7 && auth.substr(0, 7) == "Bearer " ? auth.substr(7) : std::string_view{};
@@ -165,11 +172,10 @@ Response EdgeService::file(Request& request) {
     }
     Response response = http::file_response(request, vault_.path_of(asset.sha256), asset.size_bytes,
                                             asset.sha256, asset.media_type);
-    if (request.method == http::Verb::get && std::holds_alternative<http::FileBody>(response.body)) {
-      response.on_done = [this, slug, account = token->fields.account, what = asset.path](bool complete,
-                                                                                          uint64_t bytes) {
-        count(complete ? "download.completed" : "download.failed", slug, account, what, bytes);
-      };
+    if (const auto* body = std::get_if<http::FileBody>(&response.body); body && request.method == http::Verb::get) {
+      bool reaches_end = body->offset + body->length == asset.size_bytes;
+      response.on_done = [this, slug, account = token->fields.account, what = asset.path, reaches_end](
+                             bool complete, uint64_t bytes) { count(delivery_kind(complete, reaches_end), slug, account, what, bytes); };
     }
     return response;
   }
@@ -183,6 +189,9 @@ Response EdgeService::archive(Request& request) {
   if (!token->allows("*")) return refuse({403, "wrong_asset", "the archive needs a token for every file"});
   auto drop = catalog_.drop(slug);
   if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + slug + "\""});
+  if (clock_.now_ms() > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
+    return refuse({503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
+  }
   std::vector<ZipEntry> entries;
   for (const auto& a : drop->manifest.assets) {
     if (!vault_.ready(a.sha256, a.size_bytes)) {
@@ -195,8 +204,13 @@ Response EdgeService::archive(Request& request) {
   if (!plan) return http::problem_from_status(plan.error());
   Response response = serve_zip(request, *plan, drop->manifest_sha256, slug + ".zip");
   if (request.method == http::Verb::get && std::holds_alternative<http::SegmentedBody>(response.body)) {
-    response.on_done = [this, slug, account = token->fields.account](bool complete, uint64_t bytes) {
-      count(complete ? "download.completed" : "download.failed", slug, account, "*archive*", bytes);
+    // A range counts as the completed download only when it delivers the last byte.
+    std::string_view content_range = response.headers[http::Field::content_range];
+    bool reaches_end = response.status == 200 ||
+                       content_range.ends_with("-" + std::to_string(plan->total_bytes() - 1) + "/" +
+                                               std::to_string(plan->total_bytes()));
+    response.on_done = [this, slug, account = token->fields.account, reaches_end](bool complete, uint64_t bytes) {
+      count(delivery_kind(complete, reaches_end), slug, account, "*archive*", bytes);
     };
   }
   return response;
@@ -212,7 +226,8 @@ Response EdgeService::manifest(Request& request) {
 
 void EdgeService::count(const std::string& kind, const std::string& slug, const std::string& account,
                         const std::string& what, uint64_t bytes) {
-  (kind == "download.completed" ? downloads_completed_ : downloads_failed_).inc();
+  if (kind == "download.completed") downloads_completed_.inc();
+  if (kind == "download.failed") downloads_failed_.inc();
   bytes_sent_.inc(bytes);
   std::string id = crypto::random_id();
   boost::json::object event{{"id", id},

@@ -85,6 +85,19 @@ Status Syncer::apply_keyring(const boost::json::object& doc) {
   return catalog_.set_keyring(*text);
 }
 
+// The origin sends the edge's current grant each round: a re-approval (drops
+// added or removed, a longer life) takes effect at the next sync.
+Status Syncer::apply_grant(const boost::json::object& doc) {
+  auto token = json::get_string(doc, "grant", "sync", limits::token_bytes_max);
+  if (!token) return token.error();
+  if (*token == catalog_.grant_token()) return Status();
+  auto grant = core::verify_edge_grant(*catalog_.keyring(), *token,
+                                       {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
+  if (!grant) return grant.error().with_context("grant from the origin");
+  log::info("grant renewed", {{"drops", boost::json::array(grant->fields.drops.begin(), grant->fields.drops.end())}});
+  return catalog_.set_grant(*token, std::move(*grant));
+}
+
 Status Syncer::apply_revocations(const boost::json::object& doc) {
   auto rev = json::get_object(doc, "revocations", "sync");
   if (!rev) return rev.error();
@@ -177,14 +190,17 @@ Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, 
   auto response = client.call_with("GET", "/v1/edge/sync", "", {}, catalog_.grant_token());
   if (!response) return finish(response.error());
   if (response->status == 401 || response->status == 403) {
-    // The origin no longer honours this grant: drop it and ask again next round.
+    // The origin no longer honours this grant: drop it and ask again next round
+    // (an edge the operator revoked gets none, and serves nothing).
     log::warn("origin refused the grant", {{"detail", http::ApiClient::describe_failure(*response)}});
+    catalog_.clear_grant();
     return finish(Status(Code::forbidden, http::ApiClient::describe_failure(*response)));
   }
   if (response->status != 200) return finish(Status(Code::unavailable, http::ApiClient::describe_failure(*response)));
   auto doc = json::parse_object(response->body, kSyncDocumentBytesMax);
   if (!doc) return finish(doc.error().with_context("sync document"));
   if (Status s = apply_keyring(*doc); !s.ok()) return finish(s);
+  if (Status s = apply_grant(*doc); !s.ok()) return finish(s);
   if (Status s = apply_revocations(*doc); !s.ok()) log::warn("revocation list refused", {{"error", s.to_string()}});
   auto drops = json::get_array(*doc, "drops", "sync", limits::token_assets_count_max);
   if (!drops) return finish(drops.error());

@@ -55,6 +55,7 @@ class Syncer {
  private:
   Status fetch_grant(const Enrollment& enrollment);
   Status apply_keyring(const boost::json::object& doc);
+  Status apply_grant(const boost::json::object& doc);
   Status apply_revocations(const boost::json::object& doc);
   Status apply_drop(const std::string& slug, const std::string& manifest, const std::string& minisig,
                     const std::function<void(const std::string&, uint64_t, uint64_t)>& progress);

@@ -1,7 +1,6 @@
 #include "origin/committer.h"
 
 #include "base/assert.h"
-#include <cstdlib>  // TEMP
 
 namespace dg::origin {
 
@@ -9,7 +8,7 @@ ClaimCommitter::ClaimCommitter(store::Store& store, uint32_t batch_claims_max,
                                metrics::Histogram* batch_sizes,
                                std::chrono::microseconds linger_max)
     : store_(store), batch_claims_max_(std::max<uint32_t>(1, batch_claims_max)),
-      batch_sizes_(batch_sizes), linger_max_(getenv("DG_LINGER_US") ? std::chrono::microseconds(atoi(getenv("DG_LINGER_US"))) : linger_max), thread_([this] { run(); }) {}  // TEMP
+      batch_sizes_(batch_sizes), linger_max_(linger_max), thread_([this] { run(); }) {}
 
 ClaimCommitter::~ClaimCommitter() {
   {

@@ -237,7 +237,11 @@ Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
   if (!body) return refuse(body.error());
   auto events = json::get_array(*body, "events", "events", kEventsPerPushMax);
   if (!events) return refuse(events.error());
+  // Events the origin cannot take (an unknown kind, a drop no longer granted)
+  // are acknowledged and counted as refused: one bad event must not block an
+  // edge's outbox behind it forever.
   std::vector<store::Event> batch;
+  uint32_t refused = 0;
   for (const auto& item : **events) {
     if (!item.is_object()) return refuse(400, "invalid-request", "Invalid request", "events are objects");
     const auto& e = item.as_object();
@@ -249,22 +253,24 @@ Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
     if (!id || !kind || !slug || !account || !at) {
       return refuse(400, "invalid-request", "Invalid request", "an event needs id, kind, drop and at");
     }
-    if (*kind != "download.completed" && *kind != "download.failed" && *kind != "download.started") {
-      return refuse(400, "invalid-request", "Invalid request", "unknown event kind \"" + *kind + "\"");
-    }
-    if (std::find(edge->drops.begin(), edge->drops.end(), *slug) == edge->drops.end()) {
-      return refuse(403, "forbidden", "Forbidden", "this edge does not carry " + *slug);
-    }
+    bool known_kind = *kind == "download.completed" || *kind == "download.failed" ||
+                      *kind == "download.partial" || *kind == "download.started";
+    bool granted = std::find(edge->drops.begin(), edge->drops.end(), *slug) != edge->drops.end();
     auto at_ms = parse_rfc3339(*at);
-    auto drop = parts_.store.get_drop(*slug);
-    if (!at_ms || !drop) return refuse(400, "invalid-request", "Invalid request", "bad event time or drop");
+    auto drop = granted ? parts_.store.get_drop(*slug) : Result<store::Drop>(error(Code::not_found, ""));
+    if (!known_kind || !granted || !at_ms || !drop) {
+      ++refused;
+      log::warn("edge event refused", {{"edge_id", edge->id}, {"kind", *kind}, {"drop", *slug}});
+      continue;
+    }
     std::string detail = e.contains("detail") ? boost::json::serialize(e.at("detail")) : "{}";
     batch.push_back({*kind, drop->id, std::nullopt, account->value_or(""),
                      detail.size() > 4096 ? "{}" : detail, *at_ms, edge->key_id + ":" + *id});
   }
   auto fresh = parts_.store.append_events(batch);
   if (!fresh) return refuse(fresh.error());
-  return boost::json::serialize(boost::json::object{{"received", batch.size()}, {"new", *fresh}});
+  return boost::json::serialize(
+      boost::json::object{{"received", batch.size() + refused}, {"new", *fresh}, {"refused", refused}});
 }
 
 void add_edge_routes(http::Router& router, EdgeHub& hub) {

@@ -374,9 +374,12 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
     if (!delivery) return problem_from_refusal(delivery.error());
     Response response = http::file_response(r, delivery->blob_path, delivery->asset.size_bytes,
                                             delivery->asset.sha256, delivery->asset.media_type);
-    if (r.method == Verb::get && std::holds_alternative<http::FileBody>(response.body)) {
-      response.on_done = [s, d = *delivery](bool complete, uint64_t bytes) {
-        s->record_download(d, complete, bytes);
+    if (const auto* body = std::get_if<http::FileBody>(&response.body); body && r.method == Verb::get) {
+      // Only the response that delivers the last byte completes a download; a
+      // resumed download counts once.
+      bool reaches_end = body->offset + body->length == delivery->asset.size_bytes;
+      response.on_done = [s, d = *delivery, reaches_end](bool complete, uint64_t bytes) {
+        s->record_download(d, complete, reaches_end, bytes);
       };
     }
     return response;

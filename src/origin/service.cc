@@ -585,11 +585,13 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
   return refuse(404, "not-found", "Not found", "this drop has no file \"" + std::string(path) + "\"");
 }
 
-void OriginService::record_download(const Delivery& d, bool complete, uint64_t bytes_sent) {
-  (complete ? metrics_.downloads_completed : metrics_.downloads_failed).inc();
+void OriginService::record_download(const Delivery& d, bool complete, bool reaches_end, uint64_t bytes_sent) {
+  if (complete && reaches_end) metrics_.downloads_completed.inc();
+  if (!complete) metrics_.downloads_failed.inc();
   metrics_.download_bytes.inc(bytes_sent);
   boost::json::object detail{{"path", d.asset.path}, {"bytes", bytes_sent}, {"jti", d.token_id}};
-  (void)parts_.store.append_events({{complete ? "download.completed" : "download.failed", d.drop_id,
+  std::string kind = !complete ? "download.failed" : reaches_end ? "download.completed" : "download.partial";
+  (void)parts_.store.append_events({{kind, d.drop_id,
                                      std::nullopt, d.account, boost::json::serialize(detail),
                                      parts_.clock.now_ms(), ""}});
 }

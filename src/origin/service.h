@@ -137,7 +137,8 @@ class OriginService {
   // --- Delivery: checks the download token and finds the file by manifest path.
   Outcome<Delivery> resolve_download(std::string_view slug, std::string_view path,
                                      std::string_view token_untrusted);
-  void record_download(const Delivery& delivery, bool complete, uint64_t bytes_sent);
+  // complete: every body byte was sent; reaches_end: the body ran to the file's last byte.
+  void record_download(const Delivery& delivery, bool complete, bool reaches_end, uint64_t bytes_sent);
 
   // --- Certificates.
   Outcome<std::string> certificate_json(std::string_view slug, uint32_t serial);

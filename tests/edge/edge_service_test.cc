@@ -1,0 +1,179 @@
+// EdgeService judged by an injected clock: the freeze defence (an expired
+// manifest is not served until the edge syncs a fresh one) and the token
+// cache (a token verified once still expires on time). The handlers are called
+// directly with parsed requests, over a real Catalog, Vault and Outbox in a
+// temporary folder.
+#include "edge/service.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "base/encoding.h"
+#include "base/env.h"
+#include "base/file.h"
+#include "base/metrics.h"
+#include "core/manifest.h"
+#include "core/token.h"
+#include "crypto/keyring.h"
+#include "crypto/keys.h"
+#include "crypto/sha256.h"
+#include "edge/catalog.h"
+#include "edge/vault.h"
+#include "edge/zip.h"
+#include "store/outbox.h"
+
+namespace dg::edge {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kNow = 1'790'000'000'000;
+constexpr int64_t kMinuteMs = 60'000;
+constexpr char kSlug[] = "summer-tape";
+const std::string kNotes = "liner notes\n";
+
+class EdgeServiceClockTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::init();
+    config_.data_dir = fs::temp_directory_path() / ("dg-edge-service-test-" + crypto::random_id());
+    config_.clock_skew_s = 0;
+    fs::create_directories(config_.state_dir());
+    crypto::Keyring keyring;
+    ASSERT_TRUE(keyring.add(signer_.key().public_key(), crypto::KeyStatus::current).ok());
+    ASSERT_TRUE(write_file_atomic(config_.state_dir() / "keyring.json", keyring.to_json(), 0644, Overwrite::yes).ok());
+    ASSERT_TRUE(catalog_.load().ok());
+
+    auto edge_key = crypto::SecretKey::generate();
+    auto grant = core::issue_edge_grant(signer_, {edge_key.public_key().to_paserk(), {kSlug}, {}}, kNow, 86'400);
+    ASSERT_TRUE(grant.has_value());
+    auto verified_grant = core::verify_edge_grant(keyring, *grant, {kNow, 0, "dropgate"});
+    ASSERT_TRUE(verified_grant.has_value()) << verified_grant.error().to_string();
+    ASSERT_TRUE(catalog_.set_grant(*grant, *verified_grant).ok());
+    vault_ = std::make_unique<Vault>(config_.blobs_dir());
+
+    const std::string sha = hex_encode(crypto::sha256(as_bytes(kNotes)));
+    const fs::path incoming = config_.data_dir / "incoming";
+    ASSERT_TRUE(write_file_atomic(incoming, kNotes, 0644, Overwrite::yes).ok());
+    ASSERT_TRUE(vault_->adopt(incoming, sha, kNotes.size()).ok());
+
+    core::Manifest m;
+    m.drop = kSlug;
+    m.version = 1;
+    m.issued_at_ms = kNow;
+    m.expires_at_ms = kManifestExpiresAtMs;
+    m.edition_size = 10;
+    m.window = {kNow, std::nullopt};
+    m.rights = {"all-rights-reserved", std::nullopt, {}, {}};
+    m.assets = {{"notes.txt", kNotes.size(), sha, "text/plain"}};
+    auto signed_manifest = core::sign_manifest(m, signer_.key());
+    ASSERT_TRUE(signed_manifest.has_value());
+    auto drop = std::make_shared<CarriedDrop>();
+    drop->manifest = m;
+    drop->manifest_json = signed_manifest->json;
+    drop->manifest_minisig = signed_manifest->minisig;
+    drop->manifest_sha256 = hex_encode(crypto::sha256(as_bytes(signed_manifest->json)));
+    auto crc = crc32_file(vault_->path_of(sha));
+    ASSERT_TRUE(crc.has_value());
+    drop->crc32_by_sha256[sha] = *crc;
+    drop->switched_at_ms = kNow;
+    ASSERT_TRUE(catalog_.set_drop(kSlug, drop).ok());
+
+    auto outbox = store::open_outbox((config_.data_dir / "outbox.db").string(), 1000);
+    ASSERT_TRUE(outbox.has_value()) << outbox.error().to_string();
+    outbox_ = std::move(*outbox);
+    service_ = std::make_unique<EdgeService>(config_, catalog_, *vault_, *outbox_, metrics_, clock_);
+  }
+  void TearDown() override {
+    service_.reset();
+    outbox_.reset();
+    fs::remove_all(config_.data_dir);
+  }
+
+  std::string download_token(int64_t issued_at_ms, uint32_t ttl_s) {
+    auto token = core::issue_download(signer_, {"buyer-1", kSlug, 1, {"*"}, ""}, issued_at_ms, ttl_s);
+    EXPECT_TRUE(token.has_value());
+    return token.value_or("");
+  }
+
+  static http::Request request(const std::string& token, std::string path = "") {
+    http::Request r;
+    r.method = http::Verb::get;
+    r.params["slug"] = kSlug;
+    if (!path.empty()) r.params["path"] = std::move(path);
+    r.query = {{"token", token}};
+    return r;
+  }
+
+  // The problem type of a refusal, or "" for anything else.
+  static std::string problem_type(const http::Response& response) {
+    const auto* body = std::get_if<std::string>(&response.body);
+    if (!body) return "";
+    auto at = body->find("https://dropgate.dev/problems/");
+    if (at == std::string::npos) return "";
+    auto end = body->find('"', at);
+    return body->substr(at + 30, end - at - 30);
+  }
+
+  static constexpr int64_t kManifestExpiresAtMs = kNow + 30 * kMinuteMs;
+
+  core::TokenSigner signer_{crypto::SecretKey::generate(), "dropgate"};
+  EdgeConfig config_;
+  ManualClock clock_{kNow};
+  Catalog catalog_{config_, clock_};
+  std::unique_ptr<Vault> vault_;  // made in SetUp, once data_dir is known
+  std::unique_ptr<store::Outbox> outbox_;
+  metrics::Registry metrics_;
+  std::unique_ptr<EdgeService> service_;
+};
+
+TEST_F(EdgeServiceClockTest, AFileIsRefusedOnceItsManifestExpired) {
+  const std::string token = download_token(kManifestExpiresAtMs - kMinuteMs, 600);  // outlives the manifest
+  clock_.set_ms(kManifestExpiresAtMs - 1000);
+  auto before = request(token, "notes.txt");
+  auto served = service_->file(before);
+  EXPECT_EQ(served.status, 200);
+  EXPECT_TRUE(std::holds_alternative<http::FileBody>(served.body));
+
+  clock_.set_ms(kManifestExpiresAtMs + 1000);
+  auto after = request(token, "notes.txt");
+  auto refused = service_->file(after);
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(problem_type(refused), "edge-manifest_expired");
+}
+
+// Disabled: fails today. EdgeService::archive() has no manifest expiry check
+// (file() has one), so an edge frozen on an expired manifest keeps serving
+// every file of it as the ZIP archive. Enable once archive() refuses like file().
+TEST_F(EdgeServiceClockTest, TheArchiveIsRefusedOnceItsManifestExpired) {
+  const std::string token = download_token(kManifestExpiresAtMs - kMinuteMs, 600);
+  clock_.set_ms(kManifestExpiresAtMs - 1000);
+  auto before = request(token);
+  EXPECT_EQ(service_->archive(before).status, 200);
+
+  clock_.set_ms(kManifestExpiresAtMs + 1000);
+  auto after = request(token);
+  auto refused = service_->archive(after);
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(problem_type(refused), "edge-manifest_expired");
+}
+
+TEST_F(EdgeServiceClockTest, ACachedTokenStillExpiresOnTime) {
+  const std::string token = download_token(kNow, 60);
+  auto first = request(token, "notes.txt");
+  EXPECT_EQ(service_->file(first).status, 200);
+  clock_.set_ms(kNow + 60'000);  // exp, with no leeway: still valid, now from the cache
+  auto cached = request(token, "notes.txt");
+  EXPECT_EQ(service_->file(cached).status, 200);
+  clock_.set_ms(kNow + 60'001);
+  auto late = request(token, "notes.txt");
+  auto refused = service_->file(late);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(problem_type(refused), "edge-expired");
+  auto late_archive = request(token);
+  EXPECT_EQ(problem_type(service_->archive(late_archive)), "edge-expired");
+}
+
+}  // namespace
+}  // namespace dg::edge
