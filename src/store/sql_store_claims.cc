@@ -12,7 +12,6 @@
 // as before. The checks are the per-claim checks of sql_store_sales.cc, made
 // over the batch's serials at once, in the same order, with the same locks.
 #include <algorithm>
-#include <bit>
 #include <limits>
 #include <map>
 #include <set>
@@ -24,10 +23,19 @@
 namespace dg::store {
 namespace {
 
-// A multi-row statement carries at most this many rows, and longer runs are
-// cut into power-of-two pieces (45 = 32 + 8 + 4 + 1), so a connection
-// prepares a handful of texts per statement instead of one per batch size.
+// A multi-row statement carries at most this many rows. A run is cut into a
+// multiple of kRowsStep rows and the rest (45 = 40 + 5), so a connection
+// prepares at most 15 texts per statement instead of one per batch size, and
+// a batch of up to 64 claims takes at most two statements per table.
 constexpr size_t kRowsPerStatementMax = 64;
+constexpr size_t kRowsStep = 8;
+static_assert(kRowsPerStatementMax % kRowsStep == 0);
+
+// How many of `remaining` rows the next statement takes.
+size_t next_piece(size_t remaining) {
+  if (remaining < kRowsStep) return remaining;
+  return std::min(remaining, kRowsPerStatementMax) / kRowsStep * kRowsStep;
+}
 
 // "($1, $2), ($3, $4)": `rows` rows of `columns` placeholders.
 std::string values_list(size_t rows, size_t columns) {
@@ -48,11 +56,11 @@ std::string values_list(size_t rows, size_t columns) {
 // most kRowsPerStatementMax rows: bind(i, params) appends row i's `columns`
 // values, take(rows) reads what each statement returned.
 template <typename Bind, typename Take>
-Status insert_rows(sql::Connection& c, std::string_view head, std::string_view tail,
-                   size_t columns, size_t row_count, Bind&& bind, Take&& take) {
+Status insert_rows(sql::Connection& c, std::string_view head, std::string_view tail, size_t columns,
+                   size_t row_count, Bind&& bind, Take&& take) {
   std::vector<sql::Value> params;
   for (size_t done = 0; done < row_count;) {
-    size_t rows = std::bit_floor(std::min(row_count - done, kRowsPerStatementMax));
+    size_t rows = next_piece(row_count - done);
     params.clear();
     for (size_t i = done; i < done + rows; ++i) bind(i, params);
     DG_ASSERT(params.size() == rows * columns);
@@ -132,9 +140,35 @@ Status check_leases_cover_together(sql::Connection& c, std::string_view for_shar
   return Status();
 }
 
-Status insert_claims_together(sql::Connection& c,
-                                        std::span<const ClaimInsert* const> batch,
-                                        std::vector<Claim>& claims) {
+// The hold check of check_claim_preconditions for the batch's claims in
+// `drop_id`: one read of the unexpired holds on span.first..last.
+Status check_unheld_together(sql::Connection& c, int64_t drop_id, const SerialSpan& span,
+                             std::span<const ClaimInsert* const> batch) {
+  Result<sql::Rows> held = c.query(
+      "SELECT serial, expires_at_ms FROM holds WHERE drop_id = $1 AND serial BETWEEN $2 AND $3 "
+      "AND expires_at_ms > $4",
+      {drop_id, int64_t{span.first}, int64_t{span.last}, span.at_ms_min});
+  if (!held) return held.error();
+  std::map<uint32_t, int64_t> expiry_by_serial;
+  for (size_t row = 0; row < held->size(); ++row) {
+    sql::RowReader reader(*held, row);
+    uint32_t serial = reader.uint32();
+    int64_t expires_at_ms = reader.int64();
+    if (!reader.status().ok()) return reader.status();
+    expiry_by_serial[serial] = expires_at_ms;
+  }
+  for (const ClaimInsert* insert : batch) {
+    if (insert->drop_id != drop_id) continue;
+    auto hold = expiry_by_serial.find(insert->serial);
+    if (hold != expiry_by_serial.end() && hold->second > insert->at_ms) {
+      return not_together(Code::conflict, "a serial is held");
+    }
+  }
+  return Status();
+}
+
+Status insert_claims_together(sql::Connection& c, std::span<const ClaimInsert* const> batch,
+                              std::vector<Claim>& claims) {
   std::map<std::pair<int64_t, uint32_t>, size_t> position;  // (drop, serial) → index in batch
   for (size_t k = 0; k < batch.size(); ++k) position[{batch[k]->drop_id, batch[k]->serial}] = k;
   std::vector<bool> returned(batch.size(), false);
@@ -157,11 +191,13 @@ Status insert_claims_together(sql::Connection& c,
           uint32_t serial = reader.uint32();
           if (!reader.status().ok()) return reader.status();
           auto found = position.find({drop_id, serial});
-          if (found == position.end()) return Status(Code::corruption, "an unasked claim came back");
+          if (found == position.end())
+            return Status(Code::corruption, "an unasked claim came back");
           const ClaimInsert& i = *batch[found->second];
           returned[found->second] = true;
-          claims[found->second] = Claim{id, drop_id, serial, i.account, i.source, i.payment_ref,
-                                        i.cert_id, i.cert_token, i.at_ms, std::nullopt};
+          claims[found->second] =
+              Claim{id,        drop_id,      serial,  i.account,   i.source, i.payment_ref,
+                    i.cert_id, i.cert_token, i.at_ms, std::nullopt};
         }
         return Status();
       }));
@@ -173,8 +209,7 @@ Status insert_claims_together(sql::Connection& c,
 
 // count_buyer_claim for the batch: one upsert over its buyers (distinct, see
 // may_go_together), in the batch's order, refused if any buyer passes the limit.
-Status count_buyers_together(sql::Connection& c,
-                                       std::span<const ClaimInsert* const> batch) {
+Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* const> batch) {
   std::map<std::pair<int64_t, std::string_view>, uint32_t> limit_of;
   for (const ClaimInsert* insert : batch) {
     limit_of[{insert->drop_id, insert->account}] = insert->per_buyer_limit;
@@ -195,7 +230,8 @@ Status count_buyers_together(sql::Connection& c,
           int64_t count = reader.int64();
           if (!reader.status().ok()) return reader.status();
           auto limit = limit_of.find({drop_id, account});
-          if (limit == limit_of.end()) return Status(Code::corruption, "an unasked buyer came back");
+          if (limit == limit_of.end())
+            return Status(Code::corruption, "an unasked buyer came back");
           if (count > int64_t{limit->second}) {
             return not_together(Code::limit_exceeded, "a buyer is at the per-buyer limit");
           }
@@ -308,26 +344,7 @@ Status SqlStore::check_claims_together(sql::Connection& c,
         check_leases_cover_together(c, dialect_.for_share, key.first, key.second, span, batch));
   }
   for (const auto& [drop_id, span] : drops) {
-    Result<sql::Rows> held = c.query(
-        "SELECT serial, expires_at_ms FROM holds WHERE drop_id = $1 AND serial BETWEEN $2 AND $3 "
-        "AND expires_at_ms > $4",
-        {drop_id, int64_t{span.first}, int64_t{span.last}, span.at_ms_min});
-    if (!held) return held.error();
-    std::map<uint32_t, int64_t> expiry_by_serial;
-    for (size_t row = 0; row < held->size(); ++row) {
-      sql::RowReader reader(*held, row);
-      uint32_t serial = reader.uint32();
-      int64_t expires_at_ms = reader.int64();
-      if (!reader.status().ok()) return reader.status();
-      expiry_by_serial[serial] = expires_at_ms;
-    }
-    for (const ClaimInsert* insert : batch) {
-      auto hold = expiry_by_serial.find(insert->serial);
-      if (insert->drop_id == drop_id && hold != expiry_by_serial.end() &&
-          hold->second > insert->at_ms) {
-        return not_together(Code::conflict, "a serial is held");
-      }
-    }
+    DG_RETURN_IF_ERROR(check_unheld_together(c, drop_id, span, batch));
   }
   return Status();
 }
