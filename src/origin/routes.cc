@@ -378,6 +378,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       // Only the response that delivers the last byte completes a download; a
       // resumed download counts once.
       bool reaches_end = body->offset + body->length == delivery->asset.size_bytes;
+      s->record_download_started(*delivery, body->offset);
       response.on_done = [s, d = *delivery, reaches_end](bool complete, uint64_t bytes) {
         s->record_download(d, complete, reaches_end, bytes);
       };

@@ -585,6 +585,12 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
   return refuse(404, "not-found", "Not found", "this drop has no file \"" + std::string(path) + "\"");
 }
 
+void OriginService::record_download_started(const Delivery& d, uint64_t offset_bytes) {
+  boost::json::object detail{{"path", d.asset.path}, {"offset", offset_bytes}, {"jti", d.token_id}};
+  (void)parts_.store.append_events({{"download.started", d.drop_id, std::nullopt, d.account,
+                                     boost::json::serialize(detail), parts_.clock.now_ms(), ""}});
+}
+
 void OriginService::record_download(const Delivery& d, bool complete, bool reaches_end, uint64_t bytes_sent) {
   if (complete && reaches_end) metrics_.downloads_completed.inc();
   if (!complete) metrics_.downloads_failed.inc();

@@ -137,6 +137,7 @@ class OriginService {
   // --- Delivery: checks the download token and finds the file by manifest path.
   Outcome<Delivery> resolve_download(std::string_view slug, std::string_view path,
                                      std::string_view token_untrusted);
+  void record_download_started(const Delivery& delivery, uint64_t offset_bytes);
   // complete: every body byte was sent; reaches_end: the body ran to the file's last byte.
   void record_download(const Delivery& delivery, bool complete, bool reaches_end, uint64_t bytes_sent);
 

@@ -268,6 +268,8 @@ test('downloads count on completion; /metrics passes promtool', async () => {
   assert.equal(count(afterText, 'completed'), count(before, 'completed') + 1)
   assert.ok(count(afterText, 'failed') >= count(before, 'failed') + 1)
   assert.match(afterText, /dropgate_claims_total \d+/)
+  const status = await api.get('/v1/drops/count-drop/status')
+  assert.equal(status.json.downloads_completed, 1)
   assert.match(afterText, /dropgate_http_request_duration_seconds_bucket/)
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: afterText })
   assert.equal(promtool.status, 0, promtool.stdout.toString() + promtool.stderr.toString())
