@@ -7,8 +7,11 @@ namespace dg::origin {
 ClaimCommitter::ClaimCommitter(store::Store& store, uint32_t batch_claims_max,
                                metrics::Histogram* batch_sizes,
                                std::chrono::microseconds linger_max)
-    : store_(store), batch_claims_max_(std::max<uint32_t>(1, batch_claims_max)),
-      batch_sizes_(batch_sizes), linger_max_(linger_max), thread_([this] { run(); }) {}
+    : store_(store),
+      batch_claims_max_(std::max<uint32_t>(1, batch_claims_max)),
+      batch_sizes_(batch_sizes),
+      linger_max_(linger_max),
+      thread_([this] { run(); }) {}
 
 ClaimCommitter::~ClaimCommitter() {
   {
@@ -34,19 +37,13 @@ void ClaimCommitter::withdraw() {
   wake_.notify_one();
 }
 
-Result<store::Claim> ClaimCommitter::commit(store::ClaimInsert insert) {
-  return commit(std::move(insert), Announcement(nullptr));
-}
-
 Result<store::Claim> ClaimCommitter::commit(store::ClaimInsert insert, Announcement announcement) {
   std::future<Result<store::Claim>> result;
   {
     std::lock_guard lock(mutex_);
-    if (announcement.committer_) {
-      DG_ASSERT(announcement.committer_ == this && announced_ > 0);
-      announced_--;
-      announcement.committer_ = nullptr;
-    }
+    DG_ASSERT(announcement.committer_ == this && announced_ > 0);
+    announced_--;
+    announcement.committer_ = nullptr;
     if (stopping_) return error(Code::unavailable, "shutting down");
     queue_.push_back(Pending{std::move(insert), {}});
     result = queue_.back().done.get_future();
@@ -55,7 +52,8 @@ Result<store::Claim> ClaimCommitter::commit(store::ClaimInsert insert, Announcem
   return result.get();
 }
 
-std::vector<ClaimCommitter::Pending> ClaimCommitter::next_batch(std::unique_lock<std::mutex>& lock) {
+std::vector<ClaimCommitter::Pending> ClaimCommitter::next_batch(
+    std::unique_lock<std::mutex>& lock) {
   wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
   // Announced claims are being signed: wait for them, within linger_max_.
   auto deadline = std::chrono::steady_clock::now() + linger_max_;

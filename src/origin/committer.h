@@ -41,8 +41,8 @@ class ClaimCommitter {
   // A claim on its way to commit(); dropping it unused withdraws the claim.
   class Announcement {
    public:
-    explicit Announcement(ClaimCommitter* committer) : committer_(committer) {}
-    Announcement(Announcement&& other) noexcept : committer_(std::exchange(other.committer_, nullptr)) {}
+    Announcement(Announcement&& other) noexcept
+        : committer_(std::exchange(other.committer_, nullptr)) {}
     Announcement& operator=(Announcement&&) = delete;
     ~Announcement() {
       if (committer_) committer_->withdraw();
@@ -50,15 +50,16 @@ class ClaimCommitter {
 
    private:
     friend class ClaimCommitter;
+    explicit Announcement(ClaimCommitter* committer) : committer_(committer) {}
     ClaimCommitter* committer_;
   };
-  // Announces a claim that will reach commit() within microseconds.
+  // Announces a claim that will reach commit() within microseconds, e.g.
+  // before signing its tokens.
   Announcement announce();
 
-  // Blocks until the claim's batch committed (or failed). `announcement`, if
-  // the claim was announced, is used up.
+  // Blocks until the claim's batch committed (or failed); uses up the claim's
+  // announcement.
   Result<store::Claim> commit(store::ClaimInsert insert, Announcement announcement);
-  Result<store::Claim> commit(store::ClaimInsert insert);
 
   // Batches written so far, and claims in them (metrics).
   uint64_t batches() const { return batches_.load(); }
