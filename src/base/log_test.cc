@@ -1,0 +1,79 @@
+#include "base/log.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace dg::log {
+namespace {
+
+// Sends stderr to a file for the test's lifetime.
+class CapturedStderr {
+ public:
+  CapturedStderr() : path_(std::filesystem::temp_directory_path() / ("dg-log-" + std::to_string(::getpid()))) {
+    saved_ = ::dup(STDERR_FILENO);
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  ~CapturedStderr() {
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    std::filesystem::remove(path_);
+  }
+  std::vector<std::string> lines() const {
+    std::ifstream in(path_);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
+ private:
+  std::filesystem::path path_;
+  int saved_;
+};
+
+TEST(Log, LinesAreJsonObjectsWrittenInOrderAndAWarningFlushesWhatWaited) {
+  CapturedStderr captured;
+  info("first", {{"n", 1}, {"path", "/a \"quoted\"\nline"}});
+  debug("dropped at the default level");
+  info("second", {{"msg", "a field cannot replace the message"}});
+  warn("third", {{"ok", true}});
+  auto lines = captured.lines();
+  ASSERT_EQ(lines.size(), 3u);
+  std::vector<std::string> messages;
+  for (const auto& line : lines) {
+    auto value = boost::json::parse(line);
+    ASSERT_TRUE(value.is_object()) << line;
+    const auto& object = value.as_object();
+    ASSERT_TRUE(object.contains("ts") && object.contains("level")) << line;
+    messages.push_back(std::string(object.at("msg").as_string()));
+  }
+  EXPECT_EQ(messages, (std::vector<std::string>{"first", "second", "third"}));
+  auto first = boost::json::parse(lines[0]).as_object();
+  EXPECT_EQ(first.at("level").as_string(), "info");
+  EXPECT_EQ(first.at("n").as_int64(), 1);
+  EXPECT_EQ(first.at("path").as_string(), "/a \"quoted\"\nline");
+  EXPECT_EQ(boost::json::parse(lines[2]).as_object().at("level").as_string(), "warn");
+}
+
+TEST(Log, InfoLinesReachStderrWithoutAWarning) {
+  CapturedStderr captured;
+  info("alone");
+  // The flusher writes within its interval; wait up to 5 s for it.
+  for (int i = 0; i < 500 && captured.lines().empty(); ++i) ::usleep(10'000);
+  auto lines = captured.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"msg\":\"alone\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dg::log
