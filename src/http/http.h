@@ -74,11 +74,28 @@ struct Request {
 // is left unchanged.
 Status parse_target(std::string_view target_untrusted, Request& request);
 
+// A file descriptor opened once and shared, e.g. by a cache of open files
+// (as nginx's open_file_cache): closed when the last holder lets go.
+class OpenFile {
+ public:
+  explicit OpenFile(int fd) : fd_(fd) {}
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  ~OpenFile();
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 // A file body sent with sendfile(2): bytes [offset, offset + length) of `path`.
 struct FileBody {
   std::filesystem::path path;
   uint64_t offset = 0;
   uint64_t length = 0;
+  // When set, the server sends from this descriptor instead of opening
+  // `path`, and trusts that it holds the range (its giver checked).
+  std::shared_ptr<const OpenFile> open;
 };
 
 // One piece of a SegmentedBody: bytes held in memory, or a range of a file

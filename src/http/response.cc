@@ -1,5 +1,7 @@
 // Responses made in one place: JSON, text, RFC 9457 problems, files with
 // Range and conditional requests. No Asio here: this unit stays cheap to compile.
+#include <unistd.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
@@ -13,6 +15,10 @@
 #include "http/internal.h"
 
 namespace dg::http {
+
+OpenFile::~OpenFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
 namespace {
 
 constexpr std::string_view problem_type_prefix = "https://dropgate.dev/problems/";

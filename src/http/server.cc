@@ -3,10 +3,12 @@
 // translation unit (CI builds on two cores); routing, responses and Range
 // parsing live in light units.
 //
-// Threads: `io_threads` run the io_context; each connection is a Session on
-// its own strand, so a session's state is only ever touched by one thread at
-// a time. Blocking handlers run on a separate pool and post their Response
-// back to the session's strand.
+// Threads: each of the `io_threads` runs its own io_context, and each
+// connection lives on one of them (handed out in turn as connections are
+// accepted), so a session's state is only ever touched by its thread: no
+// strands, no locks on the hot path, and less memory per connection. Blocking
+// handlers run on a separate pool and post their Response back to the
+// session's io_context.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,7 +24,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -57,11 +58,11 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
-using Strand = asio::strand<asio::io_context::executor_type>;
-using Socket = asio::basic_stream_socket<tcp, Strand>;
-using Acceptor = asio::basic_socket_acceptor<tcp, Strand>;
-using SignalSet = asio::basic_signal_set<Strand>;
-using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Strand>;
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using SignalSet = asio::basic_signal_set<Executor>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 using Parser = bhttp::request_parser<bhttp::buffer_body>;
 using WireResponse = bhttp::response<bhttp::string_body>;
 
@@ -81,7 +82,58 @@ constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
 constexpr auto force_close_unwind_max = std::chrono::seconds(2);
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// A response's header as it goes on the wire (what Beast would serialise).
+std::string header_text(const WireResponse& wire) {
+  std::string_view reason = wire.reason();
+  if (reason.empty()) reason = bhttp::obsolete_reason(wire.result());
+  std::string out;
+  out.reserve(512);
+  out += "HTTP/1.1 ";
+  out += std::to_string(wire.result_int());
+  out += ' ';
+  out += reason;
+  out += "\r\n";
+  for (const auto& field : wire) {
+    out += field.name_string();
+    out += ": ";
+    out += field.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
 class Session;
+
+// One I/O thread: its io_context, and the deadlines of the sessions living on
+// it. Deadlines are not Asio timers: one ticker per thread walks the sessions
+// with a deadline armed, so an idle keep-alive connection holds no timer and
+// no pending timer operation (memory per connection is a goal; see
+// docs/BENCHMARKS.md). A deadline fires at most one tick late. Touched only
+// on its own thread, except io.
+struct IoThread {
+  explicit IoThread(Clock::duration tick) : io(1), ticker(io.get_executor()), tick(tick) {}
+  // One thread runs it: the hint lets Asio skip waking other threads.
+  asio::io_context io;
+  Timer ticker;
+  const Clock::duration tick;
+  bool ticking = false;
+  // Sessions that armed a deadline; entries of closed or finished sessions
+  // are dropped at the next tick.
+  std::vector<std::weak_ptr<Session>> watched;
+
+  void start_ticking();
+  void on_tick();
+};
+
+// A tick a tenth of the shortest timeout, within [5 ms, 250 ms].
+Clock::duration deadline_tick(const ServerOptions& o) {
+  auto shortest = std::min({o.header_read_timeout, o.body_read_timeout, o.idle_keep_alive_timeout,
+                            o.send_stall_timeout,
+                            std::chrono::milliseconds(limits::lingering_close_ms_max)});
+  return std::clamp<Clock::duration>(shortest / 10, std::chrono::milliseconds(5),
+                                     std::chrono::milliseconds(250));
+}
 
 // What every session shares. Server::Impl adds the acceptor and the run loop.
 // Member order is destruction order in reverse: the registry outlives the
@@ -94,11 +146,20 @@ class ServerCore {
   ServerCore(const Router& router, ServerOptions options)
       : router_(router),
         options_(std::move(options)),
-        request_id_prefix_(make_request_id_prefix()) {}
+        request_id_prefix_(make_request_id_prefix()) {
+    uint32_t threads = options_.io_threads > 0 ? options_.io_threads
+                                               : std::max(1u, std::thread::hardware_concurrency());
+    for (uint32_t i = 0; i < threads; ++i) {
+      io_threads_.push_back(std::make_unique<IoThread>(deadline_tick(options_)));
+    }
+  }
 
   const Router& router() const { return router_; }
   const ServerOptions& options() const { return options_; }
-  asio::io_context& io() { return io_; }
+  // The first also runs the acceptor.
+  std::vector<std::unique_ptr<IoThread>>& io_threads() { return io_threads_; }
+  // The thread the next connection lives on, in turn.
+  IoThread& next_io_thread() { return *io_threads_[next_io_thread_.fetch_add(1) % io_threads_.size()]; }
   asio::thread_pool& handler_pool() { return *handler_pool_; }
 
   std::string next_request_id() {
@@ -172,7 +233,8 @@ class ServerCore {
   std::mutex sessions_mutex_;
   std::condition_variable sessions_empty_;
   Registry sessions_;
-  asio::io_context io_;
+  std::vector<std::unique_ptr<IoThread>> io_threads_;
+  std::atomic<uint32_t> next_io_thread_{0};
   std::optional<asio::thread_pool> handler_pool_;
 };
 
@@ -183,7 +245,7 @@ struct Exchange {
   Exchange& operator=(const Exchange&) = delete;
   // Safety net: on_done is owed exactly once, even if the session vanished.
   ~Exchange() {
-    if (file_fd >= 0) ::close(file_fd);
+    release_file();
     if (!finished && response && response->on_done) response->on_done(false, body_bytes_sent);
   }
 
@@ -212,12 +274,23 @@ struct Exchange {
   std::vector<Segment> segments;
   uint64_t segments_bytes = 0;  // their sum: the Content-Length
   size_t segment_index = 0;     // the segment being sent
-  // The current file segment, while open: at most one descriptor at a time.
+  // The current file segment, while open: at most one descriptor at a time,
+  // ours or borrowed from the FileBody's OpenFile (then `file_shared` holds it).
   int file_fd = -1;
+  std::shared_ptr<const OpenFile> file_shared;
   uint64_t file_offset = 0;
   uint64_t file_remaining_bytes = 0;
   uint64_t body_bytes_sent = 0;
   bool finished = false;
+  // The header was sent with MSG_MORE rather than under TCP_CORK.
+  bool corked = false;
+  std::string head_text;  // the header's unsent rest, on the MSG_MORE path
+
+  void release_file() {
+    if (file_fd >= 0 && !file_shared) ::close(file_fd);
+    file_fd = -1;
+    file_shared.reset();
+  }
 };
 
 // The body of the request being read.
@@ -271,25 +344,21 @@ Status check_file_range(const struct stat& info, const FileBody& file) {
 // runs ahead of writing by at most pipeline_depth_max exchanges.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(ServerCore& server, Socket socket)
-      : server_(server),
-        socket_(std::move(socket)),
-        read_timer_(socket_.get_executor()),
-        write_timer_(socket_.get_executor()),
-        buffer_(read_buffer_bytes_max) {}
+  Session(ServerCore& server, IoThread& thread, Socket socket)
+      : server_(server), thread_(thread), socket_(std::move(socket)), buffer_(read_buffer_bytes_max) {}
 
   ~Session() {
     if (registered_) server_.remove_session(registry_it_);
   }
 
-  // Registers with the server, then continues on the session's strand.
+  // Registers with the server, then continues on the session's thread.
   void start() {
     registry_it_ = server_.add_session(weak_from_this());
     registered_ = true;
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->begin(); });
   }
 
-  Strand executor() { return socket_.get_executor(); }
+  Executor executor() { return socket_.get_executor(); }
 
   // Shutdown: no new requests; exchanges already read finish, then the connection closes.
   void drain() {
@@ -300,6 +369,19 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void force_close() { close(); }
+
+  // For IoThread's tick. False when no deadline is armed (the session leaves
+  // the watch list until it arms one again).
+  bool watching() const { return read_deadline_ != Clock::time_point::max() || write_watch_armed_; }
+  // Runs what is due at `now`.
+  void check_deadlines(Clock::time_point now) {
+    if (read_deadline_ <= now) {
+      read_deadline_ = Clock::time_point::max();
+      on_read_deadline();
+    }
+    if (write_watch_armed_ && write_deadline_ <= now) on_write_deadline();
+  }
+  bool watched = false;  // in thread_.watched
 
  private:
   enum class ReadState { none, waiting, header, body, paused, lingering };
@@ -329,6 +411,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void write_next();
   void write_continue(Exchange& front);
   void start_response(Exchange& front);
+  void send_head_more(Exchange& front);
   Status prepare_segments(Exchange& front);
   Status open_file(Exchange& front, const FileBody& file);
   void build_wire(Exchange& front);
@@ -344,9 +427,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Deadlines and closing.
   void arm_read_timer(Clock::time_point deadline);
   void cancel_read_timer();
-  void on_read_timer(const error_code& ec, uint64_t generation);
+  void on_read_deadline();
+  void watch();
   void arm_write_watch();
-  void on_write_watch(const error_code& ec);
+  void on_write_deadline();
   void linger_close();
   void linger_read();
   void close();
@@ -357,9 +441,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ServerCore& server_;
+  IoThread& thread_;
   Socket socket_;
-  Timer read_timer_;
-  Timer write_timer_;
+  Clock::time_point read_deadline_ = Clock::time_point::max();  // one for every read phase
+  Clock::time_point write_deadline_ = Clock::time_point::max();
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<Parser> parser_;  // only while a request is being read
   std::unique_ptr<BodyInProgress> body_;
@@ -368,7 +453,6 @@ class Session : public std::enable_shared_from_this<Session> {
   ServerCore::Registry::iterator registry_it_;
   Clock::time_point accepted_at_ = Clock::now();
   ReadState read_state_ = ReadState::none;
-  uint64_t read_timer_generation_ = 0;
   uint64_t read_progress_bytes_ = 0;
   uint64_t read_progress_seen_bytes_ = 0;
   uint64_t write_progress_bytes_ = 0;
@@ -786,7 +870,7 @@ void Session::start_response(Exchange& front) {
       // The body was not delivered: settle on_done now, then send the problem.
       auto on_done = std::move(front.response->on_done);
       if (on_done) call_guarded("on_done", on_done, false, uint64_t{0});
-      if (front.file_fd >= 0) ::close(std::exchange(front.file_fd, -1));
+      front.release_file();
       front.segmented = false;
       front.segments.clear();
       *front.response = internal::server_problem(500, "the file is unavailable");
@@ -795,13 +879,37 @@ void Session::start_response(Exchange& front) {
   }
   build_wire(front);
   bool sends_segments = front.segmented && !front.head && front.segments_bytes > 0;
-  if (sends_segments) set_cork(true);  // the header and the body's start share packets
   writing_ = true;
   arm_write_watch();
+  if (sends_segments && front.segments.size() == 1) return send_head_more(front);
+  // The header and the body's start share packets (as nginx's tcp_nopush).
+  if (sends_segments) set_cork(front.corked = true);
   bhttp::async_write(socket_, *front.wire,
                      [self = shared_from_this()](const error_code& ec, size_t bytes) {
                        self->on_write_head(ec, bytes);
                      });
+}
+
+// A one-file body (a download): the header goes out with MSG_MORE, so it
+// leaves in the same packet as the file's start, and sendfile(2) follows at
+// once. Two system calls for a small file, where TCP_CORK would take four.
+void Session::send_head_more(Exchange& front) {
+  front.head_text = header_text(*front.wire);
+  ssize_t sent = ::send(socket_.native_handle(), front.head_text.data(), front.head_text.size(),
+                        MSG_NOSIGNAL | MSG_MORE);
+  if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return close();
+  size_t sent_bytes = sent > 0 ? static_cast<size_t>(sent) : 0;
+  if (sent_bytes == front.head_text.size()) {
+    std::string().swap(front.head_text);
+    return on_write_head({}, sent_bytes);
+  }
+  // The socket buffer is full: the rest goes the asynchronous way.
+  write_progress_bytes_ += sent_bytes;
+  front.head_text.erase(0, sent_bytes);
+  asio::async_write(socket_, asio::buffer(front.head_text),
+                    [self = shared_from_this()](const error_code& ec, size_t bytes) {
+                      self->on_write_head(ec, bytes);
+                    });
 }
 
 // Turns a FileBody or SegmentedBody into the exchange's segments and checks,
@@ -847,6 +955,13 @@ Status Session::prepare_segments(Exchange& front) {
 // Opens a file segment: the file must still hold the range.
 Status Session::open_file(Exchange& front, const FileBody& file) {
   DG_ASSERT(front.file_fd < 0);
+  if (file.open) {  // opened and checked by whoever gave it
+    front.file_shared = file.open;
+    front.file_fd = file.open->fd();
+    front.file_offset = file.offset;
+    front.file_remaining_bytes = file.length;
+    return Status::ok_status();
+  }
   int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status(Code::io_error, "open " + file.path.string() + ": " + strerror(errno));
   struct stat info {};
@@ -924,10 +1039,10 @@ void Session::send_body() {
       FileProgress progress = send_file(turn_bytes);
       if (progress != FileProgress::done) return;  // suspended: it comes back; failed: closed
     }
-    if (front.file_fd >= 0) ::close(std::exchange(front.file_fd, -1));
+    front.release_file();
     ++front.segment_index;
   }
-  set_cork(false);
+  if (front.corked) set_cork(false);
   finish_front(true);
 }
 
@@ -1023,7 +1138,7 @@ void Session::after_queue_change() {
 void Session::finish_exchange(Exchange& exchange, bool complete) {
   if (exchange.finished) return;
   exchange.finished = true;
-  if (exchange.file_fd >= 0) ::close(std::exchange(exchange.file_fd, -1));
+  exchange.release_file();
   unsigned status = exchange.response ? exchange.response->status : exchange.log_status;
   auto duration =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - exchange.started);
@@ -1049,23 +1164,25 @@ void Session::finish_exchange(Exchange& exchange, bool complete) {
 
 // --- Deadlines and closing.
 
-// One timer serves every read phase; the generation tells a stale expiry
-// (one that fired just before a re-arm) from the current one.
+// One deadline serves every read phase. IoThread's tick calls
+// on_read_deadline() once it passed, having disarmed it.
 void Session::arm_read_timer(Clock::time_point deadline) {
-  uint64_t generation = ++read_timer_generation_;
-  read_timer_.expires_at(deadline);
-  read_timer_.async_wait([self = shared_from_this(), generation](const error_code& ec) {
-    self->on_read_timer(ec, generation);
-  });
+  read_deadline_ = deadline;
+  watch();
 }
 
-void Session::cancel_read_timer() {
-  ++read_timer_generation_;
-  read_timer_.cancel();
+void Session::cancel_read_timer() { read_deadline_ = Clock::time_point::max(); }
+
+void Session::watch() {
+  if (!watched) {
+    watched = true;
+    thread_.watched.push_back(weak_from_this());
+  }
+  thread_.start_ticking();
 }
 
-void Session::on_read_timer(const error_code& ec, uint64_t generation) {
-  if (ec || closed_ || generation != read_timer_generation_) return;
+void Session::on_read_deadline() {
+  if (closed_) return;
   if (lingering_) return close();
   if (read_state_ == ReadState::waiting && queue_.empty()) return close();  // idle keep-alive over
   if (read_state_ == ReadState::header) {
@@ -1086,23 +1203,52 @@ void Session::on_read_timer(const error_code& ec, uint64_t generation) {
   }
 }
 
-// Re-armed only while a write makes progress, so the timer costs one wait per
+// Re-armed only while a write makes progress: one check per
 // send_stall_timeout rather than one per write.
 void Session::arm_write_watch() {
   if (write_watch_armed_) return;
   write_watch_armed_ = true;
   write_progress_seen_bytes_ = write_progress_bytes_;
-  write_timer_.expires_after(server_.options().send_stall_timeout);
-  write_timer_.async_wait(
-      [self = shared_from_this()](const error_code& ec) { self->on_write_watch(ec); });
+  write_deadline_ = Clock::now() + server_.options().send_stall_timeout;
+  watch();
 }
 
-void Session::on_write_watch(const error_code& ec) {
+void Session::on_write_deadline() {
   write_watch_armed_ = false;
-  if (ec || closed_ || !writing_) return;
+  if (closed_ || !writing_) return;
   if (write_progress_bytes_ != write_progress_seen_bytes_) return arm_write_watch();
   log::info("send stalled; closing", {{"remote", remote_}});
   close();
+}
+
+void IoThread::start_ticking() {
+  if (ticking) return;
+  ticking = true;
+  ticker.expires_after(tick);
+  ticker.async_wait([this](const error_code& ec) {
+    ticking = false;
+    if (!ec) on_tick();
+  });
+}
+
+void IoThread::on_tick() {
+  const Clock::time_point now = Clock::now();
+  std::vector<std::shared_ptr<Session>> live;
+  live.reserve(watched.size());
+  for (const auto& weak : watched) {
+    auto session = weak.lock();
+    if (!session) continue;
+    if (session->watching()) {
+      live.push_back(std::move(session));
+    } else {
+      session->watched = false;
+    }
+  }
+  watched.clear();
+  for (const auto& session : live) watched.push_back(session);
+  // Sessions may arm, disarm or close here; any they add is checked next tick.
+  for (const auto& session : live) session->check_deadlines(now);
+  if (!watched.empty()) start_ticking();
 }
 
 // After a response with "Connection: close": stop sending, then read and drop
@@ -1137,8 +1283,8 @@ void Session::close() {
   read_state_ = ReadState::none;
   error_code ignored;
   socket_.close(ignored);
-  read_timer_.cancel();
-  write_timer_.cancel();
+  read_deadline_ = Clock::time_point::max();
+  write_watch_armed_ = false;
   body_.reset();  // deletes a half-received spool file
   parser_.reset();
   for (const auto& exchange : queue_) {
@@ -1164,7 +1310,7 @@ struct Server::Impl : ServerCore {
   }
 
   void accept();
-  void on_accept(const error_code& ec, Socket socket);
+  void on_accept(const error_code& ec, IoThread& thread, Socket socket);
   void shut_down();
   void close_acceptor();
 
@@ -1181,11 +1327,6 @@ struct Server::Impl : ServerCore {
 };
 
 namespace {
-
-uint32_t io_thread_count(uint32_t configured) {
-  if (configured > 0) return configured;
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 Status check_options(const Router& router, const ServerOptions& options) {
   if (options.handler_threads == 0 || options.pipeline_depth_max == 0 ||
@@ -1218,7 +1359,7 @@ Status Server::Impl::start() {
   error_code ec;
   asio::ip::address address = asio::ip::make_address(options().listen_address, ec);
   if (ec) return Status(Code::invalid_argument, "bad listen address " + options().listen_address);
-  acceptor.emplace(asio::make_strand(io()));
+  acceptor.emplace(io_threads().front()->io.get_executor());
   tcp::endpoint endpoint(address, options().port);
   acceptor->open(endpoint.protocol(), ec);
   if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
@@ -1239,12 +1380,13 @@ Status Server::Impl::start() {
 }
 
 void Server::Impl::accept() {
-  acceptor->async_accept(asio::make_strand(io()), [this](const error_code& ec, Socket socket) {
-    on_accept(ec, std::move(socket));
+  IoThread& thread = next_io_thread();
+  acceptor->async_accept(thread.io, [this, &thread](const error_code& ec, Socket socket) {
+    on_accept(ec, thread, std::move(socket));
   });
 }
 
-void Server::Impl::on_accept(const error_code& ec, Socket socket) {
+void Server::Impl::on_accept(const error_code& ec, IoThread& thread, Socket socket) {
   if (ec == asio::error::operation_aborted || stopping.load()) return;
   if (ec) {
     // Usually EMFILE/ENFILE: back off instead of spinning on the error.
@@ -1259,7 +1401,7 @@ void Server::Impl::on_accept(const error_code& ec, Socket socket) {
     error_code ignored;
     socket.close(ignored);  // refused: over connections_max
   } else {
-    std::make_shared<Session>(*this, std::move(socket))->start();
+    std::make_shared<Session>(*this, thread, std::move(socket))->start();
   }
   accept();
 }
@@ -1306,18 +1448,19 @@ void Server::Impl::run(bool handle_signals) {
       request_stop();
     });
   }
-  auto work = asio::make_work_guard(io());
+  std::vector<asio::executor_work_guard<Executor>> work;
   std::vector<std::thread> threads;
-  for (uint32_t i = 0; i < io_thread_count(options().io_threads); ++i) {
-    threads.emplace_back([this] { io().run(); });
+  for (auto& thread : io_threads()) {
+    work.push_back(asio::make_work_guard(thread->io));
+    threads.emplace_back([&io = thread->io] { io.run(); });
   }
   {
     std::unique_lock lock(stop_mutex);
     stop_requested_changed.wait(lock, [&] { return stop_requested; });
   }
   shut_down();
-  work.reset();
-  io().stop();  // anything still queued is destroyed with the io_context
+  work.clear();
+  for (auto& thread : io_threads()) thread->io.stop();  // anything still queued is destroyed with it
   for (auto& thread : threads) thread.join();
   log::info("stopped");
 }
