@@ -87,7 +87,7 @@ Status Catalog::load() {
     auto grant = core::verify_edge_grant(*keyring_, *token,
                                          {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
     if (grant) {
-      grant_ = std::move(*grant);
+      grant_ = std::make_shared<const core::VerifiedEdgeGrant>(std::move(*grant));
       grant_token_ = *token;
     } else {
       log::warn("stored grant refused", {{"error", grant.error().to_string()}});
@@ -154,7 +154,7 @@ std::map<std::string, std::shared_ptr<const CarriedDrop>> Catalog::drops() const
   return {drops_.begin(), drops_.end()};
 }
 
-std::optional<core::VerifiedEdgeGrant> Catalog::grant() const {
+std::shared_ptr<const core::VerifiedEdgeGrant> Catalog::grant() const {
   std::lock_guard lock(mutex_);
   return grant_;
 }
@@ -201,7 +201,7 @@ Status Catalog::set_revocations(const std::string& json, const std::string& mini
 Status Catalog::set_grant(const std::string& token, core::VerifiedEdgeGrant grant) {
   DG_RETURN_IF_ERROR(write_file_atomic(config_.grant_file(), token + "\n", 0600, Overwrite::yes));
   std::lock_guard lock(mutex_);
-  grant_ = std::move(grant);
+  grant_ = std::make_shared<const core::VerifiedEdgeGrant>(std::move(grant));
   grant_token_ = token;
   return Status();
 }

@@ -61,7 +61,8 @@ class Catalog {
   std::shared_ptr<const Revocations> revocations() const;
   std::shared_ptr<const CarriedDrop> drop(std::string_view slug) const;
   std::map<std::string, std::shared_ptr<const CarriedDrop>> drops() const;
-  std::optional<core::VerifiedEdgeGrant> grant() const;
+  // Shared, not copied: it is read on every download.
+  std::shared_ptr<const core::VerifiedEdgeGrant> grant() const;
   std::string grant_token() const;
   int64_t version_seen(std::string_view slug) const;
   SyncHealth health() const;
@@ -87,7 +88,7 @@ class Catalog {
   std::shared_ptr<const Revocations> revocations_ = std::make_shared<Revocations>();
   std::map<std::string, std::shared_ptr<const CarriedDrop>, std::less<>> drops_;
   std::map<std::string, int64_t, std::less<>> versions_;
-  std::optional<core::VerifiedEdgeGrant> grant_;
+  std::shared_ptr<const core::VerifiedEdgeGrant> grant_;
   std::string grant_token_;
   SyncHealth health_;
 };

@@ -81,6 +81,7 @@ std::string_view bearer(const Request& r) {
 EdgeService::EdgeService(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::Outbox& outbox,
                          metrics::Registry& metrics, const Clock& clock)
     : config_(config), catalog_(catalog), vault_(vault), outbox_(outbox), metrics_(metrics), clock_(clock),
+      event_id_prefix_(crypto::random_id() + "-"),
       cache_hits_(metrics.counter("dropgate_edge_token_cache_total", "Token verifications by cache result.",
                                   {{"result", "hit"}})),
       cache_misses_(metrics.counter("dropgate_edge_token_cache_total", "Token verifications by cache result.",
@@ -106,7 +107,7 @@ Response EdgeService::refuse(const Refused& r) {
   return response;
 }
 
-std::expected<core::VerifiedDownload, EdgeService::Refused> EdgeService::verify_cached(std::string_view token) {
+std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_cached(std::string_view token) {
   auto keyring = catalog_.keyring();
   int64_t now_ms = clock_.now_ms();
   {
@@ -115,7 +116,7 @@ std::expected<core::VerifiedDownload, EdgeService::Refused> EdgeService::verify_
       cache_.clear();  // a rotated or revoked key must not keep old tokens alive
       cache_keyring_ = keyring.get();
     }
-    auto it = cache_.find(std::string(token));
+    auto it = cache_.find(token);
     if (it != cache_.end() && now_ms <= it->second.valid_until_ms) {
       cache_hits_.inc();
       return it->second.token;
@@ -127,14 +128,15 @@ std::expected<core::VerifiedDownload, EdgeService::Refused> EdgeService::verify_
   auto verified = core::verify_download(*keyring, token, options);
   if (!verified) return std::unexpected(Refused{401, refusal_reason(verified.error()), verified.error().message()});
   int64_t valid_until_ms = verified->common.expires_at_ms.value_or(now_ms) + options.clock_skew_ms;
+  auto shared = std::make_shared<const core::VerifiedDownload>(std::move(*verified));
   std::lock_guard lock(cache_mutex_);
   if (cache_.size() >= config_.token_cache_entries_max) cache_.clear();
-  cache_.emplace(std::string(token), CachedToken{*verified, valid_until_ms});
-  return std::move(*verified);
+  cache_.insert_or_assign(std::string(token), CachedToken{shared, valid_until_ms});
+  return shared;
 }
 
-std::expected<core::VerifiedDownload, EdgeService::Refused> EdgeService::authorize(const Request& request,
-                                                                                   std::string_view slug) {
+std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authorize(const Request& request,
+                                                                                  std::string_view slug) {
   auto grant = catalog_.grant();
   if (!grant || (grant->common.expires_at_ms &&
                  clock_.now_ms() > *grant->common.expires_at_ms + int64_t{config_.clock_skew_s} * 1000)) {
@@ -145,10 +147,11 @@ std::expected<core::VerifiedDownload, EdgeService::Refused> EdgeService::authori
   if (token.empty()) return std::unexpected(Refused{401, "missing", "pass ?token=… or Authorization: Bearer …"});
   auto verified = verify_cached(token);
   if (!verified) return verified;
-  if (verified->fields.drop != slug) {
-    return std::unexpected(Refused{403, "wrong_drop", "this token is for \"" + verified->fields.drop + "\""});
+  const core::VerifiedDownload& download = **verified;
+  if (download.fields.drop != slug) {
+    return std::unexpected(Refused{403, "wrong_drop", "this token is for \"" + download.fields.drop + "\""});
   }
-  if (!verified->fields.cert_id.empty() && catalog_.revocations()->certificate_ids.contains(verified->fields.cert_id)) {
+  if (!download.fields.cert_id.empty() && catalog_.revocations()->certificate_ids.contains(download.fields.cert_id)) {
     return std::unexpected(Refused{403, "revoked_certificate", "the certificate behind this token was revoked"});
   }
   return verified;
@@ -164,17 +167,18 @@ Response EdgeService::file(Request& request) {
     return refuse({503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
   }
   std::string_view path = request.param("path");
-  if (!token->allows(path)) return refuse({403, "wrong_asset", std::string(path)});
+  if (!(*token)->allows(path)) return refuse({403, "wrong_asset", std::string(path)});
   for (const auto& asset : drop->manifest.assets) {
     if (asset.path != path) continue;
-    if (!vault_.ready(asset.sha256, asset.size_bytes)) {
-      return refuse({503, "blob_unavailable", "this file is being fetched again; retry shortly"});
-    }
+    auto blob = vault_.open(asset.sha256, asset.size_bytes);
+    if (!blob) return refuse({503, "blob_unavailable", "this file is being fetched again; retry shortly"});
     Response response = http::file_response(request, vault_.path_of(asset.sha256), asset.size_bytes,
                                             asset.sha256, asset.media_type);
-    if (const auto* body = std::get_if<http::FileBody>(&response.body); body && request.method == http::Verb::get) {
+    auto* body = std::get_if<http::FileBody>(&response.body);
+    if (body) body->open = std::move(blob);
+    if (body && request.method == http::Verb::get) {
       bool reaches_end = body->offset + body->length == asset.size_bytes;
-      response.on_done = [this, slug, account = token->fields.account, what = asset.path, reaches_end](
+      response.on_done = [this, slug, account = (*token)->fields.account, what = asset.path, reaches_end](
                              bool complete, uint64_t bytes) { count(delivery_kind(complete, reaches_end), slug, account, what, bytes); };
     }
     return response;
@@ -186,7 +190,7 @@ Response EdgeService::archive(Request& request) {
   std::string slug(request.param("slug"));
   auto token = authorize(request, slug);
   if (!token) return refuse(token.error());
-  if (!token->allows("*")) return refuse({403, "wrong_asset", "the archive needs a token for every file"});
+  if (!(*token)->allows("*")) return refuse({403, "wrong_asset", "the archive needs a token for every file"});
   auto drop = catalog_.drop(slug);
   if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + slug + "\""});
   if (clock_.now_ms() > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
@@ -209,7 +213,7 @@ Response EdgeService::archive(Request& request) {
     bool reaches_end = response.status == 200 ||
                        content_range.ends_with("-" + std::to_string(plan->total_bytes() - 1) + "/" +
                                                std::to_string(plan->total_bytes()));
-    response.on_done = [this, slug, account = token->fields.account, reaches_end](bool complete, uint64_t bytes) {
+    response.on_done = [this, slug, account = (*token)->fields.account, reaches_end](bool complete, uint64_t bytes) {
       count(delivery_kind(complete, reaches_end), slug, account, "*archive*", bytes);
     };
   }
@@ -229,14 +233,13 @@ void EdgeService::count(const std::string& kind, const std::string& slug, const 
   if (kind == "download.completed") downloads_completed_.inc();
   if (kind == "download.failed") downloads_failed_.inc();
   bytes_sent_.inc(bytes);
-  std::string id = crypto::random_id();
-  boost::json::object event{{"id", id},
-                            {"kind", kind},
-                            {"drop", slug},
-                            {"account", account},
-                            {"at", format_rfc3339(clock_.now_ms())},
-                            {"detail", boost::json::object{{"path", what}, {"bytes", bytes}}}};
-  Status s = outbox_.append(id, boost::json::serialize(event));
+  std::string id = event_id_prefix_ + std::to_string(event_counter_.fetch_add(1) + 1);
+  // Written directly: this runs once per download, on an I/O thread.
+  auto quoted = [](std::string_view text) { return boost::json::serialize(boost::json::string_view(text)); };
+  std::string event = "{\"id\":\"" + id + "\",\"kind\":" + quoted(kind) + ",\"drop\":" + quoted(slug) +
+                      ",\"account\":" + quoted(account) + ",\"at\":\"" + format_rfc3339(clock_.now_ms()) +
+                      "\",\"detail\":{\"path\":" + quoted(what) + ",\"bytes\":" + std::to_string(bytes) + "}}";
+  Status s = outbox_.append(id, event);
   if (!s.ok()) {
     outbox_dropped_.inc();
     log::error("download event not recorded", {{"error", s.to_string()}});
@@ -249,7 +252,7 @@ Response EdgeService::health() {
   auto grant = catalog_.grant();
   auto revocations = catalog_.revocations();
   boost::json::array drops;
-  bool serving = grant.has_value();
+  bool serving = grant != nullptr;
   for (const auto& [slug, drop] : catalog_.drops()) {
     drops.push_back(boost::json::object{{"drop", slug},
                                         {"version", drop->manifest.version},

@@ -4,7 +4,9 @@
 // are found by manifest path → sha256 → vault, never by joining a path.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -37,10 +39,11 @@ class EdgeService {
     std::string reason;  // metric label
     std::string detail;
   };
-  // The verified token for this request and drop, or why not.
-  std::expected<core::VerifiedDownload, Refused> authorize(const http::Request& request,
-                                                           std::string_view slug);
-  std::expected<core::VerifiedDownload, Refused> verify_cached(std::string_view token);
+  // The verified token for this request and drop, or why not. Shared with
+  // the cache, not copied.
+  using Verified = std::shared_ptr<const core::VerifiedDownload>;
+  std::expected<Verified, Refused> authorize(const http::Request& request, std::string_view slug);
+  std::expected<Verified, Refused> verify_cached(std::string_view token);
   http::Response refuse(const Refused& refused);
   void count(const std::string& kind, const std::string& slug, const std::string& account,
              const std::string& what, uint64_t bytes);
@@ -53,11 +56,20 @@ class EdgeService {
   const Clock& clock_;
 
   struct CachedToken {
-    core::VerifiedDownload token;
+    Verified token;
     int64_t valid_until_ms;
   };
+  // Looked up by the token's text without copying it (it is ~400 bytes).
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
   std::mutex cache_mutex_;
-  std::unordered_map<std::string, CachedToken> cache_;
+  std::unordered_map<std::string, CachedToken, TextHash, std::equal_to<>> cache_;
+  // Download event ids: unique to this process run (a random prefix) and
+  // unique within it (a counter), without a system call per download.
+  const std::string event_id_prefix_;
+  std::atomic<uint64_t> event_counter_{0};
   const crypto::Keyring* cache_keyring_ = nullptr;  // the cache is cleared when the keyring changes
 
   metrics::Counter& cache_hits_;
