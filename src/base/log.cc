@@ -33,13 +33,24 @@ std::string_view level_name(Level level) {
   return "info";
 }
 
+// "2026-11-21T06:00:00.123Z"; the part up to the second is formatted once a second.
 std::string timestamp() {
   using namespace std::chrono;
   int64_t ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  std::string text = format_rfc3339(ms);  // "...:SSZ"
-  char frac[8];
-  std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms % 1000));
-  text.replace(text.size() - 1, 1, frac);
+  thread_local int64_t cached_s = -1;
+  thread_local std::string cached;  // "...:SS" without the "Z"
+  if (ms / 1000 != cached_s) {
+    cached_s = ms / 1000;
+    cached = format_rfc3339(cached_s * 1000);
+    cached.pop_back();
+  }
+  int frac = static_cast<int>(ms % 1000);
+  std::string text = cached;
+  text += '.';
+  text += static_cast<char>('0' + frac / 100);
+  text += static_cast<char>('0' + frac / 10 % 10);
+  text += static_cast<char>('0' + frac % 10);
+  text += 'Z';
   return text;
 }
 

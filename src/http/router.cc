@@ -1,5 +1,6 @@
 // Request accessors, request-target parsing and the route table. No Asio here:
 // this unit stays cheap to compile.
+#include <algorithm>
 #include <boost/url/parse.hpp>
 #include <exception>
 #include <optional>
@@ -23,9 +24,13 @@ int hex_value(char c) {
 // Decodes %XX escapes once; refuses a '%' without two hex digits after it.
 // `plus_as_space` applies the form encoding that query strings use.
 std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
+  // Most text has nothing to decode (a download token is base64url): copy it whole.
+  size_t first = std::min(text.find('%'), plus_as_space ? text.find('+') : std::string_view::npos);
+  if (first == std::string_view::npos) return std::string(text);
   std::string out;
   out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
+  out.append(text.substr(0, first));
+  for (size_t i = first; i < text.size(); ++i) {
     char c = text[i];
     if (c == '+' && plus_as_space) {
       out += ' ';

@@ -73,6 +73,9 @@ constexpr size_t read_buffer_bytes_max = limits::request_header_bytes_max + 16 *
 constexpr size_t body_chunk_bytes = 64 * 1024;
 // A fast client must not starve the other connections on its I/O thread.
 constexpr uint64_t sendfile_bytes_per_turn = 4 * 1024 * 1024;
+// One-file bodies up to this size go out behind a MSG_MORE header; larger
+// ones under TCP_CORK, which keeps every packet of a long transfer full.
+constexpr uint64_t head_more_bytes_max = 1024 * 1024;
 // Header bytes read per receive: small, since most headers are.
 constexpr size_t header_read_bytes = 4096;
 constexpr size_t log_path_bytes_max = 1024;
@@ -467,13 +470,16 @@ class Session : public std::enable_shared_from_this<Session> {
   bool write_watch_armed_ = false;
   bool lingering_ = false;
   bool unread_input_ = false;  // we refused a request without reading all of it
+  bool readable_ = false;      // the socket reported readable and was not read since
   bool closed_ = false;
 };
 
 void Session::begin() {
   error_code ec;
-  // sendfile(2) on the native handle needs O_NONBLOCK; Asio's own ops cope with it.
+  // sendfile(2) on the native handle needs O_NONBLOCK; Asio's own ops cope
+  // with it. Synchronous reads (parse_header_bytes) return would_block.
   socket_.native_non_blocking(true, ec);
+  socket_.non_blocking(true, ec);
   // Responses are written whole; Nagle would only delay the last segment.
   socket_.set_option(tcp::no_delay(true), ec);
   tcp::endpoint remote = socket_.remote_endpoint(ec);
@@ -525,6 +531,7 @@ void Session::on_readable(const error_code& ec) {
     if (ec || queue_.empty()) close();
     return;
   }
+  readable_ = true;
   read_header();
 }
 
@@ -557,6 +564,13 @@ void Session::parse_header_bytes() {
   if (received_bytes >= limits::request_header_bytes_max) return refuse_header_too_large();
   size_t room_bytes =
       std::min(header_read_bytes, limits::request_header_bytes_max - received_bytes);
+  if (std::exchange(readable_, false)) {
+    // The socket just said it is readable: read now rather than through an
+    // asynchronous operation and another trip through the event loop.
+    error_code ec;
+    size_t bytes = socket_.read_some(buffer_.prepare(room_bytes), ec);
+    if (ec != asio::error::would_block) return on_header_bytes(ec, bytes);
+  }
   socket_.async_read_some(buffer_.prepare(room_bytes),
                           [self = shared_from_this()](const error_code& ec, size_t bytes) {
                             self->on_header_bytes(ec, bytes);
@@ -881,7 +895,9 @@ void Session::start_response(Exchange& front) {
   bool sends_segments = front.segmented && !front.head && front.segments_bytes > 0;
   writing_ = true;
   arm_write_watch();
-  if (sends_segments && front.segments.size() == 1) return send_head_more(front);
+  if (sends_segments && front.segments.size() == 1 && front.segments_bytes <= head_more_bytes_max) {
+    return send_head_more(front);
+  }
   // The header and the body's start share packets (as nginx's tcp_nopush).
   if (sends_segments) set_cork(front.corked = true);
   bhttp::async_write(socket_, *front.wire,
@@ -890,9 +906,9 @@ void Session::start_response(Exchange& front) {
                      });
 }
 
-// A one-file body (a download): the header goes out with MSG_MORE, so it
-// leaves in the same packet as the file's start, and sendfile(2) follows at
-// once. Two system calls for a small file, where TCP_CORK would take four.
+// A one-file body (a small download): the header goes out with MSG_MORE, so
+// it leaves in the same packet as the file's start, and sendfile(2) follows
+// at once. Two system calls for a small file, where TCP_CORK would take four.
 void Session::send_head_more(Exchange& front) {
   front.head_text = header_text(*front.wire);
   ssize_t sent = ::send(socket_.native_handle(), front.head_text.data(), front.head_text.size(),
