@@ -13,9 +13,13 @@
 #include <utility>
 
 #include "base/log.h"
+#include "store/sqlite/statement.h"
 
 namespace dg::store {
 namespace {
+
+using sqlite::ResetOnExit;
+using sqlite::StatementPtr;
 
 // A batch is one transaction. The cap bounds how long the writer holds the
 // connection (peek and acknowledge wait for it) when a backlog built up.
@@ -28,10 +32,6 @@ constexpr std::chrono::milliseconds kCommitIntervalMin{10};
 // not hammered in a loop; a shutdown cuts it short.
 constexpr std::chrono::milliseconds kWriteRetryBackoff{1000};
 
-struct StatementDeleter {
-  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
-};
-using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
 
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close(db); }
@@ -47,21 +47,6 @@ struct Connection {
   StatementPtr remove;  // ?1 seq
 };
 
-// Resets a cached statement when a run ends, however it ends, so the next run
-// starts clean and no read transaction stays open.
-class ResetOnExit {
- public:
-  explicit ResetOnExit(sqlite3_stmt* statement) : statement_(statement) {}
-  ~ResetOnExit() {
-    sqlite3_reset(statement_);
-    sqlite3_clear_bindings(statement_);
-  }
-  ResetOnExit(const ResetOnExit&) = delete;
-  ResetOnExit& operator=(const ResetOnExit&) = delete;
-
- private:
-  sqlite3_stmt* statement_;
-};
 
 Status sqlite_failure(sqlite3* db, std::string_view doing) {
   return Status(Code::io_error, "outbox: " + std::string(doing) + ": " + sqlite3_errmsg(db));

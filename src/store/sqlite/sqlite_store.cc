@@ -11,10 +11,14 @@
 
 #include "base/assert.h"
 #include "store/schema.h"
+#include "store/sqlite/statement.h"
 #include "store/sql_store.h"
 
 namespace dg::store {
 namespace {
+
+using sqlite::ResetOnExit;
+using sqlite::StatementPtr;
 
 // Statements are our own constant texts, a few dozen; the bound only guards
 // against a future caller building unbounded SQL.
@@ -76,26 +80,7 @@ std::string to_sqlite_placeholders(std::string_view sql) {
   return out;
 }
 
-struct StatementDeleter {
-  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
-};
-using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
 
-// Resets a statement when a run ends, however it ends, so the next run of
-// the cached statement starts clean and no read transaction stays open.
-class ResetOnExit {
- public:
-  explicit ResetOnExit(sqlite3_stmt* statement) : statement_(statement) {}
-  ~ResetOnExit() {
-    sqlite3_reset(statement_);
-    sqlite3_clear_bindings(statement_);
-  }
-  ResetOnExit(const ResetOnExit&) = delete;
-  ResetOnExit& operator=(const ResetOnExit&) = delete;
-
- private:
-  sqlite3_stmt* statement_;
-};
 
 class SqliteConnection final : public sql::Connection {
  public:
