@@ -13,7 +13,7 @@ namespace {
 
 Status errno_status(std::string_view what, const std::filesystem::path& path) {
   int err = errno;
-  Code code = err == ENOENT ? Code::not_found : err == EEXIST ? Code::conflict : Code::io_error;
+  Code code = err == ENOENT || err == ENOTDIR ? Code::not_found : err == EEXIST ? Code::conflict : Code::io_error;
   if (err == EACCES || err == EPERM) code = Code::forbidden;
   return Status(code, std::string(what) + " " + path.string() + ": " + std::strerror(err));
 }
@@ -69,6 +69,38 @@ Result<std::string> read_file(const std::filesystem::path& path, uint64_t bytes_
   }
   data.resize(done);
   return data;
+}
+
+Result<uint64_t> read_file_in_pieces(const std::filesystem::path& path, uint64_t bytes_max,
+                                     std::span<uint8_t> buffer,
+                                     const std::function<void(std::span<const uint8_t>)>& consume) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) return error(errno_status("opening", path));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return error(errno_status("inspecting", path));
+  if (!S_ISREG(st.st_mode)) return error(Code::invalid_argument, path.string() + " is not a regular file");
+  const uint64_t size_bytes = static_cast<uint64_t>(st.st_size);
+  if (size_bytes > bytes_max) {
+    return error(Code::limit_exceeded, path.string() + " is " + std::to_string(size_bytes) +
+                                           " bytes, more than the limit of " + std::to_string(bytes_max));
+  }
+  // Advice only: if it fails, the kernel's default read-ahead is used.
+  (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  uint64_t read_total_bytes = 0;
+  // Bounded by the file: reading more than it held when opened ends the loop.
+  while (read_total_bytes <= size_bytes) {
+    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return error(errno_status("reading", path));
+    if (n == 0) break;
+    consume(buffer.first(static_cast<size_t>(n)));
+    read_total_bytes += static_cast<uint64_t>(n);
+  }
+  if (read_total_bytes != size_bytes) {
+    return error(Code::conflict, path.string() + " changed size while being read (" +
+                                     std::to_string(size_bytes) + " bytes when opened)");
+  }
+  return size_bytes;
 }
 
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data, uint32_t mode,

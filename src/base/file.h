@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,15 @@ namespace dg {
 
 // Reads a whole file; refuses one larger than `bytes_max`.
 Result<std::string> read_file(const std::filesystem::path& path, uint64_t bytes_max);
+
+// Reads a regular file from start to end in pieces of at most buffer.size()
+// bytes, handing each to `consume` (a hash, a checksum). Refuses what is not
+// a regular file (opening cannot hang on a FIFO) or is larger than
+// `bytes_max`; a file that changes size while read is a conflict. Returns the
+// file's size.
+Result<uint64_t> read_file_in_pieces(const std::filesystem::path& path, uint64_t bytes_max,
+                                     std::span<uint8_t> buffer,
+                                     const std::function<void(std::span<const uint8_t>)>& consume);
 
 enum class Overwrite { no, yes };
 

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/assert.h"
+#include "base/file.h"
 #include "base/limits.h"
 
 namespace dg::crypto {
@@ -35,79 +36,20 @@ void init_digest(EVP_MD_CTX* ctx) {
   DG_ASSERT(initialised == 1);
 }
 
-Status errno_status(std::string_view action, const std::filesystem::path& path, int err) {
-  Code code = Code::io_error;
-  if (err == ENOENT || err == ENOTDIR) code = Code::not_found;
-  if (err == EACCES || err == EPERM) code = Code::forbidden;
-  return Status(code, std::string(action) + " " + path.string() + ": " +
-                          std::generic_category().message(err));
-}
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 using OnReadBytes = std::function<void(uint64_t bytes_read)>;
-
-// Feeds the file to `hasher` until end of file, or until more than
-// `size_bytes` have been read, which proves the file grew since fstat.
-Result<uint64_t> read_into(int fd, const std::filesystem::path& path, uint64_t size_bytes,
-                           std::span<uint8_t> buffer, Sha256& hasher,
-                           const OnReadBytes& on_read_bytes) {
-  uint64_t done_bytes = 0;
-  // Bounded by size_bytes <= limits::asset_size_bytes_max (checked by the caller).
-  while (done_bytes <= size_bytes) {
-    const ssize_t read_bytes = ::read(fd, buffer.data(), buffer.size());
-    if (read_bytes < 0 && errno == EINTR) continue;
-    if (read_bytes < 0) return error(errno_status("reading", path, errno));
-    if (read_bytes == 0) break;
-    hasher.update(buffer.first(static_cast<size_t>(read_bytes)));
-    done_bytes += static_cast<uint64_t>(read_bytes);
-    if (on_read_bytes) on_read_bytes(static_cast<uint64_t>(read_bytes));
-  }
-  return done_bytes;
-}
 
 // Hashes one file with a buffer the caller owns, so that sha256_files
 // allocates one per thread rather than one per file.
 Result<FileDigest> hash_file(const std::filesystem::path& path, std::span<uint8_t> buffer,
                              const OnReadBytes& on_read_bytes) {
-  // O_NONBLOCK so that opening a FIFO cannot hang waiting for a writer; it is
-  // refused below, and reads from regular files ignore the flag.
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (fd.get() < 0) return error(errno_status("opening", path, errno));
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return error(errno_status("inspecting", path, errno));
-  if (!S_ISREG(st.st_mode)) {
-    return error(Code::invalid_argument, path.string() + " is not a regular file");
-  }
-  const uint64_t size_bytes = static_cast<uint64_t>(st.st_size);
-  if (size_bytes > limits::asset_size_bytes_max) {
-    return error(Code::limit_exceeded, path.string() + " is " + std::to_string(size_bytes) +
-                                           " bytes, more than the limit of " +
-                                           std::to_string(limits::asset_size_bytes_max));
-  }
-  // Advice only: if it fails, the kernel's default read-ahead is used.
-  (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   Sha256 hasher;
-  Result<uint64_t> done_bytes =
-      read_into(fd.get(), path, size_bytes, buffer, hasher, on_read_bytes);
-  if (!done_bytes) return error(done_bytes.error());
-  if (*done_bytes != size_bytes) {
-    return error(Code::conflict, path.string() + " changed size while being hashed (" +
-                                     std::to_string(size_bytes) + " bytes when opened)");
-  }
-  return FileDigest{.size_bytes = size_bytes, .sha256 = hasher.finish()};
+  auto size_bytes = read_file_in_pieces(path, limits::asset_size_bytes_max, buffer,
+                                        [&](std::span<const uint8_t> piece) {
+                                          hasher.update(piece);
+                                          if (on_read_bytes) on_read_bytes(piece.size());
+                                        });
+  if (!size_bytes) return error(size_bytes.error());
+  return FileDigest{.size_bytes = *size_bytes, .sha256 = hasher.finish()};
 }
 
 uint32_t worker_count_for(uint32_t thread_count, size_t file_count) {

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "base/assert.h"
+#include "base/file.h"
 #include "base/limits.h"
 #include "core/validate.h"
 
@@ -290,28 +291,6 @@ uint64_t segment_bytes(const http::Segment& segment) {
   return std::get<http::FileBody>(segment).length;
 }
 
-Status errno_status(std::string_view action, const std::filesystem::path& path, int err) {
-  Code code = Code::io_error;
-  if (err == ENOENT || err == ENOTDIR) code = Code::not_found;
-  if (err == EACCES || err == EPERM) code = Code::forbidden;
-  return Status(code, std::string(action) + " " + path.string() + ": " +
-                          std::generic_category().message(err));
-}
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 // Limits keep every offset far from overflow: at most
@@ -395,39 +374,12 @@ uint32_t crc32_update(uint32_t crc, std::span<const uint8_t> bytes) {
 }
 
 Result<uint32_t> crc32_file(const std::filesystem::path& path) {
-  // O_NONBLOCK so that opening a FIFO cannot hang waiting for a writer; it is
-  // refused below, and reads from regular files ignore the flag.
-  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  int fd = file.get();
-  if (fd < 0) return error(errno_status("opening", path, errno));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) return error(errno_status("inspecting", path, errno));
-  if (!S_ISREG(info.st_mode)) {
-    return error(Code::invalid_argument, path.string() + " is not a regular file");
-  }
-  uint64_t size_bytes = static_cast<uint64_t>(info.st_size);
-  if (size_bytes > limits::asset_size_bytes_max) {
-    return error(Code::limit_exceeded, path.string() + " is larger than " +
-                                           std::to_string(limits::asset_size_bytes_max) + " bytes");
-  }
-  // Advice only: if it fails, the kernel's default read-ahead is used.
-  (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   auto buffer = std::make_unique<uint8_t[]>(limits::hash_read_buffer_bytes);
   uint32_t crc = 0;
-  uint64_t read_total_bytes = 0;
-  // Bounded by the file: a file growing while read is caught below.
-  while (read_total_bytes <= size_bytes) {
-    ssize_t read_bytes = ::read(fd, buffer.get(), limits::hash_read_buffer_bytes);
-    if (read_bytes < 0 && errno == EINTR) continue;
-    if (read_bytes < 0) return error(errno_status("reading", path, errno));
-    if (read_bytes == 0) break;
-    crc = crc32_update(crc, {buffer.get(), static_cast<size_t>(read_bytes)});
-    read_total_bytes += static_cast<uint64_t>(read_bytes);
-  }
-  if (read_total_bytes != size_bytes) {
-    return error(Code::conflict, path.string() + " changed size while being read (" +
-                                     std::to_string(size_bytes) + " bytes when opened)");
-  }
+  auto read = read_file_in_pieces(path, limits::asset_size_bytes_max,
+                                  {buffer.get(), limits::hash_read_buffer_bytes},
+                                  [&](std::span<const uint8_t> piece) { crc = crc32_update(crc, piece); });
+  if (!read) return error(read.error());
   return crc;
 }
 
