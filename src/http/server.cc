@@ -285,7 +285,8 @@ struct Exchange {
   uint64_t file_remaining_bytes = 0;
   uint64_t body_bytes_sent = 0;
   bool finished = false;
-  // The header was sent with MSG_MORE rather than under TCP_CORK.
+  // The header and body go out under TCP_CORK (larger bodies; see
+  // head_more_bytes_max): uncork once the body is sent.
   bool corked = false;
   std::string head_text;  // the header's unsent rest, on the MSG_MORE path
 
