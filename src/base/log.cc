@@ -128,6 +128,8 @@ Sink& sink() {
 void set_level(Level level) { g_level.store(static_cast<int>(level)); }
 Level level() { return static_cast<Level>(g_level.load()); }
 
+void print(std::string_view text) { sink().append(text, /*urgent=*/true); }
+
 void write(Level lvl, std::string_view message, boost::json::object fields) {
   if (static_cast<int>(lvl) < g_level.load()) return;
   // Fields are serialised in place rather than copied into one object first.

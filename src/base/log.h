@@ -18,6 +18,11 @@ Level level();
 
 void write(Level level, std::string_view message, boost::json::object fields = {});
 
+// Writes `text` to stderr at once, whole, after any log lines waiting: for
+// lines people and scripts read ("listening on port N"), which must not be
+// split by a log batch written from another thread.
+void print(std::string_view text);
+
 inline void debug(std::string_view m, boost::json::object f = {}) { write(Level::debug, m, std::move(f)); }
 inline void info(std::string_view m, boost::json::object f = {}) { write(Level::info, m, std::move(f)); }
 inline void warn(std::string_view m, boost::json::object f = {}) { write(Level::warn, m, std::move(f)); }

@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json/parse.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace dg::log {
@@ -73,6 +75,33 @@ TEST(Log, InfoLinesReachStderrWithoutAWarning) {
   auto lines = captured.lines();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("\"msg\":\"alone\""), std::string::npos);
+}
+
+// "listening on port N" is read by scripts: a log batch flushed from another
+// thread must never land inside it.
+TEST(Log, PrintedLinesAreNeverSplitByLogLines) {
+  CapturedStderr captured;
+  std::atomic<bool> done{false};
+  std::thread logger([&] {
+    for (int i = 0; !done.load(); ++i) {
+      info("busy", {{"i", i}});
+      if (i % 50 == 0) warn("flush");
+    }
+  });
+  for (int i = 0; i < 300; ++i) print("dropgate listening on port " + std::to_string(i) + "\n");
+  done.store(true);
+  logger.join();
+  warn("end");
+  int printed = 0;
+  for (const auto& line : captured.lines()) {
+    if (line.starts_with("dropgate listening on port ")) {
+      EXPECT_EQ(line, "dropgate listening on port " + std::to_string(printed)) << "split or out of order";
+      ++printed;
+    } else {
+      EXPECT_TRUE(boost::json::parse(line).is_object()) << line;
+    }
+  }
+  EXPECT_EQ(printed, 300);
 }
 
 }  // namespace

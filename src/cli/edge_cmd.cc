@@ -74,7 +74,7 @@ Status serve(const EdgeOptions& o) {
   auto config = build_config(o);
   if (!config) return config.error();
   return edge::serve(*config, [&](uint16_t port) {
-    std::cerr << "dropgate edge listening on port " << port << "\n";
+    log::print("dropgate edge listening on port " + std::to_string(port) + "\n");
   });
 }
 

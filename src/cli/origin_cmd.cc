@@ -70,8 +70,8 @@ Status serve(const ServeOptions& o) {
   if (!config) return config.error();
   apply_log_level(config->log_level);
   return origin::serve(*config, [&](uint16_t port) {
-    std::cerr << "dropgate origin listening on port " << port << " (public URL " << config->public_url
-              << ")\n";
+    log::print("dropgate origin listening on port " + std::to_string(port) + " (public URL " +
+               config->public_url + ")\n");
   });
 }
 
