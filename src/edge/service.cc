@@ -276,6 +276,7 @@ Response EdgeService::health() {
                                  ? boost::json::value((*grant->common.expires_at_ms - now_ms) / 1000)
                                  : boost::json::value(nullptr)},
       {"outbox_depth", depth ? *depth : 0},
+      {"outbox_unwritten", outbox_.unwritten()},
       {"drops", std::move(drops)}};
   return http::json_response(serving ? 200 : 503, boost::json::serialize(out));
 }

@@ -154,6 +154,11 @@ class SqliteOutbox final : public Outbox {
     return Status();
   }
 
+  uint32_t unwritten() override {
+    std::lock_guard lock(mutex_);
+    return static_cast<uint32_t>(queue_.size() + in_flight_count_);
+  }
+
   Result<uint32_t> depth() override {
     std::lock_guard lock(mutex_);
     return static_cast<uint32_t>(depth_locked());

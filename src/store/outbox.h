@@ -60,6 +60,9 @@ class Outbox {
   // Events waiting: queued in memory plus stored. Does not touch the disk: the
   // stored count is taken once at open and kept in memory from then on.
   virtual Result<uint32_t> depth() = 0;
+  // Of those, events still in memory (not yet on disk): what a crash now
+  // would lose.
+  virtual uint32_t unwritten() = 0;
 };
 
 // Opens (creating if needed) the outbox at `path` and starts its writer; the

@@ -81,9 +81,11 @@ TEST(Outbox, SurvivesReopenAndIsBounded) {
       ASSERT_TRUE(outbox->append("a", R"({"n":1})").ok());
       ASSERT_TRUE(outbox->append("b", R"({"n":2})").ok());
       EXPECT_EQ(*outbox->depth(), 2u);
+      EXPECT_EQ(outbox->unwritten(), 2u);  // the writer cannot write yet
     }
     ASSERT_TRUE(outbox->flush().ok());
     EXPECT_EQ(*outbox->depth(), 2u);
+    EXPECT_EQ(outbox->unwritten(), 0u);
     ASSERT_TRUE(outbox->append("c", R"({"n":3})").ok());
     EXPECT_EQ(outbox->append("d", "{}").code(), Code::limit_exceeded);
   }

@@ -348,10 +348,11 @@ test('with the origin stopped (SIGTERM), the edge serves valid tokens and refuse
 })
 
 test('an edge killed with -9 while offline restarts offline, serving, its outbox intact', async () => {
-  // The events of the offline downloads are appended once each response ends.
-  const h = await waitFor('the offline downloads to be queued', async () => {
+  // The events of the offline downloads are appended once each response
+  // ends, and are on disk a commit later (a crash may lose what is not).
+  const h = await waitFor('the offline downloads to be recorded on disk', async () => {
     const r = await health()
-    return r.json.outbox_depth >= offlineDownloads && r
+    return r.json.outbox_depth >= offlineDownloads && r.json.outbox_unwritten === 0 && r
   })
   const depth = h.json.outbox_depth
   assert.equal(await edge.stop('SIGKILL'), 'SIGKILL')
