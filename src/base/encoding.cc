@@ -97,6 +97,34 @@ std::string hex_encode(std::span<const uint8_t> bytes) {
   return out;
 }
 
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out += '"';
+  size_t start = 0;  // of the run not yet appended
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text, start, i - start);
+    start = i + 1;
+    out += '\\';
+    switch (c) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '\b': out += 'b'; break;
+      case '\f': out += 'f'; break;
+      case '\n': out += 'n'; break;
+      case '\r': out += 'r'; break;
+      case '\t': out += 't'; break;
+      default:
+        out += "u00";
+        out += kDigits[c >> 4];
+        out += kDigits[c & 15];
+    }
+  }
+  out.append(text, start);
+  out += '"';
+}
+
 std::optional<Bytes> hex_decode(std::string_view text_untrusted) {
   if (text_untrusted.size() % 2 != 0) return std::nullopt;
   auto nibble = [](char c) -> int {

@@ -33,4 +33,9 @@ std::optional<Bytes> base64_decode(std::string_view text_untrusted);
 std::string hex_encode(std::span<const uint8_t> bytes);
 std::optional<Bytes> hex_decode(std::string_view text_untrusted);
 
+// Appends `text` as a JSON string, quotes included, escaped as Boost.JSON's
+// serializer does it ('"', '\\' and control characters; other bytes as they
+// are). For text built by hand on hot paths (log lines, download events).
+void append_json_string(std::string& out, std::string_view text);
+
 }  // namespace dg

@@ -2,10 +2,33 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "base/encoding.h"
 #include "base/limits.h"
 
 namespace dg {
 namespace {
+
+// append_json_string writes JSON by hand on hot paths; Boost.JSON's
+// serializer, which writes every other JSON text, is the reference.
+TEST(Json, AppendJsonStringEscapesAsBoostJsonDoes) {
+  std::mt19937 random(7);
+  std::vector<std::string> texts = {"", "plain", "\"", "\\", "a\nb\tc\rd\be\ff", std::string("\0x", 2),
+                                    "\x1f\x7f", "caf\xc3\xa9", "</script>"};
+  for (int i = 0; i < 5000; ++i) {
+    std::string text(random() % 10, ' ');
+    // Mostly ASCII, where escaping happens, with some high bytes.
+    for (char& c : text) c = static_cast<char>(random() % 4 == 0 ? random() % 256 : random() % 128);
+    texts.push_back(std::move(text));
+  }
+  for (const std::string& text : texts) {
+    std::string mine = "prefix:";
+    append_json_string(mine, text);
+    EXPECT_EQ(mine, "prefix:" + boost::json::serialize(boost::json::string_view(text)))
+        << "text bytes: " << hex_encode(as_bytes(text));
+  }
+}
 
 TEST(Json, RefusesDuplicateKeysAtAnyDepth) {
   EXPECT_TRUE(json::parse(R"({"a":1,"b":{"a":2}})", 1000).has_value());

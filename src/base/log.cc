@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/encoding.h"
 #include "base/time.h"
 
 namespace dg::log {
@@ -33,8 +35,8 @@ std::string_view level_name(Level level) {
   return "info";
 }
 
-// "2026-11-21T06:00:00.123Z"; the part up to the second is formatted once a second.
-std::string timestamp() {
+// Appends "2026-11-21T06:00:00.123Z"; the part up to the second is formatted once a second.
+void append_timestamp(std::string& out) {
   using namespace std::chrono;
   int64_t ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   thread_local int64_t cached_s = -1;
@@ -45,13 +47,12 @@ std::string timestamp() {
     cached.pop_back();
   }
   int frac = static_cast<int>(ms % 1000);
-  std::string text = cached;
-  text += '.';
-  text += static_cast<char>('0' + frac / 100);
-  text += static_cast<char>('0' + frac / 10 % 10);
-  text += static_cast<char>('0' + frac % 10);
-  text += 'Z';
-  return text;
+  out += cached;
+  out += '.';
+  out += static_cast<char>('0' + frac / 100);
+  out += static_cast<char>('0' + frac / 10 % 10);
+  out += static_cast<char>('0' + frac % 10);
+  out += 'Z';
 }
 
 void write_all(std::string_view text) {
@@ -130,20 +131,63 @@ Level level() { return static_cast<Level>(g_level.load()); }
 
 void print(std::string_view text) { sink().append(text, /*urgent=*/true); }
 
+Line::Line(Level level, std::string_view message)
+    : level_(level), enabled_(static_cast<int>(level) >= g_level.load()) {
+  if (!enabled_) return;
+  text_.reserve(384);
+  text_ += "{\"ts\":\"";
+  append_timestamp(text_);
+  text_ += "\",\"level\":\"";
+  text_ += level_name(level);
+  text_ += "\",\"msg\":";
+  append_json_string(text_, message);
+}
+
+bool Line::start_field(std::string_view key) {
+  if (!enabled_ || key == "ts" || key == "level" || key == "msg") return false;
+  text_ += ',';
+  append_json_string(text_, key);
+  text_ += ':';
+  return true;
+}
+
+Line& Line::add(std::string_view key, std::string_view value) {
+  if (start_field(key)) append_json_string(text_, value);
+  return *this;
+}
+
+Line& Line::add_literal(std::string_view key, std::string_view json_text) {
+  if (start_field(key)) text_ += json_text;
+  return *this;
+}
+
+Line& Line::add_signed(std::string_view key, int64_t value) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  return add_literal(key, std::string_view(digits, static_cast<size_t>(end - digits)));
+}
+
+Line& Line::add_unsigned(std::string_view key, uint64_t value) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  return add_literal(key, std::string_view(digits, static_cast<size_t>(end - digits)));
+}
+
+void Line::write() {
+  if (!enabled_) return;
+  enabled_ = false;
+  text_ += "}\n";
+  sink().append(text_, level_ >= Level::warn);
+}
+
 void write(Level lvl, std::string_view message, boost::json::object fields) {
-  if (static_cast<int>(lvl) < g_level.load()) return;
+  Line line(lvl, message);
+  if (!line.enabled()) return;
   // Fields are serialised in place rather than copied into one object first.
-  std::string text = "{\"ts\":\"" + timestamp() + "\",\"level\":\"" + std::string(level_name(lvl)) +
-                     "\",\"msg\":" + boost::json::serialize(boost::json::string_view(message));
   for (const auto& member : fields) {
-    if (member.key() == "ts" || member.key() == "level" || member.key() == "msg") continue;
-    text += ',';
-    text += boost::json::serialize(member.key());
-    text += ':';
-    text += boost::json::serialize(member.value());
+    line.add_literal(member.key(), boost::json::serialize(member.value()));
   }
-  text += "}\n";
-  sink().append(text, lvl >= Level::warn);
+  line.write();
 }
 
 }  // namespace dg::log

@@ -67,6 +67,33 @@ TEST(Log, LinesAreJsonObjectsWrittenInOrderAndAWarningFlushesWhatWaited) {
   EXPECT_EQ(boost::json::parse(lines[2]).as_object().at("level").as_string(), "warn");
 }
 
+TEST(Log, LineWritesTypedFieldsAsJson) {
+  CapturedStderr captured;
+  Line(Level::info, "request")
+      .add("path", "/a \"b\"\\\n")
+      .add("status", 404u)
+      .add("delta", int64_t{-12})
+      .add("bytes", uint64_t{18446744073709551615u})
+      .add("complete", false)
+      .add("msg", "a field cannot replace the message")
+      .write();
+  Line dropped(Level::debug, "below the level");
+  EXPECT_FALSE(dropped.enabled());
+  dropped.add("x", 1).write();
+  warn("flush");
+  auto lines = captured.lines();
+  ASSERT_EQ(lines.size(), 2u);
+  auto line = boost::json::parse(lines[0]).as_object();
+  EXPECT_EQ(line.at("msg").as_string(), "request");
+  EXPECT_EQ(line.at("level").as_string(), "info");
+  EXPECT_EQ(line.at("path").as_string(), "/a \"b\"\\\n");
+  EXPECT_EQ(line.at("status").as_int64(), 404);
+  EXPECT_EQ(line.at("delta").as_int64(), -12);
+  EXPECT_EQ(line.at("bytes").as_uint64(), 18446744073709551615u);
+  EXPECT_EQ(line.at("complete").as_bool(), false);
+  EXPECT_EQ(line.size(), 8u);  // ts, level, msg and the five fields
+}
+
 TEST(Log, InfoLinesReachStderrWithoutAWarning) {
   CapturedStderr captured;
   info("alone");

@@ -153,4 +153,53 @@ std::vector<double> Registry::latency_buckets_s() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
+RouteMetrics::RouteMetrics(Registry& registry, Names names, const std::vector<std::string>& routes)
+    : registry_(registry), names_(std::move(names)) {
+  auto add = [&](const std::string& route) {
+    if (by_route_.contains(route)) return;
+    Series& series = series_.emplace_back();
+    series.route = route;
+    by_route_.emplace(route, &series);
+  };
+  add("");
+  for (const auto& route : routes) add(route);
+}
+
+Counter& RouteMetrics::requests(std::string_view route, size_t status_class) {
+  std::string status = std::to_string(status_class) + "xx";
+  return registry_.counter(names_.requests_name, names_.requests_help,
+                           {{"route", std::string(route)}, {"status", std::move(status)}});
+}
+
+Histogram& RouteMetrics::latency(std::string_view route) {
+  return registry_.histogram(names_.latency_name, names_.latency_help, Registry::latency_buckets_s(),
+                             {{"route", std::string(route)}});
+}
+
+void RouteMetrics::record(std::string_view route, unsigned status, double seconds) {
+  size_t status_class = std::min<size_t>(status / 100, status_classes - 1);
+  auto it = by_route_.find(route);
+  if (it == by_route_.end()) {  // a name not given up front: the slow way
+    requests(route, status_class).inc();
+    if (!names_.latency_name.empty()) latency(route).observe(seconds);
+    return;
+  }
+  Series& series = *it->second;
+  // Two threads may both register on first use: the registry returns the
+  // same object to both, so either store is right.
+  Counter* counter = series.requests[status_class].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    counter = &requests(route, status_class);
+    series.requests[status_class].store(counter, std::memory_order_release);
+  }
+  counter->inc();
+  if (names_.latency_name.empty()) return;
+  Histogram* histogram = series.latency.load(std::memory_order_acquire);
+  if (histogram == nullptr) {
+    histogram = &latency(route);
+    series.latency.store(histogram, std::memory_order_release);
+  }
+  histogram->observe(seconds);
+}
+
 }  // namespace dg::metrics

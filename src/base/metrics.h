@@ -85,4 +85,41 @@ class Registry {
   std::map<std::string, Family, std::less<>> families_;
 };
 
+// What an HTTP server records per request: a counter by route and status
+// class ("2xx"), and optionally a latency histogram by route. The server
+// records every request on its I/O threads, so the series are looked up in a
+// table built once from the route names and filled on first use; after that
+// recording takes no lock and allocates nothing. Series appear in the
+// registry when first recorded, as with direct registration.
+class RouteMetrics {
+ public:
+  struct Names {
+    std::string requests_name, requests_help;  // the counter
+    std::string latency_name, latency_help;    // the histogram; empty: none
+  };
+  // `routes`: the route names that will be recorded ("" for unmatched
+  // requests is added); other names still work, through the registry.
+  RouteMetrics(Registry& registry, Names names, const std::vector<std::string>& routes);
+  RouteMetrics(const RouteMetrics&) = delete;
+  RouteMetrics& operator=(const RouteMetrics&) = delete;
+
+  // `status` 0 (no response sent) counts as "0xx".
+  void record(std::string_view route, unsigned status, double seconds);
+
+ private:
+  static constexpr size_t status_classes = 6;  // 0xx to 5xx
+  struct Series {
+    std::string route;
+    std::atomic<Counter*> requests[status_classes] = {};
+    std::atomic<Histogram*> latency{nullptr};
+  };
+  Counter& requests(std::string_view route, size_t status_class);
+  Histogram& latency(std::string_view route);
+
+  Registry& registry_;
+  const Names names_;
+  std::deque<Series> series_;  // one per route; never grows after construction
+  std::map<std::string, Series*, std::less<>> by_route_;
+};
+
 }  // namespace dg::metrics

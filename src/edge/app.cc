@@ -173,10 +173,11 @@ Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>&
   options.port = listen->second;
   options.io_threads = config.io_threads;
   options.handler_threads = config.handler_threads;
-  options.on_request = [&metrics](std::string_view route, unsigned status, std::chrono::microseconds) {
-    metrics.counter("dropgate_edge_requests_total", "Requests by route and status class.",
-                    {{"route", std::string(route)}, {"status", std::to_string(status / 100) + "xx"}})
-        .inc();
+  metrics::RouteMetrics request_metrics(
+      metrics, {"dropgate_edge_requests_total", "Requests by route and status class.", "", ""},
+      router.route_names());
+  options.on_request = [&request_metrics](std::string_view route, unsigned status, std::chrono::microseconds) {
+    request_metrics.record(route, status, 0);
   };
   http::Server server(router, options);
   DG_RETURN_IF_ERROR(server.start());

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/encoding.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "crypto/keys.h"
@@ -66,7 +67,7 @@ Response serve_zip(const Request& request, const ZipPlan& plan, const std::strin
 
 // A download "counts" once, when its last byte was delivered: a resumed
 // download's earlier ranges are partial, an interrupted one failed.
-std::string delivery_kind(bool complete, bool reaches_end) {
+std::string_view delivery_kind(bool complete, bool reaches_end) {
   if (!complete) return "download.failed";
   return reaches_end ? "download.completed" : "download.partial";
 }
@@ -158,32 +159,37 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authoriz
 }
 
 Response EdgeService::file(Request& request) {
-  std::string slug(request.param("slug"));
+  std::string_view slug = request.param("slug");
   auto token = authorize(request, slug);
   if (!token) return refuse(token.error());
   auto drop = catalog_.drop(slug);
-  if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + slug + "\""});
+  if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + std::string(slug) + "\""});
   if (clock_.now_ms() > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
     return refuse({503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
   }
   std::string_view path = request.param("path");
   if (!(*token)->allows(path)) return refuse({403, "wrong_asset", std::string(path)});
-  for (const auto& asset : drop->manifest.assets) {
-    if (asset.path != path) continue;
-    auto blob = vault_.open(asset.sha256, asset.size_bytes);
-    if (!blob) return refuse({503, "blob_unavailable", "this file is being fetched again; retry shortly"});
-    Response response = http::file_response(request, vault_.path_of(asset.sha256), asset.size_bytes,
-                                            asset.sha256, asset.media_type);
-    auto* body = std::get_if<http::FileBody>(&response.body);
-    if (body) body->open = std::move(blob);
-    if (body && request.method == http::Verb::get) {
-      bool reaches_end = body->offset + body->length == asset.size_bytes;
-      response.on_done = [this, slug, account = (*token)->fields.account, what = asset.path, reaches_end](
-                             bool complete, uint64_t bytes) { count(delivery_kind(complete, reaches_end), slug, account, what, bytes); };
-    }
-    return response;
+  const auto& assets = drop->manifest.assets;  // sorted by path
+  auto found = std::lower_bound(assets.begin(), assets.end(), path,
+                                [](const core::Asset& a, std::string_view p) { return a.path < p; });
+  if (found == assets.end() || found->path != path) {
+    return http::problem(404, "not-found", "Not found", "this drop has no file \"" + std::string(path) + "\"");
   }
-  return http::problem(404, "not-found", "Not found", "this drop has no file \"" + std::string(path) + "\"");
+  const core::Asset& asset = *found;
+  auto blob = vault_.open(asset.sha256, asset.size_bytes);
+  if (!blob) return refuse({503, "blob_unavailable", "this file is being fetched again; retry shortly"});
+  Response response =
+      http::file_response(request, std::move(blob), asset.size_bytes, asset.sha256, asset.media_type);
+  auto* body = std::get_if<http::FileBody>(&response.body);
+  if (body && request.method == http::Verb::get) {
+    bool reaches_end = body->offset + body->length == asset.size_bytes;
+    // Holds the drop (and so the asset) and the token rather than copies of their text.
+    response.on_done = [this, drop = std::move(drop), token = std::move(*token), asset = &asset, reaches_end](
+                           bool complete, uint64_t bytes) {
+      count(delivery_kind(complete, reaches_end), drop->manifest.drop, token->fields.account, asset->path, bytes);
+    };
+  }
+  return response;
 }
 
 Response EdgeService::archive(Request& request) {
@@ -213,8 +219,9 @@ Response EdgeService::archive(Request& request) {
     bool reaches_end = response.status == 200 ||
                        content_range.ends_with("-" + std::to_string(plan->total_bytes() - 1) + "/" +
                                                std::to_string(plan->total_bytes()));
-    response.on_done = [this, slug, account = (*token)->fields.account, reaches_end](bool complete, uint64_t bytes) {
-      count(delivery_kind(complete, reaches_end), slug, account, "*archive*", bytes);
+    response.on_done = [this, drop = std::move(drop), token = std::move(*token), reaches_end](bool complete,
+                                                                                                uint64_t bytes) {
+      count(delivery_kind(complete, reaches_end), drop->manifest.drop, token->fields.account, "*archive*", bytes);
     };
   }
   return response;
@@ -228,22 +235,49 @@ Response EdgeService::manifest(Request& request) {
   return response;
 }
 
-void EdgeService::count(const std::string& kind, const std::string& slug, const std::string& account,
-                        const std::string& what, uint64_t bytes) {
+void EdgeService::count(std::string_view kind, std::string_view slug, std::string_view account,
+                        std::string_view what, uint64_t bytes) {
   if (kind == "download.completed") downloads_completed_.inc();
   if (kind == "download.failed") downloads_failed_.inc();
   bytes_sent_.inc(bytes);
   std::string id = event_id_prefix_ + std::to_string(event_counter_.fetch_add(1) + 1);
-  // Written directly: this runs once per download, on an I/O thread.
-  auto quoted = [](std::string_view text) { return boost::json::serialize(boost::json::string_view(text)); };
-  std::string event = "{\"id\":\"" + id + "\",\"kind\":" + quoted(kind) + ",\"drop\":" + quoted(slug) +
-                      ",\"account\":" + quoted(account) + ",\"at\":\"" + format_rfc3339(clock_.now_ms()) +
-                      "\",\"detail\":{\"path\":" + quoted(what) + ",\"bytes\":" + std::to_string(bytes) + "}}";
+  // Written by hand: this runs once per download, on an I/O thread.
+  std::string event;
+  event.reserve(160 + slug.size() + account.size() + what.size());
+  event += "{\"id\":\"";
+  event += id;
+  event += "\",\"kind\":";
+  append_json_string(event, kind);
+  event += ",\"drop\":";
+  append_json_string(event, slug);
+  event += ",\"account\":";
+  append_json_string(event, account);
+  event += ",\"at\":\"";
+  event += rfc3339_now();
+  event += "\",\"detail\":{\"path\":";
+  append_json_string(event, what);
+  event += ",\"bytes\":";
+  event += std::to_string(bytes);
+  event += "}}";
   Status s = outbox_.append(id, event);
   if (!s.ok()) {
     outbox_dropped_.inc();
     log::error("download event not recorded", {{"error", s.to_string()}});
   }
+}
+
+// The clock's time to the second, formatted once per second per thread.
+const std::string& EdgeService::rfc3339_now() const {
+  thread_local const EdgeService* cached_for = nullptr;
+  thread_local int64_t cached_s = INT64_MIN;
+  thread_local std::string cached;
+  int64_t now_s = clock_.now_ms() / 1000;
+  if (now_s != cached_s || cached_for != this) {
+    cached = format_rfc3339(now_s * 1000);
+    cached_s = now_s;
+    cached_for = this;
+  }
+  return cached;
 }
 
 Response EdgeService::health() {

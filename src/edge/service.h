@@ -45,8 +45,9 @@ class EdgeService {
   std::expected<Verified, Refused> authorize(const http::Request& request, std::string_view slug);
   std::expected<Verified, Refused> verify_cached(std::string_view token);
   http::Response refuse(const Refused& refused);
-  void count(const std::string& kind, const std::string& slug, const std::string& account,
-             const std::string& what, uint64_t bytes);
+  void count(std::string_view kind, std::string_view slug, std::string_view account, std::string_view what,
+             uint64_t bytes);
+  const std::string& rfc3339_now() const;
 
   const EdgeConfig& config_;
   Catalog& catalog_;

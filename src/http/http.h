@@ -153,6 +153,11 @@ Response problem_from_status(const Status& status);
 Response file_response(const Request& request, const std::filesystem::path& path,
                        uint64_t size_bytes, std::string_view sha256_hex,
                        std::string_view content_type);
+// The same for a file its giver opened and checked (see FileBody::open):
+// nothing is opened, stat'ed or copied per request.
+Response file_response(const Request& request, std::shared_ptr<const OpenFile> file,
+                       uint64_t size_bytes, std::string_view sha256_hex,
+                       std::string_view content_type);
 
 struct ByteRange {
   uint64_t first = 0;
@@ -217,6 +222,8 @@ class Router {
   bool authenticate(const Request& request) const;
   // Every route, for the OpenAPI cross-check.
   const std::vector<Route>& routes() const { return routes_; }
+  // Every route's name (RouteOptions::name), e.g. for per-route metrics.
+  std::vector<std::string> route_names() const;
 
   // Runs the whole pipeline for a request already read and parsed
   // (parse_target): match (404/405), authenticate (401), then invoke().

@@ -238,10 +238,17 @@ Result<std::optional<ByteRange>> parse_range(std::string_view header_untrusted,
   return ByteRange{*first, std::min(*last, size_bytes - 1)};
 }
 
-Response file_response(const Request& request, const std::filesystem::path& path,
-                       uint64_t size_bytes, std::string_view sha256_hex,
-                       std::string_view content_type) {
-  std::string etag = "\"" + std::string(sha256_hex) + "\"";
+namespace {
+
+// `whole` is the whole file as a body; a range narrows it.
+Response file_response_for(const Request& request, FileBody whole, std::string_view sha256_hex,
+                           std::string_view content_type) {
+  const uint64_t size_bytes = whole.length;
+  std::string etag;
+  etag.reserve(sha256_hex.size() + 2);
+  etag += '"';
+  etag += sha256_hex;
+  etag += '"';
   Response response;
   std::string_view none_match = request.header(Field::if_none_match);
   if (!none_match.empty() && none_match_hits(none_match, sha256_hex)) {
@@ -262,14 +269,29 @@ Response file_response(const Request& request, const std::filesystem::path& path
       response.headers.set(Field::content_range, "bytes " + std::to_string(range->first) + "-" +
                                                      std::to_string(range->last) + "/" +
                                                      std::to_string(size_bytes));
-      response.body = FileBody{path, range->first, range->last - range->first + 1};
-    } else {
-      response.body = FileBody{path, 0, size_bytes};
+      whole.offset = range->first;
+      whole.length = range->last - range->first + 1;
     }
+    response.body = std::move(whole);
   }
   response.headers.set(Field::etag, etag);
   response.headers.set(Field::accept_ranges, "bytes");
   return response;
+}
+
+}  // namespace
+
+Response file_response(const Request& request, const std::filesystem::path& path,
+                       uint64_t size_bytes, std::string_view sha256_hex,
+                       std::string_view content_type) {
+  return file_response_for(request, FileBody{path, 0, size_bytes}, sha256_hex, content_type);
+}
+
+Response file_response(const Request& request, std::shared_ptr<const OpenFile> file,
+                       uint64_t size_bytes, std::string_view sha256_hex,
+                       std::string_view content_type) {
+  return file_response_for(request, FileBody{{}, 0, size_bytes, std::move(file)}, sha256_hex,
+                           content_type);
 }
 
 namespace internal {

@@ -1,3 +1,5 @@
+#include <fcntl.h>
+
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -108,6 +110,25 @@ TEST(FileResponse, RangeIs206WithContentRange) {
   const FileBody& body = std::get<FileBody>(response.body);
   EXPECT_EQ(body.offset, 100u);
   EXPECT_EQ(body.length, 100u);
+}
+
+TEST(FileResponse, AnOpenFileIsCarriedIntoTheBodyAndItsRange) {
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto file = std::make_shared<const OpenFile>(fd);
+  Response response =
+      file_response(get_with({{Field::range, "bytes=-10"}}), file, 1000, sha, "audio/flac");
+  EXPECT_EQ(response.status, 206u);
+  EXPECT_EQ(response.headers[Field::content_range], "bytes 990-999/1000");
+  EXPECT_EQ(response.headers[Field::etag], etag);
+  const FileBody& body = std::get<FileBody>(response.body);
+  EXPECT_EQ(body.open, file);
+  EXPECT_EQ(body.offset, 990u);
+  EXPECT_EQ(body.length, 10u);
+  // Refusals do not hold the file.
+  Response not_modified = file_response(get_with({{Field::if_none_match, etag}}), file, 1000, sha, "audio/flac");
+  EXPECT_EQ(not_modified.status, 304u);
+  EXPECT_TRUE(std::holds_alternative<std::string>(not_modified.body));
 }
 
 TEST(FileResponse, UnsatisfiableRangeIs416WithStar) {

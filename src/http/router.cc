@@ -1,7 +1,7 @@
 // Request accessors, request-target parsing and the route table. No Asio here:
 // this unit stays cheap to compile.
 #include <algorithm>
-#include <boost/url/parse.hpp>
+#include <array>
 #include <exception>
 #include <optional>
 
@@ -19,6 +19,40 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+// RFC 3986 pchar without pct-encoded: unreserved / sub-delims / ":" / "@".
+constexpr std::array<bool, 256> pchar_table = [] {
+  std::array<bool, 256> table{};
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (char c : std::string_view("-._~!$&'()*+,;=:@")) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
+// Checks the origin-form grammar (RFC 9112 section 3.2.1, RFC 3986):
+//   absolute-path [ "?" query ],  absolute-path = 1*( "/" segment ),
+//   segment = *pchar,  query = *( pchar / "/" / "?" ),
+// where every '%' starts a two-hex-digit escape. Returns where the query
+// starts (target.size() when there is none), or npos when it is not origin form.
+size_t check_origin_form(std::string_view target) {
+  if (target.empty() || target.front() != '/') return std::string_view::npos;
+  size_t query_start = target.size();
+  for (size_t i = 0; i < target.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(target[i]);
+    if (pchar_table[c] || c == '/') continue;
+    if (c == '?') {
+      if (query_start == target.size()) query_start = i;
+      continue;
+    }
+    if (c != '%' || i + 2 >= target.size() || hex_value(target[i + 1]) < 0 ||
+        hex_value(target[i + 2]) < 0) {
+      return std::string_view::npos;
+    }
+    i += 2;
+  }
+  return query_start;
 }
 
 // Decodes %XX escapes once; refuses a '%' without two hex digits after it.
@@ -160,13 +194,16 @@ Status parse_target(std::string_view target_untrusted, Request& request) {
   if (target_untrusted.size() > limits::request_target_bytes_max) {
     return Status(Code::limit_exceeded, "request target too long");
   }
-  // Boost.URL checks the RFC 3986 grammar: characters, escapes, no fragment.
-  auto url = boost::urls::parse_origin_form(target_untrusted);
-  if (!url) return Status(Code::invalid_argument, "request target is not in origin form");
+  size_t query_start = check_origin_form(target_untrusted);
+  if (query_start == std::string_view::npos) {
+    return Status(Code::invalid_argument, "request target is not in origin form");
+  }
   // Parsed aside, so a refused target leaves `request` as it was.
   Request parsed;
-  DG_RETURN_IF_ERROR(parse_path(std::string_view(url->encoded_path()), parsed));
-  DG_RETURN_IF_ERROR(parse_query(std::string_view(url->encoded_query()), parsed));
+  DG_RETURN_IF_ERROR(parse_path(target_untrusted.substr(0, query_start), parsed));
+  if (query_start < target_untrusted.size()) {
+    DG_RETURN_IF_ERROR(parse_query(target_untrusted.substr(query_start + 1), parsed));
+  }
   request.target = std::string(target_untrusted);
   request.path = std::move(parsed.path);
   request.segments = std::move(parsed.segments);
@@ -250,6 +287,12 @@ Router::Match Router::match(Request& request) const {
     if (route.method == Verb::get) append_method(result.allow, Verb::head);
   }
   return result;
+}
+
+std::vector<std::string> Router::route_names() const {
+  std::vector<std::string> names;
+  for (const Route& route : routes_) names.push_back(route.options.name);
+  return names;
 }
 
 bool Router::authenticate(const Request& request) const {

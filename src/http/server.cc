@@ -1160,15 +1160,18 @@ void Session::finish_exchange(Exchange& exchange, bool complete) {
   auto duration =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - exchange.started);
   std::string_view route = exchange.route ? std::string_view(exchange.route->options.name) : "";
-  log::info("request", {{"method", exchange.method},
-                        {"route", route},
-                        {"path", exchange.path},
-                        {"status", status},
-                        {"bytes", exchange.body_bytes_sent},
-                        {"complete", complete},
-                        {"duration_us", duration.count()},
-                        {"request_id", exchange.request_id},
-                        {"remote", remote_}});
+  // Built in place: this line is written for every request.
+  log::Line(log::Level::info, "request")
+      .add("method", exchange.method)
+      .add("route", route)
+      .add("path", exchange.path)
+      .add("status", status)
+      .add("bytes", exchange.body_bytes_sent)
+      .add("complete", complete)
+      .add("duration_us", duration.count())
+      .add("request_id", exchange.request_id)
+      .add("remote", remote_)
+      .write();
   if (server_.options().on_request) {
     call_guarded("on_request", server_.options().on_request, route, status, duration);
   }

@@ -139,14 +139,13 @@ Status serve(const OriginConfig& startup_config,
   options.handler_threads = config.handler_threads;
   options.spool_dir = blobs.spool_dir();
   options.make_body_hasher = [] { return std::make_unique<Sha256BodyHasher>(); };
-  auto& latency = [&]() -> auto& { return metrics; }();
-  options.on_request = [&latency](std::string_view route, unsigned status, std::chrono::microseconds took) {
-    latency.histogram("dropgate_http_request_duration_seconds", "HTTP request latency by route.",
-                      metrics::Registry::latency_buckets_s(), {{"route", std::string(route)}})
-        .observe(static_cast<double>(took.count()) / 1e6);
-    latency.counter("dropgate_http_requests_total", "HTTP requests by route and status class.",
-                    {{"route", std::string(route)}, {"status", std::to_string(status / 100) + "xx"}})
-        .inc();
+  metrics::RouteMetrics request_metrics(
+      metrics,
+      {"dropgate_http_requests_total", "HTTP requests by route and status class.",
+       "dropgate_http_request_duration_seconds", "HTTP request latency by route."},
+      router.route_names());
+  options.on_request = [&request_metrics](std::string_view route, unsigned status, std::chrono::microseconds took) {
+    request_metrics.record(route, status, static_cast<double>(took.count()) / 1e6);
   };
   http::Server server(router, options);
   DG_RETURN_IF_ERROR(server.start());
