@@ -129,6 +129,13 @@ Sink& sink() {
 void set_level(Level level) { g_level.store(static_cast<int>(level)); }
 Level level() { return static_cast<Level>(g_level.load()); }
 
+std::optional<Level> parse_level(std::string_view name) {
+  for (Level candidate : {Level::debug, Level::info, Level::warn, Level::error}) {
+    if (name == level_name(candidate)) return candidate;
+  }
+  return std::nullopt;
+}
+
 void print(std::string_view text) { sink().append(text, /*urgent=*/true); }
 
 Line::Line(Level level, std::string_view message)

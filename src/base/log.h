@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 #include <concepts>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,8 @@ enum class Level { debug = 0, info, warn, error };
 // Lines below `level` are dropped. Default: info.
 void set_level(Level level);
 Level level();
+// "debug", "info", "warn" or "error"; nullopt for anything else.
+std::optional<Level> parse_level(std::string_view name);
 
 void write(Level level, std::string_view message, boost::json::object fields = {});
 

@@ -24,6 +24,7 @@ struct EdgeOptions {
   std::string drops;
   uint32_t ttl_days = 30;
   uint32_t sync_interval_s = 0;
+  std::string log_level;
   int64_t edge_id = 0;
   bool force = false;
 };
@@ -41,6 +42,9 @@ Result<edge::EdgeConfig> build_config(const EdgeOptions& o) {
   if (!o.data_dir.empty()) config.data_dir = o.data_dir;
   if (!o.listen.empty()) config.listen = o.listen;
   if (o.sync_interval_s > 0) config.sync_interval_s = o.sync_interval_s;
+  if (!o.log_level.empty()) config.log_level = o.log_level;
+  DG_RETURN_IF_ERROR_RESULT(edge::check_edge_config(config));
+  if (auto level = log::parse_level(config.log_level)) log::set_level(*level);
   return config;
 }
 
@@ -154,6 +158,7 @@ void add_edge_commands(CLI::App& app, int& exit_code) {
   add_edge_flags(serve_cmd, *so);
   serve_cmd->add_option("--listen", so->listen, "HOST:PORT (default 0.0.0.0:8090; env DROPGATE_EDGE_LISTEN)");
   serve_cmd->add_option("--sync-interval-s", so->sync_interval_s, "Seconds between syncs (default 10)");
+  serve_cmd->add_option("--log-level", so->log_level, "debug, info, warn or error (default info; env DROPGATE_LOG_LEVEL)");
   serve_cmd->callback([&exit_code, so] {
     exit_code = report(serve(*so));
   });

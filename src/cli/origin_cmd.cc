@@ -44,12 +44,6 @@ Result<origin::OriginConfig> build_config(const ServeOptions& o) {
   return config;
 }
 
-void apply_log_level(const std::string& level) {
-  if (level == "debug") log::set_level(log::Level::debug);
-  if (level == "warn") log::set_level(log::Level::warn);
-  if (level == "error") log::set_level(log::Level::error);
-}
-
 Status init(const ServeOptions& o) {
   auto config = build_config(o);
   if (!config) return config.error();
@@ -68,7 +62,7 @@ Status init(const ServeOptions& o) {
 Status serve(const ServeOptions& o) {
   auto config = build_config(o);
   if (!config) return config.error();
-  apply_log_level(config->log_level);
+  if (auto level = log::parse_level(config->log_level)) log::set_level(*level);  // checked by finish_config
   return origin::serve(*config, [&](uint16_t port) {
     log::print("dropgate origin listening on port " + std::to_string(port) + " (public URL " +
                config->public_url + ")\n");

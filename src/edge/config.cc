@@ -1,5 +1,6 @@
 #include "edge/config.h"
 
+#include "base/log.h"
 #include "base/settings_file.h"
 
 namespace dg::edge {
@@ -7,7 +8,7 @@ namespace dg::edge {
 Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& c) {
   static constexpr std::string_view kKnown[] = {"data_dir", "listen", "issuer", "sync_interval_s", "clock_skew_s",
                                                 "io_threads", "handler_threads", "outbox_depth_max",
-                                                "token_cache_entries_max"};
+                                                "token_cache_entries_max", "log_level"};
   auto file = SettingsFile::load(path, kKnown);
   if (!file) return file.error();
   DG_RETURN_IF_ERROR(file->read("data_dir", c.data_dir));
@@ -19,6 +20,7 @@ Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& c) {
   DG_RETURN_IF_ERROR(file->read("handler_threads", c.handler_threads, 4096));
   DG_RETURN_IF_ERROR(file->read("outbox_depth_max", c.outbox_depth_max, 10'000'000));
   DG_RETURN_IF_ERROR(file->read("token_cache_entries_max", c.token_cache_entries_max, 10'000'000));
+  DG_RETURN_IF_ERROR(file->read("log_level", c.log_level));
   return Status();
 }
 
@@ -26,6 +28,14 @@ void apply_edge_environment(EdgeConfig& c) {
   if (auto v = env_value("DROPGATE_EDGE_DATA")) c.data_dir = v;
   if (auto v = env_value("DROPGATE_EDGE_LISTEN")) c.listen = v;
   if (auto v = env_value("DROPGATE_ISSUER")) c.issuer = v;
+  if (auto v = env_value("DROPGATE_LOG_LEVEL")) c.log_level = v;
+}
+
+Status check_edge_config(const EdgeConfig& c) {
+  if (!log::parse_level(c.log_level)) {
+    return Status(Code::invalid_argument, "log_level must be debug, info, warn or error, not \"" + c.log_level + "\"");
+  }
+  return Status();
 }
 
 }  // namespace dg::edge

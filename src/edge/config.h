@@ -19,6 +19,7 @@ struct EdgeConfig {
   uint32_t outbox_depth_max = 100'000;
   uint32_t token_cache_entries_max = 50'000;
   std::string issuer = "dropgate";  // tokens must carry the origin's issuer name
+  std::string log_level = "info";   // debug, info, warn or error
 
   std::filesystem::path keys_dir() const { return data_dir / "keys"; }
   std::filesystem::path state_dir() const { return data_dir / "state"; }
@@ -32,7 +33,9 @@ struct EdgeConfig {
 
 // Reads a TOML file over `config`; unknown keys are an error.
 Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& config);
-// DROPGATE_EDGE_DATA, DROPGATE_EDGE_LISTEN, DROPGATE_ISSUER.
+// DROPGATE_EDGE_DATA, DROPGATE_EDGE_LISTEN, DROPGATE_ISSUER, DROPGATE_LOG_LEVEL.
 void apply_edge_environment(EdgeConfig& config);
+// Checks what no single setting can: names that must be known.
+Status check_edge_config(const EdgeConfig& config);
 
 }  // namespace dg::edge

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/settings_file.h"
 #include "http/http.h"
 
@@ -64,8 +65,7 @@ Status finish_config(OriginConfig& c) {
     return Status(Code::invalid_argument,
                   "config: lifetimes, pool sizes and batch sizes must be above zero");
   }
-  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
-      c.log_level != "error") {
+  if (!log::parse_level(c.log_level)) {
     return Status(Code::invalid_argument, "log_level must be debug, info, warn or error");
   }
   return Status();

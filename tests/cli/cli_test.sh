@@ -134,6 +134,17 @@ expect_stderr "revoked" "the refusal says revoked"
 printf '{"keys":[{"kid":"%s","public":"%s","status":"retired"}]}\n' "$kid_now" "$pub" > retired.json
 expect_status 0 "a retired key's token still verifies" -- "$DG" token verify --public retired.json --purpose download "$token"
 
+# --- log levels: a name that is not one is refused, whichever layer gave it
+expect_status 1 "edge serve refuses an unknown --log-level" -- "$DG" edge serve --data edge-data --log-level loud
+expect_stderr "log_level must be debug, info, warn or error" "the refusal names the levels"
+DROPGATE_LOG_LEVEL=quiet expect_status 1 "edge serve refuses an unknown DROPGATE_LOG_LEVEL" -- \
+  "$DG" edge serve --data edge-data
+mkdir -p edge-data && echo 'log_level = "chatty"' > edge-data/edge.toml
+expect_status 1 "edge serve refuses an unknown log_level in edge.toml" -- "$DG" edge serve --data edge-data
+expect_stderr "chatty" "the refusal quotes the value"
+expect_status 1 "serve refuses an unknown --log-level" -- "$DG" serve --data origin-data --log-level loud
+expect_stderr "log_level must be debug, info, warn or error" "the origin's refusal names the levels"
+
 # --- every command has --help, and usage errors exit 2
 for cmd in "" "keys" "keys new" "keys minisign-pub" "drop" "drop pack" "verify" "verify manifest" \
            "token" "token issue" "token verify"; do
