@@ -2,7 +2,7 @@
 // least once. Each event carries an id unique to this edge (the caller makes
 // it so), so the origin stores it once however often it is pushed; the outbox
 // itself does not look at ids. Backed by one SQLite file (WAL,
-// synchronous=FULL).
+// synchronous=FULL), a row per committed batch (docs/formats/sync.md).
 //
 // Appending is cheap because it does not touch the disk: append() queues the
 // event in memory and returns, and one writer thread per outbox writes what is

@@ -131,6 +131,157 @@ TEST(Outbox, CarriesOverTheFirstVersionsEvents) {
   EXPECT_EQ((*events)[1].body_json, R"({"n":2})");
 }
 
+// The second version kept a row per event in `outbox_events`; each becomes
+// a batch of one, with its seq, so an acknowledgement in flight still fits.
+TEST(Outbox, CarriesOverTheSecondVersionsEventsWithTheirSeqs) {
+  TempPath path("v2");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.str().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "PRAGMA journal_mode=WAL;"
+                           "CREATE TABLE outbox_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL)"
+                           " STRICT;"
+                           "INSERT INTO outbox_events (seq, id, body) VALUES (41, 'old-41', '{\"p\":\"caf\u00e9, 1:2\"}'),"
+                           " (42, 'old-42', '{}');",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto outbox = open_or_die(path.str(), 100);
+  ASSERT_TRUE(outbox);
+  EXPECT_EQ(*outbox->depth(), 2u);
+  ASSERT_TRUE(outbox->append("new-1", "{}").ok());
+  auto events = outbox->peek(10);
+  ASSERT_TRUE(events.has_value()) << events.error().to_string();
+  ASSERT_EQ(ids_of(*events), (std::vector<std::string>{"old-41", "old-42", "new-1"}));
+  EXPECT_EQ((*events)[0].seq, 41);
+  EXPECT_EQ((*events)[0].body_json, "{\"p\":\"caf\u00e9, 1:2\"}");
+  EXPECT_GT((*events)[2].seq, 42);
+  ASSERT_TRUE(outbox->acknowledge(41).ok());
+  EXPECT_EQ(*outbox->depth(), 2u);
+}
+
+// Events are stored a batch to a row; ids and bodies are any bytes.
+TEST(Outbox, AnyBytesRoundTripThroughABatch) {
+  TempPath path("bytes");
+  const std::vector<std::pair<std::string, std::string>> appended = {
+      {"a,b:c", "{\"x\":\"1,2:3\"}"}, {"", ""}, {std::string("nul\0id", 6), std::string("\0", 1)},
+      {"12:", ",,,"}, {"line\nbreak", "{\"tab\":\"\t\"}"}};
+  {
+    auto outbox = open_or_die(path.str(), 100);
+    ASSERT_TRUE(outbox);
+    for (const auto& [id, body] : appended) ASSERT_TRUE(outbox->append(id, body).ok());
+  }
+  auto outbox = open_or_die(path.str(), 100);
+  ASSERT_TRUE(outbox);
+  auto events = outbox->peek(100);
+  ASSERT_TRUE(events.has_value()) << events.error().to_string();
+  ASSERT_EQ(events->size(), appended.size());
+  for (size_t i = 0; i < appended.size(); ++i) {
+    EXPECT_EQ((*events)[i].id, appended[i].first) << i;
+    EXPECT_EQ((*events)[i].body_json, appended[i].second) << i;
+  }
+}
+
+// Acknowledging into the middle of a stored batch keeps the rest of it,
+// across a reopen, and new events are numbered after everything acknowledged.
+TEST(Outbox, AcknowledgingPartOfABatchSurvivesReopen) {
+  TempPath path("partial");
+  int64_t acked_seq = 0;
+  {
+    auto outbox = open_or_die(path.str(), 100);
+    ASSERT_TRUE(outbox);
+    {
+      WriteLockHolder lock(path.str());  // all ten are queued, then written as one batch
+      for (int i = 0; i < 10; ++i) ASSERT_TRUE(outbox->append("e" + std::to_string(i), "{}").ok());
+    }
+    auto events = outbox->peek(4);
+    ASSERT_TRUE(events.has_value());
+    ASSERT_EQ(events->size(), 4u);
+    acked_seq = events->back().seq;
+    ASSERT_TRUE(outbox->acknowledge(acked_seq).ok());
+    EXPECT_EQ(*outbox->depth(), 6u);
+  }
+  {
+    // The acknowledgement did land inside a batch, which is still stored whole.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.str().c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM outbox_batches WHERE first_seq <= ?1", -1, &statement,
+                                 nullptr),
+              SQLITE_OK);
+    sqlite3_bind_int64(statement, 1, acked_seq);
+    ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int64(statement, 0), 1);
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+  }
+  auto outbox = open_or_die(path.str(), 100);
+  ASSERT_TRUE(outbox);
+  EXPECT_EQ(*outbox->depth(), 6u);
+  ASSERT_TRUE(outbox->append("after", "{}").ok());
+  auto events = outbox->peek(100);
+  ASSERT_TRUE(events.has_value());
+  EXPECT_EQ(ids_of(*events), (std::vector<std::string>{"e4", "e5", "e6", "e7", "e8", "e9", "after"}));
+  EXPECT_EQ(events->front().seq, acked_seq + 1);
+  ASSERT_TRUE(outbox->acknowledge(events->back().seq).ok());
+  EXPECT_EQ(*outbox->depth(), 0u);
+  // Everything acknowledged: the next event still gets a seq never used.
+  ASSERT_TRUE(outbox->append("later", "{}").ok());
+  auto later = outbox->peek(10);
+  ASSERT_TRUE(later.has_value());
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_GT(later->front().seq, events->back().seq);
+}
+
+// An edge's server and a `dropgate edge preload` may hold the same file: one
+// pushes (acknowledges) while the other writes. Seqs never collide.
+TEST(Outbox, TwoOpenersOfOneFileShareItsNumbering) {
+  TempPath path("two");
+  auto serving = open_or_die(path.str(), 100);
+  auto preloading = open_or_die(path.str(), 100);
+  ASSERT_TRUE(serving && preloading);
+  ASSERT_TRUE(serving->append("s1", "{}").ok());
+  ASSERT_TRUE(serving->flush().ok());
+  auto seen = preloading->peek(10);
+  ASSERT_TRUE(seen.has_value());
+  ASSERT_EQ(ids_of(*seen), (std::vector<std::string>{"s1"}));
+  ASSERT_TRUE(preloading->acknowledge(seen->back().seq).ok());
+  ASSERT_TRUE(preloading->append("p1", "{}").ok());
+  ASSERT_TRUE(preloading->flush().ok());
+  ASSERT_TRUE(serving->append("s2", "{}").ok());
+  auto all = serving->peek(10);
+  ASSERT_TRUE(all.has_value()) << all.error().to_string();
+  EXPECT_EQ(ids_of(*all), (std::vector<std::string>{"p1", "s2"}));
+  EXPECT_LT((*all)[0].seq, (*all)[1].seq);
+  EXPECT_EQ(*serving->depth(), 2u);
+}
+
+// A batch row that does not parse is reported, not guessed at.
+TEST(Outbox, AMalformedBatchIsAnError) {
+  TempPath path("malformed");
+  {
+    auto outbox = open_or_die(path.str(), 100);
+    ASSERT_TRUE(outbox);
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.str().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "INSERT INTO outbox_batches (first_seq, count, events) VALUES (1, 2, X'313A612C'),"
+                               " (3, 1, CAST('1:a,9:b,' AS BLOB))",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto outbox = open_or_die(path.str(), 100);
+  ASSERT_TRUE(outbox);
+  auto events = outbox->peek(10);
+  ASSERT_FALSE(events.has_value());
+  EXPECT_EQ(events.error().code(), Code::corruption);
+  EXPECT_NE(events.error().message().find("seq 1"), std::string::npos) << events.error().to_string();
+}
+
 TEST(Outbox, FlushMakesEverythingVisibleAndAcknowledgeLowersDepthExactly) {
   TempPath path("flush");
   auto outbox = open_or_die(path.str(), 100);
