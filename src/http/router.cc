@@ -21,13 +21,18 @@ int hex_value(char c) {
   return -1;
 }
 
-// RFC 3986 pchar without pct-encoded: unreserved / sub-delims / ":" / "@".
-constexpr std::array<bool, 256> pchar_table = [] {
-  std::array<bool, 256> table{};
-  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
-  for (int c = '0'; c <= '9'; ++c) table[c] = true;
-  for (char c : std::string_view("-._~!$&'()*+,;=:@")) table[static_cast<unsigned char>(c)] = true;
+// The origin-form grammar's characters (RFC 3986): pchar without
+// pct-encoded (unreserved / sub-delims / ":" / "@") and "/" are plain; "?"
+// starts the query; "%" starts an escape; anything else is refused.
+enum CharClass : uint8_t { refused = 0, plain, question, percent };
+constexpr std::array<CharClass, 256> target_chars = [] {
+  std::array<CharClass, 256> table{};
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = plain;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = plain;
+  for (int c = '0'; c <= '9'; ++c) table[c] = plain;
+  for (char c : std::string_view("-._~!$&'()*+,;=:@/")) table[static_cast<unsigned char>(c)] = plain;
+  table['?'] = question;
+  table['%'] = percent;
   return table;
 }();
 
@@ -40,17 +45,21 @@ size_t check_origin_form(std::string_view target) {
   if (target.empty() || target.front() != '/') return std::string_view::npos;
   size_t query_start = target.size();
   for (size_t i = 0; i < target.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(target[i]);
-    if (pchar_table[c] || c == '/') continue;
-    if (c == '?') {
-      if (query_start == target.size()) query_start = i;
-      continue;
+    switch (target_chars[static_cast<unsigned char>(target[i])]) {
+      case plain:
+        break;
+      case question:
+        query_start = std::min(query_start, i);
+        break;
+      case percent:
+        if (i + 2 >= target.size() || hex_value(target[i + 1]) < 0 || hex_value(target[i + 2]) < 0) {
+          return std::string_view::npos;
+        }
+        i += 2;
+        break;
+      case refused:
+        return std::string_view::npos;
     }
-    if (c != '%' || i + 2 >= target.size() || hex_value(target[i + 1]) < 0 ||
-        hex_value(target[i + 2]) < 0) {
-      return std::string_view::npos;
-    }
-    i += 2;
   }
   return query_start;
 }
@@ -111,8 +120,15 @@ Status check_segment(std::string_view segment) {
   return Status::ok_status();
 }
 
+// What parse_target fills, parsed aside so a refused target changes nothing.
+struct ParsedTarget {
+  std::string path;
+  std::vector<std::string> segments;
+  std::vector<std::pair<std::string, std::string>> query;
+};
+
 // Fills parsed.path and parsed.segments.
-Status parse_path(std::string_view raw_path, Request& parsed) {
+Status parse_path(std::string_view raw_path, ParsedTarget& parsed) {
   Status status;
   // Bounded by limits::request_target_bytes_max: at most one segment per byte.
   for_each_piece(raw_path.substr(1), '/', [&](std::string_view raw) {
@@ -132,7 +148,7 @@ Status parse_path(std::string_view raw_path, Request& parsed) {
 }
 
 // Fills parsed.query.
-Status parse_query(std::string_view raw_query, Request& parsed) {
+Status parse_query(std::string_view raw_query, ParsedTarget& parsed) {
   Status status;
   for_each_piece(raw_query, '&', [&](std::string_view pair) {
     if (pair.empty()) return true;
@@ -198,8 +214,7 @@ Status parse_target(std::string_view target_untrusted, Request& request) {
   if (query_start == std::string_view::npos) {
     return Status(Code::invalid_argument, "request target is not in origin form");
   }
-  // Parsed aside, so a refused target leaves `request` as it was.
-  Request parsed;
+  ParsedTarget parsed;
   DG_RETURN_IF_ERROR(parse_path(target_untrusted.substr(0, query_start), parsed));
   if (query_start < target_untrusted.size()) {
     DG_RETURN_IF_ERROR(parse_query(target_untrusted.substr(query_start + 1), parsed));

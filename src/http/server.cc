@@ -33,7 +33,9 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <array>
 #include <cctype>
+#include <charconv>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -64,7 +66,6 @@ using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
 using SignalSet = asio::basic_signal_set<Executor>;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 using Parser = bhttp::request_parser<bhttp::buffer_body>;
-using WireResponse = bhttp::response<bhttp::string_body>;
 
 // The read buffer's ceiling: a whole header plus room for body reads. Beast
 // reads at most this much at once, so an active connection holds at most this.
@@ -85,25 +86,27 @@ constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
 constexpr auto force_close_unwind_max = std::chrono::seconds(2);
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
-// A response's header as it goes on the wire (what Beast would serialise).
-std::string header_text(const WireResponse& wire) {
-  std::string_view reason = wire.reason();
-  if (reason.empty()) reason = bhttp::obsolete_reason(wire.result());
-  std::string out;
-  out.reserve(512);
-  out += "HTTP/1.1 ";
-  out += std::to_string(wire.result_int());
-  out += ' ';
-  out += reason;
-  out += "\r\n";
-  for (const auto& field : wire) {
-    out += field.name_string();
-    out += ": ";
-    out += field.value();
-    out += "\r\n";
+bool equals_ignoring_case(std::string_view a, std::string_view b);
+
+// Whether a handler's field is one the server writes itself.
+bool server_owned_field(const Fields::value_type& field) {
+  switch (field.name()) {
+    case Field::content_length:
+    case Field::transfer_encoding:
+    case Field::connection:
+    case Field::date:
+      return true;
+    case Field::unknown:
+      return equals_ignoring_case(field.name_string(), "X-Request-Id");
+    default:
+      return false;
   }
-  out += "\r\n";
-  return out;
+}
+
+void append_decimal(std::string& out, uint64_t value) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, static_cast<size_t>(end - digits));
 }
 
 class Session;
@@ -269,7 +272,10 @@ struct Exchange {
   Request request;  // until dispatched
   std::optional<Response> response;
 
-  std::optional<WireResponse> wire;
+  // The header as it goes on the wire (its unsent rest, once sending began),
+  // and a string body, which follows it.
+  std::string head_text;
+  std::string body_text;
   bool close_after = false;
   // A FileBody or SegmentedBody is sent after the header from `segments` (a
   // FileBody as one file segment); a string body goes out with the header.
@@ -288,7 +294,6 @@ struct Exchange {
   // The header and body go out under TCP_CORK (larger bodies; see
   // head_more_bytes_max): uncork once the body is sent.
   bool corked = false;
-  std::string head_text;  // the header's unsent rest, on the MSG_MORE path
 
   void release_file() {
     if (file_fd >= 0 && !file_shared) ::close(file_fd);
@@ -418,7 +423,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void send_head_more(Exchange& front);
   Status prepare_segments(Exchange& front);
   Status open_file(Exchange& front, const FileBody& file);
-  void build_wire(Exchange& front);
+  void build_head(Exchange& front);
   void on_write_head(const error_code& ec, size_t bytes);
   void send_body();
   void send_bytes(const std::string& bytes);
@@ -644,11 +649,18 @@ void Session::begin_exchange() {
   request.method = message.method();
   request.request_id = exchange->request_id;
   request.remote_address = remote_;
-  request.headers = static_cast<const Fields&>(message);
+  // Without a body the parser is done with the fields: they move rather than
+  // copy. The target lives in them, so it is copied out first.
+  std::string target_text(target);
+  if (parser_->is_done()) {
+    request.headers = std::move(static_cast<Fields&>(parser_->get()));
+  } else {
+    request.headers = static_cast<const Fields&>(message);
+  }
   queue_.push_back(exchange);
   if (!exchange->keep_alive) accepting_requests_ = false;
 
-  if (std::optional<Response> refusal = admit(*exchange, target)) {
+  if (std::optional<Response> refusal = admit(*exchange, target_text)) {
     return refuse(exchange, std::move(*refusal));
   }
   if (!parser_->is_done()) return start_body(exchange);
@@ -892,7 +904,7 @@ void Session::start_response(Exchange& front) {
       internal::add_problem_instance(*front.response, front.request_id);
     }
   }
-  build_wire(front);
+  build_head(front);
   bool sends_segments = front.segmented && !front.head && front.segments_bytes > 0;
   writing_ = true;
   arm_write_watch();
@@ -901,17 +913,16 @@ void Session::start_response(Exchange& front) {
   }
   // The header and the body's start share packets (as nginx's tcp_nopush).
   if (sends_segments) set_cork(front.corked = true);
-  bhttp::async_write(socket_, *front.wire,
-                     [self = shared_from_this()](const error_code& ec, size_t bytes) {
-                       self->on_write_head(ec, bytes);
-                     });
+  std::array<asio::const_buffer, 2> buffers = {asio::buffer(front.head_text), asio::buffer(front.body_text)};
+  asio::async_write(socket_, buffers, [self = shared_from_this()](const error_code& ec, size_t bytes) {
+    self->on_write_head(ec, bytes);
+  });
 }
 
 // A one-file body (a small download): the header goes out with MSG_MORE, so
 // it leaves in the same packet as the file's start, and sendfile(2) follows
 // at once. Two system calls for a small file, where TCP_CORK would take four.
 void Session::send_head_more(Exchange& front) {
-  front.head_text = header_text(*front.wire);
   ssize_t sent = ::send(socket_.native_handle(), front.head_text.data(), front.head_text.size(),
                         MSG_NOSIGNAL | MSG_MORE);
   if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return close();
@@ -996,27 +1007,46 @@ Status Session::open_file(Exchange& front, const FileBody& file) {
   return Status::ok_status();
 }
 
-void Session::build_wire(Exchange& front) {
+// The status line; the handler's fields, less those the server owns; then
+// Date, X-Request-Id, Connection (when closing) and Content-Length, as the
+// server sets them. Written by hand: this runs for every response.
+void Session::build_head(Exchange& front) {
   Response& response = *front.response;
-  WireResponse& wire = front.wire.emplace();
-  static_cast<Fields&>(wire) = std::move(response.headers);
-  wire.result(response.status);
-  wire.version(11);
-  wire.erase(Field::content_length);
-  wire.erase(Field::transfer_encoding);
-  wire.erase(Field::connection);
-  wire.set(Field::date, internal::http_date_now());
-  wire.set("X-Request-Id", front.request_id);
-  wire.keep_alive(!front.close_after);
+  std::string& out = front.head_text;
+  out.clear();
+  out.reserve(384);
+  out += "HTTP/1.1 ";
+  append_decimal(out, response.status);
+  out += ' ';
+  out += bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
+  out += "\r\n";
+  for (const auto& field : response.headers) {
+    if (server_owned_field(field)) continue;
+    out += field.name_string();
+    out += ": ";
+    out += field.value();
+    out += "\r\n";
+  }
+  out += "Date: ";
+  out += internal::http_date_now();
+  out += "\r\nX-Request-Id: ";
+  out += front.request_id;
+  out += "\r\n";
+  if (front.close_after) out += "Connection: close\r\n";
   bool bodyless_status =
       response.status / 100 == 1 || response.status == 204 || response.status == 304;
   if (front.segmented) {
-    wire.content_length(front.segments_bytes);
+    out += "Content-Length: ";
+    append_decimal(out, front.segments_bytes);
+    out += "\r\n";
   } else if (auto* text = std::get_if<std::string>(&response.body); !bodyless_status) {
     // HEAD: the length of the body a GET would get, and no body.
-    wire.content_length(text->size());
-    if (!front.head) wire.body() = std::move(*text);
+    out += "Content-Length: ";
+    append_decimal(out, text->size());
+    out += "\r\n";
+    if (!front.head) front.body_text = std::move(*text);
   }
+  out += "\r\n";
 }
 
 void Session::on_write_head(const error_code& ec, size_t bytes) {
@@ -1024,7 +1054,9 @@ void Session::on_write_head(const error_code& ec, size_t bytes) {
   if (ec) return close();
   write_progress_bytes_ += bytes;
   Exchange& front = *queue_.front();
-  front.body_bytes_sent = front.wire->body().size();
+  front.body_bytes_sent = front.body_text.size();
+  std::string().swap(front.head_text);
+  std::string().swap(front.body_text);
   if (front.segmented && !front.head) return send_body();
   finish_front(true);
 }

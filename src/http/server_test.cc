@@ -50,6 +50,7 @@ class Sha256Hasher final : public BodyHasher {
 
 struct HttpResponse {
   unsigned status = 0;
+  std::string head_text;                       // as received, up to the blank line
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::string header(const std::string& name) const {
@@ -101,6 +102,7 @@ class Client {
     std::string head_text = buffer_.substr(0, header_end);
     buffer_.erase(0, header_end + 4);
     size_t line_end = head_text.find("\r\n");
+    response.head_text = head_text;
     std::string status_line = head_text.substr(0, line_end);
     response.status = static_cast<unsigned>(std::stoul(status_line.substr(9, 3)));
     while (line_end != std::string::npos) {
@@ -325,6 +327,50 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     EXPECT_FALSE(response->header("date").empty());
     EXPECT_FALSE(response->header("x-request-id").empty());
   }
+}
+
+// The server writes the header itself: a handler's Content-Length, Date,
+// Connection, Transfer-Encoding and X-Request-Id give way to the server's.
+TEST_F(ServerTest, ServerOwnedFieldsReplaceTheHandlersOnes) {
+  router_.add(Verb::get, "/owned", [](Request&) {
+    Response response = text_response(207, "body", "text/plain");
+    response.headers.set(Field::content_length, "999");
+    response.headers.set(Field::date, "yesterday");
+    response.headers.set(Field::connection, "upgrade");
+    response.headers.set(Field::transfer_encoding, "chunked");
+    response.headers.set("x-request-id", "from-the-handler");
+    response.headers.set("X-Custom", "kept");
+    return response;
+  });
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/owned", "X-Request-Id: trace-7\r\n")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->head_text.substr(0, 27), "HTTP/1.1 207 Multi-Status\r\n");
+  EXPECT_EQ(response->body, "body");
+  EXPECT_EQ(response->header("content-length"), "4");
+  EXPECT_EQ(response->header("x-request-id"), "trace-7");
+  EXPECT_EQ(response->header("x-custom"), "kept");
+  EXPECT_EQ(response->header("connection"), "");
+  EXPECT_EQ(response->header("transfer-encoding"), "");
+  EXPECT_NE(response->header("date"), "yesterday");
+  EXPECT_TRUE(response->header("date").ends_with(" GMT")) << response->header("date");
+  auto count = [&](std::string_view name) {
+    size_t n = 0;
+    std::string lower = response->head_text;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (size_t at = lower.find(name); at != std::string::npos; at = lower.find(name, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("\r\ncontent-length:"), 1u);
+  EXPECT_EQ(count("\r\ndate:"), 1u);
+  EXPECT_EQ(count("\r\nx-request-id:"), 1u);
+  // The connection stays usable: the next answer is framed right.
+  ASSERT_TRUE(client.send(get("/echo/2")));
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "2");
 }
 
 TEST_F(ServerTest, PipelinedRequestsRunConcurrentlyAndAnswerInOrder) {
