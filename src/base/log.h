@@ -32,7 +32,8 @@ void print(std::string_view text);
 // A line built field by field straight into its text, for hot paths (the
 // access log writes one per request) where a boost::json::object built first
 // would cost more than the rest of the request. Below the level threshold it
-// collects nothing. Keys are the caller's literals; "ts", "level" and "msg"
+// collects nothing. Keys are the caller's literals, written as they are (no
+// quote, backslash or control character in them); "ts", "level" and "msg"
 // are skipped as in write().
 //
 //   log::Line(log::Level::info, "request").add("status", 200).add("path", path).write();
@@ -61,6 +62,8 @@ class Line {
   Line& add_signed(std::string_view key, int64_t value);
   Line& add_unsigned(std::string_view key, uint64_t value);
   bool start_field(std::string_view key);
+  // For write(), whose keys may come from anywhere: escaped.
+  friend void write(Level level, std::string_view message, boost::json::object fields);
 
   Level level_;
   bool enabled_;

@@ -259,7 +259,7 @@ void EdgeService::count(std::string_view kind, std::string_view slug, std::strin
   event += ",\"bytes\":";
   event += std::to_string(bytes);
   event += "}}";
-  Status s = outbox_.append(id, event);
+  Status s = outbox_.append(std::move(id), std::move(event));
   if (!s.ok()) {
     outbox_dropped_.inc();
     log::error("download event not recorded", {{"error", s.to_string()}});

@@ -130,6 +130,8 @@ struct ParsedTarget {
 // Fills parsed.path and parsed.segments.
 Status parse_path(std::string_view raw_path, ParsedTarget& parsed) {
   Status status;
+  parsed.segments.reserve(static_cast<size_t>(std::count(raw_path.begin(), raw_path.end(), '/')));
+  parsed.path.reserve(raw_path.size());
   // Bounded by limits::request_target_bytes_max: at most one segment per byte.
   for_each_piece(raw_path.substr(1), '/', [&](std::string_view raw) {
     std::optional<std::string> segment = percent_decode(raw, /*plus_as_space=*/false);

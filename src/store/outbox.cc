@@ -72,7 +72,7 @@ void append_netstring(std::string& out, std::string_view bytes) {
   out += ',';
 }
 
-std::string encode_batch(const std::vector<PendingEvent>& batch) {
+std::string encode_batch(const std::deque<PendingEvent>& batch) {
   size_t bytes = 0;
   for (const PendingEvent& event : batch) bytes += event.id.size() + event.body_json.size() + 24;
   std::string out;
@@ -145,8 +145,8 @@ class SqliteOutbox final : public Outbox {
   SqliteOutbox(const SqliteOutbox&) = delete;
   SqliteOutbox& operator=(const SqliteOutbox&) = delete;
 
-  Status append(const std::string& id, const std::string& body_json) override {
-    PendingEvent event{id, body_json};  // copied before taking the lock
+  Status append(std::string id, std::string body_json) override {
+    PendingEvent event{std::move(id), std::move(body_json)};
     {
       std::lock_guard lock(mutex_);
       if (depth_locked() >= depth_max_) {
@@ -290,7 +290,7 @@ class SqliteOutbox final : public Outbox {
       if (queue_.empty()) return;  // stopping, and everything is written
       work_.wait_until(lock, last_commit_ + kCommitIntervalMin,
                        [&] { return stopping_ || flushes_waiting_ > 0; });
-      std::vector<PendingEvent> batch = take_batch_locked();
+      std::deque<PendingEvent> batch = take_batch_locked();
       lock.unlock();
       std::unique_lock db_lock(db_mutex_);
       Result<uint32_t> inserted = insert_batch(batch);
@@ -313,12 +313,18 @@ class SqliteOutbox final : public Outbox {
     }
   }
 
-  std::vector<PendingEvent> take_batch_locked() {
-    size_t count = std::min(queue_.size(), kBatchEventsMax);
-    std::vector<PendingEvent> batch(std::make_move_iterator(queue_.begin()),
-                                    std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(count)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(count));
-    in_flight_count_ = count;  // still counted in depth() while being written
+  // Short, since append() waits for the same lock: a queue that fits in a
+  // batch is taken whole, by a swap.
+  std::deque<PendingEvent> take_batch_locked() {
+    std::deque<PendingEvent> batch;
+    if (queue_.size() <= kBatchEventsMax) {
+      batch.swap(queue_);
+    } else {
+      auto end = queue_.begin() + static_cast<ptrdiff_t>(kBatchEventsMax);
+      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+      queue_.erase(queue_.begin(), end);
+    }
+    in_flight_count_ = batch.size();  // still counted in depth() while being written
     return batch;
   }
 
@@ -337,7 +343,7 @@ class SqliteOutbox final : public Outbox {
   // again from memory in a fresh transaction. This does not trust whatever a
   // failed fsync left in the page cache (the sticky-error rule is about that):
   // the rolled-back transaction never counted as written.
-  void on_batch_failed(std::vector<PendingEvent> batch, Status failure) {
+  void on_batch_failed(std::deque<PendingEvent> batch, Status failure) {
     in_flight_count_ = 0;
     queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
     if (write_error_.ok()) {
@@ -349,7 +355,7 @@ class SqliteOutbox final : public Outbox {
   }
 
   // One transaction, one row; returns the events inserted. Caller holds db_mutex_.
-  Result<uint32_t> insert_batch(const std::vector<PendingEvent>& batch) {
+  Result<uint32_t> insert_batch(const std::deque<PendingEvent>& batch) {
     sqlite3* db = connection_.db.get();
     const std::string events = encode_batch(batch);  // before the write lock is taken
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
