@@ -306,6 +306,9 @@ class Server {
   void run(bool handle_signals);
   // Thread-safe; may be called from a handler, before or during run().
   void stop();
+  // Read blocks held by connections waiting for their next request; a
+  // connection idle for about a second holds none. For tests and diagnostics.
+  size_t read_blocks_held() const;
 
  private:
   struct Impl;

@@ -50,6 +50,7 @@
 #include "base/log.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/read_blocks.h"
 #include "http/spool.h"
 
 namespace dg::http {
@@ -79,6 +80,10 @@ constexpr uint64_t sendfile_bytes_per_turn = 4 * 1024 * 1024;
 constexpr uint64_t head_more_bytes_max = 1024 * 1024;
 // Header bytes read per receive: small, since most headers are.
 constexpr size_t header_read_bytes = 4096;
+// A connection waiting for its next request waits with a read posted into a
+// block (no system call until the request comes) for this long; then it
+// gives the block back and waits without one (see ReadBlockPool).
+constexpr auto park_after = std::chrono::seconds(1);
 constexpr size_t log_path_bytes_max = 1024;
 constexpr size_t linger_read_bytes = 4096;
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
@@ -119,6 +124,8 @@ class Session;
 // on its own thread, except io.
 struct IoThread {
   explicit IoThread(Clock::duration tick) : io(1), ticker(io.get_executor()), tick(tick) {}
+  // Before io: sessions destroyed with io's pending handlers give blocks back.
+  ReadBlockPool blocks;
   // One thread runs it: the hint lets Asio skip waking other threads.
   asio::io_context io;
   Timer ticker;
@@ -357,6 +364,7 @@ class Session : public std::enable_shared_from_this<Session> {
       : server_(server), thread_(thread), socket_(std::move(socket)), buffer_(read_buffer_bytes_max) {}
 
   ~Session() {
+    if (block_ != nullptr) thread_.blocks.give_back(block_);
     if (registered_) server_.remove_session(registry_it_);
   }
 
@@ -384,6 +392,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool watching() const { return read_deadline_ != Clock::time_point::max() || write_watch_armed_; }
   // Runs what is due at `now`.
   void check_deadlines(Clock::time_point now) {
+    if (block_ != nullptr && !parking_ && queue_.empty() && now - waiting_since_ >= park_after) park();
     if (read_deadline_ <= now) {
       read_deadline_ = Clock::time_point::max();
       on_read_deadline();
@@ -398,6 +407,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void begin();
   // Reading requests.
   void read_next();
+  void wait_readable();
+  void on_block_read(const error_code& ec, size_t bytes);
+  void park();
   void on_readable(const error_code& ec);
   void read_header();
   void parse_header_bytes();
@@ -478,6 +490,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool unread_input_ = false;  // we refused a request without reading all of it
   bool readable_ = false;      // the socket reported readable and was not read since
   bool closed_ = false;
+  // A read posted into a block from thread_.blocks, while waiting for a request.
+  char* block_ = nullptr;
+  bool parking_ = false;  // that read was cancelled to wait without the block
+  Clock::time_point waiting_since_;
 };
 
 void Session::begin() {
@@ -524,9 +540,62 @@ void Session::read_next() {
   } else {
     cancel_read_timer();  // responses are owed; no deadline on the client meanwhile
   }
-  // Waiting for readability instead of reading keeps idle connections bufferless.
+  waiting_since_ = Clock::now();
+  // The first request is awaited without a block: a connection may never send one.
+  if (requests_read_ == 0) return wait_readable();
+  block_ = thread_.blocks.take();
+  if (block_ == nullptr) return wait_readable();
+  socket_.async_read_some(asio::buffer(block_, ReadBlockPool::block_bytes),
+                          [self = shared_from_this()](const error_code& ec, size_t bytes) {
+                            self->on_block_read(ec, bytes);
+                          });
+}
+
+// Waits for readability without holding a buffer (Asio re-arms the
+// descriptor with an epoll_ctl each time: fine for connections that wait long).
+void Session::wait_readable() {
   socket_.async_wait(tcp::socket::wait_read,
                      [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
+}
+
+// Idle for park_after: the read into the block is cancelled, and its handler
+// waits the bufferless way. Bytes it already took are kept (on_block_read).
+void Session::park() {
+  parking_ = true;
+  error_code ignored;
+  socket_.cancel(ignored);
+}
+
+void Session::on_block_read(const error_code& ec, size_t bytes) {
+  char* block = std::exchange(block_, nullptr);
+  if (bytes > 0) {
+    auto room = buffer_.prepare(bytes);
+    std::memcpy(room.data(), block, bytes);
+    buffer_.commit(bytes);
+  }
+  thread_.blocks.give_back(block);
+  bool parked = std::exchange(parking_, false) && ec == asio::error::operation_aborted;
+  if (closed_) return;
+  read_state_ = ReadState::none;
+  if (lingering_) return linger_read();
+  if (parked && bytes == 0) {
+    read_state_ = ReadState::waiting;
+    return wait_readable();
+  }
+  if (ec == asio::error::eof && bytes == 0) {
+    // The client is done sending: answer what it asked, then close.
+    accepting_requests_ = false;
+    cancel_read_timer();
+    if (queue_.empty()) close();
+    return;
+  }
+  if ((ec && !parked && ec != asio::error::eof) || !accepting_requests_) {
+    if (ec || queue_.empty()) close();
+    return;
+  }
+  // A full block: more may be waiting in the socket.
+  readable_ = bytes == ReadBlockPool::block_bytes;
+  read_header();
 }
 
 void Session::on_readable(const error_code& ec) {
@@ -1536,6 +1605,12 @@ void Server::run(bool handle_signals) {
 
 void Server::stop() {
   impl_->request_stop();
+}
+
+size_t Server::read_blocks_held() const {
+  size_t held = 0;
+  for (const auto& thread : impl_->io_threads()) held += thread->blocks.blocks_out();
+  return held;
 }
 
 }  // namespace dg::http

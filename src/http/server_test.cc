@@ -373,6 +373,51 @@ TEST_F(ServerTest, ServerOwnedFieldsReplaceTheHandlersOnes) {
   EXPECT_EQ(next->body, "2");
 }
 
+// Between requests a connection waits with a read posted into a block; idle
+// for about a second, it gives the block back and waits without one. Either
+// way its next request is served.
+TEST_F(ServerTest, AnIdleConnectionGivesItsReadBlockBackAndIsStillServed) {
+  start_server();
+  Client client(port());
+  auto held_becomes = [&](size_t want, std::chrono::milliseconds within) {
+    auto deadline = std::chrono::steady_clock::now() + within;
+    while (server_->read_blocks_held() != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return server_->read_blocks_held() == want;
+  };
+  EXPECT_EQ(server_->read_blocks_held(), 0u);  // a new connection waits without one
+  for (std::string n : {"1", "2", "3"}) {
+    ASSERT_TRUE(client.send(get("/echo/" + n)));
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, n);
+    EXPECT_TRUE(held_becomes(1, std::chrono::milliseconds(2000))) << "after request " << n;
+    if (n == "2") continue;  // the third request comes at once
+    EXPECT_TRUE(held_becomes(0, std::chrono::milliseconds(5000))) << "idle after request " << n;
+  }
+  client.close();
+  EXPECT_TRUE(held_becomes(0, std::chrono::milliseconds(5000)));
+}
+
+// A block holds 2 KiB; longer headers, alone or pipelined, are read whole.
+TEST_F(ServerTest, HeadersLongerThanAReadBlockAreReadWhole) {
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/echo/1")));
+  ASSERT_TRUE(client.read_response());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting with a block now
+  std::string long_field = "X-Pad: " + std::string(6000, 'p') + "\r\n";
+  std::string medium_field = "X-Pad: " + std::string(1500, 'q') + "\r\n";
+  ASSERT_TRUE(client.send(get("/echo/2", long_field) + get("/echo/3", medium_field) + get("/echo/4", medium_field)));
+  for (std::string n : {"2", "3", "4"}) {
+    auto response = client.read_response();
+    ASSERT_TRUE(response) << n;
+    EXPECT_EQ(response->status, 200u) << n;
+    EXPECT_EQ(response->body, n);
+  }
+}
+
 TEST_F(ServerTest, PipelinedRequestsRunConcurrentlyAndAnswerInOrder) {
   Gate third_started;
   std::atomic<bool> first_waited_for_third{false};
