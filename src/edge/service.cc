@@ -262,8 +262,28 @@ void EdgeService::count(std::string_view kind, std::string_view slug, std::strin
   Status s = outbox_.append(std::move(id), std::move(event));
   if (!s.ok()) {
     outbox_dropped_.inc();
-    log::error("download event not recorded", {{"error", s.to_string()}});
+    report_dropped_event(s);
   }
+}
+
+// A full outbox refuses every download's event: the first refusal is logged
+// at once, later ones at most every drop_log_interval_ms with how many were
+// dropped meanwhile, so the log says it loudly without a line per download.
+void EdgeService::report_dropped_event(const Status& why) {
+  uint64_t dropped_since = 0;
+  {
+    std::lock_guard lock(drop_log_mutex_);
+    ++drops_unlogged_;
+    int64_t now_ms = clock_.now_ms();
+    if (drop_logged_at_ms_ != 0 && now_ms - drop_logged_at_ms_ < drop_log_interval_ms) return;
+    drop_logged_at_ms_ = now_ms;
+    dropped_since = std::exchange(drops_unlogged_, 0);
+  }
+  log::error("download events not recorded",
+             {{"error", why.to_string()},
+              {"dropped", dropped_since},
+              {"next_report_in_s", drop_log_interval_ms / 1000},
+              {"metric", "dropgate_edge_outbox_dropped_total"}});
 }
 
 // The clock's time to the second, formatted once per second per thread.

@@ -48,6 +48,7 @@ class EdgeService {
   void count(std::string_view kind, std::string_view slug, std::string_view account, std::string_view what,
              uint64_t bytes);
   const std::string& rfc3339_now() const;
+  void report_dropped_event(const Status& why);
 
   const EdgeConfig& config_;
   Catalog& catalog_;
@@ -79,6 +80,10 @@ class EdgeService {
   metrics::Counter& downloads_failed_;
   metrics::Counter& bytes_sent_;
   metrics::Counter& outbox_dropped_;
+  static constexpr int64_t drop_log_interval_ms = 10'000;
+  std::mutex drop_log_mutex_;
+  int64_t drop_logged_at_ms_ = 0;
+  uint64_t drops_unlogged_ = 0;
 };
 
 void add_edge_delivery_routes(http::Router& router, EdgeService& service);

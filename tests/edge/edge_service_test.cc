@@ -7,7 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
+#include <vector>
 
 #include "base/encoding.h"
 #include "base/env.h"
@@ -173,6 +178,74 @@ TEST_F(EdgeServiceClockTest, ACachedTokenStillExpiresOnTime) {
   EXPECT_EQ(problem_type(refused), "edge-expired");
   auto late_archive = request(token);
   EXPECT_EQ(problem_type(service_->archive(late_archive)), "edge-expired");
+}
+
+// Sends stderr (the log) to a file while it lives.
+class CapturedStderr {
+ public:
+  explicit CapturedStderr(fs::path path) : path_(std::move(path)) {
+    saved_ = ::dup(STDERR_FILENO);
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  ~CapturedStderr() {
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+  }
+  std::vector<std::string> lines_with(std::string_view text) const {
+    std::ifstream in(path_);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(text) != std::string::npos) out.push_back(line);
+    }
+    return out;
+  }
+
+ private:
+  fs::path path_;
+  int saved_;
+};
+
+// A full outbox drops downloads' events: each is counted in the metric, and
+// the log says so at once, then at most every 10 s with how many were dropped
+// since, not a line per download.
+TEST_F(EdgeServiceClockTest, AFullOutboxCountsEveryDropAndLogsThemInSummaries) {
+  auto small = store::open_outbox((config_.data_dir / "small-outbox.db").string(), 2);
+  ASSERT_TRUE(small.has_value()) << small.error().to_string();
+  metrics::Registry metrics;
+  EdgeService service(config_, catalog_, *vault_, **small, metrics, clock_);
+  const std::string token = download_token(kNow, 600);
+  auto download = [&] {
+    auto r = request(token, "notes.txt");
+    auto response = service.file(r);
+    ASSERT_EQ(response.status, 200);
+    ASSERT_TRUE(response.on_done);
+    response.on_done(true, kNotes.size());
+  };
+  auto dropped = [&] {
+    return metrics.counter("dropgate_edge_outbox_dropped_total", "Events dropped because the outbox was full.").value();
+  };
+  CapturedStderr log(config_.data_dir / "stderr.log");
+  const std::string summary = "download events not recorded";
+  download();
+  download();
+  EXPECT_EQ(dropped(), 0u);
+  EXPECT_TRUE(log.lines_with(summary).empty());
+  download();  // the first drop: logged at once
+  EXPECT_EQ(dropped(), 1u);
+  ASSERT_EQ(log.lines_with(summary).size(), 1u);
+  EXPECT_NE(log.lines_with(summary)[0].find("\"dropped\":1"), std::string::npos) << log.lines_with(summary)[0];
+  for (int i = 0; i < 5; ++i) download();
+  EXPECT_EQ(dropped(), 6u);
+  EXPECT_EQ(log.lines_with(summary).size(), 1u);  // within 10 s: counted, not logged
+  clock_.advance_ms(10'000);
+  download();
+  EXPECT_EQ(dropped(), 7u);
+  auto lines = log.lines_with(summary);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("\"dropped\":6"), std::string::npos) << lines[1];
+  EXPECT_EQ(*(*small)->depth(), 2u);
 }
 
 }  // namespace
