@@ -133,6 +133,12 @@ Status Catalog::load_drop(const std::filesystem::path& file) {
   return Status();
 }
 
+Catalog::Serving Catalog::serving(std::string_view slug) const {
+  std::lock_guard lock(mutex_);
+  auto it = drops_.find(slug);
+  return Serving{grant_, keyring_, revocations_, it == drops_.end() ? nullptr : it->second};
+}
+
 std::shared_ptr<const crypto::Keyring> Catalog::keyring() const {
   std::lock_guard lock(mutex_);
   return keyring_;

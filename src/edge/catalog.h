@@ -57,6 +57,16 @@ class Catalog {
   // verification (signature, key, rollback, expiry) is not carried.
   Status load();
 
+  // What a download needs, read under one lock (the handler runs for every
+  // download, on the I/O threads).
+  struct Serving {
+    std::shared_ptr<const core::VerifiedEdgeGrant> grant;  // null: none
+    std::shared_ptr<const crypto::Keyring> keyring;        // null: not enrolled
+    std::shared_ptr<const Revocations> revocations;
+    std::shared_ptr<const CarriedDrop> drop;  // null: not carried
+  };
+  Serving serving(std::string_view slug) const;
+
   std::shared_ptr<const crypto::Keyring> keyring() const;
   std::shared_ptr<const Revocations> revocations() const;
   std::shared_ptr<const CarriedDrop> drop(std::string_view slug) const;

@@ -108,14 +108,13 @@ Response EdgeService::refuse(const Refused& r) {
   return response;
 }
 
-std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_cached(std::string_view token) {
-  auto keyring = catalog_.keyring();
-  int64_t now_ms = clock_.now_ms();
+std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_cached(
+    std::string_view token, const std::shared_ptr<const crypto::Keyring>& keyring, int64_t now_ms) {
   {
     std::lock_guard lock(cache_mutex_);
-    if (cache_keyring_ != keyring.get()) {
+    if (cache_keyring_ != keyring) {
       cache_.clear();  // a rotated or revoked key must not keep old tokens alive
-      cache_keyring_ = keyring.get();
+      cache_keyring_ = keyring;
     }
     auto it = cache_.find(token);
     if (it != cache_.end() && now_ms <= it->second.valid_until_ms) {
@@ -131,28 +130,31 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
   int64_t valid_until_ms = verified->common.expires_at_ms.value_or(now_ms) + options.clock_skew_ms;
   auto shared = std::make_shared<const core::VerifiedDownload>(std::move(*verified));
   std::lock_guard lock(cache_mutex_);
+  if (cache_keyring_ != keyring) return shared;  // the keyring changed meanwhile: not cached under the new one
   if (cache_.size() >= config_.token_cache_entries_max) cache_.clear();
   cache_.insert_or_assign(std::string(token), CachedToken{shared, valid_until_ms});
   return shared;
 }
 
 std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authorize(const Request& request,
-                                                                                  std::string_view slug) {
-  auto grant = catalog_.grant();
+                                                                                  std::string_view slug,
+                                                                                  const Catalog::Serving& serving,
+                                                                                  int64_t now_ms) {
+  const auto& grant = serving.grant;
   if (!grant || (grant->common.expires_at_ms &&
-                 clock_.now_ms() > *grant->common.expires_at_ms + int64_t{config_.clock_skew_s} * 1000)) {
+                 now_ms > *grant->common.expires_at_ms + int64_t{config_.clock_skew_s} * 1000)) {
     return std::unexpected(Refused{503, "no_grant", "this edge holds no valid grant from its origin"});
   }
   std::string_view token = bearer(request);
   if (token.empty()) token = request.query_value("token").value_or("");
   if (token.empty()) return std::unexpected(Refused{401, "missing", "pass ?token=… or Authorization: Bearer …"});
-  auto verified = verify_cached(token);
+  auto verified = verify_cached(token, serving.keyring, now_ms);
   if (!verified) return verified;
   const core::VerifiedDownload& download = **verified;
   if (download.fields.drop != slug) {
     return std::unexpected(Refused{403, "wrong_drop", "this token is for \"" + download.fields.drop + "\""});
   }
-  if (!download.fields.cert_id.empty() && catalog_.revocations()->certificate_ids.contains(download.fields.cert_id)) {
+  if (!download.fields.cert_id.empty() && serving.revocations->certificate_ids.contains(download.fields.cert_id)) {
     return std::unexpected(Refused{403, "revoked_certificate", "the certificate behind this token was revoked"});
   }
   return verified;
@@ -160,11 +162,13 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authoriz
 
 Response EdgeService::file(Request& request) {
   std::string_view slug = request.param("slug");
-  auto token = authorize(request, slug);
+  Catalog::Serving serving = catalog_.serving(slug);
+  const int64_t now_ms = clock_.now_ms();
+  auto token = authorize(request, slug, serving, now_ms);
   if (!token) return refuse(token.error());
-  auto drop = catalog_.drop(slug);
+  auto& drop = serving.drop;
   if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + std::string(slug) + "\""});
-  if (clock_.now_ms() > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
+  if (now_ms > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
     return refuse({503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
   }
   std::string_view path = request.param("path");
@@ -194,10 +198,11 @@ Response EdgeService::file(Request& request) {
 
 Response EdgeService::archive(Request& request) {
   std::string slug(request.param("slug"));
-  auto token = authorize(request, slug);
+  Catalog::Serving serving = catalog_.serving(slug);
+  auto token = authorize(request, slug, serving, clock_.now_ms());
   if (!token) return refuse(token.error());
   if (!(*token)->allows("*")) return refuse({403, "wrong_asset", "the archive needs a token for every file"});
-  auto drop = catalog_.drop(slug);
+  auto& drop = serving.drop;
   if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + slug + "\""});
   if (clock_.now_ms() > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
     return refuse({503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});

@@ -42,8 +42,12 @@ class EdgeService {
   // The verified token for this request and drop, or why not. Shared with
   // the cache, not copied.
   using Verified = std::shared_ptr<const core::VerifiedDownload>;
-  std::expected<Verified, Refused> authorize(const http::Request& request, std::string_view slug);
-  std::expected<Verified, Refused> verify_cached(std::string_view token);
+  // `serving` is the catalog as of this request, `now_ms` its time.
+  std::expected<Verified, Refused> authorize(const http::Request& request, std::string_view slug,
+                                             const Catalog::Serving& serving, int64_t now_ms);
+  std::expected<Verified, Refused> verify_cached(std::string_view token,
+                                                 const std::shared_ptr<const crypto::Keyring>& keyring,
+                                                 int64_t now_ms);
   http::Response refuse(const Refused& refused);
   void count(std::string_view kind, std::string_view slug, std::string_view account, std::string_view what,
              uint64_t bytes);
@@ -72,7 +76,9 @@ class EdgeService {
   // unique within it (a counter), without a system call per download.
   const std::string event_id_prefix_;
   std::atomic<uint64_t> event_counter_{0};
-  const crypto::Keyring* cache_keyring_ = nullptr;  // the cache is cleared when the keyring changes
+  // The keyring the cache was filled under (held, so a new keyring can never
+  // reuse its address unnoticed); the cache is cleared when it changes.
+  std::shared_ptr<const crypto::Keyring> cache_keyring_;
 
   metrics::Counter& cache_hits_;
   metrics::Counter& cache_misses_;

@@ -126,7 +126,9 @@ bool Vault::ready(std::string_view sha256, uint64_t size_bytes) {
   return good && *good == 1;
 }
 
-// The open blob when it is good and unchanged since it was hashed.
+// The open blob when it is good and unchanged since it was hashed. One lock
+// once the blob is open: the descriptor and the state it was hashed in are
+// taken together, and fstat(2) of that descriptor decides.
 std::shared_ptr<const http::OpenFile> Vault::open_checked(std::string_view sha256, uint64_t size_bytes) {
   Good entry;
   {
@@ -135,10 +137,12 @@ std::shared_ptr<const http::OpenFile> Vault::open_checked(std::string_view sha25
     if (it == good_.end()) return nullptr;
     entry = it->second;
   }
+  bool opened_here = false;
   if (!entry.file) {
     int fd = ::open(path_of(sha256).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return nullptr;
     entry.file = std::make_shared<http::OpenFile>(fd);
+    opened_here = true;
   }
   // The descriptor's file must be the one hashed, unchanged (fstat also sees
   // a write to the open file; a file put in its place by rename is not ours).
@@ -148,6 +152,7 @@ std::shared_ptr<const http::OpenFile> Vault::open_checked(std::string_view sha25
       now.mtime_ns != expected.mtime_ns || now.ctime_ns != expected.ctime_ns) {
     return nullptr;
   }
+  if (!opened_here) return entry.file;
   std::lock_guard lock(mutex_);
   auto it = good_.find(sha256);
   if (it == good_.end() || it->second.seen.inode != expected.inode) return nullptr;  // changed meanwhile
