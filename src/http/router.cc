@@ -44,7 +44,11 @@ constexpr std::array<CharClass, 256> target_chars = [] {
 size_t check_origin_form(std::string_view target) {
   if (target.empty() || target.front() != '/') return std::string_view::npos;
   size_t query_start = target.size();
-  for (size_t i = 0; i < target.size(); ++i) {
+  const size_t size = target.size();
+  for (size_t i = 0; i < size; ++i) {
+    // Most characters are plain: a tight loop over them first.
+    while (i < size && target_chars[static_cast<unsigned char>(target[i])] == plain) ++i;
+    if (i == size) break;
     switch (target_chars[static_cast<unsigned char>(target[i])]) {
       case plain:
         break;

@@ -123,10 +123,14 @@ class Session;
 // docs/BENCHMARKS.md). A deadline fires at most one tick late. Touched only
 // on its own thread, except io.
 struct IoThread {
-  explicit IoThread(Clock::duration tick) : io(1), ticker(io.get_executor()), tick(tick) {}
+  explicit IoThread(Clock::duration tick)
+      : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), ticker(io.get_executor()), tick(tick) {}
   // Before io: sessions destroyed with io's pending handlers give blocks back.
   ReadBlockPool blocks;
-  // One thread runs it: the hint lets Asio skip waking other threads.
+  // One thread runs it, and every socket on it is only ever used from that
+  // thread (other threads post to it): the hint drops Asio's per-socket
+  // locks and its waking of other threads. Posting and registering sockets
+  // (the acceptor runs on the first thread) stay locked.
   asio::io_context io;
   Timer ticker;
   const Clock::duration tick;
@@ -418,7 +422,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void refuse_header_too_large();
   void refuse_header(unsigned status, std::string_view detail);
   void begin_exchange();
-  std::optional<Response> admit(Exchange& exchange, std::string_view target);
+  std::optional<Response> admit(Exchange& exchange, const Status& target_status);
   void refuse(const std::shared_ptr<Exchange>& exchange, Response response);
   void start_body(const std::shared_ptr<Exchange>& exchange);
   void read_body_some();
@@ -718,9 +722,9 @@ void Session::begin_exchange() {
   request.method = message.method();
   request.request_id = exchange->request_id;
   request.remote_address = remote_;
-  // Without a body the parser is done with the fields: they move rather than
-  // copy. The target lives in them, so it is copied out first.
-  std::string target_text(target);
+  // The target lives in the fields, so it is parsed before they go. Without
+  // a body the parser is done with the fields: they move rather than copy.
+  Status target_status = parse_target(target, request);
   if (parser_->is_done()) {
     request.headers = std::move(static_cast<Fields&>(parser_->get()));
   } else {
@@ -729,7 +733,7 @@ void Session::begin_exchange() {
   queue_.push_back(exchange);
   if (!exchange->keep_alive) accepting_requests_ = false;
 
-  if (std::optional<Response> refusal = admit(*exchange, target_text)) {
+  if (std::optional<Response> refusal = admit(*exchange, target_status)) {
     return refuse(exchange, std::move(*refusal));
   }
   if (!parser_->is_done()) return start_body(exchange);
@@ -740,9 +744,8 @@ void Session::begin_exchange() {
 
 // Decides, from the header alone, whether the body may be read: the route,
 // the credentials and the body limit they earn. Returns the refusal, if any.
-std::optional<Response> Session::admit(Exchange& exchange, std::string_view target) {
+std::optional<Response> Session::admit(Exchange& exchange, const Status& target_status) {
   Request& request = exchange.request;
-  Status target_status = parse_target(target, request);
   if (!target_status.ok()) {
     bool too_long = target_status.code() == Code::limit_exceeded;
     return internal::server_problem(too_long ? 414 : 400, target_status.message());
