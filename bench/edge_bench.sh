@@ -13,8 +13,10 @@
 # Memory: each server is restarted, then 10,000 keep-alive connections each
 # fetch the small file once and stay open and idle. The memory per connection is
 # (PSS with them - PSS before them) / 10,000, PSS summed over the server's
-# processes (nginx: master and workers). Kernel socket buffers are not in
-# PSS; they are the same kernel's for both.
+# processes (nginx: master and workers), read 2 s after the last connection
+# got its answer (the edge gives back a connection's read block after about
+# a second idle). Kernel socket buffers are not in PSS; they are the same
+# kernel's for both.
 #
 # Fairness: nginx gets as many worker processes as the edge has I/O threads,
 # sendfile, open_file_cache, keepalive_requests high enough never to close a

@@ -363,7 +363,11 @@ before the first client: its figure adds the bytes of one slot, measured in
 the same run by starting nginx with 1,024 and with $((idle + 2000)) slots per
 worker. Counting growth only, nginx is $(field memory-nginx 5) bytes per
 connection, and the edge's figure is $(inverse "$memory_grown") of it. Kernel
-socket buffers are outside PSS and the same kernel's for both.
+socket buffers are outside PSS and the same kernel's for both. PSS is read
+2 s after the last connection got its answer: by then each edge connection
+has given back the 2 KiB read block it waits with for about a second after
+a request (blocks come from slabs that are unmapped once empty); a
+connection that made a request within the last second holds one more.
 
 Checked in every run: wrk saw no error and no status other than 200, every
 response carried the whole file, both sides served the files' exact bytes
