@@ -15,6 +15,8 @@ function(dg_unit_test name source)
   find_package(GTest REQUIRED)
   add_executable(${name} ${source})
   target_link_libraries(${name} PRIVATE ${ARGN} GTest::gtest GTest::gtest_main)
+  # Shared test helpers: #include "support/…".
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${name} PRIVATE
     DG_VECTORS_DIR="${PROJECT_SOURCE_DIR}/tests/vectors")
   add_test(NAME ${name} COMMAND ${name})

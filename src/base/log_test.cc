@@ -14,34 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "support/captured_stderr.h"
+
 namespace dg::log {
 namespace {
 
-// Sends stderr to a file for the test's lifetime.
-class CapturedStderr {
- public:
-  CapturedStderr() : path_(std::filesystem::temp_directory_path() / ("dg-log-" + std::to_string(::getpid()))) {
-    saved_ = ::dup(STDERR_FILENO);
-    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, STDERR_FILENO);
-    ::close(fd);
-  }
-  ~CapturedStderr() {
-    ::dup2(saved_, STDERR_FILENO);
-    ::close(saved_);
-    std::filesystem::remove(path_);
-  }
-  std::vector<std::string> lines() const {
-    std::ifstream in(path_);
-    std::vector<std::string> out;
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-  }
-
- private:
-  std::filesystem::path path_;
-  int saved_;
-};
+using test_support::CapturedStderr;
 
 TEST(Log, LinesAreJsonObjectsWrittenInOrderAndAWarningFlushesWhatWaited) {
   CapturedStderr captured;

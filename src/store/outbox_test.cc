@@ -63,6 +63,33 @@ std::unique_ptr<Outbox> open_or_die(const std::string& path, uint32_t depth_max)
   return outbox ? std::move(*outbox) : nullptr;
 }
 
+// Runs SQL on the file through a connection of its own, as an older dropgate
+// or a damaged disk would have left it. Empty on success, else SQLite's message.
+std::string run_sql(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  std::string failure;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK || sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    failure = db ? sqlite3_errmsg(db) : "cannot open";
+  }
+  sqlite3_close(db);
+  return failure;
+}
+
+// One number from a query of the file.
+int64_t query_int(const std::string& path, const char* sql, int64_t parameter) {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* statement = nullptr;
+  int64_t value = -1;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) == SQLITE_OK) {
+    sqlite3_bind_int64(statement, 1, parameter);
+    if (sqlite3_step(statement) == SQLITE_ROW) value = sqlite3_column_int64(statement, 0);
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return value;
+}
+
 std::vector<std::string> ids_of(const std::vector<OutboxEvent>& events) {
   std::vector<std::string> ids;
   for (const auto& e : events) ids.push_back(e.id);
@@ -109,18 +136,12 @@ TEST(Outbox, SurvivesReopenAndIsBounded) {
 // its events, in order, when this version opens it.
 TEST(Outbox, CarriesOverTheFirstVersionsEvents) {
   TempPath path("v1");
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.str().c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "PRAGMA journal_mode=WAL;"
-                           "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
-                           " body TEXT NOT NULL) STRICT;"
-                           "INSERT INTO outbox (id, body) VALUES ('old-1', '{\"n\":1}'), ('old-2', '{\"n\":2}');",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ASSERT_EQ(run_sql(path.str(),
+                    "PRAGMA journal_mode=WAL;"
+                    "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+                    " body TEXT NOT NULL) STRICT;"
+                    "INSERT INTO outbox (id, body) VALUES ('old-1', '{\"n\":1}'), ('old-2', '{\"n\":2}');"),
+            "");
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
   EXPECT_EQ(*outbox->depth(), 2u);
@@ -135,19 +156,12 @@ TEST(Outbox, CarriesOverTheFirstVersionsEvents) {
 // a batch of one, with its seq, so an acknowledgement in flight still fits.
 TEST(Outbox, CarriesOverTheSecondVersionsEventsWithTheirSeqs) {
   TempPath path("v2");
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.str().c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "PRAGMA journal_mode=WAL;"
-                           "CREATE TABLE outbox_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL)"
-                           " STRICT;"
-                           "INSERT INTO outbox_events (seq, id, body) VALUES (41, 'old-41', '{\"p\":\"caf\u00e9, 1:2\"}'),"
-                           " (42, 'old-42', '{}');",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ASSERT_EQ(run_sql(path.str(),
+                    "PRAGMA journal_mode=WAL;"
+                    "CREATE TABLE outbox_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL) STRICT;"
+                    "INSERT INTO outbox_events (seq, id, body) VALUES (41, 'old-41', '{\"p\":\"caf\u00e9, 1:2\"}'),"
+                    " (42, 'old-42', '{}');"),
+            "");
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
   EXPECT_EQ(*outbox->depth(), 2u);
@@ -203,20 +217,8 @@ TEST(Outbox, AcknowledgingPartOfABatchSurvivesReopen) {
     ASSERT_TRUE(outbox->acknowledge(acked_seq).ok());
     EXPECT_EQ(*outbox->depth(), 6u);
   }
-  {
-    // The acknowledgement did land inside a batch, which is still stored whole.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.str().c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* statement = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM outbox_batches WHERE first_seq <= ?1", -1, &statement,
-                                 nullptr),
-              SQLITE_OK);
-    sqlite3_bind_int64(statement, 1, acked_seq);
-    ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int64(statement, 0), 1);
-    sqlite3_finalize(statement);
-    sqlite3_close(db);
-  }
+  // The acknowledgement did land inside a batch, which is still stored whole.
+  EXPECT_EQ(query_int(path.str(), "SELECT COUNT(*) FROM outbox_batches WHERE first_seq <= ?1", acked_seq), 1);
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
   EXPECT_EQ(*outbox->depth(), 6u);
@@ -265,15 +267,9 @@ TEST(Outbox, AMalformedBatchIsAnError) {
     auto outbox = open_or_die(path.str(), 100);
     ASSERT_TRUE(outbox);
   }
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.str().c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "INSERT INTO outbox_batches (first_seq, count, events) VALUES (1, 2, X'313A612C'),"
-                               " (3, 1, CAST('1:a,9:b,' AS BLOB))",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ASSERT_EQ(run_sql(path.str(), "INSERT INTO outbox_batches (first_seq, count, events) VALUES (1, 2, X'313A612C'),"
+                                " (3, 1, CAST('1:a,9:b,' AS BLOB))"),
+            "");
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
   auto events = outbox->peek(10);

@@ -7,11 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <vector>
 
 #include "base/encoding.h"
@@ -27,6 +23,7 @@
 #include "edge/vault.h"
 #include "edge/zip.h"
 #include "store/outbox.h"
+#include "support/captured_stderr.h"
 
 namespace dg::edge {
 namespace {
@@ -180,33 +177,6 @@ TEST_F(EdgeServiceClockTest, ACachedTokenStillExpiresOnTime) {
   EXPECT_EQ(problem_type(service_->archive(late_archive)), "edge-expired");
 }
 
-// Sends stderr (the log) to a file while it lives.
-class CapturedStderr {
- public:
-  explicit CapturedStderr(fs::path path) : path_(std::move(path)) {
-    saved_ = ::dup(STDERR_FILENO);
-    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, STDERR_FILENO);
-    ::close(fd);
-  }
-  ~CapturedStderr() {
-    ::dup2(saved_, STDERR_FILENO);
-    ::close(saved_);
-  }
-  std::vector<std::string> lines_with(std::string_view text) const {
-    std::ifstream in(path_);
-    std::vector<std::string> out;
-    for (std::string line; std::getline(in, line);) {
-      if (line.find(text) != std::string::npos) out.push_back(line);
-    }
-    return out;
-  }
-
- private:
-  fs::path path_;
-  int saved_;
-};
-
 // A full outbox drops downloads' events: each is counted in the metric, and
 // the log says so at once, then at most every 10 s with how many were dropped
 // since, not a line per download.
@@ -226,7 +196,7 @@ TEST_F(EdgeServiceClockTest, AFullOutboxCountsEveryDropAndLogsThemInSummaries) {
   auto dropped = [&] {
     return metrics.counter("dropgate_edge_outbox_dropped_total", "Events dropped because the outbox was full.").value();
   };
-  CapturedStderr log(config_.data_dir / "stderr.log");
+  test_support::CapturedStderr log;
   const std::string summary = "download events not recorded";
   download();
   download();
