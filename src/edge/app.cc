@@ -1,5 +1,6 @@
 #include "edge/app.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -149,6 +150,11 @@ Status preload(const EdgeConfig& config) {
 }
 
 Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>& on_listening) {
+  // Buffers of 256 KiB and more (the outbox's queue in a burst of downloads)
+  // are mapped and unmapped on their own. Left to itself glibc raises this
+  // threshold after freeing such a buffer, and the next burst's memory then
+  // stays resident in the heap long after it is written.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   Catalog catalog(config);
   DG_RETURN_IF_ERROR(catalog.load());
   if (!catalog.keyring()) {

@@ -264,7 +264,7 @@ void EdgeService::count(std::string_view kind, std::string_view slug, std::strin
   event += ",\"bytes\":";
   event += std::to_string(bytes);
   event += "}}";
-  Status s = outbox_.append(std::move(id), std::move(event));
+  Status s = outbox_.append(id, event);
   if (!s.ok()) {
     outbox_dropped_.inc();
     report_dropped_event(s);

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <condition_variable>
-#include <deque>
+#include <charconv>
 #include <iterator>
 #include <optional>
 #include <string_view>
@@ -64,31 +64,24 @@ Status sqlite_failure(sqlite3* db, std::string_view doing) {
   return Status(Code::io_error, "outbox: " + std::string(doing) + ": " + sqlite3_errmsg(db));
 }
 
-struct PendingEvent {
-  std::string id;
-  std::string body_json;
-};
-
-// A batch's events as stored: for each event, its id then its body, each as
-// a netstring ("<length>:<bytes>,"), so any bytes round-trip.
+// Events as they are stored: for each, its id then its body, each as a
+// netstring ("<length>:<bytes>,"), so any bytes round-trip. The queue holds
+// them so encoded too: a batch is written as it is, and a burst of downloads
+// is one growing buffer rather than two allocations an event.
 void append_netstring(std::string& out, std::string_view bytes) {
-  out += std::to_string(bytes.size());
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, bytes.size()).ptr;
+  out.append(digits, static_cast<size_t>(end - digits));
   out += ':';
   out += bytes;
   out += ',';
 }
 
-std::string encode_batch(const std::deque<PendingEvent>& batch) {
-  size_t bytes = 0;
-  for (const PendingEvent& event : batch) bytes += event.id.size() + event.body_json.size() + 24;
-  std::string out;
-  out.reserve(bytes);
-  for (const PendingEvent& event : batch) {
-    append_netstring(out, event.id);
-    append_netstring(out, event.body_json);
-  }
-  return out;
-}
+// Events taken from the queue to be written: their encoded bytes and count.
+struct Batch {
+  std::string bytes;
+  size_t count = 0;
+};
 
 // Reads one netstring at `at`, moving past it; nullopt when malformed.
 std::optional<std::string_view> read_netstring(std::string_view text, size_t& at) {
@@ -105,6 +98,15 @@ std::optional<std::string_view> read_netstring(std::string_view text, size_t& at
   }
   at = colon + 1 + length + 1;
   return text.substr(colon + 1, length);
+}
+
+// Where the first `count` events of well-formed encoded bytes end.
+size_t end_of_events(std::string_view bytes, size_t count) {
+  size_t at = 0;
+  for (size_t i = 0; i < 2 * count && at < bytes.size(); ++i) {
+    if (!read_netstring(bytes, at)) break;  // cannot happen: the queue wrote them
+  }
+  return at;
 }
 
 // The events of a stored batch, numbered from `first_seq`.
@@ -151,14 +153,15 @@ class SqliteOutbox final : public Outbox {
   SqliteOutbox(const SqliteOutbox&) = delete;
   SqliteOutbox& operator=(const SqliteOutbox&) = delete;
 
-  Status append(std::string id, std::string body_json) override {
-    PendingEvent event{std::move(id), std::move(body_json)};
+  Status append(std::string_view id, std::string_view body_json) override {
     {
       std::lock_guard lock(mutex_);
       if (depth_locked() >= depth_max_) {
         return Status(Code::limit_exceeded, "outbox is full (" + std::to_string(depth_max_) + " events)");
       }
-      queue_.push_back(std::move(event));
+      append_netstring(queue_, id);
+      append_netstring(queue_, body_json);
+      ++queue_count_;
       ++appended_count_;
       // Only an idle writer needs waking: a busy one takes the queue when its
       // commit ends, and waking it for every download costs a context switch.
@@ -234,7 +237,7 @@ class SqliteOutbox final : public Outbox {
 
   uint32_t unwritten() override {
     std::lock_guard lock(mutex_);
-    return static_cast<uint32_t>(queue_.size() + in_flight_count_);
+    return static_cast<uint32_t>(queue_count_ + in_flight_count_);
   }
 
   Result<uint32_t> depth() override {
@@ -243,7 +246,7 @@ class SqliteOutbox final : public Outbox {
   }
 
  private:
-  uint64_t depth_locked() const { return queue_.size() + in_flight_count_ + stored_count_; }
+  uint64_t depth_locked() const { return queue_count_ + in_flight_count_ + stored_count_; }
 
   // Caller holds db_mutex_ and a read transaction.
   Result<std::vector<OutboxEvent>> peek_in_transaction(uint32_t count_max) {
@@ -291,12 +294,12 @@ class SqliteOutbox final : public Outbox {
     std::unique_lock lock(mutex_);
     for (;;) {
       writer_idle_ = true;
-      work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      work_.wait(lock, [&] { return stopping_ || queue_count_ > 0; });
       writer_idle_ = false;
-      if (queue_.empty()) return;  // stopping, and everything is written
+      if (queue_count_ == 0) return;  // stopping, and everything is written
       work_.wait_until(lock, last_commit_ + kCommitIntervalMin,
-                       [&] { return stopping_ || flushes_waiting_ > 0 || queue_.size() >= kBatchEventsMax; });
-      std::deque<PendingEvent> batch = take_batch_locked();
+                       [&] { return stopping_ || flushes_waiting_ > 0 || queue_count_ >= kBatchEventsMax; });
+      Batch batch = take_batch_locked();
       lock.unlock();
       std::unique_lock db_lock(db_mutex_);
       Result<uint32_t> inserted = insert_batch(batch);
@@ -306,13 +309,13 @@ class SqliteOutbox final : public Outbox {
       db_lock.unlock();
       last_commit_ = std::chrono::steady_clock::now();
       if (inserted) {
-        on_batch_written(batch.size(), *inserted);
+        on_batch_written(batch.count, *inserted);
         continue;
       }
       on_batch_failed(std::move(batch), inserted.error());
       if (stopping_) {
         log::error("outbox closed with events not written",
-                   {{"events", queue_.size()}, {"error", write_error_.to_string()}});
+                   {{"events", queue_count_}, {"error", write_error_.to_string()}});
         return;
       }
       work_.wait_for(lock, kWriteRetryBackoff, [&] { return stopping_; });
@@ -321,16 +324,19 @@ class SqliteOutbox final : public Outbox {
 
   // Short, since append() waits for the same lock: a queue that fits in a
   // batch is taken whole, by a swap.
-  std::deque<PendingEvent> take_batch_locked() {
-    std::deque<PendingEvent> batch;
-    if (queue_.size() <= kBatchEventsMax) {
-      batch.swap(queue_);
+  Batch take_batch_locked() {
+    Batch batch;
+    if (queue_count_ <= kBatchEventsMax) {
+      batch.bytes.swap(queue_);
+      batch.count = std::exchange(queue_count_, 0);
     } else {
-      auto end = queue_.begin() + static_cast<ptrdiff_t>(kBatchEventsMax);
-      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
-      queue_.erase(queue_.begin(), end);
+      size_t end = end_of_events(queue_, kBatchEventsMax);
+      batch.bytes.assign(queue_, 0, end);
+      queue_.erase(0, end);
+      batch.count = kBatchEventsMax;
+      queue_count_ -= kBatchEventsMax;
     }
-    in_flight_count_ = batch.size();  // still counted in depth() while being written
+    in_flight_count_ = batch.count;  // still counted in depth() while being written
     return batch;
   }
 
@@ -339,7 +345,7 @@ class SqliteOutbox final : public Outbox {
     stored_count_ += inserted_count;
     written_count_ += batch_count;
     if (!write_error_.ok()) {
-      log::info("outbox writes again", {{"queued", queue_.size()}});
+      log::info("outbox writes again", {{"queued", queue_count_}});
       write_error_ = Status();
     }
     written_.notify_all();
@@ -349,21 +355,21 @@ class SqliteOutbox final : public Outbox {
   // again from memory in a fresh transaction. This does not trust whatever a
   // failed fsync left in the page cache (the sticky-error rule is about that):
   // the rolled-back transaction never counted as written.
-  void on_batch_failed(std::deque<PendingEvent> batch, Status failure) {
+  void on_batch_failed(Batch batch, Status failure) {
     in_flight_count_ = 0;
-    queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+    queue_.insert(0, batch.bytes);
+    queue_count_ += batch.count;
     if (write_error_.ok()) {
       log::error("outbox cannot write; events stay queued and are retried",
-                 {{"error", failure.to_string()}, {"queued", queue_.size()}});
+                 {{"error", failure.to_string()}, {"queued", queue_count_}});
     }
     write_error_ = std::move(failure);
     written_.notify_all();  // a flush() waiting for these returns the error
   }
 
   // One transaction, one row; returns the events inserted. Caller holds db_mutex_.
-  Result<uint32_t> insert_batch(const std::deque<PendingEvent>& batch) {
+  Result<uint32_t> insert_batch(const Batch& batch) {
     sqlite3* db = connection_.db.get();
-    const std::string events = encode_batch(batch);  // before the write lock is taken
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
       return error(sqlite_failure(db, "beginning a batch"));
     }
@@ -383,15 +389,15 @@ class SqliteOutbox final : public Outbox {
       sqlite3_stmt* statement = connection_.insert.get();
       ResetOnExit reset(statement);
       sqlite3_bind_int64(statement, 1, first_seq);
-      sqlite3_bind_int64(statement, 2, static_cast<int64_t>(batch.size()));
-      sqlite3_bind_blob(statement, 3, events.data(), static_cast<int>(events.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(statement, 2, static_cast<int64_t>(batch.count));
+      sqlite3_bind_blob(statement, 3, batch.bytes.data(), static_cast<int>(batch.bytes.size()), SQLITE_STATIC);
       if (sqlite3_step(statement) != SQLITE_DONE) return error(roll_back(db, "inserting events"));
     }
     if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
       return error(roll_back(db, "committing a batch"));
     }
-    next_seq_ = first_seq + static_cast<int64_t>(batch.size());
-    return static_cast<uint32_t>(batch.size());
+    next_seq_ = first_seq + static_cast<int64_t>(batch.count);
+    return static_cast<uint32_t>(batch.count);
   }
 
   // Keeps the error of the failed step; SQLite may already have rolled back
@@ -411,7 +417,9 @@ class SqliteOutbox final : public Outbox {
   std::condition_variable work_;     // the writer waits for events or a stop
   std::condition_variable written_;  // flush() waits for a batch's outcome
   // Bounded by depth_max_: append() refuses beyond it, stored rows included.
-  std::deque<PendingEvent> queue_;
+  // Events appended and not yet taken by the writer, encoded (append_netstring).
+  std::string queue_;
+  size_t queue_count_ = 0;
   size_t in_flight_count_ = 0;   // taken from queue_, being written
   uint32_t stored_count_;        // rows in the table
   uint64_t appended_count_ = 0;  // events ever queued; flush() waits for its value

@@ -48,8 +48,8 @@ class Outbox {
   // Queues the event for the writer and returns without waiting for the disk.
   // limit_exceeded when `depth_max` events already wait, queued or stored (the
   // caller counts what it had to drop, loudly).
-  // Takes the strings by value: a caller done with them moves them in.
-  virtual Status append(std::string id, std::string body_json) = 0;
+  // Copies the event into the queue (encoded as stored).
+  virtual Status append(std::string_view id, std::string_view body_json) = 0;
   // Returns once every event appended before the call is on disk. Returns the
   // write error instead, without waiting further, when the writer's latest
   // attempt failed: the events stay queued and the writer keeps retrying.

@@ -355,6 +355,43 @@ TEST(Outbox, CleanShutdownLosesNothingAndKeepsOrder) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next[t], kEventsPerThread);
 }
 
+// More events queued than one batch takes are written in batches, split
+// between events, in order. The backlog builds while another connection holds
+// the write lock: the writer's first attempt fails (after the 5 s busy
+// timeout), and during its 1 s back-off everything else is queued, so its
+// next attempt meets 40,000 events. Takes about 6 s.
+TEST(Outbox, ABacklogLargerThanABatchIsWrittenWholeAndInOrder) {
+  TempPath path("backlog");
+  constexpr int kEvents = 40'000;  // one batch takes 32,768
+  auto outbox = open_or_die(path.str(), 100'000);
+  ASSERT_TRUE(outbox);
+  auto append = [&](int i) { return outbox->append("e" + std::to_string(i), "{\"i\":" + std::to_string(i) + "}"); };
+  {
+    WriteLockHolder lock(path.str());
+    ASSERT_TRUE(append(0).ok());
+    EXPECT_EQ(outbox->flush().code(), Code::io_error);  // the first attempt failed
+    for (int i = 1; i < kEvents; ++i) ASSERT_TRUE(append(i).ok());
+    EXPECT_EQ(*outbox->depth(), uint32_t{kEvents});
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!outbox->flush().ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(outbox->flush().ok());
+  EXPECT_EQ(outbox->unwritten(), 0u);
+  EXPECT_EQ(query_int(path.str(), "SELECT COUNT(*) FROM outbox_batches WHERE count = ?1", 32'768), 1);
+  auto events = outbox->peek(kEvents + 1);
+  ASSERT_TRUE(events.has_value()) << events.error().to_string();
+  ASSERT_EQ(events->size(), size_t{kEvents});
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_EQ((*events)[i].id, "e" + std::to_string(i));
+    ASSERT_EQ((*events)[i].body_json, "{\"i\":" + std::to_string(i) + "}");
+    if (i > 0) {
+      ASSERT_EQ((*events)[i].seq, (*events)[i - 1].seq + 1);
+    }
+  }
+}
+
 // While the database cannot be written (here: another connection holds its
 // write lock past the busy timeout), events stay queued, in order and counted;
 // flush() reports the failure instead of waiting for ever; the writer retries
