@@ -90,6 +90,16 @@ int64_t query_int(const std::string& path, const char* sql, int64_t parameter) {
   return value;
 }
 
+// For a file an older version wrote with `old_count` events: appends one
+// more ("new-1") and returns all the outbox then holds, oldest first.
+std::vector<OutboxEvent> carried_over_plus_one(Outbox& outbox, uint32_t old_count) {
+  EXPECT_EQ(*outbox.depth(), old_count);
+  EXPECT_TRUE(outbox.append("new-1", "{}").ok());
+  auto events = outbox.peek(10);
+  EXPECT_TRUE(events.has_value()) << events.error().to_string();
+  return events ? std::move(*events) : std::vector<OutboxEvent>{};
+}
+
 std::vector<std::string> ids_of(const std::vector<OutboxEvent>& events) {
   std::vector<std::string> ids;
   for (const auto& e : events) ids.push_back(e.id);
@@ -144,12 +154,9 @@ TEST(Outbox, CarriesOverTheFirstVersionsEvents) {
             "");
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
-  EXPECT_EQ(*outbox->depth(), 2u);
-  ASSERT_TRUE(outbox->append("new-1", "{}").ok());
-  auto events = outbox->peek(10);
-  ASSERT_TRUE(events.has_value());
-  EXPECT_EQ(ids_of(*events), (std::vector<std::string>{"old-1", "old-2", "new-1"}));
-  EXPECT_EQ((*events)[1].body_json, R"({"n":2})");
+  auto events = carried_over_plus_one(*outbox, 2);
+  ASSERT_EQ(ids_of(events), (std::vector<std::string>{"old-1", "old-2", "new-1"}));
+  EXPECT_EQ(events[1].body_json, R"({"n":2})");
 }
 
 // The second version kept a row per event in `outbox_events`; each becomes
@@ -164,14 +171,11 @@ TEST(Outbox, CarriesOverTheSecondVersionsEventsWithTheirSeqs) {
             "");
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
-  EXPECT_EQ(*outbox->depth(), 2u);
-  ASSERT_TRUE(outbox->append("new-1", "{}").ok());
-  auto events = outbox->peek(10);
-  ASSERT_TRUE(events.has_value()) << events.error().to_string();
-  ASSERT_EQ(ids_of(*events), (std::vector<std::string>{"old-41", "old-42", "new-1"}));
-  EXPECT_EQ((*events)[0].seq, 41);
-  EXPECT_EQ((*events)[0].body_json, "{\"p\":\"caf\u00e9, 1:2\"}");
-  EXPECT_GT((*events)[2].seq, 42);
+  auto events = carried_over_plus_one(*outbox, 2);
+  ASSERT_EQ(ids_of(events), (std::vector<std::string>{"old-41", "old-42", "new-1"}));
+  EXPECT_EQ(events[0].seq, 41);
+  EXPECT_EQ(events[0].body_json, "{\"p\":\"caf\u00e9, 1:2\"}");
+  EXPECT_GT(events[2].seq, 42);
   ASSERT_TRUE(outbox->acknowledge(41).ok());
   EXPECT_EQ(*outbox->depth(), 2u);
 }
