@@ -119,6 +119,7 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
     auto it = cache_.find(token);
     if (it != cache_.end() && now_ms <= it->second.valid_until_ms) {
       cache_hits_.inc();
+      if (it->second.refused) return std::unexpected(*it->second.refused);
       return it->second.token;
     }
   }
@@ -126,13 +127,25 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
   if (!keyring) return std::unexpected(Refused{503, "no_grant", "this edge has no origin keyring yet"});
   core::VerifyOptions options{now_ms, int64_t{config_.clock_skew_s} * 1000, config_.issuer};
   auto verified = core::verify_download(*keyring, token, options);
-  if (!verified) return std::unexpected(Refused{401, refusal_reason(verified.error()), verified.error().message()});
+  if (!verified) {
+    Refused refused{401, refusal_reason(verified.error()), verified.error().message()};
+    // Not yet valid may pass later; everything else fails for as long as the keyring stays.
+    if (refused.reason != "not_yet_valid") {
+      std::lock_guard lock(cache_mutex_);
+      if (cache_keyring_ == keyring) {
+        if (cache_.size() >= config_.token_cache_entries_max) cache_.clear();
+        cache_.insert_or_assign(std::string(token),
+                                CachedToken{nullptr, std::make_shared<const Refused>(refused), INT64_MAX});
+      }
+    }
+    return std::unexpected(std::move(refused));
+  }
   int64_t valid_until_ms = verified->common.expires_at_ms.value_or(now_ms) + options.clock_skew_ms;
   auto shared = std::make_shared<const core::VerifiedDownload>(std::move(*verified));
   std::lock_guard lock(cache_mutex_);
   if (cache_keyring_ != keyring) return shared;  // the keyring changed meanwhile: not cached under the new one
   if (cache_.size() >= config_.token_cache_entries_max) cache_.clear();
-  cache_.insert_or_assign(std::string(token), CachedToken{shared, valid_until_ms});
+  cache_.insert_or_assign(std::string(token), CachedToken{shared, nullptr, valid_until_ms});
   return shared;
 }
 

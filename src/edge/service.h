@@ -61,8 +61,12 @@ class EdgeService {
   metrics::Registry& metrics_;
   const Clock& clock_;
 
+  // A verified token, or the refusal of one that can never pass under this
+  // keyring (a bad signature, an unknown key, expired, malformed): a client
+  // retrying a dead link costs a lookup, not a signature check, each time.
   struct CachedToken {
-    Verified token;
+    Verified token;                          // null for a refusal
+    std::shared_ptr<const Refused> refused;  // null for a token
     int64_t valid_until_ms;
   };
   // Looked up by the token's text without copying it (it is ~400 bytes).

@@ -177,6 +177,43 @@ TEST_F(EdgeServiceClockTest, ACachedTokenStillExpiresOnTime) {
   EXPECT_EQ(problem_type(service_->archive(late_archive)), "edge-expired");
 }
 
+// A token that cannot pass under the current keyring is refused from the
+// cache after the first signature check; a new keyring forgets the refusal.
+TEST_F(EdgeServiceClockTest, ADeadTokenIsRefusedFromTheCacheUntilTheKeyringChanges) {
+  auto counter = [&](const char* result) {
+    return metrics_
+        .counter("dropgate_edge_token_cache_total", "Token verifications by cache result.", {{"result", result}})
+        .value();
+  };
+  core::TokenSigner stranger{crypto::SecretKey::generate(), "dropgate"};
+  auto token = core::issue_download(stranger, {"buyer-2", kSlug, 1, {"*"}, ""}, kNow, 600);
+  ASSERT_TRUE(token.has_value());
+  const uint64_t misses = counter("miss"), hits = counter("hit");
+  for (int i = 0; i < 3; ++i) {
+    auto r = request(*token, "notes.txt");
+    auto refused = service_->file(r);
+    EXPECT_EQ(refused.status, 401);
+    EXPECT_EQ(problem_type(refused), "edge-unknown_key");
+  }
+  EXPECT_EQ(counter("miss"), misses + 1);  // one signature check
+  EXPECT_EQ(counter("hit"), hits + 2);
+
+  // An expired token is the same: refused once by checking, then by lookup.
+  const std::string expired = download_token(kNow - 10 * kMinuteMs, 60);
+  for (int i = 0; i < 2; ++i) {
+    auto r = request(expired, "notes.txt");
+    EXPECT_EQ(problem_type(service_->file(r)), "edge-expired");
+  }
+  EXPECT_EQ(counter("miss"), misses + 2);
+
+  crypto::Keyring keyring;
+  ASSERT_TRUE(keyring.add(signer_.key().public_key(), crypto::KeyStatus::current).ok());
+  ASSERT_TRUE(keyring.add(stranger.key().public_key(), crypto::KeyStatus::current).ok());
+  ASSERT_TRUE(catalog_.set_keyring(keyring.to_json()).ok());
+  auto r = request(*token, "notes.txt");
+  EXPECT_EQ(service_->file(r).status, 200);
+}
+
 // A full outbox drops downloads' events: each is counted in the metric, and
 // the log says so at once, then at most every 10 s with how many were dropped
 // since, not a line per download.
