@@ -39,15 +39,10 @@ std::string_view level_name(Level level) {
 void append_timestamp(std::string& out) {
   using namespace std::chrono;
   int64_t ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  thread_local int64_t cached_s = -1;
-  thread_local std::string cached;  // "...:SS" without the "Z"
-  if (ms / 1000 != cached_s) {
-    cached_s = ms / 1000;
-    cached = format_rfc3339(cached_s * 1000);
-    cached.pop_back();
-  }
+  std::string_view seconds = format_rfc3339_cached(ms);
+  seconds.remove_suffix(1);  // the "Z" comes after the milliseconds
   int frac = static_cast<int>(ms % 1000);
-  out += cached;
+  out += seconds;
   out += '.';
   out += static_cast<char>('0' + frac / 100);
   out += static_cast<char>('0' + frac / 10 % 10);

@@ -60,6 +60,17 @@ std::string format_rfc3339(int64_t unix_ms) {
   return buf;
 }
 
+std::string_view format_rfc3339_cached(int64_t unix_ms) {
+  int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
+  thread_local int64_t cached_s = INT64_MIN;
+  thread_local std::string cached;
+  if (secs != cached_s) {
+    cached = format_rfc3339(unix_ms);
+    cached_s = secs;
+  }
+  return cached;
+}
+
 Result<int64_t> parse_rfc3339(std::string_view text) {
   auto bad = [&] {
     return error(Code::invalid_argument, "not an RFC 3339 timestamp (want 2026-01-31T12:00:00Z)");

@@ -12,6 +12,9 @@ namespace dg {
 
 // "2026-11-21T06:00:00Z" (whole seconds; the milliseconds are dropped).
 std::string format_rfc3339(int64_t unix_ms);
+// The same, formatted at most once a second per thread: for hot paths that
+// stamp every event or log line. Valid until the thread's next call.
+std::string_view format_rfc3339_cached(int64_t unix_ms);
 
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)"; returns Unix ms.
 Result<int64_t> parse_rfc3339(std::string_view text_untrusted);

@@ -33,4 +33,12 @@ TEST(Rfc3339, RefusesMalformed) {
 }
 
 }  // namespace
+// The cached form is the plain one, whichever second comes next.
+TEST(Time, CachedFormatMatchesThePlainOneAcrossSeconds) {
+  for (int64_t ms : {int64_t{1'790'000'000'999}, int64_t{1'790'000'001'000}, int64_t{1'790'000'001'500},
+                     int64_t{1'790'000'000'000}, int64_t{0}, int64_t{-1}, int64_t{-1000}, int64_t{-1001}}) {
+    EXPECT_EQ(format_rfc3339_cached(ms), format_rfc3339(ms)) << ms;
+  }
+}
+
 }  // namespace dg

@@ -119,7 +119,7 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
     auto it = cache_.find(token);
     if (it != cache_.end() && now_ms <= it->second.valid_until_ms) {
       cache_hits_.inc();
-      if (it->second.refused) return std::unexpected(*it->second.refused);
+      if (it->second.refused) return std::unexpected(*it->second.refused);  // a dead token, again
       return it->second.token;
     }
   }
@@ -134,8 +134,7 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
       std::lock_guard lock(cache_mutex_);
       if (cache_keyring_ == keyring) {
         if (cache_.size() >= config_.token_cache_entries_max) cache_.clear();
-        cache_.insert_or_assign(std::string(token),
-                                CachedToken{nullptr, std::make_shared<const Refused>(refused), INT64_MAX});
+        cache_.insert_or_assign(std::string(token), CachedToken{nullptr, refused, INT64_MAX});
       }
     }
     return std::unexpected(std::move(refused));
@@ -145,7 +144,7 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
   std::lock_guard lock(cache_mutex_);
   if (cache_keyring_ != keyring) return shared;  // the keyring changed meanwhile: not cached under the new one
   if (cache_.size() >= config_.token_cache_entries_max) cache_.clear();
-  cache_.insert_or_assign(std::string(token), CachedToken{shared, nullptr, valid_until_ms});
+  cache_.insert_or_assign(std::string(token), CachedToken{shared, std::nullopt, valid_until_ms});
   return shared;
 }
 
@@ -212,12 +211,13 @@ Response EdgeService::file(Request& request) {
 Response EdgeService::archive(Request& request) {
   std::string slug(request.param("slug"));
   Catalog::Serving serving = catalog_.serving(slug);
-  auto token = authorize(request, slug, serving, clock_.now_ms());
+  const int64_t now_ms = clock_.now_ms();
+  auto token = authorize(request, slug, serving, now_ms);
   if (!token) return refuse(token.error());
   if (!(*token)->allows("*")) return refuse({403, "wrong_asset", "the archive needs a token for every file"});
   auto& drop = serving.drop;
   if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + slug + "\""});
-  if (clock_.now_ms() > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
+  if (now_ms > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
     return refuse({503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
   }
   std::vector<ZipEntry> entries;
@@ -271,7 +271,7 @@ void EdgeService::count(std::string_view kind, std::string_view slug, std::strin
   event += ",\"account\":";
   append_json_string(event, account);
   event += ",\"at\":\"";
-  event += rfc3339_now();
+  event += format_rfc3339_cached(clock_.now_ms());
   event += "\",\"detail\":{\"path\":";
   append_json_string(event, what);
   event += ",\"bytes\":";
@@ -302,20 +302,6 @@ void EdgeService::report_dropped_event(const Status& why) {
               {"dropped", dropped_since},
               {"next_report_in_s", drop_log_interval_ms / 1000},
               {"metric", "dropgate_edge_outbox_dropped_total"}});
-}
-
-// The clock's time to the second, formatted once per second per thread.
-const std::string& EdgeService::rfc3339_now() const {
-  thread_local const EdgeService* cached_for = nullptr;
-  thread_local int64_t cached_s = INT64_MIN;
-  thread_local std::string cached;
-  int64_t now_s = clock_.now_ms() / 1000;
-  if (now_s != cached_s || cached_for != this) {
-    cached = format_rfc3339(now_s * 1000);
-    cached_s = now_s;
-    cached_for = this;
-  }
-  return cached;
 }
 
 Response EdgeService::health() {

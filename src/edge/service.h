@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -51,7 +52,6 @@ class EdgeService {
   http::Response refuse(const Refused& refused);
   void count(std::string_view kind, std::string_view slug, std::string_view account, std::string_view what,
              uint64_t bytes);
-  const std::string& rfc3339_now() const;
   void report_dropped_event(const Status& why);
 
   const EdgeConfig& config_;
@@ -65,8 +65,8 @@ class EdgeService {
   // keyring (a bad signature, an unknown key, expired, malformed): a client
   // retrying a dead link costs a lookup, not a signature check, each time.
   struct CachedToken {
-    Verified token;                          // null for a refusal
-    std::shared_ptr<const Refused> refused;  // null for a token
+    Verified token;                 // null for a refusal
+    std::optional<Refused> refused;  // none for a token
     int64_t valid_until_ms;
   };
   // Looked up by the token's text without copying it (it is ~400 bytes).

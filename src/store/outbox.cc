@@ -302,17 +302,17 @@ class SqliteOutbox final : public Outbox {
       Batch batch = take_batch_locked();
       lock.unlock();
       std::unique_lock db_lock(db_mutex_);
-      Result<uint32_t> inserted = insert_batch(batch);
+      Status inserted = insert_batch(batch);
       // Published before db_mutex_ is released, so an acknowledge() of these
       // rows cannot subtract them before they were added.
       lock.lock();
       db_lock.unlock();
       last_commit_ = std::chrono::steady_clock::now();
-      if (inserted) {
-        on_batch_written(batch.count, *inserted);
+      if (inserted.ok()) {
+        on_batch_written(batch.count);
         continue;
       }
-      on_batch_failed(std::move(batch), inserted.error());
+      on_batch_failed(std::move(batch), std::move(inserted));
       if (stopping_) {
         log::error("outbox closed with events not written",
                    {{"events", queue_count_}, {"error", write_error_.to_string()}});
@@ -340,9 +340,9 @@ class SqliteOutbox final : public Outbox {
     return batch;
   }
 
-  void on_batch_written(size_t batch_count, uint32_t inserted_count) {
+  void on_batch_written(size_t batch_count) {
     in_flight_count_ = 0;
-    stored_count_ += inserted_count;
+    stored_count_ += static_cast<uint32_t>(batch_count);
     written_count_ += batch_count;
     if (!write_error_.ok()) {
       log::info("outbox writes again", {{"queued", queue_count_}});
@@ -367,23 +367,23 @@ class SqliteOutbox final : public Outbox {
     written_.notify_all();  // a flush() waiting for these returns the error
   }
 
-  // One transaction, one row; returns the events inserted. Caller holds db_mutex_.
-  Result<uint32_t> insert_batch(const Batch& batch) {
+  // One transaction, one row. Caller holds db_mutex_.
+  Status insert_batch(const Batch& batch) {
     sqlite3* db = connection_.db.get();
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return error(sqlite_failure(db, "beginning a batch"));
+      return sqlite_failure(db, "beginning a batch");
     }
     // Numbered after everything stored and everything ever acknowledged, read
     // under the write lock: another process may have written since.
     auto acked = read_acked(connection_);
-    if (!acked) return error(roll_back(db, "reading the acknowledged seq"));
+    if (!acked) return roll_back(db, "reading the acknowledged seq");
     int64_t first_seq = std::max(next_seq_, *acked + 1);
     {
       sqlite3_stmt* statement = connection_.last_end.get();
       ResetOnExit reset(statement);
       int rc = sqlite3_step(statement);
       if (rc == SQLITE_ROW) first_seq = std::max<int64_t>(first_seq, sqlite3_column_int64(statement, 0));
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error(roll_back(db, "finding the newest event"));
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return roll_back(db, "finding the newest event");
     }
     {
       sqlite3_stmt* statement = connection_.insert.get();
@@ -391,13 +391,13 @@ class SqliteOutbox final : public Outbox {
       sqlite3_bind_int64(statement, 1, first_seq);
       sqlite3_bind_int64(statement, 2, static_cast<int64_t>(batch.count));
       sqlite3_bind_blob(statement, 3, batch.bytes.data(), static_cast<int>(batch.bytes.size()), SQLITE_STATIC);
-      if (sqlite3_step(statement) != SQLITE_DONE) return error(roll_back(db, "inserting events"));
+      if (sqlite3_step(statement) != SQLITE_DONE) return roll_back(db, "inserting events");
     }
     if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return error(roll_back(db, "committing a batch"));
+      return roll_back(db, "committing a batch");
     }
     next_seq_ = first_seq + static_cast<int64_t>(batch.count);
-    return static_cast<uint32_t>(batch.count);
+    return Status();
   }
 
   // Keeps the error of the failed step; SQLite may already have rolled back
