@@ -33,6 +33,8 @@ class Fd {
   int fd_;
 };
 
+}  // namespace
+
 Status write_all(int fd, std::string_view data, const std::filesystem::path& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -44,8 +46,6 @@ Status write_all(int fd, std::string_view data, const std::filesystem::path& pat
   }
   return Status();
 }
-
-}  // namespace
 
 Result<std::string> read_file(const std::filesystem::path& path, uint64_t bytes_max) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -24,6 +24,10 @@ Result<uint64_t> read_file_in_pieces(const std::filesystem::path& path, uint64_t
                                      std::span<uint8_t> buffer,
                                      const std::function<void(std::span<const uint8_t>)>& consume);
 
+// Writes all of `data` to `fd`, retrying short writes and EINTR; `path` names
+// the file in the error.
+Status write_all(int fd, std::string_view data, const std::filesystem::path& path);
+
 enum class Overwrite { no, yes };
 
 // Writes `data` to a temporary file beside `path`, fsyncs it, then renames it

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/encoding.h"
+#include "base/file.h"
 #include "base/time.h"
 
 namespace dg::log {
@@ -50,15 +51,6 @@ void append_timestamp(std::string& out) {
   out += 'Z';
 }
 
-void write_all(std::string_view text) {
-  while (!text.empty()) {
-    ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // stderr is gone: nothing better to do with a log line
-    text.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
 // Lines are written whole and in order. debug and info lines (the access log
 // among them: one per request) are gathered and written together at least
 // every flush_interval, so a busy server makes one write(2) per batch rather
@@ -89,7 +81,8 @@ class Sink {
 
  private:
   void flush_locked() {
-    write_all(buffer_);
+    // If stderr is gone there is nothing better to do with a log line.
+    (void)write_all(STDERR_FILENO, buffer_, "stderr");
     buffer_.clear();
   }
 

@@ -157,9 +157,7 @@ RouteMetrics::RouteMetrics(Registry& registry, Names names, const std::vector<st
     : registry_(registry), names_(std::move(names)) {
   auto add = [&](const std::string& route) {
     if (by_route_.contains(route)) return;
-    Series& series = series_.emplace_back();
-    series.route = route;
-    by_route_.emplace(route, &series);
+    by_route_.emplace(route, &series_.emplace_back());
   };
   add("");
   for (const auto& route : routes) add(route);

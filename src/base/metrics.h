@@ -109,7 +109,6 @@ class RouteMetrics {
  private:
   static constexpr size_t status_classes = 6;  // 0xx to 5xx
   struct Series {
-    std::string route;
     std::atomic<Counter*> requests[status_classes] = {};
     std::atomic<Histogram*> latency{nullptr};
   };

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "base/encoding.h"
+#include "base/file.h"
 
 namespace dg::http {
 namespace {
@@ -80,15 +81,8 @@ Result<SpoolFile> SpoolFile::create(const std::filesystem::path& dir) {
 }
 
 Status SpoolFile::append(std::span<const char> bytes) {
-  while (!bytes.empty()) {
-    ssize_t written = ::write(fd_, bytes.data(), bytes.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return errno_status("writing spool file in", dir_);
-    }
-    bytes = bytes.subspan(static_cast<size_t>(written));
-    size_bytes_ += static_cast<uint64_t>(written);
-  }
+  DG_RETURN_IF_ERROR(write_all(fd_, std::string_view(bytes.data(), bytes.size()), dir_));
+  size_bytes_ += bytes.size();
   return Status::ok_status();
 }
 
