@@ -165,6 +165,10 @@ Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>&
   auto blobs = carried_blobs(catalog);
   auto good = vault.verify(blobs);
   log::info("blobs checked", {{"blobs", blobs.size()}, {"good", good ? *good : 0}});
+  if (Status watching = vault.watch(uint64_t{config.blob_memory_max_mb} * 1024 * 1024); !watching.ok()) {
+    log::warn("small blobs will not be held in memory; every download reads its file",
+              {{"error", watching.to_string()}});
+  }
   auto outbox = store::open_outbox(config.outbox_file().string(), config.outbox_depth_max);
   if (!outbox) return outbox.error();
   metrics::Registry metrics;

@@ -192,10 +192,12 @@ Response EdgeService::file(Request& request) {
     return http::problem(404, "not-found", "Not found", "this drop has no file \"" + std::string(path) + "\"");
   }
   const core::Asset& asset = *found;
-  auto blob = vault_.open(asset.sha256, asset.size_bytes);
+  Vault::Blob blob = vault_.open(asset.sha256, asset.size_bytes);
   if (!blob) return refuse({503, "blob_unavailable", "this file is being fetched again; retry shortly"});
   Response response =
-      http::file_response(request, std::move(blob), asset.size_bytes, asset.sha256, asset.media_type);
+      blob.bytes ? http::file_response(request, std::move(blob.bytes), asset.sha256, asset.media_type)
+                 : http::file_response(request, std::move(blob.file), asset.size_bytes, asset.sha256,
+                                       asset.media_type);
   auto* body = std::get_if<http::FileBody>(&response.body);
   if (body && request.method == http::Verb::get) {
     bool reaches_end = body->offset + body->length == asset.size_bytes;
@@ -354,6 +356,8 @@ std::string EdgeService::metrics_text() {
   metrics_.gauge("dropgate_edge_drops_carried", "Drops this edge serves.").set(static_cast<double>(catalog_.drops().size()));
   metrics_.gauge("dropgate_edge_blobs_damaged", "Blobs found damaged on disk since start.")
       .set(static_cast<double>(vault_.damaged_count()));
+  metrics_.gauge("dropgate_edge_blob_memory_bytes", "Bytes of small blobs held in memory (blob_memory_max_mb).")
+      .set(static_cast<double>(vault_.held_bytes()));
   return metrics_.render();
 }
 

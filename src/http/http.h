@@ -96,6 +96,10 @@ struct FileBody {
   // When set, the server sends from this descriptor instead of opening
   // `path`, and trusts that it holds the range (its giver checked).
   std::shared_ptr<const OpenFile> open;
+  // When set, the file's bytes are held in memory (e.g. a small file a cache
+  // keeps): the range goes out from them together with the header, in one
+  // write, and no file is touched. Its giver checked they hold the range.
+  std::shared_ptr<const std::string> bytes;
 };
 
 // One piece of a SegmentedBody: bytes held in memory, or a range of a file
@@ -158,6 +162,10 @@ Response file_response(const Request& request, const std::filesystem::path& path
 Response file_response(const Request& request, std::shared_ptr<const OpenFile> file,
                        uint64_t size_bytes, std::string_view sha256_hex,
                        std::string_view content_type);
+// The same for a file whose bytes its giver holds in memory, checked (see
+// FileBody::bytes): the whole file is `*bytes`.
+Response file_response(const Request& request, std::shared_ptr<const std::string> bytes,
+                       std::string_view sha256_hex, std::string_view content_type);
 
 struct ByteRange {
   uint64_t first = 0;

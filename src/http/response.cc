@@ -294,6 +294,13 @@ Response file_response(const Request& request, std::shared_ptr<const OpenFile> f
                            content_type);
 }
 
+Response file_response(const Request& request, std::shared_ptr<const std::string> bytes,
+                       std::string_view sha256_hex, std::string_view content_type) {
+  const uint64_t size_bytes = bytes->size();
+  return file_response_for(request, FileBody{{}, 0, size_bytes, nullptr, std::move(bytes)}, sha256_hex,
+                           content_type);
+}
+
 namespace internal {
 
 std::string_view http_date_now() {

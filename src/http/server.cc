@@ -284,9 +284,13 @@ struct Exchange {
   std::optional<Response> response;
 
   // The header as it goes on the wire (its unsent rest, once sending began),
-  // and a string body, which follows it.
+  // and a body held in memory, which goes out with it: `body_view` is a
+  // string body (moved into body_text) or the range of a FileBody's bytes
+  // (held by body_bytes).
   std::string head_text;
   std::string body_text;
+  std::shared_ptr<const std::string> body_bytes;
+  asio::const_buffer body_view;
   bool close_after = false;
   // A FileBody or SegmentedBody is sent after the header from `segments` (a
   // FileBody as one file segment); a string body goes out with the header.
@@ -324,6 +328,12 @@ struct BodyInProgress {
 
 bool is_http_error(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
+}
+
+// A FileBody whose bytes are in memory: it goes out with the header, as a string body does.
+bool held_in_memory(const Response& response) {
+  const auto* file = std::get_if<FileBody>(&response.body);
+  return file != nullptr && file->bytes != nullptr;
 }
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
@@ -962,7 +972,7 @@ void Session::start_response(Exchange& front) {
   // The last response before shutdown says so; nothing is read after it.
   front.close_after = !front.keep_alive || (draining_ && queue_.size() == 1);
   if (front.close_after) accepting_requests_ = false;
-  if (!std::holds_alternative<std::string>(front.response->body)) {
+  if (!std::holds_alternative<std::string>(front.response->body) && !held_in_memory(*front.response)) {
     Status prepared = prepare_segments(front);
     if (!prepared.ok()) {
       log::error("file body", {{"request_id", front.request_id}, {"error", prepared.to_string()}});
@@ -985,7 +995,7 @@ void Session::start_response(Exchange& front) {
   }
   // The header and the body's start share packets (as nginx's tcp_nopush).
   if (sends_segments) set_cork(front.corked = true);
-  std::array<asio::const_buffer, 2> buffers = {asio::buffer(front.head_text), asio::buffer(front.body_text)};
+  std::array<asio::const_buffer, 2> buffers = {asio::buffer(front.head_text), front.body_view};
   asio::async_write(socket_, buffers, [self = shared_from_this()](const error_code& ec, size_t bytes) {
     self->on_write_head(ec, bytes);
   });
@@ -1029,6 +1039,12 @@ Status Session::prepare_segments(Exchange& front) {
   uint64_t total_bytes = 0;
   for (size_t i = 0; i < front.segments.size(); ++i) {
     uint64_t segment_bytes = 0;
+    if (auto* file = std::get_if<FileBody>(&front.segments[i]); file && file->bytes) {
+      // A file held in memory among others: its range is copied (a rare case; a
+      // lone one goes out with the header, see start_response).
+      DG_ASSERT(file->offset <= file->bytes->size() && file->length <= file->bytes->size() - file->offset);
+      front.segments[i] = std::string(*file->bytes, file->offset, file->length);
+    }
     if (const auto* file = std::get_if<FileBody>(&front.segments[i])) {
       if (i == 0) {
         DG_RETURN_IF_ERROR(open_file(front, *file));
@@ -1111,12 +1127,26 @@ void Session::build_head(Exchange& front) {
     out += "Content-Length: ";
     append_decimal(out, front.segments_bytes);
     out += "\r\n";
-  } else if (auto* text = std::get_if<std::string>(&response.body); !bodyless_status) {
+  } else if (auto* file = std::get_if<FileBody>(&response.body); file && !bodyless_status) {
+    // Held in memory (prepare_segments took any other FileBody).
+    DG_ASSERT(file->bytes && file->offset <= file->bytes->size() &&
+              file->length <= file->bytes->size() - file->offset);
+    out += "Content-Length: ";
+    append_decimal(out, file->length);
+    out += "\r\n";
+    if (!front.head) {
+      front.body_view = asio::buffer(file->bytes->data() + file->offset, file->length);
+      front.body_bytes = std::move(file->bytes);
+    }
+  } else if (auto* text = std::get_if<std::string>(&response.body); text && !bodyless_status) {
     // HEAD: the length of the body a GET would get, and no body.
     out += "Content-Length: ";
     append_decimal(out, text->size());
     out += "\r\n";
-    if (!front.head) front.body_text = std::move(*text);
+    if (!front.head) {
+      front.body_text = std::move(*text);
+      front.body_view = asio::buffer(front.body_text);
+    }
   }
   out += "\r\n";
 }
@@ -1126,9 +1156,11 @@ void Session::on_write_head(const error_code& ec, size_t bytes) {
   if (ec) return close();
   write_progress_bytes_ += bytes;
   Exchange& front = *queue_.front();
-  front.body_bytes_sent = front.body_text.size();
+  front.body_bytes_sent = front.body_view.size();
   std::string().swap(front.head_text);
   std::string().swap(front.body_text);
+  front.body_bytes.reset();
+  front.body_view = {};
   if (front.segmented && !front.head) return send_body();
   finish_front(true);
 }

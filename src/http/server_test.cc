@@ -712,7 +712,11 @@ TEST_F(ServerTest, ConnectionsBeyondTheMaximumAreClosed) {
   EXPECT_EQ(still->body, "3");
 }
 
-class FileTest : public ServerTest {
+// Where a file response's bytes come from: a path the server opens, a
+// descriptor its giver opened, or memory.
+enum class FileSource { path, open_file, memory };
+
+class FileTest : public ServerTest, public ::testing::WithParamInterface<FileSource> {
  protected:
   void SetUp() override {
     ServerTest::SetUp();
@@ -720,10 +724,16 @@ class FileTest : public ServerTest {
     fs::path path = write_file("blob", content_);
     std::string sha = sha256_hex(content_);
     etag_ = "\"" + sha + "\"";
+    auto open = std::make_shared<const OpenFile>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_GE(open->fd(), 0);
+    auto bytes = std::make_shared<const std::string>(content_);
     router_.add(Verb::get, "/file",
-                [this, path, sha](Request& request) {
+                [this, path, sha, open, bytes](Request& request) {
                   Response response =
-                      file_response(request, path, content_.size(), sha, "audio/flac");
+                      GetParam() == FileSource::path ? file_response(request, path, content_.size(), sha, "audio/flac")
+                      : GetParam() == FileSource::open_file
+                          ? file_response(request, open, content_.size(), sha, "audio/flac")
+                          : file_response(request, bytes, sha, "audio/flac");
                   response.on_done = [this](bool complete, uint64_t bytes) {
                     done_.push({complete, bytes});
                   };
@@ -737,7 +747,7 @@ class FileTest : public ServerTest {
   Inbox<std::pair<bool, uint64_t>> done_;
 };
 
-TEST_F(FileTest, WholeFileIsSentExactlyAndCountsAsComplete) {
+TEST_P(FileTest, WholeFileIsSentExactlyAndCountsAsComplete) {
   Client client(port());
   ASSERT_TRUE(client.send(get("/file")));
   auto response = client.read_response();
@@ -754,7 +764,7 @@ TEST_F(FileTest, WholeFileIsSentExactlyAndCountsAsComplete) {
   EXPECT_EQ(done[0].second, content_.size());
 }
 
-TEST_F(FileTest, RangesAreSentExactly) {
+TEST_P(FileTest, RangesAreSentExactly) {
   Client client(port());
   ASSERT_TRUE(client.send(get("/file", "Range: bytes=10-19\r\n") +
                           get("/file", "Range: bytes=-5\r\n") +
@@ -771,7 +781,7 @@ TEST_F(FileTest, RangesAreSentExactly) {
   EXPECT_EQ(tail->body, content_.substr(102000));
 }
 
-TEST_F(FileTest, UnsatisfiableRangeIs416) {
+TEST_P(FileTest, UnsatisfiableRangeIs416) {
   Client client(port());
   ASSERT_TRUE(client.send(get("/file", "Range: bytes=200000-\r\n")));
   auto response = client.read_response();
@@ -780,7 +790,7 @@ TEST_F(FileTest, UnsatisfiableRangeIs416) {
   EXPECT_EQ(response->header("content-range"), "bytes */102400");
 }
 
-TEST_F(FileTest, HeadSendsTheLengthButNoBodyAndDoesNotCount) {
+TEST_P(FileTest, HeadSendsTheLengthButNoBodyAndDoesNotCount) {
   Client client(port());
   ASSERT_TRUE(client.send("HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n" + get("/echo/next")));
   auto head = client.read_response(/*head=*/true);
@@ -797,7 +807,7 @@ TEST_F(FileTest, HeadSendsTheLengthButNoBodyAndDoesNotCount) {
   EXPECT_EQ(done[0].second, 0u);
 }
 
-TEST_F(FileTest, IfNoneMatchIs304WithoutBody) {
+TEST_P(FileTest, IfNoneMatchIs304WithoutBody) {
   Client client(port());
   ASSERT_TRUE(client.send(get("/file", "If-None-Match: W/" + etag_ + "\r\n") + get("/echo/x")));
   auto response = client.read_response();
@@ -809,6 +819,14 @@ TEST_F(FileTest, IfNoneMatchIs304WithoutBody) {
   ASSERT_TRUE(next);
   EXPECT_EQ(next->body, "x");
 }
+
+INSTANTIATE_TEST_SUITE_P(Sources, FileTest,
+                         ::testing::Values(FileSource::path, FileSource::open_file, FileSource::memory),
+                         [](const ::testing::TestParamInfo<FileSource>& info) {
+                           return info.param == FileSource::path        ? "Path"
+                                  : info.param == FileSource::open_file ? "OpenFile"
+                                                                        : "Memory";
+                         });
 
 TEST_F(ServerTest, MissingFileBecomes500AndDoesNotCount) {
   Inbox<std::pair<bool, uint64_t>> done;
@@ -894,12 +912,13 @@ TEST_F(SegmentedTest, SegmentsAreSentInOrderExactlyAndCountAsComplete) {
   fs::path small_path = write_file("small", small);
   fs::path empty_path = write_file("empty", "");
   std::string inline_big = pattern_bytes(300 * 1024);
+  auto held = std::make_shared<const std::string>("a file held in memory");
   serve("/seg",
         {{std::string("head"), FileBody{big_path, 100, big.size() - 200}, std::string(),
           FileBody{empty_path, 0, 0}, FileBody{small_path, 10, 20}, FileBody{small_path, 0, 1000},
-          inline_big, FileBody{small_path, 999, 1}, std::string("tail")}});
+          inline_big, FileBody{small_path, 999, 1}, FileBody{{}, 5, 10, nullptr, held}, std::string("tail")}});
   std::string expected = "head" + big.substr(100, big.size() - 200) + small.substr(10, 20) + small +
-                         inline_big + small.substr(999, 1) + "tail";
+                         inline_big + small.substr(999, 1) + held->substr(5, 10) + "tail";
   start_server();
   Client client(port());
   ASSERT_TRUE(client.send(get("/seg") + get("/echo/after")));

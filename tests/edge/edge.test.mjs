@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   dropgate, tempDir, initData, startOrigin, startEdge, client, rawRequest, waitFor, cleanup,
@@ -121,15 +121,16 @@ function issueToken(keysDir, slug, { ttlS = 300, assets = [] } = {}) {
 const blobPath = (body) => join(edgeData, 'blobs', sha(body).slice(0, 2), sha(body))
 
 // Flips `length` bytes at `offset` in place: same size, different content.
+// (The edge may notice and remove the file as soon as it is written.)
 function corrupt(path, offset, length) {
-  const sizeBefore = statSync(path).size
   const fd = openSync(path, 'r+')
+  const sizeBefore = fstatSync(fd).size
   const bytes = Buffer.alloc(length)
   readSync(fd, bytes, 0, length, offset)
   for (let i = 0; i < length; i++) bytes[i] ^= 0xa5
   writeSync(fd, bytes, 0, length, offset)
+  assert.equal(fstatSync(fd).size, sizeBefore)
   closeSync(fd)
-  assert.equal(statSync(path).size, sizeBefore)
 }
 
 function unzip(args, file) {
@@ -548,6 +549,34 @@ test('a blob damaged on disk is never served, and is fetched again from the orig
 
   assert.ok((await metric('dropgate_edge_blobs_damaged')) >= damagedBefore + 2)
   assert.ok((await metric('dropgate_edge_blobs_fetched_total')) >= fetchedBefore + 2)
+})
+
+test('a small blob served from memory and damaged on disk is noticed without a download, and fetched again', async () => {
+  const { download_token: token } = await claim(SLUG, 'buyer-held')
+  const notes = files['notes.txt']
+  const url = fileUrl(SLUG, 'notes.txt', token)
+  const first = await edgeGet(url)
+  assert.equal(first.status, 200)
+  assert.deepEqual(first.body, notes)
+  assert.ok((await metric('dropgate_edge_blob_memory_bytes')) >= notes.length, 'notes.txt is not held in memory')
+  const damagedBefore = await metric('dropgate_edge_blobs_damaged')
+  const fetchedBefore = await metric('dropgate_edge_blobs_fetched_total')
+
+  corrupt(blobPath(notes), 2, 3)
+  // No request touches the blob: the edge sees the write to its file itself.
+  await waitFor('the edge to notice the damage', async () =>
+    (await metric('dropgate_edge_blobs_damaged')) > damagedBefore, { timeoutMs: 5000, intervalMs: 20 })
+  // Refused or served right while it is fetched again; never the damaged bytes.
+  await waitFor('the damaged blob to be fetched again', async () => {
+    const r = await edgeGet(url)
+    if (r.status !== 200) {
+      assertEdgeProblem(r, 503, 'blob_unavailable')
+      return false
+    }
+    assert.deepEqual(r.body, notes, 'the edge served damaged bytes')
+    return (await metric('dropgate_edge_blobs_fetched_total')) > fetchedBefore
+  }, { timeoutMs: 15000, intervalMs: 100 })
+  assert.equal(readFileSync(blobPath(notes)).equals(notes), true)
 })
 
 test('traversal attempts never reach a file outside the drop', async () => {
