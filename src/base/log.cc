@@ -126,9 +126,18 @@ std::optional<Level> parse_level(std::string_view name) {
 
 void print(std::string_view text) { sink().append(text, /*urgent=*/true); }
 
+namespace {
+// A line's text, kept between lines of the same thread: one is written for
+// every request, and a fresh buffer each time cost an allocation.
+thread_local std::string t_spare_text;
+constexpr size_t spare_text_bytes_max = 16 * 1024;
+}  // namespace
+
 Line::Line(Level level, std::string_view message)
     : level_(level), enabled_(static_cast<int>(level) >= g_level.load()) {
   if (!enabled_) return;
+  text_.swap(t_spare_text);  // empty when another Line of this thread holds it
+  text_.clear();
   text_.reserve(384);
   text_ += "{\"ts\":\"";
   append_timestamp(text_);
@@ -166,6 +175,12 @@ Line& Line::add_unsigned(std::string_view key, uint64_t value) {
   char digits[24];
   auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
   return add_literal(key, std::string_view(digits, static_cast<size_t>(end - digits)));
+}
+
+Line::~Line() {
+  if (text_.capacity() > spare_text_bytes_max || t_spare_text.capacity() >= text_.capacity()) return;
+  text_.clear();
+  t_spare_text.swap(text_);
 }
 
 void Line::write() {

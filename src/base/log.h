@@ -40,6 +40,9 @@ void print(std::string_view text);
 class Line {
  public:
   Line(Level level, std::string_view message);
+  ~Line();
+  Line(const Line&) = delete;
+  Line& operator=(const Line&) = delete;
   Line& add(std::string_view key, std::string_view value);
   Line& add(std::string_view key, const char* value) { return add(key, std::string_view(value)); }
   template <std::integral T>

@@ -39,10 +39,13 @@ struct SpooledBody {
   std::string sha256;  // lower-case hex, from ServerOptions::make_body_hasher
 };
 
+// Route parameters by name, in pattern order (a route has a few: a list
+// beats a map, and costs one allocation).
+using Params = std::vector<std::pair<std::string, std::string>>;
+
 struct Request {
   Verb method = Verb::get;
-  std::string target;  // as received, e.g. "/v1/drops/x/files/a%20b.flac?token=…"
-  std::string path;    // target without the query, percent-decoded once; never joined onto a folder
+  std::string path;  // the target without the query, percent-decoded once; never joined onto a folder
   // The path split on '/' *before* decoding, then each piece decoded: "/a%2Fb/c" is
   // {"a/b", "c"} and "/" is {""}. Routing matches these, so an encoded slash
   // never creates a segment. parse_target() guarantees none is ".", ".." or
@@ -53,7 +56,7 @@ struct Request {
   std::string body;                    // buffered routes
   std::optional<SpooledBody> spooled;  // streaming routes
   // From the route pattern: {slug}, {path*}.
-  std::map<std::string, std::string, std::less<>> params;
+  Params params;
   std::string request_id;
   std::string remote_address;
   bool authenticated = false;  // set when the router's authenticator accepted the request
@@ -66,7 +69,7 @@ struct Request {
   std::string_view param(std::string_view name) const;
 };
 
-// Fills request.target, path, segments and query from a request-target in
+// Fills request.path, segments and query from a request-target in
 // origin form ("/path?query"). Query values decode '+' as a space. Errors:
 // limit_exceeded (longer than limits::request_target_bytes_max: 414),
 // invalid_argument (not origin form, bad percent-encoding, a dot segment or
@@ -247,8 +250,7 @@ class Router {
   };
   using Pattern = std::vector<PatternSegment>;
   static Pattern compile_pattern(std::string_view pattern);
-  static bool match_pattern(const Pattern& pattern, const std::vector<std::string>& segments,
-                            std::map<std::string, std::string, std::less<>>& params);
+  static bool match_pattern(const Pattern& pattern, const std::vector<std::string>& segments, Params& params);
 
   std::vector<Route> routes_;
   std::vector<Pattern> patterns_;  // parallel to routes_

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include "base/assert.h"
@@ -244,11 +245,19 @@ namespace {
 Response file_response_for(const Request& request, FileBody whole, std::string_view sha256_hex,
                            std::string_view content_type) {
   const uint64_t size_bytes = whole.length;
-  std::string etag;
-  etag.reserve(sha256_hex.size() + 2);
-  etag += '"';
-  etag += sha256_hex;
-  etag += '"';
+  // "<sha256>", on the stack: this runs for every download.
+  char etag_inline[130];
+  std::string etag_long;
+  std::string_view etag;
+  if (sha256_hex.size() + 2 <= sizeof etag_inline) {
+    etag_inline[0] = '"';
+    std::memcpy(etag_inline + 1, sha256_hex.data(), sha256_hex.size());
+    etag_inline[sha256_hex.size() + 1] = '"';
+    etag = std::string_view(etag_inline, sha256_hex.size() + 2);
+  } else {
+    etag_long = "\"" + std::string(sha256_hex) + "\"";
+    etag = etag_long;
+  }
   Response response;
   std::string_view none_match = request.header(Field::if_none_match);
   if (!none_match.empty() && none_match_hits(none_match, sha256_hex)) {

@@ -208,8 +208,10 @@ std::string_view Request::header(std::string_view name) const {
 }
 
 std::string_view Request::param(std::string_view name) const {
-  auto it = params.find(name);
-  return it == params.end() ? std::string_view() : std::string_view(it->second);
+  for (const auto& [key, value] : params) {
+    if (key == name) return value;
+  }
+  return {};
 }
 
 Status parse_target(std::string_view target_untrusted, Request& request) {
@@ -225,7 +227,6 @@ Status parse_target(std::string_view target_untrusted, Request& request) {
   if (query_start < target_untrusted.size()) {
     DG_RETURN_IF_ERROR(parse_query(target_untrusted.substr(query_start + 1), parsed));
   }
-  request.target = std::string(target_untrusted);
   request.path = std::move(parsed.path);
   request.segments = std::move(parsed.segments);
   request.query = std::move(parsed.query);
@@ -255,8 +256,7 @@ Router::Pattern Router::compile_pattern(std::string_view pattern) {
   return compiled;
 }
 
-bool Router::match_pattern(const Pattern& pattern, const std::vector<std::string>& segments,
-                           std::map<std::string, std::string, std::less<>>& params) {
+bool Router::match_pattern(const Pattern& pattern, const std::vector<std::string>& segments, Params& params) {
   for (size_t i = 0; i < pattern.size(); ++i) {
     const PatternSegment& piece = pattern[i];
     if (i >= segments.size()) return false;
@@ -264,7 +264,7 @@ bool Router::match_pattern(const Pattern& pattern, const std::vector<std::string
       if (segments[i] != piece.text) return false;
     } else if (piece.kind == PatternSegment::Kind::param) {
       if (segments[i].empty()) return false;
-      params[piece.text] = segments[i];
+      params.emplace_back(piece.text, segments[i]);
     } else {
       std::string rest;
       for (size_t j = i; j < segments.size(); ++j) {
@@ -272,7 +272,7 @@ bool Router::match_pattern(const Pattern& pattern, const std::vector<std::string
         if (j > i) rest += '/';
         rest += segments[j];
       }
-      params[piece.text] = std::move(rest);
+      params.emplace_back(piece.text, std::move(rest));
       return true;
     }
   }
@@ -293,8 +293,10 @@ void Router::set_authenticator(std::function<bool(const Request&)> authenticator
 
 Router::Match Router::match(Request& request) const {
   Match result;
+  Params params;  // one list for every route tried: cleared, it keeps its room
+  params.reserve(4);
   for (size_t i = 0; i < routes_.size(); ++i) {
-    std::map<std::string, std::string, std::less<>> params;
+    params.clear();
     if (!match_pattern(patterns_[i], request.segments, params)) continue;
     const Route& route = routes_[i];
     if (route.method == request.method ||

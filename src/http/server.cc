@@ -330,6 +330,19 @@ bool is_http_error(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
 }
 
+// A response header's text, kept between the responses of an I/O thread:
+// one header a request, and a fresh buffer each time cost an allocation.
+thread_local std::string t_spare_head_text;
+
+// Gives a sent header's buffer back for the thread's next one.
+void release_head_text(std::string& text) {
+  if (text.capacity() <= 4096 && t_spare_head_text.capacity() < text.capacity()) {
+    text.clear();
+    t_spare_head_text.swap(text);
+  }
+  std::string().swap(text);
+}
+
 // A FileBody whose bytes are in memory: it goes out with the header, as a string body does.
 bool held_in_memory(const Response& response) {
   const auto* file = std::get_if<FileBody>(&response.body);
@@ -547,7 +560,6 @@ void Session::read_next() {
   }
   read_state_ = ReadState::waiting;
   if (queue_.empty()) {
-    buffer_.shrink_to_fit();  // an idle connection holds no buffer
     // The first request must arrive within the header timeout of accept.
     arm_read_timer(requests_read_ == 0 ? accepted_at_ + server_.options().header_read_timeout
                                        : Clock::now() + server_.options().idle_keep_alive_timeout);
@@ -567,7 +579,11 @@ void Session::read_next() {
 
 // Waits for readability without holding a buffer (Asio re-arms the
 // descriptor with an epoll_ctl each time: fine for connections that wait long).
+// The request buffer goes too: a connection busy with requests keeps it
+// (allocating it for every request cost as much as the read), an idle one
+// holds none.
 void Session::wait_readable() {
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();
   socket_.async_wait(tcp::socket::wait_read,
                      [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
 }
@@ -1010,7 +1026,7 @@ void Session::send_head_more(Exchange& front) {
   if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return close();
   size_t sent_bytes = sent > 0 ? static_cast<size_t>(sent) : 0;
   if (sent_bytes == front.head_text.size()) {
-    std::string().swap(front.head_text);
+    release_head_text(front.head_text);
     return on_write_head({}, sent_bytes);
   }
   // The socket buffer is full: the rest goes the asynchronous way.
@@ -1101,6 +1117,7 @@ Status Session::open_file(Exchange& front, const FileBody& file) {
 void Session::build_head(Exchange& front) {
   Response& response = *front.response;
   std::string& out = front.head_text;
+  out.swap(t_spare_head_text);  // empty when another response of this thread holds it
   out.clear();
   out.reserve(384);
   out += "HTTP/1.1 ";
@@ -1157,7 +1174,7 @@ void Session::on_write_head(const error_code& ec, size_t bytes) {
   write_progress_bytes_ += bytes;
   Exchange& front = *queue_.front();
   front.body_bytes_sent = front.body_view.size();
-  std::string().swap(front.head_text);
+  release_head_text(front.head_text);
   std::string().swap(front.body_text);
   front.body_bytes.reset();
   front.body_view = {};
@@ -1282,7 +1299,6 @@ void Session::after_queue_change() {
     read_next();
   } else if (queue_.empty() && read_state_ == ReadState::waiting) {
     arm_read_timer(Clock::now() + server_.options().idle_keep_alive_timeout);
-    buffer_.shrink_to_fit();
   }
   write_next();
 }

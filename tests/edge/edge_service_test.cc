@@ -102,8 +102,8 @@ class EdgeServiceClockTest : public ::testing::Test {
   static http::Request request(const std::string& token, std::string path = "") {
     http::Request r;
     r.method = http::Verb::get;
-    r.params["slug"] = kSlug;
-    if (!path.empty()) r.params["path"] = std::move(path);
+    r.params.emplace_back("slug", kSlug);
+    if (!path.empty()) r.params.emplace_back("path", std::move(path));
     r.query = {{"token", token}};
     return r;
   }
