@@ -10,6 +10,12 @@
 # verifies itself (against its synced keyring and revocation list; a token
 # verified once is a cache lookup afterwards).
 #
+# Each run is a pair, nginx and the edge back to back on the same file (the
+# order alternates), and the machine's load drifts between pairs more than
+# within one: besides each side's median run, the results give the median of
+# the pairs' edge/nginx ratios, and the CPU time each server used per
+# request (user + system, from /proc/PID/stat, over the measured seconds).
+#
 # Memory: each server is restarted, then 10,000 keep-alive connections each
 # fetch the small file once and stay open and idle. The memory per connection is
 # (PSS with them - PSS before them) / 10,000, PSS summed over the server's
@@ -81,6 +87,7 @@ done
 (( runs % 2 == 1 )) || die "BENCH_RUNS must be odd, so the median is one measured run"
 
 io_threads=$(nproc)
+clock_ticks_per_s=$(getconf CLK_TCK)
 # Each side holds idle_conns sockets, and so does idleconns.
 ulimit -n "$(ulimit -Hn)"
 (( $(ulimit -n) >= idle_conns + 1000 )) ||
@@ -294,11 +301,24 @@ run_wrk() {  # run_wrk SIDE NAME SECONDS: prints the script's JSON line
     "http://127.0.0.1:$port" -- "$tmp/targets-$1-$2" | grep '^{"requests"'
 }
 
+# cpu_ticks PID...: user + system clock ticks the processes have used.
+cpu_ticks() {
+  local pid total=0
+  for pid in "$@"; do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+
 # measure SIDE NAME BYTES RUN: warm-up, then one measured run; appends its row.
 measure() {
   local side=$1 name=$2 bytes=$3 run=$4
   run_wrk "$side" "$name" "$warmup_s" > /dev/null
+  local pids=$edge_pid
+  [[ $side == nginx ]] && pids=$(nginx_pids)
+  local ticks_before; ticks_before=$(cpu_ticks $pids)
   local json; json=$(run_wrk "$side" "$name" "$duration_s")
+  local ticks_after; ticks_after=$(cpu_ticks $pids)
   [[ -n "$json" ]] || die "$side $name: no summary from wrk"
   local requests errors
   requests=$(jq -r .requests <<< "$json")
@@ -311,10 +331,15 @@ measure() {
   local rate mbps
   rate=$(jq -r '.requests / (.duration_us / 1e6)' <<< "$json")
   mbps=$(awk -v r="$rate" -v b="$bytes" 'BEGIN { printf "%.1f", r * b / 1e6 }')
-  runs_tsv+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s' "$side-$name" "$rate" "$mbps" \
-    "$(jq -r '.p50_us / 1000' <<< "$json")" "$(jq -r '.p99_us / 1000' <<< "$json")" "$requests" "$run")")
-  say "$(printf 'run %d %-6s %-10s %10.0f req/s %9s MB/s  p50 %s ms  p99 %s ms' "$run" "$side" "$name" "$rate" \
-    "$mbps" "$(jq -r '.p50_us / 1000' <<< "$json")" "$(jq -r '.p99_us / 1000' <<< "$json")")"
+  # CPU µs per request; the ticks include the tail of requests begun in the
+  # warm-up and leave out those wrk left unanswered at its end: a wash.
+  local cpu_us
+  cpu_us=$(awk -v t="$((ticks_after - ticks_before))" -v hz="$clock_ticks_per_s" -v n="$requests" \
+    'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+  runs_tsv+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$side-$name" "$rate" "$mbps" \
+    "$(jq -r '.p50_us / 1000' <<< "$json")" "$(jq -r '.p99_us / 1000' <<< "$json")" "$requests" "$run" "$cpu_us")")
+  say "$(printf 'run %d %-6s %-10s %10.0f req/s %9s MB/s  p50 %s ms  p99 %s ms  CPU %s µs/request' "$run" "$side" \
+    "$name" "$rate" "$mbps" "$(jq -r '.p50_us / 1000' <<< "$json")" "$(jq -r '.p99_us / 1000' <<< "$json")" "$cpu_us")"
 }
 
 # The edge counted and recorded every download it delivered: its completed
@@ -418,7 +443,10 @@ memory() {
 # ----------------------------------------------------------------- results
 
 # One line per side and file, its median run (by req/s): label, req/s, MB/s,
-# p50 ms, p99 ms, requests, run, every run's req/s; memory lines: label,
+# p50 ms, p99 ms, requests, run, CPU µs per request, every run's req/s, the
+# median of every run's CPU µs per request, every run's CPU µs per request;
+# one line per file for the pairs: label (pair-NAME), the median of the
+# runs' edge/nginx req/s ratios, every run's ratio; memory lines: label,
 # bytes per connection, PSS before, PSS after (KiB), bytes grown per
 # connection, bytes allocated per slot at start (nginx); a settings line.
 write_results() {
@@ -427,12 +455,23 @@ write_results() {
     name=${entry%%:*}
     for side in nginx edge; do
       printf '%s\n' "${runs_tsv[@]}" | awk -F'\t' -v l="$side-$name" '
-        $1 == l { n++; row[n] = $0; rate[n] = $2; all = all (n > 1 ? "," : "") sprintf("%.0f", $2) }
-        END {
-          for (i = 1; i <= n; i++) { below = 0; for (j = 1; j <= n; j++) if (rate[j] < rate[i] || (rate[j] == rate[i] && j < i)) below++
-            if (below == int(n / 2)) { print row[i] "\t" all; exit } }
-        }'
+        function median(v, n,   i, j, below) {
+          for (i = 1; i <= n; i++) { below = 0; for (j = 1; j <= n; j++) if (v[j] < v[i] || (v[j] == v[i] && j < i)) below++
+            if (below == int(n / 2)) return i }
+        }
+        $1 == l { n++; row[n] = $0; rate[n] = $2; cpu[n] = $8
+          all = all (n > 1 ? "," : "") sprintf("%.0f", $2); cpus = cpus (n > 1 ? "," : "") $8 }
+        END { print row[median(rate, n)] "\t" all "\t" cpu[median(cpu, n)] "\t" cpus }'
     done
+    printf '%s\n' "${runs_tsv[@]}" | awk -F'\t' -v e="edge-$name" -v g="nginx-$name" -v l="pair-$name" '
+      $1 == e { edge[$7] = $2 } $1 == g { nginx[$7] = $2 }
+      END {
+        for (r in edge) if (r in nginx) { n++; ratio[n] = edge[r] / nginx[r]; run[n] = r }
+        # every run ratio, in run order
+        for (r = 1; r <= 1000 && shown < n; r++) if ((r in edge) && (r in nginx)) { shown++; all = all (shown > 1 ? "," : "") sprintf("%.2f", edge[r] / nginx[r]) }
+        for (i = 1; i <= n; i++) { below = 0; for (j = 1; j <= n; j++) if (ratio[j] < ratio[i] || (ratio[j] == ratio[i] && j < i)) below++
+          if (below == int(n / 2)) { printf "%s\t%.4f\t%s\n", l, ratio[i], all; exit } }
+      }'
   done
   printf '%s\n' "${memory_tsv[@]}"
   printf 'settings\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$duration_s" "$warmup_s" "$runs" "$io_threads" \
@@ -441,13 +480,14 @@ write_results() {
 
 print_summary() {
   awk -F'\t' '
-    $1 ~ /^(nginx|edge)-/ { split($1, p, "-"); r[$1] = $2; m[$1] = $3
-      printf "%-18s %10.0f req/s %9.1f MB/s  (all: %s)\n", $1, $2, $3, $8 }
+    $1 ~ /^(nginx|edge)-/ { r[$1] = $2; m[$1] = $3
+      printf "%-18s %10.0f req/s %9.1f MB/s %9.2f µs CPU/request  (all: %s)\n", $1, $2, $3, $10, $9 }
+    $1 ~ /^pair-/ { pair[$1] = $2; printf "%-18s edge/nginx by run: %s\n", $1, $3 }
     $1 ~ /^memory-/ { mem[$1] = $2; printf "%-18s %10d bytes per idle connection\n", $1, $2 }
     END {
-      printf "small  edge/nginx req/s: %.2fx (goal >= 1.0)\n", r["edge-small.bin"] / r["nginx-small.bin"]
-      printf "medium edge/nginx req/s: %.2fx (goal >= 1.0)\n", r["edge-medium.bin"] / r["nginx-medium.bin"]
-      printf "large  edge/nginx MB/s:  %.2fx (goal >= 0.95)\n", m["edge-large.bin"] / m["nginx-large.bin"]
+      printf "small  edge/nginx req/s: %.2fx paired, %.2fx of medians (goal >= 1.0)\n", pair["pair-small.bin"], r["edge-small.bin"] / r["nginx-small.bin"]
+      printf "medium edge/nginx req/s: %.2fx paired, %.2fx of medians (goal >= 1.0)\n", pair["pair-medium.bin"], r["edge-medium.bin"] / r["nginx-medium.bin"]
+      printf "large  edge/nginx MB/s:  %.2fx paired, %.2fx of medians (goal >= 0.95)\n", pair["pair-large.bin"], m["edge-large.bin"] / m["nginx-large.bin"]
       printf "memory edge/nginx:       %.2fx (goal <= 1.0)\n", mem["memory-edge"] / mem["memory-nginx"]
     }' "$1"
 }
