@@ -146,7 +146,9 @@ Vault::Blob Vault::open(std::string_view sha256, uint64_t size_bytes) {
   {
     std::lock_guard lock(mutex_);
     auto it = good_.find(sha256);
-    if (it != good_.end() && it->second.bytes && it->second.bytes->size() == size_bytes) {
+    // Held bytes are served only while the watcher watches their file.
+    if (it != good_.end() && it->second.bytes && it->second.bytes->size() == size_bytes &&
+        holding_.load(std::memory_order_relaxed)) {
       return {it->second.bytes, nullptr};
     }
   }
