@@ -53,6 +53,20 @@ bool is_blob_name(std::string_view name) { return name.size() == 64 && is_hex(na
 constexpr uint32_t kBlobEvents = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
                                  IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
 
+// Drops a file's pages from the page cache. The pages a download wrote
+// stay cached as the small folios its writes made, and sendfile(2) then
+// spends its time looking them up: a 16 MiB blob written by the syncer
+// cost ~25% more CPU to serve than the same bytes read back through
+// readahead, which brings a file in as large folios. Dropped, the blob is
+// read back that way by the first download (or the next start's hash).
+void drop_cached_pages(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fdatasync(fd);  // only clean pages can be dropped
+  (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+}
+
 bool seen_of(const struct stat& st, uint64_t& size_bytes, uint64_t& inode, int64_t& mtime_ns, int64_t& ctime_ns) {
   if (!S_ISREG(st.st_mode)) return false;
   size_bytes = static_cast<uint64_t>(st.st_size);
@@ -133,6 +147,7 @@ Status Vault::adopt(const std::filesystem::path& file, std::string_view sha256, 
   if (ec) return Status(Code::io_error, "cannot store blob: " + ec.message());
   Seen seen;
   if (!stat_of(target, seen)) return Status(Code::io_error, "blob vanished after storing it");
+  drop_cached_pages(target);
   remember(sha256, seen);
   return Status();
 }

@@ -7,12 +7,14 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/encoding.h"
 #include "base/file.h"
@@ -186,6 +188,38 @@ TEST_F(VaultTest, BlobsInAShardFolderMadeAfterWatchingBeganAreWatchedToo) {
   damage_in_place(vault_->path_of(sha), 1);
   EXPECT_TRUE(eventually([&] { return vault_->damaged_count() == 1; }));
   EXPECT_FALSE(vault_->known_good(sha));
+}
+
+// Pages of `path` in the page cache.
+size_t resident_pages(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  EXPECT_GE(fd, 0);
+  size_t size = fs::file_size(path);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  EXPECT_NE(map, MAP_FAILED);
+  size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in_core((size + page - 1) / page);
+  EXPECT_EQ(::mincore(map, size, in_core.data()), 0);
+  ::munmap(map, size);
+  size_t resident = 0;
+  for (unsigned char c : in_core) resident += c & 1;
+  return resident;
+}
+
+TEST_F(VaultTest, AnAdoptedBlobLeavesThePageCacheItsDownloadFilled) {
+  // Read back later through readahead, the blob comes in as large folios,
+  // which sendfile(2) serves for less CPU than the pieces a download wrote.
+  std::string large = bytes_of_size(4 * 1024 * 1024, 'j');
+  fs::path incoming = dir_ / "incoming-large";
+  ASSERT_TRUE(write_file_atomic(incoming, large, 0644, Overwrite::yes).ok());
+  ASSERT_GT(resident_pages(incoming), 0u);  // just written: cached
+  std::string sha = sha_of(large);
+  ASSERT_TRUE(vault_->adopt(incoming, sha, large.size()).ok());
+  EXPECT_EQ(resident_pages(vault_->path_of(sha)), 0u);
+  Vault::Blob blob = vault_->open(sha, large.size());
+  ASSERT_TRUE(blob);
+  ASSERT_NE(blob.file, nullptr);
 }
 
 TEST_F(VaultTest, ReadyRefusesADamagedFileAtThePath) {
