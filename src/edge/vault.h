@@ -7,7 +7,9 @@
 // Two ways to serve a good blob:
 // - Open: the file stays open once served (as nginx's open_file_cache) and
 //   each use compares fstat(2) of it with the state it was hashed in, so a
-//   download costs one fstat, not an open, a stat and a close.
+//   download costs one fstat, not an open, a stat and a close. An adopted
+//   blob's pages are dropped from the page cache, so it is read back through
+//   readahead, in the large folios sendfile(2) serves cheaply (see adopt()).
 // - Held in memory, for small blobs once watch() is on: the first use reads
 //   the file and hashes what it read, and from then on a download is a map
 //   lookup and the bytes leave with the response header in one write. No
