@@ -15,6 +15,7 @@
 
 #include "base/encoding.h"
 #include "base/file.h"
+#include "base/spare_string.h"
 #include "base/time.h"
 
 namespace dg::log {
@@ -126,18 +127,10 @@ std::optional<Level> parse_level(std::string_view name) {
 
 void print(std::string_view text) { sink().append(text, /*urgent=*/true); }
 
-namespace {
-// A line's text, kept between lines of the same thread: one is written for
-// every request, and a fresh buffer each time cost an allocation.
-thread_local std::string t_spare_text;
-constexpr size_t spare_text_bytes_max = 16 * 1024;
-}  // namespace
-
 Line::Line(Level level, std::string_view message)
     : level_(level), enabled_(static_cast<int>(level) >= g_level.load()) {
   if (!enabled_) return;
-  text_.swap(t_spare_text);  // empty when another Line of this thread holds it
-  text_.clear();
+  take_spare_string(text_);  // a line is written for every request
   text_.reserve(384);
   text_ += "{\"ts\":\"";
   append_timestamp(text_);
@@ -177,11 +170,7 @@ Line& Line::add_unsigned(std::string_view key, uint64_t value) {
   return add_literal(key, std::string_view(digits, static_cast<size_t>(end - digits)));
 }
 
-Line::~Line() {
-  if (text_.capacity() > spare_text_bytes_max || t_spare_text.capacity() >= text_.capacity()) return;
-  text_.clear();
-  t_spare_text.swap(text_);
-}
+Line::~Line() { give_back_spare_string(text_); }
 
 void Line::write() {
   if (!enabled_) return;

@@ -5,6 +5,7 @@
 
 #include "base/encoding.h"
 #include "base/log.h"
+#include "base/spare_string.h"
 #include "base/time.h"
 #include "crypto/keys.h"
 #include "edge/zip.h"
@@ -261,10 +262,10 @@ void EdgeService::count(std::string_view kind, std::string_view slug, std::strin
   if (kind == "download.completed") downloads_completed_.inc();
   if (kind == "download.failed") downloads_failed_.inc();
   bytes_sent_.inc(bytes);
-  // Written by hand, into a buffer each I/O thread keeps: this runs once per
+  // Written by hand, into the thread's spare buffer: this runs once per
   // download. The outbox copies what it is given.
-  thread_local std::string event;
-  event.clear();
+  std::string event;
+  take_spare_string(event);
   event += "{\"id\":\"";
   const size_t id_start = event.size();
   event += event_id_prefix_;
@@ -287,6 +288,7 @@ void EdgeService::count(std::string_view kind, std::string_view slug, std::strin
   event.append(digits, digits_end);
   event += "}}";
   Status s = outbox_.append(std::string_view(event).substr(id_start, id_bytes), event);
+  give_back_spare_string(event);
   if (!s.ok()) {
     outbox_dropped_.inc();
     report_dropped_event(s);

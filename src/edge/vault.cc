@@ -353,16 +353,15 @@ void Vault::watch_loop() {
 }
 
 void Vault::recheck(std::string_view sha256) {
-  Seen expected;
+  uint64_t size_bytes = 0;
   {
     std::lock_guard lock(mutex_);
     auto it = good_.find(sha256);
     if (it == good_.end()) return;
-    expected = it->second.seen;
+    size_bytes = it->second.seen.size_bytes;
   }
-  Seen now;
-  if (stat_of(path_of(sha256), now) && now == expected) return;  // e.g. our own adopt()
-  (void)verify({{std::string(sha256), expected.size_bytes}});
+  // Unchanged (e.g. the event was our own adopt()): nothing to do; else hashed again.
+  (void)ready(sha256, size_bytes);
 }
 
 }  // namespace dg::edge

@@ -48,6 +48,7 @@
 #include "base/encoding.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/spare_string.h"
 #include "http/http.h"
 #include "http/internal.h"
 #include "http/read_blocks.h"
@@ -328,19 +329,6 @@ struct BodyInProgress {
 
 bool is_http_error(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
-}
-
-// A response header's text, kept between the responses of an I/O thread:
-// one header a request, and a fresh buffer each time cost an allocation.
-thread_local std::string t_spare_head_text;
-
-// Gives a sent header's buffer back for the thread's next one.
-void release_head_text(std::string& text) {
-  if (text.capacity() <= 4096 && t_spare_head_text.capacity() < text.capacity()) {
-    text.clear();
-    t_spare_head_text.swap(text);
-  }
-  std::string().swap(text);
 }
 
 // A FileBody whose bytes are in memory: it goes out with the header, as a string body does.
@@ -1027,7 +1015,7 @@ void Session::send_head_more(Exchange& front) {
   if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return close();
   size_t sent_bytes = sent > 0 ? static_cast<size_t>(sent) : 0;
   if (sent_bytes == front.head_text.size()) {
-    release_head_text(front.head_text);
+    give_back_spare_string(front.head_text);
     return on_write_head({}, sent_bytes);
   }
   // The socket buffer is full: the rest goes the asynchronous way.
@@ -1118,8 +1106,7 @@ Status Session::open_file(Exchange& front, const FileBody& file) {
 void Session::build_head(Exchange& front) {
   Response& response = *front.response;
   std::string& out = front.head_text;
-  out.swap(t_spare_head_text);  // empty when another response of this thread holds it
-  out.clear();
+  take_spare_string(out);  // given back once sent
   out.reserve(384);
   out += "HTTP/1.1 ";
   append_decimal(out, response.status);
@@ -1175,7 +1162,7 @@ void Session::on_write_head(const error_code& ec, size_t bytes) {
   write_progress_bytes_ += bytes;
   Exchange& front = *queue_.front();
   front.body_bytes_sent = front.body_view.size();
-  release_head_text(front.head_text);
+  give_back_spare_string(front.head_text);
   std::string().swap(front.body_text);
   front.body_bytes.reset();
   front.body_view = {};
