@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/request_head.h"
 
 namespace dg::http {
 namespace {
@@ -46,8 +47,8 @@ size_t check_origin_form(std::string_view target) {
   size_t query_start = target.size();
   const size_t size = target.size();
   for (size_t i = 0; i < size; ++i) {
-    // Most characters are plain: a tight loop over them first.
-    while (i < size && target_chars[static_cast<unsigned char>(target[i])] == plain) ++i;
+    // Most characters are plain: a fast scan over them first.
+    i += internal::plain_target_run(target.substr(i));
     if (i == size) break;
     switch (target_chars[static_cast<unsigned char>(target[i])]) {
       case plain:

@@ -52,6 +52,7 @@
 #include "http/http.h"
 #include "http/internal.h"
 #include "http/read_blocks.h"
+#include "http/request_head.h"
 #include "http/spool.h"
 
 namespace dg::http {
@@ -433,7 +434,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void refuse_header_too_large();
   void refuse_header(unsigned status, std::string_view detail);
   void begin_exchange();
-  std::optional<Response> admit(Exchange& exchange, const Status& target_status);
+  bool begin_simple_exchange(std::string_view bytes, bool in_buffer);
+  struct HeadInfo;
+  std::shared_ptr<Exchange> open_exchange(const HeadInfo& head, Status& target_status);
+  std::optional<Response> admit(Exchange& exchange, const Status& target_status,
+                                std::optional<uint64_t> content_length);
   void refuse(const std::shared_ptr<Exchange>& exchange, Response response);
   void start_body(const std::shared_ptr<Exchange>& exchange);
   void read_body_some();
@@ -587,6 +592,17 @@ void Session::park() {
 
 void Session::on_block_read(const error_code& ec, size_t bytes) {
   char* block = std::exchange(block_, nullptr);
+  // The common case: a whole plain request in the block, parsed where it
+  // lies (only what follows it is copied to buffer_).
+  if (bytes > 0 && !ec && !closed_ && !lingering_ && accepting_requests_ && buffer_.size() == 0) {
+    readable_ = bytes == ReadBlockPool::block_bytes;
+    parking_ = false;
+    bool taken = begin_simple_exchange({block, bytes}, /*in_buffer=*/false);
+    if (taken) {
+      thread_.blocks.give_back(block);
+      return;
+    }
+  }
   if (bytes > 0) {
     auto room = buffer_.prepare(bytes);
     std::memcpy(room.data(), block, bytes);
@@ -631,21 +647,28 @@ void Session::on_readable(const error_code& ec) {
 
 void Session::read_header() {
   read_state_ = ReadState::header;
-  parser_ = std::make_unique<Parser>();
-  parser_->header_limit(limits::request_header_bytes_max);
-  // The body limit depends on the route and on authentication, known only
-  // after the header: start_body() sets it.
-  parser_->body_limit(boost::none);
   header_bytes_ = 0;
   if (requests_read_ > 0) arm_read_timer(Clock::now() + server_.options().header_read_timeout);
   parse_header_bytes();
 }
 
-// Beast consumes complete header lines as they arrive, so its header_limit
-// bounds only what is still unparsed; this loop counts every byte of the
-// header against limits::request_header_bytes_max itself.
+// Until bytes of a header arrive, no parser exists: a plain head that is
+// all here goes the fast way (begin_simple_exchange); anything else to
+// Beast. Beast consumes complete header lines as they arrive, so its
+// header_limit bounds only what is still unparsed; this loop counts every
+// byte of the header against limits::request_header_bytes_max itself.
 void Session::parse_header_bytes() {
   if (buffer_.size() > 0) {
+    if (parser_ == nullptr) {
+      auto data = buffer_.data();
+      std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+      if (accepting_requests_ && begin_simple_exchange(bytes, /*in_buffer=*/true)) return;
+      parser_ = std::make_unique<Parser>();
+      parser_->header_limit(limits::request_header_bytes_max);
+      // The body limit depends on the route and on authentication, known
+      // only after the header: start_body() sets it.
+      parser_->body_limit(boost::none);
+    }
     error_code ec;
     size_t used_bytes = parser_->put(buffer_.data(), ec);
     buffer_.consume(used_bytes);
@@ -675,7 +698,7 @@ void Session::on_header_bytes(const error_code& ec, size_t bytes) {
   if (closed_) return;
   if (lingering_) return linger_read();
   buffer_.commit(bytes);
-  if (ec == asio::error::eof && !parser_->got_some() && buffer_.size() == 0) {
+  if (ec == asio::error::eof && (parser_ == nullptr || !parser_->got_some()) && buffer_.size() == 0) {
     // The client is done sending: answer what it asked, then close.
     read_state_ = ReadState::none;
     cancel_read_timer();
@@ -704,7 +727,7 @@ void Session::on_header_done() {
 // 414 when the request line alone is too long (or holds a target over its
 // own limit), 431 when the header fields are.
 void Session::refuse_header_too_large() {
-  std::string_view target = parser_->get().target();
+  std::string_view target = parser_ != nullptr ? std::string_view(parser_->get().target()) : std::string_view();
   bool start_line_parsed = !target.empty();
   bool too_long = start_line_parsed
                       ? target.size() > limits::request_target_bytes_max
@@ -720,26 +743,46 @@ void Session::refuse_header(unsigned status, std::string_view detail) {
   refuse(exchange, internal::server_problem(status, detail));
 }
 
-void Session::begin_exchange() {
-  const auto& message = parser_->get();
+// What a request's head says that the exchange keeps, from either parser.
+struct Session::HeadInfo {
+  Verb method;
+  std::string_view method_text;
+  std::string_view target;
+  bool keep_alive;
+  bool expects_continue;
+  std::string_view offered_request_id;
+};
+
+// A new exchange for a head, its request filled except for the headers.
+// Copies what it keeps: the head's bytes may go once it returns.
+std::shared_ptr<Exchange> Session::open_exchange(const HeadInfo& head, Status& target_status) {
   auto exchange = std::make_shared<Exchange>();
-  exchange->method = std::string(message.method_string());
-  exchange->head = message.method() == Verb::head;
-  exchange->keep_alive = message.keep_alive();
-  exchange->expects_continue =
-      message.version() >= 11 && equals_ignoring_case(message[Field::expect], "100-continue");
-  std::string_view target = message.target();
-  exchange->path = std::string(target.substr(0, std::min(target.find('?'), log_path_bytes_max)));
-  std::string_view offered_id = message["X-Request-Id"];
-  exchange->request_id = internal::is_sane_request_id(offered_id) ? std::string(offered_id)
-                                                                  : server_.next_request_id();
+  exchange->method = std::string(head.method_text);
+  exchange->head = head.method == Verb::head;
+  exchange->keep_alive = head.keep_alive;
+  exchange->expects_continue = head.expects_continue;
+  exchange->path = std::string(head.target.substr(0, std::min(head.target.find('?'), log_path_bytes_max)));
+  exchange->request_id = internal::is_sane_request_id(head.offered_request_id)
+                             ? std::string(head.offered_request_id)
+                             : server_.next_request_id();
   Request& request = exchange->request;
-  request.method = message.method();
+  request.method = head.method;
   request.request_id = exchange->request_id;
   request.remote_address = remote_;
-  // The target lives in the fields, so it is parsed before they go. Without
-  // a body the parser is done with the fields: they move rather than copy.
-  Status target_status = parse_target(target, request);
+  target_status = parse_target(head.target, request);
+  return exchange;
+}
+
+void Session::begin_exchange() {
+  const auto& message = parser_->get();
+  Status target_status;
+  auto exchange = open_exchange(
+      {message.method(), message.method_string(), message.target(), message.keep_alive(),
+       message.version() >= 11 && equals_ignoring_case(message[Field::expect], "100-continue"),
+       message["X-Request-Id"]},
+      target_status);
+  // Without a body the parser is done with the fields: they move rather than copy.
+  Request& request = exchange->request;
   if (parser_->is_done()) {
     request.headers = std::move(static_cast<Fields&>(parser_->get()));
   } else {
@@ -748,7 +791,9 @@ void Session::begin_exchange() {
   queue_.push_back(exchange);
   if (!exchange->keep_alive) accepting_requests_ = false;
 
-  if (std::optional<Response> refusal = admit(*exchange, target_status)) {
+  std::optional<uint64_t> content_length;
+  if (boost::optional<uint64_t> length = parser_->content_length()) content_length = *length;
+  if (std::optional<Response> refusal = admit(*exchange, target_status, content_length)) {
     return refuse(exchange, std::move(*refusal));
   }
   if (!parser_->is_done()) return start_body(exchange);
@@ -757,9 +802,48 @@ void Session::begin_exchange() {
   read_next();
 }
 
+// The fast path (see request_head.h): when `bytes` start with a whole plain
+// head, takes that request as begin_exchange() would and returns true. The
+// bytes after the head are the next request's: when `bytes` are not
+// buffer_'s own, they are copied there.
+bool Session::begin_simple_exchange(std::string_view bytes, bool in_buffer) {
+  internal::SimpleRequestHead head;
+  if (!internal::parse_simple_request_head(bytes, head)) return false;
+  read_state_ = ReadState::none;
+  cancel_read_timer();
+  ++requests_read_;
+  Status target_status;
+  auto exchange = open_exchange(
+      {head.method, head.method_text, head.target, head.keep_alive,
+       head.version >= 11 && equals_ignoring_case(head.field("Expect"), "100-continue"),
+       head.field("X-Request-Id")},
+      target_status);
+  Fields& headers = exchange->request.headers;
+  for (size_t i = 0; i < head.field_count; ++i) headers.insert(head.fields[i].first, head.fields[i].second);
+  if (in_buffer) {
+    buffer_.consume(head.head_bytes);
+  } else if (bytes.size() > head.head_bytes) {
+    size_t rest_bytes = bytes.size() - head.head_bytes;
+    std::memcpy(buffer_.prepare(rest_bytes).data(), bytes.data() + head.head_bytes, rest_bytes);
+    buffer_.commit(rest_bytes);
+  }
+  queue_.push_back(exchange);
+  if (!exchange->keep_alive) accepting_requests_ = false;
+  if (std::optional<Response> refusal = admit(*exchange, target_status, std::nullopt)) {
+    // As refuse(), but the request was read whole (it has no body): the
+    // connection may carry on.
+    on_handled(exchange, std::move(*refusal));
+  } else {
+    dispatch(exchange);
+  }
+  read_next();
+  return true;
+}
+
 // Decides, from the header alone, whether the body may be read: the route,
 // the credentials and the body limit they earn. Returns the refusal, if any.
-std::optional<Response> Session::admit(Exchange& exchange, const Status& target_status) {
+std::optional<Response> Session::admit(Exchange& exchange, const Status& target_status,
+                                       std::optional<uint64_t> content_length) {
   Request& request = exchange.request;
   if (!target_status.ok()) {
     bool too_long = target_status.code() == Code::limit_exceeded;
@@ -785,8 +869,7 @@ std::optional<Response> Session::admit(Exchange& exchange, const Status& target_
       request.authenticated
           ? options.body_bytes_max
           : std::min<uint64_t>(options.body_bytes_max, limits::request_body_bytes_max_anonymous);
-  boost::optional<uint64_t> length = parser_->content_length();
-  if (length && *length > exchange.body_bytes_max) {
+  if (content_length && *content_length > exchange.body_bytes_max) {
     return internal::server_problem(413, "the request body is larger than this route accepts");
   }
   return std::nullopt;

@@ -1,0 +1,172 @@
+#include "http/request_head.h"
+
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "base/limits.h"
+
+namespace dg::http::internal {
+namespace {
+
+constexpr bool is_plain_target_char(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("-._~!$&'()*+,;=:@/").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// RFC 9110 token characters (field names, methods).
+constexpr bool is_token_char(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+template <bool (*Predicate)(unsigned char)>
+constexpr std::array<bool, 256> make_table() {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = Predicate(static_cast<unsigned char>(c));
+  return table;
+}
+
+constexpr std::array<bool, 256> plain_target_chars = make_table<is_plain_target_char>();
+constexpr std::array<bool, 256> token_chars = make_table<is_token_char>();
+
+char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
+  }
+  return true;
+}
+
+// Field values: visible ASCII, space and tab. (The general parser also takes
+// obs-text, bytes from 0x80; such a head is declined.)
+bool is_value_char(unsigned char c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
+
+bool is_space_or_tab(char c) { return c == ' ' || c == '\t'; }
+
+}  // namespace
+
+size_t plain_target_run(std::string_view text) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  // The plain set is three ranges and five single characters, all within
+  // 0x21..0x7e: a byte from 0x80 is negative to the signed compares, so it
+  // falls in no range.
+  const __m128i below_26 = _mm_set1_epi8(0x25), above_3b = _mm_set1_epi8(0x3c);
+  const __m128i below_40 = _mm_set1_epi8(0x3f), above_5a = _mm_set1_epi8(0x5b);
+  const __m128i below_61 = _mm_set1_epi8(0x60), above_7a = _mm_set1_epi8(0x7b);
+  const __m128i bang = _mm_set1_epi8('!'), dollar = _mm_set1_epi8('$'), equals = _mm_set1_epi8('=');
+  const __m128i underscore = _mm_set1_epi8('_'), tilde = _mm_set1_epi8('~');
+  for (; i + 16 <= text.size(); i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, below_26), _mm_cmplt_epi8(v, above_3b));
+    ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(v, below_40), _mm_cmplt_epi8(v, above_5a)));
+    ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(v, below_61), _mm_cmplt_epi8(v, above_7a)));
+    ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(v, bang), _mm_cmpeq_epi8(v, dollar)));
+    ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(v, equals), _mm_cmpeq_epi8(v, underscore)));
+    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, tilde));
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(ok));
+    if (mask != 0xffff) return i + static_cast<size_t>(__builtin_ctz(~mask));
+  }
+#endif
+  while (i < text.size() && plain_target_chars[static_cast<unsigned char>(text[i])]) ++i;
+  return i;
+}
+
+std::string_view SimpleRequestHead::field(std::string_view name) const {
+  for (size_t i = 0; i < field_count; ++i) {
+    if (equals_ignoring_case(fields[i].first, name)) return fields[i].second;
+  }
+  return {};
+}
+
+bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head) {
+  if (bytes.size() > limits::request_header_bytes_max) bytes = bytes.substr(0, limits::request_header_bytes_max);
+  // Request line: METHOD SP target SP HTTP/1.x CRLF.
+  size_t at;
+  if (bytes.starts_with("GET /")) {
+    head.method = Verb::get;
+    at = 4;
+  } else if (bytes.starts_with("HEAD /")) {
+    head.method = Verb::head;
+    at = 5;
+  } else {
+    return false;
+  }
+  head.method_text = bytes.substr(0, at - 1);
+  const size_t target_start = at;
+  while (true) {
+    at += plain_target_run(bytes.substr(at));
+    if (at == bytes.size()) return false;
+    char c = bytes[at];
+    if (c == ' ') break;
+    if (c != '?' && c != '%') return false;
+    ++at;
+  }
+  head.target = bytes.substr(target_start, at - target_start);
+  std::string_view rest = bytes.substr(at + 1);
+  if (rest.starts_with("HTTP/1.1\r\n")) {
+    head.version = 11;
+  } else if (rest.starts_with("HTTP/1.0\r\n")) {
+    head.version = 10;
+  } else {
+    return false;
+  }
+  at += 1 + 10;
+
+  // Fields, then the blank line.
+  head.field_count = 0;
+  bool connection_close = false, connection_keep_alive = false;
+  while (true) {
+    if (at + 2 > bytes.size()) return false;
+    if (bytes[at] == '\r') {
+      if (bytes[at + 1] != '\n') return false;
+      at += 2;
+      break;
+    }
+    size_t name_start = at;
+    while (at < bytes.size() && token_chars[static_cast<unsigned char>(bytes[at])]) ++at;
+    if (at == name_start || at == bytes.size() || bytes[at] != ':') return false;
+    std::string_view name = bytes.substr(name_start, at - name_start);
+    ++at;
+    const void* cr = std::memchr(bytes.data() + at, '\r', bytes.size() - at);
+    if (cr == nullptr) return false;
+    size_t value_end = static_cast<size_t>(static_cast<const char*>(cr) - bytes.data());
+    if (value_end + 1 == bytes.size() || bytes[value_end + 1] != '\n') return false;
+    for (size_t i = at; i < value_end; ++i) {
+      if (!is_value_char(static_cast<unsigned char>(bytes[i]))) return false;
+    }
+    size_t value_start = at;
+    while (value_start < value_end && is_space_or_tab(bytes[value_start])) ++value_start;
+    size_t value_stop = value_end;
+    while (value_stop > value_start && is_space_or_tab(bytes[value_stop - 1])) --value_stop;
+    std::string_view value = bytes.substr(value_start, value_stop - value_start);
+    at = value_end + 2;
+
+    if (head.field_count == SimpleRequestHead::fields_max) return false;
+    if (equals_ignoring_case(name, "content-length") || equals_ignoring_case(name, "transfer-encoding")) {
+      return false;
+    }
+    if (equals_ignoring_case(name, "connection")) {
+      // Beast reads the first Connection field only; two go to it.
+      if (connection_close || connection_keep_alive) return false;
+      if (equals_ignoring_case(value, "close")) {
+        connection_close = true;
+      } else if (equals_ignoring_case(value, "keep-alive")) {
+        connection_keep_alive = true;
+      } else {
+        return false;
+      }
+    }
+    head.fields[head.field_count++] = {name, value};
+  }
+  head.keep_alive = head.version >= 11 ? !connection_close : connection_keep_alive;
+  head.head_bytes = at;
+  return true;
+}
+
+}  // namespace dg::http::internal
