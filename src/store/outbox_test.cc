@@ -429,35 +429,32 @@ TEST(Outbox, WriteFailureKeepsEventsQueuedAndRecovers) {
   EXPECT_EQ(ids_of(*events), (std::vector<std::string>{"a", "b", "c", "d"}));
 }
 
-// A measurement, not a test: run by hand with
-//   store_outbox_test --gtest_also_run_disabled_tests --gtest_filter='*AppendThroughput*'
-// 200,000 appends of a typical event from 2 threads; prints appends/s (until
-// the last append returned) and the rate until everything was on disk.
-TEST(Outbox, DISABLED_AppendThroughput) {
-  TempPath path("throughput");
-  constexpr int kThreads = 2;
-  constexpr int kEventsPerThread = 100'000;
-  const std::string body(220, 'x');  // about the size of a download.completed event
-  auto outbox = open_or_die(path.str(), 10'000'000);
+// Each written batch's buffer is the queue's next one: later, shorter
+// batches must hold exactly their own events, nothing left from before.
+TEST(Outbox, BatchesWrittenIntoAReusedBufferHoldOnlyTheirEvents) {
+  TempPath path("reuse");
+  auto outbox = open_or_die(path.str(), 100'000);
   ASSERT_TRUE(outbox);
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kEventsPerThread; ++i) {
-        EXPECT_TRUE(outbox->append("t" + std::to_string(t) + "-" + std::to_string(i), body).ok());
-      }
-    });
+  std::vector<std::string> ids, bodies;
+  for (int round = 0; round < 6; ++round) {
+    // Long bodies first, then shorter and fewer: each round's bytes fit in
+    // the room an earlier round left.
+    const int events = 600 - round * 100;
+    const size_t body_bytes = 900 - static_cast<size_t>(round) * 150;
+    for (int i = 0; i < events; ++i) {
+      ids.push_back("r" + std::to_string(round) + "-" + std::to_string(i));
+      bodies.push_back("{\"b\":\"" + std::string(body_bytes, static_cast<char>('a' + round)) + "\"}");
+      ASSERT_TRUE(outbox->append(ids.back(), bodies.back()).ok());
+    }
+    ASSERT_TRUE(outbox->flush().ok());
   }
-  for (auto& thread : threads) thread.join();
-  auto appended = std::chrono::steady_clock::now();
-  ASSERT_TRUE(outbox->flush().ok());
-  auto flushed = std::chrono::steady_clock::now();
-  EXPECT_EQ(*outbox->depth(), uint32_t{kThreads * kEventsPerThread});
-  auto seconds = [&](auto end) { return std::chrono::duration<double>(end - start).count(); };
-  std::printf("%d appends from %d threads: %.3f s to append (%.0f appends/s), %.3f s until on disk (%.0f/s)\n",
-              kThreads * kEventsPerThread, kThreads, seconds(appended), kThreads * kEventsPerThread / seconds(appended),
-              seconds(flushed), kThreads * kEventsPerThread / seconds(flushed));
+  auto events = outbox->peek(100'000);
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_EQ((*events)[i].id, ids[i]);
+    ASSERT_EQ((*events)[i].body_json, bodies[i]) << ids[i];
+  }
 }
 
 }  // namespace
