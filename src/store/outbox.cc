@@ -39,10 +39,11 @@ constexpr std::chrono::milliseconds kCommitIntervalMin{100};
 // The pause between attempts while writing fails, so a full or broken disk is
 // not hammered in a loop; a shutdown cuts it short.
 constexpr std::chrono::milliseconds kWriteRetryBackoff{1000};
-// A written batch's buffer becomes the queue's next one, up to this size
-// (about a full batch): a fresh buffer every commit grew by doubling, each
-// step new pages, faulted in and soon unmapped, and cost the writer a fifth
-// of its time. A larger one, left by a backlog, is let go.
+// While events keep coming, a written batch's buffer becomes the queue's
+// next one, up to this size (about a full batch): a fresh buffer every
+// commit grew by doubling, each step new pages, faulted in and soon
+// unmapped, and cost the writer a fifth of its time. A larger one, left by a
+// backlog, is let go; so are both once the writer finds nothing queued.
 constexpr size_t kSpareBufferBytesMax = 8 * 1024 * 1024;
 
 
@@ -299,6 +300,12 @@ class SqliteOutbox final : public Outbox {
     std::unique_lock lock(mutex_);
     for (;;) {
       writer_idle_ = true;
+      if (queue_count_ == 0) {
+        // Nothing arrived during the last commit: the burst is over, and its
+        // buffers go (an idle edge holds no megabytes for the next one).
+        std::string().swap(queue_);
+        std::string().swap(spare_);
+      }
       work_.wait(lock, [&] { return stopping_ || queue_count_ > 0; });
       writer_idle_ = false;
       if (queue_count_ == 0) return;  // stopping, and everything is written
