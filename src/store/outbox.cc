@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <condition_variable>
+#include <cstring>
 #include <charconv>
 #include <iterator>
 #include <optional>
@@ -70,10 +71,8 @@ Status sqlite_failure(sqlite3* db, std::string_view doing) {
   return Status(Code::io_error, "outbox: " + std::string(doing) + ": " + sqlite3_errmsg(db));
 }
 
-// Events as they are stored: for each, its id then its body, each as a
-// netstring ("<length>:<bytes>,"), so any bytes round-trip. The queue holds
-// them so encoded too: a batch is written as it is, and a burst of downloads
-// is one growing buffer rather than two allocations an event.
+// An event as it is stored: its "record", the id then the body, each as a
+// netstring ("<length>:<bytes>,"), so any bytes round-trip.
 void append_netstring(std::string& out, std::string_view bytes) {
   char digits[24];
   auto end = std::to_chars(digits, digits + sizeof digits, bytes.size()).ptr;
@@ -82,12 +81,6 @@ void append_netstring(std::string& out, std::string_view bytes) {
   out += bytes;
   out += ',';
 }
-
-// Events taken from the queue to be written: their encoded bytes and count.
-struct Batch {
-  std::string bytes;
-  size_t count = 0;
-};
 
 // Reads one netstring at `at`, moving past it; nullopt when malformed.
 std::optional<std::string_view> read_netstring(std::string_view text, size_t& at) {
@@ -106,26 +99,182 @@ std::optional<std::string_view> read_netstring(std::string_view text, size_t& at
   return text.substr(colon + 1, length);
 }
 
-// Where the first `count` events of well-formed encoded bytes end.
-size_t end_of_events(std::string_view bytes, size_t count) {
-  size_t at = 0;
-  for (size_t i = 0; i < 2 * count && at < bytes.size(); ++i) {
-    if (!read_netstring(bytes, at)) break;  // cannot happen: the queue wrote them
+// A batch's records come in one of two forms (docs/formats/sync.md):
+//  - plain: the records one after another (the form of files from before
+//    the delta form; it starts with a digit);
+//  - delta: kDeltaMark, then each record as its length and the pieces that
+//    build it from the record before it (the first from nothing): runs of
+//    new bytes, each followed by a stretch copied from the record before.
+//    All numbers are LEB128: the record's length, then until it is whole,
+//    a run's length and bytes, then (unless whole) the copy's start in the
+//    record before and its length.
+// Consecutive events differ in a few places (an id's counter, the account,
+// the second): a typical download event stores ~30 bytes instead of ~200,
+// and the writer's work (SQLite's copies, the WAL, the checkpoint) shrinks
+// with it. The queue in memory holds a delta-form batch.
+constexpr char kDeltaMark = 'd';
+// Shorter common stretches are cheaper to store as new bytes.
+constexpr size_t kCopyBytesMin = 6;
+// How far (in bytes, either way) from where the two records line up a copy
+// is looked for: a counter or an account gaining a digit shifts the rest.
+constexpr ptrdiff_t kShiftMax = 3;
+
+void append_varint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out += static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
   }
-  return at;
+  out += static_cast<char>(value);
 }
 
-// The events of a stored batch, numbered from `first_seq`.
+std::optional<uint64_t> read_varint(std::string_view text, size_t& at) {
+  uint64_t value = 0;
+  for (int shift = 0; shift < 64 && at < text.size(); shift += 7) {
+    auto byte = static_cast<uint8_t>(text[at++]);
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return value;
+  }
+  return std::nullopt;
+}
+
+// Bytes `a` and `b` share at their starts, compared eight at a time.
+size_t common_prefix(std::string_view a, std::string_view b) {
+  size_t limit = std::min(a.size(), b.size()), i = 0;
+  for (; i + 8 <= limit; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return i + static_cast<size_t>(__builtin_ctzll(x ^ y) / 8);  // little-endian
+  }
+  while (i < limit && a[i] == b[i]) ++i;
+  return i;
+}
+
+// Appends `record` to a delta-form batch, built from `previous`: walking
+// both together, a stretch of at least kCopyBytesMin bytes that matches
+// where the walk stands in `previous` (give or take kShiftMax) is copied;
+// anything else is new bytes.
+void append_delta(std::string& out, std::string_view previous, std::string_view record) {
+  append_varint(out, record.size());
+  size_t at = 0, run_start = 0;
+  ptrdiff_t in_previous = 0;  // where the walk stands in `previous`
+  const auto previous_size = static_cast<ptrdiff_t>(previous.size());
+  while (at < record.size()) {
+    size_t copy_bytes = 0, copy_from = 0;
+    for (ptrdiff_t shift : {0, 1, -1, 2, -2, 3, -3}) {
+      ptrdiff_t from = in_previous + shift;
+      if (from < 0 || from >= previous_size || previous[static_cast<size_t>(from)] != record[at]) continue;
+      size_t bytes = common_prefix(previous.substr(static_cast<size_t>(from)), record.substr(at));
+      if (bytes > copy_bytes) {
+        copy_bytes = bytes;
+        copy_from = static_cast<size_t>(from);
+      }
+    }
+    static_assert(kShiftMax == 3, "the shifts tried above");
+    if (copy_bytes < kCopyBytesMin) {
+      ++at;
+      ++in_previous;
+      continue;
+    }
+    append_varint(out, at - run_start);
+    out.append(record.substr(run_start, at - run_start));
+    append_varint(out, copy_from);
+    append_varint(out, copy_bytes);
+    at += copy_bytes;
+    in_previous = static_cast<ptrdiff_t>(copy_from + copy_bytes);
+    run_start = at;
+  }
+  if (run_start < record.size() || record.empty()) {
+    append_varint(out, record.size() - run_start);
+    out.append(record.substr(run_start));
+  }
+}
+
+// Reads the delta-form records of `text` (after its mark) in order, from
+// `at`, rebuilding each into `record` and calling visit(record, end), where
+// `end` is where the next one starts; stops when visit returns false. False
+// when a piece does not fit (a copy outside the record before, a length past
+// the record's or the text's end) or the text ends inside a record.
+template <typename Visit>
+bool for_each_delta_record(std::string_view text, size_t at, std::string& record, Visit visit) {
+  std::string previous;
+  record.clear();
+  while (at < text.size()) {
+    auto size = read_varint(text, at);
+    if (!size || *size > text.size() * 64) return false;  // no record grows that much from its pieces
+    record.clear();
+    do {
+      auto run = read_varint(text, at);
+      if (!run || *run > *size - record.size() || *run > text.size() - at) return false;
+      record.append(text.substr(at, *run));
+      at += *run;
+      if (record.size() == *size) break;
+      auto from = read_varint(text, at);
+      auto bytes = from ? read_varint(text, at) : std::nullopt;
+      if (!bytes || *bytes == 0 || *from > previous.size() || *bytes > previous.size() - *from ||
+          *bytes > *size - record.size()) {
+        return false;
+      }
+      record.append(previous, *from, *bytes);
+    } while (record.size() < *size);
+    if (!visit(std::string_view(record), at)) return true;
+    previous.swap(record);
+  }
+  return true;
+}
+
+// Splits a delta-form batch of more than `count` records after the first
+// `count`: `batch` keeps them; the rest is returned as a batch of its own,
+// its first record written whole (it no longer follows the one before it).
+std::string split_delta_batch(std::string& batch, size_t count) {
+  std::string record, rest;
+  size_t seen = 0, kept_end = batch.size();
+  for_each_delta_record(batch, 1, record, [&](std::string_view current, size_t end) {
+    if (++seen <= count) {
+      kept_end = end;
+      return true;
+    }
+    rest += kDeltaMark;
+    append_delta(rest, {}, current);
+    rest.append(std::string_view(batch).substr(end));
+    return false;
+  });
+  batch.resize(kept_end);
+  return rest;
+}
+
+// Events taken from the queue to be written: a delta-form batch and its count.
+struct Batch {
+  std::string bytes;
+  size_t count = 0;
+};
+
+// The events of a stored batch (either form), numbered from `first_seq`.
 Result<std::vector<OutboxEvent>> decode_batch(int64_t first_seq, int64_t count, std::string_view text) {
   std::vector<OutboxEvent> events;
-  size_t at = 0;
-  while (at < text.size()) {
-    auto id = read_netstring(text, at);
-    auto body = id ? read_netstring(text, at) : std::nullopt;
-    if (!body) break;
+  auto add = [&](std::string_view record) {
+    size_t at = 0;
+    auto id = read_netstring(record, at);
+    auto body = id ? read_netstring(record, at) : std::nullopt;
+    if (!body || at != record.size()) return false;
     events.push_back({first_seq + static_cast<int64_t>(events.size()), std::string(*id), std::string(*body)});
+    return true;
+  };
+  bool whole = true;
+  if (!text.empty() && text.front() == kDeltaMark) {
+    std::string record;
+    whole = for_each_delta_record(text, 1, record, [&](std::string_view r, size_t) { return whole = add(r); }) &&
+            whole;
+  } else {
+    size_t at = 0;
+    while (whole && at < text.size()) {
+      size_t start = at;
+      auto id = read_netstring(text, at);
+      auto body = id ? read_netstring(text, at) : std::nullopt;
+      whole = body && add(text.substr(start, at - start));
+    }
   }
-  if (at != text.size() || static_cast<int64_t>(events.size()) != count) {
+  if (!whole || static_cast<int64_t>(events.size()) != count) {
     return error(Code::corruption, "outbox: the batch at seq " + std::to_string(first_seq) + " is malformed");
   }
   return events;
@@ -160,13 +309,26 @@ class SqliteOutbox final : public Outbox {
   SqliteOutbox& operator=(const SqliteOutbox&) = delete;
 
   Status append(std::string_view id, std::string_view body_json) override {
+    // Built before taking the lock; the buffer is the thread's (it trades
+    // places with last_record_).
+    thread_local std::string record;
+    record.clear();
+    append_netstring(record, id);
+    append_netstring(record, body_json);
     {
       std::lock_guard lock(mutex_);
       if (depth_locked() >= depth_max_) {
         return Status(Code::limit_exceeded, "outbox is full (" + std::to_string(depth_max_) + " events)");
       }
-      append_netstring(queue_, id);
-      append_netstring(queue_, body_json);
+      // The first event of a queue is written whole, each later one as its
+      // change from the one before.
+      if (queue_count_ == 0) {
+        queue_ += kDeltaMark;
+        append_delta(queue_, {}, record);
+      } else {
+        append_delta(queue_, last_record_, record);
+      }
+      last_record_.swap(record);
       ++queue_count_;
       ++appended_count_;
       // Only an idle writer needs waking: a busy one takes the queue when its
@@ -344,9 +506,8 @@ class SqliteOutbox final : public Outbox {
       queue_.swap(spare_);  // empty, with the room of an earlier batch
       batch.count = std::exchange(queue_count_, 0);
     } else {
-      size_t end = end_of_events(queue_, kBatchEventsMax);
-      batch.bytes.assign(queue_, 0, end);
-      queue_.erase(0, end);
+      batch.bytes.swap(queue_);
+      queue_ = split_delta_batch(batch.bytes, kBatchEventsMax);
       batch.count = kBatchEventsMax;
       queue_count_ -= kBatchEventsMax;
     }
@@ -377,7 +538,10 @@ class SqliteOutbox final : public Outbox {
   // the rolled-back transaction never counted as written.
   void on_batch_failed(Batch batch, Status failure) {
     in_flight_count_ = 0;
-    queue_.insert(0, batch.bytes);
+    // The queue's own first event is written whole: it follows on from
+    // anything, so the two join behind one mark.
+    if (!queue_.empty()) batch.bytes.append(queue_, 1);
+    queue_.swap(batch.bytes);
     queue_count_ += batch.count;
     if (write_error_.ok()) {
       log::error("outbox cannot write; events stay queued and are retried",
@@ -437,8 +601,9 @@ class SqliteOutbox final : public Outbox {
   std::condition_variable work_;     // the writer waits for events or a stop
   std::condition_variable written_;  // flush() waits for a batch's outcome
   // Bounded by depth_max_: append() refuses beyond it, stored rows included.
-  // Events appended and not yet taken by the writer, encoded (append_netstring).
+  // Events appended and not yet taken by the writer: a delta-form batch.
   std::string queue_;
+  std::string last_record_;  // the record of the event appended last
   std::string spare_;  // empty; see kSpareBufferBytesMax
   size_t queue_count_ = 0;
   size_t in_flight_count_ = 0;   // taken from queue_, being written

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -202,6 +203,92 @@ TEST(Outbox, AnyBytesRoundTripThroughABatch) {
   }
 }
 
+// Each event is stored as pieces of the one before and new bytes; random
+// edits of every size and place (and repeats, records that are a prefix or
+// a suffix of the one before, empty ones) must come back byte for byte.
+TEST(Outbox, EventsStoredAsChangesComeBackExactly) {
+  TempPath path("changes");
+  std::mt19937 random(7);
+  auto roll = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(random); };
+  std::vector<std::pair<std::string, std::string>> appended;
+  std::string body = "{\"kind\":\"download.completed\",\"account\":\"buyer-1\"}";
+  for (int i = 0; i < 5000; ++i) {
+    switch (roll(6)) {
+      case 0:  // replace a stretch with random bytes
+      case 1: {
+        size_t at = roll(body.size() + 1), length = roll(std::min<size_t>(40, body.size() - at) + 1);
+        std::string bytes(roll(40), '\0');
+        for (char& c : bytes) c = static_cast<char>(roll(256));
+        body.replace(at, length, bytes);
+        break;
+      }
+      case 2:  // the same again
+        break;
+      case 3:  // cut to a prefix or a suffix
+        body = roll(2) ? body.substr(0, roll(body.size() + 1)) : body.substr(roll(body.size() + 1));
+        break;
+      case 4:  // doubled
+        body += body.substr(0, std::min<size_t>(body.size(), 300));
+        break;
+      default:  // something else entirely
+        body = std::string(roll(300), static_cast<char>('a' + roll(26)));
+    }
+    appended.emplace_back("edge-" + std::to_string(i * 7919 % 100003), body);
+  }
+  {
+    auto outbox = open_or_die(path.str(), 100'000);
+    ASSERT_TRUE(outbox);
+    for (size_t i = 0; i < appended.size(); ++i) {
+      ASSERT_TRUE(outbox->append(appended[i].first, appended[i].second).ok());
+      if (i % 1000 == 999) {
+        ASSERT_TRUE(outbox->flush().ok());  // several batches
+      }
+    }
+  }
+  auto outbox = open_or_die(path.str(), 100'000);
+  ASSERT_TRUE(outbox);
+  auto events = outbox->peek(100'000);
+  ASSERT_TRUE(events.has_value()) << events.error().to_string();
+  ASSERT_EQ(events->size(), appended.size());
+  for (size_t i = 0; i < appended.size(); ++i) {
+    ASSERT_EQ((*events)[i].id, appended[i].first) << i;
+    ASSERT_EQ((*events)[i].body_json, appended[i].second) << i;
+  }
+}
+
+// Download events differ from one to the next in a few places: stored as
+// changes they take a fraction of their plain size.
+TEST(Outbox, TypicalEventsTakeAFifthOfTheirSize) {
+  TempPath path("compact");
+  size_t plain_bytes = 0;
+  {
+    auto outbox = open_or_die(path.str(), 100'000);
+    ASSERT_TRUE(outbox);
+    for (int i = 1; i <= 2000; ++i) {
+      std::string id = "YK-FWjC-oFkxtBVvlnEopQ-" + std::to_string(i);
+      std::string body = "{\"id\":\"" + id +
+                         "\",\"kind\":\"download.completed\",\"drop\":\"summer-tape\",\"account\":\"buyer-" +
+                         std::to_string(i * 37 % 64) + "\",\"at\":\"2026-11-21T07:00:0" + std::to_string(i / 250) +
+                         "Z\",\"detail\":{\"path\":\"side-a/01.flac\",\"bytes\":4194304}}";
+      plain_bytes += id.size() + body.size();
+      ASSERT_TRUE(outbox->append(id, body).ok());
+    }
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.str().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT SUM(length(events)), MIN(substr(events, 1, 1)) FROM outbox_batches", -1,
+                               &statement, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
+  auto stored_bytes = static_cast<size_t>(sqlite3_column_int64(statement, 0));
+  std::string first_byte(reinterpret_cast<const char*>(sqlite3_column_text(statement, 1)));
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  EXPECT_EQ(first_byte, "d");  // the delta form's mark
+  EXPECT_LT(stored_bytes, plain_bytes / 5) << "plain " << plain_bytes;
+}
+
 // Acknowledging into the middle of a stored batch keeps the rest of it,
 // across a reopen, and new events are numbered after everything acknowledged.
 TEST(Outbox, AcknowledgingPartOfABatchSurvivesReopen) {
@@ -280,6 +367,57 @@ TEST(Outbox, AMalformedBatchIsAnError) {
   ASSERT_FALSE(events.has_value());
   EXPECT_EQ(events.error().code(), Code::corruption);
   EXPECT_NE(events.error().message().find("seq 1"), std::string::npos) << events.error().to_string();
+}
+
+// The delta form (docs/formats/sync.md): a piece that does not fit, or a
+// record that is no pair of netstrings, is corruption too.
+TEST(Outbox, AMalformedDeltaBatchIsAnError) {
+  for (const char* events : {
+           // a copy reaching past the record before it
+           "CAST('d' AS BLOB) || X'0808' || CAST('1:a,1:b,' AS BLOB) || X'08000009'",
+           // a copy of nothing
+           "CAST('d' AS BLOB) || X'0808' || CAST('1:a,1:b,' AS BLOB) || X'08000000'",
+           // new bytes running past the end
+           "CAST('d' AS BLOB) || X'0808' || CAST('1:a' AS BLOB)",
+           // the text ends inside a record
+           "CAST('d' AS BLOB) || X'0803' || CAST('1:a' AS BLOB)",
+           // a whole record that is no pair of netstrings
+           "CAST('d' AS BLOB) || X'0303' || CAST('1:a' AS BLOB)"}) {
+    TempPath path("malformed-delta");
+    {
+      auto outbox = open_or_die(path.str(), 100);
+      ASSERT_TRUE(outbox);
+    }
+    std::string sql = "INSERT INTO outbox_batches (first_seq, count, events) VALUES (10, 2, CAST((" +
+                      std::string(events) + ") AS BLOB))";
+    ASSERT_EQ(run_sql(path.str(), sql.c_str()), "");
+    auto outbox = open_or_die(path.str(), 100);
+    ASSERT_TRUE(outbox);
+    auto events_read = outbox->peek(10);
+    ASSERT_FALSE(events_read.has_value()) << events;
+    EXPECT_EQ(events_read.error().code(), Code::corruption) << events;
+    EXPECT_NE(events_read.error().message().find("seq 10"), std::string::npos) << events_read.error().to_string();
+  }
+  // The same bytes, well formed, are two events.
+  TempPath path("delta");
+  {
+    auto outbox = open_or_die(path.str(), 100);
+    ASSERT_TRUE(outbox);
+  }
+  ASSERT_EQ(run_sql(path.str(), "INSERT INTO outbox_batches (first_seq, count, events) VALUES (10, 2, "
+                                "CAST((CAST('d' AS BLOB) || X'0808' || CAST('1:a,1:b,' AS BLOB) || X'0800000602' || "
+                                "CAST('c,' AS BLOB)) AS BLOB))"),
+            "");
+  auto outbox = open_or_die(path.str(), 100);
+  ASSERT_TRUE(outbox);
+  auto events = outbox->peek(10);
+  ASSERT_TRUE(events.has_value()) << events.error().to_string();
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].id, "a");
+  EXPECT_EQ((*events)[0].body_json, "b");
+  EXPECT_EQ((*events)[1].id, "a");
+  EXPECT_EQ((*events)[1].body_json, "c");
+  EXPECT_EQ((*events)[1].seq, 11);
 }
 
 TEST(Outbox, FlushMakesEverythingVisibleAndAcknowledgeLowersDepthExactly) {
