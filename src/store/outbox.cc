@@ -24,10 +24,10 @@ namespace {
 using sqlite::ResetOnExit;
 using sqlite::StatementPtr;
 
-// A batch is one transaction and one row (~200 bytes an event). The cap
-// bounds how long the writer holds the connection (peek and acknowledge wait
-// for it) when a backlog built up; a full batch is written without waiting
-// for the commit interval.
+// A batch is one transaction and one row (~20-30 bytes a typical event, in
+// the delta form; see kDeltaMark). The cap bounds how long the writer holds
+// the connection (peek and acknowledge wait for it) when a backlog built up;
+// a full batch is written without waiting for the commit interval.
 constexpr size_t kBatchEventsMax = 32768;
 // Commits are at least this far apart (unless a flush() waits or a batch is
 // full): each costs an fsync. At tens of thousands of downloads a second,
