@@ -249,35 +249,57 @@ struct Batch {
   size_t count = 0;
 };
 
-// The events of a stored batch (either form), numbered from `first_seq`.
-Result<std::vector<OutboxEvent>> decode_batch(int64_t first_seq, int64_t count, std::string_view text) {
-  std::vector<OutboxEvent> events;
-  auto add = [&](std::string_view record) {
+// Reads a stored batch (either form), its events numbered from
+// `first_seq`, and appends to `out` those after `acked` until `out` holds
+// `count_max`: the ones before are only stepped over (a delta-form record
+// needs the one before it), and nothing after the last one taken is read.
+// True when the batch was read to its end; then it must hold `count` events.
+// (Pushing a backlog peeks a few hundred events at a time out of batches of
+// up to kBatchEventsMax.)
+Result<bool> read_batch(int64_t first_seq, int64_t count, std::string_view text, int64_t acked,
+                        size_t count_max, std::vector<OutboxEvent>& out) {
+  int64_t seq = first_seq;
+  bool malformed = false, full = false;
+  auto take = [&](std::string_view record) {
     size_t at = 0;
     auto id = read_netstring(record, at);
     auto body = id ? read_netstring(record, at) : std::nullopt;
-    if (!body || at != record.size()) return false;
-    events.push_back({first_seq + static_cast<int64_t>(events.size()), std::string(*id), std::string(*body)});
+    if (!body || at != record.size()) {
+      malformed = true;
+      return false;
+    }
+    if (seq > acked) {
+      if (out.size() >= count_max) {
+        full = true;
+        return false;
+      }
+      out.push_back({seq, std::string(*id), std::string(*body)});
+    }
+    ++seq;
     return true;
   };
-  bool whole = true;
   if (!text.empty() && text.front() == kDeltaMark) {
     std::string record;
-    whole = for_each_delta_record(text, 1, record, [&](std::string_view r, size_t) { return whole = add(r); }) &&
-            whole;
+    if (!for_each_delta_record(text, 1, record, [&](std::string_view r, size_t) { return take(r); })) {
+      malformed = true;
+    }
   } else {
     size_t at = 0;
-    while (whole && at < text.size()) {
+    while (!malformed && !full && at < text.size()) {
       size_t start = at;
       auto id = read_netstring(text, at);
       auto body = id ? read_netstring(text, at) : std::nullopt;
-      whole = body && add(text.substr(start, at - start));
+      if (!body) {
+        malformed = true;
+      } else {
+        take(text.substr(start, at - start));
+      }
     }
   }
-  if (!whole || static_cast<int64_t>(events.size()) != count) {
+  if (malformed || (!full && seq - first_seq != count)) {
     return error(Code::corruption, "outbox: the batch at seq " + std::to_string(first_seq) + " is malformed");
   }
-  return events;
+  return !full;
 }
 
 Result<int64_t> read_acked(Connection& connection);
@@ -431,17 +453,15 @@ class SqliteOutbox final : public Outbox {
         read_all = false;
         break;
       }
-      auto events = decode_batch(sqlite3_column_int64(statement, 0), sqlite3_column_int64(statement, 1),
-                                 std::string_view(static_cast<const char*>(sqlite3_column_blob(statement, 2)),
-                                                  static_cast<size_t>(sqlite3_column_bytes(statement, 2))));
-      if (!events) return error(events.error());
-      for (OutboxEvent& event : *events) {
-        if (event.seq <= *acked) continue;  // the front of a batch acknowledged in part
-        if (out.size() >= count_max) {
-          read_all = false;
-          break;
-        }
-        out.push_back(std::move(event));
+      // The front of a batch acknowledged in part is skipped.
+      auto whole = read_batch(sqlite3_column_int64(statement, 0), sqlite3_column_int64(statement, 1),
+                              std::string_view(static_cast<const char*>(sqlite3_column_blob(statement, 2)),
+                                               static_cast<size_t>(sqlite3_column_bytes(statement, 2))),
+                              *acked, count_max, out);
+      if (!whole) return error(whole.error());
+      if (!*whole) {
+        read_all = false;
+        break;
       }
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) return error(sqlite_failure(db, "reading events"));

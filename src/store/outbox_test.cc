@@ -289,6 +289,38 @@ TEST(Outbox, TypicalEventsTakeAFifthOfTheirSize) {
   EXPECT_LT(stored_bytes, plain_bytes / 5) << "plain " << plain_bytes;
 }
 
+// Pushing a backlog: a few hundred events at a time out of one large batch,
+// each acknowledged before the next peek; every event comes exactly once,
+// in order, and nothing is left.
+TEST(Outbox, ABigBatchDrainsAFewEventsAtATime) {
+  TempPath path("drain");
+  auto outbox = open_or_die(path.str(), 100'000);
+  ASSERT_TRUE(outbox);
+  constexpr int kEvents = 20'000;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(outbox->append("e" + std::to_string(i), "{\"i\":" + std::to_string(i) + "}").ok());
+  }
+  ASSERT_TRUE(outbox->flush().ok());
+  int next = 0;
+  for (int round = 0; round < 100 && next < kEvents; ++round) {
+    auto events = outbox->peek(300);
+    ASSERT_TRUE(events.has_value()) << events.error().to_string();
+    ASSERT_FALSE(events->empty());
+    ASSERT_LE(events->size(), 300u);
+    for (const OutboxEvent& event : *events) {
+      ASSERT_EQ(event.id, "e" + std::to_string(next));
+      ASSERT_EQ(event.body_json, "{\"i\":" + std::to_string(next) + "}");
+      ++next;
+    }
+    ASSERT_TRUE(outbox->acknowledge(events->back().seq).ok());
+    EXPECT_EQ(*outbox->depth(), static_cast<uint32_t>(kEvents - next));
+  }
+  EXPECT_EQ(next, kEvents);
+  auto rest = outbox->peek(300);
+  ASSERT_TRUE(rest.has_value());
+  EXPECT_TRUE(rest->empty());
+}
+
 // Acknowledging into the middle of a stored batch keeps the rest of it,
 // across a reopen, and new events are numbered after everything acknowledged.
 TEST(Outbox, AcknowledgingPartOfABatchSurvivesReopen) {
