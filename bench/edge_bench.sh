@@ -178,8 +178,9 @@ setup_dropgate() {
   "$dropgate" edge approve "$edge_id" --drops "$slug" >> "$tmp/setup.log" 2>&1 || die "edge approve failed"
   cat > "$e/edge.toml" <<EOF
 io_threads = $io_threads
-# Every download of the runs is recorded while the origin is away.
-outbox_depth_max = 10000000
+# Every download of the runs is recorded while the origin is away: five
+# runs of three files, each side, reach 10 million downloads.
+outbox_depth_max = 40000000
 EOF
   "$dropgate" edge preload --data "$e" >> "$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log" >&2; die "edge preload failed"; }
 

@@ -18,7 +18,9 @@ Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& c) {
   DG_RETURN_IF_ERROR(file->read("clock_skew_s", c.clock_skew_s, 900));
   DG_RETURN_IF_ERROR(file->read("io_threads", c.io_threads, 256));
   DG_RETURN_IF_ERROR(file->read("handler_threads", c.handler_threads, 4096));
-  DG_RETURN_IF_ERROR(file->read("outbox_depth_max", c.outbox_depth_max, 10'000'000));
+  // Stored, an event takes ~20-30 bytes (docs/formats/sync.md); while the
+  // disk refuses writes, the waiting ones are held in memory.
+  DG_RETURN_IF_ERROR(file->read("outbox_depth_max", c.outbox_depth_max, 100'000'000));
   DG_RETURN_IF_ERROR(file->read("token_cache_entries_max", c.token_cache_entries_max, 10'000'000));
   DG_RETURN_IF_ERROR(file->read("blob_memory_max_mb", c.blob_memory_max_mb, 1'048'576));
   DG_RETURN_IF_ERROR(file->read("log_level", c.log_level));
