@@ -478,8 +478,12 @@ main() {
   for name in "${names[@]}"; do
     echo "run.sh: running $name" >&2
     load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+    # A failed benchmark (set -e ends the script) leaves its earlier section
+    # as it was, and no half-written one.
+    trap 'rm -f "$results_dir/$name.md.tmp"' EXIT
     "bench_$name" > "$results_dir/$name.md.tmp"
     mv "$results_dir/$name.md.tmp" "$results_dir/$name.md"
+    trap - EXIT
   done
   write_doc "$results_dir" "$doc"
   echo "run.sh: wrote $doc" >&2
