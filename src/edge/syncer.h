@@ -68,6 +68,7 @@ class Syncer {
   store::Outbox& outbox_;
   const Clock& clock_;
   std::string origin_url_;
+  uint32_t events_per_push_;  // see kEventsPerPush
   metrics::Counter& syncs_ok_;
   metrics::Counter& syncs_failed_;
   metrics::Counter& manifests_refused_;

@@ -196,6 +196,13 @@ struct RouteOptions {
   // quick, non-blocking ones (health, cached lookups, file serving) run on the
   // I/O thread and skip the hop.
   bool blocking = true;
+  // For a route whose callers prove themselves in the request (an edge's
+  // signed grant) rather than to the router's authenticator: checked on the
+  // I/O thread when the header arrives, so it must be quick, thread-safe and
+  // never block (no store). When it passes, the body may be as large as
+  // body_bytes_max, as for an authenticated request; the handler still
+  // decides whether to serve. A check that throws refuses.
+  std::function<bool(const Request&)> admits_large_body;
 };
 
 struct Route {

@@ -865,10 +865,17 @@ std::optional<Response> Session::admit(Exchange& exchange, const Status& target_
   if (options.requires_auth && !request.authenticated) {
     return internal::server_problem(401, "missing or refused credentials");
   }
+  bool large_body = request.authenticated;
+  if (!large_body && options.admits_large_body) {
+    try {
+      large_body = options.admits_large_body(request);
+    } catch (const std::exception& e) {
+      log::error("admits_large_body threw", {{"request_id", request.request_id}, {"what", e.what()}});
+    }
+  }
   exchange.body_bytes_max =
-      request.authenticated
-          ? options.body_bytes_max
-          : std::min<uint64_t>(options.body_bytes_max, limits::request_body_bytes_max_anonymous);
+      large_body ? options.body_bytes_max
+                 : std::min<uint64_t>(options.body_bytes_max, limits::request_body_bytes_max_anonymous);
   if (content_length && *content_length > exchange.body_bytes_max) {
     return internal::server_problem(413, "the request body is larger than this route accepts");
   }

@@ -20,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "base/encoding.h"
@@ -567,6 +568,14 @@ class BodyLimitTest : public ServerTest {
                       "text/plain");
                 },
                 {.body_bytes_max = 1024 * 1024});
+    // Its callers prove themselves with a field of their own (as an edge
+    // with its grant), which the route checks when the header arrives.
+    router_.add(Verb::post, "/self-proving",
+                [](Request& request) { return text_response(200, std::to_string(request.body.size()), "text/plain"); },
+                {.body_bytes_max = 1024 * 1024, .admits_large_body = [](const Request& request) {
+                   if (request.header("X-Proof") == "throw") throw std::runtime_error("broken check");
+                   return request.header("X-Proof") == "good";
+                 }});
     start_server();
   }
   const std::string body_ = pattern_bytes(20 * 1024);
@@ -603,6 +612,26 @@ TEST_F(BodyLimitTest, AuthenticatedBodyOver16KiBIsAccepted) {
   ASSERT_TRUE(chunked);
   EXPECT_EQ(chunked->status, 200u);
   EXPECT_EQ(chunked->body, expected_);
+}
+
+// A route's own header-time check earns the route's body limit; a failed
+// or throwing one leaves the anonymous limit.
+TEST_F(BodyLimitTest, ARoutesOwnCheckEarnsItsBodyLimit) {
+  {
+    Client client(port());
+    ASSERT_TRUE(client.send(post("/self-proving", body_, "X-Proof: good\r\n")));
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200u);
+    EXPECT_EQ(response->body, std::to_string(body_.size()));
+  }
+  for (const char* proof : {"X-Proof: bad\r\n", "X-Proof: throw\r\n", ""}) {
+    Client client(port());
+    ASSERT_TRUE(client.send(post("/self-proving", body_, proof)));
+    auto response = client.read_response();
+    ASSERT_TRUE(response) << proof;
+    EXPECT_EQ(response->status, 413u) << proof;
+  }
 }
 
 TEST_F(BodyLimitTest, AnonymousSmallBodyIsAcceptedAndKeepsTheConnection) {

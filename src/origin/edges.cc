@@ -230,6 +230,14 @@ Response EdgeHub::blob(Request& request) {
   return http::problem(404, "not-found", "Not found", "no blob with that hash in this edge's drops");
 }
 
+bool EdgeHub::carries_signed_grant(const Request& request) const {
+  std::string_view token = bearer(request);
+  if (token.empty()) return false;
+  core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
+                              parts_.config.issuer};
+  return core::verify_edge_grant(parts_.keyring, token, options).has_value();
+}
+
 Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
   auto edge = authenticate(request);
   if (!edge) return std::unexpected(edge.error());
@@ -305,7 +313,9 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
   router.add(Verb::get, "/v1/edge/blobs/{sha256}", [h](Request& r) { return h->blob(r); },
              http::RouteOptions{.name = "edge.blob"});
   router.add(Verb::post, "/v1/edge/events", [h](Request& r) { return render(h->ingest_events(r), 200); },
-             http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_json, .name = "edge.events"});
+             http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_json,
+                                .name = "edge.events",
+                                .admits_large_body = [h](const Request& r) { return h->carries_signed_grant(r); }});
 }
 
 }  // namespace dg::origin

@@ -46,6 +46,10 @@ class EdgeHub {
   http::Response blob(http::Request& request);
   // Download events reported by an edge; stored once each.
   Outcome<std::string> ingest_events(const http::Request& request);
+  // Whether the request carries a grant this origin signed that has not
+  // expired: the signature alone, no store (enrolment and approval are
+  // checked by the handler). Lets an edge push more than an anonymous body.
+  bool carries_signed_grant(const http::Request& request) const;
 
  private:
   // The edge behind a request's grant: verified token, enrolled, approved.

@@ -411,6 +411,22 @@ test('events pushed twice are stored once (the origin de-duplicates by edge and 
   assert.equal(await originDownloads(SLUG), before + 3)
   completed[SLUG] += 3
 
+  // A push over the 16 KiB an anonymous body may have is read when the
+  // grant's signature verifies (checked as the header arrives), and refused
+  // unread otherwise.
+  const large = {
+    events: Array.from({ length: 200 }, (_, i) => ({ ...batch.events[0], id: `large-${process.pid}-${i}` })),
+  }
+  assert.ok(JSON.stringify(large).length > 16 * 1024)
+  assert.equal((await client(origin.url).post('/v1/edge/events', large)).status, 413)
+  const forged = await client(origin.url).post('/v1/edge/events', large, { authorization: 'Bearer v4.public.forged' })
+  assert.equal(forged.status, 413)
+  const accepted = await client(origin.url).post('/v1/edge/events', large, { authorization: `Bearer ${grant}` })
+  assert.equal(accepted.status, 200, accepted.text)
+  assert.deepEqual(accepted.json, { received: 200, new: 200, refused: 0 })
+  assert.equal(await originDownloads(SLUG), before + 203)
+  completed[SLUG] += 200
+
   // Without the grant nothing is stored. An event for a drop the edge does not
   // carry is acknowledged as refused (so it cannot block the outbox behind it)
   // and not stored.

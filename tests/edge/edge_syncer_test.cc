@@ -1,0 +1,140 @@
+// Pushing the outbox (Syncer::push_outbox) to a real HTTP server standing in
+// for the origin's events route: as many events per POST as the origin
+// takes, and an origin that holds every push to the anonymous body limit
+// (one from before a grant earned more) gets them 50 at a time, all of them,
+// once each.
+#include "edge/syncer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/file.h"
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/metrics.h"
+#include "crypto/keys.h"
+#include "edge/catalog.h"
+#include "edge/vault.h"
+#include "http/http.h"
+#include "store/outbox.h"
+
+namespace dg::edge {
+namespace {
+
+namespace fs = std::filesystem;
+
+class PushTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::init();
+    config_.data_dir = fs::temp_directory_path() / ("dg-edge-syncer-test-" + crypto::random_id());
+    fs::create_directories(config_.state_dir());
+    fs::create_directories(config_.blobs_dir());
+  }
+
+  void TearDown() override {
+    if (server_) {
+      server_->stop();
+      server_thread_.join();
+    }
+    std::error_code ignored;
+    fs::remove_all(config_.data_dir, ignored);
+  }
+
+  // The stand-in origin: records how many events each push it took carried.
+  void start_origin(bool grant_earns_large_body) {
+    http::RouteOptions options{.body_bytes_max = limits::request_body_bytes_max_json, .name = "edge.events"};
+    if (grant_earns_large_body) options.admits_large_body = [](const http::Request&) { return true; };
+    router_.add(http::Verb::post, "/v1/edge/events", [this](http::Request& request) {
+      auto body = json::parse_object(request.body, limits::request_body_bytes_max_json);
+      auto events = body ? json::get_array(*body, "events", "events", 10'000) : error(body.error());
+      if (!events) return http::problem_from_status(events.error());
+      size_t n = (*events)->size();
+      {
+        std::lock_guard lock(mutex_);
+        pushes_.push_back(n);
+      }
+      return http::json_response(200, "{\"received\":" + std::to_string(n) + ",\"new\":" + std::to_string(n) +
+                                          ",\"refused\":0}");
+    }, options);
+    http::ServerOptions server_options;
+    server_options.port = 0;
+    server_options.io_threads = 1;
+    server_options.handler_threads = 2;
+    server_ = std::make_unique<http::Server>(router_, server_options);
+    ASSERT_TRUE(server_->start().ok());
+    server_thread_ = std::thread([this] { server_->run(/*handle_signals=*/false); });
+    std::string enrollment = "{\"origin\":\"http://127.0.0.1:" + std::to_string(server_->port()) +
+                             "\",\"edge_id\":1,\"secret\":\"s\"}";
+    ASSERT_TRUE(write_file_atomic(config_.enrollment_file(), enrollment, 0600, Overwrite::yes).ok());
+  }
+
+  // `count` events of about 200 bytes, like download events.
+  void queue_events(store::Outbox& outbox, int count) {
+    for (int i = 0; i < count; ++i) {
+      std::string id = "edge-" + std::to_string(i);
+      std::string body = "{\"id\":\"" + id +
+                         "\",\"kind\":\"download.completed\",\"drop\":\"summer-tape\",\"account\":\"buyer-" +
+                         std::to_string(i % 64) + "\",\"at\":\"2026-11-21T07:00:00Z\",\"detail\":{\"path\":" +
+                         "\"side-a/01-a-rather-long-track-name.flac\",\"bytes\":4194304}}";
+      ASSERT_TRUE(outbox.append(id, body).ok());
+    }
+  }
+
+  std::vector<size_t> pushes() {
+    std::lock_guard lock(mutex_);
+    return pushes_;
+  }
+
+  EdgeConfig config_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
+  std::thread server_thread_;
+  std::mutex mutex_;
+  std::vector<size_t> pushes_;
+};
+
+TEST_F(PushTest, AnOriginThatTakesLargePushesGetsTheBacklogInOne) {
+  start_origin(/*grant_earns_large_body=*/true);
+  auto outbox = store::open_outbox((config_.data_dir / "outbox.db").string(), 100'000);
+  ASSERT_TRUE(outbox.has_value());
+  queue_events(**outbox, 120);  // ~25 KB: over the anonymous limit
+  Catalog catalog(config_);
+  Vault vault(config_.blobs_dir());
+  metrics::Registry metrics;
+  Syncer syncer(config_, catalog, vault, **outbox, metrics, system_clock());
+  auto pushed = syncer.push_outbox();
+  ASSERT_TRUE(pushed.has_value()) << pushed.error().to_string();
+  EXPECT_EQ(*pushed, 120u);
+  EXPECT_EQ(pushes(), std::vector<size_t>{120});
+  EXPECT_EQ(*(*outbox)->depth(), 0u);
+}
+
+TEST_F(PushTest, AnOriginThatTakesOnlySmallBodiesGetsFiftyAtATime) {
+  start_origin(/*grant_earns_large_body=*/false);
+  auto outbox = store::open_outbox((config_.data_dir / "outbox.db").string(), 100'000);
+  ASSERT_TRUE(outbox.has_value());
+  queue_events(**outbox, 120);
+  Catalog catalog(config_);
+  Vault vault(config_.blobs_dir());
+  metrics::Registry metrics;
+  Syncer syncer(config_, catalog, vault, **outbox, metrics, system_clock());
+  auto pushed = syncer.push_outbox();
+  ASSERT_TRUE(pushed.has_value()) << pushed.error().to_string();
+  EXPECT_EQ(*pushed, 120u);
+  // The first push (all 120) was refused with 413 before its body was read.
+  EXPECT_EQ(pushes(), (std::vector<size_t>{50, 50, 20}));
+  EXPECT_EQ(*(*outbox)->depth(), 0u);
+  // And later pushes stay small.
+  queue_events(**outbox, 60);
+  pushed = syncer.push_outbox();
+  ASSERT_TRUE(pushed.has_value()) << pushed.error().to_string();
+  EXPECT_EQ(pushes(), (std::vector<size_t>{50, 50, 20, 50, 10}));
+}
+
+}  // namespace
+}  // namespace dg::edge
