@@ -37,6 +37,10 @@ class PushTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    syncer_.reset();
+    vault_.reset();
+    catalog_.reset();
+    outbox_.reset();
     if (server_) {
       server_->stop();
       server_thread_.join();
@@ -90,49 +94,53 @@ class PushTest : public ::testing::Test {
     return pushes_;
   }
 
+  // The edge's side: its outbox and the Syncer that pushes it.
+  void open_edge() {
+    auto opened = store::open_outbox((config_.data_dir / "outbox.db").string(), 100'000);
+    ASSERT_TRUE(opened.has_value()) << opened.error().to_string();
+    outbox_ = std::move(*opened);
+    catalog_ = std::make_unique<Catalog>(config_);
+    vault_ = std::make_unique<Vault>(config_.blobs_dir());
+    syncer_ = std::make_unique<Syncer>(config_, *catalog_, *vault_, *outbox_, metrics_, system_clock());
+  }
+
+  // Queues `events` and pushes; every event must be acknowledged.
+  void queue_and_push(int events) {
+    queue_events(*outbox_, events);
+    auto pushed = syncer_->push_outbox();
+    ASSERT_TRUE(pushed.has_value()) << pushed.error().to_string();
+    EXPECT_EQ(*pushed, static_cast<uint32_t>(events));
+    EXPECT_EQ(*outbox_->depth(), 0u);
+  }
+
   EdgeConfig config_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;
   std::thread server_thread_;
   std::mutex mutex_;
   std::vector<size_t> pushes_;
+  metrics::Registry metrics_;
+  std::unique_ptr<store::Outbox> outbox_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<Vault> vault_;
+  std::unique_ptr<Syncer> syncer_;
 };
 
 TEST_F(PushTest, AnOriginThatTakesLargePushesGetsTheBacklogInOne) {
   start_origin(/*grant_earns_large_body=*/true);
-  auto outbox = store::open_outbox((config_.data_dir / "outbox.db").string(), 100'000);
-  ASSERT_TRUE(outbox.has_value());
-  queue_events(**outbox, 120);  // ~25 KB: over the anonymous limit
-  Catalog catalog(config_);
-  Vault vault(config_.blobs_dir());
-  metrics::Registry metrics;
-  Syncer syncer(config_, catalog, vault, **outbox, metrics, system_clock());
-  auto pushed = syncer.push_outbox();
-  ASSERT_TRUE(pushed.has_value()) << pushed.error().to_string();
-  EXPECT_EQ(*pushed, 120u);
+  open_edge();
+  queue_and_push(120);  // ~25 KB: over the anonymous limit
   EXPECT_EQ(pushes(), std::vector<size_t>{120});
-  EXPECT_EQ(*(*outbox)->depth(), 0u);
 }
 
 TEST_F(PushTest, AnOriginThatTakesOnlySmallBodiesGetsFiftyAtATime) {
   start_origin(/*grant_earns_large_body=*/false);
-  auto outbox = store::open_outbox((config_.data_dir / "outbox.db").string(), 100'000);
-  ASSERT_TRUE(outbox.has_value());
-  queue_events(**outbox, 120);
-  Catalog catalog(config_);
-  Vault vault(config_.blobs_dir());
-  metrics::Registry metrics;
-  Syncer syncer(config_, catalog, vault, **outbox, metrics, system_clock());
-  auto pushed = syncer.push_outbox();
-  ASSERT_TRUE(pushed.has_value()) << pushed.error().to_string();
-  EXPECT_EQ(*pushed, 120u);
+  open_edge();
+  queue_and_push(120);
   // The first push (all 120) was refused with 413 before its body was read.
   EXPECT_EQ(pushes(), (std::vector<size_t>{50, 50, 20}));
-  EXPECT_EQ(*(*outbox)->depth(), 0u);
   // And later pushes stay small.
-  queue_events(**outbox, 60);
-  pushed = syncer.push_outbox();
-  ASSERT_TRUE(pushed.has_value()) << pushed.error().to_string();
+  queue_and_push(60);
   EXPECT_EQ(pushes(), (std::vector<size_t>{50, 50, 20, 50, 10}));
 }
 
