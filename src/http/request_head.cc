@@ -11,11 +11,6 @@
 namespace dg::http::internal {
 namespace {
 
-constexpr bool is_plain_target_char(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("-._~!$&'()*+,;=:@/").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
 // RFC 9110 token characters (field names, methods).
 constexpr bool is_token_char(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -34,14 +29,6 @@ constexpr std::array<bool, 256> token_chars = make_table<is_token_char>();
 
 char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
-  }
-  return true;
-}
-
 // Field values: visible ASCII, space and tab. (The general parser also takes
 // obs-text, bytes from 0x80; such a head is declined.)
 bool is_value_char(unsigned char c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
@@ -49,6 +36,14 @@ bool is_value_char(unsigned char c) { return (c >= 0x20 && c < 0x7f) || c == '\t
 bool is_space_or_tab(char c) { return c == ' ' || c == '\t'; }
 
 }  // namespace
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
+  }
+  return true;
+}
 
 size_t plain_target_run(std::string_view text) {
   size_t i = 0;

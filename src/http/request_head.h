@@ -48,9 +48,18 @@ struct SimpleRequestHead {
 // head not yet complete, and then `head` is meaningless.
 bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head);
 
-// How many bytes at the start of `text` are origin-form "plain" characters
-// (RFC 3986 unreserved, sub-delims, ':', '@' and '/'; not '%' or '?').
-// Sixteen at a time where the CPU allows.
+// Origin-form "plain" characters (RFC 3986 unreserved, sub-delims, ':',
+// '@' and '/'; not '%' or '?'): the router's target grammar builds on them.
+constexpr bool is_plain_target_char(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("-._~!$&'()*+,;=:@/").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// How many bytes at the start of `text` are plain characters. Sixteen at a
+// time where the CPU allows.
 size_t plain_target_run(std::string_view text);
+
+// ASCII case-insensitive equality (field names, tokens such as "close").
+bool equals_ignoring_case(std::string_view a, std::string_view b);
 
 }  // namespace dg::http::internal

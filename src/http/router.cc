@@ -28,10 +28,9 @@ int hex_value(char c) {
 enum CharClass : uint8_t { refused = 0, plain, question, percent };
 constexpr std::array<CharClass, 256> target_chars = [] {
   std::array<CharClass, 256> table{};
-  for (int c = 'a'; c <= 'z'; ++c) table[c] = plain;
-  for (int c = 'A'; c <= 'Z'; ++c) table[c] = plain;
-  for (int c = '0'; c <= '9'; ++c) table[c] = plain;
-  for (char c : std::string_view("-._~!$&'()*+,;=:@/")) table[static_cast<unsigned char>(c)] = plain;
+  for (int c = 0; c < 256; ++c) {
+    if (internal::is_plain_target_char(static_cast<unsigned char>(c))) table[c] = plain;
+  }
   table['?'] = question;
   table['%'] = percent;
   return table;

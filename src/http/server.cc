@@ -34,7 +34,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <array>
-#include <cctype>
 #include <charconv>
 #include <cerrno>
 #include <condition_variable>
@@ -93,7 +92,7 @@ constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
 constexpr auto force_close_unwind_max = std::chrono::seconds(2);
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
-bool equals_ignoring_case(std::string_view a, std::string_view b);
+using internal::equals_ignoring_case;
 
 // Whether a handler's field is one the server writes itself.
 bool server_owned_field(const Fields::value_type& field) {
@@ -336,17 +335,6 @@ bool is_http_error(const error_code& ec) {
 bool held_in_memory(const Response& response) {
   const auto* file = std::get_if<FileBody>(&response.body);
   return file != nullptr && file->bytes != nullptr;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 template <typename Callback, typename... Args>
