@@ -7,6 +7,7 @@
 #endif
 
 #include "base/limits.h"
+#include "http/internal.h"
 
 namespace dg::http::internal {
 namespace {
@@ -162,6 +163,44 @@ bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head) 
   head.keep_alive = head.version >= 11 ? !connection_close : connection_keep_alive;
   head.head_bytes = at;
   return true;
+}
+
+std::optional<Response> refuse_head(const Fields& fields, unsigned version) {
+  size_t hosts = fields.count(Field::host);
+  if (hosts == 0 && version >= 11) {
+    return server_problem(400, "an HTTP/1.1 request must carry a Host field");
+  }
+  if (hosts > 1) return server_problem(400, "a request carries one Host field, not several");
+  if (fields.find(Field::transfer_encoding) == fields.end()) return std::nullopt;
+  if (version < 11) {
+    return server_problem(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
+  }
+  if (fields.find(Field::content_length) != fields.end()) {
+    return server_problem(400, "a request carries Transfer-Encoding or Content-Length, not both");
+  }
+  // The codings of every Transfer-Encoding field, in order (RFC 9110 §5.3):
+  // each element's name, before any parameters. Bounded by the header's size.
+  size_t codings = 0;
+  bool chunked_last = false;
+  for (const auto& field : fields) {
+    if (field.name() != Field::transfer_encoding) continue;
+    std::string_view list = field.value();
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view element = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      element = element.substr(0, element.find(';'));
+      while (!element.empty() && is_space_or_tab(element.front())) element.remove_prefix(1);
+      while (!element.empty() && is_space_or_tab(element.back())) element.remove_suffix(1);
+      if (element.empty()) continue;  // lists may hold empty elements
+      if (chunked_last) return server_problem(400, "chunked must be a request's last transfer coding, and only once");
+      chunked_last = equals_ignoring_case(element, "chunked");
+      ++codings;
+    }
+  }
+  if (!chunked_last) return server_problem(400, "a request body's last transfer coding must be chunked");
+  if (codings > 1) return server_problem(501, "the server decodes no transfer coding but chunked");
+  return std::nullopt;
 }
 
 }  // namespace dg::http::internal

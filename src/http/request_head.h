@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -61,5 +62,17 @@ size_t plain_target_run(std::string_view text);
 
 // ASCII case-insensitive equality (field names, tokens such as "close").
 bool equals_ignoring_case(std::string_view a, std::string_view b);
+
+// RFC 9112's rules on a request head that neither parser enforces, checked
+// whichever parser read the head (`version` 10 or 11):
+// - an HTTP/1.1 request has a Host field, and no request has two (§3.2): 400;
+// - a body is framed by Content-Length or by chunked alone (§6.1, §6.3):
+//   Transfer-Encoding in an HTTP/1.0 request, beside Content-Length, or
+//   whose last coding is not chunked leaves the body's end unknowable, and
+//   what follows could be read as a smuggled request: 400. Codings before a
+//   final chunked are framed, but we decode none of them: 501.
+// Returns the refusal. After one the connection must close: its body, if
+// any, is unread and its end may be unknown.
+std::optional<Response> refuse_head(const Fields& fields, unsigned version);
 
 }  // namespace dg::http::internal

@@ -771,12 +771,20 @@ void Session::begin_exchange() {
       target_status);
   // Without a body the parser is done with the fields: they move rather than copy.
   Request& request = exchange->request;
+  std::optional<Response> head_refusal = internal::refuse_head(message, message.version());
   if (parser_->is_done()) {
     request.headers = std::move(static_cast<Fields&>(parser_->get()));
   } else {
     request.headers = static_cast<const Fields&>(message);
   }
   queue_.push_back(exchange);
+  if (head_refusal) {
+    // Whatever follows the head may be a body Beast did not frame (e.g.
+    // "Transfer-Encoding: gzip"): never parse it as a request.
+    exchange->keep_alive = false;
+    unread_input_ = true;
+    return refuse(exchange, std::move(*head_refusal));
+  }
   if (!exchange->keep_alive) accepting_requests_ = false;
 
   std::optional<uint64_t> content_length;
@@ -816,8 +824,12 @@ bool Session::begin_simple_exchange(std::string_view bytes, bool in_buffer) {
     buffer_.commit(rest_bytes);
   }
   queue_.push_back(exchange);
+  std::optional<Response> head_refusal = internal::refuse_head(headers, head.version);
+  if (head_refusal) exchange->keep_alive = false;
   if (!exchange->keep_alive) accepting_requests_ = false;
-  if (std::optional<Response> refusal = admit(*exchange, target_status, std::nullopt)) {
+  if (head_refusal) {
+    on_handled(exchange, std::move(*head_refusal));
+  } else if (std::optional<Response> refusal = admit(*exchange, target_status, std::nullopt)) {
     // As refuse(), but the request was read whole (it has no body): the
     // connection may carry on.
     on_handled(exchange, std::move(*refusal));

@@ -737,6 +737,82 @@ TEST_F(ServerTest, MalformedRequestIs400) {
   EXPECT_TRUE(client.closed_by_server());
 }
 
+// RFC 9112 §6.3: a body framed by anything but Content-Length or a final
+// chunked has no knowable end. Were such a request read as bodiless, its
+// body would be parsed as a second, smuggled request. Each is refused (400,
+// or 501 for a coding we do not decode) and the connection closed, and the
+// request hidden in the body never reaches a handler.
+TEST_F(ServerTest, AmbiguousBodyFramingIsRefusedAndTheSmuggledRequestNeverRuns) {
+  Inbox<std::string> reached;
+  router_.add(Verb::post, "/sink", [&](Request& request) {
+    reached.push("sink:" + request.body);
+    return text_response(200, "sunk", "text/plain");
+  }, {.body_bytes_max = 1024});
+  router_.add(Verb::get, "/smuggled", [&](Request&) {
+    reached.push("smuggled");
+    return text_response(200, "smuggled", "text/plain");
+  });
+  start_server();
+  const std::string smuggled = get("/smuggled");
+  const std::string sized = "Content-Length: " + std::to_string(smuggled.size()) + "\r\n";
+  const std::pair<std::string, unsigned> heads[] = {
+      {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n" + sized + "\r\n", 400},
+      {"POST /sink HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+      {"GET /echo/1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\n\r\n", 400},
+  };
+  for (const auto& [head, status] : heads) {
+    Client client(port());
+    ASSERT_TRUE(client.send(head + smuggled + get("/smuggled")));
+    auto response = client.read_response();
+    ASSERT_TRUE(response) << head;
+    EXPECT_EQ(response->status, status) << head;
+    EXPECT_EQ(response->header("content-type"), "application/problem+json") << head;
+    EXPECT_EQ(response->header("connection"), "close") << head;
+    EXPECT_TRUE(client.closed_by_server()) << head;
+  }
+  // A chunked body still works, and proves the routes were reachable all along.
+  Client client(port());
+  ASSERT_TRUE(client.send(chunked_post("/sink", "fine") + get("/smuggled")));
+  auto sunk = client.read_response();
+  auto after = client.read_response();
+  ASSERT_TRUE(sunk && after);
+  EXPECT_EQ(sunk->body, "sunk");
+  EXPECT_EQ(after->body, "smuggled");
+  auto seen = reached.wait_for(2);
+  EXPECT_EQ(seen, (std::vector<std::string>{"sink:fine", "smuggled"}));
+}
+
+// RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with two, is 400
+// (and the connection closes); HTTP/1.0 may leave Host out. Checked on the
+// fast path (a plain head) and on Beast's (a head with an obs-text byte).
+TEST_F(ServerTest, Http11RequestWithoutOneHostIs400) {
+  start_server();
+  for (std::string unusual : {"", "X-Note: caf\xc3\xa9\r\n"}) {
+    for (std::string head : {"GET /echo/1 HTTP/1.1\r\n" + unusual + "\r\n",
+                             "GET /echo/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n" + unusual + "\r\n",
+                             "GET /echo/1 HTTP/1.0\r\nHost: a\r\nHost: b\r\n" + unusual + "\r\n"}) {
+      Client client(port());
+      ASSERT_TRUE(client.send(head + get("/echo/2")));
+      auto response = client.read_response();
+      ASSERT_TRUE(response) << head;
+      EXPECT_EQ(response->status, 400u) << head;
+      EXPECT_EQ(response->header("connection"), "close") << head;
+      EXPECT_TRUE(client.closed_by_server()) << head;
+    }
+    Client old(port());
+    ASSERT_TRUE(old.send("GET /echo/3 HTTP/1.0\r\n" + unusual + "\r\n"));
+    auto response = old.read_response();
+    ASSERT_TRUE(response) << unusual;
+    EXPECT_EQ(response->status, 200u) << unusual;
+    EXPECT_EQ(response->body, "3");
+  }
+}
+
 TEST_F(ServerTest, SlowHeaderIsDisconnectedAfterTheHeaderTimeout) {
   start_server({.header_read_timeout = 300ms});
   Client client(port());
