@@ -144,7 +144,10 @@ Response text_response(unsigned status, std::string body, std::string_view conte
 // RFC 9457 application/problem+json. `type` is a short slug that becomes
 // "https://dropgate.dev/problems/<type>"; `extra_members_json` is a JSON
 // object text (written by our code, not from input) whose members are merged
-// in. The Server adds "instance": the request id.
+// in. The Server adds "instance": the request id. A 401 carries
+// "WWW-Authenticate: Bearer" (RFC 9110 §15.5.2), to which the Server and
+// Router::dispatch add error="invalid_token" when the request presented a
+// credential (an Authorization field or a `token` query parameter).
 Response problem(unsigned status, std::string_view type, std::string_view title,
                  std::string_view detail, std::string extra_members_json = "");
 // The problem for a Status (not_found → 404, invalid_argument → 400, unauthorized → 401,

@@ -20,6 +20,16 @@ void add_problem_instance(Response& response, std::string_view request_id);
 // 1 to limits::request_id_bytes_max of [A-Za-z0-9._:-]: safe to echo and to log.
 bool is_sane_request_id(std::string_view id_untrusted);
 
+// Whether a request carries a credential: an Authorization field, or a
+// `token` query parameter (how download links carry theirs).
+bool presents_credentials(const Request& request);
+
+// RFC 6750 §3: problem() gives every 401 "WWW-Authenticate: Bearer"; when
+// the request presented a credential, it was refused, and the challenge
+// says so with error="invalid_token". A challenge a handler wrote itself is
+// left alone.
+void add_bearer_error(Response& response, bool credentials_presented);
+
 // The problem for a refusal made by the server itself (404, 413, 503, …):
 // the standard reason phrase as title and a slug derived from it as type.
 Response server_problem(unsigned status, std::string_view detail);

@@ -24,6 +24,7 @@ namespace {
 
 constexpr std::string_view problem_type_prefix = "https://dropgate.dev/problems/";
 constexpr std::string_view problem_content_type = "application/problem+json";
+constexpr std::string_view bearer_challenge = "Bearer";
 
 // RFC 9110 §15 reason phrases for the statuses dropgate sends.
 std::string_view reason_phrase(unsigned status) {
@@ -164,7 +165,9 @@ Response problem(unsigned status, std::string_view type, std::string_view title,
       if (!body.contains(member.key())) body[member.key()] = std::move(member.value());
     }
   }
-  return text_response(status, boost::json::serialize(body), problem_content_type);
+  Response response = text_response(status, boost::json::serialize(body), problem_content_type);
+  if (status == 401) response.headers.set(Field::www_authenticate, bearer_challenge);
+  return response;
 }
 
 Response problem_from_status(const Status& status) {
@@ -352,6 +355,17 @@ bool is_sane_request_id(std::string_view id_untrusted) {
     if (!ok) return false;
   }
   return true;
+}
+
+bool presents_credentials(const Request& request) {
+  return !request.header(Field::authorization).empty() || request.query_value("token").has_value();
+}
+
+void add_bearer_error(Response& response, bool credentials_presented) {
+  if (response.status != 401 || !credentials_presented) return;
+  auto challenge = response.headers.find(Field::www_authenticate);
+  if (challenge == response.headers.end() || challenge->value() != bearer_challenge) return;
+  response.headers.set(Field::www_authenticate, "Bearer error=\"invalid_token\"");
 }
 
 Response server_problem(unsigned status, std::string_view detail) {

@@ -70,6 +70,16 @@ TEST(Problem, FromStatusMapsEveryCode) {
             "https://dropgate.dev/problems/not-found");
 }
 
+// RFC 9110 §15.5.2: a 401 names how to authenticate. Only 401s do.
+TEST(Problem, Every401CarriesABearerChallengeAndNoOtherStatusDoes) {
+  EXPECT_EQ(problem(401, "token-required", "Token required", "").headers[Field::www_authenticate], "Bearer");
+  EXPECT_EQ(problem_from_status(Status(Code::unauthorized, "no")).headers[Field::www_authenticate], "Bearer");
+  for (unsigned status : {400u, 403u, 404u, 429u, 503u}) {
+    Response response = problem(status, "x", "X", "");
+    EXPECT_EQ(response.headers.find(Field::www_authenticate), response.headers.end()) << status;
+  }
+}
+
 TEST(Problem, InternalErrorsDoNotLeakTheirMessage) {
   Response response = problem_from_status(Status(Code::io_error, "open /srv/secret/path"));
   EXPECT_EQ(std::get<std::string>(response.body).find("/srv/secret"), std::string::npos);

@@ -338,10 +338,12 @@ Response Router::dispatch(Request& request) const {
     return response;
   }
   request.authenticated = authenticate(request);
-  if (found.route->options.requires_auth && !request.authenticated) {
-    return internal::server_problem(401, "missing or refused credentials");
-  }
-  return invoke(*found.route, request);
+  const bool credentials_presented = internal::presents_credentials(request);
+  Response response = found.route->options.requires_auth && !request.authenticated
+                          ? internal::server_problem(401, "missing or refused credentials")
+                          : invoke(*found.route, request);
+  internal::add_bearer_error(response, credentials_presented);
+  return response;
 }
 
 Response Router::invoke(const Route& route, Request& request) const {

@@ -204,10 +204,15 @@ TEST(Router, DispatchRefusesWithoutCredentialsAndPassesWithThem) {
     return text_response(200, request.authenticated ? "yes" : "no", "text/plain");
   });
 
+  // RFC 6750 §3: no credential gets a bare challenge; a refused one is named invalid.
   Request anonymous = make_request(Verb::get, "/admin");
   Response refused = router.dispatch(anonymous);
   EXPECT_EQ(refused.status, 401u);
   EXPECT_EQ(refused.headers[Field::content_type], "application/problem+json");
+  EXPECT_EQ(refused.headers[Field::www_authenticate], "Bearer");
+  Request wrong_key = make_request(Verb::get, "/admin");
+  wrong_key.headers.set(Field::authorization, "Bearer not-k");
+  EXPECT_EQ(router.dispatch(wrong_key).headers[Field::www_authenticate], "Bearer error=\"invalid_token\"");
 
   Request operator_request = make_request(Verb::get, "/admin");
   operator_request.headers.set(Field::authorization, "Bearer k");

@@ -278,6 +278,7 @@ struct Exchange {
   bool expects_continue = false;
   bool continue_sent = false;
   bool dispatched = false;
+  bool credentials_presented = false;  // a 401 then says the credential was refused
   uint64_t body_bytes_max = 0;
   unsigned log_status = 0;  // logged when no response exists (e.g. 408)
 
@@ -845,6 +846,7 @@ bool Session::begin_simple_exchange(std::string_view bytes, bool in_buffer) {
 std::optional<Response> Session::admit(Exchange& exchange, const Status& target_status,
                                        std::optional<uint64_t> content_length) {
   Request& request = exchange.request;
+  exchange.credentials_presented = internal::presents_credentials(request);
   if (!target_status.ok()) {
     bool too_long = target_status.code() == Code::limit_exceeded;
     return internal::server_problem(too_long ? 414 : 400, target_status.message());
@@ -1029,6 +1031,7 @@ void Session::dispatch(const std::shared_ptr<Exchange>& exchange) {
 
 void Session::on_handled(const std::shared_ptr<Exchange>& exchange, Response response) {
   internal::add_problem_instance(response, exchange->request_id);
+  internal::add_bearer_error(response, exchange->credentials_presented);
   exchange->response = std::move(response);
   if (closed_) return finish_exchange(*exchange, false);
   write_next();

@@ -557,6 +557,42 @@ TEST_F(ServerTest, AuthRouteRefusesWithout401AndServesWithCredentials) {
   EXPECT_EQ(accepted->body, "hi");
 }
 
+// RFC 9110 §15.5.2 and RFC 6750 §3: every 401 says how to authenticate
+// ("WWW-Authenticate: Bearer"), whether the router or a handler refused;
+// when the request presented a credential (Authorization, or a download
+// link's ?token=), the challenge adds error="invalid_token". A 403 has none.
+TEST_F(ServerTest, Every401CarriesABearerChallengeNamingARefusedToken) {
+  router_.add(Verb::get, "/admin", [](Request&) { return text_response(200, "hi", "text/plain"); },
+              {.requires_auth = true});
+  router_.add(Verb::get, "/download", [](Request& request) {
+    if (request.query_value("token") == "good") return text_response(200, "file", "text/plain");
+    if (request.query_value("token") == "other-drop") return problem(403, "token-wrong-drop", "Wrong drop", "");
+    return problem(401, "token-refused", "Download token refused", "");
+  });
+  start_server();
+  Client client(port());
+  const std::pair<std::string, std::string> cases[] = {
+      {get("/admin"), "Bearer"},
+      {get("/admin", "Authorization: Bearer wrong\r\n"), "Bearer error=\"invalid_token\""},
+      {get("/admin", "Authorization: Basic dTpw\r\n"), "Bearer error=\"invalid_token\""},
+      {get("/download"), "Bearer"},
+      {get("/download?token=forged"), "Bearer error=\"invalid_token\""},
+      {get("/download", "Authorization: Bearer forged\r\n"), "Bearer error=\"invalid_token\""},
+  };
+  for (const auto& [request, challenge] : cases) {
+    ASSERT_TRUE(client.send(request));
+    auto response = client.read_response();
+    ASSERT_TRUE(response) << request;
+    EXPECT_EQ(response->status, 401u) << request;
+    EXPECT_EQ(response->header("www-authenticate"), challenge) << request;
+  }
+  ASSERT_TRUE(client.send(get("/download?token=other-drop")));
+  auto forbidden = client.read_response();
+  ASSERT_TRUE(forbidden);
+  EXPECT_EQ(forbidden->status, 403u);
+  EXPECT_EQ(forbidden->header("www-authenticate"), "");
+}
+
 class BodyLimitTest : public ServerTest {
  protected:
   void SetUp() override {
