@@ -1,7 +1,8 @@
 #include "base/metrics.h"
 
+#include <charconv>
 #include <cmath>
-#include <cstdio>
+#include <cstdint>
 
 #include "base/assert.h"
 
@@ -35,11 +36,24 @@ std::string render_labels(const Labels& labels, std::string_view extra = {}) {
   return out + "}";
 }
 
+// As Prometheus's own clients write numbers: the shortest text that reads
+// back as the same double ("0.00025", not "0.00025000000000000001"), "+Inf",
+// "-Inf" and "NaN", and whole numbers of up to 2^53 in plain digits
+// ("1000000", not "1e+06").
 std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  constexpr double exact_integer_max = 9007199254740992.0;  // 2^53
+  if (v == std::trunc(v) && std::fabs(v) <= exact_integer_max) {
+    return std::to_string(static_cast<int64_t>(v));  // also turns -0 into "0"
+  }
+  // Go's rule for 'g': an exponent when it would be below -4 ("2.5e-07",
+  // but "0.0001"), else plain digits. Larger non-integers do not exist.
+  auto format = std::fabs(v) < 1e-4 || std::fabs(v) > exact_integer_max ? std::chars_format::scientific
+                                                                         : std::chars_format::fixed;
+  char buf[400];  // a fixed double needs at most ~330 characters
+  auto end = std::to_chars(buf, buf + sizeof buf, v, format).ptr;
+  return std::string(buf, end);
 }
 
 }  // namespace

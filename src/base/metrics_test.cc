@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <limits>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace dg::metrics {
@@ -21,11 +25,37 @@ TEST(Metrics, RendersCountersGaugesAndHistograms) {
   EXPECT_NE(text.find("# TYPE dropgate_claims_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("dropgate_claims_total{drop=\"a\"} 4\n"), std::string::npos);
   EXPECT_NE(text.find("dropgate_outbox_depth 7\n"), std::string::npos);
-  EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"0.10000000000000001\"} 1\n"),
-            std::string::npos);
+  EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"0.1\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"1\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"+Inf\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("dropgate_request_seconds_count{route=\"x\"} 3\n"), std::string::npos);
-  EXPECT_NE(text.find("dropgate_request_seconds_sum{route=\"x\"} 5.5499999999999998\n"), std::string::npos);
+  EXPECT_NE(text.find("dropgate_request_seconds_sum{route=\"x\"} 5.55\n"), std::string::npos);
+}
+
+// Numbers as Prometheus's own clients write them (Go's strconv 'g', -1;
+// Python's repr): the shortest text that reads back as the same double, with
+// no digits of binary noise; whole numbers in plain digits; +Inf, -Inf, NaN.
+TEST(Metrics, WritesNumbersInTheirShortestExactForm) {
+  Registry r;
+  r.histogram("latency_seconds", "L.", Registry::latency_buckets_s()).observe(0.0003);
+  const std::pair<double, std::string> gauges[] = {
+      {0.1 + 0.2, "0.30000000000000004"}, {1e6, "1000000"}, {1234567.0, "1234567"},
+      {-3, "-3"}, {-0.0, "0"}, {2.5e-7, "2.5e-07"}, {1.5, "1.5"},
+      {1e300, "1e+300"}, {-std::numeric_limits<double>::infinity(), "-Inf"},
+      {std::numeric_limits<double>::quiet_NaN(), "NaN"}};
+  for (size_t i = 0; i < std::size(gauges); ++i) {
+    r.gauge("g" + std::to_string(i), "G.").set(gauges[i].first);
+  }
+  std::string text = r.render();
+  for (const char* le : {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+                         "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"}) {
+    EXPECT_NE(text.find(std::string("latency_seconds_bucket{le=\"") + le + "\"}"), std::string::npos) << le;
+  }
+  EXPECT_NE(text.find("latency_seconds_sum 0.0003\n"), std::string::npos);
+  for (size_t i = 0; i < std::size(gauges); ++i) {
+    std::string line = "\ng" + std::to_string(i) + " " + gauges[i].second + "\n";
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
 }
 
 TEST(Metrics, EscapesLabelValues) {
