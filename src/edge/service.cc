@@ -74,9 +74,21 @@ std::string_view delivery_kind(bool complete, bool reaches_end) {
   return reaches_end ? "download.completed" : "download.partial";
 }
 
+// The token of "Authorization: Bearer <token>". The scheme is
+// case-insensitive (RFC 9110 §11.1), as the origin reads it, and one or more
+// spaces may follow it.
 std::string_view bearer(const Request& r) {
   std::string_view auth = r.header(http::Field::authorization);
-  return auth.size() > 7 && auth.substr(0, 7) == "Bearer " ? auth.substr(7) : std::string_view{};
+  constexpr std::string_view scheme = "bearer";
+  if (auth.size() <= scheme.size() || auth[scheme.size()] != ' ') return {};
+  for (size_t i = 0; i < scheme.size(); ++i) {
+    char c = auth[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != scheme[i]) return {};
+  }
+  auth.remove_prefix(scheme.size());
+  while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
+  return auth;
 }
 
 }  // namespace

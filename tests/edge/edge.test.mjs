@@ -213,6 +213,10 @@ test('a buyer claims on the origin and downloads from the edge: sha256, Range, H
   assert.equal(ranged.status, 206)
   assert.equal(ranged.headers.get('content-range'), `bytes 100-199/${big.length}`)
   assert.deepEqual(ranged.body, big.subarray(100, 200))
+  // The scheme is case-insensitive (RFC 9110 §11.1), as on the origin.
+  const lower = await edgeGet(url, { headers: { authorization: `bearer ${token}`, range: 'bytes=0-9' } })
+  assert.equal(lower.status, 206, lower.text)
+  assert.deepEqual(lower.body, big.subarray(0, 10))
   const tail = await edgeGet(url, { headers: { ...bearer, range: 'bytes=-10' } })
   assert.equal(tail.status, 206)
   assert.deepEqual(tail.body, big.subarray(big.length - 10))

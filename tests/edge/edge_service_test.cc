@@ -214,6 +214,27 @@ TEST_F(EdgeServiceClockTest, ADeadTokenIsRefusedFromTheCacheUntilTheKeyringChang
   EXPECT_EQ(service_->file(r).status, 200);
 }
 
+// The Authorization scheme is case-insensitive (RFC 9110 §11.1), as on the
+// origin: "bearer" and "BEARER" pass like "Bearer", with one or more spaces
+// before the token; another scheme is not a token at all.
+TEST_F(EdgeServiceClockTest, TheBearerSchemeIsMatchedWithoutRegardToCase) {
+  const std::string token = download_token(kNow, 600);
+  for (const std::string& header : {"Bearer " + token, "bearer " + token, "BEARER " + token, "bEaReR  " + token}) {
+    http::Request r;
+    r.method = http::Verb::get;
+    r.params.emplace_back("slug", kSlug);
+    r.params.emplace_back("path", "notes.txt");
+    r.headers.set(http::Field::authorization, header);
+    EXPECT_EQ(service_->file(r).status, 200) << header.substr(0, 10);
+  }
+  http::Request basic;
+  basic.method = http::Verb::get;
+  basic.params.emplace_back("slug", kSlug);
+  basic.params.emplace_back("path", "notes.txt");
+  basic.headers.set(http::Field::authorization, "Basic " + token);
+  EXPECT_EQ(service_->file(basic).status, 401);
+}
+
 // A full outbox drops downloads' events: each is counted in the metric, and
 // the log says so at once, then at most every 10 s with how many were dropped
 // since, not a line per download.
