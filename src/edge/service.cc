@@ -212,6 +212,24 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authoriz
   if (!download.fields.cert_id.empty() && serving.revocations->certificate_ids.contains(download.fields.cert_id)) {
     return std::unexpected(Refused{403, "revoked_certificate", "the certificate behind this token was revoked"});
   }
+  // A download token is permission for one manifest version
+  // (docs/formats/tokens.md): an older one is stale, a newer one not here yet.
+  if (serving.drop) {
+    const int64_t token_version = download.fields.manifest_version;
+    const int64_t held_version = serving.drop->manifest.version;
+    if (token_version < held_version) {
+      return std::unexpected(Refused{401, "stale", "this link is for version " + std::to_string(token_version) +
+                                                       " of \"" + download.fields.drop + "\" while version " +
+                                                       std::to_string(held_version) +
+                                                       " is current; ask for a fresh link"});
+    }
+    if (token_version > held_version) {
+      return std::unexpected(Refused{503, "version_not_synced",
+                                     "this link is for version " + std::to_string(token_version) + " of \"" +
+                                         download.fields.drop + "\"; this edge holds version " +
+                                         std::to_string(held_version) + " and has not synced it yet"});
+    }
+  }
   return verified;
 }
 

@@ -115,9 +115,9 @@ async function waitForOriginCounts() {
 }
 
 // Issues a download token with `dropgate token issue` and the given key folder.
-function issueToken(keysDir, slug, { ttlS = 300, assets = [] } = {}) {
+function issueToken(keysDir, slug, { ttlS = 300, assets = [], version = 1 } = {}) {
   const args = ['token', 'issue', '--keys', keysDir, '--purpose', 'download', '--drop', slug,
-    '--account', 'cli-buyer', '--ttl-s', String(ttlS), '--issuer', 'dropgate']
+    '--account', 'cli-buyer', '--ttl-s', String(ttlS), '--issuer', 'dropgate', '--version', String(version)]
   for (const a of assets) args.push('--asset', a)
   return execFileSync(dropgate, args).toString().trim()
 }
@@ -494,6 +494,24 @@ test('refused: an expired token (clock_skew_s = 0)', async () => {
   assertEdgeProblem(refused, 401, 'token-refused', 'expired')
   assert.match(refused.json.detail, /expired/)
   assertEdgeProblem(await edgeGet(archiveUrl(SLUG, token)), 401, 'token-refused', 'expired')
+})
+
+// Edge and origin apply the same rule (docs/formats/tokens.md): a token is
+// for the manifest version the server holds (1 here), an older one is stale,
+// a newer one is not synced yet.
+test('refused: a token for another manifest version (older: stale; newer: not synced yet)', async () => {
+  const keys = join(originData, 'keys')
+  const current = await edgeGet(fileUrl(SLUG, 'notes.txt', issueToken(keys, SLUG, { version: 1 })))
+  assert.equal(current.status, 200, current.text)
+  const stale = await edgeGet(fileUrl(SLUG, 'notes.txt', issueToken(keys, SLUG, { version: 0 })))
+  assertEdgeProblem(stale, 401, 'token-stale')
+  assert.match(stale.json.detail, /version 0 .* version 1 is current; ask for a fresh link/)
+  for (const url of [fileUrl(SLUG, 'notes.txt', issueToken(keys, SLUG, { version: 999 })),
+    archiveUrl(SLUG, issueToken(keys, SLUG, { version: 22 }))]) {
+    const unsynced = await edgeGet(url)
+    assertEdgeProblem(unsynced, 503, 'version-not-synced')
+    assert.equal(unsynced.headers.get('retry-after'), '30')
+  }
 })
 
 test('refused: a token for another drop, and a drop this edge does not carry', async () => {

@@ -289,6 +289,44 @@ TEST_F(EdgeServiceClockTest, RefusalsTheOriginAlsoMakesCarryTheOriginsProblemTyp
   EXPECT_EQ(problem_type(refused), "certificate-revoked");
 }
 
+// A download token is permission for one manifest version: the version the
+// edge holds is served; an older one is stale (401, ask for a fresh link); a
+// newer one is one the edge has not synced yet (503, retry in 30 s). Both for
+// a file and for the archive.
+TEST_F(EdgeServiceClockTest, ATokenDownloadsOnlyTheManifestVersionItWasIssuedFor) {
+  auto token_for = [&](int64_t version) {
+    auto token = core::issue_download(signer_, {"buyer-1", kSlug, version, {"*"}, ""}, kNow, 600);
+    EXPECT_TRUE(token.has_value());
+    return token.value_or("");
+  };
+  auto current = request(token_for(1), "notes.txt");
+  EXPECT_EQ(service_->file(current).status, 200);
+
+  for (bool archive : {false, true}) {
+    auto older = request(token_for(0), archive ? "" : "notes.txt");
+    auto stale = archive ? service_->archive(older) : service_->file(older);
+    EXPECT_EQ(stale.status, 401);
+    EXPECT_EQ(problem_type(stale), "token-stale");
+    EXPECT_NE(problem_member(stale, "detail").find("version 0"), std::string::npos);
+    EXPECT_NE(problem_member(stale, "detail").find("version 1 is current"), std::string::npos);
+
+    auto newer = request(token_for(999), archive ? "" : "notes.txt");
+    auto unsynced = archive ? service_->archive(newer) : service_->file(newer);
+    EXPECT_EQ(unsynced.status, 503);
+    EXPECT_EQ(problem_type(unsynced), "version-not-synced");
+    EXPECT_EQ(unsynced.headers[http::Field::retry_after], "30");
+  }
+
+  // Once the edge holds version 2, a version-1 link is stale.
+  auto v2 = std::make_shared<CarriedDrop>(*catalog_.drop(kSlug));
+  v2->manifest.version = 2;
+  ASSERT_TRUE(catalog_.set_drop(kSlug, v2).ok());
+  auto old_link = request(token_for(1), "notes.txt");
+  EXPECT_EQ(problem_type(service_->file(old_link)), "token-stale");
+  auto new_link = request(token_for(2), "notes.txt");
+  EXPECT_EQ(service_->file(new_link).status, 200);
+}
+
 // A full outbox drops downloads' events: each is counted in the metric, and
 // the log says so at once, then at most every 10 s with how many were dropped
 // since, not a line per download.
