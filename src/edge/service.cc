@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <map>
 
 #include "base/encoding.h"
 #include "base/log.h"
@@ -74,9 +75,21 @@ std::string_view delivery_kind(bool complete, bool reaches_end) {
   return reaches_end ? "download.completed" : "download.partial";
 }
 
+// The token of "Authorization: Bearer <token>". The scheme is
+// case-insensitive (RFC 9110 §11.1), as the origin reads it, and one or more
+// spaces may follow it.
 std::string_view bearer(const Request& r) {
   std::string_view auth = r.header(http::Field::authorization);
-  return auth.size() > 7 && auth.substr(0, 7) == "Bearer " ? auth.substr(7) : std::string_view{};
+  constexpr std::string_view scheme = "bearer";
+  if (auth.size() <= scheme.size() || auth[scheme.size()] != ' ') return {};
+  for (size_t i = 0; i < scheme.size(); ++i) {
+    char c = auth[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != scheme[i]) return {};
+  }
+  auth.remove_prefix(scheme.size());
+  while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
+  return auth;
 }
 
 }  // namespace
@@ -97,16 +110,44 @@ EdgeService::EdgeService(const EdgeConfig& config, Catalog& catalog, Vault& vaul
       outbox_dropped_(metrics.counter("dropgate_edge_outbox_dropped_total",
                                       "Events dropped because the outbox was full.")) {}
 
+namespace {
+
+// A refusal's problem type and title (docs/api/problems.md). Refusals the
+// origin also makes carry the origin's type, so a client reads one
+// vocabulary wherever it downloads; the finer reason stays in the metric
+// label and, for a refused token, in the problem's "reason" member.
+struct ProblemName {
+  std::string_view type;
+  std::string_view title;
+};
+ProblemName problem_name(std::string_view reason) {
+  static const std::map<std::string_view, ProblemName> kNames = {
+      {"missing", {"token-required", "Download token required"}},
+      {"wrong_drop", {"token-wrong-drop", "Token is for another drop"}},
+      {"wrong_asset", {"token-wrong-asset", "Token does not cover this file"}},
+      {"revoked_certificate", {"certificate-revoked", "Certificate revoked"}},
+      {"stale", {"token-stale", "Download link is for an older version"}},
+      {"version_not_synced", {"version-not-synced", "Version not here yet"}},
+      // Edge-only: the state of this edge, not of the token.
+      {"no_grant", {"edge-no-grant", "Edge not authorised"}},
+      {"not_carried", {"drop-not-carried", "Not carried here"}},
+      {"manifest_expired", {"manifest-expired", "Manifest expired"}},
+      {"blob_unavailable", {"blob-unavailable", "File being fetched again"}},
+  };
+  auto it = kNames.find(reason);
+  // Every other reason is a token that failed verification (refusal_reason).
+  return it != kNames.end() ? it->second : ProblemName{"token-refused", "Download token refused"};
+}
+
+}  // namespace
+
 Response EdgeService::refuse(const Refused& r) {
   metrics_.counter("dropgate_edge_token_refusals_total", "Requests refused, by reason.", {{"reason", r.reason}}).inc();
-  static const std::map<std::string, std::string> kTitles = {
-      {"no_grant", "Edge not authorised"}, {"not_carried", "Not carried here"},
-      {"wrong_drop", "Token is for another drop"}, {"wrong_asset", "Token does not cover this file"},
-      {"revoked_certificate", "Certificate revoked"}, {"missing", "Download token required"}};
-  auto it = kTitles.find(r.reason);
-  std::string title = it != kTitles.end() ? it->second : "Download token refused";
-  Response response = http::problem(r.status, "edge-" + r.reason, title, r.detail);
-  if (r.status == 503) response.headers.set(http::Field::retry_after, "10");
+  const ProblemName name = problem_name(r.reason);
+  std::string extra;
+  if (name.type == "token-refused") extra = R"({"reason":")" + r.reason + R"("})";  // reasons are our own words
+  Response response = http::problem(r.status, name.type, name.title, r.detail, std::move(extra));
+  if (r.status == 503) response.headers.set(http::Field::retry_after, r.reason == "version_not_synced" ? "30" : "10");
   return response;
 }
 
@@ -170,6 +211,24 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authoriz
   }
   if (!download.fields.cert_id.empty() && serving.revocations->certificate_ids.contains(download.fields.cert_id)) {
     return std::unexpected(Refused{403, "revoked_certificate", "the certificate behind this token was revoked"});
+  }
+  // A download token is permission for one manifest version
+  // (docs/formats/tokens.md): an older one is stale, a newer one not here yet.
+  if (serving.drop) {
+    const int64_t token_version = download.fields.manifest_version;
+    const int64_t held_version = serving.drop->manifest.version;
+    if (token_version < held_version) {
+      return std::unexpected(Refused{401, "stale", "this link is for version " + std::to_string(token_version) +
+                                                       " of \"" + download.fields.drop + "\" while version " +
+                                                       std::to_string(held_version) +
+                                                       " is current; ask for a fresh link"});
+    }
+    if (token_version > held_version) {
+      return std::unexpected(Refused{503, "version_not_synced",
+                                     "this link is for version " + std::to_string(token_version) + " of \"" +
+                                         download.fields.drop + "\"; this edge holds version " +
+                                         std::to_string(held_version) + " and has not synced it yet"});
+    }
   }
   return verified;
 }

@@ -76,11 +76,15 @@ async function edgeGet(url, { method = 'GET', headers = {} } = {}) {
   return { status: res.status, headers: res.headers, body, json, text: body.toString() }
 }
 
-function assertEdgeProblem(r, status, reason) {
+// A refusal with the problem type of docs/api/problems.md (the origin's type
+// where the origin refuses the same thing). A refused token also names its
+// reason ("expired", "bad_signature"…).
+function assertEdgeProblem(r, status, type, reason) {
   assert.equal(r.status, status, r.text)
   assert.match(r.headers.get('content-type'), /application\/problem\+json/)
   assert.equal(r.json.status, status)
-  assert.equal(r.json.type, `https://dropgate.dev/problems/edge-${reason}`, r.text)
+  assert.equal(r.json.type, `https://dropgate.dev/problems/${type}`, r.text)
+  assert.equal(r.json.reason, reason, r.text)
   assert.ok(r.json.title)
   assert.ok(!r.body.includes(files['notes.txt']), 'a refusal carried file bytes')
 }
@@ -111,9 +115,9 @@ async function waitForOriginCounts() {
 }
 
 // Issues a download token with `dropgate token issue` and the given key folder.
-function issueToken(keysDir, slug, { ttlS = 300, assets = [] } = {}) {
+function issueToken(keysDir, slug, { ttlS = 300, assets = [], version = 1 } = {}) {
   const args = ['token', 'issue', '--keys', keysDir, '--purpose', 'download', '--drop', slug,
-    '--account', 'cli-buyer', '--ttl-s', String(ttlS), '--issuer', 'dropgate']
+    '--account', 'cli-buyer', '--ttl-s', String(ttlS), '--issuer', 'dropgate', '--version', String(version)]
   for (const a of assets) args.push('--asset', a)
   return execFileSync(dropgate, args).toString().trim()
 }
@@ -213,6 +217,10 @@ test('a buyer claims on the origin and downloads from the edge: sha256, Range, H
   assert.equal(ranged.status, 206)
   assert.equal(ranged.headers.get('content-range'), `bytes 100-199/${big.length}`)
   assert.deepEqual(ranged.body, big.subarray(100, 200))
+  // The scheme is case-insensitive (RFC 9110 §11.1), as on the origin.
+  const lower = await edgeGet(url, { headers: { authorization: `bearer ${token}`, range: 'bytes=0-9' } })
+  assert.equal(lower.status, 206, lower.text)
+  assert.deepEqual(lower.body, big.subarray(0, 10))
   const tail = await edgeGet(url, { headers: { ...bearer, range: 'bytes=-10' } })
   assert.equal(tail.status, 206)
   assert.deepEqual(tail.body, big.subarray(big.length - 10))
@@ -332,13 +340,13 @@ test('with the origin stopped (SIGTERM), the edge serves valid tokens and refuse
   assert.equal(o.status, 200)
   offlineDownloads = (completed[SLUG] - before) + 1
 
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', 'v4.public.garbage')), 401, 'malformed')
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', 'not-a-token')), 401, 'malformed')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', 'v4.public.garbage')), 401, 'token-refused', 'malformed')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', 'not-a-token')), 401, 'token-refused', 'malformed')
   const keys = join(dir, 'offline-keys')
   execFileSync(dropgate, ['keys', 'new', '--dir', keys], { stdio: 'pipe' })
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', issueToken(keys, SLUG))), 401, 'unknown_key')
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', other.download_token)), 403, 'wrong_drop')
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt')), 401, 'missing')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', issueToken(keys, SLUG))), 401, 'token-refused', 'unknown_key')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', other.download_token)), 403, 'token-wrong-drop')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt')), 401, 'token-required')
 
   assert.equal(await metric('dropgate_edge_origin_reachable'), 0)
   const age = await metric('dropgate_edge_sync_age_seconds')
@@ -447,17 +455,17 @@ test('refused: forged tokens (a valid signature cannot be moved or altered)', as
   execFileSync(dropgate, ['keys', 'new', '--dir', keys], { stdio: 'pipe' })
   const forged = issueToken(keys, SLUG).split('.')
   const moved = `${forged[0]}.${forged[1]}.${forged[2]}.${originFooter}`
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', moved)), 401, 'bad_signature')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', moved)), 401, 'token-refused', 'bad_signature')
   // The genuine token with one payload character changed.
   const i = 40
   const flipped = body.slice(0, i) + (body[i] === 'A' ? 'B' : 'A') + body.slice(i + 1)
   const altered = `${v}.${p}.${flipped}.${originFooter}`
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', altered)), 401, 'bad_signature')
-  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, altered)), 401, 'bad_signature')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', altered)), 401, 'token-refused', 'bad_signature')
+  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, altered)), 401, 'token-refused', 'bad_signature')
   // A certificate is not a download token.
   const cert = (await claim(SLUG, 'buyer-cert-as-token')).certificate
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', cert)), 401, 'wrong_purpose')
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', 'v4.public.garbage')), 401, 'malformed')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', cert)), 401, 'token-refused', 'wrong_purpose')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', 'v4.public.garbage')), 401, 'token-refused', 'malformed')
   // The genuine one still works.
   assert.equal((await edgeGet(fileUrl(SLUG, 'notes.txt', genuine))).status, 200)
 })
@@ -466,10 +474,10 @@ test('refused: a token signed by a key the origin never had', async () => {
   const keys = join(dir, 'unknown-keys')
   execFileSync(dropgate, ['keys', 'new', '--dir', keys], { stdio: 'pipe' })
   const token = issueToken(keys, SLUG)
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', token)), 401, 'unknown_key')
-  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, token)), 401, 'unknown_key')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', token)), 401, 'token-refused', 'unknown_key')
+  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, token)), 401, 'token-refused', 'unknown_key')
   assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt'), { headers: { authorization: `Bearer ${token}` } }),
-    401, 'unknown_key')
+    401, 'token-refused', 'unknown_key')
 })
 
 test('refused: an expired token (clock_skew_s = 0)', async () => {
@@ -483,19 +491,37 @@ test('refused: an expired token (clock_skew_s = 0)', async () => {
     return r.status !== 200 && r
   }, { timeoutMs: 8000, intervalMs: 250 })
   assert.ok(Date.now() - issuedAt >= 1000, 'refused too early')
-  assertEdgeProblem(refused, 401, 'expired')
+  assertEdgeProblem(refused, 401, 'token-refused', 'expired')
   assert.match(refused.json.detail, /expired/)
-  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, token)), 401, 'expired')
+  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, token)), 401, 'token-refused', 'expired')
+})
+
+// Edge and origin apply the same rule (docs/formats/tokens.md): a token is
+// for the manifest version the server holds (1 here), an older one is stale,
+// a newer one is not synced yet.
+test('refused: a token for another manifest version (older: stale; newer: not synced yet)', async () => {
+  const keys = join(originData, 'keys')
+  const current = await edgeGet(fileUrl(SLUG, 'notes.txt', issueToken(keys, SLUG, { version: 1 })))
+  assert.equal(current.status, 200, current.text)
+  const stale = await edgeGet(fileUrl(SLUG, 'notes.txt', issueToken(keys, SLUG, { version: 0 })))
+  assertEdgeProblem(stale, 401, 'token-stale')
+  assert.match(stale.json.detail, /version 0 .* version 1 is current; ask for a fresh link/)
+  for (const url of [fileUrl(SLUG, 'notes.txt', issueToken(keys, SLUG, { version: 999 })),
+    archiveUrl(SLUG, issueToken(keys, SLUG, { version: 22 }))]) {
+    const unsynced = await edgeGet(url)
+    assertEdgeProblem(unsynced, 503, 'version-not-synced')
+    assert.equal(unsynced.headers.get('retry-after'), '30')
+  }
 })
 
 test('refused: a token for another drop, and a drop this edge does not carry', async () => {
   const other = await claim(OTHER, 'buyer-other')
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', other.download_token)), 403, 'wrong_drop')
-  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, other.download_token)), 403, 'wrong_drop')
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'b.txt', other.download_token)), 403, 'wrong_drop')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'notes.txt', other.download_token)), 403, 'token-wrong-drop')
+  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, other.download_token)), 403, 'token-wrong-drop')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'b.txt', other.download_token)), 403, 'token-wrong-drop')
   const elsewhere = await claim(ELSEWHERE, 'buyer-elsewhere')
-  assertEdgeProblem(await edgeGet(fileUrl(ELSEWHERE, 'c.txt', elsewhere.download_token)), 404, 'not_carried')
-  assertEdgeProblem(await edgeGet(archiveUrl(ELSEWHERE, elsewhere.download_token)), 404, 'not_carried')
+  assertEdgeProblem(await edgeGet(fileUrl(ELSEWHERE, 'c.txt', elsewhere.download_token)), 404, 'drop-not-carried')
+  assertEdgeProblem(await edgeGet(archiveUrl(ELSEWHERE, elsewhere.download_token)), 404, 'drop-not-carried')
 })
 
 test('refused: a token for one file fetches neither the other files nor the archive', async () => {
@@ -503,8 +529,8 @@ test('refused: a token for one file fetches neither the other files nor the arch
   const ok = await edgeGet(fileUrl(SLUG, 'notes.txt', token))
   assert.equal(ok.status, 200)
   assert.deepEqual(ok.body, files['notes.txt'])
-  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'side-a/01.flac', token)), 403, 'wrong_asset')
-  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, token)), 403, 'wrong_asset')
+  assertEdgeProblem(await edgeGet(fileUrl(SLUG, 'side-a/01.flac', token)), 403, 'token-wrong-asset')
+  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, token)), 403, 'token-wrong-asset')
   const unknown = await edgeGet(fileUrl(SLUG, 'missing.txt', (await claim(SLUG, 'buyer-missing')).download_token))
   assert.equal(unknown.status, 404)
 })
@@ -518,8 +544,8 @@ test('refused: a revoked certificate\'s download token, once the revocation list
   assert.equal(r.status, 200, r.text)
   await waitFor('the revocation to reach the edge', async () =>
     (await edgeGet(url, { method: 'HEAD' })).status === 403, { timeoutMs: 15000, intervalMs: 200 })
-  assertEdgeProblem(await edgeGet(url), 403, 'revoked_certificate')
-  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, refunded.download_token)), 403, 'revoked_certificate')
+  assertEdgeProblem(await edgeGet(url), 403, 'certificate-revoked')
+  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, refunded.download_token)), 403, 'certificate-revoked')
   assert.ok((await health()).json.revocation_list_age_s < 30)
   const still = await edgeGet(fileUrl(SLUG, 'notes.txt', kept.download_token))
   assert.equal(still.status, 200, 'revoking one certificate refused another')
@@ -535,12 +561,12 @@ test('a blob damaged on disk is never served, and is fetched again from the orig
 
   corrupt(blobPath(big), 4096, 64)
   const ranged = await edgeGet(bigUrl, { headers: { range: 'bytes=4096-4159' } })
-  assertEdgeProblem(ranged, 503, 'blob_unavailable')
+  assertEdgeProblem(ranged, 503, 'blob-unavailable')
   assert.ok(Number(ranged.headers.get('retry-after')) > 0)
   const served = await waitFor('the damaged blob to be fetched again', async () => {
     const r = await edgeGet(bigUrl)
     if (r.status === 200) return r
-    assertEdgeProblem(r, 503, 'blob_unavailable')
+    assertEdgeProblem(r, 503, 'blob-unavailable')
     return false
   }, { timeoutMs: 15000, intervalMs: 200 })
   assert.equal(sha(served.body), sha(big), 'the edge served damaged bytes')
@@ -548,11 +574,11 @@ test('a blob damaged on disk is never served, and is fetched again from the orig
   // The same through the archive: a damaged member refuses the whole archive.
   const notes = files['notes.txt']
   corrupt(blobPath(notes), 0, 4)
-  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, token)), 503, 'blob_unavailable')
+  assertEdgeProblem(await edgeGet(archiveUrl(SLUG, token)), 503, 'blob-unavailable')
   const zip = await waitFor('the archive to be whole again', async () => {
     const r = await edgeGet(archiveUrl(SLUG, token))
     if (r.status === 200) return r
-    assertEdgeProblem(r, 503, 'blob_unavailable')
+    assertEdgeProblem(r, 503, 'blob-unavailable')
     return false
   }, { timeoutMs: 15000, intervalMs: 200 })
   const zipFile = join(dir, 'after-damage.zip')
@@ -586,7 +612,7 @@ test('a small blob served from memory and damaged on disk is noticed without a d
   await waitFor('the damaged blob to be fetched again', async () => {
     const r = await edgeGet(url)
     if (r.status !== 200) {
-      assertEdgeProblem(r, 503, 'blob_unavailable')
+      assertEdgeProblem(r, 503, 'blob-unavailable')
       return false
     }
     assert.deepEqual(r.body, notes, 'the edge served damaged bytes')

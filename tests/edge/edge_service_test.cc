@@ -13,6 +13,7 @@
 #include "base/encoding.h"
 #include "base/env.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/metrics.h"
 #include "core/manifest.h"
 #include "core/token.h"
@@ -118,6 +119,16 @@ class EdgeServiceClockTest : public ::testing::Test {
     return body->substr(at + 30, end - at - 30);
   }
 
+  // A string member of a problem body, or "" when absent.
+  static std::string problem_member(const http::Response& response, std::string_view name) {
+    const auto* body = std::get_if<std::string>(&response.body);
+    if (!body) return "";
+    auto value = json::parse_object(*body, 64 * 1024);
+    if (!value) return "";
+    auto member = json::get_string(*value, name, "problem", 1024);
+    return member ? *member : "";
+  }
+
   static constexpr int64_t kManifestExpiresAtMs = kNow + 30 * kMinuteMs;
 
   core::TokenSigner signer_{crypto::SecretKey::generate(), "dropgate"};
@@ -142,12 +153,11 @@ TEST_F(EdgeServiceClockTest, AFileIsRefusedOnceItsManifestExpired) {
   auto after = request(token, "notes.txt");
   auto refused = service_->file(after);
   EXPECT_EQ(refused.status, 503);
-  EXPECT_EQ(problem_type(refused), "edge-manifest_expired");
+  EXPECT_EQ(problem_type(refused), "manifest-expired");
 }
 
-// Disabled: fails today. EdgeService::archive() has no manifest expiry check
-// (file() has one), so an edge frozen on an expired manifest keeps serving
-// every file of it as the ZIP archive. Enable once archive() refuses like file().
+// The archive obeys the same freeze defence as a single file: an edge frozen
+// on an expired manifest does not serve its files as a ZIP either.
 TEST_F(EdgeServiceClockTest, TheArchiveIsRefusedOnceItsManifestExpired) {
   const std::string token = download_token(kManifestExpiresAtMs - kMinuteMs, 600);
   clock_.set_ms(kManifestExpiresAtMs - 1000);
@@ -158,7 +168,7 @@ TEST_F(EdgeServiceClockTest, TheArchiveIsRefusedOnceItsManifestExpired) {
   auto after = request(token);
   auto refused = service_->archive(after);
   EXPECT_EQ(refused.status, 503);
-  EXPECT_EQ(problem_type(refused), "edge-manifest_expired");
+  EXPECT_EQ(problem_type(refused), "manifest-expired");
 }
 
 TEST_F(EdgeServiceClockTest, ACachedTokenStillExpiresOnTime) {
@@ -172,9 +182,12 @@ TEST_F(EdgeServiceClockTest, ACachedTokenStillExpiresOnTime) {
   auto late = request(token, "notes.txt");
   auto refused = service_->file(late);
   EXPECT_EQ(refused.status, 401);
-  EXPECT_EQ(problem_type(refused), "edge-expired");
+  EXPECT_EQ(problem_type(refused), "token-refused");
+  EXPECT_EQ(problem_member(refused, "reason"), "expired");
   auto late_archive = request(token);
-  EXPECT_EQ(problem_type(service_->archive(late_archive)), "edge-expired");
+  auto late_refused = service_->archive(late_archive);
+  EXPECT_EQ(problem_type(late_refused), "token-refused");
+  EXPECT_EQ(problem_member(late_refused, "reason"), "expired");
 }
 
 // A token that cannot pass under the current keyring is refused from the
@@ -193,7 +206,8 @@ TEST_F(EdgeServiceClockTest, ADeadTokenIsRefusedFromTheCacheUntilTheKeyringChang
     auto r = request(*token, "notes.txt");
     auto refused = service_->file(r);
     EXPECT_EQ(refused.status, 401);
-    EXPECT_EQ(problem_type(refused), "edge-unknown_key");
+    EXPECT_EQ(problem_type(refused), "token-refused");
+    EXPECT_EQ(problem_member(refused, "reason"), "unknown_key");
   }
   EXPECT_EQ(counter("miss"), misses + 1);  // one signature check
   EXPECT_EQ(counter("hit"), hits + 2);
@@ -202,7 +216,9 @@ TEST_F(EdgeServiceClockTest, ADeadTokenIsRefusedFromTheCacheUntilTheKeyringChang
   const std::string expired = download_token(kNow - 10 * kMinuteMs, 60);
   for (int i = 0; i < 2; ++i) {
     auto r = request(expired, "notes.txt");
-    EXPECT_EQ(problem_type(service_->file(r)), "edge-expired");
+    auto refused = service_->file(r);
+    EXPECT_EQ(problem_type(refused), "token-refused");
+    EXPECT_EQ(problem_member(refused, "reason"), "expired");
   }
   EXPECT_EQ(counter("miss"), misses + 2);
 
@@ -212,6 +228,103 @@ TEST_F(EdgeServiceClockTest, ADeadTokenIsRefusedFromTheCacheUntilTheKeyringChang
   ASSERT_TRUE(catalog_.set_keyring(keyring.to_json()).ok());
   auto r = request(*token, "notes.txt");
   EXPECT_EQ(service_->file(r).status, 200);
+}
+
+// The Authorization scheme is case-insensitive (RFC 9110 §11.1), as on the
+// origin: "bearer" and "BEARER" pass like "Bearer", with one or more spaces
+// before the token; another scheme is not a token at all.
+TEST_F(EdgeServiceClockTest, TheBearerSchemeIsMatchedWithoutRegardToCase) {
+  const std::string token = download_token(kNow, 600);
+  for (const std::string& header : {"Bearer " + token, "bearer " + token, "BEARER " + token, "bEaReR  " + token}) {
+    http::Request r;
+    r.method = http::Verb::get;
+    r.params.emplace_back("slug", kSlug);
+    r.params.emplace_back("path", "notes.txt");
+    r.headers.set(http::Field::authorization, header);
+    EXPECT_EQ(service_->file(r).status, 200) << header.substr(0, 10);
+  }
+  http::Request basic;
+  basic.method = http::Verb::get;
+  basic.params.emplace_back("slug", kSlug);
+  basic.params.emplace_back("path", "notes.txt");
+  basic.headers.set(http::Field::authorization, "Basic " + token);
+  EXPECT_EQ(service_->file(basic).status, 401);
+}
+
+// A refusal the origin also makes carries the origin's problem type
+// (docs/api/problems.md), so a client reads one vocabulary on both servers.
+TEST_F(EdgeServiceClockTest, RefusalsTheOriginAlsoMakesCarryTheOriginsProblemTypes) {
+  auto missing = request("", "notes.txt");
+  missing.query.clear();
+  auto refused = service_->file(missing);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(problem_type(refused), "token-required");
+
+  auto other_drop = core::issue_download(signer_, {"buyer-1", "other-drop", 1, {"*"}, ""}, kNow, 600);
+  ASSERT_TRUE(other_drop.has_value());
+  auto wrong_drop = request(*other_drop, "notes.txt");
+  refused = service_->file(wrong_drop);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(problem_type(refused), "token-wrong-drop");
+
+  auto one_file = core::issue_download(signer_, {"buyer-1", kSlug, 1, {"other.txt"}, ""}, kNow, 600);
+  ASSERT_TRUE(one_file.has_value());
+  auto wrong_asset = request(*one_file, "notes.txt");
+  refused = service_->file(wrong_asset);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(problem_type(refused), "token-wrong-asset");
+
+  auto forged = request("v4.public.garbage", "notes.txt");
+  refused = service_->file(forged);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(problem_type(refused), "token-refused");
+  EXPECT_EQ(problem_member(refused, "reason"), "malformed");
+
+  auto certified = core::issue_download(signer_, {"buyer-1", kSlug, 1, {"*"}, "cert-17"}, kNow, 600);
+  ASSERT_TRUE(certified.has_value());
+  ASSERT_TRUE(catalog_.set_revocations("{}", "", Revocations{{"cert-17"}, kNow}).ok());
+  auto revoked = request(*certified, "notes.txt");
+  refused = service_->file(revoked);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(problem_type(refused), "certificate-revoked");
+}
+
+// A download token is permission for one manifest version: the version the
+// edge holds is served; an older one is stale (401, ask for a fresh link); a
+// newer one is one the edge has not synced yet (503, retry in 30 s). Both for
+// a file and for the archive.
+TEST_F(EdgeServiceClockTest, ATokenDownloadsOnlyTheManifestVersionItWasIssuedFor) {
+  auto token_for = [&](int64_t version) {
+    auto token = core::issue_download(signer_, {"buyer-1", kSlug, version, {"*"}, ""}, kNow, 600);
+    EXPECT_TRUE(token.has_value());
+    return token.value_or("");
+  };
+  auto current = request(token_for(1), "notes.txt");
+  EXPECT_EQ(service_->file(current).status, 200);
+
+  for (bool archive : {false, true}) {
+    auto older = request(token_for(0), archive ? "" : "notes.txt");
+    auto stale = archive ? service_->archive(older) : service_->file(older);
+    EXPECT_EQ(stale.status, 401);
+    EXPECT_EQ(problem_type(stale), "token-stale");
+    EXPECT_NE(problem_member(stale, "detail").find("version 0"), std::string::npos);
+    EXPECT_NE(problem_member(stale, "detail").find("version 1 is current"), std::string::npos);
+
+    auto newer = request(token_for(999), archive ? "" : "notes.txt");
+    auto unsynced = archive ? service_->archive(newer) : service_->file(newer);
+    EXPECT_EQ(unsynced.status, 503);
+    EXPECT_EQ(problem_type(unsynced), "version-not-synced");
+    EXPECT_EQ(unsynced.headers[http::Field::retry_after], "30");
+  }
+
+  // Once the edge holds version 2, a version-1 link is stale.
+  auto v2 = std::make_shared<CarriedDrop>(*catalog_.drop(kSlug));
+  v2->manifest.version = 2;
+  ASSERT_TRUE(catalog_.set_drop(kSlug, v2).ok());
+  auto old_link = request(token_for(1), "notes.txt");
+  EXPECT_EQ(problem_type(service_->file(old_link)), "token-stale");
+  auto new_link = request(token_for(2), "notes.txt");
+  EXPECT_EQ(service_->file(new_link).status, 200);
 }
 
 // A full outbox drops downloads' events: each is counted in the metric, and
