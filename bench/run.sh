@@ -6,8 +6,18 @@
 # are kept as they are, so a slow benchmark need not be rerun to add a fast one.
 #
 # Usage: bench/run.sh [NAME...]      NAME: token, hash, claims, edge (default: all)
-#   BENCH_QUICK=1  smaller inputs and fewer repetitions, to check the scripts;
+#   BENCH_QUICK=1  seconds per benchmark, to check the scripts (CI runs it from
+#                  scripts/test.sh): no goal is judged, no load check, and it
 #                  writes build/bench-quick/ instead of bench/results/ and docs/.
+#   BENCH_FORCE=1  run although the machine is busy (1-minute load average
+#                  above 1.5) or the tree has uncommitted changes; every
+#                  section written is marked as forced, saying which.
+#
+# Figures are only worth writing from a clean commit on a quiet machine: the
+# script refuses to start when the load average is above 1.5, waits (up to
+# 3 minutes) for the load of one benchmark to die down before the next, and
+# refuses a tree with uncommitted changes. Each section records the load
+# average when its benchmark started and whether the commit was clean.
 #
 # Adding a benchmark: write bench_NAME() below (it runs the program and
 # prints the section's markdown) and add NAME to all_benchmarks.
@@ -19,6 +29,8 @@ cd "$repo_root"
 # The order of the sections in the doc.
 all_benchmarks=(token hash claims edge)
 quick=${BENCH_QUICK:-0}
+force=${BENCH_FORCE:-0}
+readonly load_max=1.5 load_wait_s_max=180
 invocation="bench/run.sh${*:+ $*}"
 if [[ "$quick" == 1 ]]; then invocation="BENCH_QUICK=1 $invocation"; fi
 build_dir=build  # the release preset's binaryDir
@@ -61,13 +73,43 @@ build_line() {
 }
 
 # The figures belong to the code that was built: say when it was not a commit.
+# Read once, before any benchmark writes its results into the tree.
+tree_is_clean() { [[ -z "$(git status --porcelain 2>/dev/null)" ]] && git rev-parse -q HEAD > /dev/null 2>&1; }
 source_line() {
   local commit; commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-  if [[ -n "$(git status --porcelain -- src 2>/dev/null)" ]]; then
-    echo "commit ${commit} plus uncommitted changes in src/"
+  if [[ "$tree_clean" == yes ]]; then
+    echo "commit ${commit}, clean (no uncommitted changes)"
+  elif [[ "$quick" == 1 ]]; then
+    echo "commit ${commit} plus uncommitted changes (BENCH_QUICK=1)"
   else
-    echo "commit ${commit}"
+    echo "commit ${commit} plus uncommitted changes (**forced**: BENCH_FORCE=1)"
   fi
+}
+
+load_1min() { cut -d' ' -f1 /proc/loadavg; }
+load_is_high() { awk -v l="$(load_1min)" -v m="$load_max" 'BEGIN { exit !(l > m) }'; }
+
+# Before each benchmark: the first refuses a busy machine; later ones wait
+# for the load the previous benchmark left behind to die down. Forced, a
+# high load is recorded in the section instead.
+check_load() {
+  local first=$1 waited_s=0
+  [[ "$quick" == 1 ]] && return 0
+  while load_is_high; do
+    if [[ "$force" == 1 ]]; then
+      echo "run.sh: load average $(load_1min) is above $load_max; running anyway (BENCH_FORCE=1), the section is marked forced" >&2
+      forced_load=yes
+      return 0
+    fi
+    [[ "$first" == yes ]] &&
+      die "the 1-minute load average is $(load_1min), above $load_max: figures taken now would measure the other load. Wait for a quiet machine, or set BENCH_FORCE=1 to run anyway (the results are then marked forced)"
+    (( waited_s < load_wait_s_max )) ||
+      die "the load average stayed above $load_max for ${load_wait_s_max} s after the previous benchmark ($(load_1min)); set BENCH_FORCE=1 to run anyway"
+    (( waited_s > 0 )) || echo "run.sh: waiting for the load average ($(load_1min)) to fall to $load_max" >&2
+    sleep 5
+    waited_s=$((waited_s + 5))
+  done
+  forced_load=no
 }
 
 # The stamp every section ends with. $1: what run.sh ran underneath.
@@ -75,11 +117,14 @@ stamp() {
   # Read before the benchmark ran (main): a benchmark that loads the machine
   # itself must not record its own load as the machine's.
   local load=${load_at_start:-$(cut -d' ' -f1-3 /proc/loadavg)}
+  local load_note="at most ${load_max}, as required"
+  [[ "${forced_load:-no}" == yes ]] && load_note="above ${load_max} (**forced**: BENCH_FORCE=1)"
+  [[ "$quick" == 1 ]] && load_note="not checked (BENCH_QUICK=1)"
   cat <<EOF
 - Command: \`${invocation}\`, which ran \`$1\`
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - Source: $(source_line)
-- Machine: $(machine_line); load average ${load} when it started
+- Machine: $(machine_line); load average ${load} when it started (1-minute figure ${load_note})
 - Build: $(build_line)
 EOF
 }
@@ -95,6 +140,8 @@ fmt_ratio() { awk -v r="$1" 'BEGIN { printf "%.2f×", r }'; }
 # verdict RATIO GOAL: "pass" or "**FAIL**"; GOAL empty: "—" (a figure with no goal).
 verdict() {
   [[ -n "$2" ]] || { echo "—"; return; }
+  # Seconds of measurement on a busy CI machine say nothing about a goal.
+  [[ "$quick" != 1 ]] || { echo "not judged (quick)"; return; }
   awk -v r="$1" -v g="$2" 'BEGIN { print (r >= g) ? "pass" : "**FAIL**" }'
 }
 
@@ -481,6 +528,12 @@ main() {
   done
   command -v jq > /dev/null || die "jq is needed to read Google Benchmark's JSON (apt-get install jq)"
 
+  tree_clean=no
+  if tree_is_clean; then tree_clean=yes; fi
+  if [[ "$quick" != 1 && "$tree_clean" != yes && "$force" != 1 ]]; then
+    git status --short >&2
+    die "the tree has uncommitted changes (above): figures must belong to a commit. Commit them (or stash them), or set BENCH_FORCE=1 to run anyway (the results are then marked forced)"
+  fi
   local results_dir=bench/results doc=docs/BENCHMARKS.md
   if [[ "$quick" == 1 ]]; then
     results_dir=$build_dir/bench-quick/results doc=$build_dir/bench-quick/BENCHMARKS.md
@@ -489,8 +542,11 @@ main() {
   fi
   mkdir -p "$results_dir"
 
+  check_load yes
   build_release
   for name in "${names[@]}"; do
+    # The build itself loads the machine: the first benchmark waits for it too.
+    check_load no
     echo "run.sh: running $name" >&2
     load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
     # A failed benchmark (set -e ends the script) leaves its earlier section
