@@ -20,7 +20,7 @@
 #   RESULTS_TSV, if given, receives one line per measured side for
 #   bench/run.sh (see write_results); the human summary goes to stdout.
 # Environment:
-#   BENCH_DURATION_S  seconds each run of each side lasts (default 20; BENCH_QUICK=1: 4)
+#   BENCH_DURATION_S  seconds each run of each side lasts (default 20; BENCH_QUICK=1: 3)
 #   BENCH_WARMUP_S    seconds of warm-up before each run (default 3; BENCH_QUICK=1: 1)
 #   BENCH_RUNS        runs of each side, taken in turns; odd (default 3; BENCH_QUICK=1: 1)
 #   BENCH_CLIENTS     concurrent clients (default 64)
@@ -35,7 +35,7 @@ set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
-  duration_s=${BENCH_DURATION_S:-4} warmup_s=${BENCH_WARMUP_S:-1} runs=${BENCH_RUNS:-1}
+  duration_s=${BENCH_DURATION_S:-3} warmup_s=${BENCH_WARMUP_S:-1} runs=${BENCH_RUNS:-1}
 else
   duration_s=${BENCH_DURATION_S:-20} warmup_s=${BENCH_WARMUP_S:-3} runs=${BENCH_RUNS:-3}
 fi

@@ -100,8 +100,8 @@ say() { echo "edge_bench: [${SECONDS} s] $*" >&2; }
 [[ -x "$idleconns" ]] || die "no idleconns binary at $idleconns (ninja -C build idleconns)"
 [[ -x "$mint_tokens" ]] || die "no mint_tokens binary at $mint_tokens (ninja -C build mint_tokens)"
 [[ -x "$verify_rate" ]] || die "no verify_rate binary at $verify_rate (ninja -C build verify_rate)"
-# nginx and wrk are needed only here, so scripts/setup.sh leaves them out;
-# as root they are installed on first use (nginx's service is not started).
+# scripts/setup.sh installs nginx and wrk (the quick mode runs in CI); run
+# alone as root, they are installed on first use (nginx's service is not started).
 if ! command -v nginx > /dev/null || ! command -v wrk > /dev/null; then
   if [[ $(id -u) == 0 ]] && command -v apt-get > /dev/null; then
     say "installing nginx and wrk (Debian packages)"

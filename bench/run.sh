@@ -45,7 +45,7 @@ build_release() {
     die "$build_dir/ was configured with DROPGATE_BENCH=OFF; reconfigure it with -DDROPGATE_BENCH=ON"
   # Only the programs measured: a half-finished test elsewhere must not
   # stop the benchmarks from building.
-  ninja -C "$build_dir" dropgate dropgate_token_bench claimload idleconns >&2 ||
+  ninja -C "$build_dir" dropgate dropgate_token_bench claimload idleconns mint_tokens verify_rate >&2 ||
     die "the build failed; the benchmarks measure the working tree, so src/ must build first"
 }
 
@@ -216,7 +216,8 @@ run_script() {
   local section=$1 script=$2; shift 2
   local tsv; tsv=$(mktemp)
   DROPGATE="$build_dir/dropgate" CLAIMLOAD="$build_dir/bench/claimload" \
-    IDLECONNS="$build_dir/bench/idleconns" "bench/$script" "$tsv" >&2
+    IDLECONNS="$build_dir/bench/idleconns" MINT_TOKENS="$build_dir/bench/mint_tokens" \
+    VERIFY_RATE="$build_dir/bench/verify_rate" "bench/$script" "$tsv" >&2
   local settings="" name
   for name in BENCH_QUICK "$@"; do
     if [[ -n "${!name:-}" ]]; then settings+=" ${name}=${!name}"; fi
@@ -374,10 +375,11 @@ bench_edge() {
 edge_section() {
   local rows=$1
   field() { tsv_field "$rows" "$1" "$2"; }
-  local duration warmup runs threads idle nginx_version wrk_version
+  local duration warmup runs threads idle nginx_version wrk_version per_token message_bytes token_bytes
   duration=$(field settings 2) warmup=$(field settings 3) runs=$(field settings 4)
   threads=$(field settings 5) idle=$(field settings 6) nginx_version=$(field settings 7)
-  wrk_version=$(field settings 8)
+  wrk_version=$(field settings 8) per_token=$(field settings 9) message_bytes=$(field settings 10)
+  token_bytes=$(field settings 11)
   rate() { awk -v v="$(field "$1" 2)" 'BEGIN { printf "%.0f req/s", v }'; }
   mbps() { awk -v v="$(field "$1" 3)" 'BEGIN { printf "%.0f MB/s", v }'; }
   latency() { awk -v a="$(field "$1" 4)" -v b="$(field "$1" 5)" 'BEGIN { printf "p50 %.2f ms, p99 %.2f ms", a, b }'; }
@@ -385,21 +387,23 @@ edge_section() {
   # The goals are judged on the paired ratios (the median of the runs'
   # edge/nginx ratios, each run's two sides measured back to back); the ratio
   # of the two sides' medians is shown beside them.
-  local small medium large_mb memory memory_grown
-  small=$(field pair-small.bin 2) medium=$(field pair-medium.bin 2) large_mb=$(field pair-large.bin 2)
-  local small_of_medians medium_of_medians large_of_medians
-  small_of_medians=$(ratio "$(field edge-small.bin 2)" "$(field nginx-small.bin 2)")
-  medium_of_medians=$(ratio "$(field edge-medium.bin 2)" "$(field nginx-medium.bin 2)")
-  large_of_medians=$(ratio "$(field edge-large.bin 3)" "$(field nginx-large.bin 3)")
-  # CPU: lower is better, so the ratio is nginx / edge.
-  local cpu_small cpu_medium cpu_large
-  cpu_small=$(ratio "$(field nginx-small.bin 10)" "$(field edge-small.bin 10)")
-  cpu_medium=$(ratio "$(field nginx-medium.bin 10)" "$(field edge-medium.bin 10)")
-  cpu_large=$(ratio "$(field nginx-large.bin 10)" "$(field edge-large.bin 10)")
+  paired() { field "pair-$1" 2; }
+  of_medians() { ratio "$(field "edge-$1" "${2:-2}")" "$(field "nginx-$1" "${2:-2}")"; }
+  row() {  # row CASE TITLE [GOAL]: a requests/s row; GOAL, a ratio, when there is one
+    local goal=${3:-} goal_text="none set"
+    [[ -z "$goal" ]] || goal_text="≥ ${goal}×"
+    echo "| $2 | $(rate "edge-$1") ($(latency "edge-$1")) | $(rate "nginx-$1") ($(latency "nginx-$1")) | $(fmt_ratio "$(paired "$1")"); $(fmt_ratio "$(of_medians "$1")") | ${goal_text} | $(verdict "$(paired "$1")" "$goal") |"
+  }
+  cpu_row() {  # cpu_row CASE TITLE; lower is better, so the ratio is nginx / edge
+    echo "| $2 | $(cpu "edge-$1") | $(cpu "nginx-$1") | $(fmt_ratio "$(ratio "$(field "nginx-$1" 10)" "$(field "edge-$1" 10)")") | — | — |"
+  }
+  local cold_raw; cold_raw=$(ratio "$(field edge-small-cold 2)" "$(field sodium-verify 2)")
   # Lower is better: the goal is met when nginx / edge >= 1.
+  local memory memory_grown
   memory=$(ratio "$(field memory-nginx 2)" "$(field memory-edge 2)")
   memory_grown=$(ratio "$(field memory-nginx 5)" "$(field memory-edge 2)")
   inverse() { awk -v r="$1" 'BEGIN { printf "%.2f×", 1 / r }'; }
+  runs_of() { echo "nginx $(field "nginx-$1" 9), edge $(field "edge-$1" 9)"; }
   cat <<EOF
 ## Edge delivery: \`dropgate edge serve\` vs nginx with \`secure_link\`
 
@@ -408,63 +412,86 @@ loopback by the dropgate edge and by Debian's ${nginx_version}, which checks
 its own signed links (\`secure_link\` + \`secure_link_md5\`), both with
 ${threads} worker threads/processes (one per core). The load is
 ${wrk_version} with 2 threads and 64 keep-alive connections, ${duration} s
-per run after a ${warmup} s warm-up, ${runs} runs per file, each run a pair:
+per run after a ${warmup} s warm-up, ${runs} runs per case, each run a pair:
 both sides back to back, the order alternating. The machine's speed drifts
 from one pair to the next far more than within a pair, so a goal is judged
 on the median of the pairs' edge/nginx ratios ("paired"); the ratio of each
-side's median run is shown beside it. Every request carries a signed link, one
-of 64 per side (one per buyer): for nginx an MD5 link, for the edge a PASETO
-v4.public download token (Ed25519) that the edge verifies itself against its
-synced keyring and revocation list — a token seen before is a cache lookup.
-The edge also records every download in its durable outbox (group-committed
-SQLite), which nginx does not; both write an access log line per request,
-buffered and flushed every 100 ms. The edge sends files of 16 KiB or less
-(here the 4 KiB one) from a hashed copy it holds in memory, header and body
-in one write; nginx, and the edge for larger files, use \`sendfile\` from the
-page cache. The origin is stopped during the runs: the edge serves offline,
-as at a venue with no uplink. MB = 10^6 bytes of file body. CPU is the
-server's user + system time per request over the measured seconds (all its
-threads or processes; wrk's own is not counted), the median run.
+side's median run is shown beside it.
+
+Every request carries a signed link. nginx gets an MD5 link (one of 64, one
+per buyer; it keeps nothing per link, so which one makes no difference). The
+edge gets a PASETO v4.public download token (Ed25519, ${token_bytes} bytes), which it
+verifies itself against its synced keyring and revocation list; a token it has
+verified before is a cache lookup. How often a token is new is the *mix*:
+
+- **mix** (the goals): a new token every ${per_token} requests, each used ${per_token} times
+  and never again — a buyer downloading a ${per_token}-file drop;
+- **cached**: 64 buyers' tokens reused all run long, so all but the first
+  request of each is a cache hit (the 4 KiB file);
+- **cold**: every request a token the edge has never seen (the 4 KiB file),
+  also set against the bare libsodium \`crypto_sign_verify_detached\` over a
+  message of the token's signed length (${message_bytes} bytes) on ${threads} threads at once,
+  measured in each run on the same cores (\`bench/verify_rate\`): the most any
+  verifier could do there.
+
+The tokens of the mix and cold runs are minted before each run with
+dropgate's own token code and the origin's key (\`bench/mint_tokens\`): copies
+of a real claim's token, each with its own account, enough for the run (a
+request that had to reuse one fails the run). Both sides warm up with their 64
+buyers' links. The edge also records every download in its durable outbox
+(group-committed SQLite), which nginx does not; both write an access log line
+per request, buffered and flushed every 100 ms. The edge sends files of 16 KiB
+or less (here the 4 KiB one) from a hashed copy it holds in memory, header
+and body in one write; nginx, and the edge for larger files, use
+\`sendfile\` from the page cache. The origin is stopped during the runs: the
+edge serves offline, as at a venue with no uplink. MB = 10^6 bytes of file
+body. CPU is the server's user + system time per request over the measured
+seconds (all its threads or processes; wrk's own is not counted), the median run.
 
 | Figure | dropgate edge | Baseline (nginx) | Ratio (paired; of medians) | Goal | Result |
 |---|---|---|---|---|---|
-| 4 KiB file, requests/s | $(rate edge-small.bin) ($(latency edge-small.bin)) | $(rate nginx-small.bin) ($(latency nginx-small.bin)) | $(fmt_ratio "$small"); $(fmt_ratio "$small_of_medians") | ≥ 1.0× | $(verdict "$small" 1.0) |
-| 64 KiB file, requests/s | $(rate edge-medium.bin) ($(latency edge-medium.bin)) | $(rate nginx-medium.bin) ($(latency nginx-medium.bin)) | $(fmt_ratio "$medium"); $(fmt_ratio "$medium_of_medians") | ≥ 1.0× | $(verdict "$medium" 1.0) |
-| 16 MiB file, MB/s | $(mbps edge-large.bin) ($(rate edge-large.bin)) | $(mbps nginx-large.bin) ($(rate nginx-large.bin)) | $(fmt_ratio "$large_mb"); $(fmt_ratio "$large_of_medians") | ≥ 0.95× | $(verdict "$large_mb" 0.95) |
-| CPU per 4 KiB request | $(cpu edge-small.bin) | $(cpu nginx-small.bin) | $(fmt_ratio "$cpu_small") | — | — |
-| CPU per 64 KiB request | $(cpu edge-medium.bin) | $(cpu nginx-medium.bin) | $(fmt_ratio "$cpu_medium") | — | — |
-| CPU per 16 MiB request | $(cpu edge-large.bin) | $(cpu nginx-large.bin) | $(fmt_ratio "$cpu_large") | — | — |
-| memory per idle keep-alive connection | $(field memory-edge 2) bytes | $(field memory-nginx 2) bytes ($(field memory-nginx 5) grown + $(field memory-nginx 6) slot) | $(inverse "$memory") | ≤ 1.0× | $(verdict "$memory" 1.0) |
+$(row small-mix "4 KiB file, requests/s, mix" 1.0)
+$(row medium-mix "64 KiB file, requests/s, mix" 1.0)
+| 16 MiB file, MB/s, mix | $(mbps edge-large-mix) ($(rate edge-large-mix)) | $(mbps nginx-large-mix) ($(rate nginx-large-mix)) | $(fmt_ratio "$(paired large-mix)"); $(fmt_ratio "$(of_medians large-mix 3)") | ≥ 0.95× | $(verdict "$(paired large-mix)" 0.95) |
+$(row small-cached "4 KiB file, requests/s, cached tokens")
+$(row small-cold "4 KiB file, requests/s, cold (every token new)")
+| 4 KiB file, cold, against raw Ed25519 verification | $(rate edge-small-cold) | $(awk -v v="$(field sodium-verify 2)" 'BEGIN { printf "%.0f verifies/s", v }') (libsodium, ${threads} threads) | $(fmt_ratio "$cold_raw") | none set | — |
+$(cpu_row small-mix "CPU per 4 KiB request, mix")
+$(cpu_row small-cached "CPU per 4 KiB request, cached")
+$(cpu_row small-cold "CPU per 4 KiB request, cold")
+$(cpu_row medium-mix "CPU per 64 KiB request, mix")
+$(cpu_row large-mix "CPU per 16 MiB request, mix")
+| memory per idle keep-alive connection, with nginx's preallocated slot | $(field memory-edge 2) bytes | $(field memory-nginx 2) bytes ($(field memory-nginx 5) grown + $(field memory-nginx 6) slot) | $(inverse "$memory") | ≤ 1.0× | $(verdict "$memory" 1.0) |
+| memory per idle keep-alive connection, growth only | $(field memory-edge 2) bytes | $(field memory-nginx 5) bytes | $(inverse "$memory_grown") | none set | — |
 
 Memory: each server freshly started and warmed by one download, then
 ${idle} connections each fetch the 4 KiB file once and stay open and idle;
 the figure is the growth of PSS (summed over nginx's master and workers) over
 ${idle}. nginx allocates its connection structures for every
 \`worker_connections\` slot when a worker starts, so they are in its PSS
-before the first client: its figure adds the bytes of one slot, measured in
-the same run by starting nginx with 1,024 and with $((idle + 2000)) slots per
-worker. Counting growth only, nginx is $(field memory-nginx 5) bytes per
-connection, and the edge's figure is $(inverse "$memory_grown") of it. Kernel
-socket buffers are outside PSS and the same kernel's for both. PSS is read
-2 s after the last connection got its answer: by then each edge connection
-has given back the 2 KiB read block it waits with for about a second after
-a request (blocks come from slabs that are unmapped once empty); a
-connection that made a request within the last second holds one more.
+before the first client: the first memory row adds the bytes of one slot,
+measured in the same run by starting nginx with 1,024 and with $((idle + 2000)) slots per
+worker; the second counts growth only. Kernel socket buffers are outside PSS
+and the same kernel's for both. PSS is read 2 s after the last connection got
+its answer: by then each edge connection has given back the 2 KiB read block
+it waits with for about a second after a request (blocks come from slabs that
+are unmapped once empty); a connection that made a request within the last
+second holds one more.
 
 Checked in every run: wrk saw no error and no status other than 200, every
-response carried the whole file, both sides served the files' exact bytes
-(sha256) and refused a forged link (nginx 403, an expired one 410) or token
-(edge 401); after the runs the edge had counted at least as many completed
-downloads as wrk received, dropped no download event, and its outbox held
-one event per download. All runs (req/s): 4 KiB nginx $(field nginx-small.bin 9), edge
-$(field edge-small.bin 9); 64 KiB nginx $(field nginx-medium.bin 9), edge $(field edge-medium.bin 9);
-16 MiB nginx $(field nginx-large.bin 9), edge $(field edge-large.bin 9). The pairs' edge/nginx
-ratios, run by run: 4 KiB $(field pair-small.bin 3); 64 KiB $(field pair-medium.bin 3); 16 MiB
-$(field pair-large.bin 3). CPU µs per request, run by run: 4 KiB nginx $(field nginx-small.bin 11), edge
-$(field edge-small.bin 11); 64 KiB nginx $(field nginx-medium.bin 11), edge $(field edge-medium.bin 11);
-16 MiB nginx $(field nginx-large.bin 11), edge $(field edge-large.bin 11). CPU ratios are nginx / edge
-(above 1: the edge uses less). The 2 cores run wrk and the server at once, so every figure is
-CPU-bound.
+response carried the whole file, no minted token was used by more than its
+one buyer, both sides served the files' exact bytes (sha256) and refused a
+forged link (nginx 403, an expired one 410) or token (edge 401); after the
+runs the edge had counted at least as many completed downloads as wrk
+received, dropped no download event, and its outbox held one event per
+download. All runs (req/s): 4 KiB mix $(runs_of small-mix); cached $(runs_of small-cached);
+cold $(runs_of small-cold), libsodium $(field sodium-verify 9) verifies/s; 64 KiB mix $(runs_of medium-mix);
+16 MiB mix $(runs_of large-mix). The pairs' edge/nginx ratios, run by run: 4 KiB mix
+$(field pair-small-mix 3), cached $(field pair-small-cached 3), cold $(field pair-small-cold 3); 64 KiB
+$(field pair-medium-mix 3); 16 MiB $(field pair-large-mix 3). CPU µs per request, run by run:
+4 KiB mix nginx $(field nginx-small-mix 11), edge $(field edge-small-mix 11); cold edge
+$(field edge-small-cold 11). CPU ratios are nginx / edge (above 1: the edge uses less).
+The 2 cores run wrk and the server at once, so every figure is CPU-bound.
 
 - Load: \`wrk -t2 -c64 -d${duration}s -s bench/edge_wrk.lua\`; nginx: \`bench/edge_bench.sh\` writes its configuration
 $(stamp "$2")
@@ -504,6 +531,15 @@ builds, so the load average is recorded; Debian's libbenchmark is built
 without NDEBUG and prints a "Library was built as DEBUG" warning, which slows
 its bookkeeping between timed batches, not the code measured.
 EOF
+}
+
+# A figure the section could not compute (a missing result, a failed
+# substitution) leaves an empty table cell or a nan: that is a broken
+# benchmark, not a result.
+check_section() {
+  local bad
+  bad=$(grep -nE '\| *\||(^|[^a-z])(-?nan|-?inf)([^a-z]|$)' "$1" || true)
+  [[ -z "$bad" ]] || die "$(basename "$1" .md.tmp): the section has figures missing:"$'\n'"$bad"
 }
 
 write_doc() {
@@ -553,6 +589,7 @@ main() {
     # as it was, and no half-written one.
     trap 'rm -f "$results_dir/$name.md.tmp"' EXIT
     "bench_$name" > "$results_dir/$name.md.tmp"
+    check_section "$results_dir/$name.md.tmp"
     mv "$results_dir/$name.md.tmp" "$results_dir/$name.md"
     trap - EXIT
   done
