@@ -587,7 +587,8 @@ main() {
     load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
     # A failed benchmark (set -e ends the script) leaves its earlier section
     # as it was, and no half-written one.
-    trap 'rm -f "$results_dir/$name.md.tmp"' EXIT
+    # (Expanded now: the trap runs after main's locals are gone.)
+    trap "rm -f '$results_dir/$name.md.tmp'" EXIT
     "bench_$name" > "$results_dir/$name.md.tmp"
     check_section "$results_dir/$name.md.tmp"
     mv "$results_dir/$name.md.tmp" "$results_dir/$name.md"
