@@ -5,10 +5,25 @@
 # Throughput: wrk, 2 threads, 64 keep-alive connections, on a 4 KiB, a 64 KiB
 # and a 16 MiB file; the sides take turns (nginx, edge, then the other way
 # round) and each reports its median run. Every request carries a signed link:
-# 64 different ones per side (one per buyer), an MD5 link for nginx and a
-# PASETO v4.public download token (Ed25519) for the edge, which the edge
-# verifies itself (against its synced keyring and revocation list; a token
-# verified once is a cache lookup afterwards).
+# an MD5 link for nginx (64 different ones, one per buyer; nginx keeps no
+# state per link, so which ones makes no difference) and a PASETO v4.public
+# download token (Ed25519) for the edge, which the edge verifies itself
+# (against its synced keyring and revocation list; a token verified once is a
+# cache lookup afterwards). How often the edge sees a new token is the mix:
+#   cached     64 buyers' tokens reused all run long: all but 64 requests are
+#              cache hits (the 4 KiB file only, for comparison);
+#   mix        a new token every 20 requests, each used 20 times and never
+#              again — a buyer downloading a 20-file drop (every file; the
+#              goals are judged on this mix);
+#   cold       every request a new token (the 4 KiB file only), set against
+#              the bare libsodium Ed25519 verification rate on as many
+#              threads as the edge has (bench/verify_rate), measured in the
+#              same run on the same cores.
+# The tokens of the mix and cold runs are minted before each run with
+# dropgate's own token code and the origin's key (bench/mint_tokens), copies of
+# a real claim's token with their own accounts, enough for the run
+# (wrk's script counts any request that had to reuse one, and a run with
+# any is refused).
 #
 # Each run is a pair, nginx and the edge back to back on the same file (the
 # order alternates), and the machine's load drifts between pairs more than
@@ -38,21 +53,26 @@
 #   BENCH_DURATION_S   seconds per measured run (default 10; BENCH_QUICK=1: 3)
 #   BENCH_WARMUP_S     seconds of warm-up before each run (default 2; BENCH_QUICK=1: 1)
 #   BENCH_RUNS         runs of each side per file, odd (default 3; BENCH_QUICK=1: 1)
-#   BENCH_IDLE_CONNS   idle keep-alive connections for the memory figure (default 10000)
+#   BENCH_IDLE_CONNS   idle keep-alive connections for the memory figure
+#                      (default 10000; BENCH_QUICK=1: 1000)
 #   BENCH_PORT         first of four loopback ports used (default 18180)
-#   DROPGATE, IDLECONNS  the binaries (default build/dropgate, build/bench/idleconns)
+#   DROPGATE, IDLECONNS, MINT_TOKENS, VERIFY_RATE  the binaries (default build/dropgate,
+#                      build/bench/idleconns, build/bench/mint_tokens, build/bench/verify_rate)
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
-  duration_s=${BENCH_DURATION_S:-3} warmup_s=${BENCH_WARMUP_S:-1} runs=${BENCH_RUNS:-1}
+  duration_s=${BENCH_DURATION_S:-2} warmup_s=${BENCH_WARMUP_S:-1} runs=${BENCH_RUNS:-1}
+  idle_conns=${BENCH_IDLE_CONNS:-1000} idle_hold_s=4
 else
   duration_s=${BENCH_DURATION_S:-10} warmup_s=${BENCH_WARMUP_S:-2} runs=${BENCH_RUNS:-3}
+  idle_conns=${BENCH_IDLE_CONNS:-10000} idle_hold_s=12
 fi
-idle_conns=${BENCH_IDLE_CONNS:-10000}
 base_port=${BENCH_PORT:-18180}
 dropgate=${DROPGATE:-$repo_root/build/dropgate}
 idleconns=${IDLECONNS:-$repo_root/build/bench/idleconns}
+mint_tokens=${MINT_TOKENS:-$repo_root/build/bench/mint_tokens}
+verify_rate=${VERIFY_RATE:-$repo_root/build/bench/verify_rate}
 wrk_script=$repo_root/bench/edge_wrk.lua
 vectors=$repo_root/tests/vectors/nginx_secure_link/examples.json
 results_tsv=${1:-}
@@ -64,14 +84,24 @@ readonly secret="dropgate-bench-secret"
 readonly origin_port=$base_port nginx_port=$((base_port + 1)) edge_port=$((base_port + 2))
 # name:bytes of the files measured
 readonly files=(small.bin:4096 medium.bin:65536 large.bin:16777216)
+# The measured cases, case:file:mix (the mixes are described above).
+readonly cases=(small-cached:small.bin:cached small-mix:small.bin:mix small-cold:small.bin:cold
+  medium-mix:medium.bin:mix large-mix:large.bin:mix)
+readonly mix_requests_per_token=20
+# Requests per second no run reaches on this kind of machine: the mix's tokens
+# are minted for this rate; the cold run's for the raw verification rate,
+# which the edge cannot pass. Too few tokens fail the run, never skew it.
+readonly rate_ceiling_per_s=250000
 
 die() { echo "edge_bench: $*" >&2; exit 1; }
-say() { echo "edge_bench: $*" >&2; }
+say() { echo "edge_bench: [${SECONDS} s] $*" >&2; }
 
 [[ -x "$dropgate" ]] || die "no dropgate binary at $dropgate (build it, or set DROPGATE)"
 [[ -x "$idleconns" ]] || die "no idleconns binary at $idleconns (ninja -C build idleconns)"
-# nginx and wrk are needed only here, so scripts/setup.sh leaves them out;
-# as root they are installed on first use (nginx's service is not started).
+[[ -x "$mint_tokens" ]] || die "no mint_tokens binary at $mint_tokens (ninja -C build mint_tokens)"
+[[ -x "$verify_rate" ]] || die "no verify_rate binary at $verify_rate (ninja -C build verify_rate)"
+# scripts/setup.sh installs nginx and wrk (the quick mode runs in CI); run
+# alone as root, they are installed on first use (nginx's service is not started).
 if ! command -v nginx > /dev/null || ! command -v wrk > /dev/null; then
   if [[ $(id -u) == 0 ]] && command -v apt-get > /dev/null; then
     say "installing nginx and wrk (Debian packages)"
@@ -295,11 +325,13 @@ check_sides() {
 
 # ----------------------------------------------------------------- throughput
 
-run_wrk() {  # run_wrk SIDE NAME SECONDS: prints the script's JSON line
+# run_wrk SIDE SECONDS LIST PREFIX MODE REPEAT: prints the script's JSON line
+# (see bench/edge_wrk.lua for LIST, PREFIX, MODE and REPEAT).
+run_wrk() {
   local port=$nginx_port
   [[ "$1" == edge ]] && port=$edge_port
-  wrk -t"$wrk_threads" -c"$wrk_connections" -d"$3"s --timeout 10s -s "$wrk_script" \
-    "http://127.0.0.1:$port" -- "$tmp/targets-$1-$2" | grep '^{"requests"'
+  wrk -t"$wrk_threads" -c"$wrk_connections" -d"$2"s --timeout 10s -s "$wrk_script" \
+    "http://127.0.0.1:$port" -- "$3" "$4" "$5" "$6" "$wrk_threads" | grep '^{"requests"'
 }
 
 # cpu_ticks PID...: user + system clock ticks the processes have used.
@@ -311,23 +343,52 @@ cpu_ticks() {
   echo "$total"
 }
 
-# measure SIDE NAME BYTES RUN: warm-up, then one measured run; appends its row.
+# mint COUNT FILE: COUNT fresh download tokens like the buyers' into FILE.
+mint() {
+  "$mint_tokens" --key "$tmp/origin/keys/secret.paserk" --like "$(head -1 "$tmp/edge-tokens")" \
+    --count "$1" > "$2" || die "mint_tokens failed"
+}
+
+# measure SIDE CASE RUN: warm-up, then one measured run; appends its row.
+# Both sides warm up with their 64 buyers' links; the edge's mix and cold
+# runs then use tokens minted for this run alone.
 measure() {
-  local side=$1 name=$2 bytes=$3 run=$4
-  run_wrk "$side" "$name" "$warmup_s" > /dev/null
+  local side=$1 case=$2 run=$3
+  local name mix
+  IFS=: read -r _ name mix <<< "$(printf '%s\n' "${cases[@]}" | grep "^$case:")"
+  local bytes; bytes=$(printf '%s\n' "${files[@]}" | sed -n "s/^$name://p")
+  local list=$tmp/targets-nginx-$name prefix="" mode=cycle repeat=1
+  local warm_list=$list
+  if [[ $side == edge ]]; then
+    list=$tmp/edge-tokens warm_list=$tmp/edge-tokens prefix="/v1/drops/$slug/files/$name?token="
+    case $mix in
+      mix)
+        list=$tmp/minted mode=once repeat=$mix_requests_per_token
+        mint $((rate_ceiling_per_s * duration_s / mix_requests_per_token)) "$list" ;;
+      cold)
+        list=$tmp/minted mode=once repeat=1
+        # The edge verifies no faster than bare libsodium on all its threads;
+        # twice that, as a busy machine may slow the one-second probe more.
+        local ceiling; ceiling=$(jq -r .verifies_per_s <<< "$(raw_verify 1)")
+        mint "$(awk -v r="$ceiling" -v d="$duration_s" 'BEGIN { printf "%d", 2 * r * d + 5000 }')" "$list" ;;
+    esac
+  fi
+  run_wrk "$side" "$warmup_s" "$warm_list" "$prefix" cycle 1 > /dev/null
   local pids=$edge_pid
   [[ $side == nginx ]] && pids=$(nginx_pids)
   local ticks_before; ticks_before=$(cpu_ticks $pids)
-  local json; json=$(run_wrk "$side" "$name" "$duration_s")
+  local json; json=$(run_wrk "$side" "$duration_s" "$list" "$prefix" "$mode" "$repeat")
   local ticks_after; ticks_after=$(cpu_ticks $pids)
-  [[ -n "$json" ]] || die "$side $name: no summary from wrk"
+  [[ -n "$json" ]] || die "$side $case: no summary from wrk"
   local requests errors
   requests=$(jq -r .requests <<< "$json")
   errors=$(jq -r '.connect_errors + .read_errors + .write_errors + .status_errors + .timeouts' <<< "$json")
-  (( errors == 0 )) || die "$side $name: wrk saw errors: $json"
-  (( requests > 0 )) || die "$side $name: no requests completed"
+  (( errors == 0 )) || die "$side $case: wrk saw errors: $json"
+  (( requests > 0 )) || die "$side $case: no requests completed"
+  (( $(jq -r .reused <<< "$json") == 0 )) ||
+    die "$side $case: $(jq -r .reused <<< "$json") requests reused a token meant for one buyer: mint more (raise rate_ceiling_per_s)"
   # Every response carried the whole file (wrk counts header bytes too).
-  (( $(jq -r .bytes <<< "$json") >= requests * bytes )) || die "$side $name: short responses: $json"
+  (( $(jq -r .bytes <<< "$json") >= requests * bytes )) || die "$side $case: short responses: $json"
   served_requests[$side]=$(( ${served_requests[$side]:-0} + requests ))
   local rate mbps
   rate=$(jq -r '.requests / (.duration_us / 1e6)' <<< "$json")
@@ -337,10 +398,27 @@ measure() {
   local cpu_us
   cpu_us=$(awk -v t="$((ticks_after - ticks_before))" -v hz="$clock_ticks_per_s" -v n="$requests" \
     'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
-  runs_tsv+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$side-$name" "$rate" "$mbps" \
+  runs_tsv+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$side-$case" "$rate" "$mbps" \
     "$(jq -r '.p50_us / 1000' <<< "$json")" "$(jq -r '.p99_us / 1000' <<< "$json")" "$requests" "$run" "$cpu_us")")
-  say "$(printf 'run %d %-6s %-10s %10.0f req/s %9s MB/s  p50 %s ms  p99 %s ms  CPU %s µs/request' "$run" "$side" \
-    "$name" "$rate" "$mbps" "$(jq -r '.p50_us / 1000' <<< "$json")" "$(jq -r '.p99_us / 1000' <<< "$json")" "$cpu_us")"
+  say "$(printf 'run %d %-6s %-13s %10.0f req/s %9s MB/s  p50 %s ms  p99 %s ms  CPU %s µs/request' "$run" "$side" \
+    "$case" "$rate" "$mbps" "$(jq -r '.p50_us / 1000' <<< "$json")" "$(jq -r '.p99_us / 1000' <<< "$json")" "$cpu_us")"
+}
+
+# raw_verify SECONDS: bench/verify_rate's JSON, with the edge's thread count.
+raw_verify() {
+  "$verify_rate" --token "$(head -1 "$tmp/edge-tokens")" --threads "$io_threads" --duration-s "$1" ||
+    die "verify_rate failed"
+}
+
+# The cold run's baseline: bare libsodium verifications per second on the
+# edge's threads, measured beside the cold run; appends its row (label
+# sodium-verify; the rate in the requests/s column).
+measure_raw_verify() {
+  local json; json=$(raw_verify "$duration_s")
+  runs_tsv+=("$(printf 'sodium-verify\t%s\t0\t0\t0\t%s\t%s\t0' "$(jq -r .verifies_per_s <<< "$json")" \
+    "$(jq -r .verifies <<< "$json")" "$1")")
+  verify_message_bytes=$(jq -r .message_bytes <<< "$json")
+  say "$(printf 'run %d libsodium verify on %d threads: %.0f/s' "$1" "$io_threads" "$(jq -r .verifies_per_s <<< "$json")")"
 }
 
 # The edge counted and recorded every download it delivered: its completed
@@ -421,7 +499,7 @@ memory() {
   sleep 1
   if [[ $side == nginx ]]; then pids=$(nginx_pids); else pids=$edge_pid; fi
   local before; before=$(pss_kib $pids)
-  "$idleconns" 127.0.0.1 "$port" "$target" "$idle_conns" 12 > "$tmp/idle-$side.out" 2> "$tmp/idle-$side.err" &
+  "$idleconns" 127.0.0.1 "$port" "$target" "$idle_conns" "$idle_hold_s" > "$tmp/idle-$side.out" 2> "$tmp/idle-$side.err" &
   local idle_pid=$! i
   for ((i = 0; i < 600; i++)); do
     grep -q '^ready' "$tmp/idle-$side.out" 2> /dev/null && break
@@ -452,10 +530,13 @@ memory() {
 # connection, bytes allocated per slot at start (nginx); a settings line.
 write_results() {
   local entry name side
-  for entry in "${files[@]}"; do
+  for entry in "${cases[@]}" sodium-verify; do
     name=${entry%%:*}
     for side in nginx edge; do
-      printf '%s\n' "${runs_tsv[@]}" | awk -F'\t' -v l="$side-$name" '
+      [[ $name == sodium-verify && $side == edge ]] && continue
+      local label=$side-$name
+      [[ $name == sodium-verify ]] && label=$name
+      printf '%s\n' "${runs_tsv[@]}" | awk -F'\t' -v l="$label" '
         function median(v, n,   i, j, below) {
           for (i = 1; i <= n; i++) { below = 0; for (j = 1; j <= n; j++) if (v[j] < v[i] || (v[j] == v[i] && j < i)) below++
             if (below == int(n / 2)) return i }
@@ -464,6 +545,7 @@ write_results() {
           all = all (n > 1 ? "," : "") sprintf("%.0f", $2); cpus = cpus (n > 1 ? "," : "") $8 }
         END { print row[median(rate, n)] "\t" all "\t" cpu[median(cpu, n)] "\t" cpus }'
     done
+    [[ $name == sodium-verify ]] && continue
     printf '%s\n' "${runs_tsv[@]}" | awk -F'\t' -v e="edge-$name" -v g="nginx-$name" -v l="pair-$name" '
       $1 == e { edge[$7] = $2 } $1 == g { nginx[$7] = $2 }
       END {
@@ -475,21 +557,28 @@ write_results() {
       }'
   done
   printf '%s\n' "${memory_tsv[@]}"
-  printf 'settings\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$duration_s" "$warmup_s" "$runs" "$io_threads" \
-    "$idle_conns" "$(nginx -v 2>&1 | sed 's/^nginx version: //')" "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+  printf 'settings\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$duration_s" "$warmup_s" "$runs" "$io_threads" \
+    "$idle_conns" "$(nginx -v 2>&1 | sed 's/^nginx version: //')" "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
+    "$mix_requests_per_token" "$verify_message_bytes" "$(head -1 "$tmp/edge-tokens" | tr -d '\n' | wc -c)"
 }
 
 print_summary() {
-  awk -F'\t' '
+  awk -F'\t' -v quick="${BENCH_QUICK:-0}" '
     $1 ~ /^(nginx|edge)-/ { r[$1] = $2; m[$1] = $3
       printf "%-18s %10.0f req/s %9.1f MB/s %9.2f µs CPU/request  (all: %s)\n", $1, $2, $3, $10, $9 }
     $1 ~ /^pair-/ { pair[$1] = $2; printf "%-18s edge/nginx by run: %s\n", $1, $3 }
     $1 ~ /^memory-/ { mem[$1] = $2; printf "%-18s %10d bytes per idle connection\n", $1, $2 }
+    $1 == "sodium-verify" { raw = $2; printf "%-18s %10.0f verifies/s on the edge'"'"'s threads  (all: %s)\n", $1, $2, $9 }
+    $1 ~ /^memory-/ { grown[$1] = $5 }
     END {
-      printf "small  edge/nginx req/s: %.2fx paired, %.2fx of medians (goal >= 1.0)\n", pair["pair-small.bin"], r["edge-small.bin"] / r["nginx-small.bin"]
-      printf "medium edge/nginx req/s: %.2fx paired, %.2fx of medians (goal >= 1.0)\n", pair["pair-medium.bin"], r["edge-medium.bin"] / r["nginx-medium.bin"]
-      printf "large  edge/nginx MB/s:  %.2fx paired, %.2fx of medians (goal >= 0.95)\n", pair["pair-large.bin"], m["edge-large.bin"] / m["nginx-large.bin"]
-      printf "memory edge/nginx:       %.2fx (goal <= 1.0)\n", mem["memory-edge"] / mem["memory-nginx"]
+      goal = quick == 1 ? "not judged in a quick run" : "goal >= 1.0"
+      printf "small, cached tokens edge/nginx req/s: %.2fx paired, %.2fx of medians (no goal)\n", pair["pair-small-cached"], r["edge-small-cached"] / r["nginx-small-cached"]
+      printf "small, mix edge/nginx req/s:   %.2fx paired, %.2fx of medians (%s)\n", pair["pair-small-mix"], r["edge-small-mix"] / r["nginx-small-mix"], goal
+      printf "small, cold edge/nginx req/s:  %.2fx paired, %.2fx of medians (no goal)\n", pair["pair-small-cold"], r["edge-small-cold"] / r["nginx-small-cold"]
+      printf "small, cold edge/raw verify:   %.2fx of medians (no goal)\n", r["edge-small-cold"] / raw
+      printf "medium, mix edge/nginx req/s:  %.2fx paired, %.2fx of medians (%s)\n", pair["pair-medium-mix"], r["edge-medium-mix"] / r["nginx-medium-mix"], goal
+      printf "large, mix edge/nginx MB/s:    %.2fx paired, %.2fx of medians (%s)\n", pair["pair-large-mix"], m["edge-large-mix"] / m["nginx-large-mix"], quick == 1 ? goal : "goal >= 0.95"
+      printf "memory edge/nginx:             %.2fx with nginx'"'"'s slot, %.2fx of growth only (goal <= 1.0 with the slot)\n", mem["memory-edge"] / mem["memory-nginx"], mem["memory-edge"] / grown["memory-nginx"]
     }' "$1"
 }
 
@@ -505,16 +594,17 @@ main() {
   start_edge
   write_targets
   check_sides
-  local run entry name bytes
+  local run entry case
   for ((run = 1; run <= runs; run++)); do
-    say "run $run of $runs: wrk -t$wrk_threads -c$wrk_connections, ${warmup_s} s warm-up and ${duration_s} s per side and file"
-    for entry in "${files[@]}"; do
-      name=${entry%%:*} bytes=${entry##*:}
+    say "run $run of $runs: wrk -t$wrk_threads -c$wrk_connections, ${warmup_s} s warm-up and ${duration_s} s per side and case"
+    for entry in "${cases[@]}"; do
+      case=${entry%%:*}
       if (( run % 2 == 1 )); then
-        measure nginx "$name" "$bytes" "$run"; measure edge "$name" "$bytes" "$run"
+        measure nginx "$case" "$run"; measure edge "$case" "$run"
       else
-        measure edge "$name" "$bytes" "$run"; measure nginx "$name" "$bytes" "$run"
+        measure edge "$case" "$run"; measure nginx "$case" "$run"
       fi
+      if [[ $case == small-cold ]]; then measure_raw_verify "$run"; fi
     done
   done
   check_edge_counts

@@ -13,7 +13,10 @@ APT_PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libqrencode-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   minisign postgresql jq prometheus unzip
+  nginx wrk curl openssl
 )
+# nginx and wrk are for the benchmarks, which the test run checks in their quick
+# mode (BENCH_QUICK=1 bench/run.sh); the benchmark starts its own nginx.
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

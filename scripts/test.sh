@@ -10,6 +10,13 @@ scripts/build.sh release
 echo "== release: all tests"
 ctest --preset release -j "$jobs" --no-tests=error
 
+if [ "${DROPGATE_SKIP_BENCH:-0}" != 1 ]; then
+  # Seconds per benchmark, so the scripts cannot rot: a broken script fails
+  # the run. No goal is judged and nothing is written outside build/.
+  echo "== benchmarks, quick mode (BENCH_QUICK=1 bench/run.sh)"
+  BENCH_QUICK=1 bench/run.sh
+fi
+
 if [ "${DROPGATE_SKIP_ASAN:-0}" != 1 ]; then
   scripts/build.sh asan
   echo "== ASan+UBSan: unit tests"
