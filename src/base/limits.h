@@ -55,6 +55,18 @@ inline constexpr uint32_t request_id_bytes_max = 64;  // a longer X-Request-Id i
 // response before the client reads it.
 inline constexpr uint32_t lingering_close_ms_max = 2000;
 inline constexpr uint32_t lingering_close_bytes_max = 1024 * 1024;
+// Slow clients: a request's head must be whole within request_head_ms_max
+// (from accept for a connection's first request, else from its first byte),
+// and its body within request_body_ms_floor plus its length (Content-Length,
+// else the route's limit) at request_body_bytes_per_s_min. Both are totals
+// that progress never extends: one byte every few seconds buys nothing.
+inline constexpr uint32_t request_head_ms_max = 10'000;
+inline constexpr uint32_t request_body_ms_floor = 30'000;
+inline constexpr uint32_t request_body_bytes_per_s_min = 64 * 1024;
+// Connections open at once from one client address (beyond: closed at
+// accept). Loopback clients are exempt by default: a reverse proxy on the
+// same host carries every client over loopback.
+inline constexpr uint32_t connections_per_address_max = 256;
 
 // JSON.
 inline constexpr uint32_t json_depth_max = 32;

@@ -42,6 +42,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "base/assert.h"
 #include "base/encoding.h"
@@ -146,8 +147,8 @@ struct IoThread {
 
 // A tick a tenth of the shortest timeout, within [5 ms, 250 ms].
 Clock::duration deadline_tick(const ServerOptions& o) {
-  auto shortest = std::min({o.header_read_timeout, o.body_read_timeout, o.idle_keep_alive_timeout,
-                            o.send_stall_timeout,
+  auto shortest = std::min({o.header_read_timeout, o.body_read_timeout, o.body_time_floor,
+                            o.idle_keep_alive_timeout, o.send_stall_timeout,
                             std::chrono::milliseconds(limits::lingering_close_ms_max)});
   return std::clamp<Clock::duration>(shortest / 10, std::chrono::milliseconds(5),
                                      std::chrono::milliseconds(250));
@@ -229,6 +230,22 @@ class ServerCore {
     return sessions_empty_.wait_until(lock, deadline, [&] { return sessions_.empty(); });
   }
 
+  // Counts a connection from `address` (its bytes); false, counting
+  // nothing, when that address already has connections_per_address_max.
+  bool try_count_address(const std::string& address) {
+    std::lock_guard lock(addresses_mutex_);
+    uint32_t& open = connections_by_address_[address];
+    if (open >= options_.connections_per_address_max) return false;
+    ++open;
+    return true;
+  }
+  void uncount_address(const std::string& address) {
+    std::lock_guard lock(addresses_mutex_);
+    auto it = connections_by_address_.find(address);
+    DG_ASSERT(it != connections_by_address_.end() && it->second > 0);
+    if (--it->second == 0) connections_by_address_.erase(it);
+  }
+
  protected:
   void start_handler_pool() { handler_pool_.emplace(options_.handler_threads); }
 
@@ -251,6 +268,10 @@ class ServerCore {
   std::mutex sessions_mutex_;
   std::condition_variable sessions_empty_;
   Registry sessions_;
+  // Open connections by client address (its bytes), for those capped: at
+  // most connections_max entries.
+  std::mutex addresses_mutex_;
+  std::unordered_map<std::string, uint32_t> connections_by_address_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
   std::atomic<uint32_t> next_io_thread_{0};
   std::optional<asio::thread_pool> handler_pool_;
@@ -371,7 +392,11 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session() {
     if (block_ != nullptr) thread_.blocks.give_back(block_);
     if (registered_) server_.remove_session(registry_it_);
+    if (!counted_address_.empty()) server_.uncount_address(counted_address_);
   }
+
+  // The client address this connection counts against (see try_count_address).
+  void set_counted_address(std::string address) { counted_address_ = std::move(address); }
 
   // Registers with the server, then continues on the session's thread.
   void start() {
@@ -474,6 +499,8 @@ class Session : public std::enable_shared_from_this<Session> {
   IoThread& thread_;
   Socket socket_;
   Clock::time_point read_deadline_ = Clock::time_point::max();  // one for every read phase
+  Clock::time_point body_deadline_ = Clock::time_point::max();  // the body's total, never extended
+  std::string counted_address_;
   Clock::time_point write_deadline_ = Clock::time_point::max();
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<Parser> parser_;  // only while a request is being read
@@ -917,7 +944,15 @@ void Session::start_body(const std::shared_ptr<Exchange>& exchange) {
   parser_->body_limit(exchange->body_bytes_max);
   body_ = std::move(body);
   read_progress_seen_bytes_ = read_progress_bytes_;
-  arm_read_timer(Clock::now() + server_.options().body_read_timeout);
+  // The body's total time: a floor, plus its length at the minimum rate.
+  const ServerOptions& options = server_.options();
+  uint64_t expected_bytes = exchange->body_bytes_max;
+  if (boost::optional<uint64_t> length = parser_->content_length()) expected_bytes = *length;
+  auto allowed = options.body_time_floor +
+                 std::chrono::milliseconds(expected_bytes * 1000 / options.body_bytes_per_s_min);
+  const Clock::time_point now = Clock::now();
+  body_deadline_ = now + allowed;
+  arm_read_timer(std::min(now + options.body_read_timeout, body_deadline_));
   write_next();  // a 100 Continue may be due
   read_body_some();
 }
@@ -1448,10 +1483,15 @@ void Session::on_read_deadline() {
     return close();
   }
   if (read_state_ == ReadState::body) {
-    if (read_progress_bytes_ != read_progress_seen_bytes_) {  // still arriving: extend
+    const Clock::time_point now = Clock::now();
+    if (now < body_deadline_ && read_progress_bytes_ != read_progress_seen_bytes_) {
+      // Still arriving: the stall check moves on, the body's total does not.
       read_progress_seen_bytes_ = read_progress_bytes_;
-      return arm_read_timer(Clock::now() + server_.options().body_read_timeout);
+      return arm_read_timer(std::min(now + server_.options().body_read_timeout, body_deadline_));
     }
+    log::info("request", {{"status", 408},
+                          {"error", now < body_deadline_ ? "body stalled" : "body too slow"},
+                          {"remote", remote_}});
     body_->exchange->log_status = 408;
     return close();
   }
@@ -1584,10 +1624,20 @@ namespace {
 
 Status check_options(const Router& router, const ServerOptions& options) {
   if (options.handler_threads == 0 || options.pipeline_depth_max == 0 ||
-      options.connections_max == 0 || options.handler_jobs_max == 0) {
+      options.connections_max == 0 || options.handler_jobs_max == 0 ||
+      options.connections_per_address_max == 0) {
     return Status(Code::invalid_argument,
-                  "handler_threads, handler_jobs_max, pipeline_depth_max and connections_max "
-                  "must be positive");
+                  "handler_threads, handler_jobs_max, pipeline_depth_max, connections_max and "
+                  "connections_per_address_max must be positive");
+  }
+  // Options may tighten the limits on slow clients, never loosen them.
+  if (options.header_read_timeout > std::chrono::milliseconds(limits::request_head_ms_max) ||
+      options.body_time_floor > std::chrono::milliseconds(limits::request_body_ms_floor) ||
+      options.body_bytes_per_s_min < limits::request_body_bytes_per_s_min ||
+      options.connections_per_address_max > limits::connections_per_address_max) {
+    return Status(Code::invalid_argument,
+                  "header_read_timeout, body_time_floor, body_bytes_per_s_min and "
+                  "connections_per_address_max may only be stricter than src/base/limits.h");
   }
   for (const Route& route : router.routes()) {
     if (!route.options.streaming) continue;
@@ -1654,9 +1704,32 @@ void Server::Impl::on_accept(const error_code& ec, IoThread& thread, Socket sock
   if (session_count() >= options().connections_max) {
     error_code ignored;
     socket.close(ignored);  // refused: over connections_max
-  } else {
-    std::make_shared<Session>(*this, thread, std::move(socket))->start();
+    return accept();
   }
+  // Refused without an answer, as above: writing one would cost the memory
+  // and time the cap exists to protect.
+  error_code remote_ec;
+  asio::ip::address remote = socket.remote_endpoint(remote_ec).address();
+  std::string counted_address;
+  if (!remote_ec && (options().cap_loopback || !remote.is_loopback())) {
+    if (remote.is_v4()) {
+      auto bytes = remote.to_v4().to_bytes();
+      counted_address.assign(bytes.begin(), bytes.end());
+    } else {
+      auto bytes = remote.to_v6().to_bytes();
+      counted_address.assign(bytes.begin(), bytes.end());
+    }
+    if (!try_count_address(counted_address)) {
+      log::debug("connection refused", {{"error", "too many connections from one address"},
+                                        {"remote", remote.to_string()}});
+      error_code ignored;
+      socket.close(ignored);
+      return accept();
+    }
+  }
+  auto session = std::make_shared<Session>(*this, thread, std::move(socket));
+  session->set_counted_address(std::move(counted_address));
+  session->start();
   accept();
 }
 

@@ -862,6 +862,129 @@ TEST_F(ServerTest, SilentNewConnectionIsDisconnectedAfterTheHeaderTimeout) {
   EXPECT_TRUE(client.closed_by_server());
 }
 
+// Sends `bytes` one at a time, `gap` apart, on its own thread, until they
+// run out, the server hangs up, or stop() is called. The pacing is the point:
+// a client that keeps bytes coming must still be cut off.
+class Trickle {
+ public:
+  Trickle(Client& client, std::string bytes, std::chrono::milliseconds gap)
+      : thread_([this, &client, bytes = std::move(bytes), gap] {
+          for (char byte : bytes) {
+            if (stop_.load() || !client.send(std::string_view(&byte, 1))) return;
+            std::this_thread::sleep_for(gap);  // pacing: each byte is its own packet
+          }
+        }) {}
+  ~Trickle() { stop(); }
+  void stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A head has a total deadline, from accept for the first request: lines
+// that keep arriving do not extend it (slowloris).
+TEST_F(ServerTest, TrickledHeaderIsCutOffAtItsTotalDeadline) {
+  start_server({.header_read_timeout = 300ms});
+  Client client(port());
+  std::string lines = "GET /echo/1 HTTP/1.1\r\nHost: t\r\n";
+  for (int i = 0; i < 100; ++i) lines += "X-" + std::to_string(i) + ": x\r\n";
+  Trickle trickle(client, lines + "\r\n", 20ms);  // the whole head would take ~25 s
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+// A body has a total deadline too (a floor plus its length at a minimum
+// rate), which its bytes arriving do not extend: one byte every 50 ms keeps
+// the per-byte stall check (200 ms) happy, but not the total (300 ms). The
+// handler never runs.
+TEST_F(ServerTest, TrickledBodyIsCutOffAtItsTotalDeadline) {
+  Inbox<std::string> bodies;
+  router_.add(Verb::post, "/sink", [&](Request& request) {
+    bodies.push(request.body);
+    return text_response(200, "sunk", "text/plain");
+  }, {.body_bytes_max = 1024});
+  start_server({.body_read_timeout = 200ms, .body_time_floor = 300ms});
+  Client client(port());
+  ASSERT_TRUE(client.send("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"));
+  Trickle trickle(client, std::string(100, 'b'), 50ms);  // the whole body would take 5 s
+  EXPECT_TRUE(client.closed_by_server());
+  trickle.stop();
+  // A body that arrives in time is still served on a new connection.
+  Client prompt(port());
+  ASSERT_TRUE(prompt.send(post("/sink", "quick")));
+  auto response = prompt.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "sunk");
+  EXPECT_EQ(bodies.wait_for(1), (std::vector<std::string>{"quick"}));
+}
+
+// One client address holds at most connections_per_address_max connections;
+// one more is closed at accept, and the others are unaffected. A closed
+// connection frees its place. (Loopback is capped here only because the
+// test says so: cap_loopback.)
+TEST_F(ServerTest, ConnectionsPerAddressAreCapped) {
+  start_server({.connections_per_address_max = 2, .cap_loopback = true});
+  auto first = std::make_unique<Client>(port());
+  Client second(port());
+  for (Client* client : {first.get(), &second}) {
+    ASSERT_TRUE(client->send(get("/echo/1")));
+    ASSERT_TRUE(client->read_response());  // registered and alive
+  }
+  Client third(port());
+  third.send(get("/echo/3"));
+  EXPECT_TRUE(third.closed_by_server());
+  ASSERT_TRUE(second.send(get("/echo/2")));
+  auto still = second.read_response();
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->body, "2");
+  first.reset();
+  // The server sees the close on its own time: retry until a place is free.
+  bool served = false;
+  for (auto deadline = std::chrono::steady_clock::now() + wait_max;
+       !served && std::chrono::steady_clock::now() < deadline;) {
+    Client next(port());
+    served = next.send(get("/echo/4")) && next.read_response().has_value();
+    if (!served) std::this_thread::sleep_for(10ms);  // polling for the freed place
+  }
+  EXPECT_TRUE(served);
+}
+
+// By default loopback clients are not capped: a reverse proxy on the same
+// host carries every client over loopback.
+TEST_F(ServerTest, LoopbackClientsAreNotCappedByDefault) {
+  start_server({.connections_per_address_max = 1});
+  Client first(port());
+  Client second(port());
+  for (Client* client : {&first, &second}) {
+    ASSERT_TRUE(client->send(get("/echo/1")));
+    auto response = client->read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200u);
+  }
+}
+
+// Options may make the limits on slow clients stricter, never looser.
+TEST_F(ServerTest, StartRefusesOptionsLooserThanTheLimits) {
+  const ServerOptions looser[] = {
+      {.header_read_timeout = std::chrono::milliseconds(limits::request_head_ms_max + 1)},
+      {.body_time_floor = std::chrono::milliseconds(limits::request_body_ms_floor + 1)},
+      {.body_bytes_per_s_min = limits::request_body_bytes_per_s_min - 1},
+      {.connections_per_address_max = limits::connections_per_address_max + 1},
+      {.connections_per_address_max = 0},
+  };
+  for (ServerOptions options : looser) {
+    options.port = 0;
+    Server server(router_, options);
+    EXPECT_EQ(server.start().code(), Code::invalid_argument);
+  }
+  Server strict(router_, {.port = 0, .header_read_timeout = 1s, .body_time_floor = 1s,
+                          .body_bytes_per_s_min = 1024 * 1024, .connections_per_address_max = 8});
+  EXPECT_TRUE(strict.start().ok());
+}
+
 TEST_F(ServerTest, IdleKeepAliveIsClosedAfterItsTimeout) {
   start_server({.idle_keep_alive_timeout = 300ms});
   Client client(port());
