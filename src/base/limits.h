@@ -56,6 +56,11 @@ inline constexpr uint32_t request_id_bytes_max = 64;  // a longer X-Request-Id i
 inline constexpr uint32_t lingering_close_ms_max = 2000;
 inline constexpr uint32_t lingering_close_bytes_max = 1024 * 1024;
 
+// Edge.
+// The edge's cache of judged download tokens (src/edge/token_cache.h), all
+// entries counted; refusals get at most a quarter of it.
+inline constexpr uint64_t edge_token_cache_bytes_max = 64ull * 1024 * 1024;
+
 // JSON.
 inline constexpr uint32_t json_depth_max = 32;
 
