@@ -68,6 +68,11 @@ inline constexpr uint32_t request_body_bytes_per_s_min = 64 * 1024;
 // same host carries every client over loopback.
 inline constexpr uint32_t connections_per_address_max = 256;
 
+// Edge.
+// The edge's cache of judged download tokens (src/edge/token_cache.h), all
+// entries counted; refusals get at most a quarter of it.
+inline constexpr uint64_t edge_token_cache_bytes_max = 64ull * 1024 * 1024;
+
 // JSON.
 inline constexpr uint32_t json_depth_max = 32;
 

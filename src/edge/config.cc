@@ -1,5 +1,6 @@
 #include "edge/config.h"
 
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/settings_file.h"
 
@@ -8,6 +9,7 @@ namespace dg::edge {
 Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& c) {
   static constexpr std::string_view kKnown[] = {"data_dir", "listen", "issuer", "sync_interval_s", "clock_skew_s",
                                                 "io_threads", "handler_threads", "outbox_depth_max",
+                                                "token_cache_mb_max",
                                                 "token_cache_entries_max", "blob_memory_max_mb", "log_level"};
   auto file = SettingsFile::load(path, kKnown);
   if (!file) return file.error();
@@ -22,6 +24,8 @@ Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& c) {
   // disk refuses writes, the waiting ones are held in memory.
   DG_RETURN_IF_ERROR(file->read("outbox_depth_max", c.outbox_depth_max, 100'000'000));
   DG_RETURN_IF_ERROR(file->read("token_cache_entries_max", c.token_cache_entries_max, 10'000'000));
+  DG_RETURN_IF_ERROR(file->read("token_cache_mb_max", c.token_cache_mb_max,
+                                static_cast<uint32_t>(limits::edge_token_cache_bytes_max >> 20)));
   DG_RETURN_IF_ERROR(file->read("blob_memory_max_mb", c.blob_memory_max_mb, 1'048'576));
   DG_RETURN_IF_ERROR(file->read("log_level", c.log_level));
   return Status();

@@ -18,6 +18,7 @@ struct EdgeConfig {
   uint32_t handler_threads = 8;
   uint32_t outbox_depth_max = 100'000;
   uint32_t token_cache_entries_max = 50'000;
+  uint32_t token_cache_mb_max = 32;  // at most limits::edge_token_cache_bytes_max
   uint32_t blob_memory_max_mb = 64;  // small blobs held in memory, at most this much (0: none)
   std::string issuer = "dropgate";  // tokens must carry the origin's issuer name
   std::string log_level = "info";   // debug, info, warn or error

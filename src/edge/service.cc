@@ -97,6 +97,7 @@ std::string_view bearer(const Request& r) {
 EdgeService::EdgeService(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::Outbox& outbox,
                          metrics::Registry& metrics, const Clock& clock)
     : config_(config), catalog_(catalog), vault_(vault), outbox_(outbox), metrics_(metrics), clock_(clock),
+      cache_(uint64_t{config.token_cache_mb_max} * 1024 * 1024, config.token_cache_entries_max),
       event_id_prefix_(crypto::random_id() + "-"),
       cache_hits_(metrics.counter("dropgate_edge_token_cache_total", "Token verifications by cache result.",
                                   {{"result", "hit"}})),
@@ -153,17 +154,17 @@ Response EdgeService::refuse(const Refused& r) {
 
 std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_cached(
     std::string_view token, const std::shared_ptr<const crypto::Keyring>& keyring, int64_t now_ms) {
-  {
+  const std::optional<TokenCache::Key> key = cache_.key_of(token);  // none: too long, never cached
+  if (key) {
     std::lock_guard lock(cache_mutex_);
     if (cache_keyring_ != keyring) {
       cache_.clear();  // a rotated or revoked key must not keep old tokens alive
       cache_keyring_ = keyring;
     }
-    auto it = cache_.find(token);
-    if (it != cache_.end() && now_ms <= it->second.valid_until_ms) {
+    if (const TokenCache::Entry* cached = cache_.find(*key, now_ms)) {
       cache_hits_.inc();
-      if (it->second.refused) return std::unexpected(*it->second.refused);  // a dead token, again
-      return it->second.token;
+      if (cached->refused) return std::unexpected(*cached->refused);  // a dead token, again
+      return cached->token;
     }
   }
   cache_misses_.inc();
@@ -172,22 +173,21 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
   auto verified = core::verify_download(*keyring, token, options);
   if (!verified) {
     Refused refused{401, refusal_reason(verified.error()), verified.error().message()};
-    // Not yet valid may pass later; everything else fails for as long as the keyring stays.
-    if (refused.reason != "not_yet_valid") {
+    // Not yet valid may pass later. Malformed text is not worth remembering:
+    // anyone can send endless different junk, and it is refused before any
+    // signature check anyway. Everything else fails for as long as the keyring stays.
+    if (key && refused.reason != "not_yet_valid" && refused.reason != "malformed") {
       std::lock_guard lock(cache_mutex_);
-      if (cache_keyring_ == keyring) {
-        if (cache_.size() >= config_.token_cache_entries_max) cache_.clear();
-        cache_.insert_or_assign(std::string(token), CachedToken{nullptr, refused, INT64_MAX});
-      }
+      if (cache_keyring_ == keyring) cache_.put(*key, {nullptr, refused, INT64_MAX});
     }
     return std::unexpected(std::move(refused));
   }
   int64_t valid_until_ms = verified->common.expires_at_ms.value_or(now_ms) + options.clock_skew_ms;
   auto shared = std::make_shared<const core::VerifiedDownload>(std::move(*verified));
+  if (!key) return shared;
   std::lock_guard lock(cache_mutex_);
   if (cache_keyring_ != keyring) return shared;  // the keyring changed meanwhile: not cached under the new one
-  if (cache_.size() >= config_.token_cache_entries_max) cache_.clear();
-  cache_.insert_or_assign(std::string(token), CachedToken{shared, std::nullopt, valid_until_ms});
+  cache_.put(*key, {shared, std::nullopt, valid_until_ms});
   return shared;
 }
 
@@ -426,6 +426,13 @@ std::string EdgeService::metrics_text() {
       .set(static_cast<double>(vault_.damaged_count()));
   metrics_.gauge("dropgate_edge_blob_memory_bytes", "Bytes of small blobs held in memory (blob_memory_max_mb).")
       .set(static_cast<double>(vault_.held_bytes()));
+  uint64_t cache_bytes = 0;
+  {
+    std::lock_guard lock(cache_mutex_);
+    cache_bytes = cache_.bytes();
+  }
+  metrics_.gauge("dropgate_edge_token_cache_bytes", "Bytes held by the token cache (token_cache_mb_max).")
+      .set(static_cast<double>(cache_bytes));
   return metrics_.render();
 }
 

@@ -10,13 +10,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "base/env.h"
 #include "base/metrics.h"
 #include "core/token.h"
 #include "edge/catalog.h"
 #include "edge/config.h"
+#include "edge/token_cache.h"
 #include "edge/vault.h"
 #include "http/http.h"
 #include "store/outbox.h"
@@ -35,11 +35,7 @@ class EdgeService {
   std::string metrics_text();
 
  private:
-  struct Refused {
-    unsigned status;
-    std::string reason;  // metric label
-    std::string detail;
-  };
+  using Refused = TokenRefusal;  // reason: the metric label
   // The verified token for this request and drop, or why not. Shared with
   // the cache, not copied.
   using Verified = std::shared_ptr<const core::VerifiedDownload>;
@@ -61,21 +57,12 @@ class EdgeService {
   metrics::Registry& metrics_;
   const Clock& clock_;
 
-  // A verified token, or the refusal of one that can never pass under this
-  // keyring (a bad signature, an unknown key, expired, malformed): a client
-  // retrying a dead link costs a lookup, not a signature check, each time.
-  struct CachedToken {
-    Verified token;                 // null for a refusal
-    std::optional<Refused> refused;  // none for a token
-    int64_t valid_until_ms;
-  };
-  // Looked up by the token's text without copying it (it is ~400 bytes).
-  struct TextHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-  };
+  // Verified tokens, and the refusals of ones that can never pass under this
+  // keyring (a bad signature, an unknown key, expired): a client retrying a
+  // dead link costs a lookup, not a signature check, each time. Bounded in
+  // bytes (token_cache_mb_max), keyed by a hash of the token.
   std::mutex cache_mutex_;
-  std::unordered_map<std::string, CachedToken, TextHash, std::equal_to<>> cache_;
+  TokenCache cache_;
   // Download event ids: unique to this process run (a random prefix) and
   // unique within it (a counter), without a system call per download.
   const std::string event_id_prefix_;

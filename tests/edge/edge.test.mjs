@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  dropgate, tempDir, initData, startOrigin, startEdge, client, rawRequest, waitFor, cleanup,
+  dropgate, tempDir, initData, startOrigin, startEdge, client, rawRequest, waitFor, cleanup, pool,
 } from '../support/origin.mjs'
 
 const SLUG = 'summer-tape'
@@ -244,6 +244,48 @@ test('a buyer claims on the origin and downloads from the edge: sha256, Range, H
   const unsatisfiable = await edgeGet(url, { headers: { ...bearer, range: `bytes=${big.length}-` } })
   assert.equal(unsatisfiable.status, 416)
   assert.equal(unsatisfiable.headers.get('content-range'), `bytes */${big.length}`)
+})
+
+// The edge's resident memory, from /proc (kB there).
+function rssBytes(pid) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB$/m)
+  return Number(m[1]) * 1024
+}
+
+// Anonymous clients choose what the token cache sees. 10,000 junk tokens (half
+// 15 KB of garbage, half well-formed with a broken signature, all distinct)
+// must leave the edge's RSS within JUNK_RSS_GROWTH_MAX of where it was (the
+// cache once kept every one: +44 MB for 3,000 of 15 KB), and a good token
+// verified before the flood must still be answered from the cache.
+const JUNK_RSS_GROWTH_MAX = 16 * 1024 * 1024
+test('10,000 junk tokens leave the edge within a memory bound, and good tokens cached', async () => {
+  const { download_token: good } = await claim(SLUG, 'buyer-flood')
+  const goodUrl = fileUrl(SLUG, 'notes.txt', good)
+  assert.equal((await edgeGet(goodUrl)).status, 200)
+  const rssBefore = rssBytes(edge.child.pid)
+
+  const [v, p, body, footer] = good.split('.')
+  const junk = (i) => {
+    if (i % 2 === 0) return `v4.public.${randomBytes(11_250).toString('base64url')}`  // 15,010 bytes
+    const payload = Buffer.from(body, 'base64url')
+    payload.writeUInt32BE(i, payload.length - 8)  // inside the signature: distinct, and never valid
+    return `${v}.${p}.${payload.toString('base64url')}.${footer}`
+  }
+  const statuses = await pool(Array.from({ length: 10_000 }, (_, i) => async () => {
+    const res = await fetch(fileUrl(SLUG, 'notes.txt'), { headers: { authorization: `Bearer ${junk(i)}` } })
+    await res.arrayBuffer()
+    return res.status
+  }), 32)
+  assert.deepEqual([...new Set(statuses)], [401])
+  const growth = rssBytes(edge.child.pid) - rssBefore
+  assert.ok(growth < JUNK_RSS_GROWTH_MAX, `RSS grew by ${(growth / 1048576).toFixed(1)} MiB`)
+  assert.ok((await metric('dropgate_edge_token_cache_bytes')) < 8 * 1024 * 1024)
+
+  const hits = await metric('dropgate_edge_token_cache_total{result="hit"}')
+  const misses = await metric('dropgate_edge_token_cache_total{result="miss"}')
+  assert.equal((await edgeGet(goodUrl)).status, 200)
+  assert.equal(await metric('dropgate_edge_token_cache_total{result="hit"}'), hits + 1)
+  assert.equal(await metric('dropgate_edge_token_cache_total{result="miss"}'), misses)
 })
 
 test('the ZIP archive passes unzip -t, and a broken download resumes with Range', async () => {

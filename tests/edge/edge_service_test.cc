@@ -327,6 +327,52 @@ TEST_F(EdgeServiceClockTest, ATokenDownloadsOnlyTheManifestVersionItWasIssuedFor
   EXPECT_EQ(service_->file(new_link).status, 200);
 }
 
+// Anonymous junk cannot evict the tokens buyers use: with room for 100
+// entries, 500 distinct dead links (well-formed, signed by a key the edge does
+// not know) and 500 malformed ones later, a verified token is still answered
+// from the cache; malformed text is never cached at all.
+TEST_F(EdgeServiceClockTest, AFloodOfDeadLinksKeepsVerifiedTokensCached) {
+  config_.token_cache_entries_max = 100;
+  metrics::Registry metrics;
+  EdgeService service(config_, catalog_, *vault_, *outbox_, metrics, clock_);
+  auto counter = [&](const char* result) {
+    return metrics
+        .counter("dropgate_edge_token_cache_total", "Token verifications by cache result.", {{"result", result}})
+        .value();
+  };
+  auto cache_bytes = [&] {
+    const std::string text = service.metrics_text();
+    const std::string name = "\ndropgate_edge_token_cache_bytes ";
+    auto at = text.find(name);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size()));
+  };
+  const std::string good = download_token(kNow, 600);
+  auto first = request(good, "notes.txt");
+  ASSERT_EQ(service.file(first).status, 200);
+  const double bytes_with_good = cache_bytes();
+  EXPECT_GT(bytes_with_good, 0);
+
+  core::TokenSigner stranger{crypto::SecretKey::generate(), "dropgate"};
+  for (int i = 0; i < 500; ++i) {
+    auto dead = core::issue_download(stranger, {"junk-" + std::to_string(i), kSlug, 1, {"*"}, ""}, kNow, 600);
+    ASSERT_TRUE(dead.has_value());
+    auto r = request(*dead, "notes.txt");
+    ASSERT_EQ(service.file(r).status, 401);
+  }
+  const double bytes_after_dead = cache_bytes();
+  for (int i = 0; i < 500; ++i) {
+    auto r = request("v4.public." + std::string(2000, 'A') + std::to_string(i), "notes.txt");
+    ASSERT_EQ(problem_member(service.file(r), "reason"), "malformed");
+  }
+  EXPECT_EQ(cache_bytes(), bytes_after_dead);  // malformed text took no room
+
+  const uint64_t hits = counter("hit"), misses = counter("miss");
+  auto again = request(good, "notes.txt");
+  EXPECT_EQ(service.file(again).status, 200);
+  EXPECT_EQ(counter("hit"), hits + 1);
+  EXPECT_EQ(counter("miss"), misses);
+}
+
 // A full outbox drops downloads' events: each is counted in the metric, and
 // the log says so at once, then at most every 10 s with how many were dropped
 // since, not a line per download.
