@@ -8,8 +8,10 @@
 #     drop setup and shutdown cancel out;
 #   - per claim on PostgreSQL, over the same difference: rows inserted and
 #     updated (pg_stat_user_tables, heap rows; their index entries come on
-#     top), WAL bytes (pg_current_wal_lsn), and for the N2 run the statements
-#     the origin sent, with calls and rows per claim (pg_stat_statements).
+#     top), WAL bytes (pg_current_wal_lsn), CPU time of the PostgreSQL server
+#     (all its processes, /proc: less disturbed by other load than a rate,
+#     not immune to it), and for the N2 run the statements the origin sent,
+#     with calls and rows per claim (pg_stat_statements).
 #
 # Under valgrind the origin runs ~50x slower, so the group committer's batches
 # are not those of a real surge: compare figures taken with the same N1, N2
@@ -62,6 +64,18 @@ start_postgres() {
   bash "$pg_cluster" start "$tmp/pg" "$pg_port" > /dev/null
 }
 
+# CPU clock ticks the PostgreSQL server has used: the postmaster, its live
+# children, and (cutime, cstime) the children that exited, backends included.
+pg_ticks() {
+  local postmaster pid total
+  postmaster=$(head -1 "$tmp/pg/data/postmaster.pid")
+  total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$postmaster/stat")
+  for pid in $(pgrep -P "$postmaster"); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2> /dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
 # run_origin N: a fresh origin and database under callgrind, N claims; sets
 # instructions, rows, wal_bytes (whole lifetime of that origin).
 run_origin() {
@@ -71,6 +85,7 @@ run_origin() {
   "$dropgate" init --data "$data" --database "$url" > "$data.init" 2>&1 || { cat "$data.init" >&2; die "init failed"; }
   local key; key=$(sed -n 's/^operator key: *\(dg_op_[A-Za-z0-9_-]*\)$/\1/p' "$data.init")
   local lsn; lsn=$(psql_at postgres -c "SELECT pg_current_wal_lsn()")
+  local ticks; ticks=$(pg_ticks)
   valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.$n" \
     "$dropgate" serve --data "$data" --database "$url" --listen "127.0.0.1:$http_port" --log-level warn \
     > "$data.log" 2>&1 &
@@ -101,6 +116,7 @@ run_origin() {
   [[ -n "$instructions" ]] || instructions=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$tmp/callgrind.$n")
   rows=$(psql_at "$db" -c "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables")
   wal_bytes=$(psql_at postgres -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn')")
+  pg_cpu_ticks=$(( $(pg_ticks) - ticks ))
   if (( n == n2 )); then
     psql_at "$db" -F $'\t' -c "SELECT round(calls::numeric / $n, 3), round(rows::numeric / $n, 3),
         regexp_replace(left(query, 110), '\s+', ' ', 'g')
@@ -109,16 +125,17 @@ run_origin() {
     psql_at "$db" -F $'\t' -c "SELECT relname, n_tup_ins, n_tup_upd FROM pg_stat_user_tables
       WHERE n_tup_ins + n_tup_upd > 0 ORDER BY n_tup_ins + n_tup_upd DESC" > "$tmp/tables"
   fi
-  say "$n claims: $instructions instructions, $rows rows, $wal_bytes WAL bytes"
+  say "$n claims: $instructions instructions, $rows rows, $wal_bytes WAL bytes, $pg_cpu_ticks PostgreSQL CPU ticks"
 }
 
 start_postgres
-run_origin "$n1"; i1=$instructions r1=$rows w1=$wal_bytes
-run_origin "$n2"; i2=$instructions r2=$rows w2=$wal_bytes
-awk -v i1="$i1" -v i2="$i2" -v r1="$r1" -v r2="$r2" -v w1="$w1" -v w2="$w2" -v n1="$n1" -v n2="$n2" 'BEGIN {
+run_origin "$n1"; i1=$instructions r1=$rows w1=$wal_bytes c1=$pg_cpu_ticks
+run_origin "$n2"; i2=$instructions r2=$rows w2=$wal_bytes c2=$pg_cpu_ticks
+awk -v i1="$i1" -v i2="$i2" -v r1="$r1" -v r2="$r2" -v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" \
+  -v hz="$(getconf CLK_TCK)" -v n1="$n1" -v n2="$n2" 'BEGIN {
   d = n2 - n1
-  printf "per claim (runs of %d and %d claims, %s clients): %.0f instructions in the origin, %.2f rows, %.0f WAL bytes\n",
-    n1, n2, "'"$clients"'", (i2 - i1) / d, (r2 - r1) / d, (w2 - w1) / d }'
+  printf "per claim (runs of %d and %d claims, %s clients): %.0f instructions in the origin, %.2f rows, %.0f WAL bytes, %.0f µs of PostgreSQL CPU\n",
+    n1, n2, "'"$clients"'", (i2 - i1) / d, (r2 - r1) / d, (w2 - w1) / d, (c2 - c1) * 1e6 / hz / d }'
 if [[ -n "${CALLGRIND_OUT:-}" ]]; then cp "$tmp/callgrind.$n2" "$CALLGRIND_OUT"; fi
 echo "rows written in the $n2-claim run, by table (inserted, updated):"
 sed 's/^/  /' "$tmp/tables"

@@ -512,14 +512,22 @@ means something on other hardware and on a busy day. Each section says the
 command, the date, the source, the machine and its load; figures from
 different sections may come from different runs.
 
-How to run: `bench/run.sh` (all benchmarks, a few minutes) or
-`bench/run.sh token hash` (those only). It builds the release preset
-(`cmake --preset release`, then `ninja -C build`), runs each named benchmark,
-writes its section to `bench/results/NAME.md` and joins all sections into this
-file; sections not rerun are kept unchanged. `BENCH_QUICK=1 bench/run.sh`
-checks the scripts with small inputs and writes to `build/bench-quick/`
-instead. The section files are committed so this page can be rebuilt and its
-history reviewed one benchmark at a time.
+How to run: `bench/run.sh` (all benchmarks, about 25 minutes) or
+`bench/run.sh token hash` (those only), from a clean commit on a quiet
+machine: it refuses to start when the 1-minute load average is above 1.5 or
+the tree has uncommitted changes, waits for one benchmark's load to die down
+before the next, and records in each section the load average and that the
+commit was clean (`BENCH_FORCE=1` runs anyway and marks the section forced).
+It builds the release preset (`cmake --preset release`, then `ninja -C
+build`), runs each named benchmark, writes its section to
+`bench/results/NAME.md` and joins all sections into this file; sections not
+rerun are kept unchanged. `BENCH_QUICK=1 bench/run.sh` checks the scripts with
+seconds per benchmark, judges no goal and writes to `build/bench-quick/`
+instead; `scripts/test.sh` runs it, so CI fails when a script breaks. The
+section files are committed so this page can be rebuilt and its history
+reviewed one benchmark at a time. What one claim costs, in figures a busy
+machine does not move (instructions in the origin, rows, WAL bytes and
+PostgreSQL CPU per claim): `bench/claim_cost.sh`.
 
 Adding a benchmark: put the program in
 `bench/`, add a `bench_NAME` function to `bench/run.sh` that runs it and prints

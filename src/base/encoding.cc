@@ -9,30 +9,31 @@ constexpr char kStd[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 constexpr char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string encode(std::span<const uint8_t> bytes, const char* alphabet, bool pad) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
+  size_t rest = bytes.size() % 3;
+  size_t full = bytes.size() - rest;
+  size_t tail_chars = rest == 0 ? 0 : pad ? 4 : rest + 1;
+  // Sized once and written in place: a token is encoded on every claim, and
+  // appending one character at a time cost more than the encoding itself.
+  std::string out(full / 3 * 4 + tail_chars, '=');
+  char* o = out.data();
+  for (size_t i = 0; i < full; i += 3) {
     uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
+    *o++ = alphabet[(v >> 18) & 63];
+    *o++ = alphabet[(v >> 12) & 63];
+    *o++ = alphabet[(v >> 6) & 63];
+    *o++ = alphabet[v & 63];
   }
-  size_t rest = bytes.size() - i;
   if (rest == 1) {
-    uint32_t v = bytes[i] << 16;
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    if (pad) out += "==";
+    uint32_t v = bytes[full] << 16;
+    *o++ = alphabet[(v >> 18) & 63];
+    *o++ = alphabet[(v >> 12) & 63];
   } else if (rest == 2) {
-    uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    if (pad) out += '=';
+    uint32_t v = (bytes[full] << 16) | (bytes[full + 1] << 8);
+    *o++ = alphabet[(v >> 18) & 63];
+    *o++ = alphabet[(v >> 12) & 63];
+    *o++ = alphabet[(v >> 6) & 63];
   }
-  return out;
+  return out;  // padding, when asked for, is the '=' the string was filled with
 }
 
 std::array<int8_t, 256> reverse_table(const char* alphabet) {

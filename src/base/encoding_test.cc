@@ -38,6 +38,24 @@ TEST(Base64, PaddedVectors) {
   EXPECT_FALSE(base64_decode("Zm9v====").has_value());
 }
 
+TEST(Base64, EncodesEveryLengthAndByteAsRfc4648Says) {
+  // RFC 4648 §10 with padding: every remainder of the length by 3.
+  const std::pair<const char*, const char*> cases[] = {
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  for (auto [plain, encoded] : cases) EXPECT_EQ(base64_encode(as_bytes(plain)), encoded);
+  // Every byte value, at every offset within a group of three, survives both
+  // alphabets (a write past the sized output or a wrong padding would not).
+  Bytes all;
+  for (int i = 0; i < 256 * 3 + 2; ++i) all.push_back(static_cast<uint8_t>(i * 7 + i / 256));
+  for (size_t size = 0; size <= all.size(); size += size < 10 ? 1 : 97) {
+    Bytes piece(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(size));
+    EXPECT_EQ(base64_decode(base64_encode(piece)), piece) << size;
+    EXPECT_EQ(base64url_decode(base64url_encode(piece)), piece) << size;
+    EXPECT_EQ(base64url_encode(piece).size(), (size * 4 + 2) / 3) << size;
+  }
+}
+
 TEST(Hex, RoundTripAndRefusal) {
   EXPECT_EQ(hex_encode(Bytes{0x00, 0xab, 0xff}), "00abff");
   EXPECT_EQ(*hex_decode("00ABff"), (Bytes{0x00, 0xab, 0xff}));

@@ -966,6 +966,11 @@ void Session::read_body_some() {
   } else {
     std::string& text = body_->exchange->request.body;
     uint64_t room_bytes = body_->exchange->body_bytes_max - text.size();
+    // A body of known length is offered no more room than it has left:
+    // resize() zeroes what it adds, and a 30-byte claim must not pay for 64 KiB.
+    if (boost::optional<uint64_t> left = parser_->content_length_remaining()) {
+      room_bytes = std::min(room_bytes, *left);
+    }
     // Never offer zero bytes: the parser would ask for a buffer forever. It
     // stops at the body limit itself, so the extra byte is never written.
     body_->offered_bytes = std::max<uint64_t>(1, std::min<uint64_t>(body_chunk_bytes, room_bytes));
