@@ -388,7 +388,9 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
   // this claim rather than leaving it to the next commit.
   ClaimCommitter::Announcement announcement = parts_.committer.announce();
   int64_t now_ms = parts_.clock.now_ms();
-  core::CertFields cert_fields{request.account, drop.spec.slug, serial, drop.spec.edition_size,
+  // Certificates are public by serial, so they name the owner by a pseudonym.
+  std::string owner = core::owner_id(parts_.owner_secret, drop.spec.slug, request.account);
+  core::CertFields cert_fields{owner, drop.spec.slug, serial, drop.spec.edition_size,
                                cached.manifest_sha256, drop.spec.rights};
   std::string cert_id;
   auto cert = core::issue_cert(parts_.signer, cert_fields, now_ms, &cert_id);
@@ -411,6 +413,7 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
                            {"serial", serial},
                            {"edition", drop.spec.edition_size},
                            {"account", request.account},
+                           {"owner", owner},
                            {"claimed_at", format_rfc3339(now_ms)},
                            {"certificate", *cert},
                            {"certificate_url", base + "/certificates/" + std::to_string(serial)},
@@ -614,13 +617,21 @@ Outcome<std::string> OriginService::certificate_json(std::string_view slug, uint
     }
     return refuse(claim.error());
   }
+  // Anyone may ask, for every serial: answer only what a verifier needs, and
+  // never the account. The token is published only when its owner is a
+  // pseudonym (certificates issued before owner ids named the account).
   boost::json::object out{{"drop", cached->drop.spec.slug},
                           {"serial", serial},
                           {"edition", cached->drop.spec.edition_size},
-                          {"claimed_at", format_rfc3339(claim->claimed_at_ms)},
-                          {"certificate", claim->cert_token},
                           {"certificate_id", claim->cert_id},
                           {"revoked", claim->revoked_at_ms.has_value()}};
+  auto cert = core::verify_cert(parts_.keyring, claim->cert_token,
+                               core::VerifyOptions{parts_.clock.now_ms()});
+  if (cert && cert->fields.owner.starts_with(core::owner_id_prefix)) {
+    out["owner"] = cert->fields.owner;
+    out["manifest"] = cert->fields.manifest_sha256;
+    out["certificate"] = claim->cert_token;
+  }
   return boost::json::serialize(out);
 }
 

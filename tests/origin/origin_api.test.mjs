@@ -107,7 +107,9 @@ test('a claim returns a serial, a certificate and a working download token', asy
   const fields = JSON.parse(cert.stdout)
   assert.equal(fields.serial, r.json.serial)
   assert.equal(fields.edition, 3)
-  assert.equal(fields.sub, 'buyer-1')
+  // The certificate names its owner by the pseudonym the claim answer shows, not the account.
+  assert.match(r.json.owner, /^own_[A-Za-z0-9_-]{24}$/)
+  assert.equal(fields.sub, r.json.owner)
 
   const file = r.json.files.find((f) => f.path === 'side-a/01.flac')
   const body = Buffer.from(await (await fetch(file.url)).arrayBuffer())
@@ -246,6 +248,43 @@ test('certificates, revocation and the signed revocation list', async () => {
   writeFileSync(join(dir, 'origin.pub'), pub)
   const v = spawnSync('minisign', ['-V', '-p', join(dir, 'origin.pub'), '-m', join(dir, 'revocations.json')])
   assert.equal(v.status, 0, v.stderr.toString() + v.stdout.toString())
+})
+
+// Anyone can walk serials 1..N: every certificate lookup must leave out who
+// owns it (the account, often an email), in the JSON and inside the signed
+// token, while the token still verifies offline and names a stable owner id.
+test('the public certificate lookup never names the owner account, for any serial', async () => {
+  await makeDrop('owners-drop', { per_buyer_limit: 2 })
+  const accounts = ['ana@example.com', 'bob@example.com']
+  const claims = [await claim('owners-drop', accounts[0]), await claim('owners-drop', accounts[1]),
+    await claim('owners-drop', accounts[0])]
+  for (const c of claims) assert.equal(c.status, 201, c.text)
+  const keys = await anon.get('/.well-known/dropgate/keys.json')
+  writeFileSync(join(dir, 'owners-keys.json'), keys.text)
+  for (let serial = 1; serial <= 3; serial++) {
+    const r = await anon.get(`/v1/drops/owners-drop/certificates/${serial}`)
+    assert.equal(r.status, 200, r.text)
+    const payload = Buffer.from(r.json.certificate.split('.')[2], 'base64url').subarray(0, -64).toString()
+    for (const account of accounts) {
+      assert.ok(!r.text.includes(account), `serial ${serial} lookup names ${account}: ${r.text}`)
+      assert.ok(!r.text.includes(account.split('@')[0]), `serial ${serial} lookup: ${r.text}`)
+      assert.ok(!payload.includes(account), `serial ${serial} token names ${account}: ${payload}`)
+    }
+    const mine = claims.find((c) => c.json.serial === serial)
+    assert.equal(r.json.owner, mine.json.owner)
+    assert.equal(r.json.certificate, mine.json.certificate)
+    assert.match(r.json.manifest, /^[0-9a-f]{64}$/)
+    const v = spawnSync(dropgate, ['token', 'verify', '--public', join(dir, 'owners-keys.json'), '--purpose', 'cert',
+      r.json.certificate])
+    assert.equal(v.status, 0, v.stderr.toString())
+    const fields = JSON.parse(v.stdout)
+    assert.equal(fields.sub, mine.json.owner)
+    assert.equal(fields.manifest, r.json.manifest)
+  }
+  // The same account's owner id is stable within a drop; another account's differs.
+  assert.match(claims[0].json.owner, /^own_/)
+  assert.equal(claims[0].json.owner, claims[2].json.owner)
+  assert.notEqual(claims[0].json.owner, claims[1].json.owner)
 })
 
 test('downloads count on completion; /metrics passes promtool', async () => {
