@@ -9,6 +9,7 @@
 #include "crypto/jcs.h"
 #include "crypto/minisign.h"
 #include "crypto/sha256.h"
+#include "http/client.h"
 
 namespace dg::origin {
 namespace {
@@ -406,8 +407,10 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
   std::string base = parts_.config.public_url + "/v1/drops/" + drop.spec.slug;
   boost::json::array files;
   for (const auto& a : cached.manifest->assets) {
+    // Encoded, so a file named "#1.txt" or "what?.txt" is a path, not a fragment or a query.
+    std::string url = base + "/files/" + http::encode_path(a.path) + "?token=" + *download;
     files.push_back(boost::json::object{{"path", a.path}, {"size", a.size_bytes}, {"type", a.media_type},
-                                        {"url", base + "/files/" + a.path + "?token=" + *download}});
+                                        {"url", std::move(url)}});
   }
   boost::json::object body{{"drop", drop.spec.slug},
                            {"serial", serial},
