@@ -564,6 +564,25 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
     return refuse(403, "token-wrong-drop", "Token is for another drop",
                   "this token is for \"" + token->fields.drop + "\"");
   }
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  // A token is for one manifest version (docs/formats/tokens.md): after a new
+  // publish its files may have changed, so the buyer asks for a fresh link; a
+  // version that does not exist yet was never issued by this origin.
+  int64_t token_version = token->fields.manifest_version;
+  int64_t current_version = cached->drop.manifest_version;
+  if (token_version < current_version) {
+    return refuse(401, "token-stale", "Download link out of date",
+                  "this link is for version " + std::to_string(token_version) +
+                      " of the drop, but version " + std::to_string(current_version) +
+                      " is current; ask for a fresh link");
+  }
+  if (token_version > current_version) {
+    return refuse(401, "token-refused", "Download token refused",
+                  "this token is for version " + std::to_string(token_version) +
+                      " of the drop, but version " + std::to_string(current_version) +
+                      " is the latest");
+  }
   if (!token->fields.cert_id.empty()) {
     // The same rule an edge applies with its synced list: a revoked claim downloads nothing.
     bool revoked = false;
@@ -579,8 +598,6 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
   if (!token->allows(path)) {
     return refuse(403, "token-wrong-asset", "Token does not cover this file", std::string(path));
   }
-  auto cached = load_drop(slug);
-  if (!cached) return std::unexpected(cached.error());
   if (!cached->manifest) return refuse(404, "not-found", "Not found", "no such file");
   // The manifest's path list is the only way from a name to a file.
   for (const auto& asset : cached->manifest->assets) {

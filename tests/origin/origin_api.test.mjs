@@ -287,6 +287,39 @@ test('the public certificate lookup never names the owner account, for any seria
   assert.notEqual(claims[0].json.owner, claims[1].json.owner)
 })
 
+// A download token is for one manifest version. After a new publish, a token
+// for the older version is refused as stale and the refusal names both
+// versions; a token for a version never published is refused; a token for
+// the current version downloads.
+test('download tokens are bound to their manifest version', async () => {
+  await makeDrop('versioned')
+  const c = await claim('versioned', 'buyer-v')
+  assert.equal(c.status, 201, c.text)
+  const path = '/v1/drops/versioned/files/notes.txt?token='
+  assert.equal((await anon.get(path + c.json.download_token)).status, 200)
+  // Version 2 changes the files (so the publish is not an empty one).
+  let r = await api.put('/v1/drops/versioned/assets/bonus.txt', new Uint8Array(Buffer.from('bonus\n')))
+  assert.equal(r.status, 201, r.text)
+  r = await api.post('/v1/drops/versioned/publish', {}, idem())
+  assert.equal(r.status, 201, r.text)
+  assert.equal(r.json.version, 2)
+
+  const stale = await anon.get(path + c.json.download_token)
+  assertProblem(stale, 401, 'token-stale')
+  assert.match(stale.json.detail, /version 1 .*version 2 is current.*fresh link/)
+  const keys = join(dir, 'data', 'keys')
+  const mint = (version) => execFileSync(dropgate, ['token', 'issue', '--keys', keys, '--purpose', 'download',
+    '--drop', 'versioned', '--account', 'buyer-v', '--version', String(version)]).toString().trim()
+  assertProblem(await anon.get(path + mint(999)), 401, 'token-refused')
+  assertProblem(await anon.get(path + mint(3)), 401, 'token-refused')
+  const current = await anon.get(path + mint(2))
+  assert.equal(current.status, 200, current.text)
+  assert.equal(current.text, smallFile.toString())
+  const fresh = await claim('versioned', 'buyer-v2')
+  assert.equal(fresh.status, 201, fresh.text)
+  assert.equal((await anon.get(path + fresh.json.download_token)).status, 200)
+})
+
 test('downloads count on completion; /metrics passes promtool', async () => {
   const metrics = async () => (await anon.get('/metrics')).text
   const count = (text, result) => Number((text.match(new RegExp(`dropgate_downloads_total\\{result="${result}"\\} (\\d+)`)) || [0, 0])[1])
