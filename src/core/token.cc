@@ -45,7 +45,7 @@ Result<std::string> sign(const TokenSigner& signer, Purpose purpose, boost::json
   if (token_id) *token_id = jti;
   std::string payload = boost::json::serialize(fields);
   if (payload.size() > limits::token_payload_bytes_max) {
-    return error(Code::limit_exceeded, "token payload would be larger than " +
+    return error(Code::too_large, "token payload would be larger than " +
                                            std::to_string(limits::token_payload_bytes_max) +
                                            " bytes");
   }
@@ -419,7 +419,7 @@ Result<std::string> issue_edge_grant(const TokenSigner& signer, const EdgeGrantF
   if (!edge_key) return error(edge_key.error());
   if (fields.drops.size() > limits::token_assets_count_max ||
       fields.leases.size() > limits::token_assets_count_max) {
-    return error(Code::limit_exceeded, "too many drops or leases for one grant");
+    return error(Code::too_large, "too many drops or leases for one grant");
   }
   for (const auto& drop : fields.drops) DG_RETURN_IF_ERROR_RESULT(validate_slug(drop));
   for (const auto& lease : fields.leases) {

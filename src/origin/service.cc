@@ -64,6 +64,7 @@ Refusal refusal_from_status(const Status& status) {
     case Code::conflict: return make_refusal(409, "conflict", "Conflict", status.message());
     case Code::limit_exceeded:
       return make_refusal(429, "limit-exceeded", "Limit exceeded", status.message());
+    case Code::too_large: return make_refusal(413, "too-large", "Too large", status.message());
     case Code::unavailable:
       return make_refusal(503, "unavailable", "Temporarily unavailable", status.message(), 5);
     case Code::corruption:

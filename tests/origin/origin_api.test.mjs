@@ -320,6 +320,22 @@ test('download tokens are bound to their manifest version', async () => {
   assert.equal((await anon.get(path + fresh.json.download_token)).status, 200)
 })
 
+// Sizes and validation are not rate limits: a body or a list over its limit
+// answers 413 (too-large), a malformed value 400; neither is 429, which would
+// tell the client to retry the same request later.
+test('refusals: a body or a list too large is 413, a malformed value 400, not 429', async () => {
+  await makeDrop('sizes')
+  const bigClaim = await claim('sizes', 'buyer-s', { payment_ref: 'x'.repeat(20 * 1024) })
+  assertProblem(bigClaim, 413, 'too-large')
+  const codes = Array.from({ length: 251 }, (_, i) => String.fromCharCode(65 + Math.floor(i / 26) % 26, 65 + i % 26))
+  const tooMany = await api.post('/v1/drops', { slug: 'many-territories', title: 't', edition: 1,
+    rights: { license: 'x', territories: { allow: codes } } }, idem())
+  assertProblem(tooMany, 413, 'too-large')
+  assert.match(tooMany.json.detail, /more than 250 items/)
+  assertProblem(await api.post('/v1/drops', { slug: 'bad-edition', title: 't', edition: 'three' }, idem()), 400)
+  assertProblem(await claim('sizes', 'buyer-s', { territory: 'france' }), 400)
+})
+
 test('downloads count on completion; /metrics passes promtool', async () => {
   const metrics = async () => (await anon.get('/metrics')).text
   const count = (text, result) => Number((text.match(new RegExp(`dropgate_downloads_total\\{result="${result}"\\} (\\d+)`)) || [0, 0])[1])
