@@ -336,6 +336,35 @@ test('refusals: a body or a list too large is 413, a malformed value 400, not 42
   assertProblem(await claim('sizes', 'buyer-s', { territory: 'france' }), 400)
 })
 
+// An asset's media type comes from its file name, whatever Content-Type the
+// upload carried: the manifest and the download both say the derived type.
+test('an upload\'s Content-Type is ignored: the media type comes from the file name', async () => {
+  let r = await api.post('/v1/drops', { slug: 'typed', title: 'typed', edition: 2 }, idem())
+  assert.equal(r.status, 201, r.text)
+  const uploads = [
+    ['page.html', 'application/x-www-form-urlencoded', 'text/html'],
+    ['cover.png', 'text/plain', 'image/png'],
+    ['notes.txt', 'image/png', 'text/plain'],
+    ['data.unknownext', 'text/html', 'application/octet-stream'],
+  ]
+  for (const [path, sent] of uploads) {
+    r = await api.put(`/v1/drops/typed/assets/${path}`, new Uint8Array(Buffer.from(path)), { 'content-type': sent })
+    assert.equal(r.status, 201, r.text)
+  }
+  r = await api.post('/v1/drops/typed/publish', {}, idem())
+  assert.equal(r.status, 201, r.text)
+  const manifest = (await anon.get('/v1/drops/typed/manifest.json')).json
+  const c = await claim('typed', 'buyer-t')
+  assert.equal(c.status, 201, c.text)
+  for (const [path, sent, expected] of uploads) {
+    const type = manifest.assets.find((a) => a.path === path).type
+    assert.ok(type === expected || type.startsWith(expected + ';'), `${path} sent as ${sent}: manifest says ${type}`)
+    const res = await fetch(c.json.files.find((f) => f.path === path).url)
+    assert.equal(res.status, 200)
+    assert.ok(res.headers.get('content-type').startsWith(expected), `${path}: ${res.headers.get('content-type')}`)
+  }
+})
+
 test('downloads count on completion; /metrics passes promtool', async () => {
   const metrics = async () => (await anon.get('/metrics')).text
   const count = (text, result) => Number((text.match(new RegExp(`dropgate_downloads_total\\{result="${result}"\\} (\\d+)`)) || [0, 0])[1])
