@@ -82,7 +82,7 @@ bool has_duplicate_keys(std::string_view text) {
 
 Result<boost::json::value> parse(std::string_view text_untrusted, size_t bytes_max) {
   if (text_untrusted.size() > bytes_max) {
-    return error(Code::limit_exceeded, "JSON document is larger than " +
+    return error(Code::too_large, "JSON document is larger than " +
                                            std::to_string(bytes_max) + " bytes");
   }
   boost::json::parse_options options;
@@ -159,7 +159,7 @@ Result<const boost::json::array*> get_array(const boost::json::object& object,
   if (!value) return error(invalid(what, key, "is missing"));
   if (!value->is_array()) return error(invalid(what, key, "must be an array"));
   if (value->as_array().size() > count_max) {
-    return error(Code::limit_exceeded, std::string(what) + ": field \"" + std::string(key) +
+    return error(Code::too_large, std::string(what) + ": field \"" + std::string(key) +
                                            "\" has more than " + std::to_string(count_max) +
                                            " items");
   }

@@ -14,6 +14,7 @@ std::string_view code_name(Code code) {
     case Code::corruption: return "corruption";
     case Code::unavailable: return "unavailable";
     case Code::io_error: return "io_error";
+    case Code::too_large: return "too_large";
   }
   return "unknown";
 }

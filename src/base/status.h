@@ -24,6 +24,9 @@ enum class Code {
   corruption,
   unavailable,
   io_error,
+  // Input larger than its limit (a body, a field, a list): HTTP 413. Not
+  // limit_exceeded, which is a quota or rate (HTTP 429) and says "try later".
+  too_large,
 };
 
 std::string_view code_name(Code code);

@@ -28,7 +28,7 @@ bool is_sha256_hex(std::string_view text) {
 Status validate_asset(const Asset& asset) {
   DG_RETURN_IF_ERROR(validate_asset_path(asset.path).with_context(asset.path.substr(0, 64)));
   if (asset.size_bytes > limits::asset_size_bytes_max) {
-    return Status(Code::limit_exceeded, asset.path + " is larger than the asset size limit");
+    return Status(Code::too_large, asset.path + " is larger than the asset size limit");
   }
   if (!is_sha256_hex(asset.sha256)) return invalid(asset.path + ": sha256 must be 64 lower-case hex digits");
   return validate_media_type(asset.media_type).with_context(asset.path);
@@ -93,7 +93,7 @@ Status validate_manifest(const Manifest& m) {
   }
   DG_RETURN_IF_ERROR(validate_rights(m.rights));
   if (m.assets.size() > limits::manifest_assets_max) {
-    return Status(Code::limit_exceeded, "a manifest lists at most " +
+    return Status(Code::too_large, "a manifest lists at most " +
                                             std::to_string(limits::manifest_assets_max) + " assets");
   }
   for (size_t i = 0; i < m.assets.size(); ++i) {
@@ -192,7 +192,7 @@ Result<VerifiedManifest> verify_manifest(const crypto::Keyring& keyring,
                                          std::string_view minisig_untrusted,
                                          const ManifestExpectations& expect) {
   if (json_untrusted.size() > limits::manifest_bytes_max) {
-    return error(Code::limit_exceeded, "manifest is larger than " +
+    return error(Code::too_large, "manifest is larger than " +
                                            std::to_string(limits::manifest_bytes_max) + " bytes");
   }
   auto sig = crypto::minisign_parse_signature(minisig_untrusted);

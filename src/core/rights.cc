@@ -51,7 +51,7 @@ Status validate_rights(const Rights& rights) {
   }
   for (const auto* list : {&rights.territories_allowed, &rights.territories_denied}) {
     if (list->size() > limits::territories_max) {
-      return Status(Code::limit_exceeded, "too many territories");
+      return Status(Code::too_large, "too many territories");
     }
     for (const auto& code : *list) DG_RETURN_IF_ERROR(validate_territory(code));
     std::vector<std::string> sorted = *list;

@@ -4,6 +4,7 @@
 #include <array>
 #include <boost/json.hpp>
 
+#include "base/encoding.h"
 #include "base/json.h"
 #include "base/time.h"
 #include "core/validate.h"
@@ -44,7 +45,7 @@ Result<std::string> sign(const TokenSigner& signer, Purpose purpose, boost::json
   if (token_id) *token_id = jti;
   std::string payload = boost::json::serialize(fields);
   if (payload.size() > limits::token_payload_bytes_max) {
-    return error(Code::limit_exceeded, "token payload would be larger than " +
+    return error(Code::too_large, "token payload would be larger than " +
                                            std::to_string(limits::token_payload_bytes_max) +
                                            " bytes");
   }
@@ -274,6 +275,45 @@ std::string to_json(const VerifiedDownload& token) {
   return boost::json::serialize(out);
 }
 
+// ---------------------------------------------------------------- owner ids
+
+OwnerSecret OwnerSecret::generate() {
+  auto bytes = std::make_unique<Bytes>();
+  crypto::random_bytes(bytes->value);
+  return OwnerSecret(std::move(bytes));
+}
+
+Result<OwnerSecret> OwnerSecret::from_text(std::string_view text_untrusted) {
+  auto decoded = base64url_decode(text_untrusted);
+  if (!decoded || decoded->size() != owner_secret_bytes) {
+    if (decoded) crypto::wipe(*decoded);
+    return error(Code::invalid_argument, "an owner-id secret is base64url of " +
+                                             std::to_string(owner_secret_bytes) + " bytes");
+  }
+  auto bytes = std::make_unique<Bytes>();
+  std::copy(decoded->begin(), decoded->end(), bytes->value.begin());
+  crypto::wipe(*decoded);
+  return OwnerSecret(std::move(bytes));
+}
+
+std::string OwnerSecret::to_text() const { return base64url_encode(bytes_->value); }
+
+OwnerSecret::~OwnerSecret() {
+  if (bytes_) crypto::wipe(bytes_->value);
+}
+
+std::string owner_id(const OwnerSecret& secret, std::string_view drop, std::string_view account) {
+  std::string message = "dropgate-owner-v1";
+  for (std::string_view part : {drop, account}) {
+    auto size = static_cast<uint32_t>(part.size());
+    for (int shift = 24; shift >= 0; shift -= 8) message.push_back(static_cast<char>((size >> shift) & 0xFF));
+    message.append(part);
+  }
+  std::array<uint8_t, owner_id_hash_bytes> hash;
+  crypto::blake2b_keyed(hash, secret.bytes(), as_bytes(message));
+  return std::string(owner_id_prefix) + base64url_encode(hash);
+}
+
 // ---------------------------------------------------------------- cert
 
 Result<std::string> issue_cert(const TokenSigner& signer, const CertFields& fields, int64_t now_ms,
@@ -379,7 +419,7 @@ Result<std::string> issue_edge_grant(const TokenSigner& signer, const EdgeGrantF
   if (!edge_key) return error(edge_key.error());
   if (fields.drops.size() > limits::token_assets_count_max ||
       fields.leases.size() > limits::token_assets_count_max) {
-    return error(Code::limit_exceeded, "too many drops or leases for one grant");
+    return error(Code::too_large, "too many drops or leases for one grant");
   }
   for (const auto& drop : fields.drops) DG_RETURN_IF_ERROR_RESULT(validate_slug(drop));
   for (const auto& lease : fields.leases) {

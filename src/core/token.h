@@ -6,7 +6,10 @@
 // a download token. The wire format is in docs/formats/tokens.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,9 +85,46 @@ Result<VerifiedDownload> verify_download(const crypto::Keyring& keyring,
                                          std::string_view token_untrusted,
                                          const VerifyOptions& options);
 
+// --- owner ids: certificates are public (anyone may look one up by serial),
+// so they name their owner by a pseudonym, never by the account: a keyed hash
+// of drop and account that only the origin holding the secret can compute,
+// e.g. to find a signed-in buyer's certificates. Different per drop, so one
+// buyer's certificates of two drops cannot be linked.
+inline constexpr size_t owner_secret_bytes = 32;
+inline constexpr size_t owner_id_hash_bytes = 18;  // 24 base64url characters, no partial group
+inline constexpr std::string_view owner_id_prefix = "own_";
+
+// The origin's owner-id secret. Not copyable; wiped when it goes away.
+class OwnerSecret {
+ public:
+  static OwnerSecret generate();
+  // Parses the secret file's text: base64url of 32 bytes (no padding, one line).
+  static Result<OwnerSecret> from_text(std::string_view text_untrusted);
+  std::string to_text() const;
+
+  OwnerSecret(OwnerSecret&&) noexcept = default;
+  OwnerSecret& operator=(OwnerSecret&&) noexcept = default;
+  OwnerSecret(const OwnerSecret&) = delete;
+  OwnerSecret& operator=(const OwnerSecret&) = delete;
+  ~OwnerSecret();
+  std::span<const uint8_t> bytes() const { return bytes_->value; }
+
+ private:
+  struct Bytes {
+    std::array<uint8_t, owner_secret_bytes> value;
+  };
+  explicit OwnerSecret(std::unique_ptr<Bytes> bytes) : bytes_(std::move(bytes)) {}
+  std::unique_ptr<Bytes> bytes_;
+};
+
+// "own_" + base64url(BLAKE2b-144 keyed with the secret over
+// "dropgate-owner-v1" ‖ u32be(len drop) ‖ drop ‖ u32be(len account) ‖ account).
+// Stable for the same inputs; the lengths keep ("ab","c") and ("a","bc") apart.
+std::string owner_id(const OwnerSecret& secret, std::string_view drop, std::string_view account);
+
 // --- cert: ownership certificate of one serial. No expiry; revoked by list.
 struct CertFields {
-  std::string owner;
+  std::string owner;  // an owner id (owner_id()), not an account
   std::string drop;
   uint32_t serial = 0;
   uint32_t edition_size = 0;

@@ -8,6 +8,7 @@
 
 #include "base/encoding.h"
 #include "base/time.h"
+#include "core/validate.h"
 #include "crypto/paseto.h"
 
 namespace dg::core {
@@ -259,6 +260,54 @@ TEST_F(TokenTest, ReceiptRoundTrip) {
   EXPECT_EQ(verified->fields.currency, "EUR");
   fields.currency = "euro";
   EXPECT_FALSE(issue_receipt(*signer_, fields, kNow, 600).has_value());
+}
+
+// Owner ids: the certificate's "sub" is a pseudonym the origin can recompute
+// for the same drop and account, and nobody without the secret can derive.
+TEST(OwnerIdTest, IsStableForTheSameSecretDropAndAccount) {
+  crypto::init();
+  auto secret = OwnerSecret::generate();
+  std::string id = owner_id(secret, "summer-tape", "ana@example.com");
+  EXPECT_EQ(id, owner_id(secret, "summer-tape", "ana@example.com"));
+  // Reloaded from its file text, the secret gives the same ids.
+  auto reloaded = OwnerSecret::from_text(secret.to_text());
+  ASSERT_TRUE(reloaded.has_value()) << reloaded.error().to_string();
+  EXPECT_EQ(id, owner_id(*reloaded, "summer-tape", "ana@example.com"));
+}
+
+TEST(OwnerIdTest, IsOwnPrefixedBase64urlAndNeverContainsTheAccount) {
+  crypto::init();
+  auto secret = OwnerSecret::generate();
+  std::string id = owner_id(secret, "summer-tape", "ana@example.com");
+  ASSERT_TRUE(id.starts_with("own_")) << id;
+  auto hash = base64url_decode(std::string_view(id).substr(4));
+  ASSERT_TRUE(hash.has_value()) << id;
+  EXPECT_EQ(hash->size(), owner_id_hash_bytes);
+  EXPECT_EQ(id.find("ana"), std::string::npos);
+  EXPECT_TRUE(validate_identifier(id, "owner").ok());
+}
+
+TEST(OwnerIdTest, DiffersAcrossAccountsDropsAndSecrets) {
+  crypto::init();
+  auto secret = OwnerSecret::generate();
+  auto other_secret = OwnerSecret::generate();
+  std::string id = owner_id(secret, "summer-tape", "ana@example.com");
+  EXPECT_NE(id, owner_id(secret, "summer-tape", "bob@example.com"));
+  EXPECT_NE(id, owner_id(secret, "winter-tape", "ana@example.com"));
+  EXPECT_NE(id, owner_id(other_secret, "summer-tape", "ana@example.com"));
+  // Lengths are part of the hashed message: moving a character across the
+  // drop/account boundary gives another id.
+  EXPECT_NE(owner_id(secret, "ab", "c"), owner_id(secret, "a", "bc"));
+}
+
+TEST(OwnerIdTest, SecretTextOfTheWrongSizeOrAlphabetIsRefused) {
+  crypto::init();
+  EXPECT_FALSE(OwnerSecret::from_text("").has_value());
+  EXPECT_FALSE(OwnerSecret::from_text("AAAA").has_value());
+  std::string text = OwnerSecret::generate().to_text();
+  EXPECT_FALSE(OwnerSecret::from_text(text + "AAAA").has_value());
+  EXPECT_FALSE(OwnerSecret::from_text(text + "=").has_value());
+  EXPECT_TRUE(OwnerSecret::from_text(text).has_value());
 }
 
 }  // namespace

@@ -144,6 +144,8 @@ bool constant_time_equal(std::span<const uint8_t> a, std::span<const uint8_t> b)
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+void wipe(std::span<uint8_t> bytes) { sodium_memzero(bytes.data(), bytes.size()); }
+
 void random_bytes(std::span<uint8_t> out) { randombytes_buf(out.data(), out.size()); }
 
 std::string random_id() {
@@ -155,6 +157,13 @@ std::string random_id() {
 void blake2b(std::span<uint8_t> out, std::span<const uint8_t> message) {
   DG_ASSERT(out.size() >= crypto_generichash_BYTES_MIN && out.size() <= crypto_generichash_BYTES_MAX);
   crypto_generichash(out.data(), out.size(), message.data(), message.size(), nullptr, 0);
+}
+
+void blake2b_keyed(std::span<uint8_t> out, std::span<const uint8_t> key,
+                   std::span<const uint8_t> message) {
+  DG_ASSERT(out.size() >= crypto_generichash_BYTES_MIN && out.size() <= crypto_generichash_BYTES_MAX);
+  DG_ASSERT(key.size() >= crypto_generichash_KEYBYTES_MIN && key.size() <= crypto_generichash_KEYBYTES_MAX);
+  crypto_generichash(out.data(), out.size(), message.data(), message.size(), key.data(), key.size());
 }
 
 }  // namespace dg::crypto

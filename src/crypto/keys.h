@@ -77,6 +77,9 @@ inline bool constant_time_equal(std::string_view a, std::string_view b) {
                              std::span(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
 }
 
+// Overwrites `bytes` with zeros in a way the compiler cannot drop (for secrets).
+void wipe(std::span<uint8_t> bytes);
+
 // Fills `out` with bytes from the OS CSPRNG.
 void random_bytes(std::span<uint8_t> out);
 // A random identifier: base64url of 16 random bytes (token ids, request ids).
@@ -84,6 +87,9 @@ std::string random_id();
 
 // Unkeyed BLAKE2b with an output of `out.size()` bytes (1..64).
 void blake2b(std::span<uint8_t> out, std::span<const uint8_t> message);
+// Keyed BLAKE2b (a MAC / PRF): `out.size()` bytes (16..64), key of 16..64 bytes.
+void blake2b_keyed(std::span<uint8_t> out, std::span<const uint8_t> key,
+                   std::span<const uint8_t> message);
 
 // Must be called once before any other function here; safe to call again.
 void init();

@@ -152,7 +152,8 @@ Response text_response(unsigned status, std::string body, std::string_view conte
 Response problem(unsigned status, std::string_view type, std::string_view title,
                  std::string_view detail, std::string extra_members_json = "");
 // The problem for a Status (not_found → 404, invalid_argument → 400, unauthorized → 401,
-// forbidden → 403, conflict → 409, limit_exceeded → 429, corruption/io_error → 500,
+// forbidden → 403, conflict → 409, too_large → 413, limit_exceeded → 429 (quotas and
+// rates only), corruption/io_error → 500,
 // unavailable → 503). A 500's detail is generic; the message goes to the log.
 Response problem_from_status(const Status& status);
 

@@ -192,6 +192,9 @@ Response problem_from_status(const Status& status) {
     case Code::limit_exceeded:
       http_status = 429;
       break;
+    case Code::too_large:
+      http_status = 413;
+      break;
     case Code::unavailable:
       http_status = 503;
       break;

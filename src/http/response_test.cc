@@ -58,7 +58,8 @@ TEST(Problem, FromStatusMapsEveryCode) {
   for (Case c :
        {Case{Code::not_found, 404}, Case{Code::invalid_argument, 400},
         Case{Code::unauthorized, 401}, Case{Code::forbidden, 403}, Case{Code::conflict, 409},
-        Case{Code::limit_exceeded, 429}, Case{Code::corruption, 500}, Case{Code::io_error, 500},
+        Case{Code::limit_exceeded, 429}, Case{Code::too_large, 413}, Case{Code::corruption, 500},
+        Case{Code::io_error, 500},
         Case{Code::unavailable, 503}}) {
     Response response = problem_from_status(Status(c.code, "message for the log"));
     EXPECT_EQ(response.status, c.status) << code_name(c.code);

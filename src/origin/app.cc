@@ -24,6 +24,7 @@ namespace {
 
 constexpr std::string_view kSecretFile = "secret.paserk";
 constexpr std::string_view kKeyringFile = "keys.json";
+constexpr std::string_view kOwnerSecretFile = "owner-id.secret";
 
 Result<crypto::SecretKey> load_or_create_key(const OriginConfig& config, bool& created) {
   auto dir = config.keys_dir();
@@ -50,6 +51,26 @@ Result<crypto::SecretKey> load_or_create_key(const OriginConfig& config, bool& c
   auto key = crypto::SecretKey::from_paserk(*text);
   if (!key) return error(key.error().with_context(path.string()));
   return key;
+}
+
+// The secret behind certificate owner ids (core::owner_id); made on first use,
+// like the signing key. Losing it only means old owner ids can no longer be
+// recomputed; certificates still verify.
+Result<core::OwnerSecret> load_or_create_owner_secret(const OriginConfig& config) {
+  auto path = config.keys_dir() / kOwnerSecretFile;
+  if (!std::filesystem::exists(path)) {
+    std::error_code ec;
+    std::filesystem::create_directories(config.keys_dir(), ec);
+    if (ec) return error(Code::io_error, "cannot create " + config.keys_dir().string() + ": " + ec.message());
+    DG_RETURN_IF_ERROR_RESULT(
+        write_file_atomic(path, core::OwnerSecret::generate().to_text() + "\n", 0600, Overwrite::no));
+  }
+  auto text = read_file(path, 256);
+  if (!text) return error(text.error());
+  while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
+  auto secret = core::OwnerSecret::from_text(*text);
+  if (!secret) return error(secret.error().with_context(path.string()));
+  return secret;
 }
 
 // The published keyring: keys.json when present (rotations and revocations
@@ -95,6 +116,7 @@ Result<InitOutcome> init_data_dir(const OriginConfig& config) {
   auto key = load_or_create_key(config, outcome.created_key);
   if (!key) return error(key.error());
   outcome.key_id = key->public_key().key_id();
+  if (auto owner_secret = load_or_create_owner_secret(config); !owner_secret) return error(owner_secret.error());
   auto store = open_migrated_store(config);
   if (!store) return error(store.error());
   outcome.api_key = "dg_op_" + crypto::random_id() + crypto::random_id();
@@ -111,6 +133,8 @@ Status serve(const OriginConfig& startup_config,
   if (!key) return key.error();
   auto keyring = load_keyring(config, *key);
   if (!keyring) return keyring.error();
+  auto owner_secret = load_or_create_owner_secret(config);
+  if (!owner_secret) return owner_secret.error();
   auto store = open_migrated_store(config);
   if (!store) return store.error();
   BlobStore blobs(config.blobs_dir());
@@ -124,7 +148,8 @@ Status serve(const OriginConfig& startup_config,
                            &metrics.histogram("dropgate_claim_batch_claims",
                                               "Claims written per group commit.",
                                               {1, 2, 4, 8, 16, 32, 64, 128, 256}));
-  OriginService service({**store, blobs, signer, *keyring, seller, committer, metrics, system_clock(), config});
+  OriginService service({**store, blobs, signer, *keyring, seller, committer, metrics, system_clock(), config,
+                         *owner_secret});
 
   EdgeHub edges({**store, blobs, signer, *keyring, service, system_clock(), config});
   http::Router router;

@@ -276,8 +276,9 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   upload.body_bytes_max = limits::upload_bytes_max;
   router.add(Verb::put, "/v1/drops/{slug}/assets/{path*}", [s](Request& r) {
     if (!r.spooled) return http::problem(400, "invalid-request", "Invalid request", "no body");
-    std::string type(r.header(http::Field::content_type));
-    if (type.empty() || type == "application/octet-stream") type = core::guess_media_type(r.param("path"));
+    // From the file name, never the request's Content-Type: a careless client
+    // sends form-urlencoded or octet-stream, and buyers would get that type.
+    std::string type = core::guess_media_type(r.param("path"));
     auto asset = s->add_asset(r.param("slug"), r.param("path"), r.spooled->path, r.spooled->size_bytes,
                               r.spooled->sha256, type);
     return render(asset, 201, [](const store::AssetRecord& a) {

@@ -9,6 +9,7 @@
 #include "crypto/jcs.h"
 #include "crypto/minisign.h"
 #include "crypto/sha256.h"
+#include "http/client.h"
 
 namespace dg::origin {
 namespace {
@@ -63,6 +64,7 @@ Refusal refusal_from_status(const Status& status) {
     case Code::conflict: return make_refusal(409, "conflict", "Conflict", status.message());
     case Code::limit_exceeded:
       return make_refusal(429, "limit-exceeded", "Limit exceeded", status.message());
+    case Code::too_large: return make_refusal(413, "too-large", "Too large", status.message());
     case Code::unavailable:
       return make_refusal(503, "unavailable", "Temporarily unavailable", status.message(), 5);
     case Code::corruption:
@@ -388,7 +390,9 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
   // this claim rather than leaving it to the next commit.
   ClaimCommitter::Announcement announcement = parts_.committer.announce();
   int64_t now_ms = parts_.clock.now_ms();
-  core::CertFields cert_fields{request.account, drop.spec.slug, serial, drop.spec.edition_size,
+  // Certificates are public by serial, so they name the owner by a pseudonym.
+  std::string owner = core::owner_id(parts_.owner_secret, drop.spec.slug, request.account);
+  core::CertFields cert_fields{owner, drop.spec.slug, serial, drop.spec.edition_size,
                                cached.manifest_sha256, drop.spec.rights};
   std::string cert_id;
   auto cert = core::issue_cert(parts_.signer, cert_fields, now_ms, &cert_id);
@@ -404,13 +408,16 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
   std::string base = parts_.config.public_url + "/v1/drops/" + drop.spec.slug;
   boost::json::array files;
   for (const auto& a : cached.manifest->assets) {
+    // Encoded, so a file named "#1.txt" or "what?.txt" is a path, not a fragment or a query.
+    std::string url = base + "/files/" + http::encode_path(a.path) + "?token=" + *download;
     files.push_back(boost::json::object{{"path", a.path}, {"size", a.size_bytes}, {"type", a.media_type},
-                                        {"url", base + "/files/" + a.path + "?token=" + *download}});
+                                        {"url", std::move(url)}});
   }
   boost::json::object body{{"drop", drop.spec.slug},
                            {"serial", serial},
                            {"edition", drop.spec.edition_size},
                            {"account", request.account},
+                           {"owner", owner},
                            {"claimed_at", format_rfc3339(now_ms)},
                            {"certificate", *cert},
                            {"certificate_url", base + "/certificates/" + std::to_string(serial)},
@@ -558,6 +565,25 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
     return refuse(403, "token-wrong-drop", "Token is for another drop",
                   "this token is for \"" + token->fields.drop + "\"");
   }
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  // A token is for one manifest version (docs/formats/tokens.md): after a new
+  // publish its files may have changed, so the buyer asks for a fresh link; a
+  // version that does not exist yet was never issued by this origin.
+  int64_t token_version = token->fields.manifest_version;
+  int64_t current_version = cached->drop.manifest_version;
+  if (token_version < current_version) {
+    return refuse(401, "token-stale", "Download link out of date",
+                  "this link is for version " + std::to_string(token_version) +
+                      " of the drop, but version " + std::to_string(current_version) +
+                      " is current; ask for a fresh link");
+  }
+  if (token_version > current_version) {
+    return refuse(401, "token-refused", "Download token refused",
+                  "this token is for version " + std::to_string(token_version) +
+                      " of the drop, but version " + std::to_string(current_version) +
+                      " is the latest");
+  }
   if (!token->fields.cert_id.empty()) {
     // The same rule an edge applies with its synced list: a revoked claim downloads nothing.
     bool revoked = false;
@@ -573,8 +599,6 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
   if (!token->allows(path)) {
     return refuse(403, "token-wrong-asset", "Token does not cover this file", std::string(path));
   }
-  auto cached = load_drop(slug);
-  if (!cached) return std::unexpected(cached.error());
   if (!cached->manifest) return refuse(404, "not-found", "Not found", "no such file");
   // The manifest's path list is the only way from a name to a file.
   for (const auto& asset : cached->manifest->assets) {
@@ -614,13 +638,21 @@ Outcome<std::string> OriginService::certificate_json(std::string_view slug, uint
     }
     return refuse(claim.error());
   }
+  // Anyone may ask, for every serial: answer only what a verifier needs, and
+  // never the account. The token is published only when its owner is a
+  // pseudonym (certificates issued before owner ids named the account).
   boost::json::object out{{"drop", cached->drop.spec.slug},
                           {"serial", serial},
                           {"edition", cached->drop.spec.edition_size},
-                          {"claimed_at", format_rfc3339(claim->claimed_at_ms)},
-                          {"certificate", claim->cert_token},
                           {"certificate_id", claim->cert_id},
                           {"revoked", claim->revoked_at_ms.has_value()}};
+  auto cert = core::verify_cert(parts_.keyring, claim->cert_token,
+                               core::VerifyOptions{parts_.clock.now_ms()});
+  if (cert && cert->fields.owner.starts_with(core::owner_id_prefix)) {
+    out["owner"] = cert->fields.owner;
+    out["manifest"] = cert->fields.manifest_sha256;
+    out["certificate"] = claim->cert_token;
+  }
   return boost::json::serialize(out);
 }
 

@@ -98,6 +98,7 @@ class OriginService {
     metrics::Registry& metrics;
     const Clock& clock;
     const OriginConfig& config;
+    const core::OwnerSecret& owner_secret;  // certificates name owners by core::owner_id
   };
   explicit OriginService(Parts parts);
 

@@ -104,7 +104,7 @@ Result<std::vector<EdgeRecord>> SqlStore::list_edges() {
 Result<EdgeRecord> SqlStore::update_edge(int64_t edge_id, EdgeState state,
                                          const std::vector<std::string>& drops,
                                          std::string_view grant_token, int64_t now_ms) {
-  if (drops.size() > kEdgeDropsMax) return error(Code::limit_exceeded, "too many drops for one edge");
+  if (drops.size() > kEdgeDropsMax) return error(Code::too_large, "too many drops for one edge");
   return transact(Tx::write, [&](sql::Connection& c) -> Result<EdgeRecord> {
     Result<sql::Rows> rows = c.query(
         "UPDATE edges SET state = $2, drops_json = $3, grant_token = $4, updated_at_ms = $5 "

@@ -693,6 +693,54 @@ test('traversal attempts never reach a file outside the drop', async () => {
   assert.ok([400, 404].includes(Number(absolute.split(' ')[1])), absolute.slice(0, 120))
 })
 
+// File names with characters that mean something in a URL (space, %, ?, #)
+// or lie outside ASCII: every link a claim returns must fetch that very file
+// from the origin (not 400, not 401 from a token cut short by '#' or '?'),
+// and the same path and query must fetch it from the edge.
+test('download links work for file names with spaces, %, ?, # and non-ASCII, on origin and edge', async () => {
+  const ODD = 'odd-names'
+  const oddFiles = {
+    'a b.txt': Buffer.from('space\n'),
+    '100%.txt': Buffer.from('percent\n'),
+    'what?.txt': Buffer.from('question\n'),
+    '#1.txt': Buffer.from('hash\n'),
+    '\u00e9.txt': Buffer.from('e acute\n'),
+    'dir x/\u00fc+&=;#2.txt': Buffer.from('nested, and more reserved characters\n'),
+  }
+  const encodePath = (p) => p.split('/').map(encodeURIComponent).join('/')
+  let r = await api.post('/v1/drops', { slug: ODD, title: ODD, edition: 5 }, idem())
+  assert.equal(r.status, 201, r.text)
+  for (const [path, body] of Object.entries(oddFiles)) {
+    r = await api.put(`/v1/drops/${ODD}/assets/${encodePath(path)}`, new Uint8Array(body))
+    assert.equal(r.status, 201, r.text)
+    assert.equal(r.json.path, path)
+  }
+  r = await api.post(`/v1/drops/${ODD}/publish`, {}, idem())
+  assert.equal(r.status, 201, r.text)
+  const c = await claim(ODD, 'buyer-odd-names')
+  assert.deepEqual(c.files.map((f) => f.path).sort(), Object.keys(oddFiles).sort())
+  for (const f of c.files) {
+    const link = new URL(f.url)
+    assert.equal(link.hash, '', `${f.path}: ${f.url}`)
+    assert.equal(link.search, `?token=${c.download_token}`, `${f.path}: ${f.url}`)
+    const res = await fetch(f.url)
+    const body = Buffer.from(await res.arrayBuffer())
+    assert.equal(res.status, 200, `${f.path}: ${f.url}: ${body}`)
+    assert.equal(sha(body), sha(oddFiles[f.path]), f.path)
+  }
+
+  r = await api.post(`/v1/edges/${edgeId}/approve`, { drops: [SLUG, OTHER, ODD] }, idem())
+  assert.equal(r.status, 200, r.text)
+  await waitFor(`the edge to carry ${ODD}`,
+    async () => (await fetch(`${edge.url}/v1/drops/${ODD}/manifest.json`)).status === 200, { timeoutMs: 20000 })
+  for (const f of c.files) {
+    const link = new URL(f.url)
+    const res = await edgeGet(edge.url + link.pathname + link.search)
+    assert.equal(res.status, 200, `${f.path}: ${link.pathname}: ${res.text}`)
+    assert.equal(sha(res.body), sha(oddFiles[f.path]), f.path)
+  }
+})
+
 test('every completed download is counted exactly once at the origin', async () => {
   await waitFor(async () => `the outbox to drain: ${JSON.stringify((await health()).json)}`, async () => {
     const r = await health()

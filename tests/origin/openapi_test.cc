@@ -75,7 +75,9 @@ TEST(OpenApi, DocumentMatchesTheRouteTable) {
   metrics::Registry metrics;
   Seller seller(**store, system_clock(), SellerOptions{"test:0"});
   ClaimCommitter committer(**store, 16);
-  OriginService service({**store, blobs, signer, keyring, seller, committer, metrics, system_clock(), config});
+  auto owner_secret = core::OwnerSecret::generate();
+  OriginService service({**store, blobs, signer, keyring, seller, committer, metrics, system_clock(), config,
+                         owner_secret});
   EdgeHub edges({**store, blobs, signer, keyring, service, system_clock(), config});
   http::Router router;
   add_routes(router, service, **store, metrics);

@@ -107,7 +107,9 @@ test('a claim returns a serial, a certificate and a working download token', asy
   const fields = JSON.parse(cert.stdout)
   assert.equal(fields.serial, r.json.serial)
   assert.equal(fields.edition, 3)
-  assert.equal(fields.sub, 'buyer-1')
+  // The certificate names its owner by the pseudonym the claim answer shows, not the account.
+  assert.match(r.json.owner, /^own_[A-Za-z0-9_-]{24}$/)
+  assert.equal(fields.sub, r.json.owner)
 
   const file = r.json.files.find((f) => f.path === 'side-a/01.flac')
   const body = Buffer.from(await (await fetch(file.url)).arrayBuffer())
@@ -246,6 +248,121 @@ test('certificates, revocation and the signed revocation list', async () => {
   writeFileSync(join(dir, 'origin.pub'), pub)
   const v = spawnSync('minisign', ['-V', '-p', join(dir, 'origin.pub'), '-m', join(dir, 'revocations.json')])
   assert.equal(v.status, 0, v.stderr.toString() + v.stdout.toString())
+})
+
+// Anyone can walk serials 1..N: every certificate lookup must leave out who
+// owns it (the account, often an email), in the JSON and inside the signed
+// token, while the token still verifies offline and names a stable owner id.
+test('the public certificate lookup never names the owner account, for any serial', async () => {
+  await makeDrop('owners-drop', { per_buyer_limit: 2 })
+  const accounts = ['ana@example.com', 'bob@example.com']
+  const claims = [await claim('owners-drop', accounts[0]), await claim('owners-drop', accounts[1]),
+    await claim('owners-drop', accounts[0])]
+  for (const c of claims) assert.equal(c.status, 201, c.text)
+  const keys = await anon.get('/.well-known/dropgate/keys.json')
+  writeFileSync(join(dir, 'owners-keys.json'), keys.text)
+  for (let serial = 1; serial <= 3; serial++) {
+    const r = await anon.get(`/v1/drops/owners-drop/certificates/${serial}`)
+    assert.equal(r.status, 200, r.text)
+    const payload = Buffer.from(r.json.certificate.split('.')[2], 'base64url').subarray(0, -64).toString()
+    for (const account of accounts) {
+      assert.ok(!r.text.includes(account), `serial ${serial} lookup names ${account}: ${r.text}`)
+      assert.ok(!r.text.includes(account.split('@')[0]), `serial ${serial} lookup: ${r.text}`)
+      assert.ok(!payload.includes(account), `serial ${serial} token names ${account}: ${payload}`)
+    }
+    const mine = claims.find((c) => c.json.serial === serial)
+    assert.equal(r.json.owner, mine.json.owner)
+    assert.equal(r.json.certificate, mine.json.certificate)
+    assert.match(r.json.manifest, /^[0-9a-f]{64}$/)
+    const v = spawnSync(dropgate, ['token', 'verify', '--public', join(dir, 'owners-keys.json'), '--purpose', 'cert',
+      r.json.certificate])
+    assert.equal(v.status, 0, v.stderr.toString())
+    const fields = JSON.parse(v.stdout)
+    assert.equal(fields.sub, mine.json.owner)
+    assert.equal(fields.manifest, r.json.manifest)
+  }
+  // The same account's owner id is stable within a drop; another account's differs.
+  assert.match(claims[0].json.owner, /^own_/)
+  assert.equal(claims[0].json.owner, claims[2].json.owner)
+  assert.notEqual(claims[0].json.owner, claims[1].json.owner)
+})
+
+// A download token is for one manifest version. After a new publish, a token
+// for the older version is refused as stale and the refusal names both
+// versions; a token for a version never published is refused; a token for
+// the current version downloads.
+test('download tokens are bound to their manifest version', async () => {
+  await makeDrop('versioned')
+  const c = await claim('versioned', 'buyer-v')
+  assert.equal(c.status, 201, c.text)
+  const path = '/v1/drops/versioned/files/notes.txt?token='
+  assert.equal((await anon.get(path + c.json.download_token)).status, 200)
+  // Version 2 changes the files (so the publish is not an empty one).
+  let r = await api.put('/v1/drops/versioned/assets/bonus.txt', new Uint8Array(Buffer.from('bonus\n')))
+  assert.equal(r.status, 201, r.text)
+  r = await api.post('/v1/drops/versioned/publish', {}, idem())
+  assert.equal(r.status, 201, r.text)
+  assert.equal(r.json.version, 2)
+
+  const stale = await anon.get(path + c.json.download_token)
+  assertProblem(stale, 401, 'token-stale')
+  assert.match(stale.json.detail, /version 1 .*version 2 is current.*fresh link/)
+  const keys = join(dir, 'data', 'keys')
+  const mint = (version) => execFileSync(dropgate, ['token', 'issue', '--keys', keys, '--purpose', 'download',
+    '--drop', 'versioned', '--account', 'buyer-v', '--version', String(version)]).toString().trim()
+  assertProblem(await anon.get(path + mint(999)), 401, 'token-refused')
+  assertProblem(await anon.get(path + mint(3)), 401, 'token-refused')
+  const current = await anon.get(path + mint(2))
+  assert.equal(current.status, 200, current.text)
+  assert.equal(current.text, smallFile.toString())
+  const fresh = await claim('versioned', 'buyer-v2')
+  assert.equal(fresh.status, 201, fresh.text)
+  assert.equal((await anon.get(path + fresh.json.download_token)).status, 200)
+})
+
+// Sizes and validation are not rate limits: a body or a list over its limit
+// answers 413 (too-large), a malformed value 400; neither is 429, which would
+// tell the client to retry the same request later.
+test('refusals: a body or a list too large is 413, a malformed value 400, not 429', async () => {
+  await makeDrop('sizes')
+  const bigClaim = await claim('sizes', 'buyer-s', { payment_ref: 'x'.repeat(20 * 1024) })
+  assertProblem(bigClaim, 413, 'too-large')
+  const codes = Array.from({ length: 251 }, (_, i) => String.fromCharCode(65 + Math.floor(i / 26) % 26, 65 + i % 26))
+  const tooMany = await api.post('/v1/drops', { slug: 'many-territories', title: 't', edition: 1,
+    rights: { license: 'x', territories: { allow: codes } } }, idem())
+  assertProblem(tooMany, 413, 'too-large')
+  assert.match(tooMany.json.detail, /more than 250 items/)
+  assertProblem(await api.post('/v1/drops', { slug: 'bad-edition', title: 't', edition: 'three' }, idem()), 400)
+  assertProblem(await claim('sizes', 'buyer-s', { territory: 'france' }), 400)
+})
+
+// An asset's media type comes from its file name, whatever Content-Type the
+// upload carried: the manifest and the download both say the derived type.
+test('an upload\'s Content-Type is ignored: the media type comes from the file name', async () => {
+  let r = await api.post('/v1/drops', { slug: 'typed', title: 'typed', edition: 2 }, idem())
+  assert.equal(r.status, 201, r.text)
+  const uploads = [
+    ['page.html', 'application/x-www-form-urlencoded', 'text/html'],
+    ['cover.png', 'text/plain', 'image/png'],
+    ['notes.txt', 'image/png', 'text/plain'],
+    ['data.unknownext', 'text/html', 'application/octet-stream'],
+  ]
+  for (const [path, sent] of uploads) {
+    r = await api.put(`/v1/drops/typed/assets/${path}`, new Uint8Array(Buffer.from(path)), { 'content-type': sent })
+    assert.equal(r.status, 201, r.text)
+  }
+  r = await api.post('/v1/drops/typed/publish', {}, idem())
+  assert.equal(r.status, 201, r.text)
+  const manifest = (await anon.get('/v1/drops/typed/manifest.json')).json
+  const c = await claim('typed', 'buyer-t')
+  assert.equal(c.status, 201, c.text)
+  for (const [path, sent, expected] of uploads) {
+    const type = manifest.assets.find((a) => a.path === path).type
+    assert.ok(type === expected || type.startsWith(expected + ';'), `${path} sent as ${sent}: manifest says ${type}`)
+    const res = await fetch(c.json.files.find((f) => f.path === path).url)
+    assert.equal(res.status, 200)
+    assert.ok(res.headers.get('content-type').startsWith(expected), `${path}: ${res.headers.get('content-type')}`)
+  }
 })
 
 test('downloads count on completion; /metrics passes promtool', async () => {

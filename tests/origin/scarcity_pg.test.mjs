@@ -82,14 +82,14 @@ test('kill -9 mid-surge loses no acknowledged claim, sells nothing twice, and se
   await publishDrop(api, 'crash-drop', edition)
 
   // Surge; kill -9 once 80 claims were acknowledged.
-  const acknowledged = new Map()  // serial -> account
+  const acknowledged = new Map()  // serial -> owner id (the account's pseudonym in its certificate)
   let killed = false
   const tasks = Array.from({ length: 2000 }, (_, i) => async () => {
     if (killed) return { status: 0 }
     const r = await tryClaim(api, 'crash-drop', `first-${i}`)
     if (r.status === 201) {
       assert.ok(!acknowledged.has(r.json.serial), `serial ${r.json.serial} acknowledged twice`)
-      acknowledged.set(r.json.serial, `first-${i}`)
+      acknowledged.set(r.json.serial, r.json.owner)
       if (acknowledged.size >= 80 && !killed) {
         killed = true
         origin.child.kill('SIGKILL')
@@ -105,11 +105,11 @@ test('kill -9 mid-surge loses no acknowledged claim, sells nothing twice, and se
   api = client(origin.url, key)
   try {
     // Every acknowledged claim survived, owned by the account it was acknowledged to.
-    for (const [serial, account] of acknowledged) {
+    for (const [serial, owner] of acknowledged) {
       const cert = await api.get(`/v1/drops/crash-drop/certificates/${serial}`)
       assert.equal(cert.status, 200, `acknowledged serial ${serial} is missing`)
       const payload = JSON.parse(Buffer.from(cert.json.certificate.split('.')[2], 'base64url').subarray(0, -64))
-      assert.equal(payload.sub, account)
+      assert.equal(payload.sub, owner)
     }
     // Selling resumes until exactly the edition is sold: the dead process's
     // unsold leased serials came back, and no serial was sold twice.
