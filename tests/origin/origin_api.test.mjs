@@ -274,3 +274,37 @@ test('downloads count on completion; /metrics passes promtool', async () => {
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: afterText })
   assert.equal(promtool.status, 0, promtool.stdout.toString() + promtool.stderr.toString())
 })
+
+// The operator's list of drops comes a page at a time in slug order; walking
+// the pages with a small limit yields every drop once, the same as one big
+// page, each with its claimed count. Bad paging is refused, and the list is
+// for operators only.
+test('drops are listed for operators, a page at a time', async () => {
+  const pages = []
+  let after = ''
+  for (;;) {
+    const r = await api.get(`/v1/drops?limit=2${after ? `&after=${after}` : ''}`)
+    assert.equal(r.status, 200, r.text)
+    assert.ok(r.json.drops.length <= 2)
+    pages.push(r.json)
+    if (r.json.next_after === null) break
+    assert.equal(r.json.next_after, r.json.drops.at(-1).slug)
+    after = r.json.next_after
+  }
+  const walked = pages.flatMap((p) => p.drops)
+  const slugs = walked.map((d) => d.slug)
+  assert.deepEqual(slugs, [...new Set(slugs)].sort())
+  assert.ok(pages.length >= 3, `${slugs.length} drops in ${pages.length} pages`)
+  const whole = await api.get('/v1/drops')
+  assert.deepEqual(whole.json.drops, walked)
+  assert.equal(whole.json.next_after, null)
+  const summer = walked.find((d) => d.slug === 'summer-tape')
+  assert.equal(summer.claimed, (await api.get('/v1/drops/summer-tape/status')).json.claimed)
+  assert.ok(summer.claimed >= 1)
+
+  assertProblem(await anon.get('/v1/drops'), 401)
+  assertProblem(await api.get('/v1/drops?limit=0'), 400)
+  assertProblem(await api.get('/v1/drops?limit=101'), 400)
+  assertProblem(await api.get('/v1/drops?limit=ten'), 400)
+  assertProblem(await api.get('/v1/drops?after=Not%20A%20Slug'), 400)
+})
