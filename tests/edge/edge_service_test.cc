@@ -145,9 +145,9 @@ TEST_F(EdgeServiceClockTest, AFileIsRefusedOnceItsManifestExpired) {
   EXPECT_EQ(problem_type(refused), "edge-manifest_expired");
 }
 
-// Disabled: fails today. EdgeService::archive() has no manifest expiry check
-// (file() has one), so an edge frozen on an expired manifest keeps serving
-// every file of it as the ZIP archive. Enable once archive() refuses like file().
+// The archive is refused like a single file once the manifest expired: an
+// edge frozen on an expired manifest must not keep serving every file of it
+// as the ZIP archive.
 TEST_F(EdgeServiceClockTest, TheArchiveIsRefusedOnceItsManifestExpired) {
   const std::string token = download_token(kManifestExpiresAtMs - kMinuteMs, 600);
   clock_.set_ms(kManifestExpiresAtMs - 1000);
