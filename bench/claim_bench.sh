@@ -250,7 +250,7 @@ measure_dropgate() {
   answered_201[$label]=$((answered_201[$label] + $(jq -r .claims "$out.warmup.json") + ok))
   local claimed
   claimed=$(DROPGATE_API_KEY=${api_key[$label]} DROPGATE_ORIGIN=http://127.0.0.1:${port[$label]} \
-    "$dropgate" drop status "$slug" | jq -r .claimed)
+    "$dropgate" drop status "$slug" --json | jq -r .claimed)
   (( claimed == answered_201[$label] )) ||
     die "$label: the origin counts $claimed claims, but answered ${answered_201[$label]} with 201"
   if [[ "$label" == dropgate_pg ]]; then

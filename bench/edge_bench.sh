@@ -217,7 +217,7 @@ EOF
   : > "$tmp/edge-tokens"
   local i claim token
   for ((i = 1; i <= buyers; i++)); do
-    claim=$("$dropgate" drop claim "$slug" --account "buyer-$i") || die "claim $i failed"
+    claim=$("$dropgate" drop claim "$slug" --account "buyer-$i" --json) || die "claim $i failed"
     token=$(jq -r '.download_token // empty' <<< "$claim")
     [[ -n "$token" ]] || die "claim $i has no download_token: $claim"
     echo "$token" >> "$tmp/edge-tokens"

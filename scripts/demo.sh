@@ -59,11 +59,11 @@ for _ in $(seq 1 50); do
 done
 
 step "5. A buyer claims serial #1 (the operator claims on their behalf)"
-claim=$($DG drop claim summer-tape --account demo-buyer)
-echo "$claim" | head -c 400; echo " …"
+claim=$($DG drop claim summer-tape --account demo-buyer --json)  # --json: parsed below
 file_url=$(grep -o '"url":"[^"]*liner-notes.txt[^"]*"' <<<"$claim" | head -1 | cut -d'"' -f4)
 token=$(grep -o '"download_token":"[^"]*"' <<<"$claim" | head -1 | cut -d'"' -f4)
 serial=$(grep -o '"serial":[0-9]*' <<<"$claim" | head -1 | cut -d: -f2)
+echo "Claimed summer-tape #$serial of 200 for demo-buyer"
 
 cat <<MSG
 

@@ -76,6 +76,9 @@ inline constexpr uint64_t edge_token_cache_bytes_max = 64ull * 1024 * 1024;
 // JSON.
 inline constexpr uint32_t json_depth_max = 32;
 
+// Operator listings: drops per page of GET /v1/drops (its ?limit= may ask for fewer).
+inline constexpr uint32_t drops_page_count_max = 100;
+
 static_assert(token_bytes_max < request_target_bytes_max);
 static_assert(request_target_bytes_max < request_header_bytes_max);
 static_assert(request_id_bytes_max <= identifier_bytes_max);

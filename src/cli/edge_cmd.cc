@@ -27,6 +27,7 @@ struct EdgeOptions {
   std::string log_level;
   int64_t edge_id = 0;
   bool force = false;
+  bool json = false;  // operator commands: the origin's answer instead of a summary
 };
 
 Result<edge::EdgeConfig> build_config(const EdgeOptions& o) {
@@ -97,11 +98,16 @@ Result<std::unique_ptr<http::ApiClient>> operator_client(EdgeOptions& o) {
   return std::make_unique<http::ApiClient>(o.origin, o.api_key);
 }
 
-Status print_or_fail(const Result<http::ApiResponse>& response) {
-  if (!response) return response.error();
-  if (response->status / 100 != 2) return Status(Code::unavailable, http::ApiClient::describe_failure(*response));
-  std::cout << response->body << "\n";
-  return Status();
+// "summer-tape, winter-tape", or "no drops".
+std::string describe_drops(const boost::json::object& edge) {
+  const boost::json::value* drops = edge.if_contains("drops");
+  std::string out;
+  if (drops && drops->is_array()) {
+    for (const auto& d : drops->get_array()) {
+      if (d.is_string()) out += (out.empty() ? "" : ", ") + std::string(d.get_string());
+    }
+  }
+  return out.empty() ? "no drops" : out;
 }
 
 Status approve(EdgeOptions& o) {
@@ -117,21 +123,43 @@ Status approve(EdgeOptions& o) {
     start = comma + 1;
   }
   boost::json::object body{{"drops", drops}, {"ttl_days", o.ttl_days}};
-  return print_or_fail((*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/approve",
-                                       boost::json::serialize(body), crypto::random_id()));
+  auto response = (*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/approve",
+                                  boost::json::serialize(body), crypto::random_id());
+  return print_answer(response, o.json, [](const boost::json::object& edge, std::ostream& out) {
+    out << "Approved edge " << json_int(edge, "edge_id") << " (" << json_text(edge, "name") << ") for "
+        << describe_drops(edge) << " until " << json_text(edge, "grant_expires_at") << "\n"
+        << "It can now preload: dropgate edge preload --data EDGE_DATA\n";
+  });
 }
 
 Status list(EdgeOptions& o) {
   auto client = operator_client(o);
   if (!client) return client.error();
-  return print_or_fail((*client)->call("GET", "/v1/edges"));
+  return print_answer((*client)->call("GET", "/v1/edges"), o.json, [](const boost::json::object& answer,
+                                                                      std::ostream& out) {
+    const boost::json::value* edges = answer.if_contains("edges");
+    if (!edges || !edges->is_array() || edges->get_array().empty()) {
+      out << "No edges yet; enrol one with: dropgate edge enroll --origin URL\n";
+      return;
+    }
+    for (const auto& e : edges->get_array()) {
+      if (!e.is_object()) continue;
+      const auto& edge = e.get_object();
+      out << json_int(edge, "edge_id") << "  " << json_text(edge, "name") << "  " << json_text(edge, "state")
+          << "  " << describe_drops(edge) << "  " << json_text(edge, "key_id") << "\n";
+    }
+  });
 }
 
 Status revoke(EdgeOptions& o) {
   auto client = operator_client(o);
   if (!client) return client.error();
-  return print_or_fail((*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/revoke", "{}",
-                                       crypto::random_id()));
+  auto response = (*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/revoke", "{}",
+                                  crypto::random_id());
+  return print_answer(response, o.json, [](const boost::json::object& edge, std::ostream& out) {
+    out << "Revoked edge " << json_int(edge, "edge_id") << " (" << json_text(edge, "name")
+        << "): its grant is withdrawn\n";
+  });
 }
 
 }  // namespace
@@ -170,12 +198,14 @@ void add_edge_commands(CLI::App& app, int& exit_code) {
   approve_cmd->add_option("--ttl-days", ao->ttl_days, "How long the grant lasts")->capture_default_str();
   approve_cmd->add_option("--origin", ao->origin, "Origin URL (env DROPGATE_ORIGIN)");
   approve_cmd->add_option("--api-key", ao->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  approve_cmd->add_flag("--json", ao->json, "Print the origin's JSON answer (one line) instead of a summary");
   approve_cmd->callback([&exit_code, ao] { exit_code = report(approve(*ao)); });
 
   auto lo = std::make_shared<EdgeOptions>();
   auto* list_cmd = edge->add_subcommand("list", "Operator: list enrolled edges");
   list_cmd->add_option("--origin", lo->origin, "Origin URL (env DROPGATE_ORIGIN)");
   list_cmd->add_option("--api-key", lo->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  list_cmd->add_flag("--json", lo->json, "Print the origin's JSON answer (one line) instead of a summary");
   list_cmd->callback([&exit_code, lo] { exit_code = report(list(*lo)); });
 
   auto ro = std::make_shared<EdgeOptions>();
@@ -183,6 +213,7 @@ void add_edge_commands(CLI::App& app, int& exit_code) {
   revoke_cmd->add_option("EDGE_ID", ro->edge_id, "Edge id")->required();
   revoke_cmd->add_option("--origin", ro->origin, "Origin URL (env DROPGATE_ORIGIN)");
   revoke_cmd->add_option("--api-key", ro->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  revoke_cmd->add_flag("--json", ro->json, "Print the origin's JSON answer (one line) instead of a summary");
   revoke_cmd->callback([&exit_code, ro] { exit_code = report(revoke(*ro)); });
 }
 

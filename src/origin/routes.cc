@@ -168,6 +168,27 @@ std::optional<uint32_t> parse_u32(std::string_view text) {
   return value;
 }
 
+// GET /v1/drops?limit=&after=: one page of drops; `limit` defaults to, and
+// may not exceed, limits::drops_page_count_max; `after` is the slug the
+// previous page ended with.
+Response list_drops(OriginService& service, const Request& request) {
+  uint32_t count_max = limits::drops_page_count_max;
+  if (auto text = request.query_value("limit")) {
+    auto value = parse_u32(*text);
+    if (!value || *value < 1 || *value > limits::drops_page_count_max) {
+      return http::problem(400, "invalid-request", "Invalid request",
+                           "limit must be a whole number from 1 to " +
+                               std::to_string(limits::drops_page_count_max));
+    }
+    count_max = *value;
+  }
+  std::string_view after = request.query_value("after").value_or("");
+  if (!after.empty()) {
+    if (Status status = core::validate_slug(after); !status.ok()) return invalid(status.with_context("after"));
+  }
+  return render(service.list_drops_json(after, count_max), 200, [](const std::string& b) { return b; });
+}
+
 std::string_view bearer_token(const Request& request) {
   std::string_view auth = request.header(http::Field::authorization);
   if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
@@ -246,9 +267,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   }, pub("keys", false));
 
   // --- Drops (operator).
-  router.add(Verb::get, "/v1/drops", [s](Request&) {
-    return render(s->list_drops_json(), 200, [](const std::string& b) { return b; });
-  }, op("drops.list"));
+  router.add(Verb::get, "/v1/drops", [s](Request& r) { return list_drops(*s, r); }, op("drops.list"));
   router.add(Verb::post, "/v1/drops", [s, st](Request& r) {
     return idempotent(*s, *st, r, [&] {
       store::DropSpec defaults;

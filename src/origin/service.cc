@@ -239,13 +239,24 @@ Outcome<store::Drop> OriginService::close(std::string_view slug) {
                     store::DropState::closed);
 }
 
-Outcome<std::string> OriginService::list_drops_json() {
-  auto drops = parts_.store.list_drops();
+Outcome<std::string> OriginService::list_drops_json(std::string_view after_slug, uint32_t count_max) {
+  auto drops = parts_.store.list_drops(after_slug, count_max);
   if (!drops) return refuse(drops.error());
   boost::json::array out;
   int64_t now_ms = parts_.clock.now_ms();
-  for (const auto& d : *drops) out.push_back(drop_json(d, effective_state(d, now_ms)));
-  return boost::json::serialize(boost::json::object{{"drops", std::move(out)}});
+  for (const auto& d : *drops) {
+    auto claims = parts_.store.claim_count(d.id);
+    if (!claims) return refuse(claims.error());
+    auto entry = drop_json(d, effective_state(d, now_ms));
+    entry["claimed"] = *claims;
+    out.push_back(std::move(entry));
+  }
+  // A full page may have a successor; a short one is the last.
+  boost::json::value next_after = nullptr;
+  if (!drops->empty() && drops->size() == std::min(count_max, limits::drops_page_count_max)) {
+    next_after = drops->back().spec.slug;
+  }
+  return boost::json::serialize(boost::json::object{{"drops", std::move(out)}, {"next_after", next_after}});
 }
 
 Outcome<std::string> OriginService::operator_status_json(std::string_view slug) {

@@ -118,7 +118,10 @@ class OriginService {
   Outcome<store::Drop> resume(std::string_view slug);
   Outcome<store::Drop> close(std::string_view slug);
   Outcome<std::string> operator_status_json(std::string_view slug);
-  Outcome<std::string> list_drops_json();
+  // One page of drops by slug, after `after_slug` (from the first when empty),
+  // each with its claimed count; "next_after" names the cursor of the next
+  // page, null on the last one.
+  Outcome<std::string> list_drops_json(std::string_view after_slug, uint32_t count_max);
 
   // --- Public.
   Outcome<std::string> public_drop_json(std::string_view slug);

@@ -243,9 +243,11 @@ Result<Drop> SqlStore::get_drop_by_id(int64_t drop_id) {
   });
 }
 
-Result<std::vector<Drop>> SqlStore::list_drops() {
+Result<std::vector<Drop>> SqlStore::list_drops(std::string_view after_slug, uint32_t count_max) {
+  int64_t limit = std::min(count_max, limits::drops_page_count_max);
   return transact(Tx::read_one, [&](sql::Connection& c) -> Result<std::vector<Drop>> {
-    Result<sql::Rows> rows = c.query(select_from(kDropColumns, "drops ORDER BY id"));
+    Result<sql::Rows> rows =
+        c.query(select_from(kDropColumns, "drops WHERE slug > $1 ORDER BY slug LIMIT $2"), {after_slug, limit});
     if (!rows) return error(rows.error());
     return read_all(*rows, read_drop);
   });

@@ -60,7 +60,7 @@ class SqlStore final : public Store {
   Result<Drop> update_drop(std::string_view slug, const DropSpec& spec, int64_t now_ms) override;
   Result<Drop> get_drop(std::string_view slug) override;
   Result<Drop> get_drop_by_id(int64_t drop_id) override;
-  Result<std::vector<Drop>> list_drops() override;
+  Result<std::vector<Drop>> list_drops(std::string_view after_slug, uint32_t count_max) override;
   Result<Drop> set_drop_state(std::string_view slug, std::vector<DropState> from, DropState to,
                               int64_t now_ms) override;
 

@@ -211,12 +211,14 @@ class Store {
   // [1, limits::edition_size_max] (invalid_argument). update: not_found; the
   // slug cannot change (invalid_argument); only in draft or scheduled state
   // (conflict otherwise); conflict if edition_size falls below a serial already
-  // leased or claimed. list_drops: by id.
+  // leased or claimed. list_drops: one page, sorted by slug: the drops whose
+  // slug sorts after `after_slug` (from the first when empty), at most
+  // min(count_max, limits::drops_page_count_max) of them.
   virtual Result<Drop> create_drop(const DropSpec& spec, int64_t now_ms) = 0;
   virtual Result<Drop> update_drop(std::string_view slug, const DropSpec& spec, int64_t now_ms) = 0;
   virtual Result<Drop> get_drop(std::string_view slug) = 0;
   virtual Result<Drop> get_drop_by_id(int64_t drop_id) = 0;
-  virtual Result<std::vector<Drop>> list_drops() = 0;
+  virtual Result<std::vector<Drop>> list_drops(std::string_view after_slug, uint32_t count_max) = 0;
   // Compare-and-set: moves to `to` only from one of `from`; conflict otherwise.
   virtual Result<Drop> set_drop_state(std::string_view slug, std::vector<DropState> from,
                                       DropState to, int64_t now_ms) = 0;

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # End-to-end checks of the dropgate CLI, with the stock minisign binary as the
-# independent verifier of packed manifests. Usage: cli_test.sh path/to/dropgate
+# independent verifier of packed manifests, and the operator commands against
+# a live origin. Usage: cli_test.sh path/to/dropgate
 set -uo pipefail
 
 DG=$(realpath "${1:?usage: cli_test.sh path/to/dropgate}")
 command -v minisign >/dev/null || { echo "minisign is not installed (apt-get install minisign)"; exit 1; }
+command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)"; exit 1; }
+command -v curl >/dev/null || { echo "curl is not installed (apt-get install curl)"; exit 1; }
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+SERVER_PIDS=()  # servers this script started, stopped on exit
+stop_servers() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  SERVER_PIDS=()
+}
+trap 'stop_servers; rm -rf "$WORK"' EXIT
 cd "$WORK"
 
 passed=0
@@ -23,6 +32,22 @@ expect_status() {
 }
 expect_stderr() {  # expect_stderr PATTERN DESCRIPTION: the last command's stderr matches
   if grep -q -- "$1" "$WORK/.stderr"; then ok "$2"; else not_ok "$2 (stderr: $(cat "$WORK/.stderr"))"; fi
+}
+expect_stdout() {  # expect_stdout PATTERN DESCRIPTION: a line of the last command's stdout matches
+  if grep -q -- "$1" "$WORK/.stdout"; then ok "$2"; else not_ok "$2 (stdout: $(cat "$WORK/.stdout"))"; fi
+}
+# wait_for_port LOG: waits (up to 15 s) until a server started with --listen
+# 127.0.0.1:0 logs "listening on port N" in LOG, and prints N.
+wait_for_port() {
+  local i
+  for ((i = 0; i < 150; i++)); do
+    if grep -q 'listening on port' "$1" 2>/dev/null; then
+      sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$1" | head -1
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
 }
 
 # --- keys
@@ -134,20 +159,128 @@ expect_stderr "revoked" "the refusal says revoked"
 printf '{"keys":[{"kid":"%s","public":"%s","status":"retired"}]}\n' "$kid_now" "$pub" > retired.json
 expect_status 0 "a retired key's token still verifies" -- "$DG" token verify --public retired.json --purpose download "$token"
 
-# --- log levels: a name that is not one is refused, whichever layer gave it
-expect_status 1 "edge serve refuses an unknown --log-level" -- "$DG" edge serve --data edge-data --log-level loud
+# --- operator commands against a live origin: a summary for people, the
+# origin's JSON answer with --json
+"$DG" init --data origin-data > init.out 2>&1 || { cat init.out; exit 1; }
+DROPGATE_API_KEY=$(sed -n 's/^operator key: *//p' init.out)
+"$DG" serve --data origin-data --listen 127.0.0.1:0 2> origin.log &
+SERVER_PIDS+=($!)
+port=$(wait_for_port origin.log) || { echo "the origin did not start:"; cat origin.log; exit 1; }
+export DROPGATE_ORIGIN=http://127.0.0.1:$port DROPGATE_API_KEY
+
+expect_status 0 "drop create" -- "$DG" drop create summer-tape --edition 200 --title "Summer Tape"
+expect_stdout "^Created summer-tape (draft), an edition of 200$" "create says what it made"
+expect_status 0 "drop upload" -- "$DG" drop upload summer-tape src
+expect_stdout "^uploaded 3 files to summer-tape" "upload counts the files"
+expect_status 0 "drop upload --json" -- "$DG" drop upload summer-tape src --json
+[ "$(jq -r '.assets[] | select(.path == "readme.txt") | .sha256' "$WORK/.stdout")" = \
+  "$(sha256sum src/readme.txt | cut -c1-64)" ] && ok "upload --json gives the origin's answer per file" \
+  || not_ok "upload --json gives the origin's answer per file ($(cat "$WORK/.stdout"))"
+expect_status 0 "drop publish" -- "$DG" drop publish summer-tape
+expect_stdout "^Published summer-tape version 1 (manifest sha256 [0-9a-f]\{64\})$" "publish names the version"
+
+# A claim shows the serial, the certificate once and one link per file; the
+# download token is in each link, and nowhere else.
+expect_status 0 "drop claim" -- "$DG" drop claim summer-tape --account buyer-17
+expect_stdout "^Claimed summer-tape #1 of 200 for buyer-17$" "claim says which serial of which edition, for whom"
+cp "$WORK/.stdout" claim.txt
+cert=$(sed -n 's/^certificate  \(v4\.public\.[A-Za-z0-9_.-]*\)$/\1/p' claim.txt)
+[ -n "$cert" ] && [ "$(grep -o -- "$cert" claim.txt | wc -l)" = 1 ] \
+  && ok "the certificate is printed once" || not_ok "the certificate is printed once ($(cat claim.txt))"
+for f in readme.txt side-a/01.flac art/cover.png; do
+  [ "$(grep -c "^  $f  .*/files/$f?token=v4\.public\." claim.txt)" = 1 ] && ok "one link for $f" || not_ok "one link for $f"
+done
+grep -q '^  side-a/01.flac  3.0 MB  ' claim.txt && ok "sizes are for people" || not_ok "sizes are for people"
+token=$(sed -n 's/.*readme.txt?token=\(v4\.public\.[A-Za-z0-9_.-]*\).*/\1/p' claim.txt)
+[ "$(grep -o -- "$token" claim.txt | wc -l)" = 3 ] && ok "the download token appears once per link only" \
+  || not_ok "the download token appears once per link only"
+[ "$(curl -s "$(sed -n 's/^  readme.txt  [^ ]* [^ ]*  //p' claim.txt)")" = hello ] \
+  && ok "a printed link downloads its file" || not_ok "a printed link downloads its file"
+expect_status 0 "drop claim --json" -- "$DG" drop claim summer-tape --account buyer-18 --json
+[ "$(wc -l < "$WORK/.stdout")" = 1 ] && jq -e '.serial == 2 and .edition == 200 and .account == "buyer-18"
+    and (.download_token | startswith("v4.public.")) and (.certificate | startswith("v4.public."))
+    and (.files | length == 3)' "$WORK/.stdout" >/dev/null \
+  && ok "claim --json prints the origin's answer on one line" || not_ok "claim --json ($(cat "$WORK/.stdout"))"
+
+expect_status 0 "drop status" -- "$DG" drop status summer-tape
+expect_stdout "^summer-tape: Summer Tape$" "status names the drop"
+expect_stdout "^  state      live$" "status shows the state"
+expect_stdout "^  sold       2 of 200, 198 remaining$" "status shows sold and remaining"
+expect_stdout "^  version    1$" "status shows the version"
+expect_stdout "^  window     from [0-9T:Z-]*, open-ended$" "status shows the window"
+expect_status 0 "drop status --json" -- "$DG" drop status summer-tape --json
+[ "$(jq -r '.claimed, .remaining, .manifest_version' "$WORK/.stdout" | tr '\n' ' ')" = "2 198 1 " ] \
+  && ok "status --json prints the origin's answer" || not_ok "status --json ($(cat "$WORK/.stdout"))"
+expect_status 1 "status of an unknown drop fails" -- "$DG" drop status no-such-drop
+expect_stderr "HTTP 404" "and says the origin has no such drop"
+DROPGATE_API_KEY= expect_status 1 "an operator command needs the API key" -- "$DG" drop status summer-tape
+expect_stderr "no operator API key" "and says how to give it"
+
+for action in pause:paused resume:live close:closed; do
+  expect_status 0 "drop ${action%%:*}" -- "$DG" drop "${action%%:*}" summer-tape
+  expect_stdout "^summer-tape is now ${action##*:}$" "${action%%:*} says the new state"
+done
+
+# The list comes from the origin in pages of 100: 101 more drops make three.
+for i in $(seq 100 200); do
+  curl -fsS -o /dev/null -H "Authorization: Bearer $DROPGATE_API_KEY" -H 'Content-Type: application/json' \
+    -d "{\"slug\":\"bulk-$i\",\"title\":\"Bulk $i\",\"edition\":5}" "$DROPGATE_ORIGIN/v1/drops" \
+    || not_ok "create bulk-$i"
+done
+expect_status 0 "drop list" -- "$DG" drop list
+expect_stdout "^SLUG  *STATE  *SOLD  *VERSION$" "list has a header"
+expect_stdout "^summer-tape  *closed  *2/200  *1$" "list shows slug, state, sold of the edition, version"
+expect_stdout "^bulk-200  *draft  *0/5  *-$" "an unpublished drop has no version"
+[ "$(wc -l < "$WORK/.stdout")" = 103 ] && ok "list shows every drop, across pages" \
+  || not_ok "list shows every drop, across pages ($(wc -l < "$WORK/.stdout") lines)"
+expect_status 0 "drop list --json" -- "$DG" drop list --json
+[ "$(jq -r '.drops | length' "$WORK/.stdout")" = 102 ] && [ "$(jq -r '.drops[-1].slug' "$WORK/.stdout")" = summer-tape ] \
+  && [ "$(jq -r '.drops[] | select(.slug == "summer-tape") | .claimed' "$WORK/.stdout")" = 2 ] \
+  && ok "list --json gives every drop, in slug order" || not_ok "list --json ($(head -c 300 "$WORK/.stdout"))"
+
+# Edges: the operator's side prints summaries too.
+expect_status 0 "edge enroll" -- "$DG" edge enroll --data edge-data --origin "$DROPGATE_ORIGIN" --name stall-1
+edge_id=$(sed -n 's/^edge id: *//p' "$WORK/.stdout")
+expect_status 0 "edge list" -- "$DG" edge list
+expect_stdout "^$edge_id  stall-1  pending  no drops  k4\.pid\." "edge list shows id, name, state, drops, key"
+expect_status 0 "edge approve" -- "$DG" edge approve "$edge_id" --drops summer-tape
+expect_stdout "^Approved edge $edge_id (stall-1) for summer-tape until [0-9T:Z-]*$" "approve says what it granted"
+expect_status 0 "edge list --json" -- "$DG" edge list --json
+[ "$(jq -r ".edges[] | select(.edge_id == $edge_id) | .state" "$WORK/.stdout")" = approved ] \
+  && ok "edge list --json prints the origin's answer" || not_ok "edge list --json ($(cat "$WORK/.stdout"))"
+
+# --- log levels: a name that is not one is refused, whichever layer gave it.
+# The edge is enrolled, so the level is all that stops it: with a good level
+# the same command serves.
+"$DG" edge serve --data edge-data --listen 127.0.0.1:0 --log-level warn 2> edge.log &
+SERVER_PIDS+=($!)
+wait_for_port edge.log >/dev/null && ok "the enrolled edge serves with a good log level" \
+  || not_ok "the enrolled edge serves with a good log level ($(cat edge.log))"
+kill "${SERVER_PIDS[-1]}"; wait "${SERVER_PIDS[-1]}" 2>/dev/null; unset 'SERVER_PIDS[-1]'
+# (An edge that accepted the level would serve until stopped: timeout ends it, exit 124.)
+expect_status 1 "edge serve refuses an unknown --log-level" -- \
+  timeout 10 "$DG" edge serve --data edge-data --listen 127.0.0.1:0 --log-level loud
 expect_stderr "log_level must be debug, info, warn or error" "the refusal names the levels"
 DROPGATE_LOG_LEVEL=quiet expect_status 1 "edge serve refuses an unknown DROPGATE_LOG_LEVEL" -- \
-  "$DG" edge serve --data edge-data
-mkdir -p edge-data && echo 'log_level = "chatty"' > edge-data/edge.toml
-expect_status 1 "edge serve refuses an unknown log_level in edge.toml" -- "$DG" edge serve --data edge-data
+  timeout 10 "$DG" edge serve --data edge-data --listen 127.0.0.1:0
+expect_stderr "log_level must be debug, info, warn or error" "the refusal of the environment's level names the levels"
+expect_stderr "quiet" "and quotes the value"
+echo 'log_level = "chatty"' > edge-data/edge.toml
+expect_status 1 "edge serve refuses an unknown log_level in edge.toml" -- \
+  timeout 10 "$DG" edge serve --data edge-data --listen 127.0.0.1:0
 expect_stderr "chatty" "the refusal quotes the value"
-expect_status 1 "serve refuses an unknown --log-level" -- "$DG" serve --data origin-data --log-level loud
+expect_status 1 "serve refuses an unknown --log-level" -- \
+  timeout 10 "$DG" serve --data origin-data --listen 127.0.0.1:0 --log-level loud
 expect_stderr "log_level must be debug, info, warn or error" "the origin's refusal names the levels"
+
+expect_status 0 "edge revoke" -- "$DG" edge revoke "$edge_id"
+expect_stdout "^Revoked edge $edge_id (stall-1)" "revoke says which edge"
 
 # --- every command has --help, and usage errors exit 2
 for cmd in "" "keys" "keys new" "keys minisign-pub" "drop" "drop pack" "verify" "verify manifest" \
-           "token" "token issue" "token verify"; do
+           "token" "token issue" "token verify" "drop create" "drop upload" "drop publish" "drop pause" \
+           "drop resume" "drop close" "drop status" "drop claim" "drop list" "edge approve" "edge list" \
+           "edge revoke"; do
   # shellcheck disable=SC2086
   expect_status 0 "dropgate $cmd --help" -- "$DG" $cmd --help
 done

@@ -156,8 +156,9 @@ TEST_F(EdgeServiceClockTest, AFileIsRefusedOnceItsManifestExpired) {
   EXPECT_EQ(problem_type(refused), "manifest-expired");
 }
 
-// The archive obeys the same freeze defence as a single file: an edge frozen
-// on an expired manifest does not serve its files as a ZIP either.
+// The archive is refused like a single file once the manifest expired: an
+// edge frozen on an expired manifest must not keep serving every file of it
+// as the ZIP archive.
 TEST_F(EdgeServiceClockTest, TheArchiveIsRefusedOnceItsManifestExpired) {
   const std::string token = download_token(kManifestExpiresAtMs - kMinuteMs, 600);
   clock_.set_ms(kManifestExpiresAtMs - 1000);

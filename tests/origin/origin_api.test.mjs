@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import net from 'node:net'
-import { dropgate, tempDir, initData, startOrigin, client, rawRequest, cleanup } from '../support/origin.mjs'
+import { dropgate, tempDir, initData, startOrigin, client, rawRequest, waitFor, cleanup } from '../support/origin.mjs'
 
 let dir, origin, api, anon
 const bigFile = randomBytes(3 * 1024 * 1024 + 17)
@@ -134,15 +134,21 @@ test('a claim returns a serial, a certificate and a working download token', asy
   assert.equal(unsatisfiable.headers.get('content-range'), `bytes */${bigFile.length}`)
 })
 
+// Each refusal is about the token or the file, not the address: the same
+// address serves the file to a token of its own drop.
 test('download refusals: no token, bad token, another drop, unknown file', async () => {
-  const url = `${origin.url}/v1/drops/summer-tape/files/notes.txt`
-  assertProblem(await anon.get('/v1/drops/summer-tape/files/notes.txt'), 401)
-  assertProblem(await anon.get('/v1/drops/summer-tape/files/notes.txt?token=v4.public.garbage'), 401)
+  const path = '/v1/drops/summer-tape/files/notes.txt'
+  assertProblem(await anon.get(path), 401)
+  assertProblem(await anon.get(`${path}?token=v4.public.garbage`), 401)
   await makeDrop('other-drop')
   const other = await claim('other-drop', 'buyer-9')
-  assertProblem(await anon.get(`/v1/drops/summer-tape/files/notes.txt?token=${other.json.download_token}`), 403, 'token-wrong-drop')
+  assertProblem(await anon.get(`${path}?token=${other.json.download_token}`), 403, 'token-wrong-drop')
   assertProblem(await anon.get(`/v1/drops/other-drop/files/missing.txt?token=${other.json.download_token}`), 404)
-  assert.ok(url)
+  const own = await claim('summer-tape', 'buyer-refusals')
+  assert.equal(own.status, 201, own.text)
+  const served = await anon.get(`${path}?token=${own.json.download_token}`)
+  assert.equal(served.status, 200, served.text)
+  assert.equal(served.text, smallFile.toString())
 })
 
 test('traversal attempts never reach a file outside the drop', async () => {
@@ -380,8 +386,12 @@ test('downloads count on completion; /metrics passes promtool', async () => {
   })
   const res = await fetch(origin.url + url)
   assert.equal((await res.arrayBuffer()).byteLength, 48 * 1024 * 1024)
-  await new Promise((r) => setTimeout(r, 300))
-  const afterText = await metrics()
+  // A download is counted when its response is done, after the client has
+  // the last byte: wait until both are counted, then check the counts.
+  const afterText = await waitFor('the aborted and the completed download to be counted', async () => {
+    const text = await metrics()
+    return count(text, 'completed') > count(before, 'completed') && count(text, 'failed') > count(before, 'failed') && text
+  })
   assert.equal(count(afterText, 'completed'), count(before, 'completed') + 1)
   assert.ok(count(afterText, 'failed') >= count(before, 'failed') + 1)
   assert.match(afterText, /dropgate_claims_total \d+/)
@@ -390,4 +400,38 @@ test('downloads count on completion; /metrics passes promtool', async () => {
   assert.match(afterText, /dropgate_http_request_duration_seconds_bucket/)
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: afterText })
   assert.equal(promtool.status, 0, promtool.stdout.toString() + promtool.stderr.toString())
+})
+
+// The operator's list of drops comes a page at a time in slug order; walking
+// the pages with a small limit yields every drop once, the same as one big
+// page, each with its claimed count. Bad paging is refused, and the list is
+// for operators only.
+test('drops are listed for operators, a page at a time', async () => {
+  const pages = []
+  let after = ''
+  for (;;) {
+    const r = await api.get(`/v1/drops?limit=2${after ? `&after=${after}` : ''}`)
+    assert.equal(r.status, 200, r.text)
+    assert.ok(r.json.drops.length <= 2)
+    pages.push(r.json)
+    if (r.json.next_after === null) break
+    assert.equal(r.json.next_after, r.json.drops.at(-1).slug)
+    after = r.json.next_after
+  }
+  const walked = pages.flatMap((p) => p.drops)
+  const slugs = walked.map((d) => d.slug)
+  assert.deepEqual(slugs, [...new Set(slugs)].sort())
+  assert.ok(pages.length >= 3, `${slugs.length} drops in ${pages.length} pages`)
+  const whole = await api.get('/v1/drops')
+  assert.deepEqual(whole.json.drops, walked)
+  assert.equal(whole.json.next_after, null)
+  const summer = walked.find((d) => d.slug === 'summer-tape')
+  assert.equal(summer.claimed, (await api.get('/v1/drops/summer-tape/status')).json.claimed)
+  assert.ok(summer.claimed >= 1)
+
+  assertProblem(await anon.get('/v1/drops'), 401)
+  assertProblem(await api.get('/v1/drops?limit=0'), 400)
+  assertProblem(await api.get('/v1/drops?limit=101'), 400)
+  assertProblem(await api.get('/v1/drops?limit=ten'), 400)
+  assertProblem(await api.get('/v1/drops?after=Not%20A%20Slug'), 400)
 })

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "base/limits.h"
 #include "store/schema.h"
 #include "store/store.h"
 #include "store_test_support.h"
@@ -170,14 +171,45 @@ TEST_P(StoreConformance, DropsRoundTripEveryField) {
     EXPECT_EQ(drop.spec.rights, spec.rights);
   }
   ASSERT_OK(store_->create_drop(drop_spec("a-second", 5), kT0));
-  ASSERT_OK_AND_ASSIGN(std::vector<Drop> drops, store_->list_drops());
+  ASSERT_OK_AND_ASSIGN(std::vector<Drop> drops, store_->list_drops("", 10));
   ASSERT_EQ(drops.size(), 2u);
-  EXPECT_EQ(drops[0].spec.slug, "summer-tape");  // by id
-  EXPECT_FALSE(drops[1].spec.closes_at_ms.has_value());
+  EXPECT_EQ(drops[0].spec.slug, "a-second");  // by slug
+  EXPECT_FALSE(drops[0].spec.closes_at_ms.has_value());
   EXPECT_CODE(store_->create_drop(drop_spec("summer-tape", 9), kT0), Code::conflict);
   EXPECT_CODE(store_->create_drop(drop_spec("empty", 0), kT0), Code::invalid_argument);
   EXPECT_CODE(store_->get_drop("nope"), Code::not_found);
   EXPECT_CODE(store_->get_drop_by_id(created.id + 100), Code::not_found);
+}
+
+// Listing drops goes by pages in slug order: each page starts after the last
+// slug of the one before, is never longer than asked nor than the page
+// limit, and the pages together hold every drop once.
+TEST_P(StoreConformance, DropsAreListedInPagesBySlug) {
+  for (const char* slug : {"delta", "alpha", "echo", "charlie", "bravo"}) make_drop(slug, 1);
+  ASSERT_OK_AND_ASSIGN(std::vector<Drop> first, store_->list_drops("", 2));
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].spec.slug, "alpha");
+  EXPECT_EQ(first[1].spec.slug, "bravo");
+  ASSERT_OK_AND_ASSIGN(std::vector<Drop> second, store_->list_drops("bravo", 2));
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[0].spec.slug, "charlie");
+  EXPECT_EQ(second[1].spec.slug, "delta");
+  ASSERT_OK_AND_ASSIGN(std::vector<Drop> last, store_->list_drops("delta", 2));
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].spec.slug, "echo");
+  EXPECT_TRUE(store_->list_drops("echo", 2).value_or(std::vector<Drop>(1)).empty());
+  // A cursor need not be a slug that exists.
+  ASSERT_OK_AND_ASSIGN(std::vector<Drop> from_b, store_->list_drops("b", 10));
+  ASSERT_EQ(from_b.size(), 4u);
+  EXPECT_EQ(from_b[0].spec.slug, "bravo");
+}
+
+TEST_P(StoreConformance, APageOfDropsIsNeverLongerThanThePageLimit) {
+  for (uint32_t i = 0; i <= limits::drops_page_count_max; ++i) make_drop("drop-" + std::to_string(1000 + i), 1);
+  ASSERT_OK_AND_ASSIGN(std::vector<Drop> page, store_->list_drops("", limits::drops_page_count_max + 50));
+  EXPECT_EQ(page.size(), limits::drops_page_count_max);
+  ASSERT_OK_AND_ASSIGN(std::vector<Drop> rest, store_->list_drops(page.back().spec.slug, 1000));
+  EXPECT_EQ(rest.size(), 1u);
 }
 
 TEST_P(StoreConformance, UpdateDropOnlyInDraftOrScheduledAndNotBelowUsedSerials) {

@@ -142,7 +142,7 @@ TEST_F(SqliteStoreTest, ADamagedRowIsCorruptionNotACrash) {
   make_drop("tape", 10);
   raw_exec("UPDATE drops SET rights_json = 'not json' WHERE slug = 'tape'");
   EXPECT_EQ(store_->get_drop("tape").error().code(), Code::corruption);
-  EXPECT_EQ(store_->list_drops().error().code(), Code::corruption);
+  EXPECT_EQ(store_->list_drops("", 10).error().code(), Code::corruption);
 }
 
 TEST_F(SqliteStoreTest, AFailedCommitMakesTheStoreRefuseWrites) {
