@@ -175,7 +175,7 @@ Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>&
   Syncer syncer(config, catalog, vault, **outbox, metrics, system_clock());
   EdgeService service(config, catalog, vault, **outbox, metrics, system_clock());
   http::Router router;
-  add_edge_delivery_routes(router, service);
+  add_edge_delivery_routes(router, service, config.metrics_token);
   auto listen = http::parse_listen(config.listen);
   if (!listen) return listen.error();
   http::ServerOptions options;

@@ -10,7 +10,8 @@ Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& c) {
   static constexpr std::string_view kKnown[] = {"data_dir", "listen", "issuer", "sync_interval_s", "clock_skew_s",
                                                 "io_threads", "handler_threads", "outbox_depth_max",
                                                 "token_cache_mb_max",
-                                                "token_cache_entries_max", "blob_memory_max_mb", "log_level"};
+                                                "token_cache_entries_max", "blob_memory_max_mb", "log_level",
+                                                "metrics_token"};
   auto file = SettingsFile::load(path, kKnown);
   if (!file) return file.error();
   DG_RETURN_IF_ERROR(file->read("data_dir", c.data_dir));
@@ -28,6 +29,7 @@ Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& c) {
                                 static_cast<uint32_t>(limits::edge_token_cache_bytes_max >> 20)));
   DG_RETURN_IF_ERROR(file->read("blob_memory_max_mb", c.blob_memory_max_mb, 1'048'576));
   DG_RETURN_IF_ERROR(file->read("log_level", c.log_level));
+  DG_RETURN_IF_ERROR(file->read("metrics_token", c.metrics_token));
   return Status();
 }
 

@@ -22,6 +22,9 @@ struct EdgeConfig {
   uint32_t blob_memory_max_mb = 64;  // small blobs held in memory, at most this much (0: none)
   std::string issuer = "dropgate";  // tokens must carry the origin's issuer name
   std::string log_level = "info";   // debug, info, warn or error
+  // Lets /metrics be scraped from off this host with "Authorization: Bearer
+  // <metrics_token>"; empty: loopback only (http/scrape.h).
+  std::string metrics_token;
 
   std::filesystem::path keys_dir() const { return data_dir / "keys"; }
   std::filesystem::path state_dir() const { return data_dir / "state"; }

@@ -10,6 +10,7 @@
 #include "base/time.h"
 #include "crypto/keys.h"
 #include "edge/zip.h"
+#include "http/scrape.h"
 
 namespace dg::edge {
 namespace {
@@ -436,13 +437,14 @@ std::string EdgeService::metrics_text() {
   return metrics_.render();
 }
 
-void add_edge_delivery_routes(http::Router& router, EdgeService& service) {
+void add_edge_delivery_routes(http::Router& router, EdgeService& service, std::string metrics_token) {
   EdgeService* s = &service;
   // Delivery runs on the I/O threads: verifying a token takes microseconds, a
   // cached one less, and a hop to a handler pool would cost more than that.
   auto quick = [](std::string name) { return http::RouteOptions{.name = std::move(name), .blocking = false}; };
   router.add(http::Verb::get, "/healthz", [s](Request&) { return s->health(); }, quick("healthz"));
-  router.add(http::Verb::get, "/metrics", [s](Request&) {
+  router.add(http::Verb::get, "/metrics", [s, metrics_token](Request& r) {
+    if (auto refused = http::refuse_scrape(r, metrics_token)) return std::move(*refused);
     return http::text_response(200, s->metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
   }, quick("metrics"));
   router.add(http::Verb::get, "/v1/drops/{slug}/files/{path*}", [s](Request& r) { return s->file(r); },

@@ -83,6 +83,7 @@ class EdgeService {
   uint64_t drops_unlogged_ = 0;
 };
 
-void add_edge_delivery_routes(http::Router& router, EdgeService& service);
+// /metrics answers loopback clients and `metrics_token` bearers.
+void add_edge_delivery_routes(http::Router& router, EdgeService& service, std::string metrics_token = "");
 
 }  // namespace dg::edge

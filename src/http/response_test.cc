@@ -6,6 +6,7 @@
 
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/scrape.h"
 
 namespace dg::http {
 namespace {
@@ -78,6 +79,46 @@ TEST(Problem, Every401CarriesABearerChallengeAndNoOtherStatusDoes) {
   for (unsigned status : {400u, 403u, 404u, 429u, 503u}) {
     Response response = problem(status, "x", "X", "");
     EXPECT_EQ(response.headers.find(Field::www_authenticate), response.headers.end()) << status;
+  }
+}
+
+// /metrics on a listener every venue guest can reach: without a token only
+// this host reads it (and not through a proxy that forwards for others);
+// with one, a scraper anywhere that presents it; an operator always.
+TEST(Scrape, OnlyThisHostTheTokenOrAnOperatorMayReadMetrics) {
+  auto request_from = [](std::string address, std::initializer_list<std::pair<Field, std::string>> headers = {}) {
+    Request request = get_with(headers);
+    request.remote_address = std::move(address);
+    return request;
+  };
+  auto status = [](const std::optional<Response>& refusal) { return refusal ? refusal->status : 200u; };
+  for (std::string local : {"127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1"}) {
+    EXPECT_EQ(status(refuse_scrape(request_from(local), "")), 200u) << local;
+    EXPECT_EQ(status(refuse_scrape(request_from(local), "s3cret")), 200u) << local;
+  }
+  // A proxy on this host forwarding someone else's request is not this host.
+  EXPECT_EQ(status(refuse_scrape(request_from("127.0.0.1", {{Field::forwarded, "for=192.0.2.7"}}), "")), 403u);
+  for (const char* name : {"X-Forwarded-For", "X-Real-IP"}) {
+    Request proxied = request_from("::1");
+    proxied.headers.set(name, "192.0.2.7");
+    EXPECT_EQ(status(refuse_scrape(proxied, "")), 403u) << name;
+  }
+  // A guest on the venue's network.
+  for (std::string guest : {"192.168.1.23", "10.0.0.5", "fe80::1", "::ffff:10.0.0.5", "1270.0.0.1"}) {
+    EXPECT_EQ(status(refuse_scrape(request_from(guest), "")), 403u) << guest;
+    std::optional<Response> refused = refuse_scrape(request_from(guest), "s3cret");
+    EXPECT_EQ(status(refused), 401u) << guest;
+    EXPECT_EQ(refused->headers[Field::www_authenticate], "Bearer") << guest;
+    EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, "Bearer s3cret"}}), "s3cret")), 200u);
+    EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, "bearer s3cret"}}), "s3cret")), 200u);
+    for (std::string wrong : {"Bearer s3cre", "Bearer s3cret2", "Bearer S3CRET", "Basic s3cret", "s3cret", "Bearer "}) {
+      EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, wrong}}), "s3cret")), 401u) << wrong;
+    }
+    // With no token configured, no Authorization value opens it.
+    EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, "Bearer "}}), "")), 403u);
+    Request operator_request = request_from(guest);
+    operator_request.authenticated = true;
+    EXPECT_EQ(status(refuse_scrape(operator_request, "")), 200u) << guest;
   }
 }
 

@@ -295,6 +295,17 @@ class ServerTest : public ::testing::Test {
 
   uint16_t port() const { return server_->port(); }
 
+  // Waits until the server holds `want` read blocks (observable state: a
+  // connection waiting for its next request takes one, and gives it back
+  // after an idle second).
+  bool read_blocks_held_becomes(size_t want, std::chrono::milliseconds within) {
+    auto deadline = std::chrono::steady_clock::now() + within;
+    while (server_->read_blocks_held() != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling, not pacing
+    }
+    return server_->read_blocks_held() == want;
+  }
+
   // Writes `bytes` to a file in the test folder.
   fs::path write_file(const std::string& name, std::string_view bytes) {
     fs::path path = dir_ / name;
@@ -381,11 +392,7 @@ TEST_F(ServerTest, AnIdleConnectionGivesItsReadBlockBackAndIsStillServed) {
   start_server();
   Client client(port());
   auto held_becomes = [&](size_t want, std::chrono::milliseconds within) {
-    auto deadline = std::chrono::steady_clock::now() + within;
-    while (server_->read_blocks_held() != want && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return server_->read_blocks_held() == want;
+    return read_blocks_held_becomes(want, within);
   };
   EXPECT_EQ(server_->read_blocks_held(), 0u);  // a new connection waits without one
   for (std::string n : {"1", "2", "3"}) {
@@ -407,7 +414,7 @@ TEST_F(ServerTest, HeadersLongerThanAReadBlockAreReadWhole) {
   Client client(port());
   ASSERT_TRUE(client.send(get("/echo/1")));
   ASSERT_TRUE(client.read_response());
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting with a block now
+  ASSERT_TRUE(read_blocks_held_becomes(1, wait_max));  // waiting with a block now
   std::string long_field = "X-Pad: " + std::string(6000, 'p') + "\r\n";
   std::string medium_field = "X-Pad: " + std::string(1500, 'q') + "\r\n";
   ASSERT_TRUE(client.send(get("/echo/2", long_field) + get("/echo/3", medium_field) + get("/echo/4", medium_field)));
@@ -446,8 +453,8 @@ TEST_F(ServerTest, PlainAndUnusualHeadsOfOneRequestReachTheHandlerAlike) {
   // Plain, whole: the fast path.
   ASSERT_TRUE(client.send(get("/seen/a%2Fb?q=1+2", fields)));
   served("plain");
-  // After an idle moment (the read waits in a block).
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Once the read waits in a block.
+  ASSERT_TRUE(read_blocks_held_becomes(1, wait_max));
   ASSERT_TRUE(client.send(get("/seen/a%2Fb?q=1+2", fields)));
   served("plain, into a block");
   // A byte the fast path leaves to Beast: obs-text in a field value.
@@ -458,6 +465,9 @@ TEST_F(ServerTest, PlainAndUnusualHeadsOfOneRequestReachTheHandlerAlike) {
   // In two pieces: the first is no whole head.
   std::string whole = get("/seen/a%2Fb?q=1+2", fields);
   ASSERT_TRUE(client.send(whole.substr(0, 30)));
+  // Pacing, not synchronisation: the point is that the head arrives in two
+  // packets. Should the server read both at once, the request is still served
+  // alike (the fast path), so this cannot fail spuriously.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(client.send(whole.substr(30)));
   served("in pieces");
@@ -487,27 +497,40 @@ TEST_F(ServerTest, PipelinedRequestsRunConcurrentlyAndAnswerInOrder) {
   EXPECT_TRUE(first_waited_for_third);
 }
 
+// With pipeline_depth_max 1 a connection's next request is not even read
+// while one is in flight. Seen without timing: the only handler job
+// (handler_jobs_max 1) is held by the first request until the one I/O thread
+// has served another connection, so it finished the turn in which it read
+// all four requests; a request dispatched meanwhile would find no job (503).
 TEST_F(ServerTest, PipelineDepthBoundsHandlersInFlightPerConnection) {
-  std::atomic<int> in_flight{0};
-  std::atomic<int> in_flight_max{0};
+  Gate first_entered;
+  Gate release;
+  std::atomic<int> calls{0};
   router_.add(Verb::get, "/count", [&](Request&) {
-    int now = ++in_flight;
-    int seen = in_flight_max.load();
-    while (now > seen && !in_flight_max.compare_exchange_weak(seen, now)) {
+    if (++calls == 1) {
+      first_entered.open();
+      release.wait();
     }
-    std::this_thread::sleep_for(20ms);  // gives an unbounded pipeline the chance to overlap
-    --in_flight;
     return text_response(200, "ok", "text/plain");
   });
-  start_server({.pipeline_depth_max = 1});
+  router_.add(Verb::get, "/inline", [](Request&) { return text_response(200, "inline", "text/plain"); },
+              {.blocking = false});
+  start_server({.io_threads = 1, .handler_jobs_max = 1, .pipeline_depth_max = 1});
   Client client(port());
   ASSERT_TRUE(client.send(get("/count") + get("/count") + get("/count") + get("/count")));
+  ASSERT_TRUE(first_entered.wait());
+  Client other(port());
+  ASSERT_TRUE(other.send(get("/inline")));
+  auto served = other.read_response();
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->body, "inline");
+  release.open();
   for (int i = 0; i < 4; ++i) {
     auto response = client.read_response();
     ASSERT_TRUE(response);
-    EXPECT_EQ(response->status, 200u);
+    EXPECT_EQ(response->status, 200u) << i;
   }
-  EXPECT_EQ(in_flight_max.load(), 1);
+  EXPECT_EQ(calls.load(), 4);
 }
 
 TEST_F(ServerTest, NotFoundVersusMethodNotAllowed) {
@@ -756,7 +779,9 @@ TEST_F(ServerTest, HeaderSentLineByLineStillCountsTowardTheLimit) {
   for (size_t sent = 0; sent <= limits::request_header_bytes_max && !refused_early;
        sent += lines.size()) {
     refused_early = !client.send(lines);
-    std::this_thread::sleep_for(1ms);  // separate packets, each ending at a line boundary
+    // Pacing, not synchronisation: the point is that lines arrive in separate
+    // packets, each ending at a line boundary (Beast consumes each at once).
+    std::this_thread::sleep_for(1ms);
   }
   auto response = client.read_response();
   ASSERT_TRUE(response);

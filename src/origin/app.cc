@@ -153,7 +153,7 @@ Status serve(const OriginConfig& startup_config,
 
   EdgeHub edges({**store, blobs, signer, *keyring, service, system_clock(), config});
   http::Router router;
-  add_routes(router, service, **store, metrics);
+  add_routes(router, service, **store, metrics, config.metrics_token);
   add_edge_routes(router, edges);
   auto listen = parse_listen(config.listen);
   if (!listen) return listen.error();

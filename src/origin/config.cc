@@ -12,7 +12,8 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
   static constexpr std::string_view kKnown[] = {
       "data_dir", "database", "listen", "public_url", "issuer", "instance", "db_connections",
       "handler_threads", "io_threads", "hold_ttl_s", "download_token_ttl_s", "clock_skew_s",
-      "lease_serials_max", "manifest_ttl_days", "claim_batch_max", "upload_bytes_max", "log_level"};
+      "lease_serials_max", "manifest_ttl_days", "claim_batch_max", "upload_bytes_max", "log_level",
+      "metrics_token"};
   auto file = SettingsFile::load(path, kKnown);
   if (!file) return file.error();
   DG_RETURN_IF_ERROR(file->read("data_dir", c.data_dir));
@@ -22,6 +23,7 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
   DG_RETURN_IF_ERROR(file->read("issuer", c.issuer));
   DG_RETURN_IF_ERROR(file->read("instance", c.instance));
   DG_RETURN_IF_ERROR(file->read("log_level", c.log_level));
+  DG_RETURN_IF_ERROR(file->read("metrics_token", c.metrics_token));
   DG_RETURN_IF_ERROR(file->read("db_connections", c.db_connections, 1024));
   DG_RETURN_IF_ERROR(file->read("handler_threads", c.handler_threads, 4096));
   DG_RETURN_IF_ERROR(file->read("io_threads", c.io_threads, 256));

@@ -31,6 +31,9 @@ struct OriginConfig {
   uint32_t claim_batch_max = 256;
   uint64_t upload_bytes_max = 4ull << 30;
   std::string log_level = "info";
+  // Lets /metrics be scraped from off this host with "Authorization: Bearer
+  // <metrics_token>"; empty: loopback only (http/scrape.h).
+  std::string metrics_token;
 
   std::filesystem::path database_path() const { return data_dir / "dropgate.db"; }
   std::filesystem::path keys_dir() const { return data_dir / "keys"; }

@@ -12,6 +12,7 @@
 #include "core/media_type.h"
 #include "core/validate.h"
 #include "crypto/sha256.h"
+#include "http/scrape.h"
 
 namespace dg::origin {
 namespace {
@@ -234,7 +235,7 @@ Response problem_from_refusal(const Refusal& refusal) {
 }
 
 void add_routes(http::Router& router, OriginService& service, store::Store& store,
-                metrics::Registry& metrics) {
+                metrics::Registry& metrics, std::string metrics_token) {
   auto auth = std::make_shared<OperatorAuth>(store);
   router.set_authenticator([auth](const Request& r) { return (*auth)(r); });
   http::RouteOptions operator_json{.requires_auth = true,
@@ -259,7 +260,8 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
     if (!version) return http::problem(503, "not-ready", "Not ready", version.error().message());
     return http::json_response(200, R"({"status":"ready","schema_version":)" + std::to_string(*version) + "}");
   }, pub("readyz"));
-  router.add(Verb::get, "/metrics", [&metrics](Request&) {
+  router.add(Verb::get, "/metrics", [&metrics, metrics_token](Request& r) {
+    if (auto refused = http::refuse_scrape(r, metrics_token)) return std::move(*refused);
     return http::text_response(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   }, pub("metrics", false));
   router.add(Verb::get, "/.well-known/dropgate/keys.json", [s](Request&) {

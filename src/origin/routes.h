@@ -9,8 +9,9 @@
 namespace dg::origin {
 
 // Registers every origin route and the operator authenticator on `router`.
+// /metrics answers loopback clients, operators, and `metrics_token` bearers.
 void add_routes(http::Router& router, OriginService& service, store::Store& store,
-                metrics::Registry& metrics);
+                metrics::Registry& metrics, std::string metrics_token = "");
 
 // The response for a refusal: problem+json, with Retry-After when set.
 http::Response problem_from_refusal(const Refusal& refusal);
