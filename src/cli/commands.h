@@ -38,7 +38,8 @@ int report(const Status& status);
 // few lines for people. A non-2xx answer, or a body that is not a JSON object
 // when a summary is wanted, is a failure.
 using Summarize = std::function<void(const boost::json::object& answer, std::ostream& out)>;
-Status print_answer(const Result<http::ApiResponse>& response, bool json, const Summarize& summarize);
+Status print_answer(const Result<http::ApiResponse>& response, bool json,
+                    const Summarize& summarize);
 
 // Members of an origin's answer, for summaries: "?" / 0 when absent or of another type.
 std::string json_text(const boost::json::object& o, std::string_view key);

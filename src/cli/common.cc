@@ -16,7 +16,8 @@ int report(const Status& status) {
   return exit_failed;
 }
 
-Status print_answer(const Result<http::ApiResponse>& response, bool json, const Summarize& summarize) {
+Status print_answer(const Result<http::ApiResponse>& response, bool json,
+                    const Summarize& summarize) {
   if (!response) return response.error();
   if (response->status / 100 != 2) {
     return Status(Code::unavailable, http::ApiClient::describe_failure(*response));
@@ -28,7 +29,8 @@ Status print_answer(const Result<http::ApiResponse>& response, bool json, const 
   boost::system::error_code ec;
   boost::json::value answer = boost::json::parse(response->body, ec);
   if (ec || !answer.is_object()) {
-    return Status(Code::unavailable, "the origin answered HTTP " + std::to_string(response->status) +
+    return Status(Code::unavailable, "the origin answered HTTP " +
+                                         std::to_string(response->status) +
                                          " with a body that is not a JSON object");
   }
   summarize(answer.get_object(), std::cout);

@@ -126,8 +126,9 @@ Status approve(EdgeOptions& o) {
   auto response = (*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/approve",
                                   boost::json::serialize(body), crypto::random_id());
   return print_answer(response, o.json, [](const boost::json::object& edge, std::ostream& out) {
-    out << "Approved edge " << json_int(edge, "edge_id") << " (" << json_text(edge, "name") << ") for "
-        << describe_drops(edge) << " until " << json_text(edge, "grant_expires_at") << "\n"
+    out << "Approved edge " << json_int(edge, "edge_id") << " (" << json_text(edge, "name")
+        << ") for " << describe_drops(edge) << " until " << json_text(edge, "grant_expires_at")
+        << "\n"
         << "It can now preload: dropgate edge preload --data EDGE_DATA\n";
   });
 }
@@ -135,27 +136,29 @@ Status approve(EdgeOptions& o) {
 Status list(EdgeOptions& o) {
   auto client = operator_client(o);
   if (!client) return client.error();
-  return print_answer((*client)->call("GET", "/v1/edges"), o.json, [](const boost::json::object& answer,
-                                                                      std::ostream& out) {
-    const boost::json::value* edges = answer.if_contains("edges");
-    if (!edges || !edges->is_array() || edges->get_array().empty()) {
-      out << "No edges yet; enrol one with: dropgate edge enroll --origin URL\n";
-      return;
-    }
-    for (const auto& e : edges->get_array()) {
-      if (!e.is_object()) continue;
-      const auto& edge = e.get_object();
-      out << json_int(edge, "edge_id") << "  " << json_text(edge, "name") << "  " << json_text(edge, "state")
-          << "  " << describe_drops(edge) << "  " << json_text(edge, "key_id") << "\n";
-    }
-  });
+  return print_answer(
+      (*client)->call("GET", "/v1/edges"), o.json,
+      [](const boost::json::object& answer, std::ostream& out) {
+        const boost::json::value* edges = answer.if_contains("edges");
+        if (!edges || !edges->is_array() || edges->get_array().empty()) {
+          out << "No edges yet; enrol one with: dropgate edge enroll --origin URL\n";
+          return;
+        }
+        for (const auto& e : edges->get_array()) {
+          if (!e.is_object()) continue;
+          const auto& edge = e.get_object();
+          out << json_int(edge, "edge_id") << "  " << json_text(edge, "name") << "  "
+              << json_text(edge, "state") << "  " << describe_drops(edge) << "  "
+              << json_text(edge, "key_id") << "\n";
+        }
+      });
 }
 
 Status revoke(EdgeOptions& o) {
   auto client = operator_client(o);
   if (!client) return client.error();
-  auto response = (*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/revoke", "{}",
-                                  crypto::random_id());
+  auto response = (*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/revoke",
+                                  "{}", crypto::random_id());
   return print_answer(response, o.json, [](const boost::json::object& edge, std::ostream& out) {
     out << "Revoked edge " << json_int(edge, "edge_id") << " (" << json_text(edge, "name")
         << "): its grant is withdrawn\n";
@@ -198,14 +201,16 @@ void add_edge_commands(CLI::App& app, int& exit_code) {
   approve_cmd->add_option("--ttl-days", ao->ttl_days, "How long the grant lasts")->capture_default_str();
   approve_cmd->add_option("--origin", ao->origin, "Origin URL (env DROPGATE_ORIGIN)");
   approve_cmd->add_option("--api-key", ao->api_key, "Operator API key (env DROPGATE_API_KEY)");
-  approve_cmd->add_flag("--json", ao->json, "Print the origin's JSON answer (one line) instead of a summary");
+  approve_cmd->add_flag("--json", ao->json,
+                        "Print the origin's JSON answer (one line) instead of a summary");
   approve_cmd->callback([&exit_code, ao] { exit_code = report(approve(*ao)); });
 
   auto lo = std::make_shared<EdgeOptions>();
   auto* list_cmd = edge->add_subcommand("list", "Operator: list enrolled edges");
   list_cmd->add_option("--origin", lo->origin, "Origin URL (env DROPGATE_ORIGIN)");
   list_cmd->add_option("--api-key", lo->api_key, "Operator API key (env DROPGATE_API_KEY)");
-  list_cmd->add_flag("--json", lo->json, "Print the origin's JSON answer (one line) instead of a summary");
+  list_cmd->add_flag("--json", lo->json,
+                     "Print the origin's JSON answer (one line) instead of a summary");
   list_cmd->callback([&exit_code, lo] { exit_code = report(list(*lo)); });
 
   auto ro = std::make_shared<EdgeOptions>();
@@ -213,7 +218,8 @@ void add_edge_commands(CLI::App& app, int& exit_code) {
   revoke_cmd->add_option("EDGE_ID", ro->edge_id, "Edge id")->required();
   revoke_cmd->add_option("--origin", ro->origin, "Origin URL (env DROPGATE_ORIGIN)");
   revoke_cmd->add_option("--api-key", ro->api_key, "Operator API key (env DROPGATE_API_KEY)");
-  revoke_cmd->add_flag("--json", ro->json, "Print the origin's JSON answer (one line) instead of a summary");
+  revoke_cmd->add_flag("--json", ro->json,
+                       "Print the origin's JSON answer (one line) instead of a summary");
   revoke_cmd->callback([&exit_code, ro] { exit_code = report(revoke(*ro)); });
 }
 

@@ -10,11 +10,11 @@
 #include <memory>
 
 #include "base/limits.h"
-#include "http/client.h"
 #include "cli/commands.h"
 #include "core/media_type.h"
 #include "core/validate.h"
 #include "crypto/keys.h"
+#include "http/client.h"
 
 namespace dg::cli {
 namespace {
@@ -54,10 +54,11 @@ Result<ApiClient*> client_for(Target& t, std::unique_ptr<ApiClient>& holder) {
   return holder.get();
 }
 
-// "2026-06-01T00:00:00Z to 2026-06-02T00:00:00Z", or "… onwards" without an end.
+// "2026-06-01T00:00:00Z to 2026-06-02T00:00:00Z", or "from …, open-ended" without an end.
 std::string describe_window(const boost::json::object& drop) {
   const boost::json::value* closes = drop.if_contains("closes_at");
-  if (!closes || !closes->is_string()) return "from " + json_text(drop, "opens_at") + ", open-ended";
+  if (!closes || !closes->is_string())
+    return "from " + json_text(drop, "opens_at") + ", open-ended";
   return json_text(drop, "opens_at") + " to " + std::string(closes->get_string());
 }
 
@@ -79,12 +80,15 @@ Status create(CreateOptions& o) {
                                                           {"territories", boost::json::object{}}}}};
   if (!o.opens_at.empty()) body["opens_at"] = o.opens_at;
   if (!o.closes_at.empty()) body["closes_at"] = o.closes_at;
-  auto response = (*client)->call("POST", "/v1/drops", boost::json::serialize(body), crypto::random_id());
-  return print_answer(response, o.target.json, [&](const boost::json::object& drop, std::ostream& out) {
-    out << "Created " << json_text(drop, "slug") << " (" << json_text(drop, "state") << "), an edition of "
-        << o.edition << "\n"
-        << "Next: dropgate drop upload " << o.slug << " FOLDER, then dropgate drop publish " << o.slug << "\n";
-  });
+  auto response =
+      (*client)->call("POST", "/v1/drops", boost::json::serialize(body), crypto::random_id());
+  return print_answer(response, o.target.json,
+                      [&](const boost::json::object& drop, std::ostream& out) {
+                        out << "Created " << json_text(drop, "slug") << " ("
+                            << json_text(drop, "state") << "), an edition of " << o.edition << "\n"
+                            << "Next: dropgate drop upload " << o.slug
+                            << " FOLDER, then dropgate drop publish " << o.slug << "\n";
+                      });
 }
 
 struct UploadOptions {
@@ -132,7 +136,8 @@ Status upload(UploadOptions& o) {
     }
   }
   if (o.target.json) {
-    std::cout << boost::json::serialize(boost::json::object{{"assets", std::move(answers)}}) << "\n";
+    std::cout << boost::json::serialize(boost::json::object{{"assets", std::move(answers)}})
+              << "\n";
     return Status();
   }
   std::cout << "uploaded " << files.size() << " files to " << o.slug << "; publish with: dropgate drop publish "
@@ -151,15 +156,17 @@ Status post_action(SimpleOptions& o, const std::string& action) {
   std::unique_ptr<ApiClient> holder;
   auto client = client_for(o.target, holder);
   if (!client) return client.error();
-  auto response = (*client)->call("POST", "/v1/drops/" + o.slug + "/" + action, "", crypto::random_id());
-  return print_answer(response, o.target.json, [&](const boost::json::object& answer, std::ostream& out) {
-    if (action == "publish") {
-      out << "Published " << o.slug << " version " << json_int(answer, "version") << " (manifest sha256 "
-          << json_text(answer, "sha256") << ")\n";
-    } else {
-      out << json_text(answer, "slug") << " is now " << json_text(answer, "state") << "\n";
-    }
-  });
+  auto response =
+      (*client)->call("POST", "/v1/drops/" + o.slug + "/" + action, "", crypto::random_id());
+  return print_answer(
+      response, o.target.json, [&](const boost::json::object& answer, std::ostream& out) {
+        if (action == "publish") {
+          out << "Published " << o.slug << " version " << json_int(answer, "version")
+              << " (manifest sha256 " << json_text(answer, "sha256") << ")\n";
+        } else {
+          out << json_text(answer, "slug") << " is now " << json_text(answer, "state") << "\n";
+        }
+      });
 }
 
 // The operator's view of one drop, a line per fact.
@@ -183,7 +190,8 @@ Status status(SimpleOptions& o) {
   std::unique_ptr<ApiClient> holder;
   auto client = client_for(o.target, holder);
   if (!client) return client.error();
-  return print_answer((*client)->call("GET", "/v1/drops/" + o.slug + "/status"), o.target.json, summarize_status);
+  return print_answer((*client)->call("GET", "/v1/drops/" + o.slug + "/status"), o.target.json,
+                      summarize_status);
 }
 
 // Each serial, certificate and link once: the download token is in every link.
@@ -198,8 +206,9 @@ void summarize_claim(const boost::json::object& claim, std::ostream& out) {
   for (const auto& file : files->get_array()) {
     if (!file.is_object()) continue;
     const auto& f = file.get_object();
-    out << "  " << json_text(f, "path") << "  " << format_size(static_cast<uint64_t>(json_int(f, "size")))
-        << "  " << json_text(f, "url") << "\n";
+    out << "  " << json_text(f, "path") << "  "
+        << format_size(static_cast<uint64_t>(json_int(f, "size"))) << "  " << json_text(f, "url")
+        << "\n";
   }
 }
 
@@ -209,8 +218,8 @@ Status claim(SimpleOptions& o) {
   if (!client) return client.error();
   boost::json::object body{{"account", o.account}};
   if (!o.territory.empty()) body["territory"] = o.territory;
-  return print_answer((*client)->call("POST", "/v1/drops/" + o.slug + "/claims", boost::json::serialize(body),
-                                     crypto::random_id()),
+  return print_answer((*client)->call("POST", "/v1/drops/" + o.slug + "/claims",
+                                      boost::json::serialize(body), crypto::random_id()),
                       o.target.json, summarize_claim);
 }
 
@@ -228,16 +237,20 @@ Result<boost::json::array> fetch_drops(ApiClient& client) {
     if (!after.empty()) path += "&after=" + encode_path(after);
     auto response = client.call("GET", path);
     if (!response) return error(response.error());
-    if (response->status / 100 != 2) return error(Code::unavailable, ApiClient::describe_failure(*response));
+    if (response->status / 100 != 2)
+      return error(Code::unavailable, ApiClient::describe_failure(*response));
     boost::system::error_code ec;
     boost::json::value page = boost::json::parse(response->body, ec);
-    const boost::json::value* items = ec || !page.is_object() ? nullptr : page.get_object().if_contains("drops");
-    if (!items || !items->is_array()) return error(Code::unavailable, "the origin's list of drops is not JSON");
+    const boost::json::value* items =
+        ec || !page.is_object() ? nullptr : page.get_object().if_contains("drops");
+    if (!items || !items->is_array())
+      return error(Code::unavailable, "the origin's list of drops is not JSON");
     for (const auto& d : items->get_array()) drops.push_back(d);
     const boost::json::value* next = page.get_object().if_contains("next_after");
     if (!next || !next->is_string()) return drops;
     std::string next_after(next->get_string());
-    if (next_after <= after) return error(Code::unavailable, "the origin's list of drops does not advance");
+    if (next_after <= after)
+      return error(Code::unavailable, "the origin's list of drops does not advance");
     after = std::move(next_after);
   }
 }
@@ -260,15 +273,20 @@ Status list(ListOptions& o) {
   for (const auto& d : *drops) {
     if (d.is_object()) slug_width = std::max(slug_width, json_text(d.get_object(), "slug").size());
   }
-  auto pad = [](std::string text, size_t width) { return text + std::string(width - std::min(width, text.size()), ' '); };
-  std::cout << pad("SLUG", slug_width) << "  " << pad("STATE", 9) << "  " << pad("SOLD", 17) << "  VERSION\n";
+  auto pad = [](std::string text, size_t width) {
+    return text + std::string(width - std::min(width, text.size()), ' ');
+  };
+  std::cout << pad("SLUG", slug_width) << "  " << pad("STATE", 9) << "  " << pad("SOLD", 17)
+            << "  VERSION\n";
   for (const auto& d : *drops) {
     if (!d.is_object()) continue;
     const auto& drop = d.get_object();
-    std::string sold = std::to_string(json_int(drop, "claimed")) + "/" + std::to_string(json_int(drop, "edition"));
+    std::string sold =
+        std::to_string(json_int(drop, "claimed")) + "/" + std::to_string(json_int(drop, "edition"));
     int64_t version = json_int(drop, "manifest_version");
-    std::cout << pad(json_text(drop, "slug"), slug_width) << "  " << pad(json_text(drop, "state"), 9) << "  "
-              << pad(sold, 17) << "  " << (version > 0 ? std::to_string(version) : "-") << "\n";
+    std::cout << pad(json_text(drop, "slug"), slug_width) << "  "
+              << pad(json_text(drop, "state"), 9) << "  " << pad(sold, 17) << "  "
+              << (version > 0 ? std::to_string(version) : "-") << "\n";
   }
   return Status();
 }
@@ -325,7 +343,8 @@ void add_operator_commands(CLI::App& drop, int& exit_code) {
   claim_cmd->callback([&exit_code, clo] { exit_code = report(claim(*clo)); });
 
   auto lo = std::make_shared<ListOptions>();
-  auto* list_cmd = drop.add_subcommand("list", "List the origin's drops: slug, state, sold of the edition, version");
+  auto* list_cmd = drop.add_subcommand(
+      "list", "List the origin's drops: slug, state, sold of the edition, version");
   add_target_flags(list_cmd, lo->target);
   list_cmd->callback([&exit_code, lo] { exit_code = report(list(*lo)); });
 }

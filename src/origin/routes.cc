@@ -177,17 +177,19 @@ Response list_drops(OriginService& service, const Request& request) {
   if (auto text = request.query_value("limit")) {
     auto value = parse_u32(*text);
     if (!value || *value < 1 || *value > limits::drops_page_count_max) {
-      return http::problem(400, "invalid-request", "Invalid request",
-                           "limit must be a whole number from 1 to " +
-                               std::to_string(limits::drops_page_count_max));
+      return http::problem(
+          400, "invalid-request", "Invalid request",
+          "limit must be a whole number from 1 to " + std::to_string(limits::drops_page_count_max));
     }
     count_max = *value;
   }
   std::string_view after = request.query_value("after").value_or("");
   if (!after.empty()) {
-    if (Status status = core::validate_slug(after); !status.ok()) return invalid(status.with_context("after"));
+    if (Status status = core::validate_slug(after); !status.ok())
+      return invalid(status.with_context("after"));
   }
-  return render(service.list_drops_json(after, count_max), 200, [](const std::string& b) { return b; });
+  return render(service.list_drops_json(after, count_max), 200,
+                [](const std::string& b) { return b; });
 }
 
 std::string_view bearer_token(const Request& request) {

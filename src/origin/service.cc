@@ -239,7 +239,8 @@ Outcome<store::Drop> OriginService::close(std::string_view slug) {
                     store::DropState::closed);
 }
 
-Outcome<std::string> OriginService::list_drops_json(std::string_view after_slug, uint32_t count_max) {
+Outcome<std::string> OriginService::list_drops_json(std::string_view after_slug,
+                                                    uint32_t count_max) {
   auto drops = parts_.store.list_drops(after_slug, count_max);
   if (!drops) return refuse(drops.error());
   boost::json::array out;
@@ -256,7 +257,8 @@ Outcome<std::string> OriginService::list_drops_json(std::string_view after_slug,
   if (!drops->empty() && drops->size() == std::min(count_max, limits::drops_page_count_max)) {
     next_after = drops->back().spec.slug;
   }
-  return boost::json::serialize(boost::json::object{{"drops", std::move(out)}, {"next_after", next_after}});
+  return boost::json::serialize(
+      boost::json::object{{"drops", std::move(out)}, {"next_after", next_after}});
 }
 
 Outcome<std::string> OriginService::operator_status_json(std::string_view slug) {

@@ -247,7 +247,8 @@ Result<std::vector<Drop>> SqlStore::list_drops(std::string_view after_slug, uint
   int64_t limit = std::min(count_max, limits::drops_page_count_max);
   return transact(Tx::read_one, [&](sql::Connection& c) -> Result<std::vector<Drop>> {
     Result<sql::Rows> rows =
-        c.query(select_from(kDropColumns, "drops WHERE slug > $1 ORDER BY slug LIMIT $2"), {after_slug, limit});
+        c.query(select_from(kDropColumns, "drops WHERE slug > $1 ORDER BY slug LIMIT $2"),
+                {after_slug, limit});
     if (!rows) return error(rows.error());
     return read_all(*rows, read_drop);
   });
