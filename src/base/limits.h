@@ -72,6 +72,10 @@ inline constexpr uint32_t connections_per_address_max = 256;
 // The edge's cache of judged download tokens (src/edge/token_cache.h), all
 // entries counted; refusals get at most a quarter of it.
 inline constexpr uint64_t edge_token_cache_bytes_max = 64ull * 1024 * 1024;
+// An edge's calls to its origin give up after this long connecting, or
+// waiting with no byte received, so a frozen origin shows on /healthz within
+// seconds (sync_timeout_s may lower it).
+inline constexpr uint32_t edge_sync_timeout_s_max = 10;
 
 // JSON.
 inline constexpr uint32_t json_depth_max = 32;

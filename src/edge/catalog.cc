@@ -186,6 +186,11 @@ void Catalog::set_health(SyncHealth health) {
   health_ = std::move(health);
 }
 
+void Catalog::note_origin_heard(int64_t at_ms) {
+  std::lock_guard lock(mutex_);
+  health_.heard_at_ms = at_ms;
+}
+
 Status Catalog::set_keyring(const std::string& keyring_json) {
   auto parsed = crypto::Keyring::parse_json(keyring_json);
   if (!parsed) return parsed.error();

@@ -7,6 +7,7 @@
 // Thread safety: all methods are safe to call concurrently.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -43,7 +44,18 @@ struct SyncHealth {
   int64_t last_attempt_ms = 0;
   int64_t last_success_ms = 0;
   std::string last_error;
-  bool origin_reachable = false;
+  bool origin_reachable = false;  // as the last finished round found it
+  int64_t in_flight_since_ms = 0;  // a round under way since then; 0: none
+  int64_t heard_at_ms = 0;         // when the origin last sent bytes
+
+  // Whether the origin counts as reachable at `now_ms`: as the last round
+  // found it, unless the round under way has heard nothing from the origin
+  // for longer than `silence_ms_max` (a frozen origin, before the call's own
+  // deadline ends the round).
+  bool reachable_at(int64_t now_ms, int64_t silence_ms_max) const {
+    if (in_flight_since_ms > 0 && now_ms - std::max(in_flight_since_ms, heard_at_ms) > silence_ms_max) return false;
+    return origin_reachable;
+  }
 };
 
 class Catalog {
@@ -86,6 +98,8 @@ class Catalog {
   Status set_drop(const std::string& slug, std::shared_ptr<const CarriedDrop> drop);
   Status remove_drop(const std::string& slug);
   void set_health(SyncHealth health);
+  // The origin sent bytes at `at_ms` (a response, a piece of a blob).
+  void note_origin_heard(int64_t at_ms);
 
  private:
   Status load_drop(const std::filesystem::path& file);

@@ -9,7 +9,7 @@ namespace dg::edge {
 Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& c) {
   static constexpr std::string_view kKnown[] = {"data_dir", "listen", "issuer", "sync_interval_s", "clock_skew_s",
                                                 "io_threads", "handler_threads", "outbox_depth_max",
-                                                "token_cache_mb_max",
+                                                "token_cache_mb_max", "sync_timeout_s",
                                                 "token_cache_entries_max", "blob_memory_max_mb", "log_level",
                                                 "metrics_token"};
   auto file = SettingsFile::load(path, kKnown);
@@ -19,6 +19,7 @@ Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& c) {
   DG_RETURN_IF_ERROR(file->read("issuer", c.issuer));
   DG_RETURN_IF_ERROR(file->read("sync_interval_s", c.sync_interval_s, 86'400));
   DG_RETURN_IF_ERROR(file->read("clock_skew_s", c.clock_skew_s, 900));
+  DG_RETURN_IF_ERROR(file->read("sync_timeout_s", c.sync_timeout_s, limits::edge_sync_timeout_s_max));
   DG_RETURN_IF_ERROR(file->read("io_threads", c.io_threads, 256));
   DG_RETURN_IF_ERROR(file->read("handler_threads", c.handler_threads, 4096));
   // Stored, an event takes ~20-30 bytes (docs/formats/sync.md); while the
@@ -41,6 +42,7 @@ void apply_edge_environment(EdgeConfig& c) {
 }
 
 Status check_edge_config(const EdgeConfig& c) {
+  if (c.sync_timeout_s == 0) return Status(Code::invalid_argument, "sync_timeout_s must be 1 or more");
   if (!log::parse_level(c.log_level)) {
     return Status(Code::invalid_argument, "log_level must be debug, info, warn or error, not \"" + c.log_level + "\"");
   }

@@ -13,6 +13,7 @@ struct EdgeConfig {
   std::filesystem::path data_dir = "dropgate-edge";
   std::string listen = "0.0.0.0:8090";
   uint32_t sync_interval_s = 10;
+  uint32_t sync_timeout_s = 5;  // at most limits::edge_sync_timeout_s_max
   uint32_t clock_skew_s = 180;
   uint32_t io_threads = 0;
   uint32_t handler_threads = 8;

@@ -378,6 +378,7 @@ void EdgeService::report_dropped_event(const Status& why) {
 Response EdgeService::health() {
   int64_t now_ms = clock_.now_ms();
   SyncHealth h = catalog_.health();
+  const bool origin_reachable = h.reachable_at(now_ms, int64_t{config_.sync_timeout_s} * 1000);
   auto grant = catalog_.grant();
   auto revocations = catalog_.revocations();
   boost::json::array drops;
@@ -394,8 +395,8 @@ Response EdgeService::health() {
   };
   auto depth = outbox_.depth();
   boost::json::object out{
-      {"status", !serving ? "no-grant" : h.origin_reachable && h.last_error.empty() ? "ok" : "offline"},
-      {"origin_reachable", h.origin_reachable},
+      {"status", !serving ? "no-grant" : origin_reachable && h.last_error.empty() ? "ok" : "offline"},
+      {"origin_reachable", origin_reachable},
       {"last_sync_success_age_s", age_s(h.last_success_ms)},
       {"last_sync_attempt_age_s", age_s(h.last_attempt_ms)},
       {"last_sync_error", h.last_error},
@@ -414,7 +415,7 @@ std::string EdgeService::metrics_text() {
   int64_t now_ms = clock_.now_ms();
   SyncHealth h = catalog_.health();
   metrics_.gauge("dropgate_edge_origin_reachable", "1 when the last sync reached the origin.")
-      .set(h.origin_reachable ? 1 : 0);
+      .set(h.reachable_at(now_ms, int64_t{config_.sync_timeout_s} * 1000) ? 1 : 0);
   metrics_.gauge("dropgate_edge_sync_age_seconds", "Seconds since the last successful sync (keyring, manifests).")
       .set(h.last_success_ms ? static_cast<double>(now_ms - h.last_success_ms) / 1000 : -1);
   auto revocations = catalog_.revocations();

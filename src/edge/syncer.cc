@@ -51,8 +51,14 @@ Syncer::Syncer(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::
       blobs_fetched_(metrics.counter("dropgate_edge_blobs_fetched_total", "Blobs fetched and verified.")),
       events_pushed_(metrics.counter("dropgate_edge_events_pushed_total", "Events the origin acknowledged.")) {}
 
+// Every call to the origin gives up after sync_timeout_s connecting or
+// without a byte, so a frozen origin ends the round within seconds.
+http::ClientDeadlines Syncer::deadlines() const {
+  return {config_.sync_timeout_s * 1000, config_.sync_timeout_s};
+}
+
 Status Syncer::fetch_grant(const Enrollment& enrollment) {
-  http::ApiClient client(enrollment.origin_url, "");
+  http::ApiClient client(enrollment.origin_url, "", deadlines());
   auto response = client.call_with("GET", "/v1/edges/" + std::to_string(enrollment.edge_id) + "/grant", "",
                                    {"X-Dropgate-Edge-Secret: " + enrollment.secret}, "");
   if (!response) return response.error();
@@ -120,10 +126,14 @@ Status Syncer::apply_revocations(const boost::json::object& doc) {
 
 Status Syncer::fetch_blob(const core::Asset& asset,
                           const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
-  http::ApiClient client(origin_url_, "");
+  http::ApiClient client(origin_url_, "", deadlines());
   auto partial = vault_.partial_path_of(asset.sha256);
   auto response = client.download("/v1/edge/blobs/" + asset.sha256, partial, catalog_.grant_token(),
-                                  [&](uint64_t done, uint64_t total) {
+                                  [&, heard_bytes = uint64_t{0}](uint64_t done, uint64_t total) mutable {
+                                    if (done != heard_bytes) {
+                                      heard_bytes = done;
+                                      catalog_.note_origin_heard(clock_.now_ms());
+                                    }
                                     if (progress) progress(asset.path, done, total);
                                   });
   if (!response) return response.error();
@@ -172,7 +182,10 @@ Status Syncer::apply_drop(const std::string& slug, const std::string& manifest, 
 Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
   SyncHealth health = catalog_.health();
   health.last_attempt_ms = clock_.now_ms();
+  health.in_flight_since_ms = health.last_attempt_ms;  // /healthz judges a round that hears nothing
+  catalog_.set_health(health);
   auto finish = [&](Status status) {
+    health.in_flight_since_ms = 0;
     health.origin_reachable = status.code() != Code::unavailable;
     if (status.ok()) {
       health.last_success_ms = health.last_attempt_ms;
@@ -192,9 +205,10 @@ Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, 
   if (!catalog_.grant()) {
     if (Status s = fetch_grant(*enrollment); !s.ok()) return finish(s);
   }
-  http::ApiClient client(origin_url_, "");
+  http::ApiClient client(origin_url_, "", deadlines());
   auto response = client.call_with("GET", "/v1/edge/sync", "", {}, catalog_.grant_token());
   if (!response) return finish(response.error());
+  catalog_.note_origin_heard(clock_.now_ms());
   if (response->status == 401 || response->status == 403) {
     // The origin no longer honours this grant: drop it and ask again next round
     // (an edge the operator revoked gets none, and serves nothing).
@@ -232,7 +246,11 @@ Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, 
     if (!granted) (void)catalog_.remove_drop(slug);
   }
   auto pushed = push_outbox();
-  if (!pushed) log::warn("outbox push failed", {{"error", pushed.error().to_string()}});
+  if (!pushed) {
+    log::warn("outbox push failed", {{"error", pushed.error().to_string()}});
+    // An origin that stopped answering meanwhile is unreachable now.
+    if (overall.ok() && pushed.error().code() == Code::unavailable) overall = pushed.error();
+  }
   return finish(overall);
 }
 
@@ -242,7 +260,7 @@ Result<uint32_t> Syncer::push_outbox() {
     if (!enrollment) return error(enrollment.error());
     origin_url_ = enrollment->origin_url;
   }
-  http::ApiClient client(origin_url_, "");
+  http::ApiClient client(origin_url_, "", deadlines());
   uint32_t acknowledged = 0;
   for (int round = 0; round < 1000; ++round) {
     auto events = outbox_.peek(events_per_push_);
@@ -253,6 +271,7 @@ Result<uint32_t> Syncer::push_outbox() {
     body += "]}";
     auto response = client.call_with("POST", "/v1/edge/events", body, {}, catalog_.grant_token());
     if (!response) return error(response.error());
+    catalog_.note_origin_heard(clock_.now_ms());
     if (response->status == 413 && events_per_push_ > kEventsPerPushSmall) {
       log::info("the origin takes smaller event pushes", {{"events_per_push", kEventsPerPushSmall}});
       events_per_push_ = kEventsPerPushSmall;

@@ -18,6 +18,7 @@
 #include "edge/catalog.h"
 #include "edge/config.h"
 #include "edge/vault.h"
+#include "http/client.h"
 #include "store/outbox.h"
 
 namespace dg::edge {
@@ -53,6 +54,7 @@ class Syncer {
   std::vector<DropReadiness> readiness();
 
  private:
+  http::ClientDeadlines deadlines() const;
   Status fetch_grant(const Enrollment& enrollment);
   Status apply_keyring(const boost::json::object& doc);
   Status apply_grant(const boost::json::object& doc);

@@ -29,8 +29,8 @@ int on_progress(void* state, curl_off_t, curl_off_t, curl_off_t, curl_off_t sent
 
 }  // namespace
 
-ApiClient::ApiClient(std::string origin, std::string api_key)
-    : origin_(std::move(origin)), api_key_(std::move(api_key)), curl_(curl_easy_init()) {
+ApiClient::ApiClient(std::string origin, std::string api_key, ClientDeadlines deadlines)
+    : origin_(std::move(origin)), api_key_(std::move(api_key)), deadlines_(deadlines), curl_(curl_easy_init()) {
   while (origin_.ends_with('/')) origin_.pop_back();
 }
 
@@ -68,8 +68,13 @@ Result<ApiResponse> ApiClient::call_with(std::string_view method, std::string_vi
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(deadlines_.connect_ms));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
+  if (deadlines_.read_idle_s > 0) {
+    // Under 1 byte/s for read_idle_s: the server is gone or frozen.
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(deadlines_.read_idle_s));
+  }
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(headers);
@@ -144,10 +149,12 @@ Result<ApiResponse> ApiClient::download(std::string_view path, const std::filesy
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_download_progress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  // No overall timeout (big files); a stalled transfer is cut after 30 s below 1 byte/s.
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(deadlines_.connect_ms));
+  // No overall timeout (big files); a stalled transfer is cut after 30 s
+  // (or read_idle_s) below 1 byte/s.
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 30L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                   static_cast<long>(deadlines_.read_idle_s > 0 ? deadlines_.read_idle_s : 30));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(headers);

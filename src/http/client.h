@@ -18,10 +18,17 @@ struct ApiResponse {
   std::string content_type;
 };
 
+// How long a call may wait. A frozen server (accepting, never answering)
+// holds a call until `read_idle_s` passes with no byte received.
+struct ClientDeadlines {
+  uint32_t connect_ms = 5000;
+  uint32_t read_idle_s = 0;  // 0: calls wait up to 60 s in all, downloads 30 s without a byte
+};
+
 class ApiClient {
  public:
   // `origin` like "http://127.0.0.1:8080"; `api_key` may be empty for public calls.
-  ApiClient(std::string origin, std::string api_key);
+  ApiClient(std::string origin, std::string api_key, ClientDeadlines deadlines = {});
   ~ApiClient();
   ApiClient(const ApiClient&) = delete;
   ApiClient& operator=(const ApiClient&) = delete;
@@ -52,6 +59,7 @@ class ApiClient {
  private:
   std::string origin_;
   std::string api_key_;
+  ClientDeadlines deadlines_;
   void* curl_;
 };
 

@@ -258,7 +258,7 @@ function rssBytes(pid) {
 // cache once kept every one: +44 MB for 3,000 of 15 KB), and a good token
 // verified before the flood must still be answered from the cache.
 const JUNK_RSS_GROWTH_MAX = 16 * 1024 * 1024
-test('10,000 junk tokens leave the edge within a memory bound, and good tokens cached', async () => {
+test('10,000 junk tokens leave the edge within a memory bound, and good tokens cached', async (t) => {
   const { download_token: good } = await claim(SLUG, 'buyer-flood')
   const goodUrl = fileUrl(SLUG, 'notes.txt', good)
   assert.equal((await edgeGet(goodUrl)).status, 200)
@@ -278,6 +278,7 @@ test('10,000 junk tokens leave the edge within a memory bound, and good tokens c
   }), 32)
   assert.deepEqual([...new Set(statuses)], [401])
   const growth = rssBytes(edge.child.pid) - rssBefore
+  t.diagnostic(`RSS ${(rssBefore / 1048576).toFixed(1)} MiB, grew by ${(growth / 1048576).toFixed(1)} MiB`)
   assert.ok(growth < JUNK_RSS_GROWTH_MAX, `RSS grew by ${(growth / 1048576).toFixed(1)} MiB`)
   assert.ok((await metric('dropgate_edge_token_cache_bytes')) < 8 * 1024 * 1024)
 
@@ -286,6 +287,29 @@ test('10,000 junk tokens leave the edge within a memory bound, and good tokens c
   assert.equal((await edgeGet(goodUrl)).status, 200)
   assert.equal(await metric('dropgate_edge_token_cache_total{result="hit"}'), hits + 1)
   assert.equal(await metric('dropgate_edge_token_cache_total{result="miss"}'), misses)
+})
+
+// A frozen origin (SIGSTOP: it accepts connections and never answers) shows
+// on /healthz within FROZEN_NOTICE_MAX_MS: sync calls give up after
+// sync_timeout_s (default 5 s) without a byte, and a round that hears nothing
+// for that long counts as unreachable. (With the HTTP client's 60 s timeout
+// the edge said origin_reachable: true for up to a minute.)
+const FROZEN_NOTICE_MAX_MS = 15_000
+test('a frozen origin (SIGSTOP) is unreachable on /healthz within seconds, and reachable again after SIGCONT', async () => {
+  await waitFor('the edge to reach its origin', async () => (await health()).json.origin_reachable)
+  process.kill(origin.child.pid, 'SIGSTOP')
+  try {
+    const h = await waitFor('/healthz to say the frozen origin is unreachable',
+      async () => { const r = await health(); return !r.json.origin_reachable && r }, { timeoutMs: FROZEN_NOTICE_MAX_MS })
+    assert.equal(h.status, 200, 'an edge with a valid grant keeps serving')
+    assert.equal(h.json.status, 'offline')
+  } finally {
+    process.kill(origin.child.pid, 'SIGCONT')
+  }
+  await waitFor('/healthz to say the origin is back', async () => {
+    const r = await health()
+    return r.json.origin_reachable && r.json.status === 'ok'
+  }, { timeoutMs: 20_000 })
 })
 
 test('the ZIP archive passes unzip -t, and a broken download resumes with Range', async () => {
