@@ -4,13 +4,15 @@
 
 #include "base/metrics.h"
 #include "http/http.h"
+#include "origin/operator_keys.h"
 #include "origin/service.h"
 
 namespace dg::origin {
 
 // Registers every origin route and the operator authenticator on `router`.
+// The authenticator checks bearer values against `keys` (memory only).
 void add_routes(http::Router& router, OriginService& service, store::Store& store,
-                metrics::Registry& metrics);
+                metrics::Registry& metrics, const OperatorKeys& keys);
 
 // The response for a refusal: problem+json, with Retry-After when set.
 http::Response problem_from_refusal(const Refusal& refusal);

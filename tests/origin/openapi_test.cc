@@ -78,7 +78,8 @@ TEST(OpenApi, DocumentMatchesTheRouteTable) {
   OriginService service({**store, blobs, signer, keyring, seller, committer, metrics, system_clock(), config});
   EdgeHub edges({**store, blobs, signer, keyring, service, system_clock(), config});
   http::Router router;
-  add_routes(router, service, **store, metrics);
+  OperatorKeys keys(**store);
+  add_routes(router, service, **store, metrics, keys);
   add_edge_routes(router, edges);
 
   auto yaml = read_file(std::string(DG_SOURCE_DIR) + "/docs/api/openapi.yaml", 1 << 20);
