@@ -82,6 +82,40 @@ inline constexpr uint32_t json_depth_max = 32;
 
 // Operator listings: drops per page of GET /v1/drops (its ?limit= may ask for fewer).
 inline constexpr uint32_t drops_page_count_max = 100;
+// Edge enrolment (anonymous POST /v1/edges). A pending enrolment expires
+// after edge_enrolment_ttl_s (config may shorten it); one client address may
+// have at most edge_enrolments_per_address_max pending at once; when
+// edge_enrolments_pending_max wait, a new one evicts the oldest, so anonymous
+// traffic can never refuse an operator's real enrolment.
+inline constexpr uint32_t edge_enrolments_pending_max = 100;
+inline constexpr uint32_t edge_enrolments_per_address_max = 3;
+inline constexpr uint32_t edge_enrolment_ttl_s_max = 24 * 3600;
+inline constexpr uint32_t edge_enrolment_addresses_max = 10'000;  // addresses tracked in memory
+
+// Operator API keys: their hashes are held in memory, refreshed off the I/O
+// thread, so checking a bearer value never waits for the store.
+inline constexpr uint32_t operator_keys_max = 1000;
+inline constexpr uint32_t operator_keys_refresh_ms = 1000;
+
+// Store calls (sizes often come from configuration, so the store refuses a
+// call beyond them rather than asserting).
+inline constexpr uint32_t lease_serials_max = 1000;
+inline constexpr uint32_t claims_batch_count_max = 1000;
+inline constexpr uint32_t store_connections_max = 64;
+
+// Configuration ceilings: the highest value each setting of dropgate.toml and
+// edge.toml may take (a file asking for more is refused, naming the ceiling).
+inline constexpr uint32_t db_connections_max = store_connections_max;
+inline constexpr uint32_t handler_threads_max = 4096;
+inline constexpr uint32_t io_threads_max = 256;
+inline constexpr uint32_t hold_ttl_s_max = 24 * 3600;
+inline constexpr uint32_t clock_skew_s_max = clock_skew_ms_max / 1000;
+inline constexpr uint32_t manifest_ttl_days_max = 3650;
+inline constexpr uint32_t claim_batch_claims_max = claims_batch_count_max;
+inline constexpr uint32_t sync_interval_s_max = 24 * 3600;
+inline constexpr uint32_t outbox_depth_events_max = 100'000'000;
+inline constexpr uint32_t token_cache_entries_max = 10'000'000;
+inline constexpr uint32_t blob_memory_mb_max = 1'048'576;
 
 static_assert(token_bytes_max < request_target_bytes_max);
 static_assert(request_target_bytes_max < request_header_bytes_max);
@@ -89,5 +123,10 @@ static_assert(request_id_bytes_max <= identifier_bytes_max);
 static_assert(token_footer_bytes_max + token_payload_bytes_max < token_bytes_max);
 static_assert(download_token_ttl_s_default <= download_token_ttl_s_max);
 static_assert(asset_path_segment_bytes_max < asset_path_bytes_max);
+// A configured value the store would refuse fails every call that uses it.
+static_assert(db_connections_max <= store_connections_max);
+static_assert(claim_batch_claims_max <= claims_batch_count_max);
+static_assert(uint64_t{clock_skew_s_max} * 1000 <= uint64_t(clock_skew_ms_max));
+static_assert(upload_bytes_max <= asset_size_bytes_max);
 
 }  // namespace dg::limits

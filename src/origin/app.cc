@@ -14,6 +14,7 @@
 #include "origin/blob_store.h"
 #include "origin/committer.h"
 #include "origin/edges.h"
+#include "origin/operator_keys.h"
 #include "origin/routes.h"
 #include "origin/seller.h"
 #include "origin/service.h"
@@ -106,6 +107,21 @@ Result<std::unique_ptr<store::Store>> open_migrated_store(const OriginConfig& co
   return store;
 }
 
+// `serve` runs only on a folder `init` prepared: a mistyped --data must not
+// become a new origin with a new signing key that no edge trusts.
+Status check_initialised(const OriginConfig& config) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> needed{config.keys_dir() / kSecretFile};
+  if (config.database.empty()) needed.push_back(config.database_path());
+  for (const auto& path : needed) {
+    if (std::filesystem::exists(path, ec)) continue;
+    return Status(Code::not_found, config.data_dir.string() + " is not an origin data folder: " + path.string() +
+                                       " does not exist; run `dropgate init --data " + config.data_dir.string() +
+                                       "` first");
+  }
+  return Status();
+}
+
 }  // namespace
 
 Result<InitOutcome> init_data_dir(const OriginConfig& config) {
@@ -128,6 +144,7 @@ Result<InitOutcome> init_data_dir(const OriginConfig& config) {
 Status serve(const OriginConfig& startup_config,
              const std::function<void(uint16_t port)>& on_listening) {
   OriginConfig config = startup_config;  // public_url learns the port when listening on port 0
+  DG_RETURN_IF_ERROR(check_initialised(config));
   bool created = false;
   auto key = load_or_create_key(config, created);
   if (!key) return key.error();
@@ -143,7 +160,6 @@ Status serve(const OriginConfig& startup_config,
   metrics::Registry metrics;
   core::TokenSigner signer(std::move(*key), config.issuer);
   Seller seller(**store, system_clock(), SellerOptions{config.instance, config.lease_serials_max});
-  DG_RETURN_IF_ERROR(seller.start());
   ClaimCommitter committer(**store, config.claim_batch_max,
                            &metrics.histogram("dropgate_claim_batch_claims",
                                               "Claims written per group commit.",
@@ -153,7 +169,9 @@ Status serve(const OriginConfig& startup_config,
 
   EdgeHub edges({**store, blobs, signer, *keyring, service, system_clock(), config});
   http::Router router;
-  add_routes(router, service, **store, metrics, config.metrics_token);
+  OperatorKeys operator_keys(**store);
+  DG_RETURN_IF_ERROR(operator_keys.refresh());
+  add_routes(router, service, **store, metrics, operator_keys, config.metrics_token);
   add_edge_routes(router, edges);
   auto listen = parse_listen(config.listen);
   if (!listen) return listen.error();
@@ -173,7 +191,15 @@ Status serve(const OriginConfig& startup_config,
     request_metrics.record(route, status, static_cast<double>(took.count()) / 1e6);
   };
   http::Server server(router, options);
-  DG_RETURN_IF_ERROR(server.start());
+  if (Status bound = server.start(); !bound.ok()) {
+    if (bound.code() != Code::conflict) return bound;
+    return Status(Code::conflict, bound.message() + " (is another origin already serving there?)");
+  }
+  // Registered only once the port is ours: registering supersedes the seller
+  // of this instance, so a second `serve` that cannot bind must not touch the
+  // running origin's seller and leases. Connections wait in the listen
+  // backlog until run() below, so no request meets an unregistered seller.
+  DG_RETURN_IF_ERROR(seller.start());
   if (config.public_url.ends_with(":0")) {
     // Nobody can know the port before it is printed below, so no request has used the old value.
     config.public_url.resize(config.public_url.size() - 1);
@@ -184,6 +210,11 @@ Status serve(const OriginConfig& startup_config,
   std::thread ticker([&] {
     while (running.load()) {
       service.tick();
+      // Keys created (`dropgate init`) or revoked since, every second
+      // (limits::operator_keys_refresh_ms), off the I/O threads.
+      if (Status keys = operator_keys.refresh(); !keys.ok()) {
+        log::warn("could not refresh operator keys", {{"error", keys.to_string()}});
+      }
       for (int i = 0; i < 10 && running.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/settings_file.h"
 #include "http/http.h"
@@ -13,7 +14,7 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
       "data_dir", "database", "listen", "public_url", "issuer", "instance", "db_connections",
       "handler_threads", "io_threads", "hold_ttl_s", "download_token_ttl_s", "clock_skew_s",
       "lease_serials_max", "manifest_ttl_days", "claim_batch_max", "upload_bytes_max", "log_level",
-      "metrics_token"};
+      "edge_enrolment_ttl_s", "metrics_token"};
   auto file = SettingsFile::load(path, kKnown);
   if (!file) return file.error();
   DG_RETURN_IF_ERROR(file->read("data_dir", c.data_dir));
@@ -24,16 +25,19 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
   DG_RETURN_IF_ERROR(file->read("instance", c.instance));
   DG_RETURN_IF_ERROR(file->read("log_level", c.log_level));
   DG_RETURN_IF_ERROR(file->read("metrics_token", c.metrics_token));
-  DG_RETURN_IF_ERROR(file->read("db_connections", c.db_connections, 1024));
-  DG_RETURN_IF_ERROR(file->read("handler_threads", c.handler_threads, 4096));
-  DG_RETURN_IF_ERROR(file->read("io_threads", c.io_threads, 256));
-  DG_RETURN_IF_ERROR(file->read("hold_ttl_s", c.hold_ttl_s, 86'400));
-  DG_RETURN_IF_ERROR(file->read("download_token_ttl_s", c.download_token_ttl_s, 900));
-  DG_RETURN_IF_ERROR(file->read("clock_skew_s", c.clock_skew_s, 900));
-  DG_RETURN_IF_ERROR(file->read("lease_serials_max", c.lease_serials_max, 1000));
-  DG_RETURN_IF_ERROR(file->read("manifest_ttl_days", c.manifest_ttl_days, 3650));
-  DG_RETURN_IF_ERROR(file->read("claim_batch_max", c.claim_batch_max, 10'000));
-  DG_RETURN_IF_ERROR(file->read("upload_bytes_max", c.upload_bytes_max, 64ull << 30));
+  DG_RETURN_IF_ERROR(file->read("db_connections", c.db_connections, limits::db_connections_max));
+  DG_RETURN_IF_ERROR(file->read("handler_threads", c.handler_threads, limits::handler_threads_max));
+  DG_RETURN_IF_ERROR(file->read("io_threads", c.io_threads, limits::io_threads_max));
+  DG_RETURN_IF_ERROR(file->read("hold_ttl_s", c.hold_ttl_s, limits::hold_ttl_s_max));
+  DG_RETURN_IF_ERROR(
+      file->read("download_token_ttl_s", c.download_token_ttl_s, limits::download_token_ttl_s_max));
+  DG_RETURN_IF_ERROR(file->read("clock_skew_s", c.clock_skew_s, limits::clock_skew_s_max));
+  DG_RETURN_IF_ERROR(file->read("lease_serials_max", c.lease_serials_max, limits::lease_serials_max));
+  DG_RETURN_IF_ERROR(file->read("manifest_ttl_days", c.manifest_ttl_days, limits::manifest_ttl_days_max));
+  DG_RETURN_IF_ERROR(file->read("claim_batch_max", c.claim_batch_max, limits::claim_batch_claims_max));
+  DG_RETURN_IF_ERROR(file->read("upload_bytes_max", c.upload_bytes_max, limits::upload_bytes_max));
+  DG_RETURN_IF_ERROR(
+      file->read("edge_enrolment_ttl_s", c.edge_enrolment_ttl_s, limits::edge_enrolment_ttl_s_max));
   return Status();
 }
 
@@ -63,7 +67,8 @@ Status finish_config(OriginConfig& c) {
     c.instance = std::string(host) + ":" + std::to_string(listen->second);
   }
   if (c.download_token_ttl_s == 0 || c.hold_ttl_s == 0 || c.db_connections == 0 ||
-      c.handler_threads == 0 || c.lease_serials_max == 0 || c.claim_batch_max == 0) {
+      c.handler_threads == 0 || c.lease_serials_max == 0 || c.claim_batch_max == 0 ||
+      c.edge_enrolment_ttl_s == 0) {
     return Status(Code::invalid_argument,
                   "config: lifetimes, pool sizes and batch sizes must be above zero");
   }

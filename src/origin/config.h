@@ -30,6 +30,7 @@ struct OriginConfig {
   uint32_t manifest_ttl_days = 30;
   uint32_t claim_batch_max = 256;
   uint64_t upload_bytes_max = 4ull << 30;
+  uint32_t edge_enrolment_ttl_s = 24 * 3600;  // a pending enrolment expires after this
   std::string log_level = "info";
   // Lets /metrics be scraped from off this host with "Authorization: Bearer
   // <metrics_token>"; empty: loopback only (http/scrape.h).

@@ -21,7 +21,6 @@ using http::Request;
 using http::Response;
 using http::Verb;
 
-constexpr uint32_t kPendingEdgesMax = 100;
 constexpr uint32_t kGrantTtlDaysDefault = 30;
 constexpr uint32_t kEventsPerPushMax = 500;
 
@@ -60,7 +59,20 @@ Response render(const Outcome<std::string>& outcome, unsigned status) {
 
 }  // namespace
 
-Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted) {
+bool EdgeHub::expired_enrolment(const store::EdgeRecord& edge) const {
+  return edge.state == store::EdgeState::pending &&
+         edge.created_at_ms <= parts_.clock.now_ms() - int64_t{parts_.config.edge_enrolment_ttl_s} * 1000;
+}
+
+uint32_t EdgeHub::pending_from(std::vector<int64_t>& edge_ids) {
+  std::erase_if(edge_ids, [&](int64_t id) {
+    auto edge = parts_.store.get_edge(id);
+    return !edge || edge->state != store::EdgeState::pending || expired_enrolment(*edge);
+  });
+  return static_cast<uint32_t>(edge_ids.size());
+}
+
+Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted, const std::string& client_address) {
   auto body = json::parse_object(body_untrusted, limits::request_body_bytes_max_anonymous);
   if (!body) return refuse(body.error());
   if (Status s = json::only_keys(*body, {"name", "edge_key", "secret_sha256"}, "enrolment"); !s.ok()) {
@@ -83,8 +95,26 @@ Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted) {
   record.key_id = key->key_id();
   record.secret_sha256 = *secret_hash;
   record.created_at_ms = parts_.clock.now_ms();
-  auto created = parts_.store.create_edge(record, kPendingEdgesMax);
+  std::lock_guard lock(enrol_mutex_);
+  auto [mine, fresh] = enrolments_by_address_.try_emplace(client_address);
+  if (fresh) {
+    addresses_in_order_.push_back(client_address);
+    if (addresses_in_order_.size() > limits::edge_enrolment_addresses_max) {
+      enrolments_by_address_.erase(addresses_in_order_.front());
+      addresses_in_order_.pop_front();
+    }
+  }
+  if (pending_from(mine->second) >= limits::edge_enrolments_per_address_max) {
+    return refuse(429, "too-many-enrolments", "Too many enrolments",
+                  "this address already has " + std::to_string(limits::edge_enrolments_per_address_max) +
+                      " enrolments waiting for approval; an operator must approve or revoke them, "
+                      "or they expire",
+                  60);
+  }
+  int64_t expired_at_ms = record.created_at_ms - int64_t{parts_.config.edge_enrolment_ttl_s} * 1000;
+  auto created = parts_.store.create_edge(record, limits::edge_enrolments_pending_max, expired_at_ms);
   if (!created) return refuse(created.error());
+  mine->second.push_back(created->id);
   log::info("edge enrolment requested", {{"edge_id", created->id}, {"name", created->name},
                                          {"key_id", created->key_id}});
   return boost::json::serialize(edge_json(*created));
@@ -94,7 +124,9 @@ Outcome<std::string> EdgeHub::list_json() {
   auto edges = parts_.store.list_edges();
   if (!edges) return refuse(edges.error());
   boost::json::array out;
-  for (const auto& e : *edges) out.push_back(edge_json(e));
+  for (const auto& e : *edges) {
+    if (!expired_enrolment(e)) out.push_back(edge_json(e));
+  }
   return boost::json::serialize(boost::json::object{{"edges", std::move(out)}});
 }
 
@@ -120,6 +152,9 @@ Outcome<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_unt
   }
   auto edge = parts_.store.get_edge(edge_id);
   if (!edge) return refuse(edge.error());
+  if (expired_enrolment(*edge)) {
+    return refuse(404, "not-found", "Not found", "this enrolment expired; the edge must enrol again");
+  }
   if (edge->state == store::EdgeState::revoked) {
     return refuse(409, "edge-revoked", "Edge revoked", "a revoked edge must enrol again with a new key");
   }
@@ -146,7 +181,10 @@ Outcome<std::string> EdgeHub::revoke(int64_t edge_id) {
 
 Outcome<std::string> EdgeHub::grant(int64_t edge_id, std::string_view secret_untrusted) {
   auto edge = parts_.store.get_edge(edge_id);
-  if (!edge) return refuse(404, "not-found", "Not found", "no such edge");
+  if (!edge || expired_enrolment(*edge)) {
+    return refuse(404, "not-found", "Not found",
+                  "no such edge: an enrolment not approved in time is dropped; enrol again");
+  }
   std::string hash = hex_encode(crypto::sha256(as_bytes(secret_untrusted)));
   if (secret_untrusted.empty() || !crypto::constant_time_equal(hash, edge->secret_sha256)) {
     return refuse(403, "forbidden", "Forbidden", "this is not the secret the edge enrolled with");
@@ -288,7 +326,7 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
     o.name = std::move(name);
     return o;
   };
-  router.add(Verb::post, "/v1/edges", [h](Request& r) { return render(h->enroll(r.body), 202); },
+  router.add(Verb::post, "/v1/edges", [h](Request& r) { return render(h->enroll(r.body, r.remote_address), 202); },
              http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_anonymous,
                                 .name = "edges.enroll"});
   router.add(Verb::get, "/v1/edges", [h](Request&) { return render(h->list_json(), 200); },

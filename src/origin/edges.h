@@ -3,6 +3,9 @@
 // what edges report. The protocol is in docs/formats/sync.md.
 #pragma once
 
+#include <deque>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,7 +34,11 @@ class EdgeHub {
   explicit EdgeHub(Parts parts) : parts_(parts) {}
 
   // Anonymous: an edge asks to be enrolled with its key and the hash of a secret.
-  Outcome<std::string> enroll(std::string_view body_untrusted);
+  // Pending enrolments expire (config edge_enrolment_ttl_s); one client address
+  // may have limits::edge_enrolments_per_address_max pending (429 beyond); when
+  // limits::edge_enrolments_pending_max wait, the oldest is dropped, so a flood
+  // of anonymous enrolments can delay but never refuse an operator's edge.
+  Outcome<std::string> enroll(std::string_view body_untrusted, const std::string& client_address);
   // Operator.
   Outcome<std::string> list_json();
   Outcome<std::string> approve(int64_t edge_id, std::string_view body_untrusted);
@@ -55,7 +62,19 @@ class EdgeHub {
   // The edge behind a request's grant: verified token, enrolled, approved.
   Outcome<store::EdgeRecord> authenticate(const http::Request& request);
 
+  // Whether a pending enrolment has outlived edge_enrolment_ttl_s (it no
+  // longer counts, cannot be approved, and is deleted by the next enrolment).
+  bool expired_enrolment(const store::EdgeRecord& edge) const;
+  // The address's enrolments that are still pending and unexpired.
+  uint32_t pending_from(std::vector<int64_t>& edge_ids);
+
   Parts parts_;
+  // Enrolments per client address, for the per-address limit: in memory (a
+  // restart forgets them; the global cap and the TTL still hold), bounded by
+  // limits::edge_enrolment_addresses_max, oldest address forgotten first.
+  std::mutex enrol_mutex_;
+  std::map<std::string, std::vector<int64_t>> enrolments_by_address_;
+  std::deque<std::string> addresses_in_order_;
 };
 
 void add_edge_routes(http::Router& router, EdgeHub& hub);

@@ -200,32 +200,6 @@ std::string_view bearer_token(const Request& request) {
   return {};
 }
 
-// Operator API keys are checked against their stored hashes; known hashes are
-// remembered so a busy claim path does not read the table per request.
-class OperatorAuth {
- public:
-  explicit OperatorAuth(store::Store& store) : store_(store) {}
-  bool operator()(const Request& request) {
-    std::string_view key = bearer_token(request);
-    if (key.empty() || key.size() > limits::identifier_bytes_max) return false;
-    std::string hash = hex_encode(crypto::sha256(as_bytes(key)));
-    {
-      std::lock_guard lock(mutex_);
-      if (known_.contains(hash)) return true;
-    }
-    auto exists = store_.api_key_exists(hash);
-    if (!exists || !*exists) return false;
-    std::lock_guard lock(mutex_);
-    known_.insert(hash);
-    return true;
-  }
-
- private:
-  store::Store& store_;
-  std::mutex mutex_;
-  std::set<std::string> known_;
-};
-
 }  // namespace
 
 Response problem_from_refusal(const Refusal& refusal) {
@@ -237,9 +211,9 @@ Response problem_from_refusal(const Refusal& refusal) {
 }
 
 void add_routes(http::Router& router, OriginService& service, store::Store& store,
-                metrics::Registry& metrics, std::string metrics_token) {
-  auto auth = std::make_shared<OperatorAuth>(store);
-  router.set_authenticator([auth](const Request& r) { return (*auth)(r); });
+                metrics::Registry& metrics, const OperatorKeys& keys, std::string metrics_token) {
+  // Runs on I/O threads: memory only, never the store (OperatorKeys).
+  router.set_authenticator([&keys](const Request& r) { return keys.accepts(bearer_token(r)); });
   http::RouteOptions operator_json{.requires_auth = true,
                                    .body_bytes_max = limits::request_body_bytes_max_json};
   auto op = [&](std::string name) {
@@ -296,7 +270,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   }, op("drops.status"));
   auto upload = op("assets.put");
   upload.streaming = true;
-  upload.body_bytes_max = limits::upload_bytes_max;
+  upload.body_bytes_max = service.config().upload_bytes_max;  // at most limits::upload_bytes_max
   router.add(Verb::put, "/v1/drops/{slug}/assets/{path*}", [s](Request& r) {
     if (!r.spooled) return http::problem(400, "invalid-request", "Invalid request", "no body");
     // From the file name, never the request's Content-Type: a careless client

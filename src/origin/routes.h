@@ -4,14 +4,16 @@
 
 #include "base/metrics.h"
 #include "http/http.h"
+#include "origin/operator_keys.h"
 #include "origin/service.h"
 
 namespace dg::origin {
 
 // Registers every origin route and the operator authenticator on `router`.
+// The authenticator checks bearer values against `keys` (memory only).
 // /metrics answers loopback clients, operators, and `metrics_token` bearers.
 void add_routes(http::Router& router, OriginService& service, store::Store& store,
-                metrics::Registry& metrics, std::string metrics_token = "");
+                metrics::Registry& metrics, const OperatorKeys& keys, std::string metrics_token = "");
 
 // The response for a refusal: problem+json, with Retry-After when set.
 http::Response problem_from_refusal(const Refusal& refusal);

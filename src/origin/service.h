@@ -127,6 +127,7 @@ class OriginService {
   Outcome<std::string> public_drop_json(std::string_view slug);
   Outcome<store::ManifestRecord> current_manifest(std::string_view slug);
   std::string keyring_json() const;
+  const OriginConfig& config() const { return parts_.config; }
 
   // --- Holds and claims.
   std::optional<Outcome<Replay>> replay(const Idempotency& idempotency);

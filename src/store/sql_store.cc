@@ -157,6 +157,34 @@ Result<bool> SqlStore::api_key_exists(std::string_view key_sha256) {
   });
 }
 
+Result<std::vector<std::string>> SqlStore::list_api_keys(uint32_t count_max) {
+  return transact(Tx::read_one, [&](sql::Connection& c) -> Result<std::vector<std::string>> {
+    Result<sql::Rows> rows = c.query("SELECT key_sha256 FROM api_keys ORDER BY key_sha256 LIMIT $1",
+                                     {int64_t{count_max} + 1});
+    if (!rows) return error(rows.error());
+    if (rows->size() > count_max) {
+      return error(Code::limit_exceeded, "more than " + std::to_string(count_max) + " operator API keys");
+    }
+    std::vector<std::string> hashes;
+    for (size_t i = 0; i < rows->size(); ++i) {
+      sql::RowReader r(*rows, i);
+      hashes.push_back(r.text());
+      if (!r.status().ok()) return error(r.status().with_context("api key"));
+    }
+    return hashes;
+  });
+}
+
+Status SqlStore::delete_api_key(std::string_view key_sha256) {
+  return transact(Tx::write, [&](sql::Connection& c) -> Status {
+    Result<sql::Rows> rows =
+        c.query("DELETE FROM api_keys WHERE key_sha256 = $1 RETURNING key_sha256", {key_sha256});
+    if (!rows) return rows.error();
+    if (rows->empty()) return Status(Code::not_found, "no such API key");
+    return Status();
+  });
+}
+
 // --- Drops.
 
 Result<Drop> SqlStore::create_drop(const DropSpec& spec, int64_t now_ms) {

@@ -55,6 +55,8 @@ class SqlStore final : public Store {
 
   Status add_api_key(std::string_view key_sha256, std::string_view label, int64_t now_ms) override;
   Result<bool> api_key_exists(std::string_view key_sha256) override;
+  Result<std::vector<std::string>> list_api_keys(uint32_t count_max) override;
+  Status delete_api_key(std::string_view key_sha256) override;
 
   Result<Drop> create_drop(const DropSpec& spec, int64_t now_ms) override;
   Result<Drop> update_drop(std::string_view slug, const DropSpec& spec, int64_t now_ms) override;
@@ -101,7 +103,8 @@ class SqlStore final : public Store {
   Result<IdempotencyRecord> get_idempotency(std::string_view scope, std::string_view key) override;
   Status put_idempotency(const IdempotencyRecord& record) override;
 
-  Result<EdgeRecord> create_edge(const EdgeRecord& edge, uint32_t pending_max) override;
+  Result<EdgeRecord> create_edge(const EdgeRecord& edge, uint32_t pending_max,
+                                 int64_t pending_expired_at_ms) override;
   Result<EdgeRecord> get_edge(int64_t edge_id) override;
   Result<EdgeRecord> get_edge_by_key_id(std::string_view key_id) override;
   Result<std::vector<EdgeRecord>> list_edges() override;

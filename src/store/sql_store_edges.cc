@@ -60,12 +60,23 @@ std::string_view edge_state_name(EdgeState state) {
   return "revoked";
 }
 
-Result<EdgeRecord> SqlStore::create_edge(const EdgeRecord& edge, uint32_t pending_max) {
+Result<EdgeRecord> SqlStore::create_edge(const EdgeRecord& edge, uint32_t pending_max,
+                                         int64_t pending_expired_at_ms) {
+  if (pending_max == 0) return error(Code::invalid_argument, "pending_max must be at least 1");
   return transact(Tx::write, [&](sql::Connection& c) -> Result<EdgeRecord> {
+    Result<sql::Rows> expired = c.query(
+        "DELETE FROM edges WHERE state = 'pending' AND created_at_ms <= $1", {pending_expired_at_ms});
+    if (!expired) return error(expired.error());
     auto pending = first_count(c.query("SELECT COUNT(*) FROM edges WHERE state = 'pending'", {}));
     if (!pending) return error(pending.error());
     if (*pending >= pending_max) {
-      return error(Code::limit_exceeded, "too many edges wait for approval; approve or revoke some first");
+      // The oldest make room: refusing instead would let a flood of anonymous
+      // enrolments lock the operator's own edge out.
+      Result<sql::Rows> evicted = c.query(
+          "DELETE FROM edges WHERE id IN (SELECT id FROM edges WHERE state = 'pending' "
+          "ORDER BY id LIMIT $1)",
+          {int64_t{*pending} - int64_t{pending_max} + 1});
+      if (!evicted) return error(evicted.error());
     }
     Result<sql::Rows> rows = c.query(
         "INSERT INTO edges (name, edge_key, key_id, secret_sha256, state, drops_json, grant_token, "

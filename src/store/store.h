@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/limits.h"
 #include "base/status.h"
 #include "core/rights.h"
 
@@ -29,12 +30,12 @@ namespace dg::store {
 
 // Limits of the store API. Callers are our own code, but sizes often come
 // from configuration, so a call beyond a limit is refused (invalid_argument)
-// rather than asserted. (They belong in base/limits.h once that file is free.)
-inline constexpr uint32_t lease_serials_max = 1000;
-inline constexpr uint32_t claims_batch_count_max = 1000;
+// rather than asserted. Those configuration can reach live in base/limits.h.
+inline constexpr uint32_t lease_serials_max = limits::lease_serials_max;
+inline constexpr uint32_t claims_batch_count_max = limits::claims_batch_count_max;
 inline constexpr uint32_t events_batch_count_max = 1000;
 inline constexpr uint32_t events_list_count_max = 10'000;
-inline constexpr uint32_t store_connections_max = 64;
+inline constexpr uint32_t store_connections_max = limits::store_connections_max;
 // How long a call waits for a free pooled connection before unavailable.
 inline constexpr int64_t connection_wait_ms_max = 10'000;
 // How long a call waits for a database lock (SQLite busy_timeout,
@@ -206,6 +207,11 @@ class Store {
   virtual Status add_api_key(std::string_view key_sha256, std::string_view label,
                              int64_t now_ms) = 0;
   virtual Result<bool> api_key_exists(std::string_view key_sha256) = 0;
+  // The stored hashes, at most `count_max` (limit_exceeded when there are more):
+  // what the origin holds in memory to check bearer values without the store.
+  virtual Result<std::vector<std::string>> list_api_keys(uint32_t count_max) = 0;
+  // Revokes a key: not_found when no key has that hash.
+  virtual Status delete_api_key(std::string_view key_sha256) = 0;
 
   // --- Drops. create: conflict if the slug exists; edition_size must be in
   // [1, limits::edition_size_max] (invalid_argument). update: not_found; the
@@ -329,9 +335,13 @@ class Store {
   // conflict if (scope, key) exists.
   virtual Status put_idempotency(const IdempotencyRecord& record) = 0;
 
-  // --- Edges. create: conflict if the key is enrolled already, limit_exceeded
-  // when `pending_max` enrolments already wait for approval.
-  virtual Result<EdgeRecord> create_edge(const EdgeRecord& edge, uint32_t pending_max) = 0;
+  // --- Edges. create: conflict if the key is enrolled already. In the same
+  // transaction, pending enrolments created at or before `pending_expired_at_ms`
+  // are deleted, and when `pending_max` still wait the oldest pending ones are
+  // deleted to make room: anonymous enrolments never lock out a new one.
+  // invalid_argument when pending_max is 0.
+  virtual Result<EdgeRecord> create_edge(const EdgeRecord& edge, uint32_t pending_max,
+                                         int64_t pending_expired_at_ms) = 0;
   virtual Result<EdgeRecord> get_edge(int64_t edge_id) = 0;
   virtual Result<EdgeRecord> get_edge_by_key_id(std::string_view key_id) = 0;
   virtual Result<std::vector<EdgeRecord>> list_edges() = 0;

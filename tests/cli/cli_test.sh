@@ -275,6 +275,14 @@ expect_stderr "log_level must be debug, info, warn or error" "the origin's refus
 
 expect_status 0 "edge revoke" -- "$DG" edge revoke "$edge_id"
 expect_stdout "^Revoked edge $edge_id (stall-1)" "revoke says which edge"
+# --- serve runs only on a folder init made: a typo in --data must not start a
+# new origin with a new signing key (bounded by timeout: a serve that wrongly
+# starts would otherwise run forever)
+expect_status 1 "serve refuses a data folder init did not make" -- \
+  timeout 20 "$DG" serve --data typo-data --listen 127.0.0.1:0
+expect_stderr "typo-data/keys/secret.paserk does not exist" "the refusal says what it looked for"
+expect_stderr "run \`dropgate init --data typo-data\` first" "the refusal says to run init first"
+[ ! -e typo-data ] && ok "the refused serve created nothing" || not_ok "the refused serve created nothing"
 
 # --- every command has --help, and usage errors exit 2
 for cmd in "" "keys" "keys new" "keys minisign-pub" "drop" "drop pack" "verify" "verify manifest" \

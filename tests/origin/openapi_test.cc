@@ -80,7 +80,8 @@ TEST(OpenApi, DocumentMatchesTheRouteTable) {
                          owner_secret});
   EdgeHub edges({**store, blobs, signer, keyring, service, system_clock(), config});
   http::Router router;
-  add_routes(router, service, **store, metrics);
+  OperatorKeys keys(**store);
+  add_routes(router, service, **store, metrics, keys);
   add_edge_routes(router, edges);
 
   auto yaml = read_file(std::string(DG_SOURCE_DIR) + "/docs/api/openapi.yaml", 1 << 20);

@@ -146,6 +146,75 @@ TEST_P(StoreConformance, ApiKeysAreAddedOnceAndFound) {
   EXPECT_FALSE(store_->api_key_exists("cd34").value_or(true));
 }
 
+// The origin holds operator keys in memory (OperatorKeys) and refreshes them
+// from this list; a deleted (revoked) key leaves it, and the list is bounded.
+TEST_P(StoreConformance, ApiKeysAreListedBoundedAndDeleted) {
+  ASSERT_OK(store_->add_api_key("bb", "laptop", kT0));
+  ASSERT_OK(store_->add_api_key("aa", "phone", kT0));
+  EXPECT_EQ(store_->list_api_keys(10).value_or(std::vector<std::string>{}),
+            (std::vector<std::string>{"aa", "bb"}));
+  EXPECT_CODE(store_->list_api_keys(1), Code::limit_exceeded);
+  ASSERT_OK(store_->delete_api_key("aa"));
+  EXPECT_CODE(store_->delete_api_key("aa"), Code::not_found);
+  EXPECT_FALSE(store_->api_key_exists("aa").value_or(true));
+  EXPECT_EQ(store_->list_api_keys(1).value_or(std::vector<std::string>{}), (std::vector<std::string>{"bb"}));
+}
+
+EdgeRecord enrolment(int n, int64_t at_ms) {
+  EdgeRecord edge;
+  edge.name = "edge-" + std::to_string(n);
+  edge.edge_key = "k4.public.edge-" + std::to_string(n);
+  edge.key_id = "k4.pid.edge-" + std::to_string(n);
+  edge.secret_sha256 = std::string(64, 'a');
+  edge.created_at_ms = at_ms;
+  return edge;
+}
+
+size_t pending_count(Store& store) {
+  auto edges = store.list_edges();
+  EXPECT_TRUE(edges.has_value());
+  if (!edges) return 0;
+  return std::count_if(edges->begin(), edges->end(), [](const EdgeRecord& e) { return e.state == EdgeState::pending; });
+}
+
+// A full pending list makes room by dropping the oldest pending enrolment, so
+// no number of anonymous enrolments can refuse a new one; approved edges are
+// never dropped.
+TEST_P(StoreConformance, AFullPendingListDropsTheOldestPendingEnrolment) {
+  auto approved = store_->create_edge(enrolment(0, kT0), 3, kT0 - 3600 * kSecond);
+  ASSERT_TRUE(approved.has_value()) << approved.error().to_string();
+  ASSERT_TRUE(store_->update_edge(approved->id, EdgeState::approved, {}, "grant", kT0).has_value());
+  std::vector<int64_t> ids;
+  for (int n = 1; n <= 5; ++n) {
+    auto edge = store_->create_edge(enrolment(n, kT0 + n), 3, kT0 - 3600 * kSecond);
+    ASSERT_TRUE(edge.has_value()) << n << ": " << edge.error().to_string();
+    ids.push_back(edge->id);
+  }
+  EXPECT_EQ(pending_count(*store_), 3u);
+  EXPECT_CODE(store_->get_edge(ids[0]), Code::not_found);
+  EXPECT_CODE(store_->get_edge(ids[1]), Code::not_found);
+  EXPECT_TRUE(store_->get_edge(ids[4]).has_value());
+  EXPECT_EQ(store_->get_edge(approved->id).value_or(EdgeRecord{}).state, EdgeState::approved);
+  // A dropped enrolment's key may enrol again.
+  EXPECT_TRUE(store_->create_edge(enrolment(1, kT0 + 10), 3, kT0 - 3600 * kSecond).has_value());
+  EXPECT_CODE(store_->create_edge(enrolment(5, kT0 + 11), 3, kT0 - 3600 * kSecond), Code::conflict);
+  EXPECT_CODE(store_->create_edge(enrolment(9, kT0), 0, kT0), Code::invalid_argument);
+}
+
+// Pending enrolments created at or before the expiry time are deleted by the
+// next enrolment and no longer count toward the cap; others stay.
+TEST_P(StoreConformance, ExpiredPendingEnrolmentsAreDeletedByTheNextOne) {
+  auto old_one = store_->create_edge(enrolment(1, kT0), 10, kT0 - kSecond);
+  auto young = store_->create_edge(enrolment(2, kT0 + 30 * kSecond), 10, kT0 - kSecond);
+  ASSERT_TRUE(old_one.has_value() && young.has_value());
+  // Later, when everything created at or before kT0 + 10 s has expired:
+  auto fresh = store_->create_edge(enrolment(3, kT0 + 40 * kSecond), 10, kT0 + 10 * kSecond);
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().to_string();
+  EXPECT_CODE(store_->get_edge(old_one->id), Code::not_found);
+  EXPECT_TRUE(store_->get_edge(young->id).has_value());
+  EXPECT_EQ(pending_count(*store_), 2u);
+}
+
 TEST_P(StoreConformance, DropsRoundTripEveryField) {
   DropSpec spec = drop_spec("summer-tape", 200);
   spec.closes_at_ms = kT0 + 3600 * kSecond;
