@@ -45,7 +45,7 @@ class OperatorKeysTest : public ::testing::Test {
     seller_ = std::make_unique<Seller>(*store_, system_clock(), SellerOptions{"test:0"});
     committer_ = std::make_unique<ClaimCommitter>(*store_, 16);
     service_ = std::make_unique<OriginService>(OriginService::Parts{
-        *store_, blobs_, signer_, keyring_, *seller_, *committer_, metrics_, system_clock(), config_});
+        *store_, blobs_, signer_, keyring_, *seller_, *committer_, metrics_, system_clock(), config_, owner_secret_});
     keys_ = std::make_unique<OperatorKeys>(*store_);
     ASSERT_TRUE(keys_->refresh().ok());
     add_routes(router_, *service_, *store_, metrics_, *keys_);
@@ -67,6 +67,7 @@ class OperatorKeysTest : public ::testing::Test {
   crypto::Keyring keyring_;
   OriginConfig config_;
   metrics::Registry metrics_;
+  core::OwnerSecret owner_secret_ = core::OwnerSecret::generate();
   std::unique_ptr<Seller> seller_;
   std::unique_ptr<ClaimCommitter> committer_;
   std::unique_ptr<OriginService> service_;
