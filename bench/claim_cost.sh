@@ -124,6 +124,15 @@ run_origin() {
       ORDER BY calls DESC LIMIT 15" > "$tmp/statements"
     psql_at "$db" -F $'\t' -c "SELECT relname, n_tup_ins, n_tup_upd FROM pg_stat_user_tables
       WHERE n_tup_ins + n_tup_upd > 0 ORDER BY n_tup_ins + n_tup_upd DESC" > "$tmp/tables"
+    # Bytes per row as stored, and whether the idempotency record's answer was
+    # compressed or moved out of line (TOAST): both cost PostgreSQL CPU per claim.
+    psql_at "$db" -F $'\t' -c "SELECT 'claims', round(avg(pg_column_size(c.*))) FROM claims c
+      UNION ALL SELECT 'idempotency', round(avg(pg_column_size(i.*))) FROM idempotency i
+      UNION ALL SELECT 'events', round(avg(pg_column_size(e.*))) FROM events e
+      UNION ALL SELECT 'idempotency.response_body as stored / as text',
+        round(avg(pg_column_size(response_body))::numeric / avg(octet_length(response_body)), 3) FROM idempotency
+      UNION ALL SELECT 'idempotency TOAST bytes', pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'idempotency'" \
+      > "$tmp/widths"
   fi
   say "$n claims: $instructions instructions, $rows rows, $wal_bytes WAL bytes, $pg_cpu_ticks PostgreSQL CPU ticks"
 }
@@ -139,5 +148,7 @@ awk -v i1="$i1" -v i2="$i2" -v r1="$r1" -v r2="$r2" -v w1="$w1" -v w2="$w2" -v c
 if [[ -n "${CALLGRIND_OUT:-}" ]]; then cp "$tmp/callgrind.$n2" "$CALLGRIND_OUT"; fi
 echo "rows written in the $n2-claim run, by table (inserted, updated):"
 sed 's/^/  /' "$tmp/tables"
+echo "average row bytes as stored, and compression of the idempotency answer:"
+sed 's/^/  /' "$tmp/widths"
 echo "statements of the $n2-claim run (calls per claim, rows per claim, statement):"
 sed 's/^/  /' "$tmp/statements"
