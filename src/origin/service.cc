@@ -497,10 +497,11 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
     insert.idempotency = store::IdempotencyRecord{idem.scope, idem.key, idem.request_sha256, 201,
                                                   std::move(record), now_ms};
   }
-  boost::json::object detail{{"source", store::claim_source_name(request.source)}};
-  insert.events = {{"claim", drop.id, serial, request.account, boost::json::serialize(detail), now_ms, ""},
-                   {"token.issued", drop.id, serial, request.account, R"({"purpose":"cert"})", now_ms, ""},
-                   {"token.issued", drop.id, serial, request.account, R"({"purpose":"download"})", now_ms, ""}};
+  // One event per claim: the tokens signed with it are named in it rather
+  // than written as events of their own (two rows fewer per claim).
+  boost::json::object detail{{"source", store::claim_source_name(request.source)},
+                             {"tokens", boost::json::array{"cert", "download"}}};
+  insert.events = {{"claim", drop.id, serial, request.account, boost::json::serialize(detail), now_ms, ""}};
   auto claim = parts_.committer.commit(std::move(insert), std::move(announcement));
   if (claim) {
     metrics_.claims.inc();
