@@ -16,15 +16,20 @@
 # Under valgrind the origin runs ~50x slower, so the group committer's batches
 # are not those of a real surge: compare figures taken with the same N1, N2
 # and concurrency, before and after a change, not with other benchmarks.
+# CLAIM_COST_TOOL=none runs the origin at full speed instead, and gives CPU
+# time per claim of the origin and of PostgreSQL (clock ticks from /proc) in
+# place of instructions: batches as in a surge, figures a little load-bound.
 #
-# Usage: bench/claim_cost.sh [N1 N2]   (default 300 1300 claims, 64 clients)
+# Usage: bench/claim_cost.sh [N1 N2]   (default 300 1300 claims, 64 clients;
+#                                       CLAIM_COST_TOOL=none: 2000 12000)
 # Environment: CALLGRIND_OUT, a file to keep the N2 run's callgrind profile in
 #   (for callgrind_annotate); BENCH_PG_PORT (default 55433), BENCH_HTTP_PORT (default 18090),
 #   BENCH_CLIENTS (default 64), DROPGATE, CLAIMLOAD, PG_BIN as in claim_bench.sh.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-n1=${1:-300} n2=${2:-1300}
+tool=${CLAIM_COST_TOOL:-callgrind}
+if [[ $tool == none ]]; then n1=${1:-2000} n2=${2:-12000}; else n1=${1:-300} n2=${2:-1300}; fi
 clients=${BENCH_CLIENTS:-64}
 pg_port=${BENCH_PG_PORT:-55433}
 http_port=${BENCH_HTTP_PORT:-18090}
@@ -37,7 +42,7 @@ readonly slug=hot-drop
 die() { echo "claim_cost: $*" >&2; exit 1; }
 say() { echo "claim_cost: $*" >&2; }
 
-command -v valgrind > /dev/null || die "valgrind is needed (apt-get install valgrind)"
+[[ $tool == none ]] || command -v valgrind > /dev/null || die "valgrind is needed (apt-get install valgrind)"
 [[ -x "$dropgate" && -x "$claimload" ]] || die "build dropgate and claimload first (ninja -C build dropgate claimload)"
 (( n2 > n1 )) || die "N2 must be larger than N1"
 
@@ -86,8 +91,9 @@ run_origin() {
   local key; key=$(sed -n 's/^operator key: *\(dg_op_[A-Za-z0-9_-]*\)$/\1/p' "$data.init")
   local lsn; lsn=$(psql_at postgres -c "SELECT pg_current_wal_lsn()")
   local ticks; ticks=$(pg_ticks)
-  valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.$n" \
-    "$dropgate" serve --data "$data" --database "$url" --listen "127.0.0.1:$http_port" --log-level warn \
+  local wrap=(valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.$n")
+  [[ $tool == none ]] && wrap=()
+  "${wrap[@]}" "$dropgate" serve --data "$data" --database "$url" --listen "127.0.0.1:$http_port" --log-level warn \
     > "$data.log" 2>&1 &
   server_pid=$!
   local i
@@ -105,6 +111,7 @@ run_origin() {
   if (( n == n2 )); then psql_at "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" > /dev/null; fi
   local json; json=$("$claimload" --url "$origin" --drop "$slug" --api-key "$key" --requests "$n" --concurrency "$clients")
   [[ $(jq -r .claims <<< "$json") == "$n" ]] || die "not every claim was answered 201: $json"
+  origin_ticks=$(awk '{ print $14 + $15 }' "/proc/$server_pid/stat")
   kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=""
   # The origin's backends report their statistics as they exit.
   for ((i = 0; i < 100; i++)); do
@@ -112,8 +119,11 @@ run_origin() {
     sleep 0.1
   done
   sleep 1
-  instructions=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$tmp/callgrind.$n")
-  [[ -n "$instructions" ]] || instructions=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$tmp/callgrind.$n")
+  instructions=0
+  if [[ $tool != none ]]; then
+    instructions=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$tmp/callgrind.$n")
+    [[ -n "$instructions" ]] || instructions=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$tmp/callgrind.$n")
+  fi
   rows=$(psql_at "$db" -c "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables")
   wal_bytes=$(psql_at postgres -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn')")
   pg_cpu_ticks=$(( $(pg_ticks) - ticks ))
@@ -124,20 +134,33 @@ run_origin() {
       ORDER BY calls DESC LIMIT 15" > "$tmp/statements"
     psql_at "$db" -F $'\t' -c "SELECT relname, n_tup_ins, n_tup_upd FROM pg_stat_user_tables
       WHERE n_tup_ins + n_tup_upd > 0 ORDER BY n_tup_ins + n_tup_upd DESC" > "$tmp/tables"
+    # Bytes per row as stored, and whether the idempotency record's answer was
+    # compressed or moved out of line (TOAST): both cost PostgreSQL CPU per claim.
+    psql_at "$db" -F $'\t' -c "SELECT 'claims', round(avg(pg_column_size(c.*))) FROM claims c
+      UNION ALL SELECT 'idempotency', round(avg(pg_column_size(i.*))) FROM idempotency i
+      UNION ALL SELECT 'events', round(avg(pg_column_size(e.*))) FROM events e
+      UNION ALL SELECT 'idempotency.response_body as stored / as text',
+        round(avg(pg_column_size(response_body))::numeric / avg(octet_length(response_body)), 3) FROM idempotency
+      UNION ALL SELECT 'idempotency TOAST bytes', pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'idempotency'" \
+      > "$tmp/widths"
   fi
   say "$n claims: $instructions instructions, $rows rows, $wal_bytes WAL bytes, $pg_cpu_ticks PostgreSQL CPU ticks"
 }
 
 start_postgres
-run_origin "$n1"; i1=$instructions r1=$rows w1=$wal_bytes c1=$pg_cpu_ticks
-run_origin "$n2"; i2=$instructions r2=$rows w2=$wal_bytes c2=$pg_cpu_ticks
+run_origin "$n1"; i1=$instructions r1=$rows w1=$wal_bytes c1=$pg_cpu_ticks o1=$origin_ticks
+run_origin "$n2"; i2=$instructions r2=$rows w2=$wal_bytes c2=$pg_cpu_ticks o2=$origin_ticks
 awk -v i1="$i1" -v i2="$i2" -v r1="$r1" -v r2="$r2" -v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" \
-  -v hz="$(getconf CLK_TCK)" -v n1="$n1" -v n2="$n2" 'BEGIN {
+  -v o1="$o1" -v o2="$o2" -v tool="$tool" -v hz="$(getconf CLK_TCK)" -v n1="$n1" -v n2="$n2" 'BEGIN {
   d = n2 - n1
-  printf "per claim (runs of %d and %d claims, %s clients): %.0f instructions in the origin, %.2f rows, %.0f WAL bytes, %.0f µs of PostgreSQL CPU\n",
-    n1, n2, "'"$clients"'", (i2 - i1) / d, (r2 - r1) / d, (w2 - w1) / d, (c2 - c1) * 1e6 / hz / d }'
-if [[ -n "${CALLGRIND_OUT:-}" ]]; then cp "$tmp/callgrind.$n2" "$CALLGRIND_OUT"; fi
+  origin = tool == "none" ? sprintf("%.0f µs of origin CPU", (o2 - o1) * 1e6 / hz / d) \
+                          : sprintf("%.0f instructions in the origin", (i2 - i1) / d)
+  printf "per claim (runs of %d and %d claims, %s clients): %s, %.2f rows, %.0f WAL bytes, %.0f µs of PostgreSQL CPU\n",
+    n1, n2, "'"$clients"'", origin, (r2 - r1) / d, (w2 - w1) / d, (c2 - c1) * 1e6 / hz / d }'
+if [[ -n "${CALLGRIND_OUT:-}" && $tool != none ]]; then cp "$tmp/callgrind.$n2" "$CALLGRIND_OUT"; fi
 echo "rows written in the $n2-claim run, by table (inserted, updated):"
 sed 's/^/  /' "$tmp/tables"
+echo "average row bytes as stored, and compression of the idempotency answer:"
+sed 's/^/  /' "$tmp/widths"
 echo "statements of the $n2-claim run (calls per claim, rows per claim, statement):"
 sed 's/^/  /' "$tmp/statements"

@@ -119,7 +119,7 @@ stamp() {
   local load=${load_at_start:-$(cut -d' ' -f1-3 /proc/loadavg)}
   local load_note="at most ${load_max}, as required"
   [[ "${forced_load:-no}" == yes ]] && load_note="above ${load_max} (**forced**: BENCH_FORCE=1)"
-  [[ "$quick" == 1 ]] && load_note="not checked (BENCH_QUICK=1)"
+  [[ "$quick" == 1 ]] && load_note="not checked: BENCH_QUICK=1"
   cat <<EOF
 - Command: \`${invocation}\`, which ran \`$1\`
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')

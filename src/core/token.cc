@@ -35,12 +35,12 @@ Status only_keys(const boost::json::object& payload, std::initializer_list<std::
 
 Result<std::string> sign(const TokenSigner& signer, Purpose purpose, boost::json::object fields,
                          int64_t now_ms, std::optional<int64_t> expires_at_ms,
-                         std::string* token_id = nullptr) {
+                         std::string* token_id = nullptr, std::string_view given_id = {}) {
   fields["typ"] = purpose_name(purpose);
   fields["iss"] = signer.issuer();
   fields["iat"] = format_rfc3339(now_ms);
   if (expires_at_ms) fields["exp"] = format_rfc3339(*expires_at_ms);
-  std::string jti = crypto::random_id();
+  std::string jti = given_id.empty() ? crypto::random_id() : std::string(given_id);
   fields["jti"] = jti;
   if (token_id) *token_id = jti;
   std::string payload = boost::json::serialize(fields);
@@ -208,7 +208,8 @@ bool VerifiedDownload::allows(std::string_view path) const {
 }
 
 Result<std::string> issue_download(const TokenSigner& signer, const DownloadFields& fields,
-                                   int64_t now_ms, uint32_t ttl_s) {
+                                   int64_t now_ms, uint32_t ttl_s, std::string* token_id,
+                                   std::string_view given_id) {
   DG_RETURN_IF_ERROR_RESULT(check_ttl(ttl_s, limits::download_token_ttl_s_max));
   DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.account, "account"));
   DG_RETURN_IF_ERROR_RESULT(validate_slug(fields.drop));
@@ -228,7 +229,9 @@ Result<std::string> issue_download(const TokenSigner& signer, const DownloadFiel
     DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.cert_id, "certificate id"));
     payload["cert"] = fields.cert_id;
   }
-  return sign(signer, Purpose::download, std::move(payload), now_ms, now_ms + int64_t{ttl_s} * 1000);
+  if (!given_id.empty()) DG_RETURN_IF_ERROR_RESULT(validate_identifier(given_id, "token id"));
+  return sign(signer, Purpose::download, std::move(payload), now_ms, now_ms + int64_t{ttl_s} * 1000,
+              token_id, given_id);
 }
 
 Result<VerifiedDownload> verify_download(const crypto::Keyring& keyring,

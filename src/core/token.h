@@ -79,8 +79,12 @@ struct VerifiedDownload {
   bool allows(std::string_view path) const;
 };
 // ttl_s must be in (0, limits::download_token_ttl_s_max].
+// `token_id`, if given, receives the token's `jti`. `given_id` non-empty: the
+// `jti` to use instead of a random one, so the same token can be signed again
+// (Ed25519 is deterministic: same key, fields, times and id, same token).
 Result<std::string> issue_download(const TokenSigner& signer, const DownloadFields& fields,
-                                   int64_t now_ms, uint32_t ttl_s);
+                                   int64_t now_ms, uint32_t ttl_s, std::string* token_id = nullptr,
+                                   std::string_view given_id = {});
 Result<VerifiedDownload> verify_download(const crypto::Keyring& keyring,
                                          std::string_view token_untrusted,
                                          const VerifyOptions& options);

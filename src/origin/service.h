@@ -166,6 +166,7 @@ class OriginService {
     int64_t loaded_at_ms = 0;
   };
   Outcome<CachedDrop> load_drop(std::string_view slug, bool fresh = false);
+  Outcome<Replay> rebuild_claim_answer(const store::IdempotencyRecord& record);
   void forget_drop(std::string_view slug);
   std::optional<Refusal> check_claimable(const CachedDrop& cached, const ClaimRequest& request,
                                          int64_t now_ms);

@@ -121,7 +121,7 @@ struct IdempotencyRecord {
 };
 
 struct Event {
-  std::string kind;     // "claim", "hold.expired", "token.issued", "download.completed", …
+  std::string kind;     // "claim", "hold.expired", "claim.revoked", "download.completed", …
   int64_t drop_id = 0;  // not checked against drops: 0 for events of no drop
   std::optional<uint32_t> serial;
   std::string account;

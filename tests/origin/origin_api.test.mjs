@@ -177,6 +177,25 @@ test('idempotent retries return the same serial; a reused key with another body 
   assertProblem(await claim('idem-drop', 'buyer-other', {}, headers), 422, 'idempotency-key-reused')
 })
 
+// The store keeps a claim's answer as a short record and the replay rebuilds
+// it: this checks the rebuilt answer is the first one byte for byte even after
+// the drop was republished with another file (the replay must use the
+// manifest the claim was made under, and re-sign the same download token).
+test('a replayed claim answers byte for byte the first answer, after a republish too', async () => {
+  await makeDrop('replay-drop')
+  const headers = { 'idempotency-key': 'replay-key-1' }
+  const first = await claim('replay-drop', 'buyer-r', {}, headers)
+  assert.equal(first.status, 201, first.text)
+  let r = await api.put('/v1/drops/replay-drop/assets/bonus.txt', new Uint8Array(Buffer.from('bonus\n')))
+  assert.equal(r.status, 201, r.text)
+  r = await api.post('/v1/drops/replay-drop/publish', {}, idem())
+  assert.equal(r.status, 201, r.text)
+  const again = await claim('replay-drop', 'buyer-r', {}, headers)
+  assert.equal(again.status, 201, again.text)
+  assert.equal(again.text, first.text)
+  assert.equal(again.json.files.length, 2)
+})
+
 test('refusals: per-buyer limit (429), sold out (409)', async () => {
   await makeDrop('tiny-drop', { edition: 2 })
   assert.equal((await claim('tiny-drop', 'buyer-a')).status, 201)
