@@ -12,7 +12,8 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
   static constexpr std::string_view kKnown[] = {
       "data_dir", "database", "listen", "public_url", "issuer", "instance", "db_connections",
       "handler_threads", "io_threads", "hold_ttl_s", "download_token_ttl_s", "clock_skew_s",
-      "lease_serials_max", "manifest_ttl_days", "claim_batch_max", "upload_bytes_max", "log_level"};
+      "lease_serials_max", "manifest_ttl_days", "claim_batch_max", "upload_bytes_max", "log_level",
+      "holds_per_account_per_min", "holds_per_address_per_min"};
   auto file = SettingsFile::load(path, kKnown);
   if (!file) return file.error();
   DG_RETURN_IF_ERROR(file->read("data_dir", c.data_dir));
@@ -32,6 +33,10 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
   DG_RETURN_IF_ERROR(file->read("manifest_ttl_days", c.manifest_ttl_days, 3650));
   DG_RETURN_IF_ERROR(file->read("claim_batch_max", c.claim_batch_max, 10'000));
   DG_RETURN_IF_ERROR(file->read("upload_bytes_max", c.upload_bytes_max, 64ull << 30));
+  DG_RETURN_IF_ERROR(file->read("holds_per_account_per_min", c.holds_per_account_per_min,
+                                limits::holds_per_account_per_min_max));
+  DG_RETURN_IF_ERROR(file->read("holds_per_address_per_min", c.holds_per_address_per_min,
+                                limits::holds_per_address_per_min_max));
   return Status();
 }
 
@@ -61,7 +66,8 @@ Status finish_config(OriginConfig& c) {
     c.instance = std::string(host) + ":" + std::to_string(listen->second);
   }
   if (c.download_token_ttl_s == 0 || c.hold_ttl_s == 0 || c.db_connections == 0 ||
-      c.handler_threads == 0 || c.lease_serials_max == 0 || c.claim_batch_max == 0) {
+      c.handler_threads == 0 || c.lease_serials_max == 0 || c.claim_batch_max == 0 ||
+      c.holds_per_account_per_min == 0 || c.holds_per_address_per_min == 0) {
     return Status(Code::invalid_argument,
                   "config: lifetimes, pool sizes and batch sizes must be above zero");
   }
