@@ -145,8 +145,8 @@ class OriginService {
                                                      std::string_view owner);
   // Stores a 2xx answer in the reservation, or frees the key for a retry
   // after any other answer. A failure is logged and must become a 500.
-  Status settle_idempotency(const Idempotency& idempotency, std::string_view owner,
-                            unsigned status, const std::string* body_json);
+  Status settle_idempotency(const Idempotency& idempotency, std::string_view owner, unsigned status,
+                            const std::string* body_json);
   Outcome<ClaimOutcome> claim(std::string_view slug, const ClaimRequest& request,
                               const Idempotency& idempotency);
   // Rate-limited per account and per `client_address` (429 too-many-holds).

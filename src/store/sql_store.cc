@@ -457,8 +457,8 @@ Status SqlStore::answer_idempotency(std::string_view scope, std::string_view key
         {scope, key, owner, int64_t{response_status}, response_body});
     if (!rows) return rows.error();
     if (rows->affected_rows() == 0) {
-      return Status(Code::conflict,
-                    "idempotency key \"" + std::string(key) + "\" is no longer reserved by this request");
+      return Status(Code::conflict, "idempotency key \"" + std::string(key) +
+                                        "\" is no longer reserved by this request");
     }
     return Status();
   });
@@ -473,8 +473,8 @@ Status SqlStore::release_idempotency(std::string_view scope, std::string_view ke
         {scope, key, owner});
     if (!rows) return rows.error();
     if (rows->affected_rows() == 0) {
-      return Status(Code::conflict,
-                    "idempotency key \"" + std::string(key) + "\" is no longer reserved by this request");
+      return Status(Code::conflict, "idempotency key \"" + std::string(key) +
+                                        "\" is no longer reserved by this request");
     }
     return Status();
   });

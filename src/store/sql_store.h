@@ -157,8 +157,8 @@ class SqlStore final : public Store {
   Status consume_hold(sql::Connection& c, const ClaimInsert& insert);
   Status count_buyer_claim(sql::Connection& c, const ClaimInsert& insert);
   // The account's unexpired holds of the drop at `at_ms`.
-  Result<uint32_t> account_live_holds(sql::Connection& c, int64_t drop_id,
-                                      std::string_view account, int64_t at_ms);
+  Result<uint32_t> account_live_holds(sql::Connection& c, int64_t drop_id, std::string_view account,
+                                      int64_t at_ms);
   // Sets *result to the claim or its own refusal; returns a failure that
   // leaves the transaction unusable (it fails the whole batch).
   Status claim_in_savepoint(sql::Connection& c, const ClaimInsert& insert, Result<Claim>* result);

@@ -378,10 +378,10 @@ Result<Hold> SqlStore::create_hold(int64_t drop_id, uint32_t serial, std::string
     Result<uint32_t> held = account_live_holds(c, drop_id, account, now_ms);
     if (!held) return error(held.error());
     if (*claim_count + int64_t{*held} >= int64_t{per_buyer_limit}) {
-      return error(Code::limit_exceeded,
-                   "the account already has " + std::to_string(*claim_count) + " claims and " +
-                       std::to_string(*held) + " holds of drop " + std::to_string(drop_id) +
-                       " (limit " + std::to_string(per_buyer_limit) + ")");
+      return error(Code::limit_exceeded, "the account already has " + std::to_string(*claim_count) +
+                                             " claims and " + std::to_string(*held) +
+                                             " holds of drop " + std::to_string(drop_id) +
+                                             " (limit " + std::to_string(per_buyer_limit) + ")");
     }
     // UNIQUE (drop_id, serial) on holds settles two concurrent holds.
     Result<sql::Rows> rows = c.query(
@@ -565,11 +565,10 @@ Status SqlStore::count_buyer_claim(sql::Connection& c, const ClaimInsert& insert
     held = *live;
   }
   if (count + int64_t{held} > int64_t{insert.per_buyer_limit}) {
-    return Status(Code::limit_exceeded, "the account already has " + std::to_string(count - 1) +
-                                            " claims and " + std::to_string(held) +
-                                            " holds of drop " + std::to_string(insert.drop_id) +
-                                            " (limit " + std::to_string(insert.per_buyer_limit) +
-                                            ")");
+    return Status(Code::limit_exceeded,
+                  "the account already has " + std::to_string(count - 1) + " claims and " +
+                      std::to_string(held) + " holds of drop " + std::to_string(insert.drop_id) +
+                      " (limit " + std::to_string(insert.per_buyer_limit) + ")");
   }
   return Status();
 }

@@ -473,8 +473,8 @@ TEST_P(StoreConformance, ReclaimLeavesALeaseWithAnUnexpiredHoldForALaterPass) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));
-  ASSERT_OK_AND_ASSIGN(
-      Hold hold, store_->create_hold(drop_id, 3, "alice", "origin-1", kT0 + 100 * kSecond, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold hold, store_->create_hold(drop_id, 3, "alice", "origin-1",
+                                                      kT0 + 100 * kSecond, kT0, kAnyLimit));
   EXPECT_EQ(store_->reclaim_dead_sellers(kT0 + 50 * kSecond, 10 * kSecond).value_or(99), 0u);
   EXPECT_EQ(store_->seller_leases("origin-1", kT0 + 50 * kSecond)->size(), 1u);
   // The buyer may still pay while the seller is dead: the hold is confirmable.
@@ -491,8 +491,8 @@ TEST_P(StoreConformance, ReclaimAfterTheHoldExpiredReturnsTheHeldSerialToo) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));
-  ASSERT_OK_AND_ASSIGN(
-      Hold hold, store_->create_hold(drop_id, 3, "alice", "origin-1", kT0 + 100 * kSecond, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold hold, store_->create_hold(drop_id, 3, "alice", "origin-1",
+                                                      kT0 + 100 * kSecond, kT0, kAnyLimit));
   EXPECT_EQ(store_->reclaim_dead_sellers(kT0 + 200 * kSecond, 10 * kSecond).value_or(99), 5u);
   EXPECT_CODE(store_->get_hold(hold.id), Code::not_found);
 }
@@ -514,8 +514,10 @@ TEST_P(StoreConformance, SellerLeasesListWhatIsStillSellable) {
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));  // 1..5
   ASSERT_OK(store_->record_claims({claim(drop_id, 2, "alice")})[0]);
-  ASSERT_OK(store_->create_hold(drop_id, 4, "bob", "origin-1", kT0 + 100 * kSecond, kT0, kAnyLimit));
-  ASSERT_OK(store_->create_hold(drop_id, 5, "carol", "origin-1", kT0 + 10 * kSecond, kT0, kAnyLimit));
+  ASSERT_OK(
+      store_->create_hold(drop_id, 4, "bob", "origin-1", kT0 + 100 * kSecond, kT0, kAnyLimit));
+  ASSERT_OK(
+      store_->create_hold(drop_id, 5, "carol", "origin-1", kT0 + 10 * kSecond, kT0, kAnyLimit));
   ASSERT_OK_AND_ASSIGN(std::vector<Store::LeaseState> states,
                        store_->seller_leases("origin-1", kT0 + 50 * kSecond));
   ASSERT_EQ(states.size(), 1u);
@@ -533,8 +535,10 @@ TEST_P(StoreConformance, HoldsNeedTheSellersLeaseAndAFreeSerial) {
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));  // 1..5
   ASSERT_OK(store_->issue_lease(drop_id, "origin-2", 5, kT0));  // 6..10
   int64_t until = kT0 + 60 * kSecond;
-  EXPECT_CODE(store_->create_hold(drop_id, 6, "a", "origin-1", until, kT0, kAnyLimit), Code::conflict);
-  ASSERT_OK_AND_ASSIGN(Hold hold, store_->create_hold(drop_id, 2, "a", "origin-1", until, kT0, kAnyLimit));
+  EXPECT_CODE(store_->create_hold(drop_id, 6, "a", "origin-1", until, kT0, kAnyLimit),
+              Code::conflict);
+  ASSERT_OK_AND_ASSIGN(Hold hold,
+                       store_->create_hold(drop_id, 2, "a", "origin-1", until, kT0, kAnyLimit));
   EXPECT_EQ(hold.drop_id, drop_id);
   EXPECT_EQ(hold.serial, 2u);
   EXPECT_EQ(hold.account, "a");
@@ -542,13 +546,16 @@ TEST_P(StoreConformance, HoldsNeedTheSellersLeaseAndAFreeSerial) {
   EXPECT_EQ(hold.expires_at_ms, until);
   ASSERT_OK_AND_ASSIGN(Hold fetched, store_->get_hold(hold.id));
   EXPECT_EQ(fetched.serial, 2u);
-  EXPECT_CODE(store_->create_hold(drop_id, 2, "b", "origin-1", until, kT0, kAnyLimit), Code::conflict);
+  EXPECT_CODE(store_->create_hold(drop_id, 2, "b", "origin-1", until, kT0, kAnyLimit),
+              Code::conflict);
   ASSERT_OK(store_->record_claims({claim(drop_id, 3, "c")})[0]);
-  EXPECT_CODE(store_->create_hold(drop_id, 3, "b", "origin-1", until, kT0, kAnyLimit), Code::conflict);
-  EXPECT_CODE(store_->create_hold(drop_id, 4, "b", "origin-1", kT0, kT0, kAnyLimit), Code::invalid_argument);
+  EXPECT_CODE(store_->create_hold(drop_id, 3, "b", "origin-1", until, kT0, kAnyLimit),
+              Code::conflict);
+  EXPECT_CODE(store_->create_hold(drop_id, 4, "b", "origin-1", kT0, kT0, kAnyLimit),
+              Code::invalid_argument);
   // Once expired, a hold is replaced by the next one.
-  ASSERT_OK_AND_ASSIGN(
-      Hold next, store_->create_hold(drop_id, 2, "b", "origin-1", until + 60 * kSecond, until, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold next, store_->create_hold(drop_id, 2, "b", "origin-1",
+                                                      until + 60 * kSecond, until, kAnyLimit));
   EXPECT_NE(next.id, hold.id);
   EXPECT_CODE(store_->get_hold(hold.id), Code::not_found);
   EXPECT_CODE(store_->get_hold(next.id + 100), Code::not_found);
@@ -560,9 +567,12 @@ TEST_P(StoreConformance, ExpireHoldsDeletesAndReturnsExpiredHolds) {
   add_seller("origin-b");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-a", 5, kT0));
   ASSERT_OK(store_->issue_lease(drop_id, "origin-b", 5, kT0));
-  ASSERT_OK_AND_ASSIGN(Hold a1, store_->create_hold(drop_id, 1, "x", "origin-a", kT0 + 10, kT0, kAnyLimit));
-  ASSERT_OK_AND_ASSIGN(Hold a2, store_->create_hold(drop_id, 2, "y", "origin-a", kT0 + 20, kT0, kAnyLimit));
-  ASSERT_OK_AND_ASSIGN(Hold b1, store_->create_hold(drop_id, 6, "z", "origin-b", kT0 + 10, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold a1,
+                       store_->create_hold(drop_id, 1, "x", "origin-a", kT0 + 10, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold a2,
+                       store_->create_hold(drop_id, 2, "y", "origin-a", kT0 + 20, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold b1,
+                       store_->create_hold(drop_id, 6, "z", "origin-b", kT0 + 10, kT0, kAnyLimit));
   ASSERT_OK_AND_ASSIGN(std::vector<Hold> expired, store_->expire_holds("origin-a", kT0 + 15));
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0].id, a1.id);
@@ -581,12 +591,12 @@ TEST_P(StoreConformance, OneFailingClaimDoesNotAffectTheOthersInItsBatch) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 10, kT0));
-  ASSERT_OK_AND_ASSIGN(Hold expired_hold,
-                       store_->create_hold(drop_id, 3, "alice", "origin-1", kT0, kT0 - 1, kAnyLimit));
-  ASSERT_OK_AND_ASSIGN(Hold bobs_hold,
-                       store_->create_hold(drop_id, 4, "bob", "origin-1", kT0 + kSecond, kT0, kAnyLimit));
-  ASSERT_OK_AND_ASSIGN(Hold carols_hold,
-                       store_->create_hold(drop_id, 5, "carol", "origin-1", kT0 + kSecond, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold expired_hold, store_->create_hold(drop_id, 3, "alice", "origin-1", kT0,
+                                                              kT0 - 1, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold bobs_hold, store_->create_hold(drop_id, 4, "bob", "origin-1",
+                                                           kT0 + kSecond, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold carols_hold, store_->create_hold(drop_id, 5, "carol", "origin-1",
+                                                             kT0 + kSecond, kT0, kAnyLimit));
   std::vector<ClaimInsert> batch;
   batch.push_back(claim(drop_id, 1, "alice"));  // 0: ok, with its record and events
   batch[0].per_buyer_limit = 1;
@@ -642,8 +652,8 @@ TEST_P(StoreConformance, AHoldCannotBeConfirmedOnceItExpired) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));
-  ASSERT_OK_AND_ASSIGN(
-      Hold hold, store_->create_hold(drop_id, 1, "alice", "origin-1", kT0 + 10 * kSecond, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold hold, store_->create_hold(drop_id, 1, "alice", "origin-1",
+                                                      kT0 + 10 * kSecond, kT0, kAnyLimit));
   ClaimInsert late = claim(drop_id, 1, "alice");
   late.from_hold_id = hold.id;
   late.at_ms = kT0 + 10 * kSecond;
@@ -658,7 +668,8 @@ TEST_P(StoreConformance, AHeldSerialCannotBeClaimedWithoutItsHold) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));
-  ASSERT_OK(store_->create_hold(drop_id, 1, "alice", "origin-1", kT0 + 10 * kSecond, kT0, kAnyLimit));
+  ASSERT_OK(
+      store_->create_hold(drop_id, 1, "alice", "origin-1", kT0 + 10 * kSecond, kT0, kAnyLimit));
   EXPECT_CODE(store_->record_claims({claim(drop_id, 1, "bob")})[0], Code::conflict);
   ClaimInsert after_expiry = claim(drop_id, 1, "bob");
   after_expiry.at_ms = kT0 + 10 * kSecond;
@@ -708,7 +719,8 @@ TEST_P(StoreConformance, HoldsCountTowardThePerBuyerLimit) {
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 10, kT0));
   int64_t until = kT0 + 60 * kSecond;
-  ASSERT_OK_AND_ASSIGN(Hold held, store_->create_hold(drop_id, 1, "alice", "origin-1", until, kT0, 1));
+  ASSERT_OK_AND_ASSIGN(Hold held,
+                       store_->create_hold(drop_id, 1, "alice", "origin-1", until, kT0, 1));
   EXPECT_CODE(store_->create_hold(drop_id, 2, "alice", "origin-1", until, kT0, 1),
               Code::limit_exceeded);
   EXPECT_OK(store_->create_hold(drop_id, 2, "bob", "origin-1", until, kT0, 1));
@@ -1030,8 +1042,8 @@ TEST_P(StoreConformance, ConcurrentReservationsOfOneKeyLetExactlyOneAct) {
           Result<Hold> hold = store_->create_hold(drop_id, static_cast<uint32_t>(1 + t), "alice",
                                                   "origin-1", kT0 + 60 * kSecond, kT0, kAnyLimit);
           EXPECT_OK(hold);
-          EXPECT_OK(store_->answer_idempotency("operator", "same-key", owner, 201,
-                                               R"({"hold":1})"));
+          EXPECT_OK(
+              store_->answer_idempotency("operator", "same-key", owner, 201, R"({"hold":1})"));
           break;
         }
         case Store::IdempotencyState::in_flight:
