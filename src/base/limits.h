@@ -77,6 +77,18 @@ inline constexpr uint64_t edge_token_cache_bytes_max = 64ull * 1024 * 1024;
 // seconds (sync_timeout_s may lower it).
 inline constexpr uint32_t edge_sync_timeout_s_max = 10;
 
+// Holds (origin). A hold takes a serial off sale for hold_ttl_s, so holds are
+// rate-limited per account and per client address (429 with Retry-After
+// beyond), in bursts of up to a minute's allowance. The address limit is the
+// higher one: one checkout server may hold for many buyers.
+inline constexpr uint32_t holds_per_account_per_min_max = 10;
+inline constexpr uint32_t holds_per_address_per_min_max = 300;
+inline constexpr uint32_t rate_limit_keys_max = 10'000;  // per limiter; memory bound
+
+// Idempotency-Key: longer keys are refused (400), never cut short (two keys
+// cut to one prefix would replay each other's answers).
+inline constexpr uint32_t idempotency_key_bytes_max = identifier_bytes_max;
+
 // JSON.
 inline constexpr uint32_t json_depth_max = 32;
 

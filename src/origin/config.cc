@@ -14,7 +14,7 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
       "data_dir", "database", "listen", "public_url", "issuer", "instance", "db_connections",
       "handler_threads", "io_threads", "hold_ttl_s", "download_token_ttl_s", "clock_skew_s",
       "lease_serials_max", "manifest_ttl_days", "claim_batch_max", "upload_bytes_max", "log_level",
-      "edge_enrolment_ttl_s", "metrics_token"};
+      "edge_enrolment_ttl_s", "metrics_token", "holds_per_account_per_min", "holds_per_address_per_min"};
   auto file = SettingsFile::load(path, kKnown);
   if (!file) return file.error();
   DG_RETURN_IF_ERROR(file->read("data_dir", c.data_dir));
@@ -38,6 +38,10 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
   DG_RETURN_IF_ERROR(file->read("upload_bytes_max", c.upload_bytes_max, limits::upload_bytes_max));
   DG_RETURN_IF_ERROR(
       file->read("edge_enrolment_ttl_s", c.edge_enrolment_ttl_s, limits::edge_enrolment_ttl_s_max));
+  DG_RETURN_IF_ERROR(file->read("holds_per_account_per_min", c.holds_per_account_per_min,
+                                limits::holds_per_account_per_min_max));
+  DG_RETURN_IF_ERROR(file->read("holds_per_address_per_min", c.holds_per_address_per_min,
+                                limits::holds_per_address_per_min_max));
   return Status();
 }
 
@@ -68,7 +72,7 @@ Status finish_config(OriginConfig& c) {
   }
   if (c.download_token_ttl_s == 0 || c.hold_ttl_s == 0 || c.db_connections == 0 ||
       c.handler_threads == 0 || c.lease_serials_max == 0 || c.claim_batch_max == 0 ||
-      c.edge_enrolment_ttl_s == 0) {
+      c.edge_enrolment_ttl_s == 0 || c.holds_per_account_per_min == 0 || c.holds_per_address_per_min == 0) {
     return Status(Code::invalid_argument,
                   "config: lifetimes, pool sizes and batch sizes must be above zero");
   }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "base/limits.h"
 #include "base/status.h"
 
 namespace dg::origin {
@@ -31,6 +32,9 @@ struct OriginConfig {
   uint32_t claim_batch_max = 256;
   uint64_t upload_bytes_max = 4ull << 30;
   uint32_t edge_enrolment_ttl_s = 24 * 3600;  // a pending enrolment expires after this
+  // Up to limits::holds_per_*_per_min_max; configuration may only lower them.
+  uint32_t holds_per_account_per_min = limits::holds_per_account_per_min_max;
+  uint32_t holds_per_address_per_min = limits::holds_per_address_per_min_max;
   std::string log_level = "info";
   // Lets /metrics be scraped from off this host with "Authorization: Bearer
   // <metrics_token>"; empty: loopback only (http/scrape.h).

@@ -11,6 +11,7 @@
 #include "base/time.h"
 #include "core/media_type.h"
 #include "core/validate.h"
+#include "crypto/keys.h"
 #include "crypto/sha256.h"
 #include "http/scrape.h"
 
@@ -31,29 +32,47 @@ Response render(const Outcome<T>& outcome, unsigned status, auto&& to_body) {
 
 Response invalid(const Status& status) { return problem_from_refusal(refusal_from_status(status)); }
 
-Idempotency idempotency_of(const Request& request) {
+// The request's Idempotency-Key and fingerprint. A key longer than the limit
+// is refused, never cut: two keys cut to one prefix would share one answer.
+Result<Idempotency> idempotency_of(const Request& request) {
   Idempotency idem;
   idem.scope = std::string(kOperatorScope);
-  idem.key = std::string(request.header("Idempotency-Key").substr(0, limits::identifier_bytes_max));
+  std::string_view key = request.header("Idempotency-Key");
+  if (key.size() > limits::idempotency_key_bytes_max) {
+    return error(Code::invalid_argument,
+                 "Idempotency-Key: at most " + std::to_string(limits::idempotency_key_bytes_max) +
+                     " characters (this one has " + std::to_string(key.size()) + ")");
+  }
+  idem.key = std::string(key);
   std::string fingerprint = std::string(boost::beast::http::to_string(request.method)) + " " + request.path + "\n" +
                             request.body;
   idem.request_sha256 = hex_encode(crypto::sha256(as_bytes(fingerprint)));
   return idem;
 }
 
-// Runs a mutating POST under its Idempotency-Key: a replay answers with the
-// stored response; a first success is stored for later replays.
-Response idempotent(OriginService& service, store::Store& store, const Request& request,
+// Runs a mutating POST under its Idempotency-Key. The key is reserved before
+// the action runs, so of concurrent requests with one key exactly one acts;
+// the others get its stored answer, or 409 idempotency-in-flight while it
+// runs. A 2xx answer is stored for replays; any other frees the key for a
+// retry. An answer that cannot be stored is a 500: the action happened, but
+// a retry could not be told so.
+Response idempotent(OriginService& service, const Request& request,
                     const std::function<Response()>& run) {
-  Idempotency idem = idempotency_of(request);
-  if (auto replayed = service.replay(idem)) {
-    if (!*replayed) return problem_from_refusal(replayed->error());
-    return http::json_response((*replayed)->status, (*replayed)->body);
+  Result<Idempotency> idem = idempotency_of(request);
+  if (!idem) return invalid(idem.error());
+  if (idem->key.empty()) return run();
+  std::string owner = crypto::random_id();
+  if (auto answered = service.reserve_idempotency(*idem, owner)) {
+    if (!*answered) return problem_from_refusal(answered->error());
+    return http::json_response((*answered)->status, (*answered)->body);
   }
   Response response = run();
   const auto* body = std::get_if<std::string>(&response.body);
-  if (!idem.key.empty() && response.status / 100 == 2 && body) {
-    (void)store.put_idempotency({idem.scope, idem.key, idem.request_sha256, response.status, *body, 0});
+  if (!service.settle_idempotency(*idem, owner, response.status, body).ok() &&
+      response.status / 100 == 2) {
+    return http::problem(500, "internal", "Internal error",
+                         "the action was done, but its answer could not be stored for "
+                         "Idempotency-Key replays");
   }
   return response;
 }
@@ -246,8 +265,8 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
 
   // --- Drops (operator).
   router.add(Verb::get, "/v1/drops", [s](Request& r) { return list_drops(*s, r); }, op("drops.list"));
-  router.add(Verb::post, "/v1/drops", [s, st](Request& r) {
-    return idempotent(*s, *st, r, [&] {
+  router.add(Verb::post, "/v1/drops", [s](Request& r) {
+    return idempotent(*s, r, [&] {
       store::DropSpec defaults;
       defaults.rights.license = "all-rights-reserved";
       auto spec = parse_drop_spec(r.body, defaults, system_clock().now_ms());
@@ -286,18 +305,23 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   router.add(Verb::delete_, "/v1/drops/{slug}/assets/{path*}", [s](Request& r) {
     return render(s->remove_asset(r.param("slug"), r.param("path")), 200, drop_summary);
   }, op("assets.delete"));
-  router.add(Verb::post, "/v1/drops/{slug}/publish", [s, st](Request& r) {
-    return idempotent(*s, *st, r, [&] {
-      return render(s->publish(r.param("slug")), 201, [](const store::ManifestRecord& m) {
-        return boost::json::serialize(boost::json::object{{"version", m.version}, {"sha256", m.sha256}});
-      });
+  router.add(Verb::post, "/v1/drops/{slug}/publish", [s](Request& r) {
+    return idempotent(*s, r, [&] {
+      auto published = s->publish(r.param("slug"));
+      if (!published) return problem_from_refusal(published.error());
+      const store::ManifestRecord& m = published->manifest;
+      // 201 when a new version was signed; 200 when nothing changed.
+      return http::json_response(published->changed ? 201 : 200,
+                                 boost::json::serialize(boost::json::object{
+                                     {"version", m.version}, {"sha256", m.sha256},
+                                     {"changed", published->changed}}));
     });
   }, op("drops.publish"));
   for (auto [verb_path, name] : {std::pair{"/pause", "drops.pause"}, std::pair{"/resume", "drops.resume"},
                                  std::pair{"/close", "drops.close"}}) {
     std::string action = verb_path;
-    router.add(Verb::post, std::string("/v1/drops/{slug}") + verb_path, [s, st, action](Request& r) {
-      return idempotent(*s, *st, r, [&] {
+    router.add(Verb::post, std::string("/v1/drops/{slug}") + verb_path, [s, action](Request& r) {
+      return idempotent(*s, r, [&] {
         auto slug = r.param("slug");
         auto result = action == "/pause" ? s->pause(slug) : action == "/resume" ? s->resume(slug) : s->close(slug);
         return render(result, 200, drop_summary);
@@ -323,11 +347,12 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   }, pub("manifest.signature"));
 
   // --- Holds and claims (operator on behalf of an account).
-  router.add(Verb::post, "/v1/drops/{slug}/holds", [s, st](Request& r) {
-    return idempotent(*s, *st, r, [&] {
+  router.add(Verb::post, "/v1/drops/{slug}/holds", [s](Request& r) {
+    return idempotent(*s, r, [&] {
       auto request = parse_claim_request(r.body);
       if (!request) return invalid(request.error());
-      return render(s->hold(r.param("slug"), *request), 201, [](const HoldOutcome& h) { return h.body_json; });
+      return render(s->hold(r.param("slug"), *request, r.remote_address), 201,
+                    [](const HoldOutcome& h) { return h.body_json; });
     });
   }, op("holds.create"));
   router.add(Verb::post, "/v1/holds/{id}/confirm", [s](Request& r) {
@@ -341,7 +366,9 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       if (!ref) return invalid(ref.error());
       payment_ref = ref->value_or("");
     }
-    auto outcome = s->confirm_hold(*id, payment_ref, idempotency_of(r));
+    auto idem = idempotency_of(r);
+    if (!idem) return invalid(idem.error());
+    auto outcome = s->confirm_hold(*id, payment_ref, *idem);
     if (!outcome) return problem_from_refusal(outcome.error());
     return http::json_response(outcome->status, outcome->body_json);
   }, op("holds.confirm"));
@@ -352,7 +379,9 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   // whatever its cause, then defers to the stored answer (or 422), exactly
   // as if the key had been looked up first.
   router.add(Verb::post, "/v1/drops/{slug}/claims", [s](Request& r) {
-    Idempotency idem = idempotency_of(r);
+    Result<Idempotency> parsed_idem = idempotency_of(r);
+    if (!parsed_idem) return invalid(parsed_idem.error());
+    const Idempotency& idem = *parsed_idem;
     auto request = parse_claim_request(r.body);
     auto outcome = request ? s->claim(r.param("slug"), *request, idem)
                            : std::unexpected(refusal_from_status(request.error()));
@@ -390,8 +419,8 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
     if (!serial) return http::problem(404, "not-found", "Not found", "serials are whole numbers");
     return render(s->certificate_json(r.param("slug"), *serial), 200, [](const std::string& b) { return b; });
   }, pub("certificates.get"));
-  router.add(Verb::post, "/v1/drops/{slug}/certificates/{serial}/revoke", [s, st](Request& r) {
-    return idempotent(*s, *st, r, [&] {
+  router.add(Verb::post, "/v1/drops/{slug}/certificates/{serial}/revoke", [s](Request& r) {
+    return idempotent(*s, r, [&] {
       auto serial = parse_u32(r.param("serial"));
       if (!serial) return http::problem(404, "not-found", "Not found", "serials are whole numbers");
       std::string reason = "revoked by operator";

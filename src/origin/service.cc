@@ -4,6 +4,7 @@
 
 #include "base/encoding.h"
 #include "base/json.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "core/validate.h"
@@ -84,6 +85,31 @@ std::string claim_answer_json(const std::string& public_url, const store::Drop& 
 // 100 bytes instead of the ~2 KB answer, written with every claim.
 constexpr std::string_view kClaimRecordPrefix = R"({"rebuild":"claim",)";
 
+// remaining: serials a buyer could get now (neither claimed nor held); held:
+// serials in unexpired holds, which come back if their holds expire;
+// sold_out: every serial is claimed, for good.
+void add_availability(boost::json::object& out, const store::Drop& drop, uint32_t claimed,
+                      uint32_t held) {
+  uint32_t edition = drop.spec.edition_size;
+  uint32_t taken = std::min(edition, claimed);
+  out["held"] = std::min(held, edition - taken);
+  out["remaining"] = edition - taken - std::min(held, edition - taken);
+  out["sold_out"] = taken == edition;
+}
+
+// Whether `next` says what `current` says: the same drop, edition, window,
+// rights and files. Version and times are not content. Compared as the
+// manifest JSON, so what the wire cannot tell apart (e.g. milliseconds of the
+// window, which the manifest gives in whole seconds) is the same.
+bool same_content(const core::Manifest& current, core::Manifest next) {
+  next.version = current.version;
+  next.issued_at_ms = current.issued_at_ms;
+  next.expires_at_ms = current.expires_at_ms;
+  auto current_json = core::manifest_to_json(current);
+  auto next_json = core::manifest_to_json(next);
+  return current_json && next_json && *current_json == *next_json;
+}
+
 }  // namespace
 
 Refusal refusal_from_status(const Status& status) {
@@ -109,6 +135,8 @@ Refusal refusal_from_status(const Status& status) {
 
 OriginService::OriginService(Parts parts)
     : parts_(parts),
+      holds_per_account_(parts.config.holds_per_account_per_min, limits::rate_limit_keys_max),
+      holds_per_address_(parts.config.holds_per_address_per_min, limits::rate_limit_keys_max),
       metrics_{
           parts.metrics.counter("dropgate_claims_total", "Claims recorded."),
           parts.metrics.counter("dropgate_holds_total", "Holds created."),
@@ -206,7 +234,7 @@ Outcome<store::Drop> OriginService::remove_asset(std::string_view slug, std::str
   return cached->drop;
 }
 
-Outcome<store::ManifestRecord> OriginService::publish(std::string_view slug) {
+Outcome<PublishOutcome> OriginService::publish(std::string_view slug) {
   auto cached = load_drop(slug, true);
   if (!cached) return std::unexpected(cached.error());
   const store::Drop& drop = cached->drop;
@@ -228,6 +256,17 @@ Outcome<store::ManifestRecord> OriginService::publish(std::string_view slug) {
   m.window = {drop.spec.opens_at_ms, drop.spec.closes_at_ms};
   m.rights = drop.spec.rights;
   for (const auto& a : *assets) m.assets.push_back({a.path, a.size_bytes, a.sha256, a.media_type});
+  // Nothing changed: a new version would only make edges fetch and verify
+  // the same content again. It is re-signed once half its lifetime is gone,
+  // so that republishing keeps a manifest from expiring.
+  const core::Manifest* current = cached->manifest.get();
+  if (current != nullptr && same_content(*current, m) &&
+      current->expires_at_ms - now_ms > (m.expires_at_ms - now_ms) / 2) {
+    auto record = parts_.store.current_manifest(drop.id);
+    if (!record) return refuse(record.error());
+    log::info("publish: nothing changed", {{"drop", std::string(slug)}, {"version", record->version}});
+    return PublishOutcome{std::move(*record), false};
+  }
   auto signed_manifest = core::sign_manifest(m, parts_.signer.key());
   if (!signed_manifest) return refuse(signed_manifest.error());
   store::ManifestRecord record{m.version, signed_manifest->json, signed_manifest->minisig,
@@ -240,7 +279,7 @@ Outcome<store::ManifestRecord> OriginService::publish(std::string_view slug) {
   }
   forget_drop(slug);
   log::info("manifest published", {{"drop", std::string(slug)}, {"version", m.version}});
-  return record;
+  return PublishOutcome{std::move(record), true};
 }
 
 Outcome<store::Drop> OriginService::transition(std::string_view slug,
@@ -298,16 +337,18 @@ Outcome<std::string> OriginService::operator_status_json(std::string_view slug) 
   auto cached = load_drop(slug, true);
   if (!cached) return std::unexpected(cached.error());
   const auto& drop = cached->drop;
+  int64_t now_ms = parts_.clock.now_ms();
   auto claims = parts_.store.claim_count(drop.id);
+  auto held = parts_.store.live_hold_count(drop.id, now_ms);
   auto unleased = parts_.store.unleased_count(drop.id);
   auto assets = parts_.store.list_assets(drop.id);
   auto downloads = parts_.store.count_events(drop.id, "download.completed");
-  if (!claims || !unleased || !assets || !downloads) {
+  if (!claims || !held || !unleased || !assets || !downloads) {
     return refuse(Status(Code::unavailable, "store unavailable"));
   }
-  auto out = drop_json(drop, effective_state(drop, parts_.clock.now_ms()));
+  auto out = drop_json(drop, effective_state(drop, now_ms));
   out["claimed"] = *claims;
-  out["remaining"] = drop.spec.edition_size - std::min(*claims, drop.spec.edition_size);
+  add_availability(out, drop, *claims, *held);
   out["unleased"] = *unleased;
   out["downloads_completed"] = *downloads;
   boost::json::array files;
@@ -327,11 +368,14 @@ Outcome<std::string> OriginService::public_drop_json(std::string_view slug) {
   if (cached->drop.state == store::DropState::draft) {
     return refuse(404, "not-found", "Not found", "no published drop \"" + std::string(slug) + "\"");
   }
+  int64_t now_ms = parts_.clock.now_ms();
   auto claims = parts_.store.claim_count(cached->drop.id);
   if (!claims) return refuse(claims.error());
+  auto held = parts_.store.live_hold_count(cached->drop.id, now_ms);
+  if (!held) return refuse(held.error());
   const auto& drop = cached->drop;
-  auto out = drop_json(drop, effective_state(drop, parts_.clock.now_ms()));
-  out["remaining"] = drop.spec.edition_size - std::min(*claims, drop.spec.edition_size);
+  auto out = drop_json(drop, effective_state(drop, now_ms));
+  add_availability(out, drop, *claims, *held);
   out["manifest_url"] = "/v1/drops/" + drop.spec.slug + "/manifest.json";
   return boost::json::serialize(out);
 }
@@ -358,12 +402,46 @@ std::optional<Outcome<Replay>> OriginService::replay(const Idempotency& idem) {
     if (record.error().code() == Code::not_found) return std::nullopt;
     return refuse(record.error());
   }
-  if (record->request_sha256 != idem.request_sha256) {
+  return answer_from(*record, idem);
+}
+
+std::optional<Outcome<Replay>> OriginService::answer_from(const store::IdempotencyRecord& record,
+                                                          const Idempotency& idem) {
+  if (record.request_sha256 != idem.request_sha256) {
     return refuse(422, "idempotency-key-reused", "Idempotency-Key reused",
                   "this Idempotency-Key was used with a different request; use a new key");
   }
-  if (record->response_body.starts_with(kClaimRecordPrefix)) return rebuild_claim_answer(*record);
-  return Replay{record->response_status, record->response_body};
+  if (record.response_status == 0) {
+    return refuse(409, "idempotency-in-flight", "Request in progress",
+                  "a request with this Idempotency-Key is still being answered; retry shortly", 1);
+  }
+  if (record.response_body.starts_with(kClaimRecordPrefix)) return rebuild_claim_answer(record);
+  return Replay{record.response_status, record.response_body};
+}
+
+std::optional<Outcome<Replay>> OriginService::reserve_idempotency(const Idempotency& idem,
+                                                                  std::string_view owner) {
+  store::IdempotencyRecord marker{idem.scope, idem.key, idem.request_sha256, 0, "",
+                                  parts_.clock.now_ms()};
+  auto reservation = parts_.store.reserve_idempotency(marker, owner);
+  if (!reservation) return refuse(reservation.error());
+  if (reservation->state == store::Store::IdempotencyState::reserved) return std::nullopt;
+  return answer_from(reservation->record, idem);
+}
+
+Status OriginService::settle_idempotency(const Idempotency& idem, std::string_view owner,
+                                         unsigned status, const std::string* body_json) {
+  bool answered = status / 100 == 2 && body_json != nullptr;
+  Status settled = answered ? parts_.store.answer_idempotency(idem.scope, idem.key, owner, status,
+                                                              *body_json)
+                            : parts_.store.release_idempotency(idem.scope, idem.key, owner);
+  if (!settled.ok()) {
+    // Answered: the action happened, and a retry cannot replay it. Released:
+    // the key stays reserved until idempotency_in_flight_ms_max passes.
+    log::error("idempotency: could not settle a reserved key",
+               {{"key", idem.key}, {"answered", answered}, {"error", settled.to_string()}});
+  }
+  return settled;
 }
 
 // Rebuilds a claim's answer from its idempotency record and its row: the
@@ -549,11 +627,22 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
   return refuse(failure);
 }
 
-Outcome<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimRequest& request) {
+Outcome<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimRequest& request,
+                                         std::string_view client_address) {
   if (Status s = core::validate_identifier(request.account, "account"); !s.ok()) return refuse(s);
+  int64_t now_ms = parts_.clock.now_ms();
+  if (uint32_t wait_s = holds_per_address_.take(client_address, now_ms); wait_s > 0) {
+    return refuse(429, "too-many-holds", "Too many holds",
+                  "too many holds from this address; retry in " + std::to_string(wait_s) + " s",
+                  wait_s);
+  }
+  if (uint32_t wait_s = holds_per_account_.take(request.account, now_ms); wait_s > 0) {
+    return refuse(429, "too-many-holds", "Too many holds",
+                  "too many holds for this account; retry in " + std::to_string(wait_s) + " s",
+                  wait_s);
+  }
   auto cached = load_drop(slug);
   if (!cached) return std::unexpected(cached.error());
-  int64_t now_ms = parts_.clock.now_ms();
   if (auto refusal = check_claimable(*cached, request, now_ms)) return std::unexpected(*refusal);
   auto held = parts_.store.account_claim_count(cached->drop.id, request.account);
   if (held && *held >= cached->drop.spec.per_buyer_limit) {
@@ -570,9 +659,14 @@ Outcome<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReque
   }
   int64_t expires_at_ms = now_ms + int64_t{parts_.config.hold_ttl_s} * 1000;
   auto hold = parts_.store.create_hold(cached->drop.id, *serial, request.account, parts_.seller.id(),
-                                       expires_at_ms, now_ms);
+                                       expires_at_ms, now_ms, cached->drop.spec.per_buyer_limit);
   if (!hold) {
     parts_.seller.give_back(cached->drop.id, *serial);
+    if (hold.error().code() == Code::limit_exceeded) {
+      return refuse(429, "per-buyer-limit", "Per-buyer limit reached",
+                    "this account's claims and holds already reach the limit of " +
+                        std::to_string(cached->drop.spec.per_buyer_limit) + " for this drop");
+    }
     return refuse(hold.error());
   }
   metrics_.holds.inc();

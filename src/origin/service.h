@@ -23,6 +23,7 @@
 #include "origin/blob_store.h"
 #include "origin/committer.h"
 #include "origin/config.h"
+#include "origin/rate_limit.h"
 #include "origin/seller.h"
 #include "store/store.h"
 
@@ -52,6 +53,11 @@ struct ClaimRequest {
 struct ClaimOutcome {
   unsigned status = 201;
   std::string body_json;
+};
+
+struct PublishOutcome {
+  store::ManifestRecord manifest;
+  bool changed = true;  // false: nothing changed, `manifest` is the current version
 };
 
 struct HoldOutcome {
@@ -112,8 +118,11 @@ class OriginService {
                                         std::string_view media_type);
   Outcome<store::Drop> remove_asset(std::string_view slug, std::string_view path);
   // Signs and stores the next manifest version from the drop's assets; a
-  // draft becomes scheduled (or live once its window opens).
-  Outcome<store::ManifestRecord> publish(std::string_view slug);
+  // draft becomes scheduled (or live once its window opens). When the content
+  // (drop, edition, window, rights, assets) equals the current version's and
+  // that version has more than half its lifetime left, signs nothing and
+  // returns the current version (changed: false).
+  Outcome<PublishOutcome> publish(std::string_view slug);
   Outcome<store::Drop> pause(std::string_view slug);
   Outcome<store::Drop> resume(std::string_view slug);
   Outcome<store::Drop> close(std::string_view slug);
@@ -130,10 +139,24 @@ class OriginService {
   const OriginConfig& config() const { return parts_.config; }
 
   // --- Holds and claims.
+  // The stored answer to an Idempotency-Key: nullopt when the key is unknown;
+  // 422 when it was used with another request; 409 idempotency-in-flight
+  // (Retry-After) while its first request is still running.
   std::optional<Outcome<Replay>> replay(const Idempotency& idempotency);
+  // Reserves the key before an action runs, so that of concurrent requests
+  // with one key exactly one acts. nullopt: reserved for `owner` (act, then
+  // settle_idempotency); otherwise the answer to give instead, as replay().
+  std::optional<Outcome<Replay>> reserve_idempotency(const Idempotency& idempotency,
+                                                     std::string_view owner);
+  // Stores a 2xx answer in the reservation, or frees the key for a retry
+  // after any other answer. A failure is logged and must become a 500.
+  Status settle_idempotency(const Idempotency& idempotency, std::string_view owner, unsigned status,
+                            const std::string* body_json);
   Outcome<ClaimOutcome> claim(std::string_view slug, const ClaimRequest& request,
                               const Idempotency& idempotency);
-  Outcome<HoldOutcome> hold(std::string_view slug, const ClaimRequest& request);
+  // Rate-limited per account and per `client_address` (429 too-many-holds).
+  Outcome<HoldOutcome> hold(std::string_view slug, const ClaimRequest& request,
+                            std::string_view client_address);
   Outcome<ClaimOutcome> confirm_hold(int64_t hold_id, const std::string& payment_ref,
                                      const Idempotency& idempotency);
   // Periodic: heartbeat, hold expiry (with events and metrics), reclaim.
@@ -173,10 +196,14 @@ class OriginService {
   Outcome<ClaimOutcome> finish_claim(const CachedDrop& cached, uint32_t serial,
                                      const ClaimRequest& request, const Idempotency& idempotency,
                                      std::optional<int64_t> hold_id);
+  std::optional<Outcome<Replay>> answer_from(const store::IdempotencyRecord& record,
+                                             const Idempotency& idempotency);
   Outcome<store::Drop> transition(std::string_view slug, std::vector<store::DropState> from,
                                   store::DropState to);
 
   Parts parts_;
+  RateLimiter holds_per_account_;
+  RateLimiter holds_per_address_;
   std::mutex revocations_mutex_;
   std::optional<SignedList> revocations_;
   std::set<std::string> revoked_cert_ids_;  // the ids on revocations_

@@ -345,13 +345,35 @@ CREATE TABLE edges (
 );
 )sql";
 
+// Version 3: holds count toward the per-buyer limit, and Idempotency-Keys are
+// reserved before their action runs.
+// - buyer_claims.holds_until_ms: the latest expiry of a hold the buyer took
+//   (0: none). A claim counts the buyer's live holds only while it is in the
+//   future, so a buyer who never held pays nothing for the hold check.
+// - holds_by_account: that count, and the hold check of create_hold.
+// - idempotency.owner: the request that reserved a key not yet answered
+//   (response_status 0); empty once answered, or for records written whole.
+constexpr std::string_view kSqliteV3 = R"sql(
+ALTER TABLE buyer_claims ADD COLUMN holds_until_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX holds_by_account ON holds (drop_id, account);
+ALTER TABLE idempotency ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::string_view kPostgresV3 = R"sql(
+ALTER TABLE buyer_claims ADD COLUMN holds_until_ms BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX holds_by_account ON holds (drop_id, account);
+ALTER TABLE idempotency ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr std::array kSqliteMigrations = {
     Migration{1, "initial schema", kSqliteV1},
     Migration{2, "edges", kSqliteV2},
+    Migration{3, "holds count toward the buyer limit; idempotency reservations", kSqliteV3},
 };
 constexpr std::array kPostgresMigrations = {
     Migration{1, "initial schema", kPostgresV1},
     Migration{2, "edges", kPostgresV2},
+    Migration{3, "holds count toward the buyer limit; idempotency reservations", kPostgresV3},
 };
 static_assert(kSqliteMigrations.size() == kPostgresMigrations.size());
 

@@ -425,6 +425,92 @@ Status SqlStore::put_idempotency(const IdempotencyRecord& record) {
                   [&](sql::Connection& c) -> Status { return insert_idempotency(c, record); });
 }
 
+Result<Store::IdempotencyReservation> SqlStore::reserve_idempotency(const IdempotencyRecord& marker,
+                                                                    std::string_view owner) {
+  if (owner.empty() || marker.key.empty()) {
+    return error(Code::invalid_argument, "a reservation needs a key and an owner");
+  }
+  return transact(Tx::write, [&](sql::Connection& c) -> Result<IdempotencyReservation> {
+    // Twice at most: a reservation released between our INSERT and SELECT
+    // leaves the key free for the second INSERT.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      // On PostgreSQL an INSERT that meets another transaction's uncommitted
+      // row waits for it, so of concurrent requests exactly one inserts.
+      Result<sql::Rows> inserted = c.query(
+          "INSERT INTO idempotency (scope, key, request_sha256, response_status, response_body, "
+          "created_at_ms, owner) VALUES ($1, $2, $3, 0, '', $4, $5) "
+          "ON CONFLICT (scope, key) DO NOTHING",
+          {marker.scope, marker.key, marker.request_sha256, marker.created_at_ms, owner});
+      if (!inserted) return error(inserted.error());
+      if (inserted->affected_rows() == 1) {
+        return IdempotencyReservation{IdempotencyState::reserved, marker};
+      }
+      Result<sql::Rows> rows = c.query(
+          locked(select_from(kIdempotencyColumns, "idempotency WHERE scope = $1 AND key = $2")),
+          {marker.scope, marker.key});
+      if (!rows) return error(rows.error());
+      if (rows->empty()) continue;
+      Result<IdempotencyRecord> existing = read_idempotency(*rows, 0);
+      if (!existing) return error(existing.error());
+      if (existing->response_status != 0) {
+        return IdempotencyReservation{IdempotencyState::answered, std::move(*existing)};
+      }
+      if (existing->created_at_ms > marker.created_at_ms - idempotency_in_flight_ms_max) {
+        return IdempotencyReservation{IdempotencyState::in_flight, std::move(*existing)};
+      }
+      // The request that reserved the key died without answering: take over.
+      Result<sql::Rows> taken = c.query(
+          "UPDATE idempotency SET request_sha256 = $3, created_at_ms = $4, owner = $5 "
+          "WHERE scope = $1 AND key = $2 AND response_status = 0",
+          {marker.scope, marker.key, marker.request_sha256, marker.created_at_ms, owner});
+      if (!taken) return error(taken.error());
+      if (taken->affected_rows() != 1) {
+        return error(Code::corruption, "a locked idempotency reservation changed");
+      }
+      log::warn("store: took over a stale idempotency reservation",
+                {{"key", marker.key}, {"reserved_at_ms", existing->created_at_ms}});
+      return IdempotencyReservation{IdempotencyState::reserved, marker};
+    }
+    return error(Code::unavailable, "idempotency key \"" + marker.key + "\" keeps changing");
+  });
+}
+
+Status SqlStore::answer_idempotency(std::string_view scope, std::string_view key,
+                                    std::string_view owner, unsigned response_status,
+                                    std::string_view response_body) {
+  if (response_status < 100 || response_status > 599) {
+    return Status(Code::invalid_argument, "an answer needs an HTTP status");
+  }
+  return transact(Tx::write, [&](sql::Connection& c) -> Status {
+    Result<sql::Rows> rows = c.query(
+        "UPDATE idempotency SET response_status = $4, response_body = $5, owner = '' "
+        "WHERE scope = $1 AND key = $2 AND owner = $3 AND response_status = 0",
+        {scope, key, owner, int64_t{response_status}, response_body});
+    if (!rows) return rows.error();
+    if (rows->affected_rows() == 0) {
+      return Status(Code::conflict, "idempotency key \"" + std::string(key) +
+                                        "\" is no longer reserved by this request");
+    }
+    return Status();
+  });
+}
+
+Status SqlStore::release_idempotency(std::string_view scope, std::string_view key,
+                                     std::string_view owner) {
+  return transact(Tx::write, [&](sql::Connection& c) -> Status {
+    Result<sql::Rows> rows = c.query(
+        "DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND owner = $3 "
+        "AND response_status = 0",
+        {scope, key, owner});
+    if (!rows) return rows.error();
+    if (rows->affected_rows() == 0) {
+      return Status(Code::conflict, "idempotency key \"" + std::string(key) +
+                                        "\" is no longer reserved by this request");
+    }
+    return Status();
+  });
+}
+
 // --- Events.
 
 Result<uint32_t> SqlStore::insert_events(sql::Connection& c, std::span<const Event> events) {

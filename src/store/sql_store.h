@@ -85,9 +85,10 @@ class SqlStore final : public Store {
   Result<uint32_t> release_leases(std::string_view seller_id, int64_t now_ms) override;
 
   Result<Hold> create_hold(int64_t drop_id, uint32_t serial, std::string_view account,
-                           std::string_view seller_id, int64_t expires_at_ms,
-                           int64_t now_ms) override;
+                           std::string_view seller_id, int64_t expires_at_ms, int64_t now_ms,
+                           uint32_t per_buyer_limit) override;
   Result<Hold> get_hold(int64_t hold_id) override;
+  Result<uint32_t> live_hold_count(int64_t drop_id, int64_t now_ms) override;
   Result<std::vector<Hold>> expire_holds(std::string_view seller_id, int64_t now_ms) override;
 
   std::vector<Result<Claim>> record_claims(const std::vector<ClaimInsert>& inserts) override;
@@ -102,6 +103,12 @@ class SqlStore final : public Store {
 
   Result<IdempotencyRecord> get_idempotency(std::string_view scope, std::string_view key) override;
   Status put_idempotency(const IdempotencyRecord& record) override;
+  Result<IdempotencyReservation> reserve_idempotency(const IdempotencyRecord& marker,
+                                                     std::string_view owner) override;
+  Status answer_idempotency(std::string_view scope, std::string_view key, std::string_view owner,
+                            unsigned response_status, std::string_view response_body) override;
+  Status release_idempotency(std::string_view scope, std::string_view key,
+                             std::string_view owner) override;
 
   Result<EdgeRecord> create_edge(const EdgeRecord& edge, uint32_t pending_max,
                                  int64_t pending_expired_at_ms) override;
@@ -152,6 +159,9 @@ class SqlStore final : public Store {
   Status check_claim_preconditions(sql::Connection& c, const ClaimInsert& insert);
   Status consume_hold(sql::Connection& c, const ClaimInsert& insert);
   Status count_buyer_claim(sql::Connection& c, const ClaimInsert& insert);
+  // The account's unexpired holds of the drop at `at_ms`.
+  Result<uint32_t> account_live_holds(sql::Connection& c, int64_t drop_id, std::string_view account,
+                                      int64_t at_ms);
   // Sets *result to the claim or its own refusal; returns a failure that
   // leaves the transaction unusable (it fails the whole batch).
   Status claim_in_savepoint(sql::Connection& c, const ClaimInsert& insert, Result<Claim>* result);

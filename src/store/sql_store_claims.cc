@@ -208,16 +208,15 @@ Status insert_claims_together(sql::Connection& c, std::span<const ClaimInsert* c
 }
 
 // count_buyer_claim for the batch: one upsert over its buyers (distinct, see
-// may_go_together), in the batch's order, refused if any buyer passes the limit.
+// may_go_together), in the batch's order, refused if any buyer passes the limit
+// or may have live holds (count_buyer_claim counts those one by one).
 Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* const> batch) {
-  std::map<std::pair<int64_t, std::string_view>, uint32_t> limit_of;
-  for (const ClaimInsert* insert : batch) {
-    limit_of[{insert->drop_id, insert->account}] = insert->per_buyer_limit;
-  }
+  std::map<std::pair<int64_t, std::string_view>, const ClaimInsert*> limit_of;
+  for (const ClaimInsert* insert : batch) limit_of[{insert->drop_id, insert->account}] = insert;
   return insert_rows(
       c, "INSERT INTO buyer_claims (drop_id, account, claim_count)",
       " ON CONFLICT (drop_id, account) DO UPDATE SET claim_count = buyer_claims.claim_count + 1 "
-      "RETURNING drop_id, account, claim_count",
+      "RETURNING drop_id, account, claim_count, holds_until_ms",
       3, batch.size(),
       [&](size_t k, std::vector<sql::Value>& p) {
         p.insert(p.end(), {batch[k]->drop_id, batch[k]->account, int64_t{1}});
@@ -228,12 +227,16 @@ Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* co
           int64_t drop_id = reader.int64();
           std::string account = reader.text();
           int64_t count = reader.int64();
+          int64_t holds_until_ms = reader.int64();
           if (!reader.status().ok()) return reader.status();
           auto limit = limit_of.find({drop_id, account});
           if (limit == limit_of.end())
             return Status(Code::corruption, "an unasked buyer came back");
-          if (count > int64_t{limit->second}) {
+          if (count > int64_t{limit->second->per_buyer_limit}) {
             return not_together(Code::limit_exceeded, "a buyer is at the per-buyer limit");
+          }
+          if (holds_until_ms > limit->second->at_ms) {
+            return not_together(Code::limit_exceeded, "a buyer may have live holds");
           }
         }
         return Status();

@@ -351,7 +351,7 @@ Status SqlStore::check_lease_covers(sql::Connection& c, int64_t drop_id, std::st
 
 Result<Hold> SqlStore::create_hold(int64_t drop_id, uint32_t serial, std::string_view account,
                                    std::string_view seller_id, int64_t expires_at_ms,
-                                   int64_t now_ms) {
+                                   int64_t now_ms, uint32_t per_buyer_limit) {
   if (expires_at_ms <= now_ms) return error(Code::invalid_argument, "a hold must expire later");
   return transact(Tx::write, [&](sql::Connection& c) -> Result<Hold> {
     DG_RETURN_IF_ERROR_RESULT(check_lease_covers(c, drop_id, seller_id, serial));
@@ -363,6 +363,26 @@ Result<Hold> SqlStore::create_hold(int64_t drop_id, uint32_t serial, std::string
         c.query("DELETE FROM holds WHERE drop_id = $1 AND serial = $2 AND expires_at_ms <= $3",
                 {drop_id, int64_t{serial}, now_ms});
     if (!expired) return error(expired.error());
+    // The buyer's counter row, locked until commit: the buyer's concurrent
+    // holds and claims queue here, and each counts what the one before wrote.
+    // holds_until_ms tells later claims that this buyer may have live holds.
+    Result<sql::Rows> buyer = c.query(
+        "INSERT INTO buyer_claims (drop_id, account, claim_count, holds_until_ms) "
+        "VALUES ($1, $2, 0, $3) ON CONFLICT (drop_id, account) DO UPDATE SET holds_until_ms = "
+        "CASE WHEN buyer_claims.holds_until_ms > excluded.holds_until_ms "
+        "THEN buyer_claims.holds_until_ms ELSE excluded.holds_until_ms END RETURNING claim_count",
+        {drop_id, account, expires_at_ms});
+    if (!buyer) return error(buyer.error());
+    Result<int64_t> claim_count = first_int(*buyer);
+    if (!claim_count) return error(claim_count.error());
+    Result<uint32_t> held = account_live_holds(c, drop_id, account, now_ms);
+    if (!held) return error(held.error());
+    if (*claim_count + int64_t{*held} >= int64_t{per_buyer_limit}) {
+      return error(Code::limit_exceeded, "the account already has " + std::to_string(*claim_count) +
+                                             " claims and " + std::to_string(*held) +
+                                             " holds of drop " + std::to_string(drop_id) +
+                                             " (limit " + std::to_string(per_buyer_limit) + ")");
+    }
     // UNIQUE (drop_id, serial) on holds settles two concurrent holds.
     Result<sql::Rows> rows = c.query(
         "INSERT INTO holds (drop_id, serial, account, seller_id, expires_at_ms, created_at_ms) "
@@ -382,6 +402,20 @@ Result<Hold> SqlStore::get_hold(int64_t hold_id) {
     if (!rows) return error(rows.error());
     return read_one(*rows, read_hold, "no hold " + std::to_string(hold_id));
   });
+}
+
+Result<uint32_t> SqlStore::live_hold_count(int64_t drop_id, int64_t now_ms) {
+  return transact(Tx::read_one, [&](sql::Connection& c) -> Result<uint32_t> {
+    return first_count(c.query(
+        "SELECT COUNT(*) FROM holds WHERE drop_id = $1 AND expires_at_ms > $2", {drop_id, now_ms}));
+  });
+}
+
+Result<uint32_t> SqlStore::account_live_holds(sql::Connection& c, int64_t drop_id,
+                                              std::string_view account, int64_t at_ms) {
+  return first_count(c.query(
+      "SELECT COUNT(*) FROM holds WHERE drop_id = $1 AND account = $2 AND expires_at_ms > $3",
+      {drop_id, account, at_ms}));
 }
 
 Result<std::vector<Hold>> SqlStore::expire_holds(std::string_view seller_id, int64_t now_ms) {
@@ -512,17 +546,29 @@ Status SqlStore::count_buyer_claim(sql::Connection& c, const ClaimInsert& insert
   Result<sql::Rows> rows = c.query(
       "INSERT INTO buyer_claims (drop_id, account, claim_count) VALUES ($1, $2, 1) "
       "ON CONFLICT (drop_id, account) DO UPDATE SET claim_count = buyer_claims.claim_count + 1 "
-      "RETURNING claim_count",
+      "RETURNING claim_count, holds_until_ms",
       {insert.drop_id, insert.account});
   if (!rows) return rows.error();
   if (rows->empty()) return Status(Code::corruption, "the buyer counter returned no row");
-  Result<int64_t> count = first_int(*rows);
-  if (!count) return count.error();
-  if (*count > int64_t{insert.per_buyer_limit}) {
-    return Status(Code::limit_exceeded, "the account already holds " + std::to_string(*count - 1) +
-                                            " of drop " + std::to_string(insert.drop_id) +
-                                            " (limit " + std::to_string(insert.per_buyer_limit) +
-                                            ")");
+  sql::RowReader reader(*rows, 0);
+  int64_t count = reader.int64();
+  int64_t holds_until_ms = reader.int64();
+  if (!reader.status().ok()) return reader.status();
+  // The buyer's other live holds count too (a hold this claim confirms was
+  // deleted above, so it counts once). Read after the row lock, so a hold
+  // committed by the lock's previous owner is seen; skipped for buyers whose
+  // holds all expired, nearly all of them.
+  uint32_t held = 0;
+  if (holds_until_ms > insert.at_ms) {
+    Result<uint32_t> live = account_live_holds(c, insert.drop_id, insert.account, insert.at_ms);
+    if (!live) return live.error();
+    held = *live;
+  }
+  if (count + int64_t{held} > int64_t{insert.per_buyer_limit}) {
+    return Status(Code::limit_exceeded,
+                  "the account already has " + std::to_string(count - 1) + " claims and " +
+                      std::to_string(held) + " holds of drop " + std::to_string(insert.drop_id) +
+                      " (limit " + std::to_string(insert.per_buyer_limit) + ")");
   }
   return Status();
 }

@@ -41,6 +41,10 @@ inline constexpr int64_t connection_wait_ms_max = 10'000;
 // How long a call waits for a database lock (SQLite busy_timeout,
 // PostgreSQL lock_timeout) before unavailable.
 inline constexpr int64_t lock_wait_ms_max = 10'000;
+// An Idempotency-Key reservation older than this belongs to a request that
+// died (crash, lost connection): a later request with the key takes it over.
+// Far above what an action takes, including its waits for locks and connections.
+inline constexpr int64_t idempotency_in_flight_ms_max = 60'000;
 
 // Frozen: stored as text.
 enum class DropState { draft, scheduled, live, paused, closed };
@@ -138,8 +142,9 @@ struct ClaimInsert {
   std::string payment_ref;
   std::string cert_id;  // the certificate token's jti
   std::string cert_token;
-  // Refused with limit_exceeded when the account already holds this many
-  // unrevoked claims of the drop (0: refuses every claim).
+  // Refused with limit_exceeded when the account's unrevoked claims of the
+  // drop plus its other unexpired holds (the hold this claim confirms counts
+  // once, as the claim) already reach this many (0: refuses every claim).
   uint32_t per_buyer_limit = 1;
   int64_t at_ms = 0;
   // Confirming a hold: it must exist, be unexpired at `at_ms` (expires_at_ms >
@@ -296,11 +301,18 @@ class Store {
   // --- Holds. create: the serial must be in a lease of `seller_id` and free
   // (no claim, no unexpired hold); conflict otherwise. An expired hold on the
   // serial is replaced. invalid_argument unless expires_at_ms > now_ms.
+  // Holds count toward the per-buyer limit: limit_exceeded when the account's
+  // unrevoked claims plus its unexpired holds of the drop already reach
+  // `per_buyer_limit`. Concurrent holds and claims of one account queue on its
+  // counter row, so together they never pass the limit.
   // get: not_found when unknown (an expired, not yet deleted hold is returned).
   virtual Result<Hold> create_hold(int64_t drop_id, uint32_t serial, std::string_view account,
                                    std::string_view seller_id, int64_t expires_at_ms,
-                                   int64_t now_ms) = 0;
+                                   int64_t now_ms, uint32_t per_buyer_limit) = 0;
   virtual Result<Hold> get_hold(int64_t hold_id) = 0;
+  // Unexpired holds (expires_at_ms > now_ms) on serials of the drop: what a
+  // buyer cannot have now, besides the claimed serials. 0 for an unknown drop.
+  virtual Result<uint32_t> live_hold_count(int64_t drop_id, int64_t now_ms) = 0;
   // Deletes holds that expired at or before now_ms and returns them, so their
   // sellers can sell those serials again. `seller_id` empty: all sellers.
   virtual Result<std::vector<Hold>> expire_holds(std::string_view seller_id, int64_t now_ms) = 0;
@@ -328,12 +340,37 @@ class Store {
                                           int64_t now_ms) = 0;
   virtual Result<std::vector<Revocation>> list_revocations() = 0;
 
-  // --- Idempotency. not_found when unknown.
+  // --- Idempotency. not_found when unknown; a key reserved and not yet
+  // answered comes back with response_status 0 (in flight).
   virtual Result<IdempotencyRecord> get_idempotency(std::string_view scope,
                                                     std::string_view key) = 0;
   // Stores a record (for responses not written through record_claims);
   // conflict if (scope, key) exists.
   virtual Status put_idempotency(const IdempotencyRecord& record) = 0;
+
+  // Reserving a key before its action runs, so that of concurrent requests
+  // with one key exactly one runs the action (the others replay its answer or
+  // wait). reserve: `marker` gives scope, key, request_sha256 and
+  // created_at_ms (now); `owner` is a value unique to this request. Returns
+  // reserved when the key was free (a row with response_status 0 now holds
+  // it), answered with the stored record, or in_flight with the record of the
+  // request that holds it. A reservation older than
+  // idempotency_in_flight_ms_max (its request died) is taken over.
+  enum class IdempotencyState { reserved, in_flight, answered };
+  struct IdempotencyReservation {
+    IdempotencyState state = IdempotencyState::reserved;
+    IdempotencyRecord record;  // in_flight, answered: the stored row
+  };
+  virtual Result<IdempotencyReservation> reserve_idempotency(const IdempotencyRecord& marker,
+                                                             std::string_view owner) = 0;
+  // Stores the answer in the reservation; conflict if `owner` no longer holds it.
+  virtual Status answer_idempotency(std::string_view scope, std::string_view key,
+                                    std::string_view owner, unsigned response_status,
+                                    std::string_view response_body) = 0;
+  // Frees the key (its action failed: a retry may run it again); conflict if
+  // `owner` no longer holds it.
+  virtual Status release_idempotency(std::string_view scope, std::string_view key,
+                                     std::string_view owner) = 0;
 
   // --- Edges. create: conflict if the key is enrolled already. In the same
   // transaction, pending enrolments created at or before `pending_expired_at_ms`

@@ -42,7 +42,10 @@ function assertProblem(r, status, typeSuffix) {
 
 before(async () => {
   dir = tempDir('dg-origin-')
-  const key = initData(join(dir, 'data'), 'hold_ttl_s = 2\n')
+  // Hold rate limits lowered so that tests can reach them (the file makes
+  // about a dozen holds from 127.0.0.1 before the address test).
+  const key = initData(join(dir, 'data'),
+    'hold_ttl_s = 2\nholds_per_account_per_min = 3\nholds_per_address_per_min = 14\n')
   origin = await startOrigin(join(dir, 'data'))
   api = client(origin.url, key)
   anon = client(origin.url)
@@ -240,7 +243,16 @@ test('a hold reserves a serial, returns it when it expires, and confirms into a 
   assert.equal(hold.status, 201, hold.text)
   assert.equal(hold.json.serial, 1)
   assertProblem(await claim('hold-drop', 'buyer-z'), 409, 'sold-out')  // the only serial is held
-  await new Promise((r) => setTimeout(r, 4000))  // hold_ttl_s = 2, the origin sweeps every second
+  // hold_ttl_s = 2, and the origin sweeps expired holds every second: wait
+  // for the hold to expire (the drop shows its serial again) and for the
+  // sweep that gives the serial back to the seller (holds_expired_total).
+  const expiredCount = async () => Number(((await anon.get('/metrics')).text
+    .match(/^dropgate_holds_expired_total (\d+)/m) || [0, 0])[1])
+  const expiredBefore = await expiredCount()
+  await waitFor('the hold to expire', async () => (await anon.get('/v1/drops/hold-drop')).json.remaining === 1,
+    { timeoutMs: 10000 })
+  await waitFor('the expired hold to be swept', async () => (await expiredCount()) > expiredBefore,
+    { timeoutMs: 10000 })
   assertProblem(await api.post(`/v1/holds/${hold.json.hold_id}/confirm`, {}, idem()), 409, 'hold-gone')
   const second = await api.post('/v1/drops/hold-drop/holds', { account: 'buyer-h2' }, idem())
   assert.equal(second.status, 201, second.text)
@@ -249,6 +261,109 @@ test('a hold reserves a serial, returns it when it expires, and confirms into a 
   assert.equal(confirmed.status, 201, confirmed.text)
   assert.equal(confirmed.json.serial, 1)
   assert.equal(confirmed.json.account, 'buyer-h2')
+})
+
+// One account cannot hold the whole edition: its holds count toward the
+// per-buyer limit together with its claims, and the public drop counts held
+// serials as not remaining.
+test('holds count toward the per-buyer limit and the drop shows held serials', async () => {
+  await makeDrop('hold-limit-drop', { edition: 3, per_buyer_limit: 1 }, { 'notes.txt': smallFile })
+  const first = await api.post('/v1/drops/hold-limit-drop/holds', { account: 'buyer-x' }, idem())
+  assert.equal(first.status, 201, first.text)
+  assertProblem(await api.post('/v1/drops/hold-limit-drop/holds', { account: 'buyer-x' }, idem()), 429, 'per-buyer-limit')
+  assertProblem(await claim('hold-limit-drop', 'buyer-x'), 429, 'per-buyer-limit')
+  let pub = (await anon.get('/v1/drops/hold-limit-drop')).json
+  assert.deepEqual([pub.remaining, pub.held, pub.sold_out], [2, 1, false])
+  // Confirming the hold is the one serial the account may have.
+  const confirmed = await api.post(`/v1/holds/${first.json.hold_id}/confirm`, {}, idem())
+  assert.equal(confirmed.status, 201, confirmed.text)
+  pub = (await anon.get('/v1/drops/hold-limit-drop')).json
+  assert.deepEqual([pub.remaining, pub.held], [2, 0])
+})
+
+// Holds are rate-limited per account (3 a minute in this origin's config).
+test('holds beyond the per-account rate answer 429 too-many-holds with Retry-After', async () => {
+  await makeDrop('hold-rate-drop', { edition: 10, per_buyer_limit: 10 }, { 'notes.txt': smallFile })
+  for (let i = 0; i < 3; i++) {
+    const r = await api.post('/v1/drops/hold-rate-drop/holds', { account: 'buyer-rate' }, idem())
+    assert.equal(r.status, 201, r.text)
+  }
+  const refused = await api.post('/v1/drops/hold-rate-drop/holds', { account: 'buyer-rate' }, idem())
+  assertProblem(refused, 429, 'too-many-holds')
+  assert.match(refused.json.detail, /account/)
+  assert.ok(Number(refused.headers.get('retry-after')) >= 1)
+})
+
+// Ten parallel holds with one Idempotency-Key: exactly one hold is taken;
+// every answer is that hold (a replay) or 409 idempotency-in-flight.
+test('parallel holds with one Idempotency-Key take exactly one hold', async () => {
+  await makeDrop('hold-idem-drop', { edition: 20, per_buyer_limit: 20 }, { 'notes.txt': smallFile })
+  const headers = { 'idempotency-key': `parallel-hold-${process.pid}` }
+  const answers = await Promise.all(Array.from({ length: 10 },
+    () => api.post('/v1/drops/hold-idem-drop/holds', { account: 'buyer-par' }, headers)))
+  const held = answers.filter((r) => r.status === 201)
+  for (const r of answers) {
+    if (r.status !== 201) assertProblem(r, 409, 'idempotency-in-flight')
+  }
+  assert.ok(held.length >= 1, answers.map((r) => r.text).join('\n'))
+  assert.equal(new Set(held.map((r) => r.json.hold_id)).size, 1)
+  assert.equal((await anon.get('/v1/drops/hold-idem-drop')).json.held, 1)
+  const again = await api.post('/v1/drops/hold-idem-drop/holds', { account: 'buyer-par' }, headers)
+  assert.equal(again.status, 201)
+  assert.equal(again.text, held[0].text)
+})
+
+// A key longer than 128 characters is refused, not cut: cut to 128, these
+// two different keys would replay each other's answer.
+test('an Idempotency-Key over 128 characters is refused with 400', async () => {
+  const long = 'k'.repeat(128)
+  const a = await api.post('/v1/drops/summer-tape/holds', { account: 'buyer-long-a' }, { 'idempotency-key': long + 'a' })
+  assertProblem(a, 400)
+  assert.match(a.json.detail, /Idempotency-Key.*128/)
+  assertProblem(await claim('summer-tape', 'buyer-long-b', {}, { 'idempotency-key': long + 'b' }), 400)
+  assertProblem(await api.post('/v1/drops', { slug: 'long-key', title: 'x', edition: 1 }, { 'idempotency-key': long + 'c' }), 400)
+  const exact = await api.post('/v1/drops', { slug: 'exact-key', title: 'x', edition: 1 }, { 'idempotency-key': long })
+  assert.equal(exact.status, 201, exact.text)
+})
+
+// The per-address rate (14 a minute here) covers every account from one address.
+test('holds beyond the per-address rate answer 429 too-many-holds', async () => {
+  await makeDrop('hold-address-drop', { edition: 30, per_buyer_limit: 30 }, { 'notes.txt': smallFile })
+  let refused
+  for (let i = 0; i < 15 && !refused; i++) {
+    const r = await api.post('/v1/drops/hold-address-drop/holds', { account: `buyer-addr-${i}` }, idem())
+    if (r.status !== 201) refused = r
+  }
+  assert.ok(refused, 'no hold was refused')
+  assertProblem(refused, 429, 'too-many-holds')
+  assert.match(refused.json.detail, /address/)
+  assert.ok(Number(refused.headers.get('retry-after')) >= 1)
+})
+
+// Publishing with nothing changed signs no new version; a change does.
+test('publish with nothing changed keeps the version and says so', async () => {
+  await makeDrop('republish-drop', {}, { 'notes.txt': smallFile })
+  const again = await api.post('/v1/drops/republish-drop/publish', {}, idem())
+  assert.equal(again.status, 200, again.text)
+  assert.equal(again.json.version, 1)
+  assert.equal(again.json.changed, false)
+  assert.equal((await anon.get('/v1/drops/republish-drop/manifest.json')).json.version, 1)
+  const put = await api.put('/v1/drops/republish-drop/assets/more.txt', new Uint8Array(Buffer.from('more\n')))
+  assert.equal(put.status, 201, put.text)
+  const changed = await api.post('/v1/drops/republish-drop/publish', {}, idem())
+  assert.equal(changed.status, 201, changed.text)
+  assert.equal(changed.json.version, 2)
+  assert.equal(changed.json.changed, true)
+})
+
+// A sold-out drop says so, besides remaining 0.
+test('a sold-out drop reports sold_out', async () => {
+  await makeDrop('sell-out-drop', { edition: 1 }, { 'notes.txt': smallFile })
+  assert.equal((await anon.get('/v1/drops/sell-out-drop')).json.sold_out, false)
+  assert.equal((await claim('sell-out-drop', 'buyer-so')).status, 201)
+  const pub = (await anon.get('/v1/drops/sell-out-drop')).json
+  assert.deepEqual([pub.state, pub.remaining, pub.sold_out], ['live', 0, true])
+  assert.equal((await api.get('/v1/drops/sell-out-drop/status')).json.sold_out, true)
 })
 
 test('certificates, revocation and the signed revocation list', async () => {

@@ -27,6 +27,7 @@ using testing::TestDatabase;
 constexpr int64_t kT0 = 1'800'000'000'000;  // a fixed "now", Unix ms
 constexpr int64_t kSecond = 1000;
 constexpr uint32_t kConnections = 8;
+constexpr uint32_t kAnyLimit = 1000;  // a per-buyer limit no test reaches by accident
 
 DropSpec drop_spec(std::string slug, uint32_t edition_size) {
   DropSpec spec;
@@ -380,6 +381,61 @@ TEST_P(StoreConformance, IdempotencyRecordsAreStoredOnce) {
   EXPECT_CODE(store_->get_idempotency("account:b", "k1"), Code::not_found);
 }
 
+// A reservation holds a key until its owner answers or releases it; only the
+// owner can; a released key is free again; a reservation whose request died
+// (older than idempotency_in_flight_ms_max) is taken over; and a claim
+// carrying a reserved key is refused (conflict) rather than acting twice.
+TEST_P(StoreConformance, IdempotencyReservationsAreAnsweredReleasedOrTakenOver) {
+  using State = Store::IdempotencyState;
+  IdempotencyRecord marker{"operator", "k1", "sha-a", 0, "", kT0};
+  ASSERT_OK_AND_ASSIGN(Store::IdempotencyReservation first,
+                       store_->reserve_idempotency(marker, "owner-1"));
+  EXPECT_EQ(first.state, State::reserved);
+  ASSERT_OK_AND_ASSIGN(IdempotencyRecord stored, store_->get_idempotency("operator", "k1"));
+  EXPECT_EQ(stored.response_status, 0u);  // in flight
+  IdempotencyRecord other = marker;
+  other.request_sha256 = "sha-b";
+  ASSERT_OK_AND_ASSIGN(Store::IdempotencyReservation second,
+                       store_->reserve_idempotency(other, "owner-2"));
+  EXPECT_EQ(second.state, State::in_flight);
+  EXPECT_EQ(second.record.request_sha256, "sha-a");
+  EXPECT_CODE(store_->answer_idempotency("operator", "k1", "owner-2", 201, "{}"), Code::conflict);
+  EXPECT_CODE(store_->release_idempotency("operator", "k1", "owner-2"), Code::conflict);
+  EXPECT_CODE(store_->answer_idempotency("operator", "k1", "owner-1", 0, "{}"),
+              Code::invalid_argument);
+  // A claim that stores its answer under the reserved key fails whole.
+  int64_t drop_id = make_drop("tape", 10);
+  ClaimInsert insert = claim(drop_id, 1, "alice");
+  insert.idempotency = IdempotencyRecord{"operator", "k1", "sha-c", 201, "{}", kT0};
+  EXPECT_CODE(store_->record_claims({insert})[0], Code::conflict);
+  EXPECT_EQ(store_->claim_count(drop_id).value_or(99), 0u);
+  // Released, the key is free again.
+  ASSERT_OK(store_->release_idempotency("operator", "k1", "owner-1"));
+  EXPECT_CODE(store_->get_idempotency("operator", "k1"), Code::not_found);
+  ASSERT_OK_AND_ASSIGN(Store::IdempotencyReservation again,
+                       store_->reserve_idempotency(marker, "owner-3"));
+  EXPECT_EQ(again.state, State::reserved);
+  ASSERT_OK(store_->answer_idempotency("operator", "k1", "owner-3", 201, R"({"v":1})"));
+  ASSERT_OK_AND_ASSIGN(Store::IdempotencyReservation replay,
+                       store_->reserve_idempotency(marker, "owner-4"));
+  EXPECT_EQ(replay.state, State::answered);
+  EXPECT_EQ(replay.record.response_status, 201u);
+  EXPECT_EQ(replay.record.response_body, R"({"v":1})");
+  EXPECT_CODE(store_->answer_idempotency("operator", "k1", "owner-3", 200, "{}"), Code::conflict);
+  // A stale reservation is taken over; its first owner can no longer answer.
+  IdempotencyRecord stale{"operator", "k2", "sha-a", 0, "", kT0};
+  ASSERT_OK(store_->reserve_idempotency(stale, "owner-dead"));
+  IdempotencyRecord just_before = stale;
+  just_before.created_at_ms = kT0 + idempotency_in_flight_ms_max - 1;
+  EXPECT_EQ(store_->reserve_idempotency(just_before, "owner-5")->state, State::in_flight);
+  IdempotencyRecord later = stale;
+  later.created_at_ms = kT0 + idempotency_in_flight_ms_max;
+  EXPECT_EQ(store_->reserve_idempotency(later, "owner-6")->state, State::reserved);
+  EXPECT_CODE(store_->answer_idempotency("operator", "k2", "owner-dead", 201, "{}"),
+              Code::conflict);
+  EXPECT_OK(store_->answer_idempotency("operator", "k2", "owner-6", 201, "{}"));
+}
+
 TEST_P(StoreConformance, EventsWithADedupKeyAreStoredOnce) {
   Event with_serial = event("download.completed", 1, "edge-1:42");
   with_serial.serial = 17;
@@ -518,8 +574,8 @@ TEST_P(StoreConformance, ReclaimLeavesALeaseWithAnUnexpiredHoldForALaterPass) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));
-  ASSERT_OK_AND_ASSIGN(
-      Hold hold, store_->create_hold(drop_id, 3, "alice", "origin-1", kT0 + 100 * kSecond, kT0));
+  ASSERT_OK_AND_ASSIGN(Hold hold, store_->create_hold(drop_id, 3, "alice", "origin-1",
+                                                      kT0 + 100 * kSecond, kT0, kAnyLimit));
   EXPECT_EQ(store_->reclaim_dead_sellers(kT0 + 50 * kSecond, 10 * kSecond).value_or(99), 0u);
   EXPECT_EQ(store_->seller_leases("origin-1", kT0 + 50 * kSecond)->size(), 1u);
   // The buyer may still pay while the seller is dead: the hold is confirmable.
@@ -536,8 +592,8 @@ TEST_P(StoreConformance, ReclaimAfterTheHoldExpiredReturnsTheHeldSerialToo) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));
-  ASSERT_OK_AND_ASSIGN(
-      Hold hold, store_->create_hold(drop_id, 3, "alice", "origin-1", kT0 + 100 * kSecond, kT0));
+  ASSERT_OK_AND_ASSIGN(Hold hold, store_->create_hold(drop_id, 3, "alice", "origin-1",
+                                                      kT0 + 100 * kSecond, kT0, kAnyLimit));
   EXPECT_EQ(store_->reclaim_dead_sellers(kT0 + 200 * kSecond, 10 * kSecond).value_or(99), 5u);
   EXPECT_CODE(store_->get_hold(hold.id), Code::not_found);
 }
@@ -559,8 +615,10 @@ TEST_P(StoreConformance, SellerLeasesListWhatIsStillSellable) {
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));  // 1..5
   ASSERT_OK(store_->record_claims({claim(drop_id, 2, "alice")})[0]);
-  ASSERT_OK(store_->create_hold(drop_id, 4, "bob", "origin-1", kT0 + 100 * kSecond, kT0));
-  ASSERT_OK(store_->create_hold(drop_id, 5, "carol", "origin-1", kT0 + 10 * kSecond, kT0));
+  ASSERT_OK(
+      store_->create_hold(drop_id, 4, "bob", "origin-1", kT0 + 100 * kSecond, kT0, kAnyLimit));
+  ASSERT_OK(
+      store_->create_hold(drop_id, 5, "carol", "origin-1", kT0 + 10 * kSecond, kT0, kAnyLimit));
   ASSERT_OK_AND_ASSIGN(std::vector<Store::LeaseState> states,
                        store_->seller_leases("origin-1", kT0 + 50 * kSecond));
   ASSERT_EQ(states.size(), 1u);
@@ -578,8 +636,10 @@ TEST_P(StoreConformance, HoldsNeedTheSellersLeaseAndAFreeSerial) {
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));  // 1..5
   ASSERT_OK(store_->issue_lease(drop_id, "origin-2", 5, kT0));  // 6..10
   int64_t until = kT0 + 60 * kSecond;
-  EXPECT_CODE(store_->create_hold(drop_id, 6, "a", "origin-1", until, kT0), Code::conflict);
-  ASSERT_OK_AND_ASSIGN(Hold hold, store_->create_hold(drop_id, 2, "a", "origin-1", until, kT0));
+  EXPECT_CODE(store_->create_hold(drop_id, 6, "a", "origin-1", until, kT0, kAnyLimit),
+              Code::conflict);
+  ASSERT_OK_AND_ASSIGN(Hold hold,
+                       store_->create_hold(drop_id, 2, "a", "origin-1", until, kT0, kAnyLimit));
   EXPECT_EQ(hold.drop_id, drop_id);
   EXPECT_EQ(hold.serial, 2u);
   EXPECT_EQ(hold.account, "a");
@@ -587,13 +647,16 @@ TEST_P(StoreConformance, HoldsNeedTheSellersLeaseAndAFreeSerial) {
   EXPECT_EQ(hold.expires_at_ms, until);
   ASSERT_OK_AND_ASSIGN(Hold fetched, store_->get_hold(hold.id));
   EXPECT_EQ(fetched.serial, 2u);
-  EXPECT_CODE(store_->create_hold(drop_id, 2, "b", "origin-1", until, kT0), Code::conflict);
+  EXPECT_CODE(store_->create_hold(drop_id, 2, "b", "origin-1", until, kT0, kAnyLimit),
+              Code::conflict);
   ASSERT_OK(store_->record_claims({claim(drop_id, 3, "c")})[0]);
-  EXPECT_CODE(store_->create_hold(drop_id, 3, "b", "origin-1", until, kT0), Code::conflict);
-  EXPECT_CODE(store_->create_hold(drop_id, 4, "b", "origin-1", kT0, kT0), Code::invalid_argument);
+  EXPECT_CODE(store_->create_hold(drop_id, 3, "b", "origin-1", until, kT0, kAnyLimit),
+              Code::conflict);
+  EXPECT_CODE(store_->create_hold(drop_id, 4, "b", "origin-1", kT0, kT0, kAnyLimit),
+              Code::invalid_argument);
   // Once expired, a hold is replaced by the next one.
-  ASSERT_OK_AND_ASSIGN(
-      Hold next, store_->create_hold(drop_id, 2, "b", "origin-1", until + 60 * kSecond, until));
+  ASSERT_OK_AND_ASSIGN(Hold next, store_->create_hold(drop_id, 2, "b", "origin-1",
+                                                      until + 60 * kSecond, until, kAnyLimit));
   EXPECT_NE(next.id, hold.id);
   EXPECT_CODE(store_->get_hold(hold.id), Code::not_found);
   EXPECT_CODE(store_->get_hold(next.id + 100), Code::not_found);
@@ -605,9 +668,12 @@ TEST_P(StoreConformance, ExpireHoldsDeletesAndReturnsExpiredHolds) {
   add_seller("origin-b");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-a", 5, kT0));
   ASSERT_OK(store_->issue_lease(drop_id, "origin-b", 5, kT0));
-  ASSERT_OK_AND_ASSIGN(Hold a1, store_->create_hold(drop_id, 1, "x", "origin-a", kT0 + 10, kT0));
-  ASSERT_OK_AND_ASSIGN(Hold a2, store_->create_hold(drop_id, 2, "y", "origin-a", kT0 + 20, kT0));
-  ASSERT_OK_AND_ASSIGN(Hold b1, store_->create_hold(drop_id, 6, "z", "origin-b", kT0 + 10, kT0));
+  ASSERT_OK_AND_ASSIGN(Hold a1,
+                       store_->create_hold(drop_id, 1, "x", "origin-a", kT0 + 10, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold a2,
+                       store_->create_hold(drop_id, 2, "y", "origin-a", kT0 + 20, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold b1,
+                       store_->create_hold(drop_id, 6, "z", "origin-b", kT0 + 10, kT0, kAnyLimit));
   ASSERT_OK_AND_ASSIGN(std::vector<Hold> expired, store_->expire_holds("origin-a", kT0 + 15));
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0].id, a1.id);
@@ -626,12 +692,12 @@ TEST_P(StoreConformance, OneFailingClaimDoesNotAffectTheOthersInItsBatch) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 10, kT0));
-  ASSERT_OK_AND_ASSIGN(Hold expired_hold,
-                       store_->create_hold(drop_id, 3, "alice", "origin-1", kT0, kT0 - 1));
-  ASSERT_OK_AND_ASSIGN(Hold bobs_hold,
-                       store_->create_hold(drop_id, 4, "bob", "origin-1", kT0 + kSecond, kT0));
-  ASSERT_OK_AND_ASSIGN(Hold carols_hold,
-                       store_->create_hold(drop_id, 5, "carol", "origin-1", kT0 + kSecond, kT0));
+  ASSERT_OK_AND_ASSIGN(Hold expired_hold, store_->create_hold(drop_id, 3, "alice", "origin-1", kT0,
+                                                              kT0 - 1, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold bobs_hold, store_->create_hold(drop_id, 4, "bob", "origin-1",
+                                                           kT0 + kSecond, kT0, kAnyLimit));
+  ASSERT_OK_AND_ASSIGN(Hold carols_hold, store_->create_hold(drop_id, 5, "carol", "origin-1",
+                                                             kT0 + kSecond, kT0, kAnyLimit));
   std::vector<ClaimInsert> batch;
   batch.push_back(claim(drop_id, 1, "alice"));  // 0: ok, with its record and events
   batch[0].per_buyer_limit = 1;
@@ -687,8 +753,8 @@ TEST_P(StoreConformance, AHoldCannotBeConfirmedOnceItExpired) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));
-  ASSERT_OK_AND_ASSIGN(
-      Hold hold, store_->create_hold(drop_id, 1, "alice", "origin-1", kT0 + 10 * kSecond, kT0));
+  ASSERT_OK_AND_ASSIGN(Hold hold, store_->create_hold(drop_id, 1, "alice", "origin-1",
+                                                      kT0 + 10 * kSecond, kT0, kAnyLimit));
   ClaimInsert late = claim(drop_id, 1, "alice");
   late.from_hold_id = hold.id;
   late.at_ms = kT0 + 10 * kSecond;
@@ -703,7 +769,8 @@ TEST_P(StoreConformance, AHeldSerialCannotBeClaimedWithoutItsHold) {
   int64_t drop_id = make_drop("tape", 10);
   add_seller("origin-1");
   ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 5, kT0));
-  ASSERT_OK(store_->create_hold(drop_id, 1, "alice", "origin-1", kT0 + 10 * kSecond, kT0));
+  ASSERT_OK(
+      store_->create_hold(drop_id, 1, "alice", "origin-1", kT0 + 10 * kSecond, kT0, kAnyLimit));
   EXPECT_CODE(store_->record_claims({claim(drop_id, 1, "bob")})[0], Code::conflict);
   ClaimInsert after_expiry = claim(drop_id, 1, "bob");
   after_expiry.at_ms = kT0 + 10 * kSecond;
@@ -743,6 +810,59 @@ TEST_P(StoreConformance, ThePerBuyerLimitCountsUnrevokedClaims) {
   ClaimInsert none_allowed = claim(drop_id, 4, "bob");
   none_allowed.per_buyer_limit = 0;
   EXPECT_CODE(store_->record_claims({none_allowed})[0], Code::limit_exceeded);
+}
+
+// An account's live holds take up its per-buyer limit as claims do, so one
+// account cannot hold the whole edition; a confirmed hold counts once, and an
+// expired hold no longer counts.
+TEST_P(StoreConformance, HoldsCountTowardThePerBuyerLimit) {
+  int64_t drop_id = make_drop("tape", 10);
+  add_seller("origin-1");
+  ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 10, kT0));
+  int64_t until = kT0 + 60 * kSecond;
+  ASSERT_OK_AND_ASSIGN(Hold held,
+                       store_->create_hold(drop_id, 1, "alice", "origin-1", until, kT0, 1));
+  EXPECT_CODE(store_->create_hold(drop_id, 2, "alice", "origin-1", until, kT0, 1),
+              Code::limit_exceeded);
+  EXPECT_OK(store_->create_hold(drop_id, 2, "bob", "origin-1", until, kT0, 1));
+  EXPECT_EQ(store_->live_hold_count(drop_id, kT0).value_or(0), 2u);
+  // A claim beside the hold would make two.
+  ClaimInsert beside = claim(drop_id, 3, "alice");
+  beside.per_buyer_limit = 1;
+  EXPECT_CODE(store_->record_claims({beside})[0], Code::limit_exceeded);
+  // Confirming the hold is the one allowed: it counts once.
+  ClaimInsert confirm = claim(drop_id, 1, "alice");
+  confirm.per_buyer_limit = 1;
+  confirm.from_hold_id = held.id;
+  EXPECT_OK(store_->record_claims({confirm})[0]);
+  EXPECT_EQ(store_->account_claim_count(drop_id, "alice").value_or(0), 1u);
+  EXPECT_CODE(store_->create_hold(drop_id, 4, "alice", "origin-1", until, kT0, 1),
+              Code::limit_exceeded);
+  // With a limit of 2, a hold that expired does not count.
+  EXPECT_OK(store_->create_hold(drop_id, 5, "carol", "origin-1", kT0 + kSecond, kT0, 2));
+  EXPECT_OK(store_->create_hold(drop_id, 6, "carol", "origin-1", kT0 + kSecond, kT0, 2));
+  EXPECT_CODE(store_->create_hold(drop_id, 7, "carol", "origin-1", until, kT0, 2),
+              Code::limit_exceeded);
+  EXPECT_OK(store_->create_hold(drop_id, 7, "carol", "origin-1", until, kT0 + kSecond, 2));
+  EXPECT_EQ(store_->live_hold_count(drop_id, kT0 + kSecond).value_or(0), 2u);  // bob's, carol's
+  EXPECT_EQ(store_->live_hold_count(drop_id + 100, kT0).value_or(99), 0u);
+}
+
+// A batch of claims written together must count a buyer's live holds too:
+// alice's hold fills her limit, so her claim in the batch is refused while
+// bob's claim beside it goes through.
+TEST_P(StoreConformance, AClaimInABatchCountsItsBuyersLiveHolds) {
+  int64_t drop_id = make_drop("tape", 10);
+  add_seller("origin-1");
+  ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 10, kT0));
+  ASSERT_OK(store_->create_hold(drop_id, 1, "alice", "origin-1", kT0 + 60 * kSecond, kT0, 1));
+  ClaimInsert alices = claim(drop_id, 2, "alice");
+  ClaimInsert bobs = claim(drop_id, 3, "bob");
+  alices.per_buyer_limit = bobs.per_buyer_limit = 1;
+  std::vector<Result<Claim>> results = store_->record_claims({alices, bobs});
+  EXPECT_CODE(results[0], Code::limit_exceeded);
+  EXPECT_OK(results[1]);
+  EXPECT_EQ(store_->claim_count(drop_id).value_or(0), 1u);
 }
 
 TEST_P(StoreConformance, ClaimsAreListedBySerialWithEveryField) {
@@ -954,6 +1074,100 @@ TEST_P(StoreConformance, ConcurrentClaimsOfOneBuyerStopAtTheLimit) {
   EXPECT_EQ(store_->claim_count(drop_id).value_or(0), kLimit);
 }
 
+// Parallel holds and claims of one account, on different serials, stop at the
+// per-buyer limit together: neither path may read the other's count stale.
+TEST_P(StoreConformance, ConcurrentHoldsAndClaimsOfOneBuyerStopAtTheLimit) {
+  constexpr int kThreads = 10;
+  constexpr uint32_t kLimit = 3;
+  int64_t drop_id = make_drop("tape", 20);
+  add_seller("origin-1");
+  ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 20, kT0));
+  std::atomic<int> granted{0};
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      uint32_t serial = static_cast<uint32_t>(1 + t);
+      Status outcome;
+      if (t % 2 == 0) {
+        Result<Hold> hold = store_->create_hold(drop_id, serial, "alice", "origin-1",
+                                                kT0 + 60 * kSecond, kT0, kLimit);
+        if (!hold) outcome = hold.error();
+      } else {
+        ClaimInsert insert = claim(drop_id, serial, "alice");
+        insert.per_buyer_limit = kLimit;
+        Result<Claim> claimed = store_->record_claims({insert})[0];
+        if (!claimed) outcome = claimed.error();
+      }
+      if (outcome.ok()) {
+        granted++;
+      } else if (outcome.code() != Code::limit_exceeded) {
+        ADD_FAILURE() << outcome.to_string();
+        unexpected++;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_EQ(granted.load(), static_cast<int>(kLimit));
+  EXPECT_EQ(store_->account_claim_count(drop_id, "alice").value_or(0) +
+                store_->live_hold_count(drop_id, kT0).value_or(0),
+            kLimit);
+}
+
+// Ten requests with one Idempotency-Key arrive at once: exactly one reserves
+// the key and acts (here: takes a hold), the others see it in flight or, once
+// answered, its answer.
+TEST_P(StoreConformance, ConcurrentReservationsOfOneKeyLetExactlyOneAct) {
+  constexpr int kThreads = 10;
+  int64_t drop_id = make_drop("tape", 20);
+  add_seller("origin-1");
+  ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 20, kT0));
+  std::atomic<int> reserved{0};
+  std::atomic<int> in_flight{0};
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string owner = "request-" + std::to_string(t);
+      IdempotencyRecord marker{"operator", "same-key", "req-sha", 0, "", kT0};
+      Result<Store::IdempotencyReservation> reservation =
+          store_->reserve_idempotency(marker, owner);
+      if (!reservation) {
+        ADD_FAILURE() << reservation.error().to_string();
+        return;
+      }
+      switch (reservation->state) {
+        case Store::IdempotencyState::reserved: {
+          reserved++;
+          Result<Hold> hold = store_->create_hold(drop_id, static_cast<uint32_t>(1 + t), "alice",
+                                                  "origin-1", kT0 + 60 * kSecond, kT0, kAnyLimit);
+          EXPECT_OK(hold);
+          EXPECT_OK(
+              store_->answer_idempotency("operator", "same-key", owner, 201, R"({"hold":1})"));
+          break;
+        }
+        case Store::IdempotencyState::in_flight:
+          EXPECT_EQ(reservation->record.response_status, 0u);
+          EXPECT_EQ(reservation->record.request_sha256, "req-sha");
+          in_flight++;
+          break;
+        case Store::IdempotencyState::answered:
+          EXPECT_EQ(reservation->record.response_status, 201u);
+          EXPECT_EQ(reservation->record.response_body, R"({"hold":1})");
+          answered++;
+          break;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(reserved.load(), 1);
+  EXPECT_EQ(in_flight.load() + answered.load(), kThreads - 1);
+  EXPECT_EQ(store_->live_hold_count(drop_id, kT0).value_or(0), 1u);
+  ASSERT_OK_AND_ASSIGN(IdempotencyRecord stored, store_->get_idempotency("operator", "same-key"));
+  EXPECT_EQ(stored.response_status, 201u);
+}
+
 TEST_P(StoreConformance, ConcurrentHoldsOnOneSerialGrantOne) {
   constexpr int kThreads = 8;
   int64_t drop_id = make_drop("tape", 10);
@@ -965,7 +1179,7 @@ TEST_P(StoreConformance, ConcurrentHoldsOnOneSerialGrantOne) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       Result<Hold> hold = store_->create_hold(drop_id, 5, "buyer-" + std::to_string(t), "origin-1",
-                                              kT0 + kSecond, kT0);
+                                              kT0 + kSecond, kT0, kAnyLimit);
       if (hold) {
         granted++;
       } else if (hold.error().code() != Code::conflict) {
