@@ -172,7 +172,9 @@ Status post_action(SimpleOptions& o, const std::string& action) {
 // The operator's view of one drop, a line per fact.
 void summarize_status(const boost::json::object& drop, std::ostream& out) {
   out << json_text(drop, "slug") << ": " << json_text(drop, "title") << "\n";
-  out << "  state      " << json_text(drop, "state") << "\n";
+  const boost::json::value* sold_out = drop.if_contains("sold_out");
+  out << "  state      " << json_text(drop, "state")
+      << (sold_out && sold_out->is_bool() && sold_out->as_bool() ? " (sold out)" : "") << "\n";
   out << "  sold       " << json_int(drop, "claimed") << " of " << json_int(drop, "edition");
   if (drop.contains("held")) out << ", " << json_int(drop, "held") << " held";
   out << ", " << json_int(drop, "remaining") << " remaining\n";

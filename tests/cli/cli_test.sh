@@ -205,7 +205,7 @@ expect_status 0 "drop claim --json" -- "$DG" drop claim summer-tape --account bu
 expect_status 0 "drop status" -- "$DG" drop status summer-tape
 expect_stdout "^summer-tape: Summer Tape$" "status names the drop"
 expect_stdout "^  state      live$" "status shows the state"
-expect_stdout "^  sold       2 of 200, 198 remaining$" "status shows sold and remaining"
+expect_stdout "^  sold       2 of 200, 0 held, 198 remaining$" "status shows sold, held and remaining"
 expect_stdout "^  version    1$" "status shows the version"
 expect_stdout "^  window     from [0-9T:Z-]*, open-ended$" "status shows the window"
 expect_status 0 "drop status --json" -- "$DG" drop status summer-tape --json
