@@ -77,6 +77,20 @@ Response idempotent(OriginService& service, const Request& request,
   return response;
 }
 
+// A claim or a confirm writes its Idempotency-Key's answer in the claim's own
+// transaction, so a used key makes it fail: a refusal, whatever its cause,
+// then defers to the stored answer (or 422), exactly as if the key had been
+// looked up first.
+Response answer_or_replay(OriginService& service, const Idempotency& idem,
+                          const Outcome<ClaimOutcome>& outcome) {
+  if (outcome) return http::json_response(outcome->status, outcome->body_json);
+  if (auto replayed = service.replay(idem)) {
+    if (!*replayed) return problem_from_refusal(replayed->error());
+    return http::json_response((*replayed)->status, (*replayed)->body);
+  }
+  return problem_from_refusal(outcome.error());
+}
+
 Result<int64_t> time_field(const boost::json::object& o, std::string_view key, int64_t fallback) {
   auto text = json::get_optional_string(o, key, "drop", 40);
   if (!text) return error(text.error());
@@ -368,9 +382,9 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
     }
     auto idem = idempotency_of(r);
     if (!idem) return invalid(idem.error());
-    auto outcome = s->confirm_hold(*id, payment_ref, *idem);
-    if (!outcome) return problem_from_refusal(outcome.error());
-    return http::json_response(outcome->status, outcome->body_json);
+    // A confirm stores its key's answer with the claim, as a claim does: a
+    // retried confirm finds its hold gone and defers to that answer.
+    return answer_or_replay(*s, *idem, s->confirm_hold(*id, payment_ref, *idem));
   }, op("holds.confirm"));
   // The stored answer to an Idempotency-Key is read only when a claim does not
   // succeed as new. A claim stores its key's answer in its own transaction, so
@@ -383,14 +397,8 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
     if (!parsed_idem) return invalid(parsed_idem.error());
     const Idempotency& idem = *parsed_idem;
     auto request = parse_claim_request(r.body);
-    auto outcome = request ? s->claim(r.param("slug"), *request, idem)
-                           : std::unexpected(refusal_from_status(request.error()));
-    if (outcome) return http::json_response(outcome->status, outcome->body_json);
-    if (auto replayed = s->replay(idem)) {
-      if (!*replayed) return problem_from_refusal(replayed->error());
-      return http::json_response((*replayed)->status, (*replayed)->body);
-    }
-    return problem_from_refusal(outcome.error());
+    return answer_or_replay(*s, idem, request ? s->claim(r.param("slug"), *request, idem)
+                                              : std::unexpected(refusal_from_status(request.error())));
   }, op("claims.create"));
 
   // --- Delivery.

@@ -257,10 +257,16 @@ test('a hold reserves a serial, returns it when it expires, and confirms into a 
   const second = await api.post('/v1/drops/hold-drop/holds', { account: 'buyer-h2' }, idem())
   assert.equal(second.status, 201, second.text)
   assert.equal(second.json.serial, 1)  // the expired hold's serial came back
-  const confirmed = await api.post(`/v1/holds/${second.json.hold_id}/confirm`, { payment_ref: 'pay-1' }, idem())
+  const confirmKey = idem()
+  const confirmed = await api.post(`/v1/holds/${second.json.hold_id}/confirm`, { payment_ref: 'pay-1' }, confirmKey)
   assert.equal(confirmed.status, 201, confirmed.text)
   assert.equal(confirmed.json.serial, 1)
   assert.equal(confirmed.json.account, 'buyer-h2')
+  // A confirm retried with its Idempotency-Key (the answer was lost on the
+  // way) gets the first answer again, not 409 hold-gone for the used hold.
+  const retried = await api.post(`/v1/holds/${second.json.hold_id}/confirm`, { payment_ref: 'pay-1' }, confirmKey)
+  assert.equal(retried.status, 201, retried.text)
+  assert.equal(retried.text, confirmed.text)
 })
 
 // One account cannot hold the whole edition: its holds count toward the
