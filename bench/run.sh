@@ -342,7 +342,7 @@ transaction â€” a handful of multi-row statements and one WAL flush per batch â€
 and each is answered only after its batch committed: the same durability,
 paid once per batch. A claim then costs its own work: two Ed25519 signatures,
 the HTTP exchange, and its rows (the claim, the buyer's counter, the
-idempotency record holding the whole answer, three events), none of which
+idempotency record from which a retry's answer is rebuilt, one event), none of which
 the baseline does.
 
 All runs (claims/s): baseline at ${pool} connections $(field naive_pg_pool 10), at ${clients}
