@@ -4,17 +4,28 @@ namespace dg {
 
 std::string_view code_name(Code code) {
   switch (code) {
-    case Code::ok: return "ok";
-    case Code::not_found: return "not_found";
-    case Code::invalid_argument: return "invalid_argument";
-    case Code::unauthorized: return "unauthorized";
-    case Code::forbidden: return "forbidden";
-    case Code::conflict: return "conflict";
-    case Code::limit_exceeded: return "limit_exceeded";
-    case Code::corruption: return "corruption";
-    case Code::unavailable: return "unavailable";
-    case Code::io_error: return "io_error";
-    case Code::too_large: return "too_large";
+    case Code::ok:
+      return "ok";
+    case Code::not_found:
+      return "not_found";
+    case Code::invalid_argument:
+      return "invalid_argument";
+    case Code::unauthorized:
+      return "unauthorized";
+    case Code::forbidden:
+      return "forbidden";
+    case Code::conflict:
+      return "conflict";
+    case Code::limit_exceeded:
+      return "limit_exceeded";
+    case Code::corruption:
+      return "corruption";
+    case Code::unavailable:
+      return "unavailable";
+    case Code::io_error:
+      return "io_error";
+    case Code::too_large:
+      return "too_large";
   }
   return "unknown";
 }

@@ -66,15 +66,15 @@ inline std::unexpected<Status> error(Status status) {
 }  // namespace dg
 
 // Propagates a failed Status or Result from an expression returning Status.
-#define DG_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::dg::Status dg_status_ = (expr);         \
-    if (!dg_status_.ok()) return dg_status_;  \
+#define DG_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::dg::Status dg_status_ = (expr);        \
+    if (!dg_status_.ok()) return dg_status_; \
   } while (0)
 
 // The same, from a function returning Result<T>.
-#define DG_RETURN_IF_ERROR_RESULT(expr)                      \
-  do {                                                       \
-    ::dg::Status dg_status_ = (expr);                        \
-    if (!dg_status_.ok()) return ::dg::error(dg_status_);    \
+#define DG_RETURN_IF_ERROR_RESULT(expr)                   \
+  do {                                                    \
+    ::dg::Status dg_status_ = (expr);                     \
+    if (!dg_status_.ok()) return ::dg::error(dg_status_); \
   } while (0)
