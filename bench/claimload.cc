@@ -10,6 +10,7 @@
 //             --drop hot-drop --api-key KEY --requests 20000 --concurrency 64
 //   claimload --url http://127.0.0.1:8080 --drop hot-drop --api-key KEY
 //             --duration-s 20 --concurrency 64
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -25,8 +26,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -45,7 +44,9 @@ Target parse_url(const std::string& url) {
   std::string rest = url.substr(url.find("://") + 3);
   size_t colon = rest.find(':');
   size_t slash = rest.find('/');
-  return {rest.substr(0, colon), rest.substr(colon + 1, slash == std::string::npos ? std::string::npos : slash - colon - 1)};
+  return {
+      rest.substr(0, colon),
+      rest.substr(colon + 1, slash == std::string::npos ? std::string::npos : slash - colon - 1)};
 }
 
 // What every client shares: the work, and when it ends.
@@ -73,7 +74,11 @@ class Client : public std::enable_shared_from_this<Client> {
  public:
   Client(boost::asio::io_context& io, const Target& target, tcp::resolver::results_type endpoints,
          Plan& plan, Tally& tally)
-      : stream_(io), target_(target), endpoints_(std::move(endpoints)), plan_(plan), tally_(tally) {}
+      : stream_(io),
+        target_(target),
+        endpoints_(std::move(endpoints)),
+        plan_(plan),
+        tally_(tally) {}
 
   void next() {
     if (Clock::now() >= plan_.stop_at) return;
@@ -89,12 +94,13 @@ class Client : public std::enable_shared_from_this<Client> {
     request_.prepare_payload();
     start_ = Clock::now();
     if (connected_) return send();
-    boost::asio::async_connect(stream_.socket(), endpoints_,
-                               [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
-                                 if (ec) return self->fail();
-                                 self->connected_ = true;
-                                 self->send();
-                               });
+    boost::asio::async_connect(
+        stream_.socket(), endpoints_,
+        [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+          if (ec) return self->fail();
+          self->connected_ = true;
+          self->send();
+        });
   }
 
  private:
@@ -144,8 +150,8 @@ class Client : public std::enable_shared_from_this<Client> {
 };
 
 // Runs clients thread, thread + threads, … of `concurrency` on one thread.
-void run_thread(uint32_t thread, uint32_t threads, uint32_t concurrency, const std::vector<Target>& targets,
-                Plan& plan, Tally& tally) {
+void run_thread(uint32_t thread, uint32_t threads, uint32_t concurrency,
+                const std::vector<Target>& targets, Plan& plan, Tally& tally) {
   boost::asio::io_context io;
   tcp::resolver resolver(io);
   std::vector<tcp::resolver::results_type> endpoints;
@@ -178,11 +184,15 @@ int main(int argc, char** argv) {
   app.add_option("--url", urls, "Origin base URL (repeat for several origins)")->required();
   app.add_option("--drop", plan.drop, "Drop slug")->required();
   app.add_option("--api-key", plan.api_key, "Operator API key")->required();
-  app.add_option("--requests", requests, "Claims to send in total (default 10000 without --duration-s)");
-  app.add_option("--duration-s", duration_s, "Send claims for this many seconds (with --requests: whichever ends first)")
+  app.add_option("--requests", requests,
+                 "Claims to send in total (default 10000 without --duration-s)");
+  app.add_option("--duration-s", duration_s,
+                 "Send claims for this many seconds (with --requests: whichever ends first)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--concurrency", concurrency, "Concurrent clients (connections)")->check(CLI::PositiveNumber);
-  app.add_option("--threads", threads, "Threads the clients share (default 2)")->check(CLI::PositiveNumber);
+  app.add_option("--concurrency", concurrency, "Concurrent clients (connections)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "Threads the clients share (default 2)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--account-prefix", plan.account_prefix, "Prefix of the generated account ids");
   CLI11_PARSE(app, argc, argv);
 
@@ -206,20 +216,26 @@ int main(int argc, char** argv) {
   Tally tally;
   for (auto& t : tallies) {
     for (auto [s, n] : t.by_status) tally.by_status[s] += n;
-    tally.latencies_ms.insert(tally.latencies_ms.end(), t.latencies_ms.begin(), t.latencies_ms.end());
-    tally.all_latencies_ms.insert(tally.all_latencies_ms.end(), t.all_latencies_ms.begin(), t.all_latencies_ms.end());
+    tally.latencies_ms.insert(tally.latencies_ms.end(), t.latencies_ms.begin(),
+                              t.latencies_ms.end());
+    tally.all_latencies_ms.insert(tally.all_latencies_ms.end(), t.all_latencies_ms.begin(),
+                                  t.all_latencies_ms.end());
     tally.transport_errors += t.transport_errors;
   }
   uint64_t ok = tally.by_status[201];
   uint64_t sent = tally.transport_errors;
   for (auto [s, n] : tally.by_status) sent += n;
-  std::printf("{\"requests\":%llu,\"seconds\":%.3f,\"requests_per_s\":%.1f,\"claims\":%llu,\"claims_per_s\":%.1f,",
-              static_cast<unsigned long long>(sent), seconds, static_cast<double>(sent) / seconds,
-              static_cast<unsigned long long>(ok), static_cast<double>(ok) / seconds);
-  std::printf("\"claim_p50_ms\":%.3f,\"claim_p99_ms\":%.3f,\"all_p50_ms\":%.3f,\"all_p99_ms\":%.3f,",
-              percentile(tally.latencies_ms, 0.5), percentile(tally.latencies_ms, 0.99),
-              percentile(tally.all_latencies_ms, 0.5), percentile(tally.all_latencies_ms, 0.99));
-  std::printf("\"transport_errors\":%llu,\"by_status\":{", static_cast<unsigned long long>(tally.transport_errors));
+  std::printf(
+      "{\"requests\":%llu,\"seconds\":%.3f,\"requests_per_s\":%.1f,\"claims\":%llu,\"claims_per_"
+      "s\":%.1f,",
+      static_cast<unsigned long long>(sent), seconds, static_cast<double>(sent) / seconds,
+      static_cast<unsigned long long>(ok), static_cast<double>(ok) / seconds);
+  std::printf(
+      "\"claim_p50_ms\":%.3f,\"claim_p99_ms\":%.3f,\"all_p50_ms\":%.3f,\"all_p99_ms\":%.3f,",
+      percentile(tally.latencies_ms, 0.5), percentile(tally.latencies_ms, 0.99),
+      percentile(tally.all_latencies_ms, 0.5), percentile(tally.all_latencies_ms, 0.99));
+  std::printf("\"transport_errors\":%llu,\"by_status\":{",
+              static_cast<unsigned long long>(tally.transport_errors));
   bool first = true;
   for (auto [s, n] : tally.by_status) {
     std::printf("%s\"%u\":%llu", first ? "" : ",", s, static_cast<unsigned long long>(n));

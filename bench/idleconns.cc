@@ -50,7 +50,8 @@ struct Conn {
 
 void raise_nofile(size_t needed) {
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) die("getrlimit: " + std::string(std::strerror(errno)));
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
+    die("getrlimit: " + std::string(std::strerror(errno)));
   if (limit.rlim_cur >= needed) return;
   limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, needed);
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < needed) {
@@ -94,7 +95,8 @@ int main(int argc, char** argv) {
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
   if (::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) die("bad IPv4 address " + host);
-  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
+  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + host + ":" +
+                              std::to_string(port) +
                               "\r\nUser-Agent: idleconns\r\nAccept: */*\r\n\r\n";
 
   int ep = ::epoll_create1(EPOLL_CLOEXEC);
@@ -112,7 +114,8 @@ int main(int argc, char** argv) {
     if (c.fd < 0) fail(c, std::string("socket: ") + std::strerror(errno));
     int one = 1;
     ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 && errno != EINPROGRESS) {
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 &&
+        errno != EINPROGRESS) {
       fail(c, std::string("connect: ") + std::strerror(errno));
     }
     epoll_event ev{};
@@ -170,10 +173,13 @@ int main(int argc, char** argv) {
     int n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 10'000);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) die("epoll_wait");
-    if (n == 0) die("no progress for 10 s (" + std::to_string(idle) + " of " + std::to_string(count) + " ready)");
+    if (n == 0)
+      die("no progress for 10 s (" + std::to_string(idle) + " of " + std::to_string(count) +
+          " ready)");
     for (int i = 0; i < n; ++i) progress(conns[events[i].data.u64]);
   }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::fprintf(stderr, "idleconns: %zu connections idle after %.2f s\n", count, seconds);
   std::printf("ready %zu\n", count);
   std::fflush(stdout);
@@ -195,6 +201,7 @@ int main(int argc, char** argv) {
     ssize_t n = ::recv(c.fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
     if (n == 0 || (n < 0 && errno != EAGAIN)) ++closed;
   }
-  std::fprintf(stderr, "idleconns: %zu of %zu connections were closed by the server while held\n", closed, count);
+  std::fprintf(stderr, "idleconns: %zu of %zu connections were closed by the server while held\n",
+               closed, count);
   return closed == 0 ? 0 : 1;
 }

@@ -9,13 +9,12 @@
 // account and jti; they are valid for the template's lifetime from now.
 //
 //   mint_tokens --key DATA/keys/secret.paserk --like TOKEN --count 100000 > tokens
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "base/env.h"
 #include "base/file.h"
@@ -52,20 +51,24 @@ int main(int argc, char** argv) {
   std::string key_path, like;
   uint64_t count = 0;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  app.add_option("--key", key_path, "The origin's secret key (DATA/keys/secret.paserk)")->required();
+  app.add_option("--key", key_path, "The origin's secret key (DATA/keys/secret.paserk)")
+      ->required();
   app.add_option("--like", like, "A download token the origin issued, to copy")->required();
   app.add_option("--count", count, "Tokens to print, one per line")->required();
-  app.add_option("--threads", threads, "Threads signing (default: one per core)")->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "Threads signing (default: one per core)")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   dg::crypto::init();
   auto key = dg::crypto::SecretKey::from_paserk(read_key(key_path));
   if (!key) die(key.error().to_string());
   dg::crypto::Keyring keyring;
-  if (!keyring.add(key->public_key(), dg::crypto::KeyStatus::current).ok()) die("cannot build a keyring");
+  if (!keyring.add(key->public_key(), dg::crypto::KeyStatus::current).ok())
+    die("cannot build a keyring");
   int64_t now_ms = dg::system_clock().now_ms();
   auto template_token = dg::core::verify_download(keyring, like, dg::core::VerifyOptions{now_ms});
-  if (!template_token) die("--like does not verify with this key: " + template_token.error().to_string());
+  if (!template_token)
+    die("--like does not verify with this key: " + template_token.error().to_string());
   const auto& common = template_token->common;
   if (!common.expires_at_ms) die("--like has no expiry");
   auto ttl_s = static_cast<uint32_t>((*common.expires_at_ms - common.issued_at_ms) / 1000);

@@ -8,9 +8,8 @@
 //
 // <sodium.h> is included here on purpose: the baseline must be the bare
 // library call, not dg::crypto's wrapper of it.
-#include <sodium.h>
-
 #include <benchmark/benchmark.h>
+#include <sodium.h>
 
 #include <array>
 #include <cstdint>
@@ -28,7 +27,7 @@
 namespace dg::bench {
 namespace {
 
-constexpr int64_t kIssuedAtMs = 1'790'000'000'000;  // 2026-09-21; fixed so runs are comparable
+constexpr int64_t kIssuedAtMs = 1'790'000'000'000;    // 2026-09-21; fixed so runs are comparable
 constexpr int64_t kVerifyAtMs = kIssuedAtMs + 1'000;  // inside the token's lifetime
 constexpr uint32_t kTtlS = 300;                       // the CLI's default download TTL
 

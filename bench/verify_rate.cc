@@ -10,6 +10,7 @@
 //   → {"threads":2,"message_bytes":403,"verifies":…,"seconds":…,"verifies_per_s":…}
 #include <sodium.h>
 
+#include <CLI/CLI.hpp>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -18,8 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "crypto/keys.h"
 #include "crypto/paseto.h"
@@ -38,7 +37,8 @@ int main(int argc, char** argv) {
   std::string token;
   unsigned threads = 1;
   double duration_s = 5;
-  app.add_option("--token", token, "A token whose signed input gives the message length")->required();
+  app.add_option("--token", token, "A token whose signed input gives the message length")
+      ->required();
   app.add_option("--threads", threads, "Threads verifying at once")->check(CLI::PositiveNumber);
   app.add_option("--duration-s", duration_s, "Seconds to run")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
   dg::crypto::init();
   auto parsed = dg::crypto::paseto_v4_public_parse(token);
   if (!parsed) die("cannot parse --token: " + parsed.error().to_string());
-  std::string message =
-      dg::crypto::paseto_pae({"v4.public.", parsed->payload_untrusted, parsed->footer_untrusted, ""});
+  std::string message = dg::crypto::paseto_pae(
+      {"v4.public.", parsed->payload_untrusted, parsed->footer_untrusted, ""});
 
   std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> public_key{};
   std::array<unsigned char, crypto_sign_SECRETKEYBYTES> secret_key{};
@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
     pool.emplace_back([&, t] {
       unsigned long long n = 0;
       while (!stop.load(std::memory_order_relaxed)) {
-        if (crypto_sign_verify_detached(signature.data(), bytes, message.size(), public_key.data()) != 0) {
+        if (crypto_sign_verify_detached(signature.data(), bytes, message.size(),
+                                        public_key.data()) != 0) {
           failed = true;
         }
         ++n;
@@ -80,7 +81,9 @@ int main(int argc, char** argv) {
   if (failed) die("the baseline signature did not verify");
   unsigned long long total = 0;
   for (auto c : counts) total += c;
-  std::printf("{\"threads\":%u,\"message_bytes\":%zu,\"verifies\":%llu,\"seconds\":%.3f,\"verifies_per_s\":%.1f}\n",
-              threads, message.size(), total, seconds, static_cast<double>(total) / seconds);
+  std::printf(
+      "{\"threads\":%u,\"message_bytes\":%zu,\"verifies\":%llu,\"seconds\":%.3f,\"verifies_per_s\":"
+      "%.1f}\n",
+      threads, message.size(), total, seconds, static_cast<double>(total) / seconds);
   return 0;
 }

@@ -67,14 +67,18 @@ std::optional<Bytes> decode_unpadded(std::string_view text, const std::array<int
 
 }  // namespace
 
-std::string base64url_encode(std::span<const uint8_t> bytes) { return encode(bytes, kUrl, false); }
+std::string base64url_encode(std::span<const uint8_t> bytes) {
+  return encode(bytes, kUrl, false);
+}
 
 std::optional<Bytes> base64url_decode(std::string_view text_untrusted) {
   static const auto table = reverse_table(kUrl);
   return decode_unpadded(text_untrusted, table);
 }
 
-std::string base64_encode(std::span<const uint8_t> bytes) { return encode(bytes, kStd, true); }
+std::string base64_encode(std::span<const uint8_t> bytes) {
+  return encode(bytes, kStd, true);
+}
 
 std::optional<Bytes> base64_decode(std::string_view text_untrusted) {
   static const auto table = reverse_table(kStd);
@@ -109,13 +113,27 @@ void append_json_string(std::string& out, std::string_view text) {
     start = i + 1;
     out += '\\';
     switch (c) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '\b': out += 'b'; break;
-      case '\f': out += 'f'; break;
-      case '\n': out += 'n'; break;
-      case '\r': out += 'r'; break;
-      case '\t': out += 't'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '\b':
+        out += 'b';
+        break;
+      case '\f':
+        out += 'f';
+        break;
+      case '\n':
+        out += 'n';
+        break;
+      case '\r':
+        out += 'r';
+        break;
+      case '\t':
+        out += 't';
+        break;
       default:
         out += "u00";
         out += kDigits[c >> 4];

@@ -12,7 +12,7 @@ std::string text(const std::optional<Bytes>& bytes) {
 TEST(Base64Url, Rfc4648Vectors) {
   // RFC 4648 §10, without padding.
   const std::pair<const char*, const char*> cases[] = {
-      {"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"},
+      {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},         {"foo", "Zm9v"},
       {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}};
   for (auto [plain, encoded] : cases) {
     EXPECT_EQ(base64url_encode(as_bytes(plain)), encoded);
@@ -22,9 +22,9 @@ TEST(Base64Url, Rfc4648Vectors) {
 }
 
 TEST(Base64Url, RefusesNonCanonicalInput) {
-  EXPECT_FALSE(base64url_decode("Zg==").has_value());  // padding
-  EXPECT_FALSE(base64url_decode("Zh").has_value());    // trailing bits set
-  EXPECT_FALSE(base64url_decode("Z").has_value());     // impossible length
+  EXPECT_FALSE(base64url_decode("Zg==").has_value());    // padding
+  EXPECT_FALSE(base64url_decode("Zh").has_value());      // trailing bits set
+  EXPECT_FALSE(base64url_decode("Z").has_value());       // impossible length
   EXPECT_FALSE(base64url_decode("Zm9v+g").has_value());  // standard alphabet
   EXPECT_FALSE(base64url_decode("Zm 9v").has_value());
 }
@@ -40,9 +40,13 @@ TEST(Base64, PaddedVectors) {
 
 TEST(Base64, EncodesEveryLengthAndByteAsRfc4648Says) {
   // RFC 4648 §10 with padding: every remainder of the length by 3.
-  const std::pair<const char*, const char*> cases[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> cases[] = {{"", ""},
+                                                       {"f", "Zg=="},
+                                                       {"fo", "Zm8="},
+                                                       {"foo", "Zm9v"},
+                                                       {"foob", "Zm9vYg=="},
+                                                       {"fooba", "Zm9vYmE="},
+                                                       {"foobar", "Zm9vYmFy"}};
   for (auto [plain, encoded] : cases) EXPECT_EQ(base64_encode(as_bytes(plain)), encoded);
   // Every byte value, at every offset within a group of three, survives both
   // alphabets (a write past the sized output or a wrong padding would not).

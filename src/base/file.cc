@@ -13,7 +13,9 @@ namespace {
 
 Status errno_status(std::string_view what, const std::filesystem::path& path) {
   int err = errno;
-  Code code = err == ENOENT || err == ENOTDIR ? Code::not_found : err == EEXIST ? Code::conflict : Code::io_error;
+  Code code = err == ENOENT || err == ENOTDIR ? Code::not_found
+              : err == EEXIST                 ? Code::conflict
+                                              : Code::io_error;
   if (err == EACCES || err == EPERM) code = Code::forbidden;
   return Status(code, std::string(what) + " " + path.string() + ": " + std::strerror(err));
 }
@@ -54,8 +56,8 @@ Result<std::string> read_file(const std::filesystem::path& path, uint64_t bytes_
   if (::fstat(fd.get(), &st) != 0) return error(errno_status("reading", path));
   if (!S_ISREG(st.st_mode)) return error(Code::invalid_argument, path.string() + " is not a file");
   if (static_cast<uint64_t>(st.st_size) > bytes_max) {
-    return error(Code::limit_exceeded, path.string() + " is larger than " +
-                                           std::to_string(bytes_max) + " bytes");
+    return error(Code::limit_exceeded,
+                 path.string() + " is larger than " + std::to_string(bytes_max) + " bytes");
   }
   std::string data;
   data.resize(static_cast<size_t>(st.st_size));
@@ -78,11 +80,13 @@ Result<uint64_t> read_file_in_pieces(const std::filesystem::path& path, uint64_t
   if (fd.get() < 0) return error(errno_status("opening", path));
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return error(errno_status("inspecting", path));
-  if (!S_ISREG(st.st_mode)) return error(Code::invalid_argument, path.string() + " is not a regular file");
+  if (!S_ISREG(st.st_mode))
+    return error(Code::invalid_argument, path.string() + " is not a regular file");
   const uint64_t size_bytes = static_cast<uint64_t>(st.st_size);
   if (size_bytes > bytes_max) {
     return error(Code::limit_exceeded, path.string() + " is " + std::to_string(size_bytes) +
-                                           " bytes, more than the limit of " + std::to_string(bytes_max));
+                                           " bytes, more than the limit of " +
+                                           std::to_string(bytes_max));
   }
   // Advice only: if it fails, the kernel's default read-ahead is used.
   (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -34,7 +34,7 @@ enum class Overwrite { no, yes };
 // into place and fsyncs the folder: after a crash the file holds either the
 // old or the new content, never a mix. With Overwrite::no an existing file is
 // left untouched and the call returns conflict.
-Status write_file_atomic(const std::filesystem::path& path, std::string_view data,
-                         uint32_t mode, Overwrite overwrite);
+Status write_file_atomic(const std::filesystem::path& path, std::string_view data, uint32_t mode,
+                         Overwrite overwrite);
 
 }  // namespace dg

@@ -11,8 +11,7 @@ namespace {
 class FileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("dg-file-test-" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() / ("dg-file-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -1,8 +1,7 @@
 #include "base/json.h"
 
-#include <boost/json/basic_parser_impl.hpp>
-
 #include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
 #include <set>
 #include <vector>
 
@@ -82,8 +81,8 @@ bool has_duplicate_keys(std::string_view text) {
 
 Result<boost::json::value> parse(std::string_view text_untrusted, size_t bytes_max) {
   if (text_untrusted.size() > bytes_max) {
-    return error(Code::too_large, "JSON document is larger than " +
-                                           std::to_string(bytes_max) + " bytes");
+    return error(Code::too_large,
+                 "JSON document is larger than " + std::to_string(bytes_max) + " bytes");
   }
   boost::json::parse_options options;
   options.max_depth = limits::json_depth_max;
@@ -112,8 +111,8 @@ Result<std::string> get_string(const boost::json::object& object, std::string_vi
 }
 
 Result<std::optional<std::string>> get_optional_string(const boost::json::object& object,
-                                                       std::string_view key,
-                                                       std::string_view what, size_t bytes_max) {
+                                                       std::string_view key, std::string_view what,
+                                                       size_t bytes_max) {
   const auto* value = object.if_contains(key);
   if (!value) return std::optional<std::string>();
   const auto* text = value->if_string();
@@ -152,16 +151,14 @@ Result<const boost::json::object*> get_object(const boost::json::object& object,
   return &value->as_object();
 }
 
-Result<const boost::json::array*> get_array(const boost::json::object& object,
-                                            std::string_view key, std::string_view what,
-                                            size_t count_max) {
+Result<const boost::json::array*> get_array(const boost::json::object& object, std::string_view key,
+                                            std::string_view what, size_t count_max) {
   const auto* value = object.if_contains(key);
   if (!value) return error(invalid(what, key, "is missing"));
   if (!value->is_array()) return error(invalid(what, key, "must be an array"));
   if (value->as_array().size() > count_max) {
     return error(Code::too_large, std::string(what) + ": field \"" + std::string(key) +
-                                           "\" has more than " + std::to_string(count_max) +
-                                           " items");
+                                      "\" has more than " + std::to_string(count_max) + " items");
   }
   return &value->as_array();
 }

@@ -23,16 +23,15 @@ Result<boost::json::object> parse_object(std::string_view text_untrusted, size_t
 Result<std::string> get_string(const boost::json::object& object, std::string_view key,
                                std::string_view what, size_t bytes_max);
 Result<std::optional<std::string>> get_optional_string(const boost::json::object& object,
-                                                       std::string_view key,
-                                                       std::string_view what, size_t bytes_max);
+                                                       std::string_view key, std::string_view what,
+                                                       size_t bytes_max);
 // An integer in [min, max] (JSON numbers that are whole and fit).
 Result<int64_t> get_int(const boost::json::object& object, std::string_view key,
                         std::string_view what, int64_t min, int64_t max);
 Result<const boost::json::object*> get_object(const boost::json::object& object,
                                               std::string_view key, std::string_view what);
-Result<const boost::json::array*> get_array(const boost::json::object& object,
-                                            std::string_view key, std::string_view what,
-                                            size_t count_max);
+Result<const boost::json::array*> get_array(const boost::json::object& object, std::string_view key,
+                                            std::string_view what, size_t count_max);
 
 // Refuses members other than `allowed`, so a typo is an error, not a silent default.
 Status only_keys(const boost::json::object& object, std::initializer_list<std::string_view> allowed,

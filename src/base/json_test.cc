@@ -14,8 +14,9 @@ namespace {
 // serializer, which writes every other JSON text, is the reference.
 TEST(Json, AppendJsonStringEscapesAsBoostJsonDoes) {
   std::mt19937 random(7);
-  std::vector<std::string> texts = {"", "plain", "\"", "\\", "a\nb\tc\rd\be\ff", std::string("\0x", 2),
-                                    "\x1f\x7f", "caf\xc3\xa9", "</script>"};
+  std::vector<std::string> texts = {
+      "",         "plain",       "\"",       "\\", "a\nb\tc\rd\be\ff", std::string("\0x", 2),
+      "\x1f\x7f", "caf\xc3\xa9", "</script>"};
   for (int i = 0; i < 5000; ++i) {
     std::string text(random() % 10, ' ');
     // Mostly ASCII, where escaping happens, with some high bytes.

@@ -42,8 +42,8 @@ inline constexpr uint32_t hash_read_buffer_bytes = 1024 * 1024;
 inline constexpr uint32_t hash_threads_max = 16;
 
 // HTTP.
-inline constexpr uint32_t request_header_bytes_max = 16 * 1024;   // 431 beyond
-inline constexpr uint32_t request_target_bytes_max = 12 * 1024;   // 414 beyond; holds a token
+inline constexpr uint32_t request_header_bytes_max = 16 * 1024;  // 431 beyond
+inline constexpr uint32_t request_target_bytes_max = 12 * 1024;  // 414 beyond; holds a token
 inline constexpr uint32_t request_body_bytes_max_anonymous = 16 * 1024;  // 413 beyond
 inline constexpr uint32_t request_body_bytes_max_json = 1024 * 1024;
 inline constexpr uint64_t upload_bytes_max = 4ull * 1024 * 1024 * 1024;

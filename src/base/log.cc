@@ -29,10 +29,14 @@ constexpr size_t buffer_bytes_max = 64 * 1024;
 
 std::string_view level_name(Level level) {
   switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "info";
 }
@@ -115,8 +119,12 @@ Sink& sink() {
 
 }  // namespace
 
-void set_level(Level level) { g_level.store(static_cast<int>(level)); }
-Level level() { return static_cast<Level>(g_level.load()); }
+void set_level(Level level) {
+  g_level.store(static_cast<int>(level));
+}
+Level level() {
+  return static_cast<Level>(g_level.load());
+}
 
 std::optional<Level> parse_level(std::string_view name) {
   for (Level candidate : {Level::debug, Level::info, Level::warn, Level::error}) {
@@ -125,7 +133,9 @@ std::optional<Level> parse_level(std::string_view name) {
   return std::nullopt;
 }
 
-void print(std::string_view text) { sink().append(text, /*urgent=*/true); }
+void print(std::string_view text) {
+  sink().append(text, /*urgent=*/true);
+}
 
 Line::Line(Level level, std::string_view message)
     : level_(level), enabled_(static_cast<int>(level) >= g_level.load()) {
@@ -170,7 +180,9 @@ Line& Line::add_unsigned(std::string_view key, uint64_t value) {
   return add_literal(key, std::string_view(digits, static_cast<size_t>(end - digits)));
 }
 
-Line::~Line() { give_back_spare_string(text_); }
+Line::~Line() {
+  give_back_spare_string(text_);
+}
 
 void Line::write() {
   if (!enabled_) return;

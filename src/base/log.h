@@ -2,7 +2,8 @@
 // them and ship them anywhere. Thread-safe; a line is written whole.
 //
 //   log::info("claim", {{"drop", slug}, {"serial", 17}});
-//   -> {"ts":"2026-11-21T06:00:00.123Z","level":"info","msg":"claim","drop":"summer-tape","serial":17}
+//   ->
+//   {"ts":"2026-11-21T06:00:00.123Z","level":"info","msg":"claim","drop":"summer-tape","serial":17}
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -73,9 +74,17 @@ class Line {
   std::string text_;
 };
 
-inline void debug(std::string_view m, boost::json::object f = {}) { write(Level::debug, m, std::move(f)); }
-inline void info(std::string_view m, boost::json::object f = {}) { write(Level::info, m, std::move(f)); }
-inline void warn(std::string_view m, boost::json::object f = {}) { write(Level::warn, m, std::move(f)); }
-inline void error(std::string_view m, boost::json::object f = {}) { write(Level::error, m, std::move(f)); }
+inline void debug(std::string_view m, boost::json::object f = {}) {
+  write(Level::debug, m, std::move(f));
+}
+inline void info(std::string_view m, boost::json::object f = {}) {
+  write(Level::info, m, std::move(f));
+}
+inline void warn(std::string_view m, boost::json::object f = {}) {
+  write(Level::warn, m, std::move(f));
+}
+inline void error(std::string_view m, boost::json::object f = {}) {
+  write(Level::error, m, std::move(f));
+}
 
 }  // namespace dg::log

@@ -100,7 +100,8 @@ TEST(Log, PrintedLinesAreNeverSplitByLogLines) {
   int printed = 0;
   for (const auto& line : captured.lines()) {
     if (line.starts_with("dropgate listening on port ")) {
-      EXPECT_EQ(line, "dropgate listening on port " + std::to_string(printed)) << "split or out of order";
+      EXPECT_EQ(line, "dropgate listening on port " + std::to_string(printed))
+          << "split or out of order";
       ++printed;
     } else {
       EXPECT_TRUE(boost::json::parse(line).is_object()) << line;

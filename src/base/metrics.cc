@@ -49,8 +49,9 @@ std::string number(double v) {
   }
   // Go's rule for 'g': an exponent when it would be below -4 ("2.5e-07",
   // but "0.0001"), else plain digits. Larger non-integers do not exist.
-  auto format = std::fabs(v) < 1e-4 || std::fabs(v) > exact_integer_max ? std::chars_format::scientific
-                                                                         : std::chars_format::fixed;
+  auto format = std::fabs(v) < 1e-4 || std::fabs(v) > exact_integer_max
+                    ? std::chars_format::scientific
+                    : std::chars_format::fixed;
   char buf[400];  // a fixed double needs at most ~330 characters
   auto end = std::to_chars(buf, buf + sizeof buf, v, format).ptr;
   return std::string(buf, end);
@@ -81,13 +82,18 @@ std::vector<uint64_t> Histogram::cumulative_counts() const {
   return out;
 }
 
-double Histogram::sum() const { return static_cast<double>(sum_micro_.load()) / 1e6; }
-uint64_t Histogram::count() const { return cumulative_counts().back(); }
+double Histogram::sum() const {
+  return static_cast<double>(sum_micro_.load()) / 1e6;
+}
+uint64_t Histogram::count() const {
+  return cumulative_counts().back();
+}
 
 Registry::Family& Registry::family(std::string_view name, std::string_view help, Type type) {
   auto it = families_.find(name);
   if (it == families_.end()) {
-    it = families_.emplace(std::string(name), Family{type, std::string(help), {}, {}, {}, {}, {}, {}})
+    it = families_
+             .emplace(std::string(name), Family{type, std::string(help), {}, {}, {}, {}, {}, {}})
              .first;
   }
   DG_ASSERT(it->second.type == type);  // one name, one type: a programming error otherwise
@@ -135,7 +141,9 @@ std::string Registry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& [name, f] : families_) {
-    const char* type = f.type == Type::counter ? "counter" : f.type == Type::gauge ? "gauge" : "histogram";
+    const char* type = f.type == Type::counter ? "counter"
+                       : f.type == Type::gauge ? "gauge"
+                                               : "histogram";
     out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + type + "\n";
     for (size_t i = 0; i < f.label_texts.size(); ++i) {
       const std::string& labels = f.label_texts[i];
@@ -152,7 +160,8 @@ std::string Registry::render() const {
           return "{" + base + (base.empty() ? "" : ",") + "le=\"" + le + "\"}";
         };
         for (size_t b = 0; b < h.bounds().size(); ++b) {
-          out += name + "_bucket" + with_le(number(h.bounds()[b])) + " " + std::to_string(counts[b]) + "\n";
+          out += name + "_bucket" + with_le(number(h.bounds()[b])) + " " +
+                 std::to_string(counts[b]) + "\n";
         }
         out += name + "_bucket" + with_le("+Inf") + " " + std::to_string(counts.back()) + "\n";
         out += name + "_sum" + labels + " " + number(h.sum()) + "\n";
@@ -164,7 +173,8 @@ std::string Registry::render() const {
 }
 
 std::vector<double> Registry::latency_buckets_s() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 RouteMetrics::RouteMetrics(Registry& registry, Names names, const std::vector<std::string>& routes)
@@ -184,8 +194,8 @@ Counter& RouteMetrics::requests(std::string_view route, size_t status_class) {
 }
 
 Histogram& RouteMetrics::latency(std::string_view route) {
-  return registry_.histogram(names_.latency_name, names_.latency_help, Registry::latency_buckets_s(),
-                             {{"route", std::string(route)}});
+  return registry_.histogram(names_.latency_name, names_.latency_help,
+                             Registry::latency_buckets_s(), {{"route", std::string(route)}});
 }
 
 void RouteMetrics::record(std::string_view route, unsigned status, double seconds) {

@@ -46,7 +46,7 @@ class Histogram {
  private:
   std::vector<double> bounds_;
   std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // one per bound, plus +Inf
-  std::atomic<uint64_t> sum_micro_{0};                 // sum in millionths, for atomic adds
+  std::atomic<uint64_t> sum_micro_{0};                // sum in millionths, for atomic adds
 };
 
 // Label pairs in a fixed order, e.g. {{"route","drop.get"},{"status","200"}}.

@@ -25,9 +25,12 @@ TEST(Metrics, RendersCountersGaugesAndHistograms) {
   EXPECT_NE(text.find("# TYPE dropgate_claims_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("dropgate_claims_total{drop=\"a\"} 4\n"), std::string::npos);
   EXPECT_NE(text.find("dropgate_outbox_depth 7\n"), std::string::npos);
-  EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"0.1\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"1\"} 2\n"), std::string::npos);
-  EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"0.1\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"1\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("dropgate_request_seconds_bucket{route=\"x\",le=\"+Inf\"} 3\n"),
+            std::string::npos);
   EXPECT_NE(text.find("dropgate_request_seconds_count{route=\"x\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("dropgate_request_seconds_sum{route=\"x\"} 5.55\n"), std::string::npos);
 }
@@ -39,9 +42,15 @@ TEST(Metrics, WritesNumbersInTheirShortestExactForm) {
   Registry r;
   r.histogram("latency_seconds", "L.", Registry::latency_buckets_s()).observe(0.0003);
   const std::pair<double, std::string> gauges[] = {
-      {0.1 + 0.2, "0.30000000000000004"}, {1e6, "1000000"}, {1234567.0, "1234567"},
-      {-3, "-3"}, {-0.0, "0"}, {2.5e-7, "2.5e-07"}, {1.5, "1.5"},
-      {1e300, "1e+300"}, {-std::numeric_limits<double>::infinity(), "-Inf"},
+      {0.1 + 0.2, "0.30000000000000004"},
+      {1e6, "1000000"},
+      {1234567.0, "1234567"},
+      {-3, "-3"},
+      {-0.0, "0"},
+      {2.5e-7, "2.5e-07"},
+      {1.5, "1.5"},
+      {1e300, "1e+300"},
+      {-std::numeric_limits<double>::infinity(), "-Inf"},
       {std::numeric_limits<double>::quiet_NaN(), "NaN"}};
   for (size_t i = 0; i < std::size(gauges); ++i) {
     r.gauge("g" + std::to_string(i), "G.").set(gauges[i].first);
@@ -49,7 +58,9 @@ TEST(Metrics, WritesNumbersInTheirShortestExactForm) {
   std::string text = r.render();
   for (const char* le : {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
                          "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"}) {
-    EXPECT_NE(text.find(std::string("latency_seconds_bucket{le=\"") + le + "\"}"), std::string::npos) << le;
+    EXPECT_NE(text.find(std::string("latency_seconds_bucket{le=\"") + le + "\"}"),
+              std::string::npos)
+        << le;
   }
   EXPECT_NE(text.find("latency_seconds_sum 0.0003\n"), std::string::npos);
   for (size_t i = 0; i < std::size(gauges); ++i) {
@@ -79,16 +90,21 @@ TEST(RouteMetrics, RecordsByRouteAndStatusClassFromAnyThread) {
   route_metrics.record("", 0, 0.0);
   route_metrics.record("not.listed", 503, 0.5);  // still counted, through the registry
   std::string text = r.render();
-  EXPECT_NE(text.find("http_requests_total{route=\"files.get\",status=\"2xx\"} 4000\n"), std::string::npos);
-  EXPECT_NE(text.find("http_requests_total{route=\"files.get\",status=\"4xx\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("http_requests_total{route=\"files.get\",status=\"2xx\"} 4000\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("http_requests_total{route=\"files.get\",status=\"4xx\"} 1\n"),
+            std::string::npos);
   EXPECT_NE(text.find("http_requests_total{route=\"\",status=\"0xx\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("http_requests_total{route=\"not.listed\",status=\"5xx\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("http_requests_total{route=\"not.listed\",status=\"5xx\"} 1\n"),
+            std::string::npos);
   EXPECT_NE(text.find("http_seconds_count{route=\"files.get\"} 4001\n"), std::string::npos);
   // Nothing is registered before it is recorded.
   EXPECT_EQ(text.find("healthz"), std::string::npos);
   // The series are the registry's own.
-  EXPECT_EQ(r.counter("http_requests_total", "Requests.", {{"route", "files.get"}, {"status", "2xx"}}).value(),
-            4000u);
+  EXPECT_EQ(
+      r.counter("http_requests_total", "Requests.", {{"route", "files.get"}, {"status", "2xx"}})
+          .value(),
+      4000u);
 }
 
 TEST(RouteMetrics, WithoutLatencyNamesRecordsNoHistogram) {
@@ -96,7 +112,8 @@ TEST(RouteMetrics, WithoutLatencyNamesRecordsNoHistogram) {
   RouteMetrics route_metrics(r, {"edge_requests_total", "Requests.", "", ""}, {"files.get"});
   route_metrics.record("files.get", 206, 0.1);
   std::string text = r.render();
-  EXPECT_NE(text.find("edge_requests_total{route=\"files.get\",status=\"2xx\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("edge_requests_total{route=\"files.get\",status=\"2xx\"} 1\n"),
+            std::string::npos);
   EXPECT_EQ(text.find("histogram"), std::string::npos);
 }
 

@@ -1,8 +1,9 @@
 #include "base/settings_file.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cstdlib>
-#include <toml++/toml.h>
 
 namespace dg {
 
@@ -19,12 +20,15 @@ Result<SettingsFile> SettingsFile::load(const std::filesystem::path& path,
   try {
     parsed->table = toml::parse_file(path.string());
   } catch (const toml::parse_error& e) {
-    return error(Code::invalid_argument, path.string() + ":" + std::to_string(e.source().begin.line) + ": " +
+    return error(Code::invalid_argument, path.string() + ":" +
+                                             std::to_string(e.source().begin.line) + ": " +
                                              std::string(e.description()));
   }
   for (const auto& [key, value] : parsed->table) {
-    if (std::find(known_keys.begin(), known_keys.end(), std::string_view(key.str())) == known_keys.end()) {
-      return error(Code::invalid_argument, path.string() + ": unknown setting \"" + std::string(key.str()) + "\"");
+    if (std::find(known_keys.begin(), known_keys.end(), std::string_view(key.str())) ==
+        known_keys.end()) {
+      return error(Code::invalid_argument,
+                   path.string() + ": unknown setting \"" + std::string(key.str()) + "\"");
     }
   }
   return SettingsFile(std::move(parsed), path.string());
@@ -34,7 +38,8 @@ Status SettingsFile::read(std::string_view key, std::string& out) const {
   const auto* node = table_->table.get(key);
   if (!node) return Status();
   auto value = node->value<std::string>();
-  if (!value) return Status(Code::invalid_argument, name_ + ": " + std::string(key) + " must be a string");
+  if (!value)
+    return Status(Code::invalid_argument, name_ + ": " + std::string(key) + " must be a string");
   out = *value;
   return Status();
 }
@@ -46,14 +51,16 @@ Status SettingsFile::read(std::string_view key, std::filesystem::path& out) cons
   return Status();
 }
 
-Status SettingsFile::read_uint(std::string_view key, uint64_t& out, uint64_t max, bool& present) const {
+Status SettingsFile::read_uint(std::string_view key, uint64_t& out, uint64_t max,
+                               bool& present) const {
   const auto* node = table_->table.get(key);
   present = node != nullptr;
   if (!node) return Status();
   auto value = node->value<int64_t>();
   if (!value || *value < 0 || static_cast<uint64_t>(*value) > max) {
-    return Status(Code::invalid_argument,
-                  name_ + ": " + std::string(key) + " must be a whole number from 0 to " + std::to_string(max));
+    return Status(Code::invalid_argument, name_ + ": " + std::string(key) +
+                                              " must be a whole number from 0 to " +
+                                              std::to_string(max));
   }
   out = static_cast<uint64_t>(*value);
   return Status();

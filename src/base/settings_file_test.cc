@@ -17,8 +17,8 @@ class SettingsFileTest : public ::testing::Test {
     return path_;
   }
   void TearDown() override { std::filesystem::remove(path_); }
-  std::filesystem::path path_ =
-      std::filesystem::temp_directory_path() / ("dg-settings-" + std::to_string(::getpid()) + ".toml");
+  std::filesystem::path path_ = std::filesystem::temp_directory_path() /
+                                ("dg-settings-" + std::to_string(::getpid()) + ".toml");
 };
 
 TEST_F(SettingsFileTest, ReadsValuesAndLeavesAbsentOnesAlone) {
@@ -47,7 +47,8 @@ TEST_F(SettingsFileTest, RefusesUnknownKeysWrongTypesAndOutOfRangeNumbers) {
   uint32_t count = 7;
   Status negative = file->read("count", count, 100);
   EXPECT_EQ(negative.code(), Code::invalid_argument);
-  EXPECT_NE(negative.message().find("count must be a whole number from 0 to 100"), std::string::npos);
+  EXPECT_NE(negative.message().find("count must be a whole number from 0 to 100"),
+            std::string::npos);
   EXPECT_EQ(count, 7u);
 
   auto big = SettingsFile::load(write("count = 101\n"), kKnown);
@@ -58,7 +59,8 @@ TEST_F(SettingsFileTest, RefusesUnknownKeysWrongTypesAndOutOfRangeNumbers) {
 TEST_F(SettingsFileTest, SyntaxErrorNamesTheFileAndLine) {
   auto file = SettingsFile::load(write("name = \"ok\"\ncount = = 3\n"), kKnown);
   ASSERT_FALSE(file.has_value());
-  EXPECT_NE(file.error().message().find(path_.string() + ":2:"), std::string::npos) << file.error().message();
+  EXPECT_NE(file.error().message().find(path_.string() + ":2:"), std::string::npos)
+      << file.error().message();
 }
 
 TEST(EnvValue, EmptyCountsAsUnset) {

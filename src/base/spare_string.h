@@ -24,7 +24,8 @@ inline void take_spare_string(std::string& text) {
 // one kept (and not huge); leaves `text` empty.
 inline void give_back_spare_string(std::string& text) {
   std::string& spare = spare_string_internal::spare;
-  if (text.capacity() <= spare_string_internal::kept_bytes_max && spare.capacity() < text.capacity()) {
+  if (text.capacity() <= spare_string_internal::kept_bytes_max &&
+      spare.capacity() < text.capacity()) {
     text.clear();
     spare.swap(text);
   }

@@ -79,13 +79,13 @@ Result<int64_t> parse_rfc3339(std::string_view text) {
   int year, month, day, hour, minute, second;
   if (!read_digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-' ||
       !read_digits(text, 5, 2, month) || text[7] != '-' || !read_digits(text, 8, 2, day) ||
-      (text[10] != 'T' && text[10] != 't') || !read_digits(text, 11, 2, hour) ||
-      text[13] != ':' || !read_digits(text, 14, 2, minute) || text[16] != ':' ||
-      !read_digits(text, 17, 2, second)) {
+      (text[10] != 'T' && text[10] != 't') || !read_digits(text, 11, 2, hour) || text[13] != ':' ||
+      !read_digits(text, 14, 2, minute) || text[16] != ':' || !read_digits(text, 17, 2, second)) {
     return bad();
   }
-  if (month < 1 || month > 12 || day < 1 || static_cast<unsigned>(day) > days_in_month(year, month) ||
-      hour > 23 || minute > 59 || second > 60) {
+  if (month < 1 || month > 12 || day < 1 ||
+      static_cast<unsigned>(day) > days_in_month(year, month) || hour > 23 || minute > 59 ||
+      second > 60) {
     return bad();
   }
   size_t pos = 19;

@@ -24,10 +24,10 @@ TEST(Rfc3339, ParsesOffsetsAndFractions) {
 }
 
 TEST(Rfc3339, RefusesMalformed) {
-  for (const char* bad : {"", "2022-01-01", "2022-01-01T00:00:00", "2022-13-01T00:00:00Z",
-                          "2022-02-30T00:00:00Z", "2021-02-29T00:00:00Z", "2022-01-01T24:00:00Z",
-                          "2022-01-01T00:00:00Zjunk", "2022-01-01 00:00:00Z",
-                          "2022-01-01T00:00:00.Z", "2022-01-01T00:00:00+0100"}) {
+  for (const char* bad :
+       {"", "2022-01-01", "2022-01-01T00:00:00", "2022-13-01T00:00:00Z", "2022-02-30T00:00:00Z",
+        "2021-02-29T00:00:00Z", "2022-01-01T24:00:00Z", "2022-01-01T00:00:00Zjunk",
+        "2022-01-01 00:00:00Z", "2022-01-01T00:00:00.Z", "2022-01-01T00:00:00+0100"}) {
     EXPECT_FALSE(parse_rfc3339(bad).has_value()) << bad;
   }
 }
@@ -35,8 +35,9 @@ TEST(Rfc3339, RefusesMalformed) {
 }  // namespace
 // The cached form is the plain one, whichever second comes next.
 TEST(Time, CachedFormatMatchesThePlainOneAcrossSeconds) {
-  for (int64_t ms : {int64_t{1'790'000'000'999}, int64_t{1'790'000'001'000}, int64_t{1'790'000'001'500},
-                     int64_t{1'790'000'000'000}, int64_t{0}, int64_t{-1}, int64_t{-1000}, int64_t{-1001}}) {
+  for (int64_t ms :
+       {int64_t{1'790'000'000'999}, int64_t{1'790'000'001'000}, int64_t{1'790'000'001'500},
+        int64_t{1'790'000'000'000}, int64_t{0}, int64_t{-1}, int64_t{-1000}, int64_t{-1001}}) {
     EXPECT_EQ(format_rfc3339_cached(ms), format_rfc3339(ms)) << ms;
   }
 }

@@ -18,8 +18,8 @@ namespace dg::cli {
 
 // Exit codes (frozen; scripts depend on them).
 inline constexpr int exit_ok = 0;
-inline constexpr int exit_failed = 1;     // the command ran and the answer is no / it failed
-inline constexpr int exit_usage = 2;      // bad flags or arguments
+inline constexpr int exit_failed = 1;  // the command ran and the answer is no / it failed
+inline constexpr int exit_usage = 2;   // bad flags or arguments
 
 void add_keys_commands(CLI::App& app, int& exit_code);
 void add_drop_commands(CLI::App& app, int& exit_code);

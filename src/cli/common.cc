@@ -69,13 +69,12 @@ Result<crypto::SecretKey> load_secret_key(const std::filesystem::path& dir) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     return error(Code::not_found, "no secret key at " + path.string() +
-                                      " (create one with: dropgate keys new --dir " +
-                                      dir.string() + ")");
+                                      " (create one with: dropgate keys new --dir " + dir.string() +
+                                      ")");
   }
   if ((st.st_mode & 077) != 0) {
-    return error(Code::forbidden, path.string() +
-                                      " can be read by other users; run: chmod 600 " +
-                                      path.string());
+    return error(Code::forbidden,
+                 path.string() + " can be read by other users; run: chmod 600 " + path.string());
   }
   auto text = read_file(path, 256);
   if (!text) return error(text.error());

@@ -73,8 +73,9 @@ Result<std::vector<SourceFile>> list_files(const fs::path& root, const fs::path&
     std::string asset_path = path.lexically_relative(root).generic_string();
     DG_RETURN_IF_ERROR_RESULT(core::validate_asset_path(asset_path).with_context(path.string()));
     if (files.size() >= limits::manifest_assets_max) {
-      return error(Code::limit_exceeded, "a drop holds at most " +
-                                             std::to_string(limits::manifest_assets_max) + " files");
+      return error(
+          Code::limit_exceeded,
+          "a drop holds at most " + std::to_string(limits::manifest_assets_max) + " files");
     }
     files.push_back({path, std::move(asset_path)});
   }
@@ -89,8 +90,10 @@ Result<std::vector<SourceFile>> list_files(const fs::path& root, const fs::path&
 class Progress {
  public:
   explicit Progress(uint64_t total_bytes)
-      : total_bytes_(total_bytes), tty_(::isatty(STDERR_FILENO) == 1),
-        start_(std::chrono::steady_clock::now()), last_(start_) {}
+      : total_bytes_(total_bytes),
+        tty_(::isatty(STDERR_FILENO) == 1),
+        start_(std::chrono::steady_clock::now()),
+        last_(start_) {}
 
   void update(uint64_t done_bytes) {
     constexpr uint64_t kQuietBelowBytes = 64ull << 20;
@@ -209,7 +212,8 @@ void add_drop_commands(CLI::App& app, int& exit_code) {
   drop->require_subcommand(1);
   auto o = std::make_shared<PackOptions>();
   auto* cmd = drop->add_subcommand(
-      "pack", "Hash every file under SRC_DIR and write OUT/manifest.json with its minisign signature");
+      "pack",
+      "Hash every file under SRC_DIR and write OUT/manifest.json with its minisign signature");
   cmd->add_option("SRC_DIR", o->source_dir, "Folder holding the drop's files")->required();
   cmd->add_option("--slug", o->slug, "Drop slug, e.g. summer-tape")->required();
   cmd->add_option("--edition", o->edition_size, "Edition size N (serials 1..N)")

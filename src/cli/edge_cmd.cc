@@ -35,7 +35,8 @@ Result<edge::EdgeConfig> build_config(const EdgeOptions& o) {
   edge::apply_edge_environment(config);
   if (!o.data_dir.empty()) config.data_dir = o.data_dir;
   std::filesystem::path file = o.config_file;
-  if (file.empty() && std::filesystem::exists(config.data_dir / "edge.toml")) file = config.data_dir / "edge.toml";
+  if (file.empty() && std::filesystem::exists(config.data_dir / "edge.toml"))
+    file = config.data_dir / "edge.toml";
   if (!file.empty()) {
     DG_RETURN_IF_ERROR_RESULT(edge::load_edge_config_file(file, config));
     edge::apply_edge_environment(config);
@@ -50,8 +51,10 @@ Result<edge::EdgeConfig> build_config(const EdgeOptions& o) {
 }
 
 void add_edge_flags(CLI::App* cmd, EdgeOptions& o) {
-  cmd->add_option("--data", o.data_dir, "Edge data folder (default ./dropgate-edge; env DROPGATE_EDGE_DATA)");
-  cmd->add_option("--config", o.config_file, "TOML config file (default DATA/edge.toml if present)");
+  cmd->add_option("--data", o.data_dir,
+                  "Edge data folder (default ./dropgate-edge; env DROPGATE_EDGE_DATA)");
+  cmd->add_option("--config", o.config_file,
+                  "TOML config file (default DATA/edge.toml if present)");
 }
 
 Status enroll(const EdgeOptions& o) {
@@ -93,7 +96,8 @@ Result<std::unique_ptr<http::ApiClient>> operator_client(EdgeOptions& o) {
     if (env) o.api_key = env;
   }
   if (o.api_key.empty()) {
-    return error(Code::invalid_argument, "no operator API key: pass --api-key or set DROPGATE_API_KEY");
+    return error(Code::invalid_argument,
+                 "no operator API key: pass --api-key or set DROPGATE_API_KEY");
   }
   return std::make_unique<http::ApiClient>(o.origin, o.api_key);
 }
@@ -117,7 +121,8 @@ Status approve(EdgeOptions& o) {
   size_t start = 0;
   while (start <= o.drops.size()) {
     size_t comma = o.drops.find(',', start);
-    std::string slug = o.drops.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string slug =
+        o.drops.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!slug.empty()) drops.push_back(boost::json::value(slug));
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -168,37 +173,48 @@ Status revoke(EdgeOptions& o) {
 }  // namespace
 
 void add_edge_commands(CLI::App& app, int& exit_code) {
-  auto* edge = app.add_subcommand("edge", "Run an edge node at a venue, and approve edges (operator)");
+  auto* edge =
+      app.add_subcommand("edge", "Run an edge node at a venue, and approve edges (operator)");
   edge->require_subcommand(1);
 
   auto eo = std::make_shared<EdgeOptions>();
-  auto* enroll_cmd = edge->add_subcommand("enroll", "Create this edge's key and ask an origin to register it");
+  auto* enroll_cmd =
+      edge->add_subcommand("enroll", "Create this edge's key and ask an origin to register it");
   add_edge_flags(enroll_cmd, *eo);
-  enroll_cmd->add_option("--origin", eo->origin, "Origin URL, e.g. https://drops.example.org")->required();
-  enroll_cmd->add_option("--name", eo->name, "A name the operator will recognise")->capture_default_str();
+  enroll_cmd->add_option("--origin", eo->origin, "Origin URL, e.g. https://drops.example.org")
+      ->required();
+  enroll_cmd->add_option("--name", eo->name, "A name the operator will recognise")
+      ->capture_default_str();
   enroll_cmd->add_flag("--force", eo->force, "Enroll again (keeps this edge's key)");
   enroll_cmd->callback([&exit_code, eo] { exit_code = report(enroll(*eo)); });
 
   auto po = std::make_shared<EdgeOptions>();
-  auto* preload_cmd = edge->add_subcommand("preload", "Sync now and print a readiness report per drop");
+  auto* preload_cmd =
+      edge->add_subcommand("preload", "Sync now and print a readiness report per drop");
   add_edge_flags(preload_cmd, *po);
   preload_cmd->callback([&exit_code, po] { exit_code = report(preload(*po)); });
 
   auto so = std::make_shared<EdgeOptions>();
-  auto* serve_cmd = edge->add_subcommand("serve", "Serve downloads until SIGTERM or Ctrl-C, syncing in the background");
+  auto* serve_cmd = edge->add_subcommand(
+      "serve", "Serve downloads until SIGTERM or Ctrl-C, syncing in the background");
   add_edge_flags(serve_cmd, *so);
-  serve_cmd->add_option("--listen", so->listen, "HOST:PORT (default 0.0.0.0:8090; env DROPGATE_EDGE_LISTEN)");
-  serve_cmd->add_option("--sync-interval-s", so->sync_interval_s, "Seconds between syncs (default 10)");
-  serve_cmd->add_option("--log-level", so->log_level, "debug, info, warn or error (default info; env DROPGATE_LOG_LEVEL)");
-  serve_cmd->callback([&exit_code, so] {
-    exit_code = report(serve(*so));
-  });
+  serve_cmd->add_option("--listen", so->listen,
+                        "HOST:PORT (default 0.0.0.0:8090; env DROPGATE_EDGE_LISTEN)");
+  serve_cmd->add_option("--sync-interval-s", so->sync_interval_s,
+                        "Seconds between syncs (default 10)");
+  serve_cmd->add_option("--log-level", so->log_level,
+                        "debug, info, warn or error (default info; env DROPGATE_LOG_LEVEL)");
+  serve_cmd->callback([&exit_code, so] { exit_code = report(serve(*so)); });
 
   auto ao = std::make_shared<EdgeOptions>();
-  auto* approve_cmd = edge->add_subcommand("approve", "Operator: approve an enrolled edge for some drops");
-  approve_cmd->add_option("EDGE_ID", ao->edge_id, "Edge id printed by `dropgate edge enroll`")->required();
-  approve_cmd->add_option("--drops", ao->drops, "Drop slugs the edge may carry, comma separated")->required();
-  approve_cmd->add_option("--ttl-days", ao->ttl_days, "How long the grant lasts")->capture_default_str();
+  auto* approve_cmd =
+      edge->add_subcommand("approve", "Operator: approve an enrolled edge for some drops");
+  approve_cmd->add_option("EDGE_ID", ao->edge_id, "Edge id printed by `dropgate edge enroll`")
+      ->required();
+  approve_cmd->add_option("--drops", ao->drops, "Drop slugs the edge may carry, comma separated")
+      ->required();
+  approve_cmd->add_option("--ttl-days", ao->ttl_days, "How long the grant lasts")
+      ->capture_default_str();
   approve_cmd->add_option("--origin", ao->origin, "Origin URL (env DROPGATE_ORIGIN)");
   approve_cmd->add_option("--api-key", ao->api_key, "Operator API key (env DROPGATE_API_KEY)");
   approve_cmd->add_flag("--json", ao->json,

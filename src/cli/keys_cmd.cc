@@ -23,8 +23,8 @@ Status keys_new(const std::filesystem::path& dir, bool force) {
   auto key = crypto::SecretKey::generate();
   DG_RETURN_IF_ERROR(write_file_atomic(secret_path, key.to_paserk() + "\n", 0600, overwrite));
   auto public_key = key.public_key();
-  DG_RETURN_IF_ERROR(
-      write_file_atomic(dir / public_key_file, public_key.to_paserk() + "\n", 0644, Overwrite::yes));
+  DG_RETURN_IF_ERROR(write_file_atomic(dir / public_key_file, public_key.to_paserk() + "\n", 0644,
+                                       Overwrite::yes));
   std::cout << public_key.key_id() << "\n";
   std::cerr << "wrote " << secret_path.string() << " (mode 0600, keep it secret) and "
             << (dir / public_key_file).string() << "\n";
@@ -51,8 +51,9 @@ void add_keys_commands(CLI::App& app, int& exit_code) {
   };
   auto new_options = std::make_shared<NewOptions>();  // kept alive by the callback
   auto* create = keys->add_subcommand("new", "Create an Ed25519 signing key pair");
-  create->add_option("--dir", new_options->dir,
-                     "Folder to write secret.paserk (mode 0600) and public.paserk")
+  create
+      ->add_option("--dir", new_options->dir,
+                   "Folder to write secret.paserk (mode 0600) and public.paserk")
       ->required();
   create->add_flag("--force", new_options->force, "Replace an existing key (the old one is lost)");
   create->callback([&exit_code, new_options] {

@@ -32,7 +32,8 @@ struct Target {
 };
 
 void add_target_flags(CLI::App* cmd, Target& t) {
-  cmd->add_option("--origin", t.origin, "Origin URL (env DROPGATE_ORIGIN, default http://127.0.0.1:8080)");
+  cmd->add_option("--origin", t.origin,
+                  "Origin URL (env DROPGATE_ORIGIN, default http://127.0.0.1:8080)");
   cmd->add_option("--api-key", t.api_key, "Operator API key (env DROPGATE_API_KEY)");
   cmd->add_flag("--json", t.json, "Print the origin's JSON answer (one line) instead of a summary");
 }
@@ -47,8 +48,9 @@ Result<ApiClient*> client_for(Target& t, std::unique_ptr<ApiClient>& holder) {
     if (env) t.api_key = env;
   }
   if (t.api_key.empty()) {
-    return error(Code::invalid_argument,
-                 "no operator API key: pass --api-key or set DROPGATE_API_KEY (dropgate init prints one)");
+    return error(
+        Code::invalid_argument,
+        "no operator API key: pass --api-key or set DROPGATE_API_KEY (dropgate init prints one)");
   }
   holder = std::make_unique<ApiClient>(t.origin, t.api_key);
   return holder.get();
@@ -73,11 +75,14 @@ Status create(CreateOptions& o) {
   std::unique_ptr<ApiClient> holder;
   auto client = client_for(o.target, holder);
   if (!client) return client.error();
-  boost::json::object body{{"slug", o.slug}, {"title", o.title.empty() ? o.slug : o.title},
-                           {"edition", o.edition}, {"per_buyer_limit", o.per_buyer_limit},
-                           {"price", boost::json::object{{"amount", o.price_minor}, {"currency", o.currency}}},
-                           {"rights", boost::json::object{{"license", o.license},
-                                                          {"territories", boost::json::object{}}}}};
+  boost::json::object body{
+      {"slug", o.slug},
+      {"title", o.title.empty() ? o.slug : o.title},
+      {"edition", o.edition},
+      {"per_buyer_limit", o.per_buyer_limit},
+      {"price", boost::json::object{{"amount", o.price_minor}, {"currency", o.currency}}},
+      {"rights",
+       boost::json::object{{"license", o.license}, {"territories", boost::json::object{}}}}};
   if (!o.opens_at.empty()) body["opens_at"] = o.opens_at;
   if (!o.closes_at.empty()) body["closes_at"] = o.closes_at;
   auto response =
@@ -102,11 +107,13 @@ Status upload(UploadOptions& o) {
   auto client = client_for(o.target, holder);
   if (!client) return client.error();
   std::error_code ec;
-  if (!fs::is_directory(o.folder, ec)) return Status(Code::not_found, o.folder + " is not a folder");
+  if (!fs::is_directory(o.folder, ec))
+    return Status(Code::not_found, o.folder + " is not a folder");
   std::vector<fs::path> files;
-  for (auto it = fs::recursive_directory_iterator(o.folder, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (it->is_symlink()) return Status(Code::invalid_argument, it->path().string() + " is a symlink");
+  for (auto it = fs::recursive_directory_iterator(o.folder, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_symlink())
+      return Status(Code::invalid_argument, it->path().string() + " is a symlink");
     if (it->is_regular_file()) files.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
@@ -116,11 +123,12 @@ Status upload(UploadOptions& o) {
     std::string rel = files[i].lexically_relative(o.folder).generic_string();
     DG_RETURN_IF_ERROR(core::validate_asset_path(rel).with_context(files[i].string()));
     auto response = (*client)->upload(
-        "/v1/drops/" + o.slug + "/assets/" + encode_path(rel), files[i], core::guess_media_type(rel),
-        [&](uint64_t sent, uint64_t total) {
+        "/v1/drops/" + o.slug + "/assets/" + encode_path(rel), files[i],
+        core::guess_media_type(rel), [&](uint64_t sent, uint64_t total) {
           if (tty && total > (8u << 20)) {
-            std::fprintf(stderr, "\r[%zu/%zu] %s %3.0f%%", i + 1, files.size(), rel.c_str(),
-                         total ? 100.0 * static_cast<double>(sent) / static_cast<double>(total) : 100.0);
+            std::fprintf(
+                stderr, "\r[%zu/%zu] %s %3.0f%%", i + 1, files.size(), rel.c_str(),
+                total ? 100.0 * static_cast<double>(sent) / static_cast<double>(total) : 100.0);
           }
         });
     if (tty) std::fprintf(stderr, "\r\033[K");
@@ -140,8 +148,8 @@ Status upload(UploadOptions& o) {
               << "\n";
     return Status();
   }
-  std::cout << "uploaded " << files.size() << " files to " << o.slug << "; publish with: dropgate drop publish "
-            << o.slug << "\n";
+  std::cout << "uploaded " << files.size() << " files to " << o.slug
+            << "; publish with: dropgate drop publish " << o.slug << "\n";
   return Status();
 }
 
@@ -321,8 +329,9 @@ void add_operator_commands(CLI::App& drop, int& exit_code) {
 
   for (const char* action : {"publish", "pause", "resume", "close"}) {
     auto ao = std::make_shared<SimpleOptions>();
-    std::string help = std::string(action) == "publish" ? "Sign and publish the next manifest version"
-                                                         : std::string("Set a drop's state: ") + action;
+    std::string help = std::string(action) == "publish"
+                           ? "Sign and publish the next manifest version"
+                           : std::string("Set a drop's state: ") + action;
     auto* cmd = drop.add_subcommand(action, help);
     add_target_flags(cmd, ao->target);
     cmd->add_option("SLUG", ao->slug, "Drop slug")->required();

@@ -73,10 +73,14 @@ Result<std::string> verify_to_json(const crypto::Keyring& keyring, core::Purpose
     return core::to_json(*result);
   };
   switch (purpose) {
-    case core::Purpose::download: return render(core::verify_download(keyring, token, options));
-    case core::Purpose::cert: return render(core::verify_cert(keyring, token, options));
-    case core::Purpose::edge_grant: return render(core::verify_edge_grant(keyring, token, options));
-    case core::Purpose::receipt: return render(core::verify_receipt(keyring, token, options));
+    case core::Purpose::download:
+      return render(core::verify_download(keyring, token, options));
+    case core::Purpose::cert:
+      return render(core::verify_cert(keyring, token, options));
+    case core::Purpose::edge_grant:
+      return render(core::verify_edge_grant(keyring, token, options));
+    case core::Purpose::receipt:
+      return render(core::verify_receipt(keyring, token, options));
   }
   return error(Code::invalid_argument, "unknown purpose");
 }
@@ -129,7 +133,8 @@ void add_token_commands(CLI::App& app, int& exit_code) {
   issue_cmd->add_option("--serial", io->serial, "cert: the serial owned");
   issue_cmd->add_option("--edition", io->edition_size, "cert: the edition size");
   issue_cmd->add_option("--manifest-sha256", io->manifest_sha256, "cert: SHA-256 of the manifest");
-  issue_cmd->add_option("--license", io->license, "cert: licence identifier")->capture_default_str();
+  issue_cmd->add_option("--license", io->license, "cert: licence identifier")
+      ->capture_default_str();
   issue_cmd->callback([&exit_code, io] { exit_code = report(issue(*io)); });
 
   auto vo = std::make_shared<VerifyOptions>();
@@ -137,8 +142,9 @@ void add_token_commands(CLI::App& app, int& exit_code) {
       "verify", "Verify a token for one purpose; print its fields as JSON, or why it is refused");
   verify_cmd->add_option("TOKEN", vo->token, "The token, or - to read it from standard input")
       ->required();
-  verify_cmd->add_option("--public", vo->public_path,
-                         "Public key (public.paserk) or keyring (keys.json) to trust")
+  verify_cmd
+      ->add_option("--public", vo->public_path,
+                   "Public key (public.paserk) or keyring (keys.json) to trust")
       ->required();
   verify_cmd->add_option("--purpose", vo->purpose, "download, cert, edge-grant or receipt")
       ->required();

@@ -17,7 +17,9 @@ namespace {
 constexpr std::string_view kWhat = "manifest";
 constexpr int64_t kVersionMax = int64_t{1} << 53;  // stays exact in every JSON reader
 
-Status invalid(std::string message) { return Status(Code::invalid_argument, std::move(message)); }
+Status invalid(std::string message) {
+  return Status(Code::invalid_argument, std::move(message));
+}
 
 bool is_sha256_hex(std::string_view text) {
   return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
@@ -30,7 +32,8 @@ Status validate_asset(const Asset& asset) {
   if (asset.size_bytes > limits::asset_size_bytes_max) {
     return Status(Code::too_large, asset.path + " is larger than the asset size limit");
   }
-  if (!is_sha256_hex(asset.sha256)) return invalid(asset.path + ": sha256 must be 64 lower-case hex digits");
+  if (!is_sha256_hex(asset.sha256))
+    return invalid(asset.path + ": sha256 must be 64 lower-case hex digits");
   return validate_media_type(asset.media_type).with_context(asset.path);
 }
 
@@ -47,7 +50,8 @@ Result<Asset> parse_asset(const boost::json::value& value) {
   const auto& object = value.as_object();
   DG_RETURN_IF_ERROR_RESULT(json::only_keys(object, {"path", "size", "sha256", "type"}, "asset"));
   auto path = json::get_string(object, "path", "asset", limits::asset_path_bytes_max);
-  auto size = json::get_int(object, "size", "asset", 0, static_cast<int64_t>(limits::asset_size_bytes_max));
+  auto size =
+      json::get_int(object, "size", "asset", 0, static_cast<int64_t>(limits::asset_size_bytes_max));
   auto sha = json::get_string(object, "sha256", "asset", 64);
   auto type = json::get_string(object, "type", "asset", limits::media_type_bytes_max);
   if (!path) return error(path.error());
@@ -62,7 +66,8 @@ Result<Asset> parse_asset(const boost::json::value& value) {
 Result<SaleWindow> parse_window(const boost::json::object& root) {
   auto window = json::get_object(root, "window", kWhat);
   if (!window) return error(window.error());
-  DG_RETURN_IF_ERROR_RESULT(json::only_keys(**window, {"opens_at", "closes_at"}, "manifest window"));
+  DG_RETURN_IF_ERROR_RESULT(
+      json::only_keys(**window, {"opens_at", "closes_at"}, "manifest window"));
   auto opens = get_time(**window, "opens_at");
   if (!opens) return error(opens.error());
   SaleWindow out{*opens, std::nullopt};
@@ -94,13 +99,13 @@ Status validate_manifest(const Manifest& m) {
   DG_RETURN_IF_ERROR(validate_rights(m.rights));
   if (m.assets.size() > limits::manifest_assets_max) {
     return Status(Code::too_large, "a manifest lists at most " +
-                                            std::to_string(limits::manifest_assets_max) + " assets");
+                                       std::to_string(limits::manifest_assets_max) + " assets");
   }
   for (size_t i = 0; i < m.assets.size(); ++i) {
     DG_RETURN_IF_ERROR(validate_asset(m.assets[i]));
     if (i > 0 && !(m.assets[i - 1].path < m.assets[i].path)) {
-      return invalid("manifest assets must be sorted by path, each path once (" +
-                     m.assets[i].path + ")");
+      return invalid("manifest assets must be sorted by path, each path once (" + m.assets[i].path +
+                     ")");
     }
   }
   return Status();
@@ -110,10 +115,8 @@ Result<std::string> manifest_to_json(const Manifest& m) {
   DG_RETURN_IF_ERROR_RESULT(validate_manifest(m));
   boost::json::array assets;
   for (const auto& a : m.assets) {
-    assets.push_back(boost::json::object{{"path", a.path},
-                                         {"size", a.size_bytes},
-                                         {"sha256", a.sha256},
-                                         {"type", a.media_type}});
+    assets.push_back(boost::json::object{
+        {"path", a.path}, {"size", a.size_bytes}, {"sha256", a.sha256}, {"type", a.media_type}});
   }
   boost::json::object window{{"opens_at", format_rfc3339(m.window.opens_at_ms)}};
   if (m.window.closes_at_ms) window["closes_at"] = format_rfc3339(*m.window.closes_at_ms);
@@ -181,8 +184,9 @@ Result<SignedManifest> sign_manifest(const Manifest& manifest, const crypto::Sec
   auto json_text = manifest_to_json(manifest);
   if (!json_text) return error(json_text.error());
   std::string key_id = key.public_key().key_id();
-  auto sig = crypto::minisign_sign(key, as_bytes(*json_text), manifest_trusted_comment(manifest, key_id),
-                                   "dropgate manifest, verify with: minisign -V -p drop.pub -m manifest.json");
+  auto sig = crypto::minisign_sign(
+      key, as_bytes(*json_text), manifest_trusted_comment(manifest, key_id),
+      "dropgate manifest, verify with: minisign -V -p drop.pub -m manifest.json");
   if (!sig) return error(sig.error());
   return SignedManifest{std::move(*json_text), std::move(*sig)};
 }
@@ -193,7 +197,7 @@ Result<VerifiedManifest> verify_manifest(const crypto::Keyring& keyring,
                                          const ManifestExpectations& expect) {
   if (json_untrusted.size() > limits::manifest_bytes_max) {
     return error(Code::too_large, "manifest is larger than " +
-                                           std::to_string(limits::manifest_bytes_max) + " bytes");
+                                      std::to_string(limits::manifest_bytes_max) + " bytes");
   }
   auto sig = crypto::minisign_parse_signature(minisig_untrusted);
   if (!sig) return error(sig.error());
@@ -211,8 +215,8 @@ Result<VerifiedManifest> verify_manifest(const crypto::Keyring& keyring,
     return error(Code::unauthorized, "signature's trusted comment does not match the manifest");
   }
   if (manifest->drop != expect.drop) {
-    return error(Code::forbidden, "manifest is for drop \"" + manifest->drop + "\", not \"" +
-                                      expect.drop + "\"");
+    return error(Code::forbidden,
+                 "manifest is for drop \"" + manifest->drop + "\", not \"" + expect.drop + "\"");
   }
   if (manifest->version < expect.version_seen_max) {
     return error(Code::conflict, "manifest version " + std::to_string(manifest->version) +
@@ -222,7 +226,8 @@ Result<VerifiedManifest> verify_manifest(const crypto::Keyring& keyring,
   }
   const int64_t skew_ms = std::clamp<int64_t>(expect.clock_skew_ms, 0, limits::clock_skew_ms_max);
   if (expect.now_ms > manifest->expires_at_ms + skew_ms) {
-    return error(Code::unauthorized, "manifest expired at " + format_rfc3339(manifest->expires_at_ms) +
+    return error(Code::unauthorized, "manifest expired at " +
+                                         format_rfc3339(manifest->expires_at_ms) +
                                          "; the origin must publish a fresh one");
   }
   auto digest = crypto::sha256(as_bytes(json_untrusted));

@@ -71,8 +71,8 @@ Result<SignedManifest> sign_manifest(const Manifest& manifest, const crypto::Sec
 
 // What a verifier knows before it looks at a manifest.
 struct ManifestExpectations {
-  std::string drop;                 // the drop it asked for
-  int64_t version_seen_max = 0;     // highest version accepted before (0: none)
+  std::string drop;              // the drop it asked for
+  int64_t version_seen_max = 0;  // highest version accepted before (0: none)
   int64_t now_ms = 0;
   int64_t clock_skew_ms = limits::clock_skew_ms_default;
 };

@@ -101,7 +101,8 @@ TEST_F(ManifestTest, ExpiredManifestIsRefused) {
 TEST_F(ManifestTest, UnknownAndRevokedKeysAreRefused) {
   auto s = signed_sample();
   crypto::Keyring stranger;
-  ASSERT_TRUE(stranger.add(crypto::SecretKey::generate().public_key(), crypto::KeyStatus::current).ok());
+  ASSERT_TRUE(
+      stranger.add(crypto::SecretKey::generate().public_key(), crypto::KeyStatus::current).ok());
   EXPECT_FALSE(verify_manifest(stranger, s.json, s.minisig, expect()).has_value());
   ASSERT_TRUE(keyring_.revoke(key_.public_key().key_id()).ok());
   auto refused = verify_manifest(keyring_, s.json, s.minisig, expect());
@@ -116,10 +117,9 @@ TEST_F(ManifestTest, SignatureFromAnotherManifestIsRefused) {
   auto v3 = signed_sample(sample(3));
   EXPECT_FALSE(verify_manifest(keyring_, v3.json, v2.minisig, expect()).has_value());
   auto json = *manifest_to_json(sample());
-  auto lying = crypto::minisign_sign(key_, as_bytes(json),
-                                     "dropgate-manifest drop=winter-tape version=2 kid=" +
-                                         key_.public_key().key_id(),
-                                     "x");
+  auto lying = crypto::minisign_sign(
+      key_, as_bytes(json),
+      "dropgate-manifest drop=winter-tape version=2 kid=" + key_.public_key().key_id(), "x");
   ASSERT_TRUE(lying.has_value());
   auto refused = verify_manifest(keyring_, json, *lying, expect());
   ASSERT_FALSE(refused.has_value());
@@ -132,8 +132,8 @@ TEST_F(ManifestTest, TraversalPathsAreRefusedEvenWhenSigned) {
     m.assets = {{bad, 1, std::string(64, 'c'), "text/plain"}};
     EXPECT_FALSE(manifest_to_json(m).has_value()) << bad;
     // Hand-built JSON signed by a trusted key is still refused.
-    std::string json = R"({"assets":[{"path":")" + std::string(bad) +
-                       R"(","sha256":")" + std::string(64, 'c') +
+    std::string json = R"({"assets":[{"path":")" + std::string(bad) + R"(","sha256":")" +
+                       std::string(64, 'c') +
                        R"(","size":1,"type":"text/plain"}],"drop":"summer-tape","edition":200,)"
                        R"("expires_at":"2026-10-01T00:00:00Z","format":1,"issued_at":)"
                        R"("2026-09-21T00:00:00Z","rights":{"license":"x","territories":{}},)"
@@ -141,10 +141,9 @@ TEST_F(ManifestTest, TraversalPathsAreRefusedEvenWhenSigned) {
     // JSON-escape the backslashes of the Windows-style case.
     std::string escaped;
     for (char c : json) escaped += c == '\\' ? std::string("\\\\") : std::string(1, c);
-    auto sig = crypto::minisign_sign(key_, as_bytes(escaped),
-                                     "dropgate-manifest drop=summer-tape version=2 kid=" +
-                                         key_.public_key().key_id(),
-                                     "x");
+    auto sig = crypto::minisign_sign(
+        key_, as_bytes(escaped),
+        "dropgate-manifest drop=summer-tape version=2 kid=" + key_.public_key().key_id(), "x");
     ASSERT_TRUE(sig.has_value());
     auto refused = verify_manifest(keyring_, escaped, *sig, expect());
     ASSERT_FALSE(refused.has_value()) << bad;

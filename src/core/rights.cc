@@ -68,12 +68,12 @@ boost::json::object rights_to_json(const Rights& rights) {
   if (rights.access_s) out["access_s"] = *rights.access_s;
   boost::json::object territories;
   if (!rights.territories_allowed.empty()) {
-    territories["allow"] = boost::json::array(rights.territories_allowed.begin(),
-                                              rights.territories_allowed.end());
+    territories["allow"] =
+        boost::json::array(rights.territories_allowed.begin(), rights.territories_allowed.end());
   }
   if (!rights.territories_denied.empty()) {
-    territories["deny"] = boost::json::array(rights.territories_denied.begin(),
-                                             rights.territories_denied.end());
+    territories["deny"] =
+        boost::json::array(rights.territories_denied.begin(), rights.territories_denied.end());
   }
   out["territories"] = std::move(territories);
   return out;

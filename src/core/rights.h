@@ -13,8 +13,8 @@
 namespace dg::core {
 
 struct Rights {
-  std::string license;                   // SPDX-style identifier, e.g. "CC-BY-NC-4.0"
-  std::optional<int64_t> access_s;       // unset: access does not end
+  std::string license;                           // SPDX-style identifier, e.g. "CC-BY-NC-4.0"
+  std::optional<int64_t> access_s;               // unset: access does not end
   std::vector<std::string> territories_allowed;  // empty: everywhere not denied
   std::vector<std::string> territories_denied;
 

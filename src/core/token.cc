@@ -18,17 +18,24 @@ namespace {
 constexpr std::string_view kImplicitAssertion = "";
 constexpr std::array<std::string_view, 6> kCommonKeys = {"typ", "iss", "iat", "exp", "nbf", "jti"};
 
-Status refused(Code code, std::string message) { return Status(code, std::move(message)); }
+Status refused(Code code, std::string message) {
+  return Status(code, std::move(message));
+}
 
-std::string seconds_text(int64_t ms) { return std::to_string(ms / 1000) + " s"; }
+std::string seconds_text(int64_t ms) {
+  return std::to_string(ms / 1000) + " s";
+}
 
 // Checks the payload has only the common keys plus `purpose_keys`.
-Status only_keys(const boost::json::object& payload, std::initializer_list<std::string_view> purpose_keys) {
+Status only_keys(const boost::json::object& payload,
+                 std::initializer_list<std::string_view> purpose_keys) {
   for (const auto& member : payload) {
     auto key = member.key();
     bool known = std::find(kCommonKeys.begin(), kCommonKeys.end(), key) != kCommonKeys.end() ||
                  std::find(purpose_keys.begin(), purpose_keys.end(), key) != purpose_keys.end();
-    if (!known) return refused(Code::invalid_argument, "token has an unknown field \"" + std::string(key) + "\"");
+    if (!known)
+      return refused(Code::invalid_argument,
+                     "token has an unknown field \"" + std::string(key) + "\"");
   }
   return Status();
 }
@@ -46,14 +53,14 @@ Result<std::string> sign(const TokenSigner& signer, Purpose purpose, boost::json
   std::string payload = boost::json::serialize(fields);
   if (payload.size() > limits::token_payload_bytes_max) {
     return error(Code::too_large, "token payload would be larger than " +
-                                           std::to_string(limits::token_payload_bytes_max) +
-                                           " bytes");
+                                      std::to_string(limits::token_payload_bytes_max) + " bytes");
   }
   std::string footer = boost::json::serialize(boost::json::object{{"kid", signer.key_id()}});
   return crypto::paseto_v4_public_sign(signer.key(), payload, footer, kImplicitAssertion);
 }
 
-Result<std::optional<int64_t>> optional_time(const boost::json::object& payload, std::string_view key) {
+Result<std::optional<int64_t>> optional_time(const boost::json::object& payload,
+                                             std::string_view key) {
   auto text = json::get_optional_string(payload, key, "token", 40);
   if (!text) return error(text.error());
   if (!*text) return std::optional<int64_t>();
@@ -122,13 +129,14 @@ Result<Opened> open(const crypto::Keyring& keyring, std::string_view token_untru
   auto iat = optional_time(opened.payload, "iat");
   auto exp = optional_time(opened.payload, "exp");
   auto nbf = optional_time(opened.payload, "nbf");
-  for (const Status* s : {iss ? nullptr : &iss.error(), jti ? nullptr : &jti.error(),
-                          iat ? nullptr : &iat.error(), exp ? nullptr : &exp.error(),
-                          nbf ? nullptr : &nbf.error()}) {
+  for (const Status* s :
+       {iss ? nullptr : &iss.error(), jti ? nullptr : &jti.error(), iat ? nullptr : &iat.error(),
+        exp ? nullptr : &exp.error(), nbf ? nullptr : &nbf.error()}) {
     if (s) return error(*s);
   }
   if (!*iat) return error(Code::invalid_argument, "token has no \"iat\"");
-  if (!*exp && purpose != Purpose::cert) return error(Code::invalid_argument, "token has no \"exp\"");
+  if (!*exp && purpose != Purpose::cert)
+    return error(Code::invalid_argument, "token has no \"exp\"");
   common.issuer = std::move(*iss);
   common.token_id = std::move(*jti);
   common.issued_at_ms = **iat;
@@ -180,10 +188,14 @@ Status check_ttl(uint32_t ttl_s, uint32_t ttl_s_max) {
 
 std::string_view purpose_name(Purpose purpose) {
   switch (purpose) {
-    case Purpose::download: return "download";
-    case Purpose::cert: return "cert";
-    case Purpose::edge_grant: return "edge-grant";
-    case Purpose::receipt: return "receipt";
+    case Purpose::download:
+      return "download";
+    case Purpose::cert:
+      return "cert";
+    case Purpose::edge_grant:
+      return "edge-grant";
+    case Purpose::receipt:
+      return "receipt";
   }
   return "unknown";
 }
@@ -221,10 +233,11 @@ Result<std::string> issue_download(const TokenSigner& signer, const DownloadFiel
   for (const auto& asset : fields.assets) {
     if (asset != "*") DG_RETURN_IF_ERROR_RESULT(validate_asset_path(asset));
   }
-  boost::json::object payload{{"sub", fields.account},
-                              {"drop", fields.drop},
-                              {"ver", fields.manifest_version},
-                              {"assets", boost::json::array(fields.assets.begin(), fields.assets.end())}};
+  boost::json::object payload{
+      {"sub", fields.account},
+      {"drop", fields.drop},
+      {"ver", fields.manifest_version},
+      {"assets", boost::json::array(fields.assets.begin(), fields.assets.end())}};
   if (!fields.cert_id.empty()) {
     DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.cert_id, "certificate id"));
     payload["cert"] = fields.cert_id;
@@ -299,7 +312,9 @@ Result<OwnerSecret> OwnerSecret::from_text(std::string_view text_untrusted) {
   return OwnerSecret(std::move(bytes));
 }
 
-std::string OwnerSecret::to_text() const { return base64url_encode(bytes_->value); }
+std::string OwnerSecret::to_text() const {
+  return base64url_encode(bytes_->value);
+}
 
 OwnerSecret::~OwnerSecret() {
   if (bytes_) crypto::wipe(bytes_->value);
@@ -309,7 +324,8 @@ std::string owner_id(const OwnerSecret& secret, std::string_view drop, std::stri
   std::string message = "dropgate-owner-v1";
   for (std::string_view part : {drop, account}) {
     auto size = static_cast<uint32_t>(part.size());
-    for (int shift = 24; shift >= 0; shift -= 8) message.push_back(static_cast<char>((size >> shift) & 0xFF));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      message.push_back(static_cast<char>((size >> shift) & 0xFF));
     message.append(part);
   }
   std::array<uint8_t, owner_id_hash_bytes> hash;
@@ -342,7 +358,8 @@ Result<VerifiedCert> verify_cert(const crypto::Keyring& keyring, std::string_vie
   auto opened = open(keyring, token_untrusted, Purpose::cert, options);
   if (!opened) return error(opened.error());
   const auto& payload = opened->payload;
-  DG_RETURN_IF_ERROR_RESULT(only_keys(payload, {"sub", "drop", "serial", "edition", "manifest", "rights"}));
+  DG_RETURN_IF_ERROR_RESULT(
+      only_keys(payload, {"sub", "drop", "serial", "edition", "manifest", "rights"}));
   VerifiedCert token{std::move(opened->common), {}};
   auto owner = get_id(payload, "sub", "owner");
   auto drop = get_slug(payload, "drop");
@@ -359,8 +376,12 @@ Result<VerifiedCert> verify_cert(const crypto::Keyring& keyring, std::string_vie
   if (*serial > *edition) return error(Code::invalid_argument, "token serial exceeds its edition");
   auto rights = parse_rights(**rights_object);
   if (!rights) return error(rights.error());
-  token.fields = {std::move(*owner), std::move(*drop), static_cast<uint32_t>(*serial),
-                  static_cast<uint32_t>(*edition), std::move(*manifest), std::move(*rights)};
+  token.fields = {std::move(*owner),
+                  std::move(*drop),
+                  static_cast<uint32_t>(*serial),
+                  static_cast<uint32_t>(*edition),
+                  std::move(*manifest),
+                  std::move(*rights)};
   return token;
 }
 
@@ -395,7 +416,8 @@ Result<std::vector<GrantLease>> parse_leases(const boost::json::array& leases) {
   for (const auto& item : leases) {
     if (!item.is_object()) return error(Code::invalid_argument, "grant leases must be objects");
     const auto& lease = item.as_object();
-    DG_RETURN_IF_ERROR_RESULT(json::only_keys(lease, {"drop", "first", "last", "sell_until"}, "lease"));
+    DG_RETURN_IF_ERROR_RESULT(
+        json::only_keys(lease, {"drop", "first", "last", "sell_until"}, "lease"));
     auto drop = get_slug(lease, "drop");
     auto first = json::get_int(lease, "first", "lease", 1, limits::edition_size_max);
     auto last = json::get_int(lease, "last", "lease", 1, limits::edition_size_max);
@@ -407,8 +429,8 @@ Result<std::vector<GrantLease>> parse_leases(const boost::json::array& leases) {
     if (!*until || *first > *last) {
       return error(Code::invalid_argument, "lease needs first <= last and a sell_until time");
     }
-    out.push_back({std::move(*drop), static_cast<uint32_t>(*first), static_cast<uint32_t>(*last),
-                   **until});
+    out.push_back(
+        {std::move(*drop), static_cast<uint32_t>(*first), static_cast<uint32_t>(*last), **until});
   }
   return out;
 }
@@ -431,10 +453,11 @@ Result<std::string> issue_edge_grant(const TokenSigner& signer, const EdgeGrantF
       return error(Code::invalid_argument, "lease needs 1 <= first <= last");
     }
   }
-  boost::json::object payload{{"sub", edge_key->key_id()},
-                              {"edge_key", fields.edge_key},
-                              {"drops", boost::json::array(fields.drops.begin(), fields.drops.end())},
-                              {"leases", leases_to_json(fields.leases)}};
+  boost::json::object payload{
+      {"sub", edge_key->key_id()},
+      {"edge_key", fields.edge_key},
+      {"drops", boost::json::array(fields.drops.begin(), fields.drops.end())},
+      {"leases", leases_to_json(fields.leases)}};
   return sign(signer, Purpose::edge_grant, std::move(payload), now_ms,
               now_ms + int64_t{ttl_s} * 1000);
 }
@@ -517,9 +540,9 @@ Result<VerifiedReceipt> verify_receipt(const crypto::Keyring& keyring,
   if (!currency) return error(currency.error());
   if (!drop) return error(drop.error());
   DG_RETURN_IF_ERROR_RESULT(validate_currency(*currency));
-  return VerifiedReceipt{std::move(opened->common),
-                         {std::move(*reader), std::move(*txn), *amount, std::move(*currency),
-                          std::move(*drop)}};
+  return VerifiedReceipt{
+      std::move(opened->common),
+      {std::move(*reader), std::move(*txn), *amount, std::move(*currency), std::move(*drop)}};
 }
 
 std::string to_json(const VerifiedReceipt& token) {

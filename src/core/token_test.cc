@@ -64,7 +64,8 @@ TEST_F(TokenTest, WrongPurposeIsRefused) {
   EXPECT_FALSE(verify_edge_grant(keyring_, token, at(kNow)).has_value());
   EXPECT_FALSE(verify_receipt(keyring_, token, at(kNow)).has_value());
 
-  CertFields cert{"buyer-1", "summer-tape", 17, 200, std::string(64, 'a'), {"CC-BY-4.0", {}, {}, {}}};
+  CertFields cert{"buyer-1", "summer-tape",        17,
+                  200,       std::string(64, 'a'), {"CC-BY-4.0", {}, {}, {}}};
   auto cert_token = issue_cert(*signer_, cert, kNow);
   ASSERT_TRUE(cert_token.has_value());
   EXPECT_FALSE(verify_download(keyring_, *cert_token, at(kNow)).has_value());
@@ -73,7 +74,8 @@ TEST_F(TokenTest, WrongPurposeIsRefused) {
 TEST_F(TokenTest, ExpiryHonoursTheClockSkewLeeway) {
   std::string token = download(60);
   const int64_t exp = kNow + 60'000;
-  EXPECT_TRUE(verify_download(keyring_, token, at(exp + limits::clock_skew_ms_default)).has_value());
+  EXPECT_TRUE(
+      verify_download(keyring_, token, at(exp + limits::clock_skew_ms_default)).has_value());
   auto late = verify_download(keyring_, token, at(exp + limits::clock_skew_ms_default + 1));
   ASSERT_FALSE(late.has_value());
   EXPECT_EQ(late.error().code(), Code::unauthorized);
@@ -109,7 +111,8 @@ TEST_F(TokenTest, NotBeforeIsEnforced) {
 
 TEST_F(TokenTest, WrongKeyIsRefused) {
   crypto::Keyring other;
-  ASSERT_TRUE(other.add(crypto::SecretKey::generate().public_key(), crypto::KeyStatus::current).ok());
+  ASSERT_TRUE(
+      other.add(crypto::SecretKey::generate().public_key(), crypto::KeyStatus::current).ok());
   auto refused = verify_download(other, download(), at(kNow));
   ASSERT_FALSE(refused.has_value());
   EXPECT_NE(refused.error().message().find("unknown key"), std::string::npos);
@@ -162,11 +165,13 @@ TEST_F(TokenTest, TamperedFooterIsRefused) {
   EXPECT_FALSE(verify_download(keyring_, tampered, at(kNow)).has_value());
   // A footer with extra members or none at all is refused too.
   std::string payload = R"({"typ":"download"})";
-  EXPECT_FALSE(verify_download(keyring_, crypto::paseto_v4_public_sign(signer_->key(), payload, "", ""),
+  EXPECT_FALSE(verify_download(keyring_,
+                               crypto::paseto_v4_public_sign(signer_->key(), payload, "", ""),
                                at(kNow))
                    .has_value());
   std::string extra = R"({"kid":")" + signer_->key_id() + R"(","x":1})";
-  EXPECT_FALSE(verify_download(keyring_, crypto::paseto_v4_public_sign(signer_->key(), payload, extra, ""),
+  EXPECT_FALSE(verify_download(keyring_,
+                               crypto::paseto_v4_public_sign(signer_->key(), payload, extra, ""),
                                at(kNow))
                    .has_value());
 }
@@ -206,7 +211,8 @@ TEST_F(TokenTest, IssuerCanBeRequired) {
 TEST_F(TokenTest, DownloadTtlIsBounded) {
   DownloadFields fields{"buyer-1", "summer-tape", 1, {"*"}};
   EXPECT_FALSE(issue_download(*signer_, fields, kNow, 0).has_value());
-  EXPECT_FALSE(issue_download(*signer_, fields, kNow, limits::download_token_ttl_s_max + 1).has_value());
+  EXPECT_FALSE(
+      issue_download(*signer_, fields, kNow, limits::download_token_ttl_s_max + 1).has_value());
   fields.assets = {"../etc/passwd"};
   EXPECT_FALSE(issue_download(*signer_, fields, kNow, 60).has_value());
 }
@@ -221,8 +227,8 @@ TEST_F(TokenTest, UnknownFieldsAreRefused) {
 }
 
 TEST_F(TokenTest, CertHasNoExpiryAndCarriesRights) {
-  CertFields fields{"buyer-1", "summer-tape", 17, 200, std::string(64, 'b'),
-                    {"CC-BY-NC-4.0", 86'400, {}, {"US"}}};
+  CertFields fields{"buyer-1", "summer-tape",        17,
+                    200,       std::string(64, 'b'), {"CC-BY-NC-4.0", 86'400, {}, {"US"}}};
   auto token = issue_cert(*signer_, fields, kNow);
   ASSERT_TRUE(token.has_value());
   auto verified = verify_cert(keyring_, *token, at(kNow + 10ll * 365 * 86'400'000));
@@ -237,8 +243,8 @@ TEST_F(TokenTest, CertHasNoExpiryAndCarriesRights) {
 
 TEST_F(TokenTest, EdgeGrantBindsTheEdgeKey) {
   auto edge = crypto::SecretKey::generate();
-  EdgeGrantFields fields{edge.public_key().to_paserk(), {"summer-tape"},
-                         {{"summer-tape", 1, 20, kNow + 3'600'000}}};
+  EdgeGrantFields fields{
+      edge.public_key().to_paserk(), {"summer-tape"}, {{"summer-tape", 1, 20, kNow + 3'600'000}}};
   auto token = issue_edge_grant(*signer_, fields, kNow, 86'400);
   ASSERT_TRUE(token.has_value());
   auto verified = verify_edge_grant(keyring_, *token, at(kNow));

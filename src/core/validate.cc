@@ -9,10 +9,16 @@
 namespace dg::core {
 namespace {
 
-Status invalid(std::string message) { return Status(Code::invalid_argument, std::move(message)); }
+Status invalid(std::string message) {
+  return Status(Code::invalid_argument, std::move(message));
+}
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
 
 // ISO 3166-1 alpha-2 officially assigned codes (249), sorted for binary search.
 constexpr std::array<std::string_view, 249> kTerritories = {
@@ -52,7 +58,8 @@ size_t utf8_sequence_bytes(std::string_view s) {
 }
 
 Status validate_segment(std::string_view segment) {
-  if (segment.empty()) return invalid("asset path has an empty segment (\"//\" or a trailing \"/\")");
+  if (segment.empty())
+    return invalid("asset path has an empty segment (\"//\" or a trailing \"/\")");
   if (segment == "." || segment == "..") {
     return invalid("asset path may not contain \".\" or \"..\" segments");
   }
@@ -78,7 +85,8 @@ Status validate_segment(std::string_view segment) {
 
 Status validate_slug(std::string_view slug) {
   if (slug.empty() || slug.size() > limits::drop_slug_bytes_max || slug[0] == '-' ||
-      !std::all_of(slug.begin(), slug.end(), [](char c) { return is_lower_alnum(c) || c == '-'; })) {
+      !std::all_of(slug.begin(), slug.end(),
+                   [](char c) { return is_lower_alnum(c) || c == '-'; })) {
     return invalid("drop slug must be 1-" + std::to_string(limits::drop_slug_bytes_max) +
                    " characters of a-z, 0-9 and '-', not starting with '-' (e.g. \"summer-tape\")");
   }
@@ -113,12 +121,12 @@ Status validate_currency(std::string_view code) {
 
 Status validate_media_type(std::string_view type) {
   auto restricted = [](char c) {
-    return is_lower_alnum(c) || is_upper(c) || std::string_view("!#$&-^_.+").find(c) != std::string_view::npos;
+    return is_lower_alnum(c) || is_upper(c) ||
+           std::string_view("!#$&-^_.+").find(c) != std::string_view::npos;
   };
   size_t slash = type.find('/');
   if (type.size() > limits::media_type_bytes_max || slash == std::string_view::npos || slash == 0 ||
-      slash + 1 == type.size() ||
-      !std::all_of(type.begin(), type.begin() + slash, restricted) ||
+      slash + 1 == type.size() || !std::all_of(type.begin(), type.begin() + slash, restricted) ||
       !std::all_of(type.begin() + slash + 1, type.end(), restricted)) {
     return invalid("media type must look like \"audio/flac\"");
   }
@@ -136,7 +144,8 @@ Status validate_asset_path(std::string_view path) {
   size_t start = 0;
   while (true) {
     size_t slash = path.find('/', start);
-    std::string_view segment = path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
+    std::string_view segment =
+        path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
     DG_RETURN_IF_ERROR(validate_segment(segment));
     if (++depth > limits::asset_path_depth_max) {
       return invalid("asset path is nested deeper than " +

@@ -15,9 +15,10 @@ TEST(AssetPath, AcceptsNormalisedRelativePaths) {
 }
 
 TEST(AssetPath, RefusesTraversalAbsoluteAndOddSpellings) {
-  for (const char* bad : {"", "/etc/passwd", "..", "../x", "a/../b", "a/..", "./a", "a/./b", "a//b",
-                          "a/", "a\\..\\b", "..\\x", "a\x01b", "a\nb", "a\x7f", "\xc0\xaf",
-                          "\xe0\x80\xaf", "\xed\xa0\x80", "\xc2\x85", "\xff"}) {
+  for (const char* bad :
+       {"",      "/etc/passwd", "..",           "../x",         "a/../b",   "a/..",   "./a",
+        "a/./b", "a//b",        "a/",           "a\\..\\b",     "..\\x",    "a\x01b", "a\nb",
+        "a\x7f", "\xc0\xaf",    "\xe0\x80\xaf", "\xed\xa0\x80", "\xc2\x85", "\xff"}) {
     EXPECT_FALSE(validate_asset_path(bad).ok()) << bad;
   }
   // Percent-encoding is not decoded here: "%2e%2e" is a literal file name, which can only
@@ -26,7 +27,8 @@ TEST(AssetPath, RefusesTraversalAbsoluteAndOddSpellings) {
 }
 
 TEST(AssetPath, EnforcesLengthAndDepthLimits) {
-  EXPECT_FALSE(validate_asset_path(std::string(limits::asset_path_segment_bytes_max + 1, 'a')).ok());
+  EXPECT_FALSE(
+      validate_asset_path(std::string(limits::asset_path_segment_bytes_max + 1, 'a')).ok());
   std::string deep;
   for (uint32_t i = 0; i <= limits::asset_path_depth_max; ++i) deep += "d/";
   deep += "f";

@@ -10,9 +10,12 @@ namespace dg::crypto {
 
 std::string_view key_status_name(KeyStatus status) {
   switch (status) {
-    case KeyStatus::current: return "current";
-    case KeyStatus::retired: return "retired";
-    case KeyStatus::revoked: return "revoked";
+    case KeyStatus::current:
+      return "current";
+    case KeyStatus::retired:
+      return "retired";
+    case KeyStatus::revoked:
+      return "revoked";
   }
   return "revoked";
 }
@@ -27,8 +30,8 @@ Status Keyring::add(const PublicKey& key, KeyStatus status) {
   std::string key_id = key.key_id();
   if (find(key_id)) return Status(Code::conflict, "key " + key_id + " is already in the keyring");
   if (entries_.size() >= limits::keyring_keys_max) {
-    return Status(Code::limit_exceeded, "keyring holds at most " +
-                                            std::to_string(limits::keyring_keys_max) + " keys");
+    return Status(Code::limit_exceeded,
+                  "keyring holds at most " + std::to_string(limits::keyring_keys_max) + " keys");
   }
   if (status == KeyStatus::current) {
     for (auto& e : entries_) {
@@ -90,9 +93,8 @@ const KeyringEntry* Keyring::current() const {
 std::string Keyring::to_json() const {
   boost::json::array keys;
   for (const auto& e : entries_) {
-    keys.push_back(boost::json::object{{"kid", e.key_id},
-                                       {"public", e.key.to_paserk()},
-                                       {"status", key_status_name(e.status)}});
+    keys.push_back(boost::json::object{
+        {"kid", e.key_id}, {"public", e.key.to_paserk()}, {"status", key_status_name(e.status)}});
   }
   return boost::json::serialize(boost::json::object{{"keys", std::move(keys)}});
 }
@@ -140,8 +142,8 @@ Result<Keyring> Keyring::load(const std::filesystem::path& path) {
   auto text = read_file(path, limits::keyring_file_bytes_max);
   if (!text) return error(text.error());
   std::string_view trimmed = *text;
-  while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r' ||
-                              trimmed.back() == ' ')) {
+  while (!trimmed.empty() &&
+         (trimmed.back() == '\n' || trimmed.back() == '\r' || trimmed.back() == ' ')) {
     trimmed.remove_suffix(1);
   }
   if (trimmed.starts_with("k4.")) {

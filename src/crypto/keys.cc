@@ -30,9 +30,9 @@ Result<Bytes> decode_paserk(std::string_view text, std::string_view prefix, size
   }
   auto decoded = base64url_decode(text.substr(prefix.size()));
   if (!decoded || decoded->size() != bytes) {
-    return error(Code::invalid_argument,
-                 std::string(prefix) + "… key is not " + std::to_string(bytes) +
-                     " bytes of unpadded base64url");
+    return error(Code::invalid_argument, std::string(prefix) + "… key is not " +
+                                             std::to_string(bytes) +
+                                             " bytes of unpadded base64url");
   }
   return std::move(*decoded);
 }
@@ -144,9 +144,13 @@ bool constant_time_equal(std::span<const uint8_t> a, std::span<const uint8_t> b)
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-void wipe(std::span<uint8_t> bytes) { sodium_memzero(bytes.data(), bytes.size()); }
+void wipe(std::span<uint8_t> bytes) {
+  sodium_memzero(bytes.data(), bytes.size());
+}
 
-void random_bytes(std::span<uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+void random_bytes(std::span<uint8_t> out) {
+  randombytes_buf(out.data(), out.size());
+}
 
 std::string random_id() {
   std::array<uint8_t, 16> bytes;
@@ -155,15 +159,19 @@ std::string random_id() {
 }
 
 void blake2b(std::span<uint8_t> out, std::span<const uint8_t> message) {
-  DG_ASSERT(out.size() >= crypto_generichash_BYTES_MIN && out.size() <= crypto_generichash_BYTES_MAX);
+  DG_ASSERT(out.size() >= crypto_generichash_BYTES_MIN &&
+            out.size() <= crypto_generichash_BYTES_MAX);
   crypto_generichash(out.data(), out.size(), message.data(), message.size(), nullptr, 0);
 }
 
 void blake2b_keyed(std::span<uint8_t> out, std::span<const uint8_t> key,
                    std::span<const uint8_t> message) {
-  DG_ASSERT(out.size() >= crypto_generichash_BYTES_MIN && out.size() <= crypto_generichash_BYTES_MAX);
-  DG_ASSERT(key.size() >= crypto_generichash_KEYBYTES_MIN && key.size() <= crypto_generichash_KEYBYTES_MAX);
-  crypto_generichash(out.data(), out.size(), message.data(), message.size(), key.data(), key.size());
+  DG_ASSERT(out.size() >= crypto_generichash_BYTES_MIN &&
+            out.size() <= crypto_generichash_BYTES_MAX);
+  DG_ASSERT(key.size() >= crypto_generichash_KEYBYTES_MIN &&
+            key.size() <= crypto_generichash_KEYBYTES_MAX);
+  crypto_generichash(out.data(), out.size(), message.data(), message.size(), key.data(),
+                     key.size());
 }
 
 }  // namespace dg::crypto

@@ -59,8 +59,8 @@ std::string minisign_public_key_text(const PublicKey& key) {
   std::string blob = "Ed";
   blob.append(reinterpret_cast<const char*>(number.data()), number.size());
   blob.append(reinterpret_cast<const char*>(key.bytes().data()), key.bytes().size());
-  return std::string(kUntrustedPrefix) + "minisign public key " +
-         minisign_key_number_text(number) + "\n" + base64_encode(as_bytes(blob)) + "\n";
+  return std::string(kUntrustedPrefix) + "minisign public key " + minisign_key_number_text(number) +
+         "\n" + base64_encode(as_bytes(blob)) + "\n";
 }
 
 Result<MinisignPublicKey> minisign_parse_public_key(std::string_view text_untrusted) {

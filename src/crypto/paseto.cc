@@ -1,6 +1,5 @@
 #include "crypto/paseto.h"
 
-
 #include "base/encoding.h"
 #include "base/limits.h"
 
@@ -84,8 +83,8 @@ Result<PasetoParsed> paseto_v4_public_parse(std::string_view token_untrusted) {
 
 Status paseto_v4_public_check(const PublicKey& key, const PasetoParsed& parsed,
                               std::string_view implicit_assertion) {
-  std::string m2 = paseto_pae(
-      {kHeader, parsed.payload_untrusted, parsed.footer_untrusted, implicit_assertion});
+  std::string m2 =
+      paseto_pae({kHeader, parsed.payload_untrusted, parsed.footer_untrusted, implicit_assertion});
   if (!key.verify(as_bytes(m2), parsed.signature)) {
     return Status(Code::unauthorized, "token signature is invalid");
   }

@@ -36,7 +36,8 @@ Result<crypto::SecretKey> load_or_create_key(const EdgeConfig& config) {
     auto key = crypto::SecretKey::generate();
     DG_RETURN_IF_ERROR_RESULT(write_file_atomic(path, key.to_paserk() + "\n", 0600, Overwrite::no));
     DG_RETURN_IF_ERROR_RESULT(write_file_atomic(config.keys_dir() / "public.paserk",
-                                                key.public_key().to_paserk() + "\n", 0644, Overwrite::yes));
+                                                key.public_key().to_paserk() + "\n", 0644,
+                                                Overwrite::yes));
   }
   auto text = read_file(path, 256);
   if (!text) return error(text.error());
@@ -78,10 +79,11 @@ std::function<void(const std::string&, uint64_t, uint64_t)> progress_printer() {
 
 }  // namespace
 
-Result<EnrollOutcome> enroll(const EdgeConfig& config, const std::string& origin_url, const std::string& name,
-                             bool force) {
+Result<EnrollOutcome> enroll(const EdgeConfig& config, const std::string& origin_url,
+                             const std::string& name, bool force) {
   if (std::filesystem::exists(config.enrollment_file()) && !force) {
-    return error(Code::conflict, "this edge is already enrolled (" + config.enrollment_file().string() +
+    return error(Code::conflict, "this edge is already enrolled (" +
+                                     config.enrollment_file().string() +
                                      "); use --force to enroll again with the same key");
   }
   std::error_code ec;
@@ -91,7 +93,8 @@ Result<EnrollOutcome> enroll(const EdgeConfig& config, const std::string& origin
   http::ApiClient client(origin_url, "");
   auto keys = client.call("GET", "/.well-known/dropgate/keys.json");
   if (!keys) return error(keys.error());
-  if (keys->status != 200) return error(Code::unavailable, "origin keyring: " + http::ApiClient::describe_failure(*keys));
+  if (keys->status != 200)
+    return error(Code::unavailable, "origin keyring: " + http::ApiClient::describe_failure(*keys));
   auto keyring = crypto::Keyring::parse_json(keys->body);
   if (!keyring) return error(keyring.error().with_context("origin keyring"));
 
@@ -102,17 +105,19 @@ Result<EnrollOutcome> enroll(const EdgeConfig& config, const std::string& origin
   auto response = client.call("POST", "/v1/edges", boost::json::serialize(body));
   if (!response) return error(response.error());
   if (response->status != 202) {
-    return error(Code::unavailable, "enrolment refused: " + http::ApiClient::describe_failure(*response));
+    return error(Code::unavailable,
+                 "enrolment refused: " + http::ApiClient::describe_failure(*response));
   }
   auto answer = json::parse_object(response->body, 64 * 1024);
   if (!answer) return error(answer.error());
   auto edge_id = json::get_int(*answer, "edge_id", "enrolment", 1, INT64_MAX);
   if (!edge_id) return error(edge_id.error());
   // Pin the origin's keys: from now on only keyrings they sign are accepted.
-  DG_RETURN_IF_ERROR_RESULT(write_file_atomic(config.state_dir() / "keyring.json", keys->body, 0644, Overwrite::yes));
-  boost::json::object enrollment{{"origin", origin_url}, {"edge_id", *edge_id}, {"secret", secret}};
   DG_RETURN_IF_ERROR_RESULT(
-      write_file_atomic(config.enrollment_file(), boost::json::serialize(enrollment), 0600, Overwrite::yes));
+      write_file_atomic(config.state_dir() / "keyring.json", keys->body, 0644, Overwrite::yes));
+  boost::json::object enrollment{{"origin", origin_url}, {"edge_id", *edge_id}, {"secret", secret}};
+  DG_RETURN_IF_ERROR_RESULT(write_file_atomic(
+      config.enrollment_file(), boost::json::serialize(enrollment), 0600, Overwrite::yes));
   std::error_code ignored;
   std::filesystem::remove(config.grant_file(), ignored);
   EnrollOutcome outcome{*edge_id, key->public_key().key_id(), ""};
@@ -134,14 +139,17 @@ Status preload(const EdgeConfig& config) {
   Status synced = syncer.sync_once(progress_printer());
   int64_t now_ms = system_clock().now_ms();
   auto report = syncer.readiness();
-  std::printf("%-24s %8s %7s %12s %10s %12s\n", "DROP", "VERSION", "FILES", "BYTES", "VERIFIED", "EXPIRES IN");
+  std::printf("%-24s %8s %7s %12s %10s %12s\n", "DROP", "VERSION", "FILES", "BYTES", "VERIFIED",
+              "EXPIRES IN");
   bool all_ready = !report.empty();
   for (const auto& r : report) {
     bool ready = r.files_verified == r.files;
     all_ready = all_ready && ready;
-    std::printf("%-24s %8lld %7u %12s %7u/%-2u %10lld h  %s\n", r.drop.c_str(), static_cast<long long>(r.version),
-                r.files, human_bytes(r.bytes).c_str(), r.files_verified, r.files,
-                static_cast<long long>((r.expires_at_ms - now_ms) / 3'600'000), ready ? "ready" : "NOT READY");
+    std::printf("%-24s %8lld %7u %12s %7u/%-2u %10lld h  %s\n", r.drop.c_str(),
+                static_cast<long long>(r.version), r.files, human_bytes(r.bytes).c_str(),
+                r.files_verified, r.files,
+                static_cast<long long>((r.expires_at_ms - now_ms) / 3'600'000),
+                ready ? "ready" : "NOT READY");
   }
   if (report.empty()) std::printf("(no drops carried yet)\n");
   if (!synced.ok()) return synced.with_context("sync");
@@ -165,7 +173,8 @@ Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>&
   auto blobs = carried_blobs(catalog);
   auto good = vault.verify(blobs);
   log::info("blobs checked", {{"blobs", blobs.size()}, {"good", good ? *good : 0}});
-  if (Status watching = vault.watch(uint64_t{config.blob_memory_max_mb} * 1024 * 1024); !watching.ok()) {
+  if (Status watching = vault.watch(uint64_t{config.blob_memory_max_mb} * 1024 * 1024);
+      !watching.ok()) {
     log::warn("small blobs will not be held in memory; every download reads its file",
               {{"error", watching.to_string()}});
   }
@@ -186,7 +195,8 @@ Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>&
   metrics::RouteMetrics request_metrics(
       metrics, {"dropgate_edge_requests_total", "Requests by route and status class.", "", ""},
       router.route_names());
-  options.on_request = [&request_metrics](std::string_view route, unsigned status, std::chrono::microseconds) {
+  options.on_request = [&request_metrics](std::string_view route, unsigned status,
+                                          std::chrono::microseconds) {
     request_metrics.record(route, status, 0);
   };
   http::Server server(router, options);

@@ -29,13 +29,15 @@ Status ensure_dir(const std::filesystem::path& dir) {
 
 }  // namespace
 
-Result<Revocations> verify_revocations(const crypto::Keyring& keyring, std::string_view json_untrusted,
+Result<Revocations> verify_revocations(const crypto::Keyring& keyring,
+                                       std::string_view json_untrusted,
                                        std::string_view minisig_untrusted) {
   auto sig = crypto::minisign_parse_signature(minisig_untrusted);
   if (!sig) return error(sig.error().with_context("revocation list"));
   auto key = keyring.minisign_verification_key(sig->key_number);
   if (!key) return error(key.error().with_context("revocation list"));
-  DG_RETURN_IF_ERROR_RESULT(crypto::minisign_verify(*key, *sig, as_bytes(json_untrusted)).with_context("revocation list"));
+  DG_RETURN_IF_ERROR_RESULT(crypto::minisign_verify(*key, *sig, as_bytes(json_untrusted))
+                                .with_context("revocation list"));
   auto root = json::parse_object(json_untrusted, kStateFileBytesMax);
   if (!root) return error(root.error().with_context("revocation list"));
   auto issued = json::get_string(*root, "issued_at", "revocation list", 40);
@@ -59,7 +61,8 @@ Result<Revocations> verify_revocations(const crypto::Keyring& keyring, std::stri
 }
 
 Status Catalog::load() {
-  for (const auto& dir : {config_.state_dir(), config_.drops_dir(), config_.blobs_dir(), config_.partial_dir()}) {
+  for (const auto& dir :
+       {config_.state_dir(), config_.drops_dir(), config_.blobs_dir(), config_.partial_dir()}) {
     DG_RETURN_IF_ERROR(ensure_dir(dir));
   }
   auto keyring = crypto::Keyring::load(config_.state_dir() / "keyring.json");
@@ -72,7 +75,8 @@ Status Catalog::load() {
     auto parsed = json::parse_object(*versions, kStateFileBytesMax);
     if (!parsed) return parsed.error().with_context("versions.json");
     for (const auto& member : *parsed) {
-      if (member.value().is_int64()) versions_[std::string(member.key())] = member.value().as_int64();
+      if (member.value().is_int64())
+        versions_[std::string(member.key())] = member.value().as_int64();
     }
   }
   auto rev_json = read_file(config_.state_dir() / "revocations.json", kStateFileBytesMax);
@@ -84,8 +88,8 @@ Status Catalog::load() {
   }
   if (auto token = read_file(config_.grant_file(), 16 * 1024)) {
     while (!token->empty() && (token->back() == '\n')) token->pop_back();
-    auto grant = core::verify_edge_grant(*keyring_, *token,
-                                         {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
+    auto grant = core::verify_edge_grant(
+        *keyring_, *token, {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
     if (grant) {
       grant_ = std::make_shared<const core::VerifiedEdgeGrant>(std::move(*grant));
       grant_token_ = *token;
@@ -97,7 +101,9 @@ Status Catalog::load() {
   for (const auto& entry : std::filesystem::directory_iterator(config_.drops_dir(), ec)) {
     if (entry.path().extension() != ".json") continue;
     Status s = load_drop(entry.path());
-    if (!s.ok()) log::warn("not carrying a stored drop", {{"file", entry.path().string()}, {"error", s.to_string()}});
+    if (!s.ok())
+      log::warn("not carrying a stored drop",
+                {{"file", entry.path().string()}, {"error", s.to_string()}});
   }
   return Status();
 }
@@ -123,7 +129,8 @@ Status Catalog::load_drop(const std::filesystem::path& file) {
   drop->manifest_sha256 = verified->sha256;
   for (const auto& member : **crcs) {
     if (member.value().is_int64()) {
-      drop->crc32_by_sha256[std::string(member.key())] = static_cast<uint32_t>(member.value().as_int64());
+      drop->crc32_by_sha256[std::string(member.key())] =
+          static_cast<uint32_t>(member.value().as_int64());
     }
   }
   drop->switched_at_ms = root->contains("switched_at") && root->at("switched_at").is_int64()
@@ -194,16 +201,19 @@ void Catalog::note_origin_heard(int64_t at_ms) {
 Status Catalog::set_keyring(const std::string& keyring_json) {
   auto parsed = crypto::Keyring::parse_json(keyring_json);
   if (!parsed) return parsed.error();
-  DG_RETURN_IF_ERROR(write_file_atomic(config_.state_dir() / "keyring.json", keyring_json, 0644, Overwrite::yes));
+  DG_RETURN_IF_ERROR(
+      write_file_atomic(config_.state_dir() / "keyring.json", keyring_json, 0644, Overwrite::yes));
   std::lock_guard lock(mutex_);
   keyring_ = std::make_shared<crypto::Keyring>(std::move(*parsed));
   return Status();
 }
 
-Status Catalog::set_revocations(const std::string& json, const std::string& minisig, Revocations parsed) {
-  DG_RETURN_IF_ERROR(write_file_atomic(config_.state_dir() / "revocations.json", json, 0644, Overwrite::yes));
+Status Catalog::set_revocations(const std::string& json, const std::string& minisig,
+                                Revocations parsed) {
   DG_RETURN_IF_ERROR(
-      write_file_atomic(config_.state_dir() / "revocations.json.minisig", minisig, 0644, Overwrite::yes));
+      write_file_atomic(config_.state_dir() / "revocations.json", json, 0644, Overwrite::yes));
+  DG_RETURN_IF_ERROR(write_file_atomic(config_.state_dir() / "revocations.json.minisig", minisig,
+                                       0644, Overwrite::yes));
   std::lock_guard lock(mutex_);
   revocations_ = std::make_shared<Revocations>(std::move(parsed));
   return Status();
@@ -228,8 +238,8 @@ void Catalog::clear_grant() {
 Status Catalog::save_versions_locked() {
   boost::json::object versions;
   for (const auto& [slug, version] : versions_) versions[slug] = version;
-  return write_file_atomic(config_.state_dir() / "versions.json", boost::json::serialize(versions), 0644,
-                           Overwrite::yes);
+  return write_file_atomic(config_.state_dir() / "versions.json", boost::json::serialize(versions),
+                           0644, Overwrite::yes);
 }
 
 Status Catalog::set_drop(const std::string& slug, std::shared_ptr<const CarriedDrop> drop) {
@@ -245,7 +255,8 @@ Status Catalog::set_drop(const std::string& slug, std::shared_ptr<const CarriedD
   int64_t& seen = versions_[slug];
   seen = std::max(seen, drop->manifest.version);
   DG_RETURN_IF_ERROR(save_versions_locked());
-  DG_RETURN_IF_ERROR(write_file_atomic(drop_file(config_, slug), boost::json::serialize(state), 0644, Overwrite::yes));
+  DG_RETURN_IF_ERROR(write_file_atomic(drop_file(config_, slug), boost::json::serialize(state),
+                                       0644, Overwrite::yes));
   drops_[slug] = std::move(drop);
   return Status();
 }

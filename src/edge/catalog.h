@@ -44,7 +44,7 @@ struct SyncHealth {
   int64_t last_attempt_ms = 0;
   int64_t last_success_ms = 0;
   std::string last_error;
-  bool origin_reachable = false;  // as the last finished round found it
+  bool origin_reachable = false;   // as the last finished round found it
   int64_t in_flight_since_ms = 0;  // a round under way since then; 0: none
   int64_t heard_at_ms = 0;         // when the origin last sent bytes
 
@@ -53,7 +53,9 @@ struct SyncHealth {
   // for longer than `silence_ms_max` (a frozen origin, before the call's own
   // deadline ends the round).
   bool reachable_at(int64_t now_ms, int64_t silence_ms_max) const {
-    if (in_flight_since_ms > 0 && now_ms - std::max(in_flight_since_ms, heard_at_ms) > silence_ms_max) return false;
+    if (in_flight_since_ms > 0 &&
+        now_ms - std::max(in_flight_since_ms, heard_at_ms) > silence_ms_max)
+      return false;
     return origin_reachable;
   }
 };
@@ -118,7 +120,8 @@ class Catalog {
 };
 
 // Parses and checks a signed revocation list against `keyring`.
-Result<Revocations> verify_revocations(const crypto::Keyring& keyring, std::string_view json_untrusted,
+Result<Revocations> verify_revocations(const crypto::Keyring& keyring,
+                                       std::string_view json_untrusted,
                                        std::string_view minisig_untrusted);
 
 }  // namespace dg::edge

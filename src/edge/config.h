@@ -21,8 +21,8 @@ struct EdgeConfig {
   uint32_t token_cache_entries_max = 50'000;
   uint32_t token_cache_mb_max = 32;  // at most limits::edge_token_cache_bytes_max
   uint32_t blob_memory_max_mb = 64;  // small blobs held in memory, at most this much (0: none)
-  std::string issuer = "dropgate";  // tokens must carry the origin's issuer name
-  std::string log_level = "info";   // debug, info, warn or error
+  std::string issuer = "dropgate";   // tokens must carry the origin's issuer name
+  std::string log_level = "info";    // debug, info, warn or error
   // Lets /metrics be scraped from off this host with "Authorization: Bearer
   // <metrics_token>"; empty: loopback only (http/scrape.h).
   std::string metrics_token;

@@ -35,8 +35,8 @@ class EdgeConfigTest : public ::testing::Test {
     return load_edge_config_file(path_, config);
   }
   void TearDown() override { std::filesystem::remove(path_); }
-  std::filesystem::path path_ =
-      std::filesystem::temp_directory_path() / ("dg-edge-config-" + std::to_string(::getpid()) + ".toml");
+  std::filesystem::path path_ = std::filesystem::temp_directory_path() /
+                                ("dg-edge-config-" + std::to_string(::getpid()) + ".toml");
 };
 
 // Each setting takes its ceiling, and one more is refused, naming the setting

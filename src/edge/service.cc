@@ -20,9 +20,11 @@ using http::Response;
 
 std::string refusal_reason(const Status& status) {
   const std::string& m = status.message();
-  if (status.code() == Code::invalid_argument || status.code() == Code::limit_exceeded) return "malformed";
+  if (status.code() == Code::invalid_argument || status.code() == Code::limit_exceeded)
+    return "malformed";
   if (m.find("expired") != std::string::npos) return "expired";
-  if (m.find("not valid before") != std::string::npos || m.find("future") != std::string::npos) return "not_yet_valid";
+  if (m.find("not valid before") != std::string::npos || m.find("future") != std::string::npos)
+    return "not_yet_valid";
   if (m.find("unknown key") != std::string::npos) return "unknown_key";
   if (m.find("revoked") != std::string::npos) return "revoked_key";
   if (m.find("token is needed") != std::string::npos) return "wrong_purpose";
@@ -35,14 +37,17 @@ std::string refusal_reason(const Status& status) {
 Response serve_zip(const Request& request, const ZipPlan& plan, const std::string& manifest_sha256,
                    const std::string& filename) {
   const uint64_t total = plan.total_bytes();
-  const std::string etag = "\"zip" + std::to_string(zip_layout_version) + "-" + manifest_sha256 + "\"";
+  const std::string etag =
+      "\"zip" + std::to_string(zip_layout_version) + "-" + manifest_sha256 + "\"";
   Response response;
   response.headers.set(http::Field::content_type, "application/zip");
   response.headers.set(http::Field::etag, etag);
   response.headers.set(http::Field::accept_ranges, "bytes");
-  response.headers.set(http::Field::content_disposition, "attachment; filename=\"" + filename + "\"");
+  response.headers.set(http::Field::content_disposition,
+                       "attachment; filename=\"" + filename + "\"");
   std::string_view if_none_match = request.header(http::Field::if_none_match);
-  if (!if_none_match.empty() && (if_none_match == "*" || if_none_match.find(etag) != std::string_view::npos)) {
+  if (!if_none_match.empty() &&
+      (if_none_match == "*" || if_none_match.find(etag) != std::string_view::npos)) {
     response.status = 304;
     return response;
   }
@@ -58,9 +63,9 @@ Response serve_zip(const Request& request, const ZipPlan& plan, const std::strin
     }
     if (*parsed) {
       response.status = 206;
-      response.headers.set(http::Field::content_range, "bytes " + std::to_string((*parsed)->first) + "-" +
-                                                           std::to_string((*parsed)->last) + "/" +
-                                                           std::to_string(total));
+      response.headers.set(http::Field::content_range, "bytes " + std::to_string((*parsed)->first) +
+                                                           "-" + std::to_string((*parsed)->last) +
+                                                           "/" + std::to_string(total));
       response.body = http::SegmentedBody{plan.segments((*parsed)->first, (*parsed)->last)};
       return response;
     }
@@ -95,20 +100,26 @@ std::string_view bearer(const Request& r) {
 
 }  // namespace
 
-EdgeService::EdgeService(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::Outbox& outbox,
-                         metrics::Registry& metrics, const Clock& clock)
-    : config_(config), catalog_(catalog), vault_(vault), outbox_(outbox), metrics_(metrics), clock_(clock),
+EdgeService::EdgeService(const EdgeConfig& config, Catalog& catalog, Vault& vault,
+                         store::Outbox& outbox, metrics::Registry& metrics, const Clock& clock)
+    : config_(config),
+      catalog_(catalog),
+      vault_(vault),
+      outbox_(outbox),
+      metrics_(metrics),
+      clock_(clock),
       cache_(uint64_t{config.token_cache_mb_max} * 1024 * 1024, config.token_cache_entries_max),
       event_id_prefix_(crypto::random_id() + "-"),
-      cache_hits_(metrics.counter("dropgate_edge_token_cache_total", "Token verifications by cache result.",
-                                  {{"result", "hit"}})),
-      cache_misses_(metrics.counter("dropgate_edge_token_cache_total", "Token verifications by cache result.",
-                                    {{"result", "miss"}})),
+      cache_hits_(metrics.counter("dropgate_edge_token_cache_total",
+                                  "Token verifications by cache result.", {{"result", "hit"}})),
+      cache_misses_(metrics.counter("dropgate_edge_token_cache_total",
+                                    "Token verifications by cache result.", {{"result", "miss"}})),
       downloads_completed_(metrics.counter("dropgate_edge_downloads_total", "Downloads by result.",
                                            {{"result", "completed"}})),
       downloads_failed_(metrics.counter("dropgate_edge_downloads_total", "Downloads by result.",
                                         {{"result", "failed"}})),
-      bytes_sent_(metrics.counter("dropgate_edge_download_bytes_total", "Body bytes sent for downloads.")),
+      bytes_sent_(
+          metrics.counter("dropgate_edge_download_bytes_total", "Body bytes sent for downloads.")),
       outbox_dropped_(metrics.counter("dropgate_edge_outbox_dropped_total",
                                       "Events dropped because the outbox was full.")) {}
 
@@ -144,12 +155,17 @@ ProblemName problem_name(std::string_view reason) {
 }  // namespace
 
 Response EdgeService::refuse(const Refused& r) {
-  metrics_.counter("dropgate_edge_token_refusals_total", "Requests refused, by reason.", {{"reason", r.reason}}).inc();
+  metrics_
+      .counter("dropgate_edge_token_refusals_total", "Requests refused, by reason.",
+               {{"reason", r.reason}})
+      .inc();
   const ProblemName name = problem_name(r.reason);
   std::string extra;
-  if (name.type == "token-refused") extra = R"({"reason":")" + r.reason + R"("})";  // reasons are our own words
+  if (name.type == "token-refused")
+    extra = R"({"reason":")" + r.reason + R"("})";  // reasons are our own words
   Response response = http::problem(r.status, name.type, name.title, r.detail, std::move(extra));
-  if (r.status == 503) response.headers.set(http::Field::retry_after, r.reason == "version_not_synced" ? "30" : "10");
+  if (r.status == 503)
+    response.headers.set(http::Field::retry_after, r.reason == "version_not_synced" ? "30" : "10");
   return response;
 }
 
@@ -169,7 +185,8 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
     }
   }
   cache_misses_.inc();
-  if (!keyring) return std::unexpected(Refused{503, "no_grant", "this edge has no origin keyring yet"});
+  if (!keyring)
+    return std::unexpected(Refused{503, "no_grant", "this edge has no origin keyring yet"});
   core::VerifyOptions options{now_ms, int64_t{config_.clock_skew_s} * 1000, config_.issuer};
   auto verified = core::verify_download(*keyring, token, options);
   if (!verified) {
@@ -187,31 +204,36 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
   auto shared = std::make_shared<const core::VerifiedDownload>(std::move(*verified));
   if (!key) return shared;
   std::lock_guard lock(cache_mutex_);
-  if (cache_keyring_ != keyring) return shared;  // the keyring changed meanwhile: not cached under the new one
+  if (cache_keyring_ != keyring)
+    return shared;  // the keyring changed meanwhile: not cached under the new one
   cache_.put(*key, {shared, std::nullopt, valid_until_ms});
   return shared;
 }
 
-std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authorize(const Request& request,
-                                                                                  std::string_view slug,
-                                                                                  const Catalog::Serving& serving,
-                                                                                  int64_t now_ms) {
+std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authorize(
+    const Request& request, std::string_view slug, const Catalog::Serving& serving,
+    int64_t now_ms) {
   const auto& grant = serving.grant;
   if (!grant || (grant->common.expires_at_ms &&
                  now_ms > *grant->common.expires_at_ms + int64_t{config_.clock_skew_s} * 1000)) {
-    return std::unexpected(Refused{503, "no_grant", "this edge holds no valid grant from its origin"});
+    return std::unexpected(
+        Refused{503, "no_grant", "this edge holds no valid grant from its origin"});
   }
   std::string_view token = bearer(request);
   if (token.empty()) token = request.query_value("token").value_or("");
-  if (token.empty()) return std::unexpected(Refused{401, "missing", "pass ?token=… or Authorization: Bearer …"});
+  if (token.empty())
+    return std::unexpected(Refused{401, "missing", "pass ?token=… or Authorization: Bearer …"});
   auto verified = verify_cached(token, serving.keyring, now_ms);
   if (!verified) return verified;
   const core::VerifiedDownload& download = **verified;
   if (download.fields.drop != slug) {
-    return std::unexpected(Refused{403, "wrong_drop", "this token is for \"" + download.fields.drop + "\""});
+    return std::unexpected(
+        Refused{403, "wrong_drop", "this token is for \"" + download.fields.drop + "\""});
   }
-  if (!download.fields.cert_id.empty() && serving.revocations->certificate_ids.contains(download.fields.cert_id)) {
-    return std::unexpected(Refused{403, "revoked_certificate", "the certificate behind this token was revoked"});
+  if (!download.fields.cert_id.empty() &&
+      serving.revocations->certificate_ids.contains(download.fields.cert_id)) {
+    return std::unexpected(
+        Refused{403, "revoked_certificate", "the certificate behind this token was revoked"});
   }
   // A download token is permission for one manifest version
   // (docs/formats/tokens.md): an older one is stale, a newer one not here yet.
@@ -219,16 +241,18 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authoriz
     const int64_t token_version = download.fields.manifest_version;
     const int64_t held_version = serving.drop->manifest.version;
     if (token_version < held_version) {
-      return std::unexpected(Refused{401, "stale", "this link is for version " + std::to_string(token_version) +
-                                                       " of \"" + download.fields.drop + "\" while version " +
-                                                       std::to_string(held_version) +
-                                                       " is current; ask for a fresh link"});
+      return std::unexpected(Refused{401, "stale",
+                                     "this link is for version " + std::to_string(token_version) +
+                                         " of \"" + download.fields.drop + "\" while version " +
+                                         std::to_string(held_version) +
+                                         " is current; ask for a fresh link"});
     }
     if (token_version > held_version) {
-      return std::unexpected(Refused{503, "version_not_synced",
-                                     "this link is for version " + std::to_string(token_version) + " of \"" +
-                                         download.fields.drop + "\"; this edge holds version " +
-                                         std::to_string(held_version) + " and has not synced it yet"});
+      return std::unexpected(
+          Refused{503, "version_not_synced",
+                  "this link is for version " + std::to_string(token_version) + " of \"" +
+                      download.fields.drop + "\"; this edge holds version " +
+                      std::to_string(held_version) + " and has not synced it yet"});
     }
   }
   return verified;
@@ -241,32 +265,39 @@ Response EdgeService::file(Request& request) {
   auto token = authorize(request, slug, serving, now_ms);
   if (!token) return refuse(token.error());
   auto& drop = serving.drop;
-  if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + std::string(slug) + "\""});
+  if (!drop)
+    return refuse({404, "not_carried", "this edge does not carry \"" + std::string(slug) + "\""});
   if (now_ms > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
-    return refuse({503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
+    return refuse(
+        {503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
   }
   std::string_view path = request.param("path");
   if (!(*token)->allows(path)) return refuse({403, "wrong_asset", std::string(path)});
   const auto& assets = drop->manifest.assets;  // sorted by path
-  auto found = std::lower_bound(assets.begin(), assets.end(), path,
-                                [](const core::Asset& a, std::string_view p) { return a.path < p; });
+  auto found =
+      std::lower_bound(assets.begin(), assets.end(), path,
+                       [](const core::Asset& a, std::string_view p) { return a.path < p; });
   if (found == assets.end() || found->path != path) {
-    return http::problem(404, "not-found", "Not found", "this drop has no file \"" + std::string(path) + "\"");
+    return http::problem(404, "not-found", "Not found",
+                         "this drop has no file \"" + std::string(path) + "\"");
   }
   const core::Asset& asset = *found;
   Vault::Blob blob = vault_.open(asset.sha256, asset.size_bytes);
-  if (!blob) return refuse({503, "blob_unavailable", "this file is being fetched again; retry shortly"});
+  if (!blob)
+    return refuse({503, "blob_unavailable", "this file is being fetched again; retry shortly"});
   Response response =
-      blob.bytes ? http::file_response(request, std::move(blob.bytes), asset.sha256, asset.media_type)
-                 : http::file_response(request, std::move(blob.file), asset.size_bytes, asset.sha256,
-                                       asset.media_type);
+      blob.bytes
+          ? http::file_response(request, std::move(blob.bytes), asset.sha256, asset.media_type)
+          : http::file_response(request, std::move(blob.file), asset.size_bytes, asset.sha256,
+                                asset.media_type);
   auto* body = std::get_if<http::FileBody>(&response.body);
   if (body && request.method == http::Verb::get) {
     bool reaches_end = body->offset + body->length == asset.size_bytes;
     // Holds the drop (and so the asset) and the token rather than copies of their text.
-    response.on_done = [this, drop = std::move(drop), token = std::move(*token), asset = &asset, reaches_end](
-                           bool complete, uint64_t bytes) {
-      count(delivery_kind(complete, reaches_end), drop->manifest.drop, token->fields.account, asset->path, bytes);
+    response.on_done = [this, drop = std::move(drop), token = std::move(*token), asset = &asset,
+                        reaches_end](bool complete, uint64_t bytes) {
+      count(delivery_kind(complete, reaches_end), drop->manifest.drop, token->fields.account,
+            asset->path, bytes);
     };
   }
   return response;
@@ -278,11 +309,13 @@ Response EdgeService::archive(Request& request) {
   const int64_t now_ms = clock_.now_ms();
   auto token = authorize(request, slug, serving, now_ms);
   if (!token) return refuse(token.error());
-  if (!(*token)->allows("*")) return refuse({403, "wrong_asset", "the archive needs a token for every file"});
+  if (!(*token)->allows("*"))
+    return refuse({403, "wrong_asset", "the archive needs a token for every file"});
   auto& drop = serving.drop;
   if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + slug + "\""});
   if (now_ms > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
-    return refuse({503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
+    return refuse(
+        {503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
   }
   std::vector<ZipEntry> entries;
   for (const auto& a : drop->manifest.assets) {
@@ -295,15 +328,17 @@ Response EdgeService::archive(Request& request) {
   auto plan = ZipPlan::create(std::move(entries));
   if (!plan) return http::problem_from_status(plan.error());
   Response response = serve_zip(request, *plan, drop->manifest_sha256, slug + ".zip");
-  if (request.method == http::Verb::get && std::holds_alternative<http::SegmentedBody>(response.body)) {
+  if (request.method == http::Verb::get &&
+      std::holds_alternative<http::SegmentedBody>(response.body)) {
     // A range counts as the completed download only when it delivers the last byte.
     std::string_view content_range = response.headers[http::Field::content_range];
     bool reaches_end = response.status == 200 ||
                        content_range.ends_with("-" + std::to_string(plan->total_bytes() - 1) + "/" +
                                                std::to_string(plan->total_bytes()));
-    response.on_done = [this, drop = std::move(drop), token = std::move(*token), reaches_end](bool complete,
-                                                                                                uint64_t bytes) {
-      count(delivery_kind(complete, reaches_end), drop->manifest.drop, token->fields.account, "*archive*", bytes);
+    response.on_done = [this, drop = std::move(drop), token = std::move(*token), reaches_end](
+                           bool complete, uint64_t bytes) {
+      count(delivery_kind(complete, reaches_end), drop->manifest.drop, token->fields.account,
+            "*archive*", bytes);
     };
   }
   return response;
@@ -311,7 +346,8 @@ Response EdgeService::archive(Request& request) {
 
 Response EdgeService::manifest(Request& request) {
   auto drop = catalog_.drop(request.param("slug"));
-  if (!drop) return http::problem(404, "not-found", "Not found", "this edge does not carry that drop");
+  if (!drop)
+    return http::problem(404, "not-found", "Not found", "this edge does not carry that drop");
   auto response = http::json_response(200, drop->manifest_json);
   response.headers.set(http::Field::etag, "\"" + drop->manifest_sha256 + "\"");
   return response;
@@ -330,7 +366,8 @@ void EdgeService::count(std::string_view kind, std::string_view slug, std::strin
   const size_t id_start = event.size();
   event += event_id_prefix_;
   char digits[24];
-  auto digits_end = std::to_chars(digits, digits + sizeof digits, event_counter_.fetch_add(1) + 1).ptr;
+  auto digits_end =
+      std::to_chars(digits, digits + sizeof digits, event_counter_.fetch_add(1) + 1).ptr;
   event.append(digits, digits_end);
   const size_t id_bytes = event.size() - id_start;
   event += "\",\"kind\":";
@@ -368,11 +405,10 @@ void EdgeService::report_dropped_event(const Status& why) {
     drop_logged_at_ms_ = now_ms;
     dropped_since = std::exchange(drops_unlogged_, 0);
   }
-  log::error("download events not recorded",
-             {{"error", why.to_string()},
-              {"dropped", dropped_since},
-              {"next_report_in_s", drop_log_interval_ms / 1000},
-              {"metric", "dropgate_edge_outbox_dropped_total"}});
+  log::error("download events not recorded", {{"error", why.to_string()},
+                                              {"dropped", dropped_since},
+                                              {"next_report_in_s", drop_log_interval_ms / 1000},
+                                              {"metric", "dropgate_edge_outbox_dropped_total"}});
 }
 
 Response EdgeService::health() {
@@ -384,30 +420,33 @@ Response EdgeService::health() {
   boost::json::array drops;
   bool serving = grant != nullptr;
   for (const auto& [slug, drop] : catalog_.drops()) {
-    drops.push_back(boost::json::object{{"drop", slug},
-                                        {"version", drop->manifest.version},
-                                        {"files", drop->manifest.assets.size()},
-                                        {"expires_in_s", (drop->manifest.expires_at_ms - now_ms) / 1000},
-                                        {"synced_at", format_rfc3339(drop->switched_at_ms)}});
+    drops.push_back(
+        boost::json::object{{"drop", slug},
+                            {"version", drop->manifest.version},
+                            {"files", drop->manifest.assets.size()},
+                            {"expires_in_s", (drop->manifest.expires_at_ms - now_ms) / 1000},
+                            {"synced_at", format_rfc3339(drop->switched_at_ms)}});
   }
   auto age_s = [&](int64_t at_ms) -> boost::json::value {
     return at_ms > 0 ? boost::json::value((now_ms - at_ms) / 1000) : boost::json::value(nullptr);
   };
   auto depth = outbox_.depth();
-  boost::json::object out{
-      {"status", !serving ? "no-grant" : origin_reachable && h.last_error.empty() ? "ok" : "offline"},
-      {"origin_reachable", origin_reachable},
-      {"last_sync_success_age_s", age_s(h.last_success_ms)},
-      {"last_sync_attempt_age_s", age_s(h.last_attempt_ms)},
-      {"last_sync_error", h.last_error},
-      {"keyring_age_s", age_s(h.last_success_ms)},
-      {"revocation_list_age_s", age_s(revocations->issued_at_ms)},
-      {"grant_expires_in_s", grant && grant->common.expires_at_ms
-                                 ? boost::json::value((*grant->common.expires_at_ms - now_ms) / 1000)
-                                 : boost::json::value(nullptr)},
-      {"outbox_depth", depth ? *depth : 0},
-      {"outbox_unwritten", outbox_.unwritten()},
-      {"drops", std::move(drops)}};
+  boost::json::object out{{"status", !serving                                   ? "no-grant"
+                                     : origin_reachable && h.last_error.empty() ? "ok"
+                                                                                : "offline"},
+                          {"origin_reachable", origin_reachable},
+                          {"last_sync_success_age_s", age_s(h.last_success_ms)},
+                          {"last_sync_attempt_age_s", age_s(h.last_attempt_ms)},
+                          {"last_sync_error", h.last_error},
+                          {"keyring_age_s", age_s(h.last_success_ms)},
+                          {"revocation_list_age_s", age_s(revocations->issued_at_ms)},
+                          {"grant_expires_in_s",
+                           grant && grant->common.expires_at_ms
+                               ? boost::json::value((*grant->common.expires_at_ms - now_ms) / 1000)
+                               : boost::json::value(nullptr)},
+                          {"outbox_depth", depth ? *depth : 0},
+                          {"outbox_unwritten", outbox_.unwritten()},
+                          {"drops", std::move(drops)}};
   return http::json_response(serving ? 200 : 503, boost::json::serialize(out));
 }
 
@@ -416,44 +455,65 @@ std::string EdgeService::metrics_text() {
   SyncHealth h = catalog_.health();
   metrics_.gauge("dropgate_edge_origin_reachable", "1 when the last sync reached the origin.")
       .set(h.reachable_at(now_ms, int64_t{config_.sync_timeout_s} * 1000) ? 1 : 0);
-  metrics_.gauge("dropgate_edge_sync_age_seconds", "Seconds since the last successful sync (keyring, manifests).")
+  metrics_
+      .gauge("dropgate_edge_sync_age_seconds",
+             "Seconds since the last successful sync (keyring, manifests).")
       .set(h.last_success_ms ? static_cast<double>(now_ms - h.last_success_ms) / 1000 : -1);
   auto revocations = catalog_.revocations();
   metrics_.gauge("dropgate_edge_revocation_list_age_seconds", "Age of the revocation list held.")
-      .set(revocations->issued_at_ms ? static_cast<double>(now_ms - revocations->issued_at_ms) / 1000 : -1);
+      .set(revocations->issued_at_ms
+               ? static_cast<double>(now_ms - revocations->issued_at_ms) / 1000
+               : -1);
   auto depth = outbox_.depth();
-  metrics_.gauge("dropgate_edge_outbox_depth", "Events waiting to be pushed to the origin.").set(depth ? *depth : 0);
-  metrics_.gauge("dropgate_edge_drops_carried", "Drops this edge serves.").set(static_cast<double>(catalog_.drops().size()));
+  metrics_.gauge("dropgate_edge_outbox_depth", "Events waiting to be pushed to the origin.")
+      .set(depth ? *depth : 0);
+  metrics_.gauge("dropgate_edge_drops_carried", "Drops this edge serves.")
+      .set(static_cast<double>(catalog_.drops().size()));
   metrics_.gauge("dropgate_edge_blobs_damaged", "Blobs found damaged on disk since start.")
       .set(static_cast<double>(vault_.damaged_count()));
-  metrics_.gauge("dropgate_edge_blob_memory_bytes", "Bytes of small blobs held in memory (blob_memory_max_mb).")
+  metrics_
+      .gauge("dropgate_edge_blob_memory_bytes",
+             "Bytes of small blobs held in memory (blob_memory_max_mb).")
       .set(static_cast<double>(vault_.held_bytes()));
   uint64_t cache_bytes = 0;
   {
     std::lock_guard lock(cache_mutex_);
     cache_bytes = cache_.bytes();
   }
-  metrics_.gauge("dropgate_edge_token_cache_bytes", "Bytes held by the token cache (token_cache_mb_max).")
+  metrics_
+      .gauge("dropgate_edge_token_cache_bytes",
+             "Bytes held by the token cache (token_cache_mb_max).")
       .set(static_cast<double>(cache_bytes));
   return metrics_.render();
 }
 
-void add_edge_delivery_routes(http::Router& router, EdgeService& service, std::string metrics_token) {
+void add_edge_delivery_routes(http::Router& router, EdgeService& service,
+                              std::string metrics_token) {
   EdgeService* s = &service;
   // Delivery runs on the I/O threads: verifying a token takes microseconds, a
   // cached one less, and a hop to a handler pool would cost more than that.
-  auto quick = [](std::string name) { return http::RouteOptions{.name = std::move(name), .blocking = false}; };
-  router.add(http::Verb::get, "/healthz", [s](Request&) { return s->health(); }, quick("healthz"));
-  router.add(http::Verb::get, "/metrics", [s, metrics_token](Request& r) {
-    if (auto refused = http::refuse_scrape(r, metrics_token)) return std::move(*refused);
-    return http::text_response(200, s->metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
-  }, quick("metrics"));
-  router.add(http::Verb::get, "/v1/drops/{slug}/files/{path*}", [s](Request& r) { return s->file(r); },
-             quick("files.get"));
-  router.add(http::Verb::get, "/v1/drops/{slug}/archive.zip", [s](Request& r) { return s->archive(r); },
-             quick("archive.get"));
-  router.add(http::Verb::get, "/v1/drops/{slug}/manifest.json", [s](Request& r) { return s->manifest(r); },
-             quick("manifest.get"));
+  auto quick = [](std::string name) {
+    return http::RouteOptions{.name = std::move(name), .blocking = false};
+  };
+  router.add(
+      http::Verb::get, "/healthz", [s](Request&) { return s->health(); }, quick("healthz"));
+  router.add(
+      http::Verb::get, "/metrics",
+      [s, metrics_token](Request& r) {
+        if (auto refused = http::refuse_scrape(r, metrics_token)) return std::move(*refused);
+        return http::text_response(200, s->metrics_text(),
+                                   "text/plain; version=0.0.4; charset=utf-8");
+      },
+      quick("metrics"));
+  router.add(
+      http::Verb::get, "/v1/drops/{slug}/files/{path*}", [s](Request& r) { return s->file(r); },
+      quick("files.get"));
+  router.add(
+      http::Verb::get, "/v1/drops/{slug}/archive.zip", [s](Request& r) { return s->archive(r); },
+      quick("archive.get"));
+  router.add(
+      http::Verb::get, "/v1/drops/{slug}/manifest.json", [s](Request& r) { return s->manifest(r); },
+      quick("manifest.get"));
 }
 
 }  // namespace dg::edge

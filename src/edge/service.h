@@ -42,12 +42,12 @@ class EdgeService {
   // `serving` is the catalog as of this request, `now_ms` its time.
   std::expected<Verified, Refused> authorize(const http::Request& request, std::string_view slug,
                                              const Catalog::Serving& serving, int64_t now_ms);
-  std::expected<Verified, Refused> verify_cached(std::string_view token,
-                                                 const std::shared_ptr<const crypto::Keyring>& keyring,
-                                                 int64_t now_ms);
+  std::expected<Verified, Refused> verify_cached(
+      std::string_view token, const std::shared_ptr<const crypto::Keyring>& keyring,
+      int64_t now_ms);
   http::Response refuse(const Refused& refused);
-  void count(std::string_view kind, std::string_view slug, std::string_view account, std::string_view what,
-             uint64_t bytes);
+  void count(std::string_view kind, std::string_view slug, std::string_view account,
+             std::string_view what, uint64_t bytes);
   void report_dropped_event(const Status& why);
 
   const EdgeConfig& config_;
@@ -84,6 +84,7 @@ class EdgeService {
 };
 
 // /metrics answers loopback clients and `metrics_token` bearers.
-void add_edge_delivery_routes(http::Router& router, EdgeService& service, std::string metrics_token = "");
+void add_edge_delivery_routes(http::Router& router, EdgeService& service,
+                              std::string metrics_token = "");
 
 }  // namespace dg::edge

@@ -42,14 +42,23 @@ Result<Enrollment> load_enrollment(const EdgeConfig& config) {
 
 Syncer::Syncer(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::Outbox& outbox,
                metrics::Registry& metrics, const Clock& clock)
-    : config_(config), catalog_(catalog), vault_(vault), outbox_(outbox), clock_(clock),
+    : config_(config),
+      catalog_(catalog),
+      vault_(vault),
+      outbox_(outbox),
+      clock_(clock),
       events_per_push_(kEventsPerPush),
-      syncs_ok_(metrics.counter("dropgate_edge_syncs_total", "Sync rounds by result.", {{"result", "ok"}})),
-      syncs_failed_(metrics.counter("dropgate_edge_syncs_total", "Sync rounds by result.", {{"result", "failed"}})),
-      manifests_refused_(metrics.counter("dropgate_edge_manifests_refused_total",
-                                         "Manifests refused (signature, key, rollback, expiry, drop).")),
-      blobs_fetched_(metrics.counter("dropgate_edge_blobs_fetched_total", "Blobs fetched and verified.")),
-      events_pushed_(metrics.counter("dropgate_edge_events_pushed_total", "Events the origin acknowledged.")) {}
+      syncs_ok_(metrics.counter("dropgate_edge_syncs_total", "Sync rounds by result.",
+                                {{"result", "ok"}})),
+      syncs_failed_(metrics.counter("dropgate_edge_syncs_total", "Sync rounds by result.",
+                                    {{"result", "failed"}})),
+      manifests_refused_(
+          metrics.counter("dropgate_edge_manifests_refused_total",
+                          "Manifests refused (signature, key, rollback, expiry, drop).")),
+      blobs_fetched_(
+          metrics.counter("dropgate_edge_blobs_fetched_total", "Blobs fetched and verified.")),
+      events_pushed_(metrics.counter("dropgate_edge_events_pushed_total",
+                                     "Events the origin acknowledged.")) {}
 
 // Every call to the origin gives up after sync_timeout_s connecting or
 // without a byte, so a frozen origin ends the round within seconds.
@@ -59,12 +68,15 @@ http::ClientDeadlines Syncer::deadlines() const {
 
 Status Syncer::fetch_grant(const Enrollment& enrollment) {
   http::ApiClient client(enrollment.origin_url, "", deadlines());
-  auto response = client.call_with("GET", "/v1/edges/" + std::to_string(enrollment.edge_id) + "/grant", "",
-                                   {"X-Dropgate-Edge-Secret: " + enrollment.secret}, "");
+  auto response =
+      client.call_with("GET", "/v1/edges/" + std::to_string(enrollment.edge_id) + "/grant", "",
+                       {"X-Dropgate-Edge-Secret: " + enrollment.secret}, "");
   if (!response) return response.error();
-  if (response->status == 409) return Status(Code::unavailable, "waiting for an operator to approve this edge");
+  if (response->status == 409)
+    return Status(Code::unavailable, "waiting for an operator to approve this edge");
   if (response->status != 200) {
-    return Status(Code::forbidden, "grant refused: " + http::ApiClient::describe_failure(*response));
+    return Status(Code::forbidden,
+                  "grant refused: " + http::ApiClient::describe_failure(*response));
   }
   auto root = json::parse_object(response->body, 64 * 1024);
   if (!root) return root.error();
@@ -72,8 +84,8 @@ Status Syncer::fetch_grant(const Enrollment& enrollment) {
   if (!token) return token.error();
   auto keyring = catalog_.keyring();
   if (!keyring) return Status(Code::not_found, "no pinned origin keyring; enroll again");
-  auto grant = core::verify_edge_grant(*keyring, *token,
-                                       {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
+  auto grant = core::verify_edge_grant(
+      *keyring, *token, {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
   if (!grant) return grant.error().with_context("grant from the origin");
   return catalog_.set_grant(*token, std::move(*grant));
 }
@@ -82,7 +94,8 @@ Status Syncer::apply_keyring(const boost::json::object& doc) {
   auto keyring = json::get_object(doc, "keyring", "sync");
   if (!keyring) return keyring.error();
   auto text = json::get_string(**keyring, "json", "keyring", limits::keyring_file_bytes_max);
-  auto minisig = json::get_string(**keyring, "minisig", "keyring", limits::minisign_sig_file_bytes_max);
+  auto minisig =
+      json::get_string(**keyring, "minisig", "keyring", limits::minisign_sig_file_bytes_max);
   if (!text || !minisig) return Status(Code::invalid_argument, "sync: keyring is incomplete");
   // A new keyring is accepted only when a key we already trust signed it:
   // rotations chain from the key pinned at enrolment.
@@ -103,10 +116,13 @@ Status Syncer::apply_grant(const boost::json::object& doc) {
   auto token = json::get_string(doc, "grant", "sync", limits::token_bytes_max);
   if (!token) return token.error();
   if (*token == catalog_.grant_token()) return Status();
-  auto grant = core::verify_edge_grant(*catalog_.keyring(), *token,
-                                       {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
+  auto grant = core::verify_edge_grant(
+      *catalog_.keyring(), *token,
+      {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
   if (!grant) return grant.error().with_context("grant from the origin");
-  log::info("grant renewed", {{"drops", boost::json::array(grant->fields.drops.begin(), grant->fields.drops.end())}});
+  log::info(
+      "grant renewed",
+      {{"drops", boost::json::array(grant->fields.drops.begin(), grant->fields.drops.end())}});
   return catalog_.set_grant(*token, std::move(*grant));
 }
 
@@ -114,7 +130,8 @@ Status Syncer::apply_revocations(const boost::json::object& doc) {
   auto rev = json::get_object(doc, "revocations", "sync");
   if (!rev) return rev.error();
   auto text = json::get_string(**rev, "json", "revocations", kSyncDocumentBytesMax);
-  auto minisig = json::get_string(**rev, "minisig", "revocations", limits::minisign_sig_file_bytes_max);
+  auto minisig =
+      json::get_string(**rev, "minisig", "revocations", limits::minisign_sig_file_bytes_max);
   if (!text || !minisig) return Status(Code::invalid_argument, "sync: revocations are incomplete");
   auto parsed = verify_revocations(*catalog_.keyring(), *text, *minisig);
   if (!parsed) return parsed.error();
@@ -124,31 +141,35 @@ Status Syncer::apply_revocations(const boost::json::object& doc) {
   return catalog_.set_revocations(*text, *minisig, std::move(*parsed));
 }
 
-Status Syncer::fetch_blob(const core::Asset& asset,
-                          const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
+Status Syncer::fetch_blob(
+    const core::Asset& asset,
+    const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
   http::ApiClient client(origin_url_, "", deadlines());
   auto partial = vault_.partial_path_of(asset.sha256);
-  auto response = client.download("/v1/edge/blobs/" + asset.sha256, partial, catalog_.grant_token(),
-                                  [&, heard_bytes = uint64_t{0}](uint64_t done, uint64_t total) mutable {
-                                    if (done != heard_bytes) {
-                                      heard_bytes = done;
-                                      catalog_.note_origin_heard(clock_.now_ms());
-                                    }
-                                    if (progress) progress(asset.path, done, total);
-                                  });
+  auto response =
+      client.download("/v1/edge/blobs/" + asset.sha256, partial, catalog_.grant_token(),
+                      [&, heard_bytes = uint64_t{0}](uint64_t done, uint64_t total) mutable {
+                        if (done != heard_bytes) {
+                          heard_bytes = done;
+                          catalog_.note_origin_heard(clock_.now_ms());
+                        }
+                        if (progress) progress(asset.path, done, total);
+                      });
   if (!response) return response.error();
   if (response->status != 200 && response->status != 206) {
     std::error_code ec;
     std::filesystem::remove(partial, ec);
-    return Status(Code::unavailable, "blob " + asset.sha256 + ": HTTP " + std::to_string(response->status));
+    return Status(Code::unavailable,
+                  "blob " + asset.sha256 + ": HTTP " + std::to_string(response->status));
   }
   DG_RETURN_IF_ERROR(vault_.adopt(partial, asset.sha256, asset.size_bytes));
   blobs_fetched_.inc();
   return Status();
 }
 
-Status Syncer::apply_drop(const std::string& slug, const std::string& manifest, const std::string& minisig,
-                          const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
+Status Syncer::apply_drop(
+    const std::string& slug, const std::string& manifest, const std::string& minisig,
+    const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
   core::ManifestExpectations expect{slug, catalog_.version_seen(slug), clock_.now_ms(),
                                     int64_t{config_.clock_skew_s} * 1000};
   auto verified = core::verify_manifest(*catalog_.keyring(), manifest, minisig, expect);
@@ -159,7 +180,8 @@ Status Syncer::apply_drop(const std::string& slug, const std::string& manifest, 
   auto current = catalog_.drop(slug);
   bool complete = current && current->manifest_sha256 == verified->sha256;
   if (complete) {
-    for (const auto& a : current->manifest.assets) complete = complete && vault_.known_good(a.sha256);
+    for (const auto& a : current->manifest.assets)
+      complete = complete && vault_.known_good(a.sha256);
     if (complete) return Status();
   }
   auto drop = std::make_shared<CarriedDrop>();
@@ -174,12 +196,14 @@ Status Syncer::apply_drop(const std::string& slug, const std::string& manifest, 
   drop->manifest_minisig = minisig;
   drop->manifest_sha256 = verified->sha256;
   drop->switched_at_ms = clock_.now_ms();
-  log::info("drop ready", {{"drop", slug}, {"version", drop->manifest.version},
+  log::info("drop ready", {{"drop", slug},
+                           {"version", drop->manifest.version},
                            {"files", drop->manifest.assets.size()}});
   return catalog_.set_drop(slug, std::move(drop));
 }
 
-Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
+Status Syncer::sync_once(
+    const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
   SyncHealth health = catalog_.health();
   health.last_attempt_ms = clock_.now_ms();
   health.in_flight_since_ms = health.last_attempt_ms;  // /healthz judges a round that hears nothing
@@ -201,7 +225,8 @@ Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, 
   auto enrollment = load_enrollment(config_);
   if (!enrollment) return finish(enrollment.error());
   origin_url_ = enrollment->origin_url;
-  if (!catalog_.keyring()) return finish(Status(Code::not_found, "no pinned origin keyring; enroll again"));
+  if (!catalog_.keyring())
+    return finish(Status(Code::not_found, "no pinned origin keyring; enroll again"));
   if (!catalog_.grant()) {
     if (Status s = fetch_grant(*enrollment); !s.ok()) return finish(s);
   }
@@ -212,16 +237,19 @@ Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, 
   if (response->status == 401 || response->status == 403) {
     // The origin no longer honours this grant: drop it and ask again next round
     // (an edge the operator revoked gets none, and serves nothing).
-    log::warn("origin refused the grant", {{"detail", http::ApiClient::describe_failure(*response)}});
+    log::warn("origin refused the grant",
+              {{"detail", http::ApiClient::describe_failure(*response)}});
     catalog_.clear_grant();
     return finish(Status(Code::forbidden, http::ApiClient::describe_failure(*response)));
   }
-  if (response->status != 200) return finish(Status(Code::unavailable, http::ApiClient::describe_failure(*response)));
+  if (response->status != 200)
+    return finish(Status(Code::unavailable, http::ApiClient::describe_failure(*response)));
   auto doc = json::parse_object(response->body, kSyncDocumentBytesMax);
   if (!doc) return finish(doc.error().with_context("sync document"));
   if (Status s = apply_keyring(*doc); !s.ok()) return finish(s);
   if (Status s = apply_grant(*doc); !s.ok()) return finish(s);
-  if (Status s = apply_revocations(*doc); !s.ok()) log::warn("revocation list refused", {{"error", s.to_string()}});
+  if (Status s = apply_revocations(*doc); !s.ok())
+    log::warn("revocation list refused", {{"error", s.to_string()}});
   auto drops = json::get_array(*doc, "drops", "sync", limits::token_assets_count_max);
   if (!drops) return finish(drops.error());
   Status overall;
@@ -229,8 +257,10 @@ Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, 
   for (const auto& item : **drops) {
     if (!item.is_object()) continue;
     auto slug = json::get_string(item.as_object(), "drop", "sync", limits::drop_slug_bytes_max);
-    auto manifest = json::get_string(item.as_object(), "manifest", "sync", limits::manifest_bytes_max);
-    auto minisig = json::get_string(item.as_object(), "minisig", "sync", limits::minisign_sig_file_bytes_max);
+    auto manifest =
+        json::get_string(item.as_object(), "manifest", "sync", limits::manifest_bytes_max);
+    auto minisig =
+        json::get_string(item.as_object(), "minisig", "sync", limits::minisign_sig_file_bytes_max);
     if (!slug || !manifest || !minisig) continue;
     offered.insert(*slug);
     Status s = apply_drop(*slug, *manifest, *minisig, progress);
@@ -241,8 +271,8 @@ Status Syncer::sync_once(const std::function<void(const std::string&, uint64_t, 
   }
   auto grant = catalog_.grant();
   for (const auto& [slug, drop] : catalog_.drops()) {
-    bool granted = grant && std::find(grant->fields.drops.begin(), grant->fields.drops.end(), slug) !=
-                                grant->fields.drops.end();
+    bool granted = grant && std::find(grant->fields.drops.begin(), grant->fields.drops.end(),
+                                      slug) != grant->fields.drops.end();
     if (!granted) (void)catalog_.remove_drop(slug);
   }
   auto pushed = push_outbox();
@@ -273,12 +303,14 @@ Result<uint32_t> Syncer::push_outbox() {
     if (!response) return error(response.error());
     catalog_.note_origin_heard(clock_.now_ms());
     if (response->status == 413 && events_per_push_ > kEventsPerPushSmall) {
-      log::info("the origin takes smaller event pushes", {{"events_per_push", kEventsPerPushSmall}});
+      log::info("the origin takes smaller event pushes",
+                {{"events_per_push", kEventsPerPushSmall}});
       events_per_push_ = kEventsPerPushSmall;
       continue;  // the same events again, fewer at a time
     }
     if (response->status != 200) {
-      return error(Code::unavailable, "events refused: " + http::ApiClient::describe_failure(*response));
+      return error(Code::unavailable,
+                   "events refused: " + http::ApiClient::describe_failure(*response));
     }
     DG_RETURN_IF_ERROR_RESULT(outbox_.acknowledge(events->back().seq));
     acknowledged += static_cast<uint32_t>(events->size());
@@ -290,8 +322,9 @@ Result<uint32_t> Syncer::push_outbox() {
 std::vector<DropReadiness> Syncer::readiness() {
   std::vector<DropReadiness> out;
   for (const auto& [slug, drop] : catalog_.drops()) {
-    DropReadiness r{slug, drop->manifest.version, static_cast<uint32_t>(drop->manifest.assets.size()), 0, 0,
-                    drop->manifest.expires_at_ms};
+    DropReadiness r{
+        slug, drop->manifest.version,      static_cast<uint32_t>(drop->manifest.assets.size()), 0,
+        0,    drop->manifest.expires_at_ms};
     for (const auto& a : drop->manifest.assets) {
       r.bytes += a.size_bytes;
       if (vault_.ready(a.sha256, a.size_bytes)) ++r.files_verified;

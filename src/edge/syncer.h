@@ -47,7 +47,8 @@ class Syncer {
 
   // One full round: grant, keyring, revocations, manifests and blobs, outbox.
   // `progress` (optional) hears about long transfers: (what, done, total).
-  Status sync_once(const std::function<void(const std::string&, uint64_t, uint64_t)>& progress = {});
+  Status sync_once(
+      const std::function<void(const std::string&, uint64_t, uint64_t)>& progress = {});
   // Pushes queued events; returns how many the origin acknowledged.
   Result<uint32_t> push_outbox();
 
@@ -59,7 +60,8 @@ class Syncer {
   Status apply_keyring(const boost::json::object& doc);
   Status apply_grant(const boost::json::object& doc);
   Status apply_revocations(const boost::json::object& doc);
-  Status apply_drop(const std::string& slug, const std::string& manifest, const std::string& minisig,
+  Status apply_drop(const std::string& slug, const std::string& manifest,
+                    const std::string& minisig,
                     const std::function<void(const std::string&, uint64_t, uint64_t)>& progress);
   Status fetch_blob(const core::Asset& asset,
                     const std::function<void(const std::string&, uint64_t, uint64_t)>& progress);

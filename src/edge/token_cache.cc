@@ -16,7 +16,8 @@ constexpr uint64_t kMallocOverheadBytes = 16;
 // Bytes a string owns beyond its own object: none while it fits the
 // small-string buffer, its capacity otherwise.
 uint64_t heap_bytes(const std::string& text) {
-  return text.capacity() > std::string().capacity() ? text.capacity() + 1 + kMallocOverheadBytes : 0;
+  return text.capacity() > std::string().capacity() ? text.capacity() + 1 + kMallocOverheadBytes
+                                                    : 0;
 }
 
 }  // namespace
@@ -35,7 +36,8 @@ std::optional<TokenCache::Key> TokenCache::key_of(std::string_view token_untrust
   std::memcpy(input.data(), hash_key_.data(), hash_key_.size());
   std::memcpy(input.data() + hash_key_.size(), token_untrusted.data(), token_untrusted.size());
   Key key;
-  crypto::blake2b(key, std::span<const uint8_t>(input.data(), hash_key_.size() + token_untrusted.size()));
+  crypto::blake2b(
+      key, std::span<const uint8_t>(input.data(), hash_key_.size() + token_untrusted.size()));
   return key;
 }
 
@@ -48,15 +50,16 @@ size_t TokenCache::KeyHash::operator()(const Key& key) const {
 uint64_t TokenCache::footprint(const Entry& entry) {
   // The list node (two links and the slot), the index node (a link, the key
   // and place, the cached hash) and its bucket pointer.
-  uint64_t bytes = (2 * sizeof(void*) + sizeof(Slot) + kMallocOverheadBytes) +
-                   (sizeof(void*) + sizeof(Key) + sizeof(Place) + sizeof(size_t) + kMallocOverheadBytes) +
-                   sizeof(void*);
+  uint64_t bytes =
+      (2 * sizeof(void*) + sizeof(Slot) + kMallocOverheadBytes) +
+      (sizeof(void*) + sizeof(Key) + sizeof(Place) + sizeof(size_t) + kMallocOverheadBytes) +
+      sizeof(void*);
   if (entry.token) {
     const core::VerifiedDownload& t = *entry.token;
     // make_shared: the control block and the token in one allocation.
     bytes += sizeof(core::VerifiedDownload) + 2 * sizeof(void*) + kMallocOverheadBytes;
-    for (const std::string* text : {&t.common.issuer, &t.common.key_id, &t.common.token_id, &t.fields.account,
-                                    &t.fields.drop, &t.fields.cert_id}) {
+    for (const std::string* text : {&t.common.issuer, &t.common.key_id, &t.common.token_id,
+                                    &t.fields.account, &t.fields.drop, &t.fields.cert_id}) {
       bytes += heap_bytes(*text);
     }
     bytes += t.fields.assets.capacity() * sizeof(std::string) + kMallocOverheadBytes;
@@ -84,12 +87,14 @@ void TokenCache::put(const Key& key, Entry entry) {
   const uint64_t bytes = footprint(entry);
   if (bytes > lru.bytes_max || entries_max_ == 0) return;
   // Oldest first: each pass removes one entry, so this stops within size() passes.
-  while (!lru.slots.empty() && (lru.bytes + bytes > lru.bytes_max || index_.size() >= entries_max_)) {
+  while (!lru.slots.empty() &&
+         (lru.bytes + bytes > lru.bytes_max || index_.size() >= entries_max_)) {
     erase(index_.find(lru.slots.back().key));
   }
   // The other kind's oldest when only the entry count is short.
   Lru& other = &lru == &verified_ ? refused_ : verified_;
-  while (!other.slots.empty() && index_.size() >= entries_max_) erase(index_.find(other.slots.back().key));
+  while (!other.slots.empty() && index_.size() >= entries_max_)
+    erase(index_.find(other.slots.back().key));
   lru.slots.push_front(Slot{key, std::move(entry), bytes});
   lru.bytes += bytes;
   index_.emplace(key, Place{&lru, lru.slots.begin()});

@@ -38,7 +38,7 @@ class TokenCache {
  public:
   using Verified = std::shared_ptr<const core::VerifiedDownload>;
   struct Entry {
-    Verified token;                      // null for a refusal
+    Verified token;                       // null for a refusal
     std::optional<TokenRefusal> refused;  // none for a token
     int64_t valid_until_ms;
   };

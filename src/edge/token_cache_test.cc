@@ -17,14 +17,19 @@ constexpr int64_t kNow = 1'790'000'000'000;
 
 TokenCache::Entry verified_entry(const std::string& account) {
   auto token = std::make_shared<core::VerifiedDownload>();
-  token->common = {"dropgate", "k4.pid.0123456789abcdefghijklmnopqrstuvwxyzABCDEFG", "7_6pf_vZlB641LziwgGZEw",
-                   kNow, kNow + 300'000, std::nullopt};
+  token->common = {"dropgate",
+                   "k4.pid.0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+                   "7_6pf_vZlB641LziwgGZEw",
+                   kNow,
+                   kNow + 300'000,
+                   std::nullopt};
   token->fields = {account, "summer-tape", 1, {"*"}, ""};
   return {token, std::nullopt, kNow + 300'000};
 }
 
 TokenCache::Entry refused_entry() {
-  return {nullptr, TokenRefusal{401, "bad_signature", "token signature does not verify"}, INT64_MAX};
+  return {nullptr, TokenRefusal{401, "bad_signature", "token signature does not verify"},
+          INT64_MAX};
 }
 
 class TokenCacheTest : public ::testing::Test {
@@ -99,7 +104,8 @@ TEST_F(TokenCacheTest, AFloodOfRefusalsStaysInItsShareAndKeepsVerifiedTokens) {
 TEST_F(TokenCacheTest, WhenFullTheLeastRecentlyUsedEntryGoesNotTheWholeCache) {
   const uint64_t one = TokenCache::footprint(verified_entry("buyer-0"));
   TokenCache cache(one * 4 * 4 / 3 + 8, 1000);  // room for 4 verified tokens
-  for (int i = 0; i < 4; ++i) cache.put(key(cache, "t" + std::to_string(i)), verified_entry("buyer-" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i)
+    cache.put(key(cache, "t" + std::to_string(i)), verified_entry("buyer-" + std::to_string(i)));
   ASSERT_EQ(cache.size(), 4u);
   ASSERT_NE(cache.find(key(cache, "t0"), kNow), nullptr);  // t0 used again: t1 is now the oldest
   cache.put(key(cache, "t4"), verified_entry("buyer-4"));
@@ -114,7 +120,8 @@ TEST_F(TokenCacheTest, WhenFullTheLeastRecentlyUsedEntryGoesNotTheWholeCache) {
 // the oldest.
 TEST_F(TokenCacheTest, TheEntryCountIsABoundToo) {
   TokenCache cache(1 << 20, 3);
-  for (int i = 0; i < 5; ++i) cache.put(key(cache, "t" + std::to_string(i)), verified_entry("buyer"));
+  for (int i = 0; i < 5; ++i)
+    cache.put(key(cache, "t" + std::to_string(i)), verified_entry("buyer"));
   EXPECT_EQ(cache.size(), 3u);
   EXPECT_EQ(cache.find(key(cache, "t1"), kNow), nullptr);
   EXPECT_NE(cache.find(key(cache, "t2"), kNow), nullptr);

@@ -42,16 +42,21 @@ std::filesystem::path Vault::partial_path_of(std::string_view sha256) const {
 namespace {
 
 bool is_hex(std::string_view name) {
-  return std::all_of(name.begin(), name.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 // blobs/<aa>: a shard folder's name.
-bool is_shard_name(std::string_view name) { return name.size() == 2 && is_hex(name); }
+bool is_shard_name(std::string_view name) {
+  return name.size() == 2 && is_hex(name);
+}
 // blobs/<aa>/<sha256>: a blob file's name.
-bool is_blob_name(std::string_view name) { return name.size() == 64 && is_hex(name); }
+bool is_blob_name(std::string_view name) {
+  return name.size() == 64 && is_hex(name);
+}
 
 // What happens to a blob file that makes the watcher look at it again.
-constexpr uint32_t kBlobEvents = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
-                                 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
+constexpr uint32_t kBlobEvents = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |
+                                 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
 
 // Drops a file's pages from the page cache. The pages a download wrote
 // stay cached as the small folios its writes made, and sendfile(2) then
@@ -67,7 +72,8 @@ void drop_cached_pages(const std::filesystem::path& path) {
   ::close(fd);
 }
 
-bool seen_of(const struct stat& st, uint64_t& size_bytes, uint64_t& inode, int64_t& mtime_ns, int64_t& ctime_ns) {
+bool seen_of(const struct stat& st, uint64_t& size_bytes, uint64_t& inode, int64_t& mtime_ns,
+             int64_t& ctime_ns) {
   if (!S_ISREG(st.st_mode)) return false;
   size_bytes = static_cast<uint64_t>(st.st_size);
   inode = static_cast<uint64_t>(st.st_ino);
@@ -80,12 +86,14 @@ bool seen_of(const struct stat& st, uint64_t& size_bytes, uint64_t& inode, int64
 
 bool Vault::stat_of(const std::filesystem::path& path, Seen& out) {
   struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && seen_of(st, out.size_bytes, out.inode, out.mtime_ns, out.ctime_ns);
+  return ::stat(path.c_str(), &st) == 0 &&
+         seen_of(st, out.size_bytes, out.inode, out.mtime_ns, out.ctime_ns);
 }
 
 bool Vault::fstat_of(int fd, Seen& out) {
   struct stat st;
-  return ::fstat(fd, &st) == 0 && seen_of(st, out.size_bytes, out.inode, out.mtime_ns, out.ctime_ns);
+  return ::fstat(fd, &st) == 0 &&
+         seen_of(st, out.size_bytes, out.inode, out.mtime_ns, out.ctime_ns);
 }
 
 void Vault::remember(std::string_view sha256, const Seen& seen) {
@@ -116,8 +124,8 @@ Result<uint32_t> Vault::verify(const std::vector<std::pair<std::string, uint64_t
   for (size_t i = 0; i < blobs.size(); ++i) {
     const auto& [sha, size] = blobs[i];
     Seen seen;
-    bool matches = digests[i] && hex_encode(digests[i]->sha256) == sha && digests[i]->size_bytes == size &&
-                   stat_of(paths[i], seen);
+    bool matches = digests[i] && hex_encode(digests[i]->sha256) == sha &&
+                   digests[i]->size_bytes == size && stat_of(paths[i], seen);
     if (!matches) {
       forget_and_remove(sha);  // first: once counted, a damaged blob is no longer served
       if (digests[i] || digests[i].error().code() != Code::not_found) {
@@ -132,13 +140,15 @@ Result<uint32_t> Vault::verify(const std::vector<std::pair<std::string, uint64_t
   return good;
 }
 
-Status Vault::adopt(const std::filesystem::path& file, std::string_view sha256, uint64_t size_bytes) {
+Status Vault::adopt(const std::filesystem::path& file, std::string_view sha256,
+                    uint64_t size_bytes) {
   auto digest = crypto::sha256_file(file);
   if (!digest) return digest.error();
   if (hex_encode(digest->sha256) != sha256 || digest->size_bytes != size_bytes) {
     std::error_code ec;
     std::filesystem::remove(file, ec);
-    return Status(Code::corruption, "blob " + std::string(sha256) + " arrived with the wrong content");
+    return Status(Code::corruption,
+                  "blob " + std::string(sha256) + " arrived with the wrong content");
   }
   auto target = path_of(sha256);
   std::error_code ec;
@@ -195,7 +205,8 @@ bool Vault::ready(std::string_view sha256, uint64_t size_bytes) {
     expected = it->second.seen;
   }
   Seen at_path;
-  if (expected.size_bytes == size_bytes && stat_of(path_of(sha256), at_path) && at_path == expected) return true;
+  if (expected.size_bytes == size_bytes && stat_of(path_of(sha256), at_path) && at_path == expected)
+    return true;
   // Changed, replaced or gone: hash what is there now.
   auto good = verify({{std::string(sha256), size_bytes}});
   return good && *good == 1;
@@ -209,7 +220,8 @@ std::shared_ptr<const std::string> Vault::hold(std::string_view sha256, uint64_t
   auto bytes = std::make_shared<std::string>(size_bytes, '\0');
   uint64_t done = 0;
   while (done < size_bytes) {
-    ssize_t n = ::pread(file->fd(), bytes->data() + done, size_bytes - done, static_cast<off_t>(done));
+    ssize_t n =
+        ::pread(file->fd(), bytes->data() + done, size_bytes - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return nullptr;  // the file is served as it is; its fstat decides
     done += static_cast<uint64_t>(n);
@@ -236,7 +248,8 @@ std::shared_ptr<const std::string> Vault::hold(std::string_view sha256, uint64_t
 // The open blob when it is good and unchanged since it was hashed. One lock
 // once the blob is open: the descriptor and the state it was hashed in are
 // taken together, and fstat(2) of that descriptor decides.
-std::shared_ptr<const http::OpenFile> Vault::open_checked(std::string_view sha256, uint64_t size_bytes) {
+std::shared_ptr<const http::OpenFile> Vault::open_checked(std::string_view sha256,
+                                                          uint64_t size_bytes) {
   Good entry;
   {
     std::lock_guard lock(mutex_);
@@ -255,14 +268,16 @@ std::shared_ptr<const http::OpenFile> Vault::open_checked(std::string_view sha25
   // a write to the open file; a file put in its place by rename is not ours).
   Seen now;
   const Seen& expected = entry.seen;
-  if (!fstat_of(entry.file->fd(), now) || now.size_bytes != size_bytes || now.inode != expected.inode ||
-      now.mtime_ns != expected.mtime_ns || now.ctime_ns != expected.ctime_ns) {
+  if (!fstat_of(entry.file->fd(), now) || now.size_bytes != size_bytes ||
+      now.inode != expected.inode || now.mtime_ns != expected.mtime_ns ||
+      now.ctime_ns != expected.ctime_ns) {
     return nullptr;
   }
   if (!opened_here) return entry.file;
   std::lock_guard lock(mutex_);
   auto it = good_.find(sha256);
-  if (it == good_.end() || it->second.seen.inode != expected.inode) return nullptr;  // changed meanwhile
+  if (it == good_.end() || it->second.seen.inode != expected.inode)
+    return nullptr;  // changed meanwhile
   if (!it->second.file) it->second.file = entry.file;
   return it->second.file;
 }
@@ -275,19 +290,23 @@ Status Vault::watch(uint64_t held_bytes_max) {
   inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
   if (inotify_fd_ < 0 || stop_fd_ < 0) {
-    return Status(Code::unavailable, std::string("cannot watch the blobs (inotify): ") + std::strerror(errno));
+    return Status(Code::unavailable,
+                  std::string("cannot watch the blobs (inotify): ") + std::strerror(errno));
   }
   std::error_code ec;
   std::filesystem::create_directories(root_, ec);
-  root_watch_ = ::inotify_add_watch(inotify_fd_, root_.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+  root_watch_ =
+      ::inotify_add_watch(inotify_fd_, root_.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
   if (root_watch_ < 0) {
-    return Status(Code::unavailable, "cannot watch " + root_.string() + ": " + std::strerror(errno));
+    return Status(Code::unavailable,
+                  "cannot watch " + root_.string() + ": " + std::strerror(errno));
   }
   for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
     std::string name = entry.path().filename().string();
     if (is_shard_name(name) && entry.is_directory(ec)) {
       if (::inotify_add_watch(inotify_fd_, entry.path().c_str(), kBlobEvents | IN_ONLYDIR) < 0) {
-        return Status(Code::unavailable, "cannot watch " + entry.path().string() + ": " + std::strerror(errno));
+        return Status(Code::unavailable,
+                      "cannot watch " + entry.path().string() + ": " + std::strerror(errno));
       }
     }
   }
@@ -310,7 +329,8 @@ void Vault::watch_shard(std::string_view name) {
   std::vector<std::string> blobs;
   {
     std::lock_guard lock(mutex_);
-    for (auto it = good_.lower_bound(name); it != good_.end() && it->first.starts_with(name); ++it) {
+    for (auto it = good_.lower_bound(name); it != good_.end() && it->first.starts_with(name);
+         ++it) {
       blobs.push_back(it->first);
     }
   }
@@ -323,7 +343,8 @@ void Vault::watch_loop() {
   for (;;) {
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      log::error("blob watcher stopped; small blobs will not be held in memory", {{"error", std::strerror(errno)}});
+      log::error("blob watcher stopped; small blobs will not be held in memory",
+                 {{"error", std::strerror(errno)}});
       holding_.store(false);
       return;
     }

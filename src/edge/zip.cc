@@ -376,9 +376,9 @@ uint32_t crc32_update(uint32_t crc, std::span<const uint8_t> bytes) {
 Result<uint32_t> crc32_file(const std::filesystem::path& path) {
   auto buffer = std::make_unique<uint8_t[]>(limits::hash_read_buffer_bytes);
   uint32_t crc = 0;
-  auto read = read_file_in_pieces(path, limits::asset_size_bytes_max,
-                                  {buffer.get(), limits::hash_read_buffer_bytes},
-                                  [&](std::span<const uint8_t> piece) { crc = crc32_update(crc, piece); });
+  auto read = read_file_in_pieces(
+      path, limits::asset_size_bytes_max, {buffer.get(), limits::hash_read_buffer_bytes},
+      [&](std::span<const uint8_t> piece) { crc = crc32_update(crc, piece); });
   if (!read) return error(read.error());
   return crc;
 }

@@ -1,10 +1,9 @@
 #include "http/client.h"
 
 #include <curl/curl.h>
-
-#include <boost/json.hpp>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cstdio>
 
 namespace dg::http {
@@ -30,16 +29,22 @@ int on_progress(void* state, curl_off_t, curl_off_t, curl_off_t, curl_off_t sent
 }  // namespace
 
 ApiClient::ApiClient(std::string origin, std::string api_key, ClientDeadlines deadlines)
-    : origin_(std::move(origin)), api_key_(std::move(api_key)), deadlines_(deadlines), curl_(curl_easy_init()) {
+    : origin_(std::move(origin)),
+      api_key_(std::move(api_key)),
+      deadlines_(deadlines),
+      curl_(curl_easy_init()) {
   while (origin_.ends_with('/')) origin_.pop_back();
 }
 
-ApiClient::~ApiClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+ApiClient::~ApiClient() {
+  curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
 
 Result<ApiResponse> ApiClient::call(std::string_view method, std::string_view path,
                                     std::string_view json_body, std::string_view idempotency_key) {
   std::vector<std::string> headers;
-  if (!idempotency_key.empty()) headers.push_back("Idempotency-Key: " + std::string(idempotency_key));
+  if (!idempotency_key.empty())
+    headers.push_back("Idempotency-Key: " + std::string(idempotency_key));
   return call_with(method, path, json_body, headers, "");
 }
 
@@ -56,7 +61,8 @@ Result<ApiResponse> ApiClient::call_with(std::string_view method, std::string_vi
   ApiResponse response;
   curl_slist* headers = nullptr;
   std::string token = bearer.empty() ? api_key_ : std::string(bearer);
-  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+  if (!token.empty())
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
   for (const auto& h : extra_headers) headers = curl_slist_append(headers, h.c_str());
   headers = curl_slist_append(headers, "Content-Type: application/json");
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -119,7 +125,8 @@ size_t write_file(char* data, size_t size, size_t count, void* user) {
 int on_download_progress(void* user, curl_off_t total, curl_off_t done, curl_off_t, curl_off_t) {
   auto* state = static_cast<DownloadState*>(user);
   if (*state->progress) {
-    (*state->progress)(state->offset + static_cast<uint64_t>(done), state->offset + static_cast<uint64_t>(total));
+    (*state->progress)(state->offset + static_cast<uint64_t>(done),
+                       state->offset + static_cast<uint64_t>(total));
   }
   return 0;
 }
@@ -139,7 +146,8 @@ Result<ApiResponse> ApiClient::download(std::string_view path, const std::filesy
   DownloadState state{f, offset, 0, false, curl, &progress};
   curl_slist* headers = nullptr;
   std::string token = bearer.empty() ? api_key_ : std::string(bearer);
-  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+  if (!token.empty())
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
   std::string range = "Range: bytes=" + std::to_string(offset) + "-";
   if (offset > 0) headers = curl_slist_append(headers, range.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());

@@ -35,8 +35,8 @@ class ApiClient {
 
   // `path` starts with "/". Transport failures are unavailable; HTTP errors
   // come back as responses (see describe_failure).
-  Result<ApiResponse> call(std::string_view method, std::string_view path, std::string_view json_body = {},
-                           std::string_view idempotency_key = {});
+  Result<ApiResponse> call(std::string_view method, std::string_view path,
+                           std::string_view json_body = {}, std::string_view idempotency_key = {});
   // GETs `path` into `file`, resuming from the bytes already in it with a Range
   // request (a 200 instead of 206 restarts the file). Returns the response
   // (its body is empty: the bytes went to the file). `bearer` overrides the API key.

@@ -46,7 +46,8 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
   Verb method = Verb::get;
-  std::string path;  // the target without the query, percent-decoded once; never joined onto a folder
+  std::string
+      path;  // the target without the query, percent-decoded once; never joined onto a folder
   // The path split on '/' *before* decoding, then each piece decoded: "/a%2Fb/c" is
   // {"a/b", "c"} and "/" is {""}. Routing matches these, so an encoded slash
   // never creates a segment. parse_target() guarantees none is ".", ".." or
@@ -262,7 +263,8 @@ class Router {
   };
   using Pattern = std::vector<PatternSegment>;
   static Pattern compile_pattern(std::string_view pattern);
-  static bool match_pattern(const Pattern& pattern, const std::vector<std::string>& segments, Params& params);
+  static bool match_pattern(const Pattern& pattern, const std::vector<std::string>& segments,
+                            Params& params);
 
   std::vector<Route> routes_;
   std::vector<Pattern> patterns_;  // parallel to routes_

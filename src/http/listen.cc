@@ -10,7 +10,8 @@ Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view listen) {
     return error(Code::invalid_argument, "listen address must be HOST:PORT, e.g. 127.0.0.1:8080");
   }
   std::string host(listen.substr(0, colon));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   unsigned port = 0;
   auto digits = listen.substr(colon + 1);
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);

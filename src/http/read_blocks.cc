@@ -32,7 +32,8 @@ ReadBlockPool::~ReadBlockPool() {
 
 ReadBlockPool::Slab* ReadBlockPool::map_slab() {
   // Twice the size, then the unaligned ends are given back.
-  void* mapped = ::mmap(nullptr, 2 * slab_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* mapped =
+      ::mmap(nullptr, 2 * slab_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mapped == MAP_FAILED) return nullptr;
   auto start = reinterpret_cast<uintptr_t>(mapped);
   uintptr_t aligned = (start + slab_bytes - 1) & ~(uintptr_t{slab_bytes} - 1);
@@ -85,7 +86,8 @@ char* ReadBlockPool::take() {
 
 void ReadBlockPool::give_back(char* block) {
   DG_ASSERT(block != nullptr && blocks_out_.load(std::memory_order_relaxed) > 0);
-  auto* slab = reinterpret_cast<Slab*>(reinterpret_cast<uintptr_t>(block) & ~(uintptr_t{slab_bytes} - 1));
+  auto* slab =
+      reinterpret_cast<Slab*>(reinterpret_cast<uintptr_t>(block) & ~(uintptr_t{slab_bytes} - 1));
   *reinterpret_cast<char**>(block) = slab->free_head;
   slab->free_head = block;
   if (slab->free_count++ == 0) {

@@ -28,13 +28,19 @@ constexpr std::array<bool, 256> make_table() {
 constexpr std::array<bool, 256> plain_target_chars = make_table<is_plain_target_char>();
 constexpr std::array<bool, 256> token_chars = make_table<is_token_char>();
 
-char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower_ascii(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // Field values: visible ASCII, space and tab. (The general parser also takes
 // obs-text, bytes from 0x80; such a head is declined.)
-bool is_value_char(unsigned char c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
+bool is_value_char(unsigned char c) {
+  return (c >= 0x20 && c < 0x7f) || c == '\t';
+}
 
-bool is_space_or_tab(char c) { return c == ' ' || c == '\t'; }
+bool is_space_or_tab(char c) {
+  return c == ' ' || c == '\t';
+}
 
 }  // namespace
 
@@ -81,7 +87,8 @@ std::string_view SimpleRequestHead::field(std::string_view name) const {
 }
 
 bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head) {
-  if (bytes.size() > limits::request_header_bytes_max) bytes = bytes.substr(0, limits::request_header_bytes_max);
+  if (bytes.size() > limits::request_header_bytes_max)
+    bytes = bytes.substr(0, limits::request_header_bytes_max);
   // Request line: METHOD SP target SP HTTP/1.x CRLF.
   size_t at;
   if (bytes.starts_with("GET /")) {
@@ -144,7 +151,8 @@ bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head) 
     at = value_end + 2;
 
     if (head.field_count == SimpleRequestHead::fields_max) return false;
-    if (equals_ignoring_case(name, "content-length") || equals_ignoring_case(name, "transfer-encoding")) {
+    if (equals_ignoring_case(name, "content-length") ||
+        equals_ignoring_case(name, "transfer-encoding")) {
       return false;
     }
     if (equals_ignoring_case(name, "connection")) {
@@ -193,12 +201,15 @@ std::optional<Response> refuse_head(const Fields& fields, unsigned version) {
       while (!element.empty() && is_space_or_tab(element.front())) element.remove_prefix(1);
       while (!element.empty() && is_space_or_tab(element.back())) element.remove_suffix(1);
       if (element.empty()) continue;  // lists may hold empty elements
-      if (chunked_last) return server_problem(400, "chunked must be a request's last transfer coding, and only once");
+      if (chunked_last)
+        return server_problem(400,
+                              "chunked must be a request's last transfer coding, and only once");
       chunked_last = equals_ignoring_case(element, "chunked");
       ++codings;
     }
   }
-  if (!chunked_last) return server_problem(400, "a request body's last transfer coding must be chunked");
+  if (!chunked_last)
+    return server_problem(400, "a request body's last transfer coding must be chunked");
   if (codings > 1) return server_problem(501, "the server decodes no transfer coding but chunked");
   return std::nullopt;
 }

@@ -53,7 +53,8 @@ bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head);
 // '@' and '/'; not '%' or '?'): the router's target grammar builds on them.
 constexpr bool is_plain_target_char(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("-._~!$&'()*+,;=:@/").find(static_cast<char>(c)) != std::string_view::npos;
+  return std::string_view("-._~!$&'()*+,;=:@/").find(static_cast<char>(c)) !=
+         std::string_view::npos;
 }
 
 // How many bytes at the start of `text` are plain characters. Sixteen at a

@@ -18,7 +18,9 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-bool parse(std::string_view bytes, SimpleRequestHead& head) { return parse_simple_request_head(bytes, head); }
+bool parse(std::string_view bytes, SimpleRequestHead& head) {
+  return parse_simple_request_head(bytes, head);
+}
 
 bool accepts(std::string_view bytes) {
   SimpleRequestHead head;
@@ -67,25 +69,25 @@ TEST(RequestHeadTest, KeepAliveFollowsTheVersionAndConnection) {
 TEST(RequestHeadTest, DeclinesAnythingElse) {
   const std::vector<std::string> declined = {
       "",
-      "GET / HTTP/1.1\r\nHost: a\r\n",              // not complete yet
-      "GET / HTTP/1.1\r\nHost: a\r\n\r",            // nor this
-      "POST / HTTP/1.1\r\n\r\n",                    // another method
-      "get / HTTP/1.1\r\n\r\n",                     // methods are case-sensitive
-      "GET  / HTTP/1.1\r\n\r\n",                    // two spaces
-      "GET http://a/ HTTP/1.1\r\n\r\n",             // absolute form
-      "GET * HTTP/1.1\r\n\r\n",                     // asterisk form
-      "GET /a b HTTP/1.1\r\n\r\n",                  // a space in the target
-      "GET /a\"b HTTP/1.1\r\n\r\n",                 // not an RFC 3986 character
-      "GET /\xc3\xa9 HTTP/1.1\r\n\r\n",             // nor raw UTF-8
-      "GET / HTTP/2.0\r\n\r\n",                     // another version
-      "GET / HTTP/1.1\n\n",                         // bare LF
-      "GET / HTTP/1.1\r\nHost: a\n\r\n",            // bare LF after a field
-      "GET / HTTP/1.1\r\nHost : a\r\n\r\n",         // space before the colon
-      "GET / HTTP/1.1\r\n: a\r\n\r\n",              // no name
-      "GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n",    // obs-fold
-      "GET / HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n",   // obs-text
-      "GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n",         // DEL
-      "GET / HTTP/1.1\r\nX: a\x01\r\n\r\n",         // a control character
+      "GET / HTTP/1.1\r\nHost: a\r\n",             // not complete yet
+      "GET / HTTP/1.1\r\nHost: a\r\n\r",           // nor this
+      "POST / HTTP/1.1\r\n\r\n",                   // another method
+      "get / HTTP/1.1\r\n\r\n",                    // methods are case-sensitive
+      "GET  / HTTP/1.1\r\n\r\n",                   // two spaces
+      "GET http://a/ HTTP/1.1\r\n\r\n",            // absolute form
+      "GET * HTTP/1.1\r\n\r\n",                    // asterisk form
+      "GET /a b HTTP/1.1\r\n\r\n",                 // a space in the target
+      "GET /a\"b HTTP/1.1\r\n\r\n",                // not an RFC 3986 character
+      "GET /\xc3\xa9 HTTP/1.1\r\n\r\n",            // nor raw UTF-8
+      "GET / HTTP/2.0\r\n\r\n",                    // another version
+      "GET / HTTP/1.1\n\n",                        // bare LF
+      "GET / HTTP/1.1\r\nHost: a\n\r\n",           // bare LF after a field
+      "GET / HTTP/1.1\r\nHost : a\r\n\r\n",        // space before the colon
+      "GET / HTTP/1.1\r\n: a\r\n\r\n",             // no name
+      "GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n",   // obs-fold
+      "GET / HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n",  // obs-text
+      "GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n",        // DEL
+      "GET / HTTP/1.1\r\nX: a\x01\r\n\r\n",        // a control character
       "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
       "GET / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n",
       "GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n",
@@ -97,14 +99,17 @@ TEST(RequestHeadTest, DeclinesAnythingElse) {
 
 TEST(RequestHeadTest, DeclinesTooManyFieldsOrBytes) {
   std::string fields;
-  for (size_t i = 0; i < SimpleRequestHead::fields_max; ++i) fields += "X-" + std::to_string(i) + ": v\r\n";
+  for (size_t i = 0; i < SimpleRequestHead::fields_max; ++i)
+    fields += "X-" + std::to_string(i) + ": v\r\n";
   EXPECT_TRUE(accepts("GET / HTTP/1.1\r\n" + fields + "\r\n"));
   EXPECT_FALSE(accepts("GET / HTTP/1.1\r\n" + fields + "X-Last: v\r\n\r\n"));
 
-  std::string head = "GET / HTTP/1.1\r\nX: " + std::string(limits::request_header_bytes_max, 'a') + "\r\n\r\n";
+  std::string head =
+      "GET / HTTP/1.1\r\nX: " + std::string(limits::request_header_bytes_max, 'a') + "\r\n\r\n";
   EXPECT_FALSE(accepts(head));
   std::string fits = "GET / HTTP/1.1\r\nX: \r\n\r\n";
-  fits.insert(fits.find("X: ") + 3, std::string(limits::request_header_bytes_max - fits.size(), 'a'));
+  fits.insert(fits.find("X: ") + 3,
+              std::string(limits::request_header_bytes_max - fits.size(), 'a'));
   ASSERT_EQ(fits.size(), limits::request_header_bytes_max);
   EXPECT_TRUE(accepts(fits));
 }
@@ -151,11 +156,13 @@ class HeadGenerator {
   // targets, names, values and spacing), half with any piece.
   std::string next() {
     clean_ = roll(2) == 0;
-    std::string head = clean_ ? pick({"GET", "HEAD"}) : pick({"GET", "HEAD", "POST", "OPTIONS", "get"});
+    std::string head =
+        clean_ ? pick({"GET", "HEAD"}) : pick({"GET", "HEAD", "POST", "OPTIONS", "get"});
     head += clean_ ? " " : pick({" ", " ", "  ", "\t"});
     head += target();
     head += clean_ ? pick({" HTTP/1.1\r\n", " HTTP/1.0\r\n"})
-                   : pick({" HTTP/1.1\r\n", " HTTP/1.0\r\n", " HTTP/1.2\r\n", " HTTP/1.1\n", "HTTP/1.1\r\n"});
+                   : pick({" HTTP/1.1\r\n", " HTTP/1.0\r\n", " HTTP/1.2\r\n", " HTTP/1.1\n",
+                           "HTTP/1.1\r\n"});
     size_t fields = roll(8);
     for (size_t i = 0; i < fields; ++i) head += field();
     head += clean_ ? "\r\n" : pick({"\r\n", "\r\n", "\n", "\r\n\r\n", ""});
@@ -185,24 +192,28 @@ class HeadGenerator {
   }
 
   std::string field() {
-    std::string name = clean_ ? pick({"Host", "Range", "If-None-Match", "X-Request-Id", "Connection",
-                                      "Expect", "User-Agent", "Accept", "X-Custom_Thing", "Cookie", "a"})
-                              : pick({"Host", "Range", "Connection", "connection", "Accept",
-                                      "Content-Length", "Transfer-Encoding", "Bad Name", "", "Cookie"});
+    std::string name =
+        clean_ ? pick({"Host", "Range", "If-None-Match", "X-Request-Id", "Connection", "Expect",
+                       "User-Agent", "Accept", "X-Custom_Thing", "Cookie", "a"})
+               : pick({"Host", "Range", "Connection", "connection", "Accept", "Content-Length",
+                       "Transfer-Encoding", "Bad Name", "", "Cookie"});
     std::string value;
     if (clean_ && name == "Connection") {
       value = pick({"close", "keep-alive", "Keep-Alive", "CLOSE"});
     } else if (name == "Connection" || name == "connection") {
-      value = pick({"close", "keep-alive", "Keep-Alive", "CLOSE", "upgrade", "close, keep-alive", ""});
+      value =
+          pick({"close", "keep-alive", "Keep-Alive", "CLOSE", "upgrade", "close, keep-alive", ""});
     } else if (name == "Content-Length") {
       value = pick({"0", "5", "x"});
     } else {
       size_t length = roll(30);
       for (size_t i = 0; i < length; ++i) {
-        value += !clean_ && roll(100) == 0 ? static_cast<char>(roll(256)) : static_cast<char>(' ' + roll(95));
+        value += !clean_ && roll(100) == 0 ? static_cast<char>(roll(256))
+                                           : static_cast<char>(' ' + roll(95));
       }
     }
-    std::string line = name + (clean_ ? pick({": ", ":", ":  ", ":\t"}) : pick({": ", ":", " : ", ":\t"}));
+    std::string line =
+        name + (clean_ ? pick({": ", ":", ":  ", ":\t"}) : pick({": ", ":", " : ", ":\t"}));
     line += value + pick({"", " ", "\t", "  "});
     line += clean_ ? "\r\n" : pick({"\r\n", "\r\n", "\r\n", "\n", "\r\n "});
     return line;
@@ -235,7 +246,8 @@ TEST(RequestHeadTest, AgreesWithBeastOnEveryHeadItTakes) {
     // The server inserts the fields into a Request's Fields, as Beast's
     // parser does (Fields groups fields of one name): the result must match.
     Fields fields;
-    for (size_t f = 0; f < head.field_count; ++f) fields.insert(head.fields[f].first, head.fields[f].second);
+    for (size_t f = 0; f < head.field_count; ++f)
+      fields.insert(head.fields[f].first, head.fields[f].second);
     std::vector<std::pair<std::string, std::string>> ours;
     for (const auto& field : fields) ours.emplace_back(field.name_string(), field.value());
     EXPECT_EQ(beast->fields, ours) << bytes;
@@ -249,8 +261,9 @@ TEST(RequestHeadTest, AgreesWithBeastOnEveryHeadItTakes) {
 // --- The plain-character scan.
 
 bool plain_by_definition(unsigned char c) {
-  return std::isalnum(c) != 0 || std::string_view("-._~!$&'()*+,;=:@/").find(static_cast<char>(c)) !=
-                                     std::string_view::npos;
+  return std::isalnum(c) != 0 ||
+         std::string_view("-._~!$&'()*+,;=:@/").find(static_cast<char>(c)) !=
+             std::string_view::npos;
 }
 
 TEST(RequestHeadTest, PlainRunStopsAtTheFirstOtherByteWhereverItIs) {
@@ -264,7 +277,8 @@ TEST(RequestHeadTest, PlainRunStopsAtTheFirstOtherByteWhereverItIs) {
         std::string text = plain;
         text[at] = static_cast<char>(c);
         size_t expected = plain_by_definition(static_cast<unsigned char>(c)) ? length : at;
-        ASSERT_EQ(plain_target_run(text), expected) << "byte " << c << " at " << at << " of " << length;
+        ASSERT_EQ(plain_target_run(text), expected)
+            << "byte " << c << " at " << at << " of " << length;
       }
     }
   }

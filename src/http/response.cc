@@ -313,8 +313,8 @@ Response file_response(const Request& request, std::shared_ptr<const OpenFile> f
 Response file_response(const Request& request, std::shared_ptr<const std::string> bytes,
                        std::string_view sha256_hex, std::string_view content_type) {
   const uint64_t size_bytes = bytes->size();
-  return file_response_for(request, FileBody{{}, 0, size_bytes, nullptr, std::move(bytes)}, sha256_hex,
-                           content_type);
+  return file_response_for(request, FileBody{{}, 0, size_bytes, nullptr, std::move(bytes)},
+                           sha256_hex, content_type);
 }
 
 bool is_loopback_address(std::string_view address) {
@@ -326,22 +326,26 @@ std::optional<Response> refuse_scrape(const Request& request, std::string_view t
   if (!token.empty()) {
     std::string_view presented = request.header(Field::authorization);
     constexpr std::string_view scheme = "Bearer ";
-    if (presented.size() == scheme.size() + token.size() && starts_with_ignoring_case(presented, "bearer ")) {
+    if (presented.size() == scheme.size() + token.size() &&
+        starts_with_ignoring_case(presented, "bearer ")) {
       presented.remove_prefix(scheme.size());
       unsigned char differ = 0;  // constant time: the token is a secret
-      for (size_t i = 0; i < token.size(); ++i) differ |= static_cast<unsigned char>(presented[i] ^ token[i]);
+      for (size_t i = 0; i < token.size(); ++i)
+        differ |= static_cast<unsigned char>(presented[i] ^ token[i]);
       if (differ == 0) return std::nullopt;
     }
   }
   bool forwarded = !request.header(Field::forwarded).empty() ||
-                   !request.header("X-Forwarded-For").empty() || !request.header("X-Real-IP").empty();
+                   !request.header("X-Forwarded-For").empty() ||
+                   !request.header("X-Real-IP").empty();
   if (is_loopback_address(request.remote_address) && !forwarded) return std::nullopt;
   if (!token.empty()) {
     return problem(401, "metrics-token-required", reason_phrase(401),
                    "send Authorization: Bearer <metrics_token>, or scrape from this host");
   }
-  return problem(403, "metrics-local-only", reason_phrase(403),
-                 "metrics are served to this host only; set metrics_token to scrape from elsewhere");
+  return problem(
+      403, "metrics-local-only", reason_phrase(403),
+      "metrics are served to this host only; set metrics_token to scrape from elsewhere");
 }
 
 namespace internal {

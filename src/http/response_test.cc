@@ -1,5 +1,4 @@
 #include <fcntl.h>
-
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -60,8 +59,7 @@ TEST(Problem, FromStatusMapsEveryCode) {
        {Case{Code::not_found, 404}, Case{Code::invalid_argument, 400},
         Case{Code::unauthorized, 401}, Case{Code::forbidden, 403}, Case{Code::conflict, 409},
         Case{Code::limit_exceeded, 429}, Case{Code::too_large, 413}, Case{Code::corruption, 500},
-        Case{Code::io_error, 500},
-        Case{Code::unavailable, 503}}) {
+        Case{Code::io_error, 500}, Case{Code::unavailable, 503}}) {
     Response response = problem_from_status(Status(c.code, "message for the log"));
     EXPECT_EQ(response.status, c.status) << code_name(c.code);
     EXPECT_EQ(body_json(response).at("status"), c.status);
@@ -74,8 +72,10 @@ TEST(Problem, FromStatusMapsEveryCode) {
 
 // RFC 9110 §15.5.2: a 401 names how to authenticate. Only 401s do.
 TEST(Problem, Every401CarriesABearerChallengeAndNoOtherStatusDoes) {
-  EXPECT_EQ(problem(401, "token-required", "Token required", "").headers[Field::www_authenticate], "Bearer");
-  EXPECT_EQ(problem_from_status(Status(Code::unauthorized, "no")).headers[Field::www_authenticate], "Bearer");
+  EXPECT_EQ(problem(401, "token-required", "Token required", "").headers[Field::www_authenticate],
+            "Bearer");
+  EXPECT_EQ(problem_from_status(Status(Code::unauthorized, "no")).headers[Field::www_authenticate],
+            "Bearer");
   for (unsigned status : {400u, 403u, 404u, 429u, 503u}) {
     Response response = problem(status, "x", "X", "");
     EXPECT_EQ(response.headers.find(Field::www_authenticate), response.headers.end()) << status;
@@ -86,36 +86,51 @@ TEST(Problem, Every401CarriesABearerChallengeAndNoOtherStatusDoes) {
 // this host reads it (and not through a proxy that forwards for others);
 // with one, a scraper anywhere that presents it; an operator always.
 TEST(Scrape, OnlyThisHostTheTokenOrAnOperatorMayReadMetrics) {
-  auto request_from = [](std::string address, std::initializer_list<std::pair<Field, std::string>> headers = {}) {
+  auto request_from = [](std::string address,
+                         std::initializer_list<std::pair<Field, std::string>> headers = {}) {
     Request request = get_with(headers);
     request.remote_address = std::move(address);
     return request;
   };
-  auto status = [](const std::optional<Response>& refusal) { return refusal ? refusal->status : 200u; };
+  auto status = [](const std::optional<Response>& refusal) {
+    return refusal ? refusal->status : 200u;
+  };
   for (std::string local : {"127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1"}) {
     EXPECT_EQ(status(refuse_scrape(request_from(local), "")), 200u) << local;
     EXPECT_EQ(status(refuse_scrape(request_from(local), "s3cret")), 200u) << local;
   }
   // A proxy on this host forwarding someone else's request is not this host.
-  EXPECT_EQ(status(refuse_scrape(request_from("127.0.0.1", {{Field::forwarded, "for=192.0.2.7"}}), "")), 403u);
+  EXPECT_EQ(
+      status(refuse_scrape(request_from("127.0.0.1", {{Field::forwarded, "for=192.0.2.7"}}), "")),
+      403u);
   for (const char* name : {"X-Forwarded-For", "X-Real-IP"}) {
     Request proxied = request_from("::1");
     proxied.headers.set(name, "192.0.2.7");
     EXPECT_EQ(status(refuse_scrape(proxied, "")), 403u) << name;
   }
   // A guest on the venue's network.
-  for (std::string guest : {"192.168.1.23", "10.0.0.5", "fe80::1", "::ffff:10.0.0.5", "1270.0.0.1"}) {
+  for (std::string guest :
+       {"192.168.1.23", "10.0.0.5", "fe80::1", "::ffff:10.0.0.5", "1270.0.0.1"}) {
     EXPECT_EQ(status(refuse_scrape(request_from(guest), "")), 403u) << guest;
     std::optional<Response> refused = refuse_scrape(request_from(guest), "s3cret");
     EXPECT_EQ(status(refused), 401u) << guest;
     EXPECT_EQ(refused->headers[Field::www_authenticate], "Bearer") << guest;
-    EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, "Bearer s3cret"}}), "s3cret")), 200u);
-    EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, "bearer s3cret"}}), "s3cret")), 200u);
-    for (std::string wrong : {"Bearer s3cre", "Bearer s3cret2", "Bearer S3CRET", "Basic s3cret", "s3cret", "Bearer "}) {
-      EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, wrong}}), "s3cret")), 401u) << wrong;
+    EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, "Bearer s3cret"}}),
+                                   "s3cret")),
+              200u);
+    EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, "bearer s3cret"}}),
+                                   "s3cret")),
+              200u);
+    for (std::string wrong :
+         {"Bearer s3cre", "Bearer s3cret2", "Bearer S3CRET", "Basic s3cret", "s3cret", "Bearer "}) {
+      EXPECT_EQ(
+          status(refuse_scrape(request_from(guest, {{Field::authorization, wrong}}), "s3cret")),
+          401u)
+          << wrong;
     }
     // With no token configured, no Authorization value opens it.
-    EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, "Bearer "}}), "")), 403u);
+    EXPECT_EQ(status(refuse_scrape(request_from(guest, {{Field::authorization, "Bearer "}}), "")),
+              403u);
     Request operator_request = request_from(guest);
     operator_request.authenticated = true;
     EXPECT_EQ(status(refuse_scrape(operator_request, "")), 200u) << guest;
@@ -178,7 +193,8 @@ TEST(FileResponse, AnOpenFileIsCarriedIntoTheBodyAndItsRange) {
   EXPECT_EQ(body.offset, 990u);
   EXPECT_EQ(body.length, 10u);
   // Refusals do not hold the file.
-  Response not_modified = file_response(get_with({{Field::if_none_match, etag}}), file, 1000, sha, "audio/flac");
+  Response not_modified =
+      file_response(get_with({{Field::if_none_match, etag}}), file, 1000, sha, "audio/flac");
   EXPECT_EQ(not_modified.status, 304u);
   EXPECT_TRUE(std::holds_alternative<std::string>(not_modified.body));
 }

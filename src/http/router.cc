@@ -56,7 +56,8 @@ size_t check_origin_form(std::string_view target) {
         query_start = std::min(query_start, i);
         break;
       case percent:
-        if (i + 2 >= target.size() || hex_value(target[i + 1]) < 0 || hex_value(target[i + 2]) < 0) {
+        if (i + 2 >= target.size() || hex_value(target[i + 1]) < 0 ||
+            hex_value(target[i + 2]) < 0) {
           return std::string_view::npos;
         }
         i += 2;
@@ -256,7 +257,8 @@ Router::Pattern Router::compile_pattern(std::string_view pattern) {
   return compiled;
 }
 
-bool Router::match_pattern(const Pattern& pattern, const std::vector<std::string>& segments, Params& params) {
+bool Router::match_pattern(const Pattern& pattern, const std::vector<std::string>& segments,
+                           Params& params) {
   for (size_t i = 0; i < pattern.size(); ++i) {
     const PatternSegment& piece = pattern[i];
     if (i >= segments.size()) return false;

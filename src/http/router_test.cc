@@ -70,8 +70,9 @@ TEST(ParseTarget, AcceptsExactlyTheOriginFormsBoostUrlAccepts) {
   std::mt19937 random(20261121);
   // Characters that matter to the grammar, and a few that must be refused.
   const std::string alphabet = "/?%#aZ09-._~!$&'()*+,;=:@ \\\"<>[]{}|^`\x01\x7f\xc3\x80";
-  std::vector<std::string> targets = {"/", "/?", "/??", "/a?b?c", "/%41", "/%4", "/%", "/%zz",
-                                      "/a%2", "/a/%2F/", "//", "/#", "/a?b#c", "/a?%"};
+  std::vector<std::string> targets = {"/",   "/?", "/??",    "/a?b?c", "/%41",
+                                      "/%4", "/%", "/%zz",   "/a%2",   "/a/%2F/",
+                                      "//",  "/#", "/a?b#c", "/a?%"};
   for (int i = 0; i < 20000; ++i) {
     std::string target = random() % 8 == 0 ? "" : "/";
     size_t length = random() % 12;
@@ -212,7 +213,8 @@ TEST(Router, DispatchRefusesWithoutCredentialsAndPassesWithThem) {
   EXPECT_EQ(refused.headers[Field::www_authenticate], "Bearer");
   Request wrong_key = make_request(Verb::get, "/admin");
   wrong_key.headers.set(Field::authorization, "Bearer not-k");
-  EXPECT_EQ(router.dispatch(wrong_key).headers[Field::www_authenticate], "Bearer error=\"invalid_token\"");
+  EXPECT_EQ(router.dispatch(wrong_key).headers[Field::www_authenticate],
+            "Bearer error=\"invalid_token\"");
 
   Request operator_request = make_request(Verb::get, "/admin");
   operator_request.headers.set(Field::authorization, "Bearer k");

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -33,9 +34,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <array>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <future>
@@ -178,7 +178,9 @@ class ServerCore {
   // The first also runs the acceptor.
   std::vector<std::unique_ptr<IoThread>>& io_threads() { return io_threads_; }
   // The thread the next connection lives on, in turn.
-  IoThread& next_io_thread() { return *io_threads_[next_io_thread_.fetch_add(1) % io_threads_.size()]; }
+  IoThread& next_io_thread() {
+    return *io_threads_[next_io_thread_.fetch_add(1) % io_threads_.size()];
+  }
   asio::thread_pool& handler_pool() { return *handler_pool_; }
 
   std::string next_request_id() {
@@ -387,7 +389,10 @@ Status check_file_range(const struct stat& info, const FileBody& file) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(ServerCore& server, IoThread& thread, Socket socket)
-      : server_(server), thread_(thread), socket_(std::move(socket)), buffer_(read_buffer_bytes_max) {}
+      : server_(server),
+        thread_(thread),
+        socket_(std::move(socket)),
+        buffer_(read_buffer_bytes_max) {}
 
   ~Session() {
     if (block_ != nullptr) thread_.blocks.give_back(block_);
@@ -422,7 +427,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool watching() const { return read_deadline_ != Clock::time_point::max() || write_watch_armed_; }
   // Runs what is due at `now`.
   void check_deadlines(Clock::time_point now) {
-    if (block_ != nullptr && !parking_ && queue_.empty() && now - waiting_since_ >= park_after) park();
+    if (block_ != nullptr && !parking_ && queue_.empty() && now - waiting_since_ >= park_after)
+      park();
     if (read_deadline_ <= now) {
       read_deadline_ = Clock::time_point::max();
       on_read_deadline();
@@ -714,7 +720,8 @@ void Session::on_header_bytes(const error_code& ec, size_t bytes) {
   if (closed_) return;
   if (lingering_) return linger_read();
   buffer_.commit(bytes);
-  if (ec == asio::error::eof && (parser_ == nullptr || !parser_->got_some()) && buffer_.size() == 0) {
+  if (ec == asio::error::eof && (parser_ == nullptr || !parser_->got_some()) &&
+      buffer_.size() == 0) {
     // The client is done sending: answer what it asked, then close.
     read_state_ = ReadState::none;
     cancel_read_timer();
@@ -743,7 +750,8 @@ void Session::on_header_done() {
 // 414 when the request line alone is too long (or holds a target over its
 // own limit), 431 when the header fields are.
 void Session::refuse_header_too_large() {
-  std::string_view target = parser_ != nullptr ? std::string_view(parser_->get().target()) : std::string_view();
+  std::string_view target =
+      parser_ != nullptr ? std::string_view(parser_->get().target()) : std::string_view();
   bool start_line_parsed = !target.empty();
   bool too_long = start_line_parsed
                       ? target.size() > limits::request_target_bytes_max
@@ -777,7 +785,8 @@ std::shared_ptr<Exchange> Session::open_exchange(const HeadInfo& head, Status& t
   exchange->head = head.method == Verb::head;
   exchange->keep_alive = head.keep_alive;
   exchange->expects_continue = head.expects_continue;
-  exchange->path = std::string(head.target.substr(0, std::min(head.target.find('?'), log_path_bytes_max)));
+  exchange->path =
+      std::string(head.target.substr(0, std::min(head.target.find('?'), log_path_bytes_max)));
   exchange->request_id = internal::is_sane_request_id(head.offered_request_id)
                              ? std::string(head.offered_request_id)
                              : server_.next_request_id();
@@ -843,7 +852,8 @@ bool Session::begin_simple_exchange(std::string_view bytes, bool in_buffer) {
        head.field("X-Request-Id")},
       target_status);
   Fields& headers = exchange->request.headers;
-  for (size_t i = 0; i < head.field_count; ++i) headers.insert(head.fields[i].first, head.fields[i].second);
+  for (size_t i = 0; i < head.field_count; ++i)
+    headers.insert(head.fields[i].first, head.fields[i].second);
   if (in_buffer) {
     buffer_.consume(head.head_bytes);
   } else if (bytes.size() > head.head_bytes) {
@@ -899,12 +909,14 @@ std::optional<Response> Session::admit(Exchange& exchange, const Status& target_
     try {
       large_body = options.admits_large_body(request);
     } catch (const std::exception& e) {
-      log::error("admits_large_body threw", {{"request_id", request.request_id}, {"what", e.what()}});
+      log::error("admits_large_body threw",
+                 {{"request_id", request.request_id}, {"what", e.what()}});
     }
   }
   exchange.body_bytes_max =
-      large_body ? options.body_bytes_max
-                 : std::min<uint64_t>(options.body_bytes_max, limits::request_body_bytes_max_anonymous);
+      large_body
+          ? options.body_bytes_max
+          : std::min<uint64_t>(options.body_bytes_max, limits::request_body_bytes_max_anonymous);
   if (content_length && *content_length > exchange.body_bytes_max) {
     return internal::server_problem(413, "the request body is larger than this route accepts");
   }
@@ -1110,7 +1122,8 @@ void Session::start_response(Exchange& front) {
   // The last response before shutdown says so; nothing is read after it.
   front.close_after = !front.keep_alive || (draining_ && queue_.size() == 1);
   if (front.close_after) accepting_requests_ = false;
-  if (!std::holds_alternative<std::string>(front.response->body) && !held_in_memory(*front.response)) {
+  if (!std::holds_alternative<std::string>(front.response->body) &&
+      !held_in_memory(*front.response)) {
     Status prepared = prepare_segments(front);
     if (!prepared.ok()) {
       log::error("file body", {{"request_id", front.request_id}, {"error", prepared.to_string()}});
@@ -1134,9 +1147,10 @@ void Session::start_response(Exchange& front) {
   // The header and the body's start share packets (as nginx's tcp_nopush).
   if (sends_segments) set_cork(front.corked = true);
   std::array<asio::const_buffer, 2> buffers = {asio::buffer(front.head_text), front.body_view};
-  asio::async_write(socket_, buffers, [self = shared_from_this()](const error_code& ec, size_t bytes) {
-    self->on_write_head(ec, bytes);
-  });
+  asio::async_write(socket_, buffers,
+                    [self = shared_from_this()](const error_code& ec, size_t bytes) {
+                      self->on_write_head(ec, bytes);
+                    });
 }
 
 // A one-file body (a small download): the header goes out with MSG_MORE, so
@@ -1180,7 +1194,8 @@ Status Session::prepare_segments(Exchange& front) {
     if (auto* file = std::get_if<FileBody>(&front.segments[i]); file && file->bytes) {
       // A file held in memory among others: its range is copied (a rare case; a
       // lone one goes out with the header, see start_response).
-      DG_ASSERT(file->offset <= file->bytes->size() && file->length <= file->bytes->size() - file->offset);
+      DG_ASSERT(file->offset <= file->bytes->size() &&
+                file->length <= file->bytes->size() - file->offset);
       front.segments[i] = std::string(*file->bytes, file->offset, file->length);
     }
     if (const auto* file = std::get_if<FileBody>(&front.segments[i])) {
@@ -1465,7 +1480,9 @@ void Session::arm_read_timer(Clock::time_point deadline) {
   watch();
 }
 
-void Session::cancel_read_timer() { read_deadline_ = Clock::time_point::max(); }
+void Session::cancel_read_timer() {
+  read_deadline_ = Clock::time_point::max();
+}
 
 void Session::watch() {
   if (!watched) {
@@ -1792,7 +1809,8 @@ void Server::Impl::run(bool handle_signals) {
   }
   shut_down();
   work.clear();
-  for (auto& thread : io_threads()) thread->io.stop();  // anything still queued is destroyed with it
+  for (auto& thread : io_threads())
+    thread->io.stop();  // anything still queued is destroyed with it
   for (auto& thread : threads) thread.join();
   log::info("stopped");
 }

@@ -418,7 +418,8 @@ TEST_F(ServerTest, HeadersLongerThanAReadBlockAreReadWhole) {
   ASSERT_TRUE(read_blocks_held_becomes(1, wait_max));  // waiting with a block now
   std::string long_field = "X-Pad: " + std::string(6000, 'p') + "\r\n";
   std::string medium_field = "X-Pad: " + std::string(1500, 'q') + "\r\n";
-  ASSERT_TRUE(client.send(get("/echo/2", long_field) + get("/echo/3", medium_field) + get("/echo/4", medium_field)));
+  ASSERT_TRUE(client.send(get("/echo/2", long_field) + get("/echo/3", medium_field) +
+                          get("/echo/4", medium_field)));
   for (std::string n : {"2", "3", "4"}) {
     auto response = client.read_response();
     ASSERT_TRUE(response) << n;
@@ -432,17 +433,19 @@ TEST_F(ServerTest, HeadersLongerThanAReadBlockAreReadWhole) {
 // handler must see the same request either way.
 TEST_F(ServerTest, PlainAndUnusualHeadsOfOneRequestReachTheHandlerAlike) {
   router_.add(Verb::get, "/seen/{n}", [](Request& request) {
-    size_t fields = static_cast<size_t>(std::distance(request.headers.begin(), request.headers.end()));
+    size_t fields =
+        static_cast<size_t>(std::distance(request.headers.begin(), request.headers.end()));
     std::string seen = std::string(request.param("n")) + "|" + request.path + "|" +
                        std::string(request.query_value("q").value_or("-")) + "|" +
                        std::string(request.header("X-Note")) + "|" +
-                       std::string(request.header(Field::range)) + "|" + std::to_string(fields) + "|" +
-                       request.request_id;
+                       std::string(request.header(Field::range)) + "|" + std::to_string(fields) +
+                       "|" + request.request_id;
     return text_response(200, seen, "text/plain");
   });
   start_server();
   Client client(port());
-  const std::string fields = "X-Note:  one \r\nRange: bytes=1-2\r\nX-Note: two\r\nX-Request-Id: r-1\r\n";
+  const std::string fields =
+      "X-Note:  one \r\nRange: bytes=1-2\r\nX-Note: two\r\nX-Request-Id: r-1\r\n";
   const std::string expected = "a/b|/seen/a/b|1 2|one|bytes=1-2|5|r-1";
   auto served = [&](std::string_view what) {
     auto response = client.read_response();
@@ -514,7 +517,8 @@ TEST_F(ServerTest, PipelineDepthBoundsHandlersInFlightPerConnection) {
     }
     return text_response(200, "ok", "text/plain");
   });
-  router_.add(Verb::get, "/inline", [](Request&) { return text_response(200, "inline", "text/plain"); },
+  router_.add(Verb::get, "/inline",
+              [](Request&) { return text_response(200, "inline", "text/plain"); },
               {.blocking = false});
   start_server({.io_threads = 1, .handler_jobs_max = 1, .pipeline_depth_max = 1});
   Client client(port());
@@ -590,7 +594,8 @@ TEST_F(ServerTest, Every401CarriesABearerChallengeNamingARefusedToken) {
               {.requires_auth = true});
   router_.add(Verb::get, "/download", [](Request& request) {
     if (request.query_value("token") == "good") return text_response(200, "file", "text/plain");
-    if (request.query_value("token") == "other-drop") return problem(403, "token-wrong-drop", "Wrong drop", "");
+    if (request.query_value("token") == "other-drop")
+      return problem(403, "token-wrong-drop", "Wrong drop", "");
     return problem(401, "token-refused", "Download token refused", "");
   });
   start_server();
@@ -631,9 +636,12 @@ class BodyLimitTest : public ServerTest {
     // Its callers prove themselves with a field of their own (as an edge
     // with its grant), which the route checks when the header arrives.
     router_.add(Verb::post, "/self-proving",
-                [](Request& request) { return text_response(200, std::to_string(request.body.size()), "text/plain"); },
+                [](Request& request) {
+                  return text_response(200, std::to_string(request.body.size()), "text/plain");
+                },
                 {.body_bytes_max = 1024 * 1024, .admits_large_body = [](const Request& request) {
-                   if (request.header("X-Proof") == "throw") throw std::runtime_error("broken check");
+                   if (request.header("X-Proof") == "throw")
+                     throw std::runtime_error("broken check");
                    return request.header("X-Proof") == "good";
                  }});
     start_server();
@@ -806,10 +814,12 @@ TEST_F(ServerTest, MalformedRequestIs400) {
 // request hidden in the body never reaches a handler.
 TEST_F(ServerTest, AmbiguousBodyFramingIsRefusedAndTheSmuggledRequestNeverRuns) {
   Inbox<std::string> reached;
-  router_.add(Verb::post, "/sink", [&](Request& request) {
-    reached.push("sink:" + request.body);
-    return text_response(200, "sunk", "text/plain");
-  }, {.body_bytes_max = 1024});
+  router_.add(Verb::post, "/sink",
+              [&](Request& request) {
+                reached.push("sink:" + request.body);
+                return text_response(200, "sunk", "text/plain");
+              },
+              {.body_bytes_max = 1024});
   router_.add(Verb::get, "/smuggled", [&](Request&) {
     reached.push("smuggled");
     return text_response(200, "smuggled", "text/plain");
@@ -820,7 +830,9 @@ TEST_F(ServerTest, AmbiguousBodyFramingIsRefusedAndTheSmuggledRequestNeverRuns) 
   const std::pair<std::string, unsigned> heads[] = {
       {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
       {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
-      {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "gzip\r\n\r\n",
+       400},
       {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n\r\n", 400},
       {"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n" + sized + "\r\n", 400},
       {"POST /sink HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
@@ -931,10 +943,12 @@ TEST_F(ServerTest, TrickledHeaderIsCutOffAtItsTotalDeadline) {
 // handler never runs.
 TEST_F(ServerTest, TrickledBodyIsCutOffAtItsTotalDeadline) {
   Inbox<std::string> bodies;
-  router_.add(Verb::post, "/sink", [&](Request& request) {
-    bodies.push(request.body);
-    return text_response(200, "sunk", "text/plain");
-  }, {.body_bytes_max = 1024});
+  router_.add(Verb::post, "/sink",
+              [&](Request& request) {
+                bodies.push(request.body);
+                return text_response(200, "sunk", "text/plain");
+              },
+              {.body_bytes_max = 1024});
   start_server({.body_read_timeout = 200ms, .body_time_floor = 300ms});
   Client client(port());
   ASSERT_TRUE(client.send("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"));
@@ -1009,8 +1023,11 @@ TEST_F(ServerTest, StartRefusesOptionsLooserThanTheLimits) {
     Server server(router_, options);
     EXPECT_EQ(server.start().code(), Code::invalid_argument);
   }
-  Server strict(router_, {.port = 0, .header_read_timeout = 1s, .body_time_floor = 1s,
-                          .body_bytes_per_s_min = 1024 * 1024, .connections_per_address_max = 8});
+  Server strict(router_, {.port = 0,
+                          .header_read_timeout = 1s,
+                          .body_time_floor = 1s,
+                          .body_bytes_per_s_min = 1024 * 1024,
+                          .connections_per_address_max = 8});
   EXPECT_TRUE(strict.start().ok());
 }
 
@@ -1071,7 +1088,8 @@ class FileTest : public ServerTest, public ::testing::WithParamInterface<FileSou
     router_.add(Verb::get, "/file",
                 [this, path, sha, open, bytes](Request& request) {
                   Response response =
-                      GetParam() == FileSource::path ? file_response(request, path, content_.size(), sha, "audio/flac")
+                      GetParam() == FileSource::path
+                          ? file_response(request, path, content_.size(), sha, "audio/flac")
                       : GetParam() == FileSource::open_file
                           ? file_response(request, open, content_.size(), sha, "audio/flac")
                           : file_response(request, bytes, sha, "audio/flac");
@@ -1162,7 +1180,8 @@ TEST_P(FileTest, IfNoneMatchIs304WithoutBody) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sources, FileTest,
-                         ::testing::Values(FileSource::path, FileSource::open_file, FileSource::memory),
+                         ::testing::Values(FileSource::path, FileSource::open_file,
+                                           FileSource::memory),
                          [](const ::testing::TestParamInfo<FileSource>& info) {
                            return info.param == FileSource::path        ? "Path"
                                   : info.param == FileSource::open_file ? "OpenFile"
@@ -1254,10 +1273,10 @@ TEST_F(SegmentedTest, SegmentsAreSentInOrderExactlyAndCountAsComplete) {
   fs::path empty_path = write_file("empty", "");
   std::string inline_big = pattern_bytes(300 * 1024);
   auto held = std::make_shared<const std::string>("a file held in memory");
-  serve("/seg",
-        {{std::string("head"), FileBody{big_path, 100, big.size() - 200}, std::string(),
-          FileBody{empty_path, 0, 0}, FileBody{small_path, 10, 20}, FileBody{small_path, 0, 1000},
-          inline_big, FileBody{small_path, 999, 1}, FileBody{{}, 5, 10, nullptr, held}, std::string("tail")}});
+  serve("/seg", {{std::string("head"), FileBody{big_path, 100, big.size() - 200}, std::string(),
+                  FileBody{empty_path, 0, 0}, FileBody{small_path, 10, 20},
+                  FileBody{small_path, 0, 1000}, inline_big, FileBody{small_path, 999, 1},
+                  FileBody{{}, 5, 10, nullptr, held}, std::string("tail")}});
   std::string expected = "head" + big.substr(100, big.size() - 200) + small.substr(10, 20) + small +
                          inline_big + small.substr(999, 1) + held->substr(5, 10) + "tail";
   start_server();

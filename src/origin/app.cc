@@ -37,9 +37,10 @@ Result<crypto::SecretKey> load_or_create_key(const OriginConfig& config, bool& c
     if (ec) return error(Code::io_error, "cannot create " + dir.string() + ": " + ec.message());
     auto key = crypto::SecretKey::generate();
     DG_RETURN_IF_ERROR_RESULT(write_file_atomic(path, key.to_paserk() + "\n", 0600, Overwrite::no));
-    // The same layout as `dropgate keys new`, so `dropgate keys minisign-pub --dir DATA/keys` works.
-    DG_RETURN_IF_ERROR_RESULT(write_file_atomic(dir / "public.paserk", key.public_key().to_paserk() + "\n",
-                                                0644, Overwrite::yes));
+    // The same layout as `dropgate keys new`, so `dropgate keys minisign-pub --dir DATA/keys`
+    // works.
+    DG_RETURN_IF_ERROR_RESULT(write_file_atomic(
+        dir / "public.paserk", key.public_key().to_paserk() + "\n", 0644, Overwrite::yes));
     crypto::Keyring keyring;
     DG_RETURN_IF_ERROR_RESULT(keyring.add(key.public_key(), crypto::KeyStatus::current));
     DG_RETURN_IF_ERROR_RESULT(
@@ -62,9 +63,11 @@ Result<core::OwnerSecret> load_or_create_owner_secret(const OriginConfig& config
   if (!std::filesystem::exists(path)) {
     std::error_code ec;
     std::filesystem::create_directories(config.keys_dir(), ec);
-    if (ec) return error(Code::io_error, "cannot create " + config.keys_dir().string() + ": " + ec.message());
-    DG_RETURN_IF_ERROR_RESULT(
-        write_file_atomic(path, core::OwnerSecret::generate().to_text() + "\n", 0600, Overwrite::no));
+    if (ec)
+      return error(Code::io_error,
+                   "cannot create " + config.keys_dir().string() + ": " + ec.message());
+    DG_RETURN_IF_ERROR_RESULT(write_file_atomic(
+        path, core::OwnerSecret::generate().to_text() + "\n", 0600, Overwrite::no));
   }
   auto text = read_file(path, 256);
   if (!text) return error(text.error());
@@ -115,9 +118,10 @@ Status check_initialised(const OriginConfig& config) {
   if (config.database.empty()) needed.push_back(config.database_path());
   for (const auto& path : needed) {
     if (std::filesystem::exists(path, ec)) continue;
-    return Status(Code::not_found, config.data_dir.string() + " is not an origin data folder: " + path.string() +
-                                       " does not exist; run `dropgate init --data " + config.data_dir.string() +
-                                       "` first");
+    return Status(Code::not_found, config.data_dir.string() +
+                                       " is not an origin data folder: " + path.string() +
+                                       " does not exist; run `dropgate init --data " +
+                                       config.data_dir.string() + "` first");
   }
   return Status();
 }
@@ -127,12 +131,14 @@ Status check_initialised(const OriginConfig& config) {
 Result<InitOutcome> init_data_dir(const OriginConfig& config) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) return error(Code::io_error, "cannot create " + config.data_dir.string() + ": " + ec.message());
+  if (ec)
+    return error(Code::io_error, "cannot create " + config.data_dir.string() + ": " + ec.message());
   InitOutcome outcome;
   auto key = load_or_create_key(config, outcome.created_key);
   if (!key) return error(key.error());
   outcome.key_id = key->public_key().key_id();
-  if (auto owner_secret = load_or_create_owner_secret(config); !owner_secret) return error(owner_secret.error());
+  if (auto owner_secret = load_or_create_owner_secret(config); !owner_secret)
+    return error(owner_secret.error());
   auto store = open_migrated_store(config);
   if (!store) return error(store.error());
   outcome.api_key = "dg_op_" + crypto::random_id() + crypto::random_id();
@@ -160,12 +166,12 @@ Status serve(const OriginConfig& startup_config,
   metrics::Registry metrics;
   core::TokenSigner signer(std::move(*key), config.issuer);
   Seller seller(**store, system_clock(), SellerOptions{config.instance, config.lease_serials_max});
-  ClaimCommitter committer(**store, config.claim_batch_max,
-                           &metrics.histogram("dropgate_claim_batch_claims",
-                                              "Claims written per group commit.",
-                                              {1, 2, 4, 8, 16, 32, 64, 128, 256}));
-  OriginService service({**store, blobs, signer, *keyring, seller, committer, metrics, system_clock(), config,
-                         *owner_secret});
+  ClaimCommitter committer(
+      **store, config.claim_batch_max,
+      &metrics.histogram("dropgate_claim_batch_claims", "Claims written per group commit.",
+                         {1, 2, 4, 8, 16, 32, 64, 128, 256}));
+  OriginService service({**store, blobs, signer, *keyring, seller, committer, metrics,
+                         system_clock(), config, *owner_secret});
 
   EdgeHub edges({**store, blobs, signer, *keyring, service, system_clock(), config});
   http::Router router;
@@ -187,7 +193,8 @@ Status serve(const OriginConfig& startup_config,
       {"dropgate_http_requests_total", "HTTP requests by route and status class.",
        "dropgate_http_request_duration_seconds", "HTTP request latency by route."},
       router.route_names());
-  options.on_request = [&request_metrics](std::string_view route, unsigned status, std::chrono::microseconds took) {
+  options.on_request = [&request_metrics](std::string_view route, unsigned status,
+                                          std::chrono::microseconds took) {
     request_metrics.record(route, status, static_cast<double>(took.count()) / 1e6);
   };
   http::Server server(router, options);
@@ -215,12 +222,15 @@ Status serve(const OriginConfig& startup_config,
       if (Status keys = operator_keys.refresh(); !keys.ok()) {
         log::warn("could not refresh operator keys", {{"error", keys.to_string()}});
       }
-      for (int i = 0; i < 10 && running.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (int i = 0; i < 10 && running.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
-  log::info("origin listening", {{"listen", config.listen}, {"port", server.port()},
+  log::info("origin listening", {{"listen", config.listen},
+                                 {"port", server.port()},
                                  {"database", config.database.empty() ? "sqlite" : "postgresql"},
-                                 {"seller", seller.id()}, {"key", signer.key_id()}});
+                                 {"seller", seller.id()},
+                                 {"key", signer.key_id()}});
   if (on_listening) on_listening(server.port());
   server.run(true);
   running.store(false);

@@ -16,7 +16,8 @@ bool is_sha256_hex(std::string_view text) {
          });
 }
 
-BlobStore::BlobStore(std::filesystem::path root) : root_(std::move(root)), spool_(root_ / "spool") {}
+BlobStore::BlobStore(std::filesystem::path root)
+    : root_(std::move(root)), spool_(root_ / "spool") {}
 
 Status BlobStore::open() {
   std::error_code ec;

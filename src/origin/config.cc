@@ -10,11 +10,27 @@
 namespace dg::origin {
 
 Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
-  static constexpr std::string_view kKnown[] = {
-      "data_dir", "database", "listen", "public_url", "issuer", "instance", "db_connections",
-      "handler_threads", "io_threads", "hold_ttl_s", "download_token_ttl_s", "clock_skew_s",
-      "lease_serials_max", "manifest_ttl_days", "claim_batch_max", "upload_bytes_max", "log_level",
-      "edge_enrolment_ttl_s", "metrics_token", "holds_per_account_per_min", "holds_per_address_per_min"};
+  static constexpr std::string_view kKnown[] = {"data_dir",
+                                                "database",
+                                                "listen",
+                                                "public_url",
+                                                "issuer",
+                                                "instance",
+                                                "db_connections",
+                                                "handler_threads",
+                                                "io_threads",
+                                                "hold_ttl_s",
+                                                "download_token_ttl_s",
+                                                "clock_skew_s",
+                                                "lease_serials_max",
+                                                "manifest_ttl_days",
+                                                "claim_batch_max",
+                                                "upload_bytes_max",
+                                                "log_level",
+                                                "edge_enrolment_ttl_s",
+                                                "metrics_token",
+                                                "holds_per_account_per_min",
+                                                "holds_per_address_per_min"};
   auto file = SettingsFile::load(path, kKnown);
   if (!file) return file.error();
   DG_RETURN_IF_ERROR(file->read("data_dir", c.data_dir));
@@ -32,9 +48,12 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
   DG_RETURN_IF_ERROR(
       file->read("download_token_ttl_s", c.download_token_ttl_s, limits::download_token_ttl_s_max));
   DG_RETURN_IF_ERROR(file->read("clock_skew_s", c.clock_skew_s, limits::clock_skew_s_max));
-  DG_RETURN_IF_ERROR(file->read("lease_serials_max", c.lease_serials_max, limits::lease_serials_max));
-  DG_RETURN_IF_ERROR(file->read("manifest_ttl_days", c.manifest_ttl_days, limits::manifest_ttl_days_max));
-  DG_RETURN_IF_ERROR(file->read("claim_batch_max", c.claim_batch_max, limits::claim_batch_claims_max));
+  DG_RETURN_IF_ERROR(
+      file->read("lease_serials_max", c.lease_serials_max, limits::lease_serials_max));
+  DG_RETURN_IF_ERROR(
+      file->read("manifest_ttl_days", c.manifest_ttl_days, limits::manifest_ttl_days_max));
+  DG_RETURN_IF_ERROR(
+      file->read("claim_batch_max", c.claim_batch_max, limits::claim_batch_claims_max));
   DG_RETURN_IF_ERROR(file->read("upload_bytes_max", c.upload_bytes_max, limits::upload_bytes_max));
   DG_RETURN_IF_ERROR(
       file->read("edge_enrolment_ttl_s", c.edge_enrolment_ttl_s, limits::edge_enrolment_ttl_s_max));
@@ -72,7 +91,8 @@ Status finish_config(OriginConfig& c) {
   }
   if (c.download_token_ttl_s == 0 || c.hold_ttl_s == 0 || c.db_connections == 0 ||
       c.handler_threads == 0 || c.lease_serials_max == 0 || c.claim_batch_max == 0 ||
-      c.edge_enrolment_ttl_s == 0 || c.holds_per_account_per_min == 0 || c.holds_per_address_per_min == 0) {
+      c.edge_enrolment_ttl_s == 0 || c.holds_per_account_per_min == 0 ||
+      c.holds_per_address_per_min == 0) {
     return Status(Code::invalid_argument,
                   "config: lifetimes, pool sizes and batch sizes must be above zero");
   }

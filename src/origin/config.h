@@ -43,7 +43,9 @@ struct OriginConfig {
   std::filesystem::path database_path() const { return data_dir / "dropgate.db"; }
   std::filesystem::path keys_dir() const { return data_dir / "keys"; }
   std::filesystem::path blobs_dir() const { return data_dir / "blobs"; }
-  std::string store_location() const { return database.empty() ? database_path().string() : database; }
+  std::string store_location() const {
+    return database.empty() ? database_path().string() : database;
+  }
 };
 
 // Reads a TOML file over `config` (missing keys keep their values; unknown keys are an error).

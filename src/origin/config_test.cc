@@ -40,8 +40,8 @@ class OriginConfigTest : public ::testing::Test {
     return load_config_file(path_, config);
   }
   void TearDown() override { std::filesystem::remove(path_); }
-  std::filesystem::path path_ =
-      std::filesystem::temp_directory_path() / ("dg-origin-config-" + std::to_string(::getpid()) + ".toml");
+  std::filesystem::path path_ = std::filesystem::temp_directory_path() /
+                                ("dg-origin-config-" + std::to_string(::getpid()) + ".toml");
 };
 
 // The defaults are a valid configuration, within every ceiling.

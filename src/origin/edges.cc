@@ -26,9 +26,12 @@ constexpr uint32_t kEventsPerPushMax = 500;
 
 std::unexpected<Refusal> refuse(unsigned status, std::string type, std::string title,
                                 std::string detail, uint32_t retry_after_s = 0) {
-  return std::unexpected(Refusal{status, std::move(type), std::move(title), std::move(detail), retry_after_s});
+  return std::unexpected(
+      Refusal{status, std::move(type), std::move(title), std::move(detail), retry_after_s});
 }
-std::unexpected<Refusal> refuse(const Status& status) { return std::unexpected(refusal_from_status(status)); }
+std::unexpected<Refusal> refuse(const Status& status) {
+  return std::unexpected(refusal_from_status(status));
+}
 
 boost::json::object edge_json(const store::EdgeRecord& e) {
   return {{"edge_id", e.id},
@@ -61,7 +64,8 @@ Response render(const Outcome<std::string>& outcome, unsigned status) {
 
 bool EdgeHub::expired_enrolment(const store::EdgeRecord& edge) const {
   return edge.state == store::EdgeState::pending &&
-         edge.created_at_ms <= parts_.clock.now_ms() - int64_t{parts_.config.edge_enrolment_ttl_s} * 1000;
+         edge.created_at_ms <=
+             parts_.clock.now_ms() - int64_t{parts_.config.edge_enrolment_ttl_s} * 1000;
 }
 
 uint32_t EdgeHub::pending_from(std::vector<int64_t>& edge_ids) {
@@ -72,10 +76,12 @@ uint32_t EdgeHub::pending_from(std::vector<int64_t>& edge_ids) {
   return static_cast<uint32_t>(edge_ids.size());
 }
 
-Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted, const std::string& client_address) {
+Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted,
+                                     const std::string& client_address) {
   auto body = json::parse_object(body_untrusted, limits::request_body_bytes_max_anonymous);
   if (!body) return refuse(body.error());
-  if (Status s = json::only_keys(*body, {"name", "edge_key", "secret_sha256"}, "enrolment"); !s.ok()) {
+  if (Status s = json::only_keys(*body, {"name", "edge_key", "secret_sha256"}, "enrolment");
+      !s.ok()) {
     return refuse(s);
   }
   auto name = json::get_string(*body, "name", "enrolment", 100);
@@ -87,7 +93,8 @@ Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted, const std:
   auto key = crypto::PublicKey::from_paserk(*key_text);
   if (!key) return refuse(key.error());
   if (!is_sha256_hex(*secret_hash)) {
-    return refuse(400, "invalid-request", "Invalid request", "secret_sha256 must be 64 lower-case hex digits");
+    return refuse(400, "invalid-request", "Invalid request",
+                  "secret_sha256 must be 64 lower-case hex digits");
   }
   store::EdgeRecord record;
   record.name = *name;
@@ -106,17 +113,19 @@ Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted, const std:
   }
   if (pending_from(mine->second) >= limits::edge_enrolments_per_address_max) {
     return refuse(429, "too-many-enrolments", "Too many enrolments",
-                  "this address already has " + std::to_string(limits::edge_enrolments_per_address_max) +
+                  "this address already has " +
+                      std::to_string(limits::edge_enrolments_per_address_max) +
                       " enrolments waiting for approval; an operator must approve or revoke them, "
                       "or they expire",
                   60);
   }
   int64_t expired_at_ms = record.created_at_ms - int64_t{parts_.config.edge_enrolment_ttl_s} * 1000;
-  auto created = parts_.store.create_edge(record, limits::edge_enrolments_pending_max, expired_at_ms);
+  auto created =
+      parts_.store.create_edge(record, limits::edge_enrolments_pending_max, expired_at_ms);
   if (!created) return refuse(created.error());
   mine->second.push_back(created->id);
-  log::info("edge enrolment requested", {{"edge_id", created->id}, {"name", created->name},
-                                         {"key_id", created->key_id}});
+  log::info("edge enrolment requested",
+            {{"edge_id", created->id}, {"name", created->name}, {"key_id", created->key_id}});
   return boost::json::serialize(edge_json(*created));
 }
 
@@ -133,18 +142,21 @@ Outcome<std::string> EdgeHub::list_json() {
 Outcome<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untrusted) {
   auto body = json::parse_object(body_untrusted, limits::request_body_bytes_max_json);
   if (!body) return refuse(body.error());
-  if (Status s = json::only_keys(*body, {"drops", "ttl_days"}, "approval"); !s.ok()) return refuse(s);
+  if (Status s = json::only_keys(*body, {"drops", "ttl_days"}, "approval"); !s.ok())
+    return refuse(s);
   auto drops = json::get_array(*body, "drops", "approval", limits::token_assets_count_max);
   if (!drops) return refuse(drops.error());
   int64_t ttl_days = kGrantTtlDaysDefault;
   if (body->contains("ttl_days")) {
-    auto ttl = json::get_int(*body, "ttl_days", "approval", 1, limits::edge_grant_ttl_s_max / 86'400);
+    auto ttl =
+        json::get_int(*body, "ttl_days", "approval", 1, limits::edge_grant_ttl_s_max / 86'400);
     if (!ttl) return refuse(ttl.error());
     ttl_days = *ttl;
   }
   std::vector<std::string> slugs;
   for (const auto& item : **drops) {
-    if (!item.is_string()) return refuse(400, "invalid-request", "Invalid request", "drops are slugs");
+    if (!item.is_string())
+      return refuse(400, "invalid-request", "Invalid request", "drops are slugs");
     std::string slug(item.as_string());
     auto drop = parts_.store.get_drop(slug);
     if (!drop) return refuse(drop.error());
@@ -153,18 +165,23 @@ Outcome<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_unt
   auto edge = parts_.store.get_edge(edge_id);
   if (!edge) return refuse(edge.error());
   if (expired_enrolment(*edge)) {
-    return refuse(404, "not-found", "Not found", "this enrolment expired; the edge must enrol again");
+    return refuse(404, "not-found", "Not found",
+                  "this enrolment expired; the edge must enrol again");
   }
   if (edge->state == store::EdgeState::revoked) {
-    return refuse(409, "edge-revoked", "Edge revoked", "a revoked edge must enrol again with a new key");
+    return refuse(409, "edge-revoked", "Edge revoked",
+                  "a revoked edge must enrol again with a new key");
   }
   int64_t now_ms = parts_.clock.now_ms();
   core::EdgeGrantFields fields{edge->edge_key, slugs, {}};
-  auto grant = core::issue_edge_grant(parts_.signer, fields, now_ms, static_cast<uint32_t>(ttl_days * 86'400));
+  auto grant = core::issue_edge_grant(parts_.signer, fields, now_ms,
+                                      static_cast<uint32_t>(ttl_days * 86'400));
   if (!grant) return refuse(grant.error());
-  auto updated = parts_.store.update_edge(edge_id, store::EdgeState::approved, slugs, *grant, now_ms);
+  auto updated =
+      parts_.store.update_edge(edge_id, store::EdgeState::approved, slugs, *grant, now_ms);
   if (!updated) return refuse(updated.error());
-  log::info("edge approved", {{"edge_id", edge_id}, {"drops", boost::json::array(slugs.begin(), slugs.end())}});
+  log::info("edge approved",
+            {{"edge_id", edge_id}, {"drops", boost::json::array(slugs.begin(), slugs.end())}});
   auto out = edge_json(*updated);
   out["grant_expires_at"] = format_rfc3339(now_ms + ttl_days * 86'400'000);
   return boost::json::serialize(out);
@@ -173,7 +190,8 @@ Outcome<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_unt
 Outcome<std::string> EdgeHub::revoke(int64_t edge_id) {
   auto edge = parts_.store.get_edge(edge_id);
   if (!edge) return refuse(edge.error());
-  auto updated = parts_.store.update_edge(edge_id, store::EdgeState::revoked, {}, "", parts_.clock.now_ms());
+  auto updated =
+      parts_.store.update_edge(edge_id, store::EdgeState::revoked, {}, "", parts_.clock.now_ms());
   if (!updated) return refuse(updated.error());
   log::info("edge revoked", {{"edge_id", edge_id}});
   return boost::json::serialize(edge_json(*updated));
@@ -201,7 +219,9 @@ Outcome<std::string> EdgeHub::grant(int64_t edge_id, std::string_view secret_unt
 
 Outcome<store::EdgeRecord> EdgeHub::authenticate(const Request& request) {
   std::string_view token = bearer(request);
-  if (token.empty()) return refuse(401, "grant-required", "Edge grant required", "send Authorization: Bearer <edge-grant>");
+  if (token.empty())
+    return refuse(401, "grant-required", "Edge grant required",
+                  "send Authorization: Bearer <edge-grant>");
   core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
                               parts_.config.issuer};
   auto grant = core::verify_edge_grant(parts_.keyring, token, options);
@@ -214,7 +234,8 @@ Outcome<store::EdgeRecord> EdgeHub::authenticate(const Request& request) {
   // Only drops both in this grant and still granted now.
   std::vector<std::string> drops;
   for (const auto& slug : grant->fields.drops) {
-    if (std::find(edge->drops.begin(), edge->drops.end(), slug) != edge->drops.end()) drops.push_back(slug);
+    if (std::find(edge->drops.begin(), edge->drops.end(), slug) != edge->drops.end())
+      drops.push_back(slug);
   }
   edge->drops = std::move(drops);
   return *edge;
@@ -225,10 +246,10 @@ Outcome<std::string> EdgeHub::sync_document(const Request& request) {
   if (!edge) return std::unexpected(edge.error());
   int64_t now_ms = parts_.clock.now_ms();
   std::string keyring = parts_.keyring.to_json();
-  auto keyring_sig = crypto::minisign_sign(parts_.signer.key(), as_bytes(keyring),
-                                           "dropgate-keyring issued_at=" + format_rfc3339(now_ms) +
-                                               " kid=" + parts_.signer.key_id(),
-                                           "dropgate keyring");
+  auto keyring_sig = crypto::minisign_sign(
+      parts_.signer.key(), as_bytes(keyring),
+      "dropgate-keyring issued_at=" + format_rfc3339(now_ms) + " kid=" + parts_.signer.key_id(),
+      "dropgate keyring");
   if (!keyring_sig) return refuse(keyring_sig.error());
   auto revocations = parts_.service.revocation_list();
   if (!revocations) return std::unexpected(revocations.error());
@@ -236,16 +257,18 @@ Outcome<std::string> EdgeHub::sync_document(const Request& request) {
   for (const auto& slug : edge->drops) {
     auto manifest = parts_.service.current_manifest(slug);
     if (!manifest) continue;  // not published yet: nothing to carry
-    drops.push_back(boost::json::object{{"drop", slug}, {"manifest", manifest->json}, {"minisig", manifest->minisig}});
+    drops.push_back(boost::json::object{
+        {"drop", slug}, {"manifest", manifest->json}, {"minisig", manifest->minisig}});
   }
-  boost::json::object doc{{"format", 1},
-                          {"origin_time", format_rfc3339(now_ms)},
-                          {"edge_id", edge->id},
-                          {"grant", edge->grant_token},
-                          {"keyring", boost::json::object{{"json", keyring}, {"minisig", *keyring_sig}}},
-                          {"revocations", boost::json::object{{"json", revocations->json},
-                                                              {"minisig", revocations->minisig}}},
-                          {"drops", std::move(drops)}};
+  boost::json::object doc{
+      {"format", 1},
+      {"origin_time", format_rfc3339(now_ms)},
+      {"edge_id", edge->id},
+      {"grant", edge->grant_token},
+      {"keyring", boost::json::object{{"json", keyring}, {"minisig", *keyring_sig}}},
+      {"revocations",
+       boost::json::object{{"json", revocations->json}, {"minisig", revocations->minisig}}},
+      {"drops", std::move(drops)}};
   return boost::json::serialize(doc);
 }
 
@@ -253,7 +276,8 @@ Response EdgeHub::blob(Request& request) {
   auto edge = authenticate(request);
   if (!edge) return problem_from_refusal(edge.error());
   std::string sha(request.param("sha256"));
-  if (!is_sha256_hex(sha)) return http::problem(404, "not-found", "Not found", "blobs are named by sha256");
+  if (!is_sha256_hex(sha))
+    return http::problem(404, "not-found", "Not found", "blobs are named by sha256");
   for (const auto& slug : edge->drops) {
     auto manifest = parts_.service.current_manifest(slug);
     if (!manifest) continue;
@@ -265,7 +289,8 @@ Response EdgeHub::blob(Request& request) {
                                  "application/octet-stream");
     }
   }
-  return http::problem(404, "not-found", "Not found", "no blob with that hash in this edge's drops");
+  return http::problem(404, "not-found", "Not found",
+                       "no blob with that hash in this edge's drops");
 }
 
 bool EdgeHub::carries_signed_grant(const Request& request) const {
@@ -289,7 +314,8 @@ Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
   std::vector<store::Event> batch;
   uint32_t refused = 0;
   for (const auto& item : **events) {
-    if (!item.is_object()) return refuse(400, "invalid-request", "Invalid request", "events are objects");
+    if (!item.is_object())
+      return refuse(400, "invalid-request", "Invalid request", "events are objects");
     const auto& e = item.as_object();
     auto id = json::get_string(e, "id", "event", limits::identifier_bytes_max);
     auto kind = json::get_string(e, "kind", "event", 32);
@@ -297,13 +323,15 @@ Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
     auto account = json::get_optional_string(e, "account", "event", limits::identifier_bytes_max);
     auto at = json::get_string(e, "at", "event", 40);
     if (!id || !kind || !slug || !account || !at) {
-      return refuse(400, "invalid-request", "Invalid request", "an event needs id, kind, drop and at");
+      return refuse(400, "invalid-request", "Invalid request",
+                    "an event needs id, kind, drop and at");
     }
     bool known_kind = *kind == "download.completed" || *kind == "download.failed" ||
                       *kind == "download.partial" || *kind == "download.started";
     bool granted = std::find(edge->drops.begin(), edge->drops.end(), *slug) != edge->drops.end();
     auto at_ms = parse_rfc3339(*at);
-    auto drop = granted ? parts_.store.get_drop(*slug) : Result<store::Drop>(error(Code::not_found, ""));
+    auto drop =
+        granted ? parts_.store.get_drop(*slug) : Result<store::Drop>(error(Code::not_found, ""));
     if (!known_kind || !granted || !at_ms || !drop) {
       ++refused;
       log::warn("edge event refused", {{"edge_id", edge->id}, {"kind", *kind}, {"drop", *slug}});
@@ -315,45 +343,62 @@ Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
   }
   auto fresh = parts_.store.append_events(batch);
   if (!fresh) return refuse(fresh.error());
-  return boost::json::serialize(
-      boost::json::object{{"received", batch.size() + refused}, {"new", *fresh}, {"refused", refused}});
+  return boost::json::serialize(boost::json::object{
+      {"received", batch.size() + refused}, {"new", *fresh}, {"refused", refused}});
 }
 
 void add_edge_routes(http::Router& router, EdgeHub& hub) {
   EdgeHub* h = &hub;
-  http::RouteOptions op{.requires_auth = true, .body_bytes_max = limits::request_body_bytes_max_json};
+  http::RouteOptions op{.requires_auth = true,
+                        .body_bytes_max = limits::request_body_bytes_max_json};
   auto named = [](http::RouteOptions o, std::string name) {
     o.name = std::move(name);
     return o;
   };
-  router.add(Verb::post, "/v1/edges", [h](Request& r) { return render(h->enroll(r.body, r.remote_address), 202); },
-             http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_anonymous,
-                                .name = "edges.enroll"});
-  router.add(Verb::get, "/v1/edges", [h](Request&) { return render(h->list_json(), 200); },
-             named(op, "edges.list"));
-  router.add(Verb::post, "/v1/edges/{id}/approve", [h](Request& r) {
-    auto id = parse_id(r.param("id"));
-    if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
-    return render(h->approve(*id, r.body), 200);
-  }, named(op, "edges.approve"));
-  router.add(Verb::post, "/v1/edges/{id}/revoke", [h](Request& r) {
-    auto id = parse_id(r.param("id"));
-    if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
-    return render(h->revoke(*id), 200);
-  }, named(op, "edges.revoke"));
-  router.add(Verb::get, "/v1/edges/{id}/grant", [h](Request& r) {
-    auto id = parse_id(r.param("id"));
-    if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
-    return render(h->grant(*id, r.header("X-Dropgate-Edge-Secret")), 200);
-  }, http::RouteOptions{.name = "edges.grant"});
-  router.add(Verb::get, "/v1/edge/sync", [h](Request& r) { return render(h->sync_document(r), 200); },
-             http::RouteOptions{.name = "edge.sync"});
-  router.add(Verb::get, "/v1/edge/blobs/{sha256}", [h](Request& r) { return h->blob(r); },
-             http::RouteOptions{.name = "edge.blob"});
-  router.add(Verb::post, "/v1/edge/events", [h](Request& r) { return render(h->ingest_events(r), 200); },
-             http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_json,
-                                .name = "edge.events",
-                                .admits_large_body = [h](const Request& r) { return h->carries_signed_grant(r); }});
+  router.add(
+      Verb::post, "/v1/edges",
+      [h](Request& r) { return render(h->enroll(r.body, r.remote_address), 202); },
+      http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_anonymous,
+                         .name = "edges.enroll"});
+  router.add(
+      Verb::get, "/v1/edges", [h](Request&) { return render(h->list_json(), 200); },
+      named(op, "edges.list"));
+  router.add(
+      Verb::post, "/v1/edges/{id}/approve",
+      [h](Request& r) {
+        auto id = parse_id(r.param("id"));
+        if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
+        return render(h->approve(*id, r.body), 200);
+      },
+      named(op, "edges.approve"));
+  router.add(
+      Verb::post, "/v1/edges/{id}/revoke",
+      [h](Request& r) {
+        auto id = parse_id(r.param("id"));
+        if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
+        return render(h->revoke(*id), 200);
+      },
+      named(op, "edges.revoke"));
+  router.add(
+      Verb::get, "/v1/edges/{id}/grant",
+      [h](Request& r) {
+        auto id = parse_id(r.param("id"));
+        if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
+        return render(h->grant(*id, r.header("X-Dropgate-Edge-Secret")), 200);
+      },
+      http::RouteOptions{.name = "edges.grant"});
+  router.add(
+      Verb::get, "/v1/edge/sync", [h](Request& r) { return render(h->sync_document(r), 200); },
+      http::RouteOptions{.name = "edge.sync"});
+  router.add(
+      Verb::get, "/v1/edge/blobs/{sha256}", [h](Request& r) { return h->blob(r); },
+      http::RouteOptions{.name = "edge.blob"});
+  router.add(
+      Verb::post, "/v1/edge/events", [h](Request& r) { return render(h->ingest_events(r), 200); },
+      http::RouteOptions{
+          .body_bytes_max = limits::request_body_bytes_max_json,
+          .name = "edge.events",
+          .admits_large_body = [h](const Request& r) { return h->carries_signed_grant(r); }});
 }
 
 }  // namespace dg::origin

@@ -27,7 +27,9 @@
 namespace dg::origin {
 namespace {
 
-std::string hash_of(std::string_view key) { return hex_encode(crypto::sha256(as_bytes(key))); }
+std::string hash_of(std::string_view key) {
+  return hex_encode(crypto::sha256(as_bytes(key)));
+}
 
 class OperatorKeysTest : public ::testing::Test {
  protected:
@@ -44,8 +46,9 @@ class OperatorKeysTest : public ::testing::Test {
     ASSERT_TRUE(finish_config(config_).ok());
     seller_ = std::make_unique<Seller>(*store_, system_clock(), SellerOptions{"test:0"});
     committer_ = std::make_unique<ClaimCommitter>(*store_, 16);
-    service_ = std::make_unique<OriginService>(OriginService::Parts{
-        *store_, blobs_, signer_, keyring_, *seller_, *committer_, metrics_, system_clock(), config_, owner_secret_});
+    service_ = std::make_unique<OriginService>(
+        OriginService::Parts{*store_, blobs_, signer_, keyring_, *seller_, *committer_, metrics_,
+                             system_clock(), config_, owner_secret_});
     keys_ = std::make_unique<OperatorKeys>(*store_);
     ASSERT_TRUE(keys_->refresh().ok());
     add_routes(router_, *service_, *store_, metrics_, *keys_);

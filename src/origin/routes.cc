@@ -30,7 +30,9 @@ Response render(const Outcome<T>& outcome, unsigned status, auto&& to_body) {
   return http::json_response(status, to_body(*outcome));
 }
 
-Response invalid(const Status& status) { return problem_from_refusal(refusal_from_status(status)); }
+Response invalid(const Status& status) {
+  return problem_from_refusal(refusal_from_status(status));
+}
 
 // The request's Idempotency-Key and fingerprint. A key longer than the limit
 // is refused, never cut: two keys cut to one prefix would share one answer.
@@ -44,8 +46,8 @@ Result<Idempotency> idempotency_of(const Request& request) {
                      " characters (this one has " + std::to_string(key.size()) + ")");
   }
   idem.key = std::string(key);
-  std::string fingerprint = std::string(boost::beast::http::to_string(request.method)) + " " + request.path + "\n" +
-                            request.body;
+  std::string fingerprint = std::string(boost::beast::http::to_string(request.method)) + " " +
+                            request.path + "\n" + request.body;
   idem.request_sha256 = hex_encode(crypto::sha256(as_bytes(fingerprint)));
   return idem;
 }
@@ -101,11 +103,14 @@ Result<int64_t> time_field(const boost::json::object& o, std::string_view key, i
 }
 
 // Builds a DropSpec from JSON over `base` (create: defaults; update: the current spec).
-Result<store::DropSpec> parse_drop_spec(std::string_view body, store::DropSpec base, int64_t now_ms) {
+Result<store::DropSpec> parse_drop_spec(std::string_view body, store::DropSpec base,
+                                        int64_t now_ms) {
   auto o = json::parse_object(body, limits::request_body_bytes_max_json);
   if (!o) return error(o.error());
-  DG_RETURN_IF_ERROR_RESULT(json::only_keys(*o, {"slug", "title", "edition", "opens_at", "closes_at",
-                                                 "per_buyer_limit", "price", "rights"}, "drop"));
+  DG_RETURN_IF_ERROR_RESULT(json::only_keys(
+      *o,
+      {"slug", "title", "edition", "opens_at", "closes_at", "per_buyer_limit", "price", "rights"},
+      "drop"));
   if (o->contains("slug")) {
     auto slug = json::get_string(*o, "slug", "drop", limits::drop_slug_bytes_max + 1);
     if (!slug) return error(slug.error());
@@ -158,7 +163,8 @@ Result<store::DropSpec> parse_drop_spec(std::string_view body, store::DropSpec b
   }
   DG_RETURN_IF_ERROR_RESULT(core::validate_slug(base.slug));
   if (base.title.empty()) return error(Code::invalid_argument, "drop: a title is required");
-  if (base.edition_size == 0) return error(Code::invalid_argument, "drop: edition (1 or more) is required");
+  if (base.edition_size == 0)
+    return error(Code::invalid_argument, "drop: edition (1 or more) is required");
   if (base.closes_at_ms && *base.closes_at_ms <= base.opens_at_ms) {
     return error(Code::invalid_argument, "drop: closes_at must be after opens_at");
   }
@@ -173,7 +179,8 @@ Result<ClaimRequest> parse_claim_request(std::string_view body) {
   ClaimRequest request;
   auto account = json::get_string(*o, "account", "claim", limits::identifier_bytes_max);
   auto territory = json::get_optional_string(*o, "territory", "claim", 2);
-  auto payment = json::get_optional_string(*o, "payment_ref", "claim", limits::identifier_bytes_max);
+  auto payment =
+      json::get_optional_string(*o, "payment_ref", "claim", limits::identifier_bytes_max);
   if (!account) return error(account.error());
   if (!territory) return error(territory.error());
   if (!payment) return error(payment.error());
@@ -189,10 +196,9 @@ Result<ClaimRequest> parse_claim_request(std::string_view body) {
 }
 
 std::string drop_summary(const store::Drop& drop) {
-  return boost::json::serialize(boost::json::object{
-      {"slug", drop.spec.slug},
-      {"state", store::drop_state_name(drop.state)},
-      {"manifest_version", drop.manifest_version}});
+  return boost::json::serialize(boost::json::object{{"slug", drop.spec.slug},
+                                                    {"state", store::drop_state_name(drop.state)},
+                                                    {"manifest_version", drop.manifest_version}});
 }
 
 std::optional<uint32_t> parse_u32(std::string_view text) {
@@ -261,197 +267,277 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   store::Store* st = &store;
 
   // --- Operations.
-  router.add(Verb::get, "/healthz", [](Request&) {
-    return http::json_response(200, R"({"status":"ok"})");
-  }, pub("healthz", false));
-  router.add(Verb::get, "/readyz", [st](Request&) {
-    auto version = st->schema_version();
-    if (!version) return http::problem(503, "not-ready", "Not ready", version.error().message());
-    return http::json_response(200, R"({"status":"ready","schema_version":)" + std::to_string(*version) + "}");
-  }, pub("readyz"));
-  router.add(Verb::get, "/metrics", [&metrics, metrics_token](Request& r) {
-    if (auto refused = http::refuse_scrape(r, metrics_token)) return std::move(*refused);
-    return http::text_response(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
-  }, pub("metrics", false));
-  router.add(Verb::get, "/.well-known/dropgate/keys.json", [s](Request&) {
-    return http::json_response(200, s->keyring_json());
-  }, pub("keys", false));
+  router.add(
+      Verb::get, "/healthz",
+      [](Request&) { return http::json_response(200, R"({"status":"ok"})"); },
+      pub("healthz", false));
+  router.add(
+      Verb::get, "/readyz",
+      [st](Request&) {
+        auto version = st->schema_version();
+        if (!version)
+          return http::problem(503, "not-ready", "Not ready", version.error().message());
+        return http::json_response(
+            200, R"({"status":"ready","schema_version":)" + std::to_string(*version) + "}");
+      },
+      pub("readyz"));
+  router.add(
+      Verb::get, "/metrics",
+      [&metrics, metrics_token](Request& r) {
+        if (auto refused = http::refuse_scrape(r, metrics_token)) return std::move(*refused);
+        return http::text_response(200, metrics.render(),
+                                   "text/plain; version=0.0.4; charset=utf-8");
+      },
+      pub("metrics", false));
+  router.add(
+      Verb::get, "/.well-known/dropgate/keys.json",
+      [s](Request&) { return http::json_response(200, s->keyring_json()); }, pub("keys", false));
 
   // --- Drops (operator).
-  router.add(Verb::get, "/v1/drops", [s](Request& r) { return list_drops(*s, r); }, op("drops.list"));
-  router.add(Verb::post, "/v1/drops", [s](Request& r) {
-    return idempotent(*s, r, [&] {
-      store::DropSpec defaults;
-      defaults.rights.license = "all-rights-reserved";
-      auto spec = parse_drop_spec(r.body, defaults, system_clock().now_ms());
-      if (!spec) return invalid(spec.error());
-      return render(s->create_drop(*spec), 201, drop_summary);
-    });
-  }, op("drops.create"));
-  router.add(Verb::patch, "/v1/drops/{slug}", [s](Request& r) {
-    auto current = s->current_spec(r.param("slug"));
-    if (!current) return problem_from_refusal(current.error());
-    auto spec = parse_drop_spec(r.body, *current, system_clock().now_ms());
-    if (!spec) return invalid(spec.error());
-    if (spec->slug != r.param("slug")) {
-      return http::problem(400, "invalid-request", "Invalid request", "a drop's slug cannot change");
-    }
-    return render(s->update_drop(r.param("slug"), *spec), 200, drop_summary);
-  }, op("drops.update"));
-  router.add(Verb::get, "/v1/drops/{slug}/status", [s](Request& r) {
-    return render(s->operator_status_json(r.param("slug")), 200, [](const std::string& b) { return b; });
-  }, op("drops.status"));
+  router.add(
+      Verb::get, "/v1/drops", [s](Request& r) { return list_drops(*s, r); }, op("drops.list"));
+  router.add(
+      Verb::post, "/v1/drops",
+      [s](Request& r) {
+        return idempotent(*s, r, [&] {
+          store::DropSpec defaults;
+          defaults.rights.license = "all-rights-reserved";
+          auto spec = parse_drop_spec(r.body, defaults, system_clock().now_ms());
+          if (!spec) return invalid(spec.error());
+          return render(s->create_drop(*spec), 201, drop_summary);
+        });
+      },
+      op("drops.create"));
+  router.add(
+      Verb::patch, "/v1/drops/{slug}",
+      [s](Request& r) {
+        auto current = s->current_spec(r.param("slug"));
+        if (!current) return problem_from_refusal(current.error());
+        auto spec = parse_drop_spec(r.body, *current, system_clock().now_ms());
+        if (!spec) return invalid(spec.error());
+        if (spec->slug != r.param("slug")) {
+          return http::problem(400, "invalid-request", "Invalid request",
+                               "a drop's slug cannot change");
+        }
+        return render(s->update_drop(r.param("slug"), *spec), 200, drop_summary);
+      },
+      op("drops.update"));
+  router.add(
+      Verb::get, "/v1/drops/{slug}/status",
+      [s](Request& r) {
+        return render(s->operator_status_json(r.param("slug")), 200,
+                      [](const std::string& b) { return b; });
+      },
+      op("drops.status"));
   auto upload = op("assets.put");
   upload.streaming = true;
   upload.body_bytes_max = service.config().upload_bytes_max;  // at most limits::upload_bytes_max
-  router.add(Verb::put, "/v1/drops/{slug}/assets/{path*}", [s](Request& r) {
-    if (!r.spooled) return http::problem(400, "invalid-request", "Invalid request", "no body");
-    // From the file name, never the request's Content-Type: a careless client
-    // sends form-urlencoded or octet-stream, and buyers would get that type.
-    std::string type = core::guess_media_type(r.param("path"));
-    auto asset = s->add_asset(r.param("slug"), r.param("path"), r.spooled->path, r.spooled->size_bytes,
-                              r.spooled->sha256, type);
-    return render(asset, 201, [](const store::AssetRecord& a) {
-      return boost::json::serialize(boost::json::object{
-          {"path", a.path}, {"size", a.size_bytes}, {"sha256", a.sha256}, {"type", a.media_type}});
-    });
-  }, upload);
-  router.add(Verb::delete_, "/v1/drops/{slug}/assets/{path*}", [s](Request& r) {
-    return render(s->remove_asset(r.param("slug"), r.param("path")), 200, drop_summary);
-  }, op("assets.delete"));
-  router.add(Verb::post, "/v1/drops/{slug}/publish", [s](Request& r) {
-    return idempotent(*s, r, [&] {
-      auto published = s->publish(r.param("slug"));
-      if (!published) return problem_from_refusal(published.error());
-      const store::ManifestRecord& m = published->manifest;
-      // 201 when a new version was signed; 200 when nothing changed.
-      return http::json_response(published->changed ? 201 : 200,
-                                 boost::json::serialize(boost::json::object{
-                                     {"version", m.version}, {"sha256", m.sha256},
-                                     {"changed", published->changed}}));
-    });
-  }, op("drops.publish"));
-  for (auto [verb_path, name] : {std::pair{"/pause", "drops.pause"}, std::pair{"/resume", "drops.resume"},
-                                 std::pair{"/close", "drops.close"}}) {
+  router.add(
+      Verb::put, "/v1/drops/{slug}/assets/{path*}",
+      [s](Request& r) {
+        if (!r.spooled) return http::problem(400, "invalid-request", "Invalid request", "no body");
+        // From the file name, never the request's Content-Type: a careless client
+        // sends form-urlencoded or octet-stream, and buyers would get that type.
+        std::string type = core::guess_media_type(r.param("path"));
+        auto asset = s->add_asset(r.param("slug"), r.param("path"), r.spooled->path,
+                                  r.spooled->size_bytes, r.spooled->sha256, type);
+        return render(asset, 201, [](const store::AssetRecord& a) {
+          return boost::json::serialize(boost::json::object{{"path", a.path},
+                                                            {"size", a.size_bytes},
+                                                            {"sha256", a.sha256},
+                                                            {"type", a.media_type}});
+        });
+      },
+      upload);
+  router.add(
+      Verb::delete_, "/v1/drops/{slug}/assets/{path*}",
+      [s](Request& r) {
+        return render(s->remove_asset(r.param("slug"), r.param("path")), 200, drop_summary);
+      },
+      op("assets.delete"));
+  router.add(
+      Verb::post, "/v1/drops/{slug}/publish",
+      [s](Request& r) {
+        return idempotent(*s, r, [&] {
+          auto published = s->publish(r.param("slug"));
+          if (!published) return problem_from_refusal(published.error());
+          const store::ManifestRecord& m = published->manifest;
+          // 201 when a new version was signed; 200 when nothing changed.
+          return http::json_response(
+              published->changed ? 201 : 200,
+              boost::json::serialize(boost::json::object{
+                  {"version", m.version}, {"sha256", m.sha256}, {"changed", published->changed}}));
+        });
+      },
+      op("drops.publish"));
+  for (auto [verb_path, name] :
+       {std::pair{"/pause", "drops.pause"}, std::pair{"/resume", "drops.resume"},
+        std::pair{"/close", "drops.close"}}) {
     std::string action = verb_path;
-    router.add(Verb::post, std::string("/v1/drops/{slug}") + verb_path, [s, action](Request& r) {
-      return idempotent(*s, r, [&] {
-        auto slug = r.param("slug");
-        auto result = action == "/pause" ? s->pause(slug) : action == "/resume" ? s->resume(slug) : s->close(slug);
-        return render(result, 200, drop_summary);
-      });
-    }, op(name));
+    router.add(
+        Verb::post, std::string("/v1/drops/{slug}") + verb_path,
+        [s, action](Request& r) {
+          return idempotent(*s, r, [&] {
+            auto slug = r.param("slug");
+            auto result = action == "/pause"    ? s->pause(slug)
+                          : action == "/resume" ? s->resume(slug)
+                                                : s->close(slug);
+            return render(result, 200, drop_summary);
+          });
+        },
+        op(name));
   }
 
   // --- Drops (public).
-  router.add(Verb::get, "/v1/drops/{slug}", [s](Request& r) {
-    return render(s->public_drop_json(r.param("slug")), 200, [](const std::string& b) { return b; });
-  }, pub("drops.get"));
-  router.add(Verb::get, "/v1/drops/{slug}/manifest.json", [s](Request& r) {
-    auto m = s->current_manifest(r.param("slug"));
-    if (!m) return problem_from_refusal(m.error());
-    auto response = http::json_response(200, m->json);
-    response.headers.set(http::Field::etag, "\"" + m->sha256 + "\"");
-    return response;
-  }, pub("manifest.get"));
-  router.add(Verb::get, "/v1/drops/{slug}/manifest.json.minisig", [s](Request& r) {
-    auto m = s->current_manifest(r.param("slug"));
-    if (!m) return problem_from_refusal(m.error());
-    return http::text_response(200, m->minisig, "text/plain; charset=utf-8");
-  }, pub("manifest.signature"));
+  router.add(
+      Verb::get, "/v1/drops/{slug}",
+      [s](Request& r) {
+        return render(s->public_drop_json(r.param("slug")), 200,
+                      [](const std::string& b) { return b; });
+      },
+      pub("drops.get"));
+  router.add(
+      Verb::get, "/v1/drops/{slug}/manifest.json",
+      [s](Request& r) {
+        auto m = s->current_manifest(r.param("slug"));
+        if (!m) return problem_from_refusal(m.error());
+        auto response = http::json_response(200, m->json);
+        response.headers.set(http::Field::etag, "\"" + m->sha256 + "\"");
+        return response;
+      },
+      pub("manifest.get"));
+  router.add(
+      Verb::get, "/v1/drops/{slug}/manifest.json.minisig",
+      [s](Request& r) {
+        auto m = s->current_manifest(r.param("slug"));
+        if (!m) return problem_from_refusal(m.error());
+        return http::text_response(200, m->minisig, "text/plain; charset=utf-8");
+      },
+      pub("manifest.signature"));
 
   // --- Holds and claims (operator on behalf of an account).
-  router.add(Verb::post, "/v1/drops/{slug}/holds", [s](Request& r) {
-    return idempotent(*s, r, [&] {
-      auto request = parse_claim_request(r.body);
-      if (!request) return invalid(request.error());
-      return render(s->hold(r.param("slug"), *request, r.remote_address), 201,
-                    [](const HoldOutcome& h) { return h.body_json; });
-    });
-  }, op("holds.create"));
-  router.add(Verb::post, "/v1/holds/{id}/confirm", [s](Request& r) {
-    auto id = parse_u32(r.param("id"));
-    if (!id) return http::problem(404, "not-found", "Not found", "no such hold");
-    std::string payment_ref;
-    if (!r.body.empty()) {
-      auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
-      if (!body) return invalid(body.error());
-      auto ref = json::get_optional_string(*body, "payment_ref", "confirm", limits::identifier_bytes_max);
-      if (!ref) return invalid(ref.error());
-      payment_ref = ref->value_or("");
-    }
-    auto idem = idempotency_of(r);
-    if (!idem) return invalid(idem.error());
-    // A confirm stores its key's answer with the claim, as a claim does: a
-    // retried confirm finds its hold gone and defers to that answer.
-    return answer_or_replay(*s, *idem, s->confirm_hold(*id, payment_ref, *idem));
-  }, op("holds.confirm"));
+  router.add(
+      Verb::post, "/v1/drops/{slug}/holds",
+      [s](Request& r) {
+        return idempotent(*s, r, [&] {
+          auto request = parse_claim_request(r.body);
+          if (!request) return invalid(request.error());
+          return render(s->hold(r.param("slug"), *request, r.remote_address), 201,
+                        [](const HoldOutcome& h) { return h.body_json; });
+        });
+      },
+      op("holds.create"));
+  router.add(
+      Verb::post, "/v1/holds/{id}/confirm",
+      [s](Request& r) {
+        auto id = parse_u32(r.param("id"));
+        if (!id) return http::problem(404, "not-found", "Not found", "no such hold");
+        std::string payment_ref;
+        if (!r.body.empty()) {
+          auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
+          if (!body) return invalid(body.error());
+          auto ref = json::get_optional_string(*body, "payment_ref", "confirm",
+                                               limits::identifier_bytes_max);
+          if (!ref) return invalid(ref.error());
+          payment_ref = ref->value_or("");
+        }
+        auto idem = idempotency_of(r);
+        if (!idem) return invalid(idem.error());
+        // A confirm stores its key's answer with the claim, as a claim does: a
+        // retried confirm finds its hold gone and defers to that answer.
+        return answer_or_replay(*s, *idem, s->confirm_hold(*id, payment_ref, *idem));
+      },
+      op("holds.confirm"));
   // The stored answer to an Idempotency-Key is read only when a claim does not
   // succeed as new. A claim stores its key's answer in its own transaction, so
   // it succeeds only if the key is new (nearly every claim: this saves a
   // database round trip per claim), and a used key makes it fail; a refusal,
   // whatever its cause, then defers to the stored answer (or 422), exactly
   // as if the key had been looked up first.
-  router.add(Verb::post, "/v1/drops/{slug}/claims", [s](Request& r) {
-    Result<Idempotency> parsed_idem = idempotency_of(r);
-    if (!parsed_idem) return invalid(parsed_idem.error());
-    const Idempotency& idem = *parsed_idem;
-    auto request = parse_claim_request(r.body);
-    return answer_or_replay(*s, idem, request ? s->claim(r.param("slug"), *request, idem)
-                                              : std::unexpected(refusal_from_status(request.error())));
-  }, op("claims.create"));
+  router.add(
+      Verb::post, "/v1/drops/{slug}/claims",
+      [s](Request& r) {
+        Result<Idempotency> parsed_idem = idempotency_of(r);
+        if (!parsed_idem) return invalid(parsed_idem.error());
+        const Idempotency& idem = *parsed_idem;
+        auto request = parse_claim_request(r.body);
+        return answer_or_replay(*s, idem,
+                                request ? s->claim(r.param("slug"), *request, idem)
+                                        : std::unexpected(refusal_from_status(request.error())));
+      },
+      op("claims.create"));
 
   // --- Delivery.
-  router.add(Verb::get, "/v1/drops/{slug}/files/{path*}", [s](Request& r) {
-    std::string_view token = bearer_token(r);
-    if (token.empty()) token = r.query_value("token").value_or("");
-    auto delivery = s->resolve_download(r.param("slug"), r.param("path"), token);
-    if (!delivery) return problem_from_refusal(delivery.error());
-    Response response = http::file_response(r, delivery->blob_path, delivery->asset.size_bytes,
-                                            delivery->asset.sha256, delivery->asset.media_type);
-    if (const auto* body = std::get_if<http::FileBody>(&response.body); body && r.method == Verb::get) {
-      // Only the response that delivers the last byte completes a download; a
-      // resumed download counts once.
-      bool reaches_end = body->offset + body->length == delivery->asset.size_bytes;
-      s->record_download_started(*delivery, body->offset);
-      response.on_done = [s, d = *delivery, reaches_end](bool complete, uint64_t bytes) {
-        s->record_download(d, complete, reaches_end, bytes);
-      };
-    }
-    return response;
-  }, pub("files.get"));
+  router.add(
+      Verb::get, "/v1/drops/{slug}/files/{path*}",
+      [s](Request& r) {
+        std::string_view token = bearer_token(r);
+        if (token.empty()) token = r.query_value("token").value_or("");
+        auto delivery = s->resolve_download(r.param("slug"), r.param("path"), token);
+        if (!delivery) return problem_from_refusal(delivery.error());
+        Response response = http::file_response(r, delivery->blob_path, delivery->asset.size_bytes,
+                                                delivery->asset.sha256, delivery->asset.media_type);
+        if (const auto* body = std::get_if<http::FileBody>(&response.body);
+            body && r.method == Verb::get) {
+          // Only the response that delivers the last byte completes a download; a
+          // resumed download counts once.
+          bool reaches_end = body->offset + body->length == delivery->asset.size_bytes;
+          s->record_download_started(*delivery, body->offset);
+          response.on_done = [s, d = *delivery, reaches_end](bool complete, uint64_t bytes) {
+            s->record_download(d, complete, reaches_end, bytes);
+          };
+        }
+        return response;
+      },
+      pub("files.get"));
 
   // --- Certificates and revocation.
-  router.add(Verb::get, "/v1/drops/{slug}/certificates/{serial}", [s](Request& r) {
-    auto serial = parse_u32(r.param("serial"));
-    if (!serial) return http::problem(404, "not-found", "Not found", "serials are whole numbers");
-    return render(s->certificate_json(r.param("slug"), *serial), 200, [](const std::string& b) { return b; });
-  }, pub("certificates.get"));
-  router.add(Verb::post, "/v1/drops/{slug}/certificates/{serial}/revoke", [s](Request& r) {
-    return idempotent(*s, r, [&] {
-      auto serial = parse_u32(r.param("serial"));
-      if (!serial) return http::problem(404, "not-found", "Not found", "serials are whole numbers");
-      std::string reason = "revoked by operator";
-      if (!r.body.empty()) {
-        auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
-        if (!body) return invalid(body.error());
-        auto text = json::get_optional_string(*body, "reason", "revoke", 200);
-        if (!text) return invalid(text.error());
-        if (*text) reason = **text;
-      }
-      return render(s->revoke(r.param("slug"), *serial, reason), 200, [](const std::string& b) { return b; });
-    });
-  }, op("certificates.revoke"));
-  router.add(Verb::get, "/v1/revocations.json", [s](Request&) {
-    auto list = s->revocation_list();
-    if (!list) return problem_from_refusal(list.error());
-    return http::json_response(200, list->json);
-  }, pub("revocations.get"));
-  router.add(Verb::get, "/v1/revocations.json.minisig", [s](Request&) {
-    auto list = s->revocation_list();
-    if (!list) return problem_from_refusal(list.error());
-    return http::text_response(200, list->minisig, "text/plain; charset=utf-8");
-  }, pub("revocations.signature"));
+  router.add(
+      Verb::get, "/v1/drops/{slug}/certificates/{serial}",
+      [s](Request& r) {
+        auto serial = parse_u32(r.param("serial"));
+        if (!serial)
+          return http::problem(404, "not-found", "Not found", "serials are whole numbers");
+        return render(s->certificate_json(r.param("slug"), *serial), 200,
+                      [](const std::string& b) { return b; });
+      },
+      pub("certificates.get"));
+  router.add(
+      Verb::post, "/v1/drops/{slug}/certificates/{serial}/revoke",
+      [s](Request& r) {
+        return idempotent(*s, r, [&] {
+          auto serial = parse_u32(r.param("serial"));
+          if (!serial)
+            return http::problem(404, "not-found", "Not found", "serials are whole numbers");
+          std::string reason = "revoked by operator";
+          if (!r.body.empty()) {
+            auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
+            if (!body) return invalid(body.error());
+            auto text = json::get_optional_string(*body, "reason", "revoke", 200);
+            if (!text) return invalid(text.error());
+            if (*text) reason = **text;
+          }
+          return render(s->revoke(r.param("slug"), *serial, reason), 200,
+                        [](const std::string& b) { return b; });
+        });
+      },
+      op("certificates.revoke"));
+  router.add(
+      Verb::get, "/v1/revocations.json",
+      [s](Request&) {
+        auto list = s->revocation_list();
+        if (!list) return problem_from_refusal(list.error());
+        return http::json_response(200, list->json);
+      },
+      pub("revocations.get"));
+  router.add(
+      Verb::get, "/v1/revocations.json.minisig",
+      [s](Request&) {
+        auto list = s->revocation_list();
+        if (!list) return problem_from_refusal(list.error());
+        return http::text_response(200, list->minisig, "text/plain; charset=utf-8");
+      },
+      pub("revocations.signature"));
 }
 
 }  // namespace dg::origin

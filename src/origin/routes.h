@@ -13,7 +13,8 @@ namespace dg::origin {
 // The authenticator checks bearer values against `keys` (memory only).
 // /metrics answers loopback clients, operators, and `metrics_token` bearers.
 void add_routes(http::Router& router, OriginService& service, store::Store& store,
-                metrics::Registry& metrics, const OperatorKeys& keys, std::string metrics_token = "");
+                metrics::Registry& metrics, const OperatorKeys& keys,
+                std::string metrics_token = "");
 
 // The response for a refusal: problem+json, with Retry-After when set.
 http::Response problem_from_refusal(const Refusal& refusal);

@@ -17,8 +17,8 @@ std::string Seller::id() const {
 
 Status Seller::register_new_id() {
   std::string id = "origin:" + options_.instance + ":" + crypto::random_id().substr(0, 8);
-  DG_RETURN_IF_ERROR(store_.register_seller(id, store::SellerKind::origin, options_.instance,
-                                            clock_.now_ms()));
+  DG_RETURN_IF_ERROR(
+      store_.register_seller(id, store::SellerKind::origin, options_.instance, clock_.now_ms()));
   std::lock_guard lock(mutex_);
   id_ = id;
   // Serials of the old id's leases are no longer ours to sell.
@@ -53,7 +53,8 @@ Result<uint32_t> Seller::take(int64_t drop_id) {
       // store no longer knows this seller id, and the next tick registers anew.
       auto unleased = store_.unleased_count(drop_id);
       if (unleased && *unleased == 0) return error(lease.error());
-      log::warn("lease refused to this seller", {{"seller", id_}, {"error", lease.error().to_string()}});
+      log::warn("lease refused to this seller",
+                {{"seller", id_}, {"error", lease.error().to_string()}});
       return error(Code::unavailable, "this origin is re-registering as a seller; retry shortly");
     }
     for (uint32_t s = lease->first_serial; s <= lease->last_serial; ++s) ready.push_back(s);

@@ -28,8 +28,8 @@ Refusal make_refusal(unsigned status, std::string type, std::string title, std::
 
 std::unexpected<Refusal> refuse(unsigned status, std::string type, std::string title,
                                 std::string detail, uint32_t retry_after_s = 0) {
-  return std::unexpected(make_refusal(status, std::move(type), std::move(title), std::move(detail),
-                                      retry_after_s));
+  return std::unexpected(
+      make_refusal(status, std::move(type), std::move(title), std::move(detail), retry_after_s));
 }
 
 std::unexpected<Refusal> refuse(const Status& status) {
@@ -38,16 +38,16 @@ std::unexpected<Refusal> refuse(const Status& status) {
 
 boost::json::object drop_json(const store::Drop& drop, store::DropState state) {
   const auto& s = drop.spec;
-  boost::json::object out{{"slug", s.slug},
-                          {"title", s.title},
-                          {"edition", s.edition_size},
-                          {"state", store::drop_state_name(state)},
-                          {"opens_at", format_rfc3339(s.opens_at_ms)},
-                          {"per_buyer_limit", s.per_buyer_limit},
-                          {"price", boost::json::object{{"amount", s.price_minor},
-                                                        {"currency", s.currency}}},
-                          {"rights", core::rights_to_json(s.rights)},
-                          {"manifest_version", drop.manifest_version}};
+  boost::json::object out{
+      {"slug", s.slug},
+      {"title", s.title},
+      {"edition", s.edition_size},
+      {"state", store::drop_state_name(state)},
+      {"opens_at", format_rfc3339(s.opens_at_ms)},
+      {"per_buyer_limit", s.per_buyer_limit},
+      {"price", boost::json::object{{"amount", s.price_minor}, {"currency", s.currency}}},
+      {"rights", core::rights_to_json(s.rights)},
+      {"manifest_version", drop.manifest_version}};
   out["closes_at"] = s.closes_at_ms ? boost::json::value(format_rfc3339(*s.closes_at_ms))
                                     : boost::json::value(nullptr);
   return out;
@@ -57,15 +57,16 @@ boost::json::object drop_json(const store::Drop& drop, store::DropState state) {
 // one function, so the two cannot differ.
 std::string claim_answer_json(const std::string& public_url, const store::Drop& drop,
                               const core::Manifest& manifest, uint32_t serial,
-                              const std::string& account, const std::string& owner, int64_t claimed_at_ms,
-                              const std::string& cert, const std::string& download) {
+                              const std::string& account, const std::string& owner,
+                              int64_t claimed_at_ms, const std::string& cert,
+                              const std::string& download) {
   std::string base = public_url + "/v1/drops/" + drop.spec.slug;
   boost::json::array files;
   for (const auto& a : manifest.assets) {
     // Encoded, so a file named "#1.txt" or "what?.txt" is a path, not a fragment or a query.
     std::string url = base + "/files/" + http::encode_path(a.path) + "?token=" + download;
-    files.push_back(boost::json::object{{"path", a.path}, {"size", a.size_bytes}, {"type", a.media_type},
-                                        {"url", std::move(url)}});
+    files.push_back(boost::json::object{
+        {"path", a.path}, {"size", a.size_bytes}, {"type", a.media_type}, {"url", std::move(url)}});
   }
   boost::json::object body{{"drop", drop.spec.slug},
                            {"serial", serial},
@@ -114,21 +115,26 @@ bool same_content(const core::Manifest& current, core::Manifest next) {
 
 Refusal refusal_from_status(const Status& status) {
   switch (status.code()) {
-    case Code::not_found: return make_refusal(404, "not-found", "Not found", status.message());
+    case Code::not_found:
+      return make_refusal(404, "not-found", "Not found", status.message());
     case Code::invalid_argument:
       return make_refusal(400, "invalid-request", "Invalid request", status.message());
     case Code::unauthorized:
       return make_refusal(401, "unauthorized", "Not authorised", status.message());
-    case Code::forbidden: return make_refusal(403, "forbidden", "Forbidden", status.message());
-    case Code::conflict: return make_refusal(409, "conflict", "Conflict", status.message());
+    case Code::forbidden:
+      return make_refusal(403, "forbidden", "Forbidden", status.message());
+    case Code::conflict:
+      return make_refusal(409, "conflict", "Conflict", status.message());
     case Code::limit_exceeded:
       return make_refusal(429, "limit-exceeded", "Limit exceeded", status.message());
-    case Code::too_large: return make_refusal(413, "too-large", "Too large", status.message());
+    case Code::too_large:
+      return make_refusal(413, "too-large", "Too large", status.message());
     case Code::unavailable:
       return make_refusal(503, "unavailable", "Temporarily unavailable", status.message(), 5);
     case Code::corruption:
     case Code::io_error:
-    case Code::ok: break;
+    case Code::ok:
+      break;
   }
   return make_refusal(500, "internal", "Internal error", status.message());
 }
@@ -141,9 +147,12 @@ OriginService::OriginService(Parts parts)
           parts.metrics.counter("dropgate_claims_total", "Claims recorded."),
           parts.metrics.counter("dropgate_holds_total", "Holds created."),
           parts.metrics.counter("dropgate_holds_expired_total", "Holds that expired unconfirmed."),
-          parts.metrics.counter("dropgate_sold_out_refusals_total", "Claims and holds refused: sold out."),
-          parts.metrics.counter("dropgate_downloads_total", "Downloads by result.", {{"result", "completed"}}),
-          parts.metrics.counter("dropgate_downloads_total", "Downloads by result.", {{"result", "failed"}}),
+          parts.metrics.counter("dropgate_sold_out_refusals_total",
+                                "Claims and holds refused: sold out."),
+          parts.metrics.counter("dropgate_downloads_total", "Downloads by result.",
+                                {{"result", "completed"}}),
+          parts.metrics.counter("dropgate_downloads_total", "Downloads by result.",
+                                {{"result", "failed"}}),
           parts.metrics.counter("dropgate_download_bytes_total", "Body bytes sent for downloads."),
           parts.metrics.counter("dropgate_tokens_issued_total", "Tokens signed."),
       } {}
@@ -172,7 +181,8 @@ Outcome<OriginService::CachedDrop> OriginService::load_drop(std::string_view slu
     auto record = parts_.store.current_manifest(drop->id);
     if (!record) return refuse(record.error());
     auto manifest = core::parse_manifest(record->json);
-    if (!manifest) return refuse(Status(Code::corruption, "stored manifest: " + manifest.error().message()));
+    if (!manifest)
+      return refuse(Status(Code::corruption, "stored manifest: " + manifest.error().message()));
     cached.manifest = std::make_shared<const core::Manifest>(std::move(*manifest));
     cached.manifest_sha256 = record->sha256;
   }
@@ -195,7 +205,8 @@ Outcome<store::Drop> OriginService::create_drop(const store::DropSpec& spec) {
   return *drop;
 }
 
-Outcome<store::Drop> OriginService::update_drop(std::string_view slug, const store::DropSpec& spec) {
+Outcome<store::Drop> OriginService::update_drop(std::string_view slug,
+                                                const store::DropSpec& spec) {
   auto drop = parts_.store.update_drop(slug, spec, parts_.clock.now_ms());
   forget_drop(slug);
   if (!drop) return refuse(drop.error());
@@ -220,10 +231,13 @@ Outcome<store::AssetRecord> OriginService::add_asset(std::string_view slug, std:
     return refuse(409, "drop-closed", "Drop is closed", "a closed drop takes no new files");
   }
   if (Status s = parts_.blobs.adopt(spooled_file, sha256); !s.ok()) return refuse(s);
-  store::AssetRecord asset{std::string(path), size_bytes, std::string(sha256), std::string(media_type)};
+  store::AssetRecord asset{std::string(path), size_bytes, std::string(sha256),
+                           std::string(media_type)};
   if (Status s = parts_.store.put_asset(cached->drop.id, asset); !s.ok()) return refuse(s);
-  log::info("asset stored", {{"drop", std::string(slug)}, {"path", std::string(path)},
-                             {"bytes", size_bytes}, {"sha256", std::string(sha256)}});
+  log::info("asset stored", {{"drop", std::string(slug)},
+                             {"path", std::string(path)},
+                             {"bytes", size_bytes},
+                             {"sha256", std::string(sha256)}});
   return asset;
 }
 
@@ -244,7 +258,8 @@ Outcome<PublishOutcome> OriginService::publish(std::string_view slug) {
   auto assets = parts_.store.list_assets(drop.id);
   if (!assets) return refuse(assets.error());
   if (assets->empty()) {
-    return refuse(409, "no-assets", "Nothing to publish", "upload at least one file before publishing");
+    return refuse(409, "no-assets", "Nothing to publish",
+                  "upload at least one file before publishing");
   }
   int64_t now_ms = parts_.clock.now_ms();
   core::Manifest m;
@@ -264,7 +279,8 @@ Outcome<PublishOutcome> OriginService::publish(std::string_view slug) {
       current->expires_at_ms - now_ms > (m.expires_at_ms - now_ms) / 2) {
     auto record = parts_.store.current_manifest(drop.id);
     if (!record) return refuse(record.error());
-    log::info("publish: nothing changed", {{"drop", std::string(slug)}, {"version", record->version}});
+    log::info("publish: nothing changed",
+              {{"drop", std::string(slug)}, {"version", record->version}});
     return PublishOutcome{std::move(*record), false};
   }
   auto signed_manifest = core::sign_manifest(m, parts_.signer.key());
@@ -293,7 +309,8 @@ Outcome<store::Drop> OriginService::transition(std::string_view slug,
     }
     return refuse(drop.error());
   }
-  log::info("drop state changed", {{"drop", std::string(slug)}, {"state", store::drop_state_name(to)}});
+  log::info("drop state changed",
+            {{"drop", std::string(slug)}, {"state", store::drop_state_name(to)}});
   return *drop;
 }
 
@@ -307,7 +324,8 @@ Outcome<store::Drop> OriginService::resume(std::string_view slug) {
 }
 
 Outcome<store::Drop> OriginService::close(std::string_view slug) {
-  return transition(slug, {store::DropState::scheduled, store::DropState::live, store::DropState::paused},
+  return transition(slug,
+                    {store::DropState::scheduled, store::DropState::live, store::DropState::paused},
                     store::DropState::closed);
 }
 
@@ -353,8 +371,8 @@ Outcome<std::string> OriginService::operator_status_json(std::string_view slug) 
   out["downloads_completed"] = *downloads;
   boost::json::array files;
   for (const auto& a : *assets) {
-    files.push_back(boost::json::object{{"path", a.path}, {"size", a.size_bytes},
-                                        {"sha256", a.sha256}, {"type", a.media_type}});
+    files.push_back(boost::json::object{
+        {"path", a.path}, {"size", a.size_bytes}, {"sha256", a.sha256}, {"type", a.media_type}});
   }
   out["draft_assets"] = std::move(files);
   return boost::json::serialize(out);
@@ -391,7 +409,9 @@ Outcome<store::ManifestRecord> OriginService::current_manifest(std::string_view 
   return *record;
 }
 
-std::string OriginService::keyring_json() const { return parts_.keyring.to_json(); }
+std::string OriginService::keyring_json() const {
+  return parts_.keyring.to_json();
+}
 
 // ---------------------------------------------------------------- claims
 
@@ -421,8 +441,8 @@ std::optional<Outcome<Replay>> OriginService::answer_from(const store::Idempoten
 
 std::optional<Outcome<Replay>> OriginService::reserve_idempotency(const Idempotency& idem,
                                                                   std::string_view owner) {
-  store::IdempotencyRecord marker{idem.scope, idem.key, idem.request_sha256, 0, "",
-                                  parts_.clock.now_ms()};
+  store::IdempotencyRecord marker{idem.scope, idem.key, idem.request_sha256,
+                                  0,          "",       parts_.clock.now_ms()};
   auto reservation = parts_.store.reserve_idempotency(marker, owner);
   if (!reservation) return refuse(reservation.error());
   if (reservation->state == store::Store::IdempotencyState::reserved) return std::nullopt;
@@ -432,9 +452,9 @@ std::optional<Outcome<Replay>> OriginService::reserve_idempotency(const Idempote
 Status OriginService::settle_idempotency(const Idempotency& idem, std::string_view owner,
                                          unsigned status, const std::string* body_json) {
   bool answered = status / 100 == 2 && body_json != nullptr;
-  Status settled = answered ? parts_.store.answer_idempotency(idem.scope, idem.key, owner, status,
-                                                              *body_json)
-                            : parts_.store.release_idempotency(idem.scope, idem.key, owner);
+  Status settled =
+      answered ? parts_.store.answer_idempotency(idem.scope, idem.key, owner, status, *body_json)
+               : parts_.store.release_idempotency(idem.scope, idem.key, owner);
   if (!settled.ok()) {
     // Answered: the action happened, and a retry cannot replay it. Released:
     // the key stays reserved until idempotency_in_flight_ms_max passes.
@@ -470,15 +490,18 @@ Outcome<Replay> OriginService::rebuild_claim_answer(const store::IdempotencyReco
   auto manifest_record = parts_.store.get_manifest(*drop_id, *version);
   if (!manifest_record) return refuse(manifest_record.error());
   auto manifest = core::parse_manifest(manifest_record->json);
-  if (!manifest) return refuse(Status(Code::corruption, "stored manifest: " + manifest.error().message()));
-  core::DownloadFields download_fields{claim->account, drop->spec.slug, *version, {"*"}, claim->cert_id};
+  if (!manifest)
+    return refuse(Status(Code::corruption, "stored manifest: " + manifest.error().message()));
+  core::DownloadFields download_fields{
+      claim->account, drop->spec.slug, *version, {"*"}, claim->cert_id};
   auto download = core::issue_download(parts_.signer, download_fields, claim->claimed_at_ms,
                                        static_cast<uint32_t>(*ttl_s), nullptr, *jti);
   if (!download) return refuse(download.error());
-  return Replay{record.response_status,
-                claim_answer_json(parts_.config.public_url, *drop, *manifest, claim->serial, claim->account,
-                                  core::owner_id(parts_.owner_secret, drop->spec.slug, claim->account),
-                                  claim->claimed_at_ms, claim->cert_token, *download)};
+  return Replay{
+      record.response_status,
+      claim_answer_json(parts_.config.public_url, *drop, *manifest, claim->serial, claim->account,
+                        core::owner_id(parts_.owner_secret, drop->spec.slug, claim->account),
+                        claim->claimed_at_ms, claim->cert_token, *download)};
 }
 
 std::optional<Refusal> OriginService::check_claimable(const CachedDrop& cached,
@@ -495,7 +518,8 @@ std::optional<Refusal> OriginService::check_claimable(const CachedDrop& cached,
                           "the seller paused this drop; try again shortly", 30);
     case store::DropState::closed:
       return make_refusal(403, "window-closed", "Sales are closed", "this drop is closed");
-    case store::DropState::live: break;
+    case store::DropState::live:
+      break;
   }
   if (drop.spec.closes_at_ms && now_ms >= *drop.spec.closes_at_ms) {
     return make_refusal(403, "window-closed", "Sales are closed",
@@ -530,15 +554,17 @@ Outcome<ClaimOutcome> OriginService::claim(std::string_view slug, const ClaimReq
     if (!serial) {
       if (serial.error().code() == Code::conflict) {
         metrics_.sold_out.inc();
-        return refuse(409, "sold-out", "Sold out",
-                      "all " + std::to_string(cached->drop.spec.edition_size) + " serials are taken");
+        return refuse(
+            409, "sold-out", "Sold out",
+            "all " + std::to_string(cached->drop.spec.edition_size) + " serials are taken");
       }
       return refuse(serial.error());
     }
     auto outcome = finish_claim(*cached, *serial, request, idem, std::nullopt);
     if (outcome || outcome.error().type != "serial-taken") return outcome;
     // The serial was taken after all (it must not happen; UNIQUE caught it): try the next.
-    log::warn("serial already claimed; taking another", {{"drop", std::string(slug)}, {"serial", *serial}});
+    log::warn("serial already claimed; taking another",
+              {{"drop", std::string(slug)}, {"serial", *serial}});
   }
   return refuse(503, "busy", "Busy", "could not find a free serial; try again", 1);
 }
@@ -554,13 +580,15 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
   int64_t now_ms = parts_.clock.now_ms();
   // Certificates are public by serial, so they name the owner by a pseudonym.
   std::string owner = core::owner_id(parts_.owner_secret, drop.spec.slug, request.account);
-  core::CertFields cert_fields{owner, drop.spec.slug, serial, drop.spec.edition_size,
-                               cached.manifest_sha256, drop.spec.rights};
+  core::CertFields cert_fields{
+      owner,           drop.spec.slug, serial, drop.spec.edition_size, cached.manifest_sha256,
+      drop.spec.rights};
   std::string cert_id;
   auto cert = core::issue_cert(parts_.signer, cert_fields, now_ms, &cert_id);
   // The download token names its certificate, so edges refuse it once the
   // certificate is on the revocation list.
-  core::DownloadFields download_fields{request.account, drop.spec.slug, drop.manifest_version, {"*"}, cert_id};
+  core::DownloadFields download_fields{
+      request.account, drop.spec.slug, drop.manifest_version, {"*"}, cert_id};
   std::string download_id;
   auto download = core::issue_download(parts_.signer, download_fields, now_ms,
                                        parts_.config.download_token_ttl_s, &download_id);
@@ -568,8 +596,9 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
     if (!hold_id) parts_.seller.give_back(drop.id, serial);
     return refuse(!cert ? cert.error() : download.error());
   }
-  std::string body_json = claim_answer_json(parts_.config.public_url, drop, *cached.manifest, serial,
-                                            request.account, owner, now_ms, *cert, *download);
+  std::string body_json =
+      claim_answer_json(parts_.config.public_url, drop, *cached.manifest, serial, request.account,
+                        owner, now_ms, *cert, *download);
 
   store::ClaimInsert insert;
   insert.drop_id = drop.id;
@@ -593,14 +622,15 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
                                 {"jti", download_id}};
     std::string record = boost::json::serialize(rebuild);
     record.replace(0, 1, kClaimRecordPrefix);
-    insert.idempotency = store::IdempotencyRecord{idem.scope, idem.key, idem.request_sha256, 201,
-                                                  std::move(record), now_ms};
+    insert.idempotency = store::IdempotencyRecord{
+        idem.scope, idem.key, idem.request_sha256, 201, std::move(record), now_ms};
   }
   // One event per claim: the tokens signed with it are named in it rather
   // than written as events of their own (two rows fewer per claim).
   boost::json::object detail{{"source", store::claim_source_name(request.source)},
                              {"tokens", boost::json::array{"cert", "download"}}};
-  insert.events = {{"claim", drop.id, serial, request.account, boost::json::serialize(detail), now_ms, ""}};
+  insert.events = {
+      {"claim", drop.id, serial, request.account, boost::json::serialize(detail), now_ms, ""}};
   auto claim = parts_.committer.commit(std::move(insert), std::move(announcement));
   if (claim) {
     metrics_.claims.inc();
@@ -621,7 +651,8 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
       if (!*replayed) return std::unexpected(replayed->error());
       return ClaimOutcome{(*replayed)->status, (*replayed)->body};
     }
-    if (hold_id) return refuse(409, "hold-gone", "Hold expired", "the hold expired or was already used");
+    if (hold_id)
+      return refuse(409, "hold-gone", "Hold expired", "the hold expired or was already used");
     return refuse(409, "serial-taken", "Serial taken", failure.message());
   }
   return refuse(failure);
@@ -658,8 +689,9 @@ Outcome<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReque
     return refuse(serial.error());
   }
   int64_t expires_at_ms = now_ms + int64_t{parts_.config.hold_ttl_s} * 1000;
-  auto hold = parts_.store.create_hold(cached->drop.id, *serial, request.account, parts_.seller.id(),
-                                       expires_at_ms, now_ms, cached->drop.spec.per_buyer_limit);
+  auto hold =
+      parts_.store.create_hold(cached->drop.id, *serial, request.account, parts_.seller.id(),
+                               expires_at_ms, now_ms, cached->drop.spec.per_buyer_limit);
   if (!hold) {
     parts_.seller.give_back(cached->drop.id, *serial);
     if (hold.error().code() == Code::limit_exceeded) {
@@ -670,8 +702,9 @@ Outcome<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReque
     return refuse(hold.error());
   }
   metrics_.holds.inc();
-  (void)parts_.store.append_events({{"hold.created", cached->drop.id, *serial, request.account,
-                                     R"({"hold_id":)" + std::to_string(hold->id) + "}", now_ms, ""}});
+  (void)parts_.store.append_events(
+      {{"hold.created", cached->drop.id, *serial, request.account,
+        R"({"hold_id":)" + std::to_string(hold->id) + "}", now_ms, ""}});
   boost::json::object body{{"hold_id", hold->id},
                            {"drop", cached->drop.spec.slug},
                            {"serial", *serial},
@@ -686,12 +719,14 @@ Outcome<ClaimOutcome> OriginService::confirm_hold(int64_t hold_id, const std::st
   auto hold = parts_.store.get_hold(hold_id);
   if (!hold) {
     if (hold.error().code() == Code::not_found) {
-      return refuse(409, "hold-gone", "Hold expired", "no such hold: it expired, was used, or never existed");
+      return refuse(409, "hold-gone", "Hold expired",
+                    "no such hold: it expired, was used, or never existed");
     }
     return refuse(hold.error());
   }
   if (hold->expires_at_ms <= parts_.clock.now_ms()) {
-    return refuse(409, "hold-gone", "Hold expired", "the hold expired at " + format_rfc3339(hold->expires_at_ms));
+    return refuse(409, "hold-gone", "Hold expired",
+                  "the hold expired at " + format_rfc3339(hold->expires_at_ms));
   }
   auto drop = parts_.store.get_drop_by_id(hold->drop_id);
   if (!drop) return refuse(drop.error());
@@ -730,7 +765,8 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
   core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
                               parts_.config.issuer};
   auto token = core::verify_download(parts_.keyring, token_untrusted, options);
-  if (!token) return refuse(401, "token-refused", "Download token refused", token.error().message());
+  if (!token)
+    return refuse(401, "token-refused", "Download token refused", token.error().message());
   if (token->fields.drop != slug) {
     return refuse(403, "token-wrong-drop", "Token is for another drop",
                   "this token is for \"" + token->fields.drop + "\"");
@@ -776,7 +812,8 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
     return Delivery{parts_.blobs.path_of(asset.sha256), asset, token->fields.account,
                     token->common.token_id, cached->drop.id};
   }
-  return refuse(404, "not-found", "Not found", "this drop has no file \"" + std::string(path) + "\"");
+  return refuse(404, "not-found", "Not found",
+                "this drop has no file \"" + std::string(path) + "\"");
 }
 
 void OriginService::record_download_started(const Delivery& d, uint64_t offset_bytes) {
@@ -785,15 +822,17 @@ void OriginService::record_download_started(const Delivery& d, uint64_t offset_b
                                      boost::json::serialize(detail), parts_.clock.now_ms(), ""}});
 }
 
-void OriginService::record_download(const Delivery& d, bool complete, bool reaches_end, uint64_t bytes_sent) {
+void OriginService::record_download(const Delivery& d, bool complete, bool reaches_end,
+                                    uint64_t bytes_sent) {
   if (complete && reaches_end) metrics_.downloads_completed.inc();
   if (!complete) metrics_.downloads_failed.inc();
   metrics_.download_bytes.inc(bytes_sent);
   boost::json::object detail{{"path", d.asset.path}, {"bytes", bytes_sent}, {"jti", d.token_id}};
-  std::string kind = !complete ? "download.failed" : reaches_end ? "download.completed" : "download.partial";
-  (void)parts_.store.append_events({{kind, d.drop_id,
-                                     std::nullopt, d.account, boost::json::serialize(detail),
-                                     parts_.clock.now_ms(), ""}});
+  std::string kind = !complete     ? "download.failed"
+                     : reaches_end ? "download.completed"
+                                   : "download.partial";
+  (void)parts_.store.append_events({{kind, d.drop_id, std::nullopt, d.account,
+                                     boost::json::serialize(detail), parts_.clock.now_ms(), ""}});
 }
 
 // ---------------------------------------------------------------- certificates
@@ -804,7 +843,8 @@ Outcome<std::string> OriginService::certificate_json(std::string_view slug, uint
   auto claim = parts_.store.get_claim(cached->drop.id, serial);
   if (!claim) {
     if (claim.error().code() == Code::not_found) {
-      return refuse(404, "not-found", "No such certificate", "serial " + std::to_string(serial) + " is not claimed");
+      return refuse(404, "not-found", "No such certificate",
+                    "serial " + std::to_string(serial) + " is not claimed");
     }
     return refuse(claim.error());
   }
@@ -817,7 +857,7 @@ Outcome<std::string> OriginService::certificate_json(std::string_view slug, uint
                           {"certificate_id", claim->cert_id},
                           {"revoked", claim->revoked_at_ms.has_value()}};
   auto cert = core::verify_cert(parts_.keyring, claim->cert_token,
-                               core::VerifyOptions{parts_.clock.now_ms()});
+                                core::VerifyOptions{parts_.clock.now_ms()});
   if (cert && cert->fields.owner.starts_with(core::owner_id_prefix)) {
     out["owner"] = cert->fields.owner;
     out["manifest"] = cert->fields.manifest_sha256;
@@ -826,21 +866,25 @@ Outcome<std::string> OriginService::certificate_json(std::string_view slug, uint
   return boost::json::serialize(out);
 }
 
-Outcome<std::string> OriginService::revoke(std::string_view slug, uint32_t serial, std::string_view reason) {
+Outcome<std::string> OriginService::revoke(std::string_view slug, uint32_t serial,
+                                           std::string_view reason) {
   auto cached = load_drop(slug);
   if (!cached) return std::unexpected(cached.error());
-  auto revocation = parts_.store.revoke_claim(cached->drop.id, serial, reason, parts_.clock.now_ms());
+  auto revocation =
+      parts_.store.revoke_claim(cached->drop.id, serial, reason, parts_.clock.now_ms());
   if (!revocation) return refuse(revocation.error());
   {
     std::lock_guard lock(revocations_mutex_);
     revocations_.reset();  // the next fetch re-signs with this revocation on it
   }
-  (void)parts_.store.append_events({{"claim.revoked", cached->drop.id, serial, "",
-                                     boost::json::serialize(boost::json::object{{"reason", reason}}),
-                                     parts_.clock.now_ms(), ""}});
-  return boost::json::serialize(boost::json::object{{"certificate_id", revocation->cert_id},
-                                                    {"serial", serial},
-                                                    {"revoked_at", format_rfc3339(revocation->revoked_at_ms)}});
+  (void)parts_.store.append_events(
+      {{"claim.revoked", cached->drop.id, serial, "",
+        boost::json::serialize(boost::json::object{{"reason", reason}}), parts_.clock.now_ms(),
+        ""}});
+  return boost::json::serialize(
+      boost::json::object{{"certificate_id", revocation->cert_id},
+                          {"serial", serial},
+                          {"revoked_at", format_rfc3339(revocation->revoked_at_ms)}});
 }
 
 Outcome<SignedList> OriginService::revocation_list() {
@@ -860,12 +904,14 @@ Outcome<SignedList> OriginService::revocation_list() {
                                           {"serial", r.serial},
                                           {"revoked_at", format_rfc3339(r.revoked_at_ms)}});
   }
-  boost::json::object list{{"format", 1}, {"issued_at", format_rfc3339(now_ms)},
-                           {"issuer", parts_.config.issuer}, {"revoked", std::move(revoked)}};
+  boost::json::object list{{"format", 1},
+                           {"issued_at", format_rfc3339(now_ms)},
+                           {"issuer", parts_.config.issuer},
+                           {"revoked", std::move(revoked)}};
   auto json = crypto::jcs_canonicalize(list);
   if (!json) return refuse(json.error());
-  std::string comment = "dropgate-revocations issued_at=" + format_rfc3339(now_ms) +
-                        " kid=" + parts_.signer.key_id();
+  std::string comment =
+      "dropgate-revocations issued_at=" + format_rfc3339(now_ms) + " kid=" + parts_.signer.key_id();
   auto sig = crypto::minisign_sign(parts_.signer.key(), as_bytes(*json), comment,
                                    "dropgate revocation list");
   if (!sig) return refuse(sig.error());

@@ -167,7 +167,8 @@ class OriginService {
                                      std::string_view token_untrusted);
   void record_download_started(const Delivery& delivery, uint64_t offset_bytes);
   // complete: every body byte was sent; reaches_end: the body ran to the file's last byte.
-  void record_download(const Delivery& delivery, bool complete, bool reaches_end, uint64_t bytes_sent);
+  void record_download(const Delivery& delivery, bool complete, bool reaches_end,
+                       uint64_t bytes_sent);
 
   // --- Certificates.
   Outcome<std::string> certificate_json(std::string_view slug, uint32_t serial);

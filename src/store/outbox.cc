@@ -3,15 +3,15 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstddef>
-#include <condition_variable>
-#include <cstring>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstring>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <string_view>
-#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -47,7 +47,6 @@ constexpr std::chrono::milliseconds kWriteRetryBackoff{1000};
 // backlog, is let go; so are both once the writer finds nothing queued.
 constexpr size_t kSpareBufferBytesMax = 8 * 1024 * 1024;
 
-
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close(db); }
 };
@@ -57,15 +56,14 @@ using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
 // after the connection so they are finalized before it closes.
 struct Connection {
   DbPtr db;
-  StatementPtr insert;    // ?1 first_seq, ?2 count, ?3 events
-  StatementPtr last_end;  // the seq after the newest stored event
-  StatementPtr acked;     // the acknowledged seq
-  StatementPtr peek;      // every batch, oldest first
+  StatementPtr insert;       // ?1 first_seq, ?2 count, ?3 events
+  StatementPtr last_end;     // the seq after the newest stored event
+  StatementPtr acked;        // the acknowledged seq
+  StatementPtr peek;         // every batch, oldest first
   StatementPtr count_acked;  // ?1 acked before, ?2 acked now: events between, stored
   StatementPtr set_acked;    // ?1 seq
   StatementPtr remove;       // ?1 acked seq: batches wholly acknowledged
 };
-
 
 Status sqlite_failure(sqlite3* db, std::string_view doing) {
   return Status(Code::io_error, "outbox: " + std::string(doing) + ": " + sqlite3_errmsg(db));
@@ -163,7 +161,8 @@ void append_delta(std::string& out, std::string_view previous, std::string_view 
     size_t copy_bytes = 0, copy_from = 0;
     for (ptrdiff_t shift : {0, 1, -1, 2, -2, 3, -3}) {
       ptrdiff_t from = in_previous + shift;
-      if (from < 0 || from >= previous_size || previous[static_cast<size_t>(from)] != record[at]) continue;
+      if (from < 0 || from >= previous_size || previous[static_cast<size_t>(from)] != record[at])
+        continue;
       size_t bytes = common_prefix(previous.substr(static_cast<size_t>(from)), record.substr(at));
       if (bytes > copy_bytes) {
         copy_bytes = bytes;
@@ -201,7 +200,8 @@ bool for_each_delta_record(std::string_view text, size_t at, std::string& record
   record.clear();
   while (at < text.size()) {
     auto size = read_varint(text, at);
-    if (!size || *size > text.size() * 64) return false;  // no record grows that much from its pieces
+    if (!size || *size > text.size() * 64)
+      return false;  // no record grows that much from its pieces
     record.clear();
     do {
       auto run = read_varint(text, at);
@@ -280,7 +280,8 @@ Result<bool> read_batch(int64_t first_seq, int64_t count, std::string_view text,
   };
   if (!text.empty() && text.front() == kDeltaMark) {
     std::string record;
-    if (!for_each_delta_record(text, 1, record, [&](std::string_view r, size_t) { return take(r); })) {
+    if (!for_each_delta_record(text, 1, record,
+                               [&](std::string_view r, size_t) { return take(r); })) {
       malformed = true;
     }
   } else {
@@ -297,7 +298,8 @@ Result<bool> read_batch(int64_t first_seq, int64_t count, std::string_view text,
     }
   }
   if (malformed || (!full && seq - first_seq != count)) {
-    return error(Code::corruption, "outbox: the batch at seq " + std::to_string(first_seq) + " is malformed");
+    return error(Code::corruption,
+                 "outbox: the batch at seq " + std::to_string(first_seq) + " is malformed");
   }
   return !full;
 }
@@ -340,7 +342,8 @@ class SqliteOutbox final : public Outbox {
     {
       std::lock_guard lock(mutex_);
       if (depth_locked() >= depth_max_) {
-        return Status(Code::limit_exceeded, "outbox is full (" + std::to_string(depth_max_) + " events)");
+        return Status(Code::limit_exceeded,
+                      "outbox is full (" + std::to_string(depth_max_) + " events)");
       }
       // The first event of a queue is written whole, each later one as its
       // change from the one before.
@@ -407,7 +410,8 @@ class SqliteOutbox final : public Outbox {
       ResetOnExit reset(statement);
       sqlite3_bind_int64(statement, 1, *acked_before);
       sqlite3_bind_int64(statement, 2, seq);
-      if (sqlite3_step(statement) != SQLITE_ROW) return roll_back(db, "counting acknowledged events");
+      if (sqlite3_step(statement) != SQLITE_ROW)
+        return roll_back(db, "counting acknowledged events");
       newly_acked = sqlite3_column_int64(statement, 0);
     }
     for (sqlite3_stmt* statement : {connection_.set_acked.get(), connection_.remove.get()}) {
@@ -454,10 +458,11 @@ class SqliteOutbox final : public Outbox {
         break;
       }
       // The front of a batch acknowledged in part is skipped.
-      auto whole = read_batch(sqlite3_column_int64(statement, 0), sqlite3_column_int64(statement, 1),
-                              std::string_view(static_cast<const char*>(sqlite3_column_blob(statement, 2)),
-                                               static_cast<size_t>(sqlite3_column_bytes(statement, 2))),
-                              *acked, count_max, out);
+      auto whole =
+          read_batch(sqlite3_column_int64(statement, 0), sqlite3_column_int64(statement, 1),
+                     std::string_view(static_cast<const char*>(sqlite3_column_blob(statement, 2)),
+                                      static_cast<size_t>(sqlite3_column_bytes(statement, 2))),
+                     *acked, count_max, out);
       if (!whole) return error(whole.error());
       if (!*whole) {
         read_all = false;
@@ -491,8 +496,9 @@ class SqliteOutbox final : public Outbox {
       work_.wait(lock, [&] { return stopping_ || queue_count_ > 0; });
       writer_idle_ = false;
       if (queue_count_ == 0) return;  // stopping, and everything is written
-      work_.wait_until(lock, last_commit_ + kCommitIntervalMin,
-                       [&] { return stopping_ || flushes_waiting_ > 0 || queue_count_ >= kBatchEventsMax; });
+      work_.wait_until(lock, last_commit_ + kCommitIntervalMin, [&] {
+        return stopping_ || flushes_waiting_ > 0 || queue_count_ >= kBatchEventsMax;
+      });
       Batch batch = take_batch_locked();
       lock.unlock();
       std::unique_lock db_lock(db_mutex_);
@@ -586,7 +592,8 @@ class SqliteOutbox final : public Outbox {
       sqlite3_stmt* statement = connection_.last_end.get();
       ResetOnExit reset(statement);
       int rc = sqlite3_step(statement);
-      if (rc == SQLITE_ROW) first_seq = std::max<int64_t>(first_seq, sqlite3_column_int64(statement, 0));
+      if (rc == SQLITE_ROW)
+        first_seq = std::max<int64_t>(first_seq, sqlite3_column_int64(statement, 0));
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) return roll_back(db, "finding the newest event");
     }
     {
@@ -594,7 +601,8 @@ class SqliteOutbox final : public Outbox {
       ResetOnExit reset(statement);
       sqlite3_bind_int64(statement, 1, first_seq);
       sqlite3_bind_int64(statement, 2, static_cast<int64_t>(batch.count));
-      sqlite3_bind_blob(statement, 3, batch.bytes.data(), static_cast<int>(batch.bytes.size()), SQLITE_STATIC);
+      sqlite3_bind_blob(statement, 3, batch.bytes.data(), static_cast<int>(batch.bytes.size()),
+                        SQLITE_STATIC);
       if (sqlite3_step(statement) != SQLITE_DONE) return roll_back(db, "inserting events");
     }
     if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
@@ -624,7 +632,7 @@ class SqliteOutbox final : public Outbox {
   // Events appended and not yet taken by the writer: a delta-form batch.
   std::string queue_;
   std::string last_record_;  // the record of the event appended last
-  std::string spare_;  // empty; see kSpareBufferBytesMax
+  std::string spare_;        // empty; see kSpareBufferBytesMax
   size_t queue_count_ = 0;
   size_t in_flight_count_ = 0;   // taken from queue_, being written
   uint32_t stored_count_;        // rows in the table
@@ -641,7 +649,8 @@ class SqliteOutbox final : public Outbox {
 
 Result<StatementPtr> prepare(sqlite3* db, const char* sql) {
   sqlite3_stmt* statement = nullptr;
-  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) !=
+      SQLITE_OK) {
     return error(sqlite_failure(db, "preparing a statement"));
   }
   return StatementPtr(statement);
@@ -661,12 +670,14 @@ Result<uint32_t> count_stored(Connection& connection) {
   sqlite3* db = connection.db.get();
   auto acked = read_acked(connection);
   if (!acked) return error(acked.error());
-  auto statement = prepare(db,
-                           "SELECT COALESCE(SUM(count - MAX(0, ?1 - first_seq + 1)), 0) FROM outbox_batches"
-                           " WHERE first_seq + count - 1 > ?1");
+  auto statement =
+      prepare(db,
+              "SELECT COALESCE(SUM(count - MAX(0, ?1 - first_seq + 1)), 0) FROM outbox_batches"
+              " WHERE first_seq + count - 1 > ?1");
   if (!statement) return error(statement.error());
   sqlite3_bind_int64(statement->get(), 1, *acked);
-  if (sqlite3_step(statement->get()) != SQLITE_ROW) return error(sqlite_failure(db, "counting events"));
+  if (sqlite3_step(statement->get()) != SQLITE_ROW)
+    return error(sqlite_failure(db, "counting events"));
   return static_cast<uint32_t>(sqlite3_column_int64(statement->get(), 0));
 }
 
@@ -674,8 +685,9 @@ Result<uint32_t> count_stored(Connection& connection) {
 
 Result<std::unique_ptr<Outbox>> open_outbox(const std::string& path, uint32_t depth_max) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Connection connection;
   connection.db = DbPtr(raw);
   if (rc != SQLITE_OK) {
@@ -694,20 +706,27 @@ Result<std::unique_ptr<Outbox>> open_outbox(const std::string& path, uint32_t de
   // per page with its own pwrite(2), and a busy edge commits ~200 KiB at once.
   const char* setup =
       "PRAGMA page_size=16384;"
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-1024;"
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA "
+      "cache_size=-1024;"
       "BEGIN IMMEDIATE;"
-      "CREATE TABLE IF NOT EXISTS outbox_batches (first_seq INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
+      "CREATE TABLE IF NOT EXISTS outbox_batches (first_seq INTEGER PRIMARY KEY, count INTEGER NOT "
+      "NULL,"
       " events BLOB NOT NULL) STRICT;"
-      "CREATE TABLE IF NOT EXISTS outbox_acked (one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL)"
+      "CREATE TABLE IF NOT EXISTS outbox_acked (one INTEGER PRIMARY KEY CHECK (one = 1), seq "
+      "INTEGER NOT NULL)"
       " STRICT;"
-      "CREATE TABLE IF NOT EXISTS outbox_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL)"
+      "CREATE TABLE IF NOT EXISTS outbox_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body "
+      "TEXT NOT NULL)"
       " STRICT;"
-      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL "
+      "UNIQUE,"
       " body TEXT NOT NULL) STRICT;"
       "INSERT INTO outbox_events (id, body) SELECT id, body FROM outbox ORDER BY seq;"
       "DROP TABLE outbox;"
-      "INSERT INTO outbox_batches (first_seq, count, events) SELECT seq, 1, CAST(length(CAST(id AS BLOB)) || ':' ||"
-      " id || ',' || length(CAST(body AS BLOB)) || ':' || body || ',' AS BLOB) FROM outbox_events ORDER BY seq;"
+      "INSERT INTO outbox_batches (first_seq, count, events) SELECT seq, 1, CAST(length(CAST(id AS "
+      "BLOB)) || ':' ||"
+      " id || ',' || length(CAST(body AS BLOB)) || ':' || body || ',' AS BLOB) FROM outbox_events "
+      "ORDER BY seq;"
       "DROP TABLE outbox_events;"
       "COMMIT;";
   char* message = nullptr;
@@ -721,16 +740,21 @@ Result<std::unique_ptr<Outbox>> open_outbox(const std::string& path, uint32_t de
     StatementPtr* into;
     const char* sql;
   } wanted[] = {
-      {&connection.insert, "INSERT INTO outbox_batches (first_seq, count, events) VALUES (?1, ?2, ?3)"},
-      {&connection.last_end, "SELECT first_seq + count FROM outbox_batches ORDER BY first_seq DESC LIMIT 1"},
+      {&connection.insert,
+       "INSERT INTO outbox_batches (first_seq, count, events) VALUES (?1, ?2, ?3)"},
+      {&connection.last_end,
+       "SELECT first_seq + count FROM outbox_batches ORDER BY first_seq DESC LIMIT 1"},
       {&connection.acked, "SELECT seq FROM outbox_acked WHERE one = 1"},
       {&connection.peek, "SELECT first_seq, count, events FROM outbox_batches ORDER BY first_seq"},
       {&connection.count_acked,
-       "SELECT COALESCE(SUM(MIN(first_seq + count - 1, ?2) - MAX(first_seq, ?1 + 1) + 1), 0) FROM outbox_batches"
+       "SELECT COALESCE(SUM(MIN(first_seq + count - 1, ?2) - MAX(first_seq, ?1 + 1) + 1), 0) FROM "
+       "outbox_batches"
        " WHERE first_seq <= ?2 AND first_seq + count - 1 > ?1"},
       {&connection.set_acked,
-       "INSERT INTO outbox_acked (one, seq) VALUES (1, ?1) ON CONFLICT (one) DO UPDATE SET seq = excluded.seq"},
-      {&connection.remove, "DELETE FROM outbox_batches WHERE first_seq <= ?1 AND first_seq + count - 1 <= ?1"},
+       "INSERT INTO outbox_acked (one, seq) VALUES (1, ?1) ON CONFLICT (one) DO UPDATE SET seq = "
+       "excluded.seq"},
+      {&connection.remove,
+       "DELETE FROM outbox_batches WHERE first_seq <= ?1 AND first_seq + count - 1 <= ?1"},
   };
   for (Wanted& w : wanted) {
     auto statement = prepare(raw, w.sql);
@@ -740,7 +764,8 @@ Result<std::unique_ptr<Outbox>> open_outbox(const std::string& path, uint32_t de
   // The only full count: from here on the depth is kept in memory.
   auto stored_count = count_stored(connection);
   if (!stored_count) return error(stored_count.error().with_context("cannot open outbox " + path));
-  return std::unique_ptr<Outbox>(std::make_unique<SqliteOutbox>(std::move(connection), *stored_count, depth_max));
+  return std::unique_ptr<Outbox>(
+      std::make_unique<SqliteOutbox>(std::move(connection), *stored_count, depth_max));
 }
 
 }  // namespace dg::store

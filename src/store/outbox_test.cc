@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 class TempPath {
  public:
   explicit TempPath(const std::string& name)
-      : path_((fs::temp_directory_path() / ("dg-outbox-" + std::to_string(::getpid()) + "-" + name + ".db"))
+      : path_((fs::temp_directory_path() /
+               ("dg-outbox-" + std::to_string(::getpid()) + "-" + name + ".db"))
                   .string()) {
     remove();
   }
@@ -43,7 +44,9 @@ class WriteLockHolder {
  public:
   explicit WriteLockHolder(const std::string& path) {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
-    EXPECT_EQ(sqlite3_exec(db_, "PRAGMA busy_timeout=5000; BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK)
+    EXPECT_EQ(
+        sqlite3_exec(db_, "PRAGMA busy_timeout=5000; BEGIN IMMEDIATE", nullptr, nullptr, nullptr),
+        SQLITE_OK)
         << sqlite3_errmsg(db_);
   }
   ~WriteLockHolder() {
@@ -69,7 +72,8 @@ std::unique_ptr<Outbox> open_or_die(const std::string& path, uint32_t depth_max)
 std::string run_sql(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;
   std::string failure;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK || sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK ||
+      sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
     failure = db ? sqlite3_errmsg(db) : "cannot open";
   }
   sqlite3_close(db);
@@ -147,12 +151,14 @@ TEST(Outbox, SurvivesReopenAndIsBounded) {
 // its events, in order, when this version opens it.
 TEST(Outbox, CarriesOverTheFirstVersionsEvents) {
   TempPath path("v1");
-  ASSERT_EQ(run_sql(path.str(),
-                    "PRAGMA journal_mode=WAL;"
-                    "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
-                    " body TEXT NOT NULL) STRICT;"
-                    "INSERT INTO outbox (id, body) VALUES ('old-1', '{\"n\":1}'), ('old-2', '{\"n\":2}');"),
-            "");
+  ASSERT_EQ(
+      run_sql(
+          path.str(),
+          "PRAGMA journal_mode=WAL;"
+          "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+          " body TEXT NOT NULL) STRICT;"
+          "INSERT INTO outbox (id, body) VALUES ('old-1', '{\"n\":1}'), ('old-2', '{\"n\":2}');"),
+      "");
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
   auto events = carried_over_plus_one(*outbox, 2);
@@ -166,8 +172,10 @@ TEST(Outbox, CarriesOverTheSecondVersionsEventsWithTheirSeqs) {
   TempPath path("v2");
   ASSERT_EQ(run_sql(path.str(),
                     "PRAGMA journal_mode=WAL;"
-                    "CREATE TABLE outbox_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL) STRICT;"
-                    "INSERT INTO outbox_events (seq, id, body) VALUES (41, 'old-41', '{\"p\":\"caf\u00e9, 1:2\"}'),"
+                    "CREATE TABLE outbox_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body "
+                    "TEXT NOT NULL) STRICT;"
+                    "INSERT INTO outbox_events (seq, id, body) VALUES (41, 'old-41', "
+                    "'{\"p\":\"caf\u00e9, 1:2\"}'),"
                     " (42, 'old-42', '{}');"),
             "");
   auto outbox = open_or_die(path.str(), 100);
@@ -185,8 +193,11 @@ TEST(Outbox, CarriesOverTheSecondVersionsEventsWithTheirSeqs) {
 TEST(Outbox, AnyBytesRoundTripThroughABatch) {
   TempPath path("bytes");
   const std::vector<std::pair<std::string, std::string>> appended = {
-      {"a,b:c", "{\"x\":\"1,2:3\"}"}, {"", ""}, {std::string("nul\0id", 6), std::string("\0", 1)},
-      {"12:", ",,,"}, {"line\nbreak", "{\"tab\":\"\t\"}"}};
+      {"a,b:c", "{\"x\":\"1,2:3\"}"},
+      {"", ""},
+      {std::string("nul\0id", 6), std::string("\0", 1)},
+      {"12:", ",,,"},
+      {"line\nbreak", "{\"tab\":\"\t\"}"}};
   {
     auto outbox = open_or_die(path.str(), 100);
     ASSERT_TRUE(outbox);
@@ -216,7 +227,8 @@ TEST(Outbox, EventsStoredAsChangesComeBackExactly) {
     switch (roll(6)) {
       case 0:  // replace a stretch with random bytes
       case 1: {
-        size_t at = roll(body.size() + 1), length = roll(std::min<size_t>(40, body.size() - at) + 1);
+        size_t at = roll(body.size() + 1),
+               length = roll(std::min<size_t>(40, body.size() - at) + 1);
         std::string bytes(roll(40), '\0');
         for (char& c : bytes) c = static_cast<char>(roll(256));
         body.replace(at, length, bytes);
@@ -266,10 +278,11 @@ TEST(Outbox, TypicalEventsTakeAFifthOfTheirSize) {
     ASSERT_TRUE(outbox);
     for (int i = 1; i <= 2000; ++i) {
       std::string id = "YK-FWjC-oFkxtBVvlnEopQ-" + std::to_string(i);
-      std::string body = "{\"id\":\"" + id +
-                         "\",\"kind\":\"download.completed\",\"drop\":\"summer-tape\",\"account\":\"buyer-" +
-                         std::to_string(i * 37 % 64) + "\",\"at\":\"2026-11-21T07:00:0" + std::to_string(i / 250) +
-                         "Z\",\"detail\":{\"path\":\"side-a/01.flac\",\"bytes\":4194304}}";
+      std::string body =
+          "{\"id\":\"" + id +
+          "\",\"kind\":\"download.completed\",\"drop\":\"summer-tape\",\"account\":\"buyer-" +
+          std::to_string(i * 37 % 64) + "\",\"at\":\"2026-11-21T07:00:0" + std::to_string(i / 250) +
+          "Z\",\"detail\":{\"path\":\"side-a/01.flac\",\"bytes\":4194304}}";
       plain_bytes += id.size() + body.size();
       ASSERT_TRUE(outbox->append(id, body).ok());
     }
@@ -277,8 +290,9 @@ TEST(Outbox, TypicalEventsTakeAFifthOfTheirSize) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.str().c_str(), &db), SQLITE_OK);
   sqlite3_stmt* statement = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT SUM(length(events)), MIN(substr(events, 1, 1)) FROM outbox_batches", -1,
-                               &statement, nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(
+                db, "SELECT SUM(length(events)), MIN(substr(events, 1, 1)) FROM outbox_batches", -1,
+                &statement, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
   auto stored_bytes = static_cast<size_t>(sqlite3_column_int64(statement, 0));
@@ -341,14 +355,17 @@ TEST(Outbox, AcknowledgingPartOfABatchSurvivesReopen) {
     EXPECT_EQ(*outbox->depth(), 6u);
   }
   // The acknowledgement did land inside a batch, which is still stored whole.
-  EXPECT_EQ(query_int(path.str(), "SELECT COUNT(*) FROM outbox_batches WHERE first_seq <= ?1", acked_seq), 1);
+  EXPECT_EQ(
+      query_int(path.str(), "SELECT COUNT(*) FROM outbox_batches WHERE first_seq <= ?1", acked_seq),
+      1);
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
   EXPECT_EQ(*outbox->depth(), 6u);
   ASSERT_TRUE(outbox->append("after", "{}").ok());
   auto events = outbox->peek(100);
   ASSERT_TRUE(events.has_value());
-  EXPECT_EQ(ids_of(*events), (std::vector<std::string>{"e4", "e5", "e6", "e7", "e8", "e9", "after"}));
+  EXPECT_EQ(ids_of(*events),
+            (std::vector<std::string>{"e4", "e5", "e6", "e7", "e8", "e9", "after"}));
   EXPECT_EQ(events->front().seq, acked_seq + 1);
   ASSERT_TRUE(outbox->acknowledge(events->back().seq).ok());
   EXPECT_EQ(*outbox->depth(), 0u);
@@ -390,45 +407,50 @@ TEST(Outbox, AMalformedBatchIsAnError) {
     auto outbox = open_or_die(path.str(), 100);
     ASSERT_TRUE(outbox);
   }
-  ASSERT_EQ(run_sql(path.str(), "INSERT INTO outbox_batches (first_seq, count, events) VALUES (1, 2, X'313A612C'),"
-                                " (3, 1, CAST('1:a,9:b,' AS BLOB))"),
-            "");
+  ASSERT_EQ(
+      run_sql(path.str(),
+              "INSERT INTO outbox_batches (first_seq, count, events) VALUES (1, 2, X'313A612C'),"
+              " (3, 1, CAST('1:a,9:b,' AS BLOB))"),
+      "");
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
   auto events = outbox->peek(10);
   ASSERT_FALSE(events.has_value());
   EXPECT_EQ(events.error().code(), Code::corruption);
-  EXPECT_NE(events.error().message().find("seq 1"), std::string::npos) << events.error().to_string();
+  EXPECT_NE(events.error().message().find("seq 1"), std::string::npos)
+      << events.error().to_string();
 }
 
 // The delta form (docs/formats/sync.md): a piece that does not fit, or a
 // record that is no pair of netstrings, is corruption too.
 TEST(Outbox, AMalformedDeltaBatchIsAnError) {
-  for (const char* events : {
-           // a copy reaching past the record before it
-           "CAST('d' AS BLOB) || X'0808' || CAST('1:a,1:b,' AS BLOB) || X'08000009'",
-           // a copy of nothing
-           "CAST('d' AS BLOB) || X'0808' || CAST('1:a,1:b,' AS BLOB) || X'08000000'",
-           // new bytes running past the end
-           "CAST('d' AS BLOB) || X'0808' || CAST('1:a' AS BLOB)",
-           // the text ends inside a record
-           "CAST('d' AS BLOB) || X'0803' || CAST('1:a' AS BLOB)",
-           // a whole record that is no pair of netstrings
-           "CAST('d' AS BLOB) || X'0303' || CAST('1:a' AS BLOB)"}) {
+  for (const char* events :
+       {// a copy reaching past the record before it
+        "CAST('d' AS BLOB) || X'0808' || CAST('1:a,1:b,' AS BLOB) || X'08000009'",
+        // a copy of nothing
+        "CAST('d' AS BLOB) || X'0808' || CAST('1:a,1:b,' AS BLOB) || X'08000000'",
+        // new bytes running past the end
+        "CAST('d' AS BLOB) || X'0808' || CAST('1:a' AS BLOB)",
+        // the text ends inside a record
+        "CAST('d' AS BLOB) || X'0803' || CAST('1:a' AS BLOB)",
+        // a whole record that is no pair of netstrings
+        "CAST('d' AS BLOB) || X'0303' || CAST('1:a' AS BLOB)"}) {
     TempPath path("malformed-delta");
     {
       auto outbox = open_or_die(path.str(), 100);
       ASSERT_TRUE(outbox);
     }
-    std::string sql = "INSERT INTO outbox_batches (first_seq, count, events) VALUES (10, 2, CAST((" +
-                      std::string(events) + ") AS BLOB))";
+    std::string sql =
+        "INSERT INTO outbox_batches (first_seq, count, events) VALUES (10, 2, CAST((" +
+        std::string(events) + ") AS BLOB))";
     ASSERT_EQ(run_sql(path.str(), sql.c_str()), "");
     auto outbox = open_or_die(path.str(), 100);
     ASSERT_TRUE(outbox);
     auto events_read = outbox->peek(10);
     ASSERT_FALSE(events_read.has_value()) << events;
     EXPECT_EQ(events_read.error().code(), Code::corruption) << events;
-    EXPECT_NE(events_read.error().message().find("seq 10"), std::string::npos) << events_read.error().to_string();
+    EXPECT_NE(events_read.error().message().find("seq 10"), std::string::npos)
+        << events_read.error().to_string();
   }
   // The same bytes, well formed, are two events.
   TempPath path("delta");
@@ -436,10 +458,12 @@ TEST(Outbox, AMalformedDeltaBatchIsAnError) {
     auto outbox = open_or_die(path.str(), 100);
     ASSERT_TRUE(outbox);
   }
-  ASSERT_EQ(run_sql(path.str(), "INSERT INTO outbox_batches (first_seq, count, events) VALUES (10, 2, "
-                                "CAST((CAST('d' AS BLOB) || X'0808' || CAST('1:a,1:b,' AS BLOB) || X'0800000602' || "
-                                "CAST('c,' AS BLOB)) AS BLOB))"),
-            "");
+  ASSERT_EQ(
+      run_sql(path.str(),
+              "INSERT INTO outbox_batches (first_seq, count, events) VALUES (10, 2, "
+              "CAST((CAST('d' AS BLOB) || X'0808' || CAST('1:a,1:b,' AS BLOB) || X'0800000602' || "
+              "CAST('c,' AS BLOB)) AS BLOB))"),
+      "");
   auto outbox = open_or_die(path.str(), 100);
   ASSERT_TRUE(outbox);
   auto events = outbox->peek(10);
@@ -539,7 +563,9 @@ TEST(Outbox, ABacklogLargerThanABatchIsWrittenWholeAndInOrder) {
   constexpr int kEvents = 40'000;  // one batch takes 32,768
   auto outbox = open_or_die(path.str(), 100'000);
   ASSERT_TRUE(outbox);
-  auto append = [&](int i) { return outbox->append("e" + std::to_string(i), "{\"i\":" + std::to_string(i) + "}"); };
+  auto append = [&](int i) {
+    return outbox->append("e" + std::to_string(i), "{\"i\":" + std::to_string(i) + "}");
+  };
   {
     WriteLockHolder lock(path.str());
     ASSERT_TRUE(append(0).ok());
@@ -553,7 +579,8 @@ TEST(Outbox, ABacklogLargerThanABatchIsWrittenWholeAndInOrder) {
   }
   ASSERT_TRUE(outbox->flush().ok());
   EXPECT_EQ(outbox->unwritten(), 0u);
-  EXPECT_EQ(query_int(path.str(), "SELECT COUNT(*) FROM outbox_batches WHERE count = ?1", 32'768), 1);
+  EXPECT_EQ(query_int(path.str(), "SELECT COUNT(*) FROM outbox_batches WHERE count = ?1", 32'768),
+            1);
   auto events = outbox->peek(kEvents + 1);
   ASSERT_TRUE(events.has_value()) << events.error().to_string();
   ASSERT_EQ(events->size(), size_t{kEvents});
@@ -612,7 +639,8 @@ TEST(Outbox, BatchesWrittenIntoAReusedBufferHoldOnlyTheirEvents) {
   for (int i = 0; i < kEvents; ++i) {
     ids.push_back("e" + std::to_string(i));
     size_t body_bytes = 1000 - static_cast<size_t>(i) * 900 / kEvents;
-    bodies.push_back("{\"b\":\"" + std::string(body_bytes, static_cast<char>('a' + i % 26)) + "\"}");
+    bodies.push_back("{\"b\":\"" + std::string(body_bytes, static_cast<char>('a' + i % 26)) +
+                     "\"}");
     ASSERT_TRUE(outbox->append(ids.back(), bodies.back()).ok());
     if (i % 100 == 99) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

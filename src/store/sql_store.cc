@@ -163,7 +163,8 @@ Result<std::vector<std::string>> SqlStore::list_api_keys(uint32_t count_max) {
                                      {int64_t{count_max} + 1});
     if (!rows) return error(rows.error());
     if (rows->size() > count_max) {
-      return error(Code::limit_exceeded, "more than " + std::to_string(count_max) + " operator API keys");
+      return error(Code::limit_exceeded,
+                   "more than " + std::to_string(count_max) + " operator API keys");
     }
     std::vector<std::string> hashes;
     for (size_t i = 0; i < rows->size(); ++i) {

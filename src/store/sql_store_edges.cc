@@ -53,9 +53,12 @@ Result<EdgeRecord> read_edge(const sql::Rows& rows, size_t row) {
 
 std::string_view edge_state_name(EdgeState state) {
   switch (state) {
-    case EdgeState::pending: return "pending";
-    case EdgeState::approved: return "approved";
-    case EdgeState::revoked: return "revoked";
+    case EdgeState::pending:
+      return "pending";
+    case EdgeState::approved:
+      return "approved";
+    case EdgeState::revoked:
+      return "revoked";
   }
   return "revoked";
 }
@@ -64,8 +67,9 @@ Result<EdgeRecord> SqlStore::create_edge(const EdgeRecord& edge, uint32_t pendin
                                          int64_t pending_expired_at_ms) {
   if (pending_max == 0) return error(Code::invalid_argument, "pending_max must be at least 1");
   return transact(Tx::write, [&](sql::Connection& c) -> Result<EdgeRecord> {
-    Result<sql::Rows> expired = c.query(
-        "DELETE FROM edges WHERE state = 'pending' AND created_at_ms <= $1", {pending_expired_at_ms});
+    Result<sql::Rows> expired =
+        c.query("DELETE FROM edges WHERE state = 'pending' AND created_at_ms <= $1",
+                {pending_expired_at_ms});
     if (!expired) return error(expired.error());
     auto pending = first_count(c.query("SELECT COUNT(*) FROM edges WHERE state = 'pending'", {}));
     if (!pending) return error(pending.error());
@@ -80,10 +84,12 @@ Result<EdgeRecord> SqlStore::create_edge(const EdgeRecord& edge, uint32_t pendin
     }
     Result<sql::Rows> rows = c.query(
         "INSERT INTO edges (name, edge_key, key_id, secret_sha256, state, drops_json, grant_token, "
-        "created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, 'pending', '[]', '', $5, $5) RETURNING " +
+        "created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, 'pending', '[]', '', $5, $5) "
+        "RETURNING " +
             std::string(kEdgeColumns),
         {edge.name, edge.edge_key, edge.key_id, edge.secret_sha256, edge.created_at_ms});
-    if (!rows) return error(reword(rows.error(), Code::conflict, "this edge key is already enrolled"));
+    if (!rows)
+      return error(reword(rows.error(), Code::conflict, "this edge key is already enrolled"));
     return read_one(*rows, read_edge, "edge");
   });
 }
@@ -98,7 +104,8 @@ Result<EdgeRecord> SqlStore::get_edge(int64_t edge_id) {
 
 Result<EdgeRecord> SqlStore::get_edge_by_key_id(std::string_view key_id) {
   return transact(Tx::read_one, [&](sql::Connection& c) -> Result<EdgeRecord> {
-    Result<sql::Rows> rows = c.query(select_from(kEdgeColumns, "edges WHERE key_id = $1"), {key_id});
+    Result<sql::Rows> rows =
+        c.query(select_from(kEdgeColumns, "edges WHERE key_id = $1"), {key_id});
     if (!rows) return error(rows.error());
     return read_one(*rows, read_edge, "no edge with key " + std::string(key_id));
   });
@@ -119,7 +126,8 @@ Result<EdgeRecord> SqlStore::update_edge(int64_t edge_id, EdgeState state,
   return transact(Tx::write, [&](sql::Connection& c) -> Result<EdgeRecord> {
     Result<sql::Rows> rows = c.query(
         "UPDATE edges SET state = $2, drops_json = $3, grant_token = $4, updated_at_ms = $5 "
-        "WHERE id = $1 RETURNING " + std::string(kEdgeColumns),
+        "WHERE id = $1 RETURNING " +
+            std::string(kEdgeColumns),
         {edge_id, edge_state_name(state), drops_text(drops), grant_token, now_ms});
     if (!rows) return error(rows.error());
     return read_one(*rows, read_edge, "no edge " + std::to_string(edge_id));
@@ -128,11 +136,13 @@ Result<EdgeRecord> SqlStore::update_edge(int64_t edge_id, EdgeState state,
 
 Result<ManifestRecord> SqlStore::get_manifest(int64_t drop_id, int64_t version) {
   return transact(Tx::read_one, [&](sql::Connection& c) -> Result<ManifestRecord> {
-    Result<sql::Rows> rows = c.query(
-        select_from(kManifestColumns, "manifests WHERE drop_id = $1 AND version = $2"), {drop_id, version});
+    Result<sql::Rows> rows =
+        c.query(select_from(kManifestColumns, "manifests WHERE drop_id = $1 AND version = $2"),
+                {drop_id, version});
     if (!rows) return error(rows.error());
-    return read_one(*rows, read_manifest,
-                    "drop " + std::to_string(drop_id) + " has no manifest version " + std::to_string(version));
+    return read_one(
+        *rows, read_manifest,
+        "drop " + std::to_string(drop_id) + " has no manifest version " + std::to_string(version));
   });
 }
 

@@ -5,8 +5,6 @@
 // by the injected clock. These tests write the on-disk state directly — as a
 // stale backup, a meddling operator or a damaged disk would leave it — and
 // check what a fresh Catalog carries.
-#include "edge/catalog.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -19,6 +17,7 @@
 #include "core/token.h"
 #include "crypto/keyring.h"
 #include "crypto/keys.h"
+#include "edge/catalog.h"
 
 namespace dg::edge {
 namespace {
@@ -30,7 +29,8 @@ constexpr int64_t kDayMs = 86'400'000;
 constexpr uint32_t kSkewS = 180;
 constexpr char kSlug[] = "summer-tape";
 
-core::Manifest sample(std::string slug, int64_t version, int64_t expires_at_ms = kNow + 30 * kDayMs) {
+core::Manifest sample(std::string slug, int64_t version,
+                      int64_t expires_at_ms = kNow + 30 * kDayMs) {
   core::Manifest m;
   m.drop = std::move(slug);
   m.version = version;
@@ -58,14 +58,16 @@ class CatalogLoadTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(config_.data_dir); }
 
   void pin(const crypto::Keyring& keyring) {
-    ASSERT_TRUE(write_file_atomic(config_.state_dir() / "keyring.json", keyring.to_json(), 0644, Overwrite::yes).ok());
+    ASSERT_TRUE(write_file_atomic(config_.state_dir() / "keyring.json", keyring.to_json(), 0644,
+                                  Overwrite::yes)
+                    .ok());
   }
 
   void write_versions(const std::map<std::string, int64_t>& versions) {
     boost::json::object out;
     for (const auto& [slug, version] : versions) out[slug] = version;
-    ASSERT_TRUE(write_file_atomic(config_.state_dir() / "versions.json", boost::json::serialize(out), 0644,
-                                  Overwrite::yes)
+    ASSERT_TRUE(write_file_atomic(config_.state_dir() / "versions.json",
+                                  boost::json::serialize(out), 0644, Overwrite::yes)
                     .ok());
   }
 
@@ -142,7 +144,8 @@ TEST_F(CatalogLoadTest, RefusesARollbackAfterSetDrop) {
   auto v2 = sign(sample(kSlug, 2), origin_key_);
   {
     auto catalog = load_at(kNow);
-    auto verified = core::verify_manifest(keyring_, v2.json, v2.minisig, {kSlug, 0, kNow, kSkewS * 1000});
+    auto verified =
+        core::verify_manifest(keyring_, v2.json, v2.minisig, {kSlug, 0, kNow, kSkewS * 1000});
     ASSERT_TRUE(verified.has_value()) << verified.error().to_string();
     auto drop = std::make_shared<CarriedDrop>();
     drop->manifest = verified->manifest;
@@ -168,7 +171,8 @@ TEST_F(CatalogLoadTest, RefusesAnExpiredManifestByTheInjectedClock) {
   // The clock-skew leeway still covers the edge of expiry...
   EXPECT_NE(load_at(expires_at_ms + kSkewS * 1000)->drop(kSlug), nullptr);
   // ...and not one millisecond more.
-  EXPECT_EQ(load_at(expires_at_ms + kSkewS * 1000 + 1)->drop(kSlug), nullptr) << "an expired manifest was carried";
+  EXPECT_EQ(load_at(expires_at_ms + kSkewS * 1000 + 1)->drop(kSlug), nullptr)
+      << "an expired manifest was carried";
   EXPECT_EQ(load_at(expires_at_ms + 30 * kDayMs)->drop(kSlug), nullptr);
 }
 
@@ -214,7 +218,9 @@ TEST_F(CatalogLoadTest, RefusesATamperedManifestOrSignature) {
   write_drop(kSlug, swapped);
   EXPECT_EQ(load_at(kNow)->drop(kSlug), nullptr);
 
-  ASSERT_TRUE(write_file_atomic(config_.drops_dir() / "summer-tape.json", "{\"manifest\":", 0644, Overwrite::yes).ok());
+  ASSERT_TRUE(write_file_atomic(config_.drops_dir() / "summer-tape.json", "{\"manifest\":", 0644,
+                                Overwrite::yes)
+                  .ok());
   EXPECT_EQ(load_at(kNow)->drop(kSlug), nullptr);
 }
 
@@ -231,7 +237,8 @@ TEST_F(CatalogLoadTest, TheStoredGrantIsJudgedByTheInjectedClock) {
   ASSERT_TRUE(signer_key.has_value());
   core::TokenSigner signer(std::move(*signer_key), "dropgate");
   auto edge_key = crypto::SecretKey::generate();
-  auto grant = core::issue_edge_grant(signer, {edge_key.public_key().to_paserk(), {kSlug}, {}}, kNow, 86'400);
+  auto grant = core::issue_edge_grant(signer, {edge_key.public_key().to_paserk(), {kSlug}, {}},
+                                      kNow, 86'400);
   ASSERT_TRUE(grant.has_value()) << grant.error().to_string();
   ASSERT_TRUE(write_file_atomic(config_.grant_file(), *grant + "\n", 0600, Overwrite::yes).ok());
 

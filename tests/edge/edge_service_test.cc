@@ -3,8 +3,6 @@
 // cache (a token verified once still expires on time). The handlers are called
 // directly with parsed requests, over a real Catalog, Vault and Outbox in a
 // temporary folder.
-#include "edge/service.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -21,6 +19,7 @@
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
 #include "edge/catalog.h"
+#include "edge/service.h"
 #include "edge/vault.h"
 #include "edge/zip.h"
 #include "store/outbox.h"
@@ -45,11 +44,14 @@ class EdgeServiceClockTest : public ::testing::Test {
     fs::create_directories(config_.state_dir());
     crypto::Keyring keyring;
     ASSERT_TRUE(keyring.add(signer_.key().public_key(), crypto::KeyStatus::current).ok());
-    ASSERT_TRUE(write_file_atomic(config_.state_dir() / "keyring.json", keyring.to_json(), 0644, Overwrite::yes).ok());
+    ASSERT_TRUE(write_file_atomic(config_.state_dir() / "keyring.json", keyring.to_json(), 0644,
+                                  Overwrite::yes)
+                    .ok());
     ASSERT_TRUE(catalog_.load().ok());
 
     auto edge_key = crypto::SecretKey::generate();
-    auto grant = core::issue_edge_grant(signer_, {edge_key.public_key().to_paserk(), {kSlug}, {}}, kNow, 86'400);
+    auto grant = core::issue_edge_grant(signer_, {edge_key.public_key().to_paserk(), {kSlug}, {}},
+                                        kNow, 86'400);
     ASSERT_TRUE(grant.has_value());
     auto verified_grant = core::verify_edge_grant(keyring, *grant, {kNow, 0, "dropgate"});
     ASSERT_TRUE(verified_grant.has_value()) << verified_grant.error().to_string();
@@ -86,7 +88,8 @@ class EdgeServiceClockTest : public ::testing::Test {
     auto outbox = store::open_outbox((config_.data_dir / "outbox.db").string(), 1000);
     ASSERT_TRUE(outbox.has_value()) << outbox.error().to_string();
     outbox_ = std::move(*outbox);
-    service_ = std::make_unique<EdgeService>(config_, catalog_, *vault_, *outbox_, metrics_, clock_);
+    service_ =
+        std::make_unique<EdgeService>(config_, catalog_, *vault_, *outbox_, metrics_, clock_);
   }
   void TearDown() override {
     service_.reset();
@@ -95,7 +98,8 @@ class EdgeServiceClockTest : public ::testing::Test {
   }
 
   std::string download_token(int64_t issued_at_ms, uint32_t ttl_s) {
-    auto token = core::issue_download(signer_, {"buyer-1", kSlug, 1, {"*"}, ""}, issued_at_ms, ttl_s);
+    auto token =
+        core::issue_download(signer_, {"buyer-1", kSlug, 1, {"*"}, ""}, issued_at_ms, ttl_s);
     EXPECT_TRUE(token.has_value());
     return token.value_or("");
   }
@@ -142,7 +146,8 @@ class EdgeServiceClockTest : public ::testing::Test {
 };
 
 TEST_F(EdgeServiceClockTest, AFileIsRefusedOnceItsManifestExpired) {
-  const std::string token = download_token(kManifestExpiresAtMs - kMinuteMs, 600);  // outlives the manifest
+  const std::string token =
+      download_token(kManifestExpiresAtMs - kMinuteMs, 600);  // outlives the manifest
   clock_.set_ms(kManifestExpiresAtMs - 1000);
   auto before = request(token, "notes.txt");
   auto served = service_->file(before);
@@ -196,7 +201,8 @@ TEST_F(EdgeServiceClockTest, ACachedTokenStillExpiresOnTime) {
 TEST_F(EdgeServiceClockTest, ADeadTokenIsRefusedFromTheCacheUntilTheKeyringChanges) {
   auto counter = [&](const char* result) {
     return metrics_
-        .counter("dropgate_edge_token_cache_total", "Token verifications by cache result.", {{"result", result}})
+        .counter("dropgate_edge_token_cache_total", "Token verifications by cache result.",
+                 {{"result", result}})
         .value();
   };
   core::TokenSigner stranger{crypto::SecretKey::generate(), "dropgate"};
@@ -236,7 +242,8 @@ TEST_F(EdgeServiceClockTest, ADeadTokenIsRefusedFromTheCacheUntilTheKeyringChang
 // before the token; another scheme is not a token at all.
 TEST_F(EdgeServiceClockTest, TheBearerSchemeIsMatchedWithoutRegardToCase) {
   const std::string token = download_token(kNow, 600);
-  for (const std::string& header : {"Bearer " + token, "bearer " + token, "BEARER " + token, "bEaReR  " + token}) {
+  for (const std::string& header :
+       {"Bearer " + token, "bearer " + token, "BEARER " + token, "bEaReR  " + token}) {
     http::Request r;
     r.method = http::Verb::get;
     r.params.emplace_back("slug", kSlug);
@@ -261,14 +268,16 @@ TEST_F(EdgeServiceClockTest, RefusalsTheOriginAlsoMakesCarryTheOriginsProblemTyp
   EXPECT_EQ(refused.status, 401);
   EXPECT_EQ(problem_type(refused), "token-required");
 
-  auto other_drop = core::issue_download(signer_, {"buyer-1", "other-drop", 1, {"*"}, ""}, kNow, 600);
+  auto other_drop =
+      core::issue_download(signer_, {"buyer-1", "other-drop", 1, {"*"}, ""}, kNow, 600);
   ASSERT_TRUE(other_drop.has_value());
   auto wrong_drop = request(*other_drop, "notes.txt");
   refused = service_->file(wrong_drop);
   EXPECT_EQ(refused.status, 403);
   EXPECT_EQ(problem_type(refused), "token-wrong-drop");
 
-  auto one_file = core::issue_download(signer_, {"buyer-1", kSlug, 1, {"other.txt"}, ""}, kNow, 600);
+  auto one_file =
+      core::issue_download(signer_, {"buyer-1", kSlug, 1, {"other.txt"}, ""}, kNow, 600);
   ASSERT_TRUE(one_file.has_value());
   auto wrong_asset = request(*one_file, "notes.txt");
   refused = service_->file(wrong_asset);
@@ -281,7 +290,8 @@ TEST_F(EdgeServiceClockTest, RefusalsTheOriginAlsoMakesCarryTheOriginsProblemTyp
   EXPECT_EQ(problem_type(refused), "token-refused");
   EXPECT_EQ(problem_member(refused, "reason"), "malformed");
 
-  auto certified = core::issue_download(signer_, {"buyer-1", kSlug, 1, {"*"}, "cert-17"}, kNow, 600);
+  auto certified =
+      core::issue_download(signer_, {"buyer-1", kSlug, 1, {"*"}, "cert-17"}, kNow, 600);
   ASSERT_TRUE(certified.has_value());
   ASSERT_TRUE(catalog_.set_revocations("{}", "", Revocations{{"cert-17"}, kNow}).ok());
   auto revoked = request(*certified, "notes.txt");
@@ -338,7 +348,8 @@ TEST_F(EdgeServiceClockTest, AFloodOfDeadLinksKeepsVerifiedTokensCached) {
   EdgeService service(config_, catalog_, *vault_, *outbox_, metrics, clock_);
   auto counter = [&](const char* result) {
     return metrics
-        .counter("dropgate_edge_token_cache_total", "Token verifications by cache result.", {{"result", result}})
+        .counter("dropgate_edge_token_cache_total", "Token verifications by cache result.",
+                 {{"result", result}})
         .value();
   };
   auto cache_bytes = [&] {
@@ -355,7 +366,8 @@ TEST_F(EdgeServiceClockTest, AFloodOfDeadLinksKeepsVerifiedTokensCached) {
 
   core::TokenSigner stranger{crypto::SecretKey::generate(), "dropgate"};
   for (int i = 0; i < 500; ++i) {
-    auto dead = core::issue_download(stranger, {"junk-" + std::to_string(i), kSlug, 1, {"*"}, ""}, kNow, 600);
+    auto dead = core::issue_download(stranger, {"junk-" + std::to_string(i), kSlug, 1, {"*"}, ""},
+                                     kNow, 600);
     ASSERT_TRUE(dead.has_value());
     auto r = request(*dead, "notes.txt");
     ASSERT_EQ(service.file(r).status, 401);
@@ -391,7 +403,10 @@ TEST_F(EdgeServiceClockTest, AFullOutboxCountsEveryDropAndLogsThemInSummaries) {
     response.on_done(true, kNotes.size());
   };
   auto dropped = [&] {
-    return metrics.counter("dropgate_edge_outbox_dropped_total", "Events dropped because the outbox was full.").value();
+    return metrics
+        .counter("dropgate_edge_outbox_dropped_total",
+                 "Events dropped because the outbox was full.")
+        .value();
   };
   test_support::CapturedStderr log;
   const std::string summary = "download events not recorded";
@@ -402,7 +417,8 @@ TEST_F(EdgeServiceClockTest, AFullOutboxCountsEveryDropAndLogsThemInSummaries) {
   download();  // the first drop: logged at once
   EXPECT_EQ(dropped(), 1u);
   ASSERT_EQ(log.lines_with(summary).size(), 1u);
-  EXPECT_NE(log.lines_with(summary)[0].find("\"dropped\":1"), std::string::npos) << log.lines_with(summary)[0];
+  EXPECT_NE(log.lines_with(summary)[0].find("\"dropped\":1"), std::string::npos)
+      << log.lines_with(summary)[0];
   for (int i = 0; i < 5; ++i) download();
   EXPECT_EQ(dropped(), 6u);
   EXPECT_EQ(log.lines_with(summary).size(), 1u);  // within 10 s: counted, not logged

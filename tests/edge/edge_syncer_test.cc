@@ -3,8 +3,6 @@
 // takes, and an origin that holds every push to the anonymous body limit
 // (one from before a grant earned more) gets them 50 at a time, all of them,
 // once each.
-#include "edge/syncer.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -18,6 +16,7 @@
 #include "base/metrics.h"
 #include "crypto/keys.h"
 #include "edge/catalog.h"
+#include "edge/syncer.h"
 #include "edge/vault.h"
 #include "http/http.h"
 #include "store/outbox.h"
@@ -51,20 +50,26 @@ class PushTest : public ::testing::Test {
 
   // The stand-in origin: records how many events each push it took carried.
   void start_origin(bool grant_earns_large_body) {
-    http::RouteOptions options{.body_bytes_max = limits::request_body_bytes_max_json, .name = "edge.events"};
-    if (grant_earns_large_body) options.admits_large_body = [](const http::Request&) { return true; };
-    router_.add(http::Verb::post, "/v1/edge/events", [this](http::Request& request) {
-      auto body = json::parse_object(request.body, limits::request_body_bytes_max_json);
-      auto events = body ? json::get_array(*body, "events", "events", 10'000) : error(body.error());
-      if (!events) return http::problem_from_status(events.error());
-      size_t n = (*events)->size();
-      {
-        std::lock_guard lock(mutex_);
-        pushes_.push_back(n);
-      }
-      return http::json_response(200, "{\"received\":" + std::to_string(n) + ",\"new\":" + std::to_string(n) +
-                                          ",\"refused\":0}");
-    }, options);
+    http::RouteOptions options{.body_bytes_max = limits::request_body_bytes_max_json,
+                               .name = "edge.events"};
+    if (grant_earns_large_body)
+      options.admits_large_body = [](const http::Request&) { return true; };
+    router_.add(
+        http::Verb::post, "/v1/edge/events",
+        [this](http::Request& request) {
+          auto body = json::parse_object(request.body, limits::request_body_bytes_max_json);
+          auto events =
+              body ? json::get_array(*body, "events", "events", 10'000) : error(body.error());
+          if (!events) return http::problem_from_status(events.error());
+          size_t n = (*events)->size();
+          {
+            std::lock_guard lock(mutex_);
+            pushes_.push_back(n);
+          }
+          return http::json_response(200, "{\"received\":" + std::to_string(n) +
+                                              ",\"new\":" + std::to_string(n) + ",\"refused\":0}");
+        },
+        options);
     http::ServerOptions server_options;
     server_options.port = 0;
     server_options.io_threads = 1;
@@ -74,17 +79,19 @@ class PushTest : public ::testing::Test {
     server_thread_ = std::thread([this] { server_->run(/*handle_signals=*/false); });
     std::string enrollment = "{\"origin\":\"http://127.0.0.1:" + std::to_string(server_->port()) +
                              "\",\"edge_id\":1,\"secret\":\"s\"}";
-    ASSERT_TRUE(write_file_atomic(config_.enrollment_file(), enrollment, 0600, Overwrite::yes).ok());
+    ASSERT_TRUE(
+        write_file_atomic(config_.enrollment_file(), enrollment, 0600, Overwrite::yes).ok());
   }
 
   // `count` events of about 200 bytes, like download events.
   void queue_events(store::Outbox& outbox, int count) {
     for (int i = 0; i < count; ++i) {
       std::string id = "edge-" + std::to_string(i);
-      std::string body = "{\"id\":\"" + id +
-                         "\",\"kind\":\"download.completed\",\"drop\":\"summer-tape\",\"account\":\"buyer-" +
-                         std::to_string(i % 64) + "\",\"at\":\"2026-11-21T07:00:00Z\",\"detail\":{\"path\":" +
-                         "\"side-a/01-a-rather-long-track-name.flac\",\"bytes\":4194304}}";
+      std::string body =
+          "{\"id\":\"" + id +
+          "\",\"kind\":\"download.completed\",\"drop\":\"summer-tape\",\"account\":\"buyer-" +
+          std::to_string(i % 64) + "\",\"at\":\"2026-11-21T07:00:00Z\",\"detail\":{\"path\":" +
+          "\"side-a/01-a-rather-long-track-name.flac\",\"bytes\":4194304}}";
       ASSERT_TRUE(outbox.append(id, body).ok());
     }
   }
@@ -101,7 +108,8 @@ class PushTest : public ::testing::Test {
     outbox_ = std::move(*opened);
     catalog_ = std::make_unique<Catalog>(config_);
     vault_ = std::make_unique<Vault>(config_.blobs_dir());
-    syncer_ = std::make_unique<Syncer>(config_, *catalog_, *vault_, *outbox_, metrics_, system_clock());
+    syncer_ =
+        std::make_unique<Syncer>(config_, *catalog_, *vault_, *outbox_, metrics_, system_clock());
   }
 
   // Queues `events` and pushes; every event must be acknowledged.

@@ -3,8 +3,6 @@
 // watcher (inotify), with no use of the blob needed, and the blob dropped
 // when its content no longer matches. What it serves is always the hashed
 // content.
-#include "edge/vault.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -20,6 +18,7 @@
 #include "base/file.h"
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
+#include "edge/vault.h"
 
 namespace dg::edge {
 namespace {
@@ -27,7 +26,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string sha_of(std::string_view bytes) { return hex_encode(crypto::sha256(as_bytes(bytes))); }
+std::string sha_of(std::string_view bytes) {
+  return hex_encode(crypto::sha256(as_bytes(bytes)));
+}
 
 std::string bytes_of_size(size_t size, char seed) {
   std::string out(size, '\0');
@@ -49,7 +50,8 @@ void damage_in_place(const fs::path& path, off_t offset) {
 // Polls `done` for up to 5 s.
 template <typename F>
 bool eventually(F done) {
-  for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;) {
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       std::chrono::steady_clock::now() < deadline;) {
     if (done()) return true;
     std::this_thread::sleep_for(5ms);
   }

@@ -76,8 +76,8 @@ TEST(OpenApi, DocumentMatchesTheRouteTable) {
   Seller seller(**store, system_clock(), SellerOptions{"test:0"});
   ClaimCommitter committer(**store, 16);
   auto owner_secret = core::OwnerSecret::generate();
-  OriginService service({**store, blobs, signer, keyring, seller, committer, metrics, system_clock(), config,
-                         owner_secret});
+  OriginService service({**store, blobs, signer, keyring, seller, committer, metrics,
+                         system_clock(), config, owner_secret});
   EdgeHub edges({**store, blobs, signer, keyring, service, system_clock(), config});
   http::Router router;
   OperatorKeys keys(**store);
@@ -89,8 +89,10 @@ TEST(OpenApi, DocumentMatchesTheRouteTable) {
   auto documented = documented_operations(*yaml);
   auto routed = routed_operations(router);
   ASSERT_GT(routed.size(), 20u);
-  for (const auto& op : routed) EXPECT_TRUE(documented.contains(op)) << op << " is not in openapi.yaml";
-  for (const auto& op : documented) EXPECT_TRUE(routed.contains(op)) << op << " is documented but not routed";
+  for (const auto& op : routed)
+    EXPECT_TRUE(documented.contains(op)) << op << " is not in openapi.yaml";
+  for (const auto& op : documented)
+    EXPECT_TRUE(routed.contains(op)) << op << " is documented but not routed";
   std::filesystem::remove_all(dir);
 }
 

@@ -158,7 +158,8 @@ TEST_P(StoreConformance, ApiKeysAreListedBoundedAndDeleted) {
   ASSERT_OK(store_->delete_api_key("aa"));
   EXPECT_CODE(store_->delete_api_key("aa"), Code::not_found);
   EXPECT_FALSE(store_->api_key_exists("aa").value_or(true));
-  EXPECT_EQ(store_->list_api_keys(1).value_or(std::vector<std::string>{}), (std::vector<std::string>{"bb"}));
+  EXPECT_EQ(store_->list_api_keys(1).value_or(std::vector<std::string>{}),
+            (std::vector<std::string>{"bb"}));
 }
 
 EdgeRecord enrolment(int n, int64_t at_ms) {
@@ -175,7 +176,8 @@ size_t pending_count(Store& store) {
   auto edges = store.list_edges();
   EXPECT_TRUE(edges.has_value());
   if (!edges) return 0;
-  return std::count_if(edges->begin(), edges->end(), [](const EdgeRecord& e) { return e.state == EdgeState::pending; });
+  return std::count_if(edges->begin(), edges->end(),
+                       [](const EdgeRecord& e) { return e.state == EdgeState::pending; });
 }
 
 // A full pending list makes room by dropping the oldest pending enrolment, so
@@ -275,8 +277,10 @@ TEST_P(StoreConformance, DropsAreListedInPagesBySlug) {
 }
 
 TEST_P(StoreConformance, APageOfDropsIsNeverLongerThanThePageLimit) {
-  for (uint32_t i = 0; i <= limits::drops_page_count_max; ++i) make_drop("drop-" + std::to_string(1000 + i), 1);
-  ASSERT_OK_AND_ASSIGN(std::vector<Drop> page, store_->list_drops("", limits::drops_page_count_max + 50));
+  for (uint32_t i = 0; i <= limits::drops_page_count_max; ++i)
+    make_drop("drop-" + std::to_string(1000 + i), 1);
+  ASSERT_OK_AND_ASSIGN(std::vector<Drop> page,
+                       store_->list_drops("", limits::drops_page_count_max + 50));
   EXPECT_EQ(page.size(), limits::drops_page_count_max);
   ASSERT_OK_AND_ASSIGN(std::vector<Drop> rest, store_->list_drops(page.back().spec.slug, 1000));
   EXPECT_EQ(rest.size(), 1u);

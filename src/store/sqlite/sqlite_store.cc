@@ -11,8 +11,8 @@
 
 #include "base/assert.h"
 #include "store/schema.h"
-#include "store/sqlite/statement.h"
 #include "store/sql_store.h"
+#include "store/sqlite/statement.h"
 
 namespace dg::store {
 namespace {
@@ -79,8 +79,6 @@ std::string to_sqlite_placeholders(std::string_view sql) {
   }
   return out;
 }
-
-
 
 class SqliteConnection final : public sql::Connection {
  public:
