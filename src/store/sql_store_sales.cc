@@ -6,6 +6,7 @@
 
 #include "base/assert.h"
 #include "base/limits.h"
+#include "core/lease.h"
 #include "store/sql_rows.h"
 #include "store/sql_store.h"
 
@@ -135,15 +136,13 @@ Result<Lease> SqlStore::issue_lease(int64_t drop_id, std::string_view seller_id,
     if (!returned) return error(returned.error());
     if (*returned) return **returned;
 
-    if (next_serial > edition_size) {
-      return error(Code::conflict, "drop " + std::to_string(drop_id) + " is sold out");
-    }
-    uint32_t last_serial =
-        std::min<uint64_t>(edition_size, uint64_t{next_serial} + serial_count_max - 1);
+    std::optional<core::SerialRun> fresh =
+        core::fresh_lease_run(next_serial, edition_size, serial_count_max);
+    if (!fresh) return error(Code::conflict, "drop " + std::to_string(drop_id) + " is sold out");
     Result<sql::Rows> moved = c.query("UPDATE drops SET next_serial = $2 WHERE id = $1",
-                                      {drop_id, int64_t{last_serial} + 1});
+                                      {drop_id, int64_t{fresh->last_serial} + 1});
     if (!moved) return error(moved.error());
-    return insert_lease(c, drop_id, seller_id, next_serial, last_serial, now_ms);
+    return insert_lease(c, drop_id, seller_id, fresh->first_serial, fresh->last_serial, now_ms);
   });
 }
 
