@@ -17,6 +17,7 @@
 #include <set>
 
 #include "base/assert.h"
+#include "core/claim.h"
 #include "core/lease.h"
 #include "store/sql_rows.h"
 #include "store/sql_store.h"
@@ -229,7 +230,8 @@ Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* co
           auto limit = limit_of.find({drop_id, account});
           if (limit == limit_of.end())
             return Status(Code::corruption, "an unasked buyer came back");
-          if (count > int64_t{limit->second->per_buyer_limit}) {
+          // `count` includes this claim: the buyer had count - 1 before it.
+          if (!core::within_buyer_limit(count - 1, 0, limit->second->per_buyer_limit)) {
             return not_together(Code::limit_exceeded, "a buyer is at the per-buyer limit");
           }
           if (holds_until_ms > limit->second->at_ms) {

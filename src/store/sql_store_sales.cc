@@ -6,6 +6,7 @@
 
 #include "base/assert.h"
 #include "base/limits.h"
+#include "core/claim.h"
 #include "core/lease.h"
 #include "store/sql_rows.h"
 #include "store/sql_store.h"
@@ -376,7 +377,7 @@ Result<Hold> SqlStore::create_hold(int64_t drop_id, uint32_t serial, std::string
     if (!claim_count) return error(claim_count.error());
     Result<uint32_t> held = account_live_holds(c, drop_id, account, now_ms);
     if (!held) return error(held.error());
-    if (*claim_count + int64_t{*held} >= int64_t{per_buyer_limit}) {
+    if (!core::within_buyer_limit(*claim_count, *held, per_buyer_limit)) {
       return error(Code::limit_exceeded, "the account already has " + std::to_string(*claim_count) +
                                              " claims and " + std::to_string(*held) +
                                              " holds of drop " + std::to_string(drop_id) +
@@ -563,7 +564,8 @@ Status SqlStore::count_buyer_claim(sql::Connection& c, const ClaimInsert& insert
     if (!live) return live.error();
     held = *live;
   }
-  if (count + int64_t{held} > int64_t{insert.per_buyer_limit}) {
+  // `count` includes this claim: the buyer had count - 1 before it.
+  if (!core::within_buyer_limit(count - 1, held, insert.per_buyer_limit)) {
     return Status(Code::limit_exceeded,
                   "the account already has " + std::to_string(count - 1) + " claims and " +
                       std::to_string(held) + " holds of drop " + std::to_string(insert.drop_id) +
