@@ -326,10 +326,12 @@ TEST_F(CommitterTest, StopWritesWhatIsQueuedThenRefuses) {
   std::thread stopper([&] { committer_->stop(); });
   ASSERT_TRUE(eventually([&] { return committer_->state().stopping; }));
 
-  auto late = committer_->commit(claim(4), committer_->announce());
-  ASSERT_FALSE(late.has_value());
-  EXPECT_EQ(late.error().code(), Code::unavailable);
-  EXPECT_EQ(late.error().message(), "shutting down");
+  // Refused at once, while the batch before it is still held at the store.
+  auto late = commit_async(4);
+  ASSERT_TRUE(answered(late));
+  ASSERT_FALSE(late.get().has_value());
+  EXPECT_EQ(late.get().error().code(), Code::unavailable);
+  EXPECT_EQ(late.get().error().message(), "shutting down");
 
   gate_->open();
   bool written = answered(second) && answered(third);
