@@ -8,23 +8,18 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string_view>
 
 #include "base/status.h"
 #include "core/drop.h"
+#include "core/manifest.h"
 #include "core/rights.h"
 
 namespace dg::core {
 
-// A drop's sale window [opens_at_ms, closes_at_ms), Unix ms.
-struct SaleWindow {
-  int64_t opens_at_ms = 0;
-  std::optional<int64_t> closes_at_ms;  // none: open-ended
-};
-
-// Whether a drop in stored state `stored`, with `window`, and a signed
-// manifest when `published`, sells at `now_ms`. In this order:
+// Whether a drop in stored state `stored`, with the sale window
+// [opens_at, closes_at) and a signed manifest when `published`, sells at
+// `now_ms`. In this order:
 // - draft: window-not-open; scheduled before opens_at: window-not-open;
 //   paused: drop-paused (Retry-After 30 s); closed: window-closed;
 // - at or after closes_at: window-closed;
