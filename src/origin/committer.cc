@@ -7,19 +7,38 @@ namespace dg::origin {
 ClaimCommitter::ClaimCommitter(store::Store& store, uint32_t batch_claims_max,
                                metrics::Histogram* batch_sizes,
                                std::chrono::microseconds linger_max)
-    : store_(store),
+    : ClaimCommitter(
+          [&store](const std::vector<store::ClaimInsert>& inserts) {
+            return store.record_claims(inserts);
+          },
+          batch_claims_max, batch_sizes, linger_max) {}
+
+ClaimCommitter::ClaimCommitter(WriteBatch write_batch, uint32_t batch_claims_max,
+                               metrics::Histogram* batch_sizes,
+                               std::chrono::microseconds linger_max)
+    : write_batch_(std::move(write_batch)),
       batch_claims_max_(std::max<uint32_t>(1, batch_claims_max)),
       batch_sizes_(batch_sizes),
       linger_max_(linger_max),
       thread_([this] { run(); }) {}
 
 ClaimCommitter::~ClaimCommitter() {
+  stop();
+}
+
+void ClaimCommitter::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  std::lock_guard join_lock(join_mutex_);
+  if (thread_.joinable()) thread_.join();
+}
+
+ClaimCommitter::State ClaimCommitter::state() const {
+  std::lock_guard lock(mutex_);
+  return State{queue_.size(), announced_, lingering_, stopping_};
 }
 
 ClaimCommitter::Announcement ClaimCommitter::announce() {
@@ -57,9 +76,12 @@ std::vector<ClaimCommitter::Pending> ClaimCommitter::next_batch(
   wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
   // Announced claims are being signed: wait for them, within linger_max_.
   auto deadline = std::chrono::steady_clock::now() + linger_max_;
-  wake_.wait_until(lock, deadline, [&] {
-    return stopping_ || announced_ == 0 || queue_.size() >= batch_claims_max_;
-  });
+  auto ready = [&] { return stopping_ || announced_ == 0 || queue_.size() >= batch_claims_max_; };
+  if (!ready()) {
+    lingering_ = true;
+    wake_.wait_until(lock, deadline, ready);
+    lingering_ = false;
+  }
   std::vector<Pending> batch;
   while (!queue_.empty() && batch.size() < batch_claims_max_) {
     batch.push_back(std::move(queue_.front()));
@@ -79,7 +101,7 @@ void ClaimCommitter::run() {
     std::vector<store::ClaimInsert> inserts;
     inserts.reserve(batch.size());
     for (auto& p : batch) inserts.push_back(std::move(p.insert));
-    auto results = store_.record_claims(inserts);
+    auto results = write_batch_(inserts);
     batches_.fetch_add(1);
     if (batch_sizes_) batch_sizes_->observe(static_cast<double>(batch.size()));
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(std::move(results[i]));

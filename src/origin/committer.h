@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -30,11 +31,19 @@ class ClaimCommitter {
   // A batch waits at most this long for announced claims.
   static constexpr std::chrono::microseconds kLingerMax{1'000};
 
+  // Writes one batch and answers each claim of it, in order: the store's
+  // record_claims (or, in tests, a stand-in that can hold a batch back).
+  using WriteBatch = std::function<std::vector<Result<store::Claim>>(
+      const std::vector<store::ClaimInsert>& inserts)>;
+
   // `batch_sizes`, when given, observes the number of claims in each batch.
   ClaimCommitter(store::Store& store, uint32_t batch_claims_max,
                  metrics::Histogram* batch_sizes = nullptr,
                  std::chrono::microseconds linger_max = kLingerMax);
-  ~ClaimCommitter();  // commits what is queued, then stops
+  ClaimCommitter(WriteBatch write_batch, uint32_t batch_claims_max,
+                 metrics::Histogram* batch_sizes = nullptr,
+                 std::chrono::microseconds linger_max = kLingerMax);
+  ~ClaimCommitter();  // stop()
   ClaimCommitter(const ClaimCommitter&) = delete;
   ClaimCommitter& operator=(const ClaimCommitter&) = delete;
 
@@ -61,8 +70,21 @@ class ClaimCommitter {
   // announcement.
   Result<store::Claim> commit(store::ClaimInsert insert, Announcement announcement);
 
+  // Refuses claims from now on (commit() answers unavailable), writes what
+  // is queued, and returns once it is written. Calling it again does nothing.
+  void stop();
+
   // Batches written so far, and claims in them (metrics).
   uint64_t batches() const { return batches_.load(); }
+
+  // What the committer is doing now (tests wait for these; metrics).
+  struct State {
+    size_t queued = 0;       // handed to commit(), not yet taken into a batch
+    uint32_t announced = 0;  // announced, not yet handed to commit() or withdrawn
+    bool lingering = false;  // a batch is waiting for announced claims
+    bool stopping = false;   // stop() was called: commit() refuses
+  };
+  State state() const;
 
  private:
   struct Pending {
@@ -74,16 +96,18 @@ class ClaimCommitter {
   // Takes the next batch from the queue, waiting for announced claims first.
   std::vector<Pending> next_batch(std::unique_lock<std::mutex>& lock);
 
-  store::Store& store_;
+  const WriteBatch write_batch_;
   const uint32_t batch_claims_max_;
   metrics::Histogram* const batch_sizes_;
   const std::chrono::microseconds linger_max_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;
   uint32_t announced_ = 0;  // announced, not yet queued or withdrawn
+  bool lingering_ = false;
   bool stopping_ = false;
   std::atomic<uint64_t> batches_{0};
+  std::mutex join_mutex_;  // one stop() joins the thread
   std::thread thread_;
 };
 

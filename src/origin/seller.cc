@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/log.h"
+#include "core/lease.h"
 #include "crypto/keys.h"
 
 namespace dg::origin {
@@ -35,9 +36,10 @@ Status Seller::start() {
 }
 
 uint32_t Seller::lease_size(int64_t drop_id) {
+  // Without a count (the store failed), one serial: the lease after it sizes again.
   auto unleased = store_.unleased_count(drop_id);
-  uint32_t share = unleased ? *unleased / std::max<uint32_t>(1, options_.lease_share_divisor) : 1;
-  return std::clamp<uint32_t>(share, 1, std::max<uint32_t>(1, options_.lease_serials_max));
+  return core::lease_size(unleased ? *unleased : 0, options_.lease_share_divisor,
+                          options_.lease_serials_max);
 }
 
 Result<uint32_t> Seller::take(int64_t drop_id) {

@@ -229,11 +229,7 @@ Result<Drop> SqlStore::update_drop(std::string_view slug, const DropSpec& spec, 
   return transact(Tx::write, [&](sql::Connection& c) -> Result<Drop> {
     Result<Drop> drop = lock_drop_by_slug(c, slug);
     if (!drop) return drop;
-    if (drop->state != DropState::draft && drop->state != DropState::scheduled) {
-      return error(Code::conflict, "drop \"" + spec.slug + "\" is " +
-                                       std::string(drop_state_name(drop->state)) +
-                                       "; only draft or scheduled drops can be edited");
-    }
+    DG_RETURN_IF_ERROR_RESULT(core::check_spec_editable(spec.slug, drop->state));
     // Serials up to the larger of the lease high-water mark and the highest
     // claim exist in the world (in leases, holds, certificates): keep them.
     Result<int64_t> floor = first_int(
@@ -289,13 +285,7 @@ Result<Drop> SqlStore::set_drop_state(std::string_view slug, std::vector<DropSta
     Result<Drop> drop = lock_drop_by_slug(c, slug);
     if (!drop) return drop;
     if (std::find(from.begin(), from.end(), drop->state) == from.end()) {
-      std::string expected;
-      for (DropState state : from) {
-        expected += (expected.empty() ? "" : ", ") + std::string(drop_state_name(state));
-      }
-      return error(Code::conflict, "drop \"" + std::string(slug) + "\" is " +
-                                       std::string(drop_state_name(drop->state)) + ", not " +
-                                       (expected.empty() ? "-" : expected));
+      return error(core::transition_refused(slug, drop->state, from));
     }
     Result<sql::Rows> rows =
         c.query("UPDATE drops SET state = $2, updated_at_ms = $3 WHERE id = $1 RETURNING " +

@@ -17,6 +17,8 @@
 #include <set>
 
 #include "base/assert.h"
+#include "core/claim.h"
+#include "core/lease.h"
 #include "store/sql_rows.h"
 #include "store/sql_store.h"
 
@@ -119,21 +121,17 @@ Status check_leases_cover_together(sql::Connection& c, std::string_view for_shar
           std::string(for_share),
       {seller_id, drop_id, lowest_start, int64_t{span.last}, int64_t{span.first}});
   if (!rows) return rows.error();
-  std::vector<std::pair<uint32_t, uint32_t>> leases;  // first, last; sorted by first
+  std::vector<core::SerialRun> leases;  // sorted by first serial
   for (size_t row = 0; row < rows->size(); ++row) {
     sql::RowReader reader(*rows, row);
     uint32_t first = reader.uint32();
     uint32_t last = reader.uint32();
     if (!reader.status().ok()) return reader.status();
-    leases.emplace_back(first, last);
+    leases.push_back({first, last});
   }
   for (const ClaimInsert* insert : batch) {
     if (insert->seller_id != seller_id || insert->drop_id != drop_id) continue;
-    // The lease starting last at or before the serial is the only candidate.
-    auto after = std::upper_bound(
-        leases.begin(), leases.end(), insert->serial,
-        [](uint32_t serial, const std::pair<uint32_t, uint32_t>& l) { return serial < l.first; });
-    if (after == leases.begin() || std::prev(after)->second < insert->serial) {
+    if (core::lease_covering(leases, insert->serial) == nullptr) {
       return not_together(Code::conflict, "a serial is not in a lease of its seller");
     }
   }
@@ -232,7 +230,8 @@ Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* co
           auto limit = limit_of.find({drop_id, account});
           if (limit == limit_of.end())
             return Status(Code::corruption, "an unasked buyer came back");
-          if (count > int64_t{limit->second->per_buyer_limit}) {
+          // `count` includes this claim: the buyer had count - 1 before it.
+          if (!core::within_buyer_limit(count - 1, 0, limit->second->per_buyer_limit)) {
             return not_together(Code::limit_exceeded, "a buyer is at the per-buyer limit");
           }
           if (holds_until_ms > limit->second->at_ms) {

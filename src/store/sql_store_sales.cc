@@ -6,6 +6,8 @@
 
 #include "base/assert.h"
 #include "base/limits.h"
+#include "core/claim.h"
+#include "core/lease.h"
 #include "store/sql_rows.h"
 #include "store/sql_store.h"
 
@@ -135,15 +137,13 @@ Result<Lease> SqlStore::issue_lease(int64_t drop_id, std::string_view seller_id,
     if (!returned) return error(returned.error());
     if (*returned) return **returned;
 
-    if (next_serial > edition_size) {
-      return error(Code::conflict, "drop " + std::to_string(drop_id) + " is sold out");
-    }
-    uint32_t last_serial =
-        std::min<uint64_t>(edition_size, uint64_t{next_serial} + serial_count_max - 1);
+    std::optional<core::SerialRun> fresh =
+        core::fresh_lease_run(next_serial, edition_size, serial_count_max);
+    if (!fresh) return error(Code::conflict, "drop " + std::to_string(drop_id) + " is sold out");
     Result<sql::Rows> moved = c.query("UPDATE drops SET next_serial = $2 WHERE id = $1",
-                                      {drop_id, int64_t{last_serial} + 1});
+                                      {drop_id, int64_t{fresh->last_serial} + 1});
     if (!moved) return error(moved.error());
-    return insert_lease(c, drop_id, seller_id, next_serial, last_serial, now_ms);
+    return insert_lease(c, drop_id, seller_id, fresh->first_serial, fresh->last_serial, now_ms);
   });
 }
 
@@ -377,7 +377,7 @@ Result<Hold> SqlStore::create_hold(int64_t drop_id, uint32_t serial, std::string
     if (!claim_count) return error(claim_count.error());
     Result<uint32_t> held = account_live_holds(c, drop_id, account, now_ms);
     if (!held) return error(held.error());
-    if (*claim_count + int64_t{*held} >= int64_t{per_buyer_limit}) {
+    if (!core::within_buyer_limit(*claim_count, *held, per_buyer_limit)) {
       return error(Code::limit_exceeded, "the account already has " + std::to_string(*claim_count) +
                                              " claims and " + std::to_string(*held) +
                                              " holds of drop " + std::to_string(drop_id) +
@@ -564,7 +564,8 @@ Status SqlStore::count_buyer_claim(sql::Connection& c, const ClaimInsert& insert
     if (!live) return live.error();
     held = *live;
   }
-  if (count + int64_t{held} > int64_t{insert.per_buyer_limit}) {
+  // `count` includes this claim: the buyer had count - 1 before it.
+  if (!core::within_buyer_limit(count - 1, held, insert.per_buyer_limit)) {
     return Status(Code::limit_exceeded,
                   "the account already has " + std::to_string(count - 1) + " claims and " +
                       std::to_string(held) + " holds of drop " + std::to_string(insert.drop_id) +

@@ -6,14 +6,7 @@
 namespace dg::store {
 namespace {
 
-// Frozen: these names are stored in the database.
-constexpr std::array<std::pair<DropState, std::string_view>, 5> kDropStates = {{
-    {DropState::draft, "draft"},
-    {DropState::scheduled, "scheduled"},
-    {DropState::live, "live"},
-    {DropState::paused, "paused"},
-    {DropState::closed, "closed"},
-}};
+// Frozen: these names are stored in the database (drop states: core/drop.cc).
 constexpr std::array<std::pair<SellerKind, std::string_view>, 2> kSellerKinds = {{
     {SellerKind::origin, "origin"},
     {SellerKind::edge, "edge"},
@@ -45,13 +38,6 @@ std::optional<E> parse_name(const std::array<std::pair<E, std::string_view>, N>&
 }
 
 }  // namespace
-
-std::string_view drop_state_name(DropState state) {
-  return name_of(kDropStates, state);
-}
-std::optional<DropState> parse_drop_state(std::string_view name) {
-  return parse_name(kDropStates, name);
-}
 
 std::string_view seller_kind_name(SellerKind kind) {
   return name_of(kSellerKinds, kind);

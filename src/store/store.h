@@ -24,6 +24,7 @@
 
 #include "base/limits.h"
 #include "base/status.h"
+#include "core/drop.h"
 #include "core/rights.h"
 
 namespace dg::store {
@@ -46,10 +47,10 @@ inline constexpr int64_t lock_wait_ms_max = 10'000;
 // Far above what an action takes, including its waits for locks and connections.
 inline constexpr int64_t idempotency_in_flight_ms_max = 60'000;
 
-// Frozen: stored as text.
-enum class DropState { draft, scheduled, live, paused, closed };
-std::string_view drop_state_name(DropState state);
-std::optional<DropState> parse_drop_state(std::string_view name);
+// The drop state machine lives in core/drop.h; stored as its frozen text names.
+using core::drop_state_name;
+using core::DropState;
+using core::parse_drop_state;
 
 struct DropSpec {
   std::string slug;

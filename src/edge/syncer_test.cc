@@ -3,6 +3,8 @@
 // takes, and an origin that holds every push to the anonymous body limit
 // (one from before a grant earned more) gets them 50 at a time, all of them,
 // once each.
+#include "edge/syncer.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -16,7 +18,6 @@
 #include "base/metrics.h"
 #include "crypto/keys.h"
 #include "edge/catalog.h"
-#include "edge/syncer.h"
 #include "edge/vault.h"
 #include "http/http.h"
 #include "store/outbox.h"

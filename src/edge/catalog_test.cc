@@ -5,6 +5,8 @@
 // by the injected clock. These tests write the on-disk state directly — as a
 // stale backup, a meddling operator or a damaged disk would leave it — and
 // check what a fresh Catalog carries.
+#include "edge/catalog.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -17,7 +19,6 @@
 #include "core/token.h"
 #include "crypto/keyring.h"
 #include "crypto/keys.h"
-#include "edge/catalog.h"
 
 namespace dg::edge {
 namespace {

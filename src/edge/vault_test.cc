@@ -3,6 +3,8 @@
 // watcher (inotify), with no use of the blob needed, and the blob dropped
 // when its content no longer matches. What it serves is always the hashed
 // content.
+#include "edge/vault.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -18,7 +20,6 @@
 #include "base/file.h"
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
-#include "edge/vault.h"
 
 namespace dg::edge {
 namespace {

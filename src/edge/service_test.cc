@@ -3,6 +3,8 @@
 // cache (a token verified once still expires on time). The handlers are called
 // directly with parsed requests, over a real Catalog, Vault and Outbox in a
 // temporary folder.
+#include "edge/service.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -19,7 +21,6 @@
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
 #include "edge/catalog.h"
-#include "edge/service.h"
 #include "edge/vault.h"
 #include "edge/zip.h"
 #include "store/outbox.h"
