@@ -14,8 +14,11 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   minisign postgresql jq prometheus unzip
   nginx wrk curl openssl
+  clang-format universal-ctags
 )
-# nginx and wrk are for the benchmarks, which the test run checks in their quick
+# clang-format and universal-ctags hold the layout rules (scripts/check_format.sh,
+# scripts/check_layout.sh). nginx and wrk are for the benchmarks, which the test
+# run checks in their quick
 # mode (BENCH_QUICK=1 bench/run.sh); the benchmark starts its own nginx.
 
 missing=()

@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
+# Rules a compiler does not hold, checked first: they take seconds.
+echo "== layout: formatting, module includes, file and function sizes"
+scripts/check_format.sh
+scripts/check_layout.sh
+
 jobs=$(nproc)
 scripts/build.sh release
 echo "== release: all tests"

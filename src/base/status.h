@@ -82,8 +82,16 @@ class [[nodiscard]] Status {
   uint32_t retry_after_s_ = 0;
 };
 
+// A value or the Status saying why there is none. [[nodiscard]]: a Result
+// dropped unread is a failure ignored (g++ 12's std::expected is not marked
+// so itself). Where a failure may really be ignored, say why at the call:
+// `std::ignore = f(); // why`.
 template <typename T>
-using Result = std::expected<T, Status>;
+class [[nodiscard]] Result : public std::expected<T, Status> {
+ public:
+  using std::expected<T, Status>::expected;
+  Result(std::expected<T, Status> other) : std::expected<T, Status>(std::move(other)) {}
+};
 
 // `return dg::error(Code::not_found, "no such drop");` in a function returning Result<T>.
 inline std::unexpected<Status> error(Code code, std::string message) {
