@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/limits.h"
+#include "base/problem_types.h"
 #include "base/time.h"
 #include "core/media_type.h"
 #include "core/validate.h"
@@ -25,13 +26,9 @@ using http::Verb;
 constexpr std::string_view kOperatorScope = "operator";
 
 template <typename T>
-Response render(const Outcome<T>& outcome, unsigned status, auto&& to_body) {
-  if (!outcome) return problem_from_refusal(outcome.error());
+Response render(const Result<T>& outcome, unsigned status, auto&& to_body) {
+  if (!outcome) return http::problem_from_status(outcome.error());
   return http::json_response(status, to_body(*outcome));
-}
-
-Response invalid(const Status& status) {
-  return problem_from_refusal(refusal_from_status(status));
 }
 
 // The request's Idempotency-Key and fingerprint. A key longer than the limit
@@ -61,20 +58,21 @@ Result<Idempotency> idempotency_of(const Request& request) {
 Response idempotent(OriginService& service, const Request& request,
                     const std::function<Response()>& run) {
   Result<Idempotency> idem = idempotency_of(request);
-  if (!idem) return invalid(idem.error());
+  if (!idem) return http::problem_from_status(idem.error());
   if (idem->key.empty()) return run();
   std::string owner = crypto::random_id();
   if (auto answered = service.reserve_idempotency(*idem, owner)) {
-    if (!*answered) return problem_from_refusal(answered->error());
+    if (!*answered) return http::problem_from_status(answered->error());
     return http::json_response((*answered)->status, (*answered)->body);
   }
   Response response = run();
   const auto* body = std::get_if<std::string>(&response.body);
   if (!service.settle_idempotency(*idem, owner, response.status, body).ok() &&
       response.status / 100 == 2) {
-    return http::problem(500, "internal", "Internal error",
-                         "the action was done, but its answer could not be stored for "
-                         "Idempotency-Key replays");
+    return http::problem_from_status(
+        Status(problem::internal,
+               "the action was done, but its answer could not be stored for "
+               "Idempotency-Key replays"));
   }
   return response;
 }
@@ -84,13 +82,13 @@ Response idempotent(OriginService& service, const Request& request,
 // then defers to the stored answer (or 422), exactly as if the key had been
 // looked up first.
 Response answer_or_replay(OriginService& service, const Idempotency& idem,
-                          const Outcome<ClaimOutcome>& outcome) {
+                          const Result<ClaimOutcome>& outcome) {
   if (outcome) return http::json_response(outcome->status, outcome->body_json);
   if (auto replayed = service.replay(idem)) {
-    if (!*replayed) return problem_from_refusal(replayed->error());
+    if (!*replayed) return http::problem_from_status(replayed->error());
     return http::json_response((*replayed)->status, (*replayed)->body);
   }
-  return problem_from_refusal(outcome.error());
+  return http::problem_from_status(outcome.error());
 }
 
 Result<int64_t> time_field(const boost::json::object& o, std::string_view key, int64_t fallback) {
@@ -216,16 +214,16 @@ Response list_drops(OriginService& service, const Request& request) {
   if (auto text = request.query_value("limit")) {
     auto value = parse_u32(*text);
     if (!value || *value < 1 || *value > limits::drops_page_count_max) {
-      return http::problem(
-          400, "invalid-request", "Invalid request",
-          "limit must be a whole number from 1 to " + std::to_string(limits::drops_page_count_max));
+      return http::problem_from_status(
+          Status(problem::invalid_request, "limit must be a whole number from 1 to " +
+                                               std::to_string(limits::drops_page_count_max)));
     }
     count_max = *value;
   }
   std::string_view after = request.query_value("after").value_or("");
   if (!after.empty()) {
     if (Status status = core::validate_slug(after); !status.ok())
-      return invalid(status.with_context("after"));
+      return http::problem_from_status(status.with_context("after"));
   }
   return render(service.list_drops_json(after, count_max), 200,
                 [](const std::string& b) { return b; });
@@ -240,14 +238,6 @@ std::string_view bearer_token(const Request& request) {
 }
 
 }  // namespace
-
-Response problem_from_refusal(const Refusal& refusal) {
-  Response response = http::problem(refusal.status, refusal.type, refusal.title, refusal.detail);
-  if (refusal.retry_after_s > 0) {
-    response.headers.set(http::Field::retry_after, std::to_string(refusal.retry_after_s));
-  }
-  return response;
-}
 
 void add_routes(http::Router& router, OriginService& service, store::Store& store,
                 metrics::Registry& metrics, const OperatorKeys& keys, std::string metrics_token) {
@@ -276,7 +266,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       [st](Request&) {
         auto version = st->schema_version();
         if (!version)
-          return http::problem(503, "not-ready", "Not ready", version.error().message());
+          return http::problem_from_status(Status(problem::not_ready, version.error().message()));
         return http::json_response(
             200, R"({"status":"ready","schema_version":)" + std::to_string(*version) + "}");
       },
@@ -303,7 +293,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
           store::DropSpec defaults;
           defaults.rights.license = "all-rights-reserved";
           auto spec = parse_drop_spec(r.body, defaults, system_clock().now_ms());
-          if (!spec) return invalid(spec.error());
+          if (!spec) return http::problem_from_status(spec.error());
           return render(s->create_drop(*spec), 201, drop_summary);
         });
       },
@@ -312,12 +302,12 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       Verb::patch, "/v1/drops/{slug}",
       [s](Request& r) {
         auto current = s->current_spec(r.param("slug"));
-        if (!current) return problem_from_refusal(current.error());
+        if (!current) return http::problem_from_status(current.error());
         auto spec = parse_drop_spec(r.body, *current, system_clock().now_ms());
-        if (!spec) return invalid(spec.error());
+        if (!spec) return http::problem_from_status(spec.error());
         if (spec->slug != r.param("slug")) {
-          return http::problem(400, "invalid-request", "Invalid request",
-                               "a drop's slug cannot change");
+          return http::problem_from_status(
+              Status(problem::invalid_request, "a drop's slug cannot change"));
         }
         return render(s->update_drop(r.param("slug"), *spec), 200, drop_summary);
       },
@@ -335,7 +325,8 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   router.add(
       Verb::put, "/v1/drops/{slug}/assets/{path*}",
       [s](Request& r) {
-        if (!r.spooled) return http::problem(400, "invalid-request", "Invalid request", "no body");
+        if (!r.spooled)
+          return http::problem_from_status(Status(problem::invalid_request, "no body"));
         // From the file name, never the request's Content-Type: a careless client
         // sends form-urlencoded or octet-stream, and buyers would get that type.
         std::string type = core::guess_media_type(r.param("path"));
@@ -360,7 +351,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       [s](Request& r) {
         return idempotent(*s, r, [&] {
           auto published = s->publish(r.param("slug"));
-          if (!published) return problem_from_refusal(published.error());
+          if (!published) return http::problem_from_status(published.error());
           const store::ManifestRecord& m = published->manifest;
           // 201 when a new version was signed; 200 when nothing changed.
           return http::json_response(
@@ -400,7 +391,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       Verb::get, "/v1/drops/{slug}/manifest.json",
       [s](Request& r) {
         auto m = s->current_manifest(r.param("slug"));
-        if (!m) return problem_from_refusal(m.error());
+        if (!m) return http::problem_from_status(m.error());
         auto response = http::json_response(200, m->json);
         response.headers.set(http::Field::etag, "\"" + m->sha256 + "\"");
         return response;
@@ -410,7 +401,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       Verb::get, "/v1/drops/{slug}/manifest.json.minisig",
       [s](Request& r) {
         auto m = s->current_manifest(r.param("slug"));
-        if (!m) return problem_from_refusal(m.error());
+        if (!m) return http::problem_from_status(m.error());
         return http::text_response(200, m->minisig, "text/plain; charset=utf-8");
       },
       pub("manifest.signature"));
@@ -421,7 +412,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       [s](Request& r) {
         return idempotent(*s, r, [&] {
           auto request = parse_claim_request(r.body);
-          if (!request) return invalid(request.error());
+          if (!request) return http::problem_from_status(request.error());
           return render(s->hold(r.param("slug"), *request, r.remote_address), 201,
                         [](const HoldOutcome& h) { return h.body_json; });
         });
@@ -431,18 +422,18 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       Verb::post, "/v1/holds/{id}/confirm",
       [s](Request& r) {
         auto id = parse_u32(r.param("id"));
-        if (!id) return http::problem(404, "not-found", "Not found", "no such hold");
+        if (!id) return http::problem_from_status(Status(problem::not_found, "no such hold"));
         std::string payment_ref;
         if (!r.body.empty()) {
           auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
-          if (!body) return invalid(body.error());
+          if (!body) return http::problem_from_status(body.error());
           auto ref = json::get_optional_string(*body, "payment_ref", "confirm",
                                                limits::identifier_bytes_max);
-          if (!ref) return invalid(ref.error());
+          if (!ref) return http::problem_from_status(ref.error());
           payment_ref = ref->value_or("");
         }
         auto idem = idempotency_of(r);
-        if (!idem) return invalid(idem.error());
+        if (!idem) return http::problem_from_status(idem.error());
         // A confirm stores its key's answer with the claim, as a claim does: a
         // retried confirm finds its hold gone and defers to that answer.
         return answer_or_replay(*s, *idem, s->confirm_hold(*id, payment_ref, *idem));
@@ -458,12 +449,11 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       Verb::post, "/v1/drops/{slug}/claims",
       [s](Request& r) {
         Result<Idempotency> parsed_idem = idempotency_of(r);
-        if (!parsed_idem) return invalid(parsed_idem.error());
+        if (!parsed_idem) return http::problem_from_status(parsed_idem.error());
         const Idempotency& idem = *parsed_idem;
         auto request = parse_claim_request(r.body);
-        return answer_or_replay(*s, idem,
-                                request ? s->claim(r.param("slug"), *request, idem)
-                                        : std::unexpected(refusal_from_status(request.error())));
+        return answer_or_replay(
+            *s, idem, request ? s->claim(r.param("slug"), *request, idem) : error(request.error()));
       },
       op("claims.create"));
 
@@ -474,7 +464,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
         std::string_view token = bearer_token(r);
         if (token.empty()) token = r.query_value("token").value_or("");
         auto delivery = s->resolve_download(r.param("slug"), r.param("path"), token);
-        if (!delivery) return problem_from_refusal(delivery.error());
+        if (!delivery) return http::problem_from_status(delivery.error());
         Response response = http::file_response(r, delivery->blob_path, delivery->asset.size_bytes,
                                                 delivery->asset.sha256, delivery->asset.media_type);
         if (const auto* body = std::get_if<http::FileBody>(&response.body);
@@ -497,7 +487,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       [s](Request& r) {
         auto serial = parse_u32(r.param("serial"));
         if (!serial)
-          return http::problem(404, "not-found", "Not found", "serials are whole numbers");
+          return http::problem_from_status(Status(problem::not_found, "serials are whole numbers"));
         return render(s->certificate_json(r.param("slug"), *serial), 200,
                       [](const std::string& b) { return b; });
       },
@@ -508,13 +498,14 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
         return idempotent(*s, r, [&] {
           auto serial = parse_u32(r.param("serial"));
           if (!serial)
-            return http::problem(404, "not-found", "Not found", "serials are whole numbers");
+            return http::problem_from_status(
+                Status(problem::not_found, "serials are whole numbers"));
           std::string reason = "revoked by operator";
           if (!r.body.empty()) {
             auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
-            if (!body) return invalid(body.error());
+            if (!body) return http::problem_from_status(body.error());
             auto text = json::get_optional_string(*body, "reason", "revoke", 200);
-            if (!text) return invalid(text.error());
+            if (!text) return http::problem_from_status(text.error());
             if (*text) reason = **text;
           }
           return render(s->revoke(r.param("slug"), *serial, reason), 200,
@@ -526,7 +517,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       Verb::get, "/v1/revocations.json",
       [s](Request&) {
         auto list = s->revocation_list();
-        if (!list) return problem_from_refusal(list.error());
+        if (!list) return http::problem_from_status(list.error());
         return http::json_response(200, list->json);
       },
       pub("revocations.get"));
@@ -534,7 +525,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       Verb::get, "/v1/revocations.json.minisig",
       [s](Request&) {
         auto list = s->revocation_list();
-        if (!list) return problem_from_refusal(list.error());
+        if (!list) return http::problem_from_status(list.error());
         return http::text_response(200, list->minisig, "text/plain; charset=utf-8");
       },
       pub("revocations.signature"));
