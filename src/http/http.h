@@ -240,7 +240,7 @@ class Router {
 
   // Checks credentials; consulted for every request (an authenticated caller
   // gets the route's body limit, others the anonymous one); routes with
-  // requires_auth refuse a request it rejects (401).
+  // requires_auth turn away a request it rejects (401).
   void set_authenticator(std::function<bool(const Request&)> authenticator);
 
   struct Match {
