@@ -124,6 +124,8 @@ class OriginService {
   Result<store::ManifestRecord> current_manifest(std::string_view slug);
   std::string keyring_json() const;
   const OriginConfig& config() const { return parts_.config; }
+  // The injected clock, for the routes' own times (a drop's default opens_at).
+  const Clock& clock() const { return parts_.clock; }
 
   // --- Holds and claims.
   // The stored answer to an Idempotency-Key: nullopt when the key is unknown;
