@@ -186,6 +186,9 @@ class OriginService {
   Result<ClaimOutcome> finish_claim(const CachedDrop& cached, uint32_t serial,
                                     const ClaimRequest& request, const Idempotency& idempotency,
                                     std::optional<int64_t> hold_id);
+  // The answer to a claim the store did not take (its serial already given back).
+  Result<ClaimOutcome> claim_not_taken(const Status& failure, const store::Drop& drop,
+                                       const Idempotency& idempotency, bool from_hold);
   std::optional<Result<Replay>> answer_from(const store::IdempotencyRecord& record,
                                             const Idempotency& idempotency);
   Result<store::Drop> transition(std::string_view slug, std::vector<store::DropState> from,
