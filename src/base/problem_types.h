@@ -106,8 +106,9 @@ inline constexpr ProblemType metrics_local_only{"metrics-local-only", Code::forb
                                                 "Forbidden"};
 inline constexpr ProblemType metrics_token_required{"metrics-token-required", Code::unauthorized,
                                                     401, "Unauthorized"};
+// Its title is the reason phrase, as the HTTP layer sends it for a file's Range.
 inline constexpr ProblemType range_not_satisfiable{"range-not-satisfiable", Code::invalid_argument,
-                                                   416, "Range not satisfiable"};
+                                                   416, "Range Not Satisfiable"};
 
 // Every type above, for the check against docs/api/problems.md.
 inline constexpr const ProblemType* kAll[] = {
@@ -160,7 +161,13 @@ inline constexpr const ProblemType* kAll[] = {
     &range_not_satisfiable,
 };
 
-// The type sent for a Status that names none: one per code. ok has none.
+// The type sent for a Status that names none: one per code, so this is the
+// one table from a Code to an HTTP status. ok has none (internal).
 const ProblemType& generic_for(Code code);
+
+// The type a failed Status is sent as: the one it names, else its code's generic one.
+inline const ProblemType& type_of(const Status& status) {
+  return status.type() != nullptr ? *status.type() : generic_for(status.code());
+}
 
 }  // namespace dg::problem

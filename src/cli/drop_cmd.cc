@@ -239,7 +239,7 @@ void add_drop_commands(CLI::App& app, int& exit_code) {
       ->delimiter(',')
       ->excludes("--allow-territories");
   cmd->add_option("--expires-in-days", o->expires_in_days,
-                  "Manifest lifetime; verifiers refuse it afterwards (freeze defence)")
+                  "Manifest lifetime; verifiers reject it afterwards (freeze defence)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 3650u));
   cmd->add_option("--threads", o->threads, "Hashing threads (default: one per core)");

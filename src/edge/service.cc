@@ -2,10 +2,10 @@
 
 #include <boost/json.hpp>
 #include <charconv>
-#include <map>
 
 #include "base/encoding.h"
 #include "base/log.h"
+#include "base/problem_types.h"
 #include "base/spare_string.h"
 #include "base/time.h"
 #include "crypto/keys.h"
@@ -18,7 +18,9 @@ namespace {
 using http::Request;
 using http::Response;
 
-std::string refusal_reason(const Status& status) {
+// Why the verifier turned a token away, as the "reason" member of its
+// token-refused problem and its metric label says it.
+std::string_view token_failure_reason(const Status& status) {
   const std::string& m = status.message();
   if (status.code() == Code::invalid_argument || status.code() == Code::limit_exceeded)
     return "malformed";
@@ -56,8 +58,8 @@ Response serve_zip(const Request& request, const ZipPlan& plan, const std::strin
   if (!range.empty() && (if_range.empty() || if_range == etag)) {
     auto parsed = http::parse_range(range, total);
     if (!parsed) {
-      Response refused = http::problem(416, "range-not-satisfiable", "Range not satisfiable",
-                                       "the archive is " + std::to_string(total) + " bytes");
+      Response refused = http::problem_from_status(Status(
+          problem::range_not_satisfiable, "the archive is " + std::to_string(total) + " bytes"));
       refused.headers.set(http::Field::content_range, "bytes */" + std::to_string(total));
       return refused;
     }
@@ -125,51 +127,61 @@ EdgeService::EdgeService(const EdgeConfig& config, Catalog& catalog, Vault& vaul
 
 namespace {
 
-// A refusal's problem type and title (docs/api/problems.md). Refusals the
-// origin also makes carry the origin's type, so a client reads one
-// vocabulary wherever it downloads; the finer reason stays in the metric
-// label and, for a refused token, in the problem's "reason" member.
-struct ProblemName {
-  std::string_view type;
-  std::string_view title;
+// The metric label of each reason to turn a request away that has a problem
+// type of its own (docs/api/problems.md). Those the origin also has carry the
+// origin's type, so a client reads one vocabulary wherever it downloads; a
+// token that fails verification is token-refused, its finer reason in the
+// label and the problem's "reason" member (token_failure_reason).
+struct ReasonLabel {
+  const ProblemType* type;
+  std::string_view label;
 };
-ProblemName problem_name(std::string_view reason) {
-  static const std::map<std::string_view, ProblemName> kNames = {
-      {"missing", {"token-required", "Download token required"}},
-      {"wrong_drop", {"token-wrong-drop", "Token is for another drop"}},
-      {"wrong_asset", {"token-wrong-asset", "Token does not cover this file"}},
-      {"revoked_certificate", {"certificate-revoked", "Certificate revoked"}},
-      {"stale", {"token-stale", "Download link is for an older version"}},
-      {"version_not_synced", {"version-not-synced", "Version not here yet"}},
-      // Edge-only: the state of this edge, not of the token.
-      {"no_grant", {"edge-no-grant", "Edge not authorised"}},
-      {"not_carried", {"drop-not-carried", "Not carried here"}},
-      {"manifest_expired", {"manifest-expired", "Manifest expired"}},
-      {"blob_unavailable", {"blob-unavailable", "File being fetched again"}},
-  };
-  auto it = kNames.find(reason);
-  // Every other reason is a token that failed verification (refusal_reason).
-  return it != kNames.end() ? it->second : ProblemName{"token-refused", "Download token refused"};
+constexpr ReasonLabel kReasonLabels[] = {
+    {&problem::token_required, "missing"},
+    {&problem::token_wrong_drop, "wrong_drop"},
+    {&problem::token_wrong_asset, "wrong_asset"},
+    {&problem::certificate_revoked, "revoked_certificate"},
+    {&problem::token_stale, "stale"},
+    {&problem::version_not_synced, "version_not_synced"},
+    // Edge-only: the state of this edge, not of the token.
+    {&problem::edge_no_grant, "no_grant"},
+    {&problem::drop_not_carried, "not_carried"},
+    {&problem::manifest_expired, "manifest_expired"},
+    {&problem::blob_unavailable, "blob_unavailable"},
+};
+
+std::string_view reason_label(const ProblemType& type) {
+  for (const ReasonLabel& r : kReasonLabels) {
+    if (r.type == &type) return r.label;
+  }
+  return type.name;
+}
+
+// This edge cannot serve yet (no grant, an expired manifest, a file being
+// fetched again): a retry may pass once it has synced.
+Status unavailable_here(const ProblemType& type, std::string detail) {
+  constexpr uint32_t kRetryAfterS = 10;
+  return Status(type, std::move(detail)).with_retry_after(kRetryAfterS);
 }
 
 }  // namespace
 
-Response EdgeService::refuse(const Refused& r) {
+Response EdgeService::deny(const Status& why) {
+  // No problem type: the verifier's verdict on the token.
+  const bool token_failed = why.type() == nullptr;
+  const std::string_view reason =
+      token_failed ? token_failure_reason(why) : reason_label(*why.type());
   metrics_
       .counter("dropgate_edge_token_refusals_total", "Requests refused, by reason.",
-               {{"reason", r.reason}})
+               {{"reason", std::string(reason)}})
       .inc();
-  const ProblemName name = problem_name(r.reason);
-  std::string extra;
-  if (name.type == "token-refused")
-    extra = R"({"reason":")" + r.reason + R"("})";  // reasons are our own words
-  Response response = http::problem(r.status, name.type, name.title, r.detail, std::move(extra));
-  if (r.status == 503)
-    response.headers.set(http::Field::retry_after, r.reason == "version_not_synced" ? "30" : "10");
-  return response;
+  if (!token_failed) return http::problem_from_status(why);
+  return http::problem_from_status(
+      Status(problem::token_refused, why.message()),
+      R"({"reason":")" + std::string(reason) + R"("})");  // reasons are our own words
 }
 
-std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_cached(
+Result<EdgeService::Verified> EdgeService::verify_cached(
     std::string_view token, const std::shared_ptr<const crypto::Keyring>& keyring, int64_t now_ms) {
   const std::optional<TokenCache::Key> key = cache_.key_of(token);  // none: too long, never cached
   if (key) {
@@ -186,19 +198,19 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
   }
   cache_misses_.inc();
   if (!keyring)
-    return std::unexpected(Refused{503, "no_grant", "this edge has no origin keyring yet"});
+    return error(unavailable_here(problem::edge_no_grant, "this edge has no origin keyring yet"));
   core::VerifyOptions options{now_ms, int64_t{config_.clock_skew_s} * 1000, config_.issuer};
   auto verified = core::verify_download(*keyring, token, options);
   if (!verified) {
-    Refused refused{401, refusal_reason(verified.error()), verified.error().message()};
     // Not yet valid may pass later. Malformed text is not worth remembering:
-    // anyone can send endless different junk, and it is refused before any
+    // anyone can send endless different junk, and it is turned away before any
     // signature check anyway. Everything else fails for as long as the keyring stays.
-    if (key && refused.reason != "not_yet_valid" && refused.reason != "malformed") {
+    const std::string_view reason = token_failure_reason(verified.error());
+    if (key && reason != "not_yet_valid" && reason != "malformed") {
       std::lock_guard lock(cache_mutex_);
-      if (cache_keyring_ == keyring) cache_.put(*key, {nullptr, refused, INT64_MAX});
+      if (cache_keyring_ == keyring) cache_.put(*key, {nullptr, verified.error(), INT64_MAX});
     }
-    return std::unexpected(std::move(refused));
+    return error(verified.error());
   }
   int64_t valid_until_ms = verified->common.expires_at_ms.value_or(now_ms) + options.clock_skew_ms;
   auto shared = std::make_shared<const core::VerifiedDownload>(std::move(*verified));
@@ -210,30 +222,28 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::verify_c
   return shared;
 }
 
-std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authorize(
-    const Request& request, std::string_view slug, const Catalog::Serving& serving,
-    int64_t now_ms) {
+Result<EdgeService::Verified> EdgeService::authorize(const Request& request, std::string_view slug,
+                                                     const Catalog::Serving& serving,
+                                                     int64_t now_ms) {
   const auto& grant = serving.grant;
   if (!grant || (grant->common.expires_at_ms &&
                  now_ms > *grant->common.expires_at_ms + int64_t{config_.clock_skew_s} * 1000)) {
-    return std::unexpected(
-        Refused{503, "no_grant", "this edge holds no valid grant from its origin"});
+    return error(
+        unavailable_here(problem::edge_no_grant, "this edge holds no valid grant from its origin"));
   }
   std::string_view token = bearer(request);
   if (token.empty()) token = request.query_value("token").value_or("");
   if (token.empty())
-    return std::unexpected(Refused{401, "missing", "pass ?token=… or Authorization: Bearer …"});
+    return error(problem::token_required, "pass ?token=… or Authorization: Bearer …");
   auto verified = verify_cached(token, serving.keyring, now_ms);
   if (!verified) return verified;
   const core::VerifiedDownload& download = **verified;
   if (download.fields.drop != slug) {
-    return std::unexpected(
-        Refused{403, "wrong_drop", "this token is for \"" + download.fields.drop + "\""});
+    return error(problem::token_wrong_drop, "this token is for \"" + download.fields.drop + "\"");
   }
   if (!download.fields.cert_id.empty() &&
       serving.revocations->certificate_ids.contains(download.fields.cert_id)) {
-    return std::unexpected(
-        Refused{403, "revoked_certificate", "the certificate behind this token was revoked"});
+    return error(problem::certificate_revoked, "the certificate behind this token was revoked");
   }
   // A download token is permission for one manifest version
   // (docs/formats/tokens.md): an older one is stale, a newer one not here yet.
@@ -241,18 +251,19 @@ std::expected<EdgeService::Verified, EdgeService::Refused> EdgeService::authoriz
     const int64_t token_version = download.fields.manifest_version;
     const int64_t held_version = serving.drop->manifest.version;
     if (token_version < held_version) {
-      return std::unexpected(Refused{401, "stale",
-                                     "this link is for version " + std::to_string(token_version) +
-                                         " of \"" + download.fields.drop + "\" while version " +
-                                         std::to_string(held_version) +
-                                         " is current; ask for a fresh link"});
+      return error(problem::token_stale,
+                   "this link is for version " + std::to_string(token_version) + " of \"" +
+                       download.fields.drop + "\" while version " + std::to_string(held_version) +
+                       " is current; ask for a fresh link");
     }
     if (token_version > held_version) {
-      return std::unexpected(
-          Refused{503, "version_not_synced",
-                  "this link is for version " + std::to_string(token_version) + " of \"" +
-                      download.fields.drop + "\"; this edge holds version " +
-                      std::to_string(held_version) + " and has not synced it yet"});
+      // The next sync brings it (sync_interval_s, 30 s or less by default).
+      constexpr uint32_t kSyncRetryAfterS = 30;
+      return error(Status(problem::version_not_synced,
+                          "this link is for version " + std::to_string(token_version) + " of \"" +
+                              download.fields.drop + "\"; this edge holds version " +
+                              std::to_string(held_version) + " and has not synced it yet")
+                       .with_retry_after(kSyncRetryAfterS));
     }
   }
   return verified;
@@ -263,28 +274,32 @@ Response EdgeService::file(Request& request) {
   Catalog::Serving serving = catalog_.serving(slug);
   const int64_t now_ms = clock_.now_ms();
   auto token = authorize(request, slug, serving, now_ms);
-  if (!token) return refuse(token.error());
+  if (!token) return deny(token.error());
   auto& drop = serving.drop;
-  if (!drop)
-    return refuse({404, "not_carried", "this edge does not carry \"" + std::string(slug) + "\""});
+  if (!drop) {
+    return deny(Status(problem::drop_not_carried,
+                       "this edge does not carry \"" + std::string(slug) + "\""));
+  }
   if (now_ms > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
-    return refuse(
-        {503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
+    return deny(unavailable_here(problem::manifest_expired,
+                                 "this edge's manifest expired; it must sync with the origin"));
   }
   std::string_view path = request.param("path");
-  if (!(*token)->allows(path)) return refuse({403, "wrong_asset", std::string(path)});
+  if (!(*token)->allows(path)) return deny(Status(problem::token_wrong_asset, std::string(path)));
   const auto& assets = drop->manifest.assets;  // sorted by path
   auto found =
       std::lower_bound(assets.begin(), assets.end(), path,
                        [](const core::Asset& a, std::string_view p) { return a.path < p; });
   if (found == assets.end() || found->path != path) {
-    return http::problem(404, "not-found", "Not found",
-                         "this drop has no file \"" + std::string(path) + "\"");
+    return http::problem_from_status(
+        Status(problem::not_found, "this drop has no file \"" + std::string(path) + "\""));
   }
   const core::Asset& asset = *found;
   Vault::Blob blob = vault_.open(asset.sha256, asset.size_bytes);
-  if (!blob)
-    return refuse({503, "blob_unavailable", "this file is being fetched again; retry shortly"});
+  if (!blob) {
+    return deny(unavailable_here(problem::blob_unavailable,
+                                 "this file is being fetched again; retry shortly"));
+  }
   Response response =
       blob.bytes
           ? http::file_response(request, std::move(blob.bytes), asset.sha256, asset.media_type)
@@ -308,19 +323,21 @@ Response EdgeService::archive(Request& request) {
   Catalog::Serving serving = catalog_.serving(slug);
   const int64_t now_ms = clock_.now_ms();
   auto token = authorize(request, slug, serving, now_ms);
-  if (!token) return refuse(token.error());
+  if (!token) return deny(token.error());
   if (!(*token)->allows("*"))
-    return refuse({403, "wrong_asset", "the archive needs a token for every file"});
+    return deny(Status(problem::token_wrong_asset, "the archive needs a token for every file"));
   auto& drop = serving.drop;
-  if (!drop) return refuse({404, "not_carried", "this edge does not carry \"" + slug + "\""});
+  if (!drop)
+    return deny(Status(problem::drop_not_carried, "this edge does not carry \"" + slug + "\""));
   if (now_ms > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
-    return refuse(
-        {503, "manifest_expired", "this edge's manifest expired; it must sync with the origin"});
+    return deny(unavailable_here(problem::manifest_expired,
+                                 "this edge's manifest expired; it must sync with the origin"));
   }
   std::vector<ZipEntry> entries;
   for (const auto& a : drop->manifest.assets) {
     if (!vault_.ready(a.sha256, a.size_bytes)) {
-      return refuse({503, "blob_unavailable", "a file is being fetched again; retry shortly"});
+      return deny(unavailable_here(problem::blob_unavailable,
+                                   "a file is being fetched again; retry shortly"));
     }
     entries.push_back({slug + "/" + a.path, a.size_bytes, drop->crc32_by_sha256.at(a.sha256),
                        vault_.path_of(a.sha256), drop->manifest.issued_at_ms});
@@ -347,7 +364,8 @@ Response EdgeService::archive(Request& request) {
 Response EdgeService::manifest(Request& request) {
   auto drop = catalog_.drop(request.param("slug"));
   if (!drop)
-    return http::problem(404, "not-found", "Not found", "this edge does not carry that drop");
+    return http::problem_from_status(
+        Status(problem::not_found, "this edge does not carry that drop"));
   auto response = http::json_response(200, drop->manifest_json);
   response.headers.set(http::Field::etag, "\"" + drop->manifest_sha256 + "\"");
   return response;

@@ -35,17 +35,19 @@ class EdgeService {
   std::string metrics_text();
 
  private:
-  using Refused = TokenRefusal;  // reason: the metric label
-  // The verified token for this request and drop, or why not. Shared with
-  // the cache, not copied.
+  // The verified token for this request and drop. Shared with the cache, not copied.
   using Verified = std::shared_ptr<const core::VerifiedDownload>;
-  // `serving` is the catalog as of this request, `now_ms` its time.
-  std::expected<Verified, Refused> authorize(const http::Request& request, std::string_view slug,
-                                             const Catalog::Serving& serving, int64_t now_ms);
-  std::expected<Verified, Refused> verify_cached(
-      std::string_view token, const std::shared_ptr<const crypto::Keyring>& keyring,
-      int64_t now_ms);
-  http::Response refuse(const Refused& refused);
+  // `serving` is the catalog as of this request, `now_ms` its time. The error
+  // names its problem type, except for a token that failed verification:
+  // then it is the verifier's own Status (see deny()).
+  Result<Verified> authorize(const http::Request& request, std::string_view slug,
+                             const Catalog::Serving& serving, int64_t now_ms);
+  Result<Verified> verify_cached(std::string_view token,
+                                 const std::shared_ptr<const crypto::Keyring>& keyring,
+                                 int64_t now_ms);
+  // The problem for a request turned away, counted by its reason in
+  // dropgate_edge_token_refusals_total.
+  http::Response deny(const Status& why);
   void count(std::string_view kind, std::string_view slug, std::string_view account,
              std::string_view what, uint64_t bytes);
   void report_dropped_event(const Status& why);
@@ -57,7 +59,7 @@ class EdgeService {
   metrics::Registry& metrics_;
   const Clock& clock_;
 
-  // Verified tokens, and the refusals of ones that can never pass under this
+  // Verified tokens, and the verdicts on ones that can never pass under this
   // keyring (a bad signature, an unknown key, expired): a client retrying a
   // dead link costs a lookup, not a signature check, each time. Bounded in
   // bytes (token_cache_mb_max), keyed by a hash of the token.

@@ -65,7 +65,7 @@ uint64_t TokenCache::footprint(const Entry& entry) {
     bytes += t.fields.assets.capacity() * sizeof(std::string) + kMallocOverheadBytes;
     for (const auto& asset : t.fields.assets) bytes += heap_bytes(asset);
   }
-  if (entry.refused) bytes += heap_bytes(entry.refused->reason) + heap_bytes(entry.refused->detail);
+  if (entry.refused) bytes += heap_bytes(entry.refused->message());
   return bytes;
 }
 

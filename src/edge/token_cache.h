@@ -22,24 +22,17 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/status.h"
 #include "core/token.h"
 
 namespace dg::edge {
-
-// Why a token was refused: the HTTP status, a reason (metric label) and a
-// detail for people.
-struct TokenRefusal {
-  unsigned status;
-  std::string reason;
-  std::string detail;
-};
 
 class TokenCache {
  public:
   using Verified = std::shared_ptr<const core::VerifiedDownload>;
   struct Entry {
-    Verified token;                       // null for a refusal
-    std::optional<TokenRefusal> refused;  // none for a token
+    Verified token;                 // null for a token that failed
+    std::optional<Status> refused;  // the verifier's Status for it; none for a token
     int64_t valid_until_ms;
   };
   using Key = std::array<uint8_t, 32>;

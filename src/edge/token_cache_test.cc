@@ -28,8 +28,7 @@ TokenCache::Entry verified_entry(const std::string& account) {
 }
 
 TokenCache::Entry refused_entry() {
-  return {nullptr, TokenRefusal{401, "bad_signature", "token signature does not verify"},
-          INT64_MAX};
+  return {nullptr, Status(Code::unauthorized, "token signature does not verify"), INT64_MAX};
 }
 
 class TokenCacheTest : public ::testing::Test {

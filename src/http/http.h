@@ -134,6 +134,9 @@ struct Response {
   // body and reports complete = false; so does an exchange cut short by the
   // client, a timeout or shutdown.
   std::function<void(bool complete, uint64_t body_bytes_sent)> on_done;
+  // Never sent: a 500's real message (problem_from_status), which the Server
+  // logs on the request's line beside its request id.
+  std::string internal_error;
 };
 
 using Handler = std::function<Response(Request&)>;
@@ -150,13 +153,18 @@ Response text_response(unsigned status, std::string body, std::string_view conte
 // "WWW-Authenticate: Bearer" (RFC 9110 §15.5.2), to which the Server and
 // Router::dispatch add error="invalid_token" when the request presented a
 // credential (an Authorization field or a `token` query parameter).
+// For the HTTP layer's own answers; a service's failure is a Status, sent
+// with problem_from_status.
 Response problem(unsigned status, std::string_view type, std::string_view title,
                  std::string_view detail, std::string extra_members_json = "");
-// The problem for a Status (not_found → 404, invalid_argument → 400, unauthorized → 401,
-// forbidden → 403, conflict → 409, too_large → 413, limit_exceeded → 429 (quotas and
-// rates only), corruption/io_error → 500,
-// unavailable → 503). A 500's detail is generic; the message goes to the log.
-Response problem_from_status(const Status& status);
+// The one way from a failed Status to problem+json: the problem type the
+// status names, else its code's generic type (base/problem_types.h: its HTTP
+// status and title), the message as detail, and `extra_members_json` merged
+// in as for problem(). Retry-After is the status's retry_after_s(); a 503
+// without one says 5 s. A 500 (corruption, io_error) sends a generic detail,
+// never the message, which may name files: the message goes to
+// Response::internal_error, for the Server's log line with the request id.
+Response problem_from_status(const Status& status, std::string extra_members_json = "");
 
 // --- Files: Range (a single range; 416 when unsatisfiable), ETag = "<sha256>",
 // If-None-Match (304; "*" and lists, weak comparison), If-Range (a strong ETag
@@ -232,7 +240,7 @@ class Router {
 
   // Checks credentials; consulted for every request (an authenticated caller
   // gets the route's body limit, others the anonymous one); routes with
-  // requires_auth refuse a request it rejects (401).
+  // requires_auth turn away a request it rejects (401).
   void set_authenticator(std::function<bool(const Request&)> authenticator);
 
   struct Match {

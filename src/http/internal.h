@@ -31,7 +31,8 @@ bool presents_credentials(const Request& request);
 void add_bearer_error(Response& response, bool credentials_presented);
 
 // The problem for a refusal made by the server itself (404, 413, 503, …):
-// the standard reason phrase as title and a slug derived from it as type.
+// the standard reason phrase as title and a slug derived from it as type;
+// a 500 is problem::internal, as every other 500.
 Response server_problem(unsigned status, std::string_view detail);
 
 }  // namespace dg::http::internal

@@ -11,7 +11,7 @@
 
 #include "base/assert.h"
 #include "base/limits.h"
-#include "base/log.h"
+#include "base/problem_types.h"
 #include "http/http.h"
 #include "http/internal.h"
 #include "http/scrape.h"
@@ -26,6 +26,12 @@ namespace {
 constexpr std::string_view problem_type_prefix = "https://dropgate.dev/problems/";
 constexpr std::string_view problem_content_type = "application/problem+json";
 constexpr std::string_view bearer_challenge = "Bearer";
+// Every 500's detail: the request id in "instance" is what leads to the log.
+constexpr std::string_view internal_error_detail =
+    "the server failed to handle this request; the request id (instance) identifies it in the "
+    "server's log";
+// Retry-After of a 503 whose Status gives no hint (a store that is briefly unavailable).
+constexpr uint32_t unavailable_retry_after_s = 5;
 
 // RFC 9110 §15 reason phrases for the statuses dropgate sends.
 std::string_view reason_phrase(unsigned status) {
@@ -132,7 +138,7 @@ bool if_range_allows(std::string_view header, std::string_view etag) {
 }
 
 Response file_range_not_satisfiable(const Status& why, uint64_t size_bytes) {
-  Response response = internal::server_problem(416, why.message());
+  Response response = problem_from_status(Status(problem::range_not_satisfiable, why.message()));
   response.headers.set(Field::content_range, "bytes */" + std::to_string(size_bytes));
   return response;
 }
@@ -171,49 +177,22 @@ Response problem(unsigned status, std::string_view type, std::string_view title,
   return response;
 }
 
-Response problem_from_status(const Status& status) {
+Response problem_from_status(const Status& status, std::string extra_members_json) {
   DG_ASSERT(!status.ok());
-  unsigned http_status = 500;
-  switch (status.code()) {
-    case Code::not_found:
-      http_status = 404;
-      break;
-    case Code::invalid_argument:
-      http_status = 400;
-      break;
-    case Code::unauthorized:
-      http_status = 401;
-      break;
-    case Code::forbidden:
-      http_status = 403;
-      break;
-    case Code::conflict:
-      http_status = 409;
-      break;
-    case Code::limit_exceeded:
-      http_status = 429;
-      break;
-    case Code::too_large:
-      http_status = 413;
-      break;
-    case Code::unavailable:
-      http_status = 503;
-      break;
-    case Code::ok:
-    case Code::corruption:
-    case Code::io_error:
-      http_status = 500;
-      break;
+  const ProblemType& type = problem::type_of(status);
+  if (type.http_status == 500) {
+    // The message may name files and internals: the client gets the request
+    // id (the Server adds it as "instance"), the log line the message.
+    Response response = problem(500, type.name, type.title, internal_error_detail);
+    response.internal_error = status.to_string();
+    return response;
   }
-  std::string type(code_name(status.code()));
-  for (char& c : type) c = c == '_' ? '-' : c;
-  if (http_status == 500) {
-    // The message may name files and internals; the log keeps it, the client gets a reference.
-    log::error("internal error", {{"status", status.to_string()}});
-    return problem(500, "internal-error", reason_phrase(500),
-                   "the server failed; the request id identifies the log entry");
-  }
-  return problem(http_status, type, reason_phrase(http_status), status.message());
+  Response response = problem(type.http_status, type.name, type.title, status.message(),
+                              std::move(extra_members_json));
+  uint32_t retry_after_s = status.retry_after_s();
+  if (retry_after_s == 0 && type.http_status == 503) retry_after_s = unavailable_retry_after_s;
+  if (retry_after_s > 0) response.headers.set(Field::retry_after, std::to_string(retry_after_s));
+  return response;
 }
 
 Result<std::optional<ByteRange>> parse_range(std::string_view header_untrusted,
@@ -340,12 +319,13 @@ std::optional<Response> refuse_scrape(const Request& request, std::string_view t
                    !request.header("X-Real-IP").empty();
   if (is_loopback_address(request.remote_address) && !forwarded) return std::nullopt;
   if (!token.empty()) {
-    return problem(401, "metrics-token-required", reason_phrase(401),
-                   "send Authorization: Bearer <metrics_token>, or scrape from this host");
+    return problem_from_status(
+        Status(problem::metrics_token_required,
+               "send Authorization: Bearer <metrics_token>, or scrape from this host"));
   }
-  return problem(
-      403, "metrics-local-only", reason_phrase(403),
-      "metrics are served to this host only; set metrics_token to scrape from elsewhere");
+  return problem_from_status(
+      Status(problem::metrics_local_only,
+             "metrics are served to this host only; set metrics_token to scrape from elsewhere"));
 }
 
 namespace internal {
@@ -404,6 +384,8 @@ void add_bearer_error(Response& response, bool credentials_presented) {
 }
 
 Response server_problem(unsigned status, std::string_view detail) {
+  // One type for every 500, whoever makes it (docs/api/problems.md).
+  if (status == 500) return problem(500, problem::internal.name, problem::internal.title, detail);
   std::string_view title = reason_phrase(status);
   return problem(status, slug_of(title), title, detail);
 }

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
+#include "base/problem_types.h"
 #include "http/http.h"
 #include "http/internal.h"
 #include "http/scrape.h"
@@ -68,6 +70,8 @@ TEST(Problem, FromStatusMapsEveryCode) {
             "no such drop");
   EXPECT_EQ(body_json(problem_from_status(Status(Code::not_found, "x"))).at("type"),
             "https://dropgate.dev/problems/not-found");
+  EXPECT_EQ(body_json(problem_from_status(Status(Code::invalid_argument, "x"))).at("type"),
+            "https://dropgate.dev/problems/invalid-request");
 }
 
 // RFC 9110 §15.5.2: a 401 names how to authenticate. Only 401s do.
@@ -137,9 +141,71 @@ TEST(Scrape, OnlyThisHostTheTokenOrAnOperatorMayReadMetrics) {
   }
 }
 
-TEST(Problem, InternalErrorsDoNotLeakTheirMessage) {
-  Response response = problem_from_status(Status(Code::io_error, "open /srv/secret/path"));
-  EXPECT_EQ(std::get<std::string>(response.body).find("/srv/secret"), std::string::npos);
+// A 500 sends the client the generic type, title and detail only (the Server
+// adds the request id); the message, which may name files, stays in
+// internal_error for the Server's log line. Both failures of ours, whatever
+// their code, and the HTTP layer's own 500s share the one type.
+TEST(Problem, InternalErrorsKeepTheirMessageForTheLogAndSendNone) {
+  for (Code code : {Code::io_error, Code::corruption}) {
+    Response response = problem_from_status(Status(code, "open /srv/secret/path"));
+    EXPECT_EQ(response.status, 500u);
+    EXPECT_EQ(std::get<std::string>(response.body).find("/srv/secret"), std::string::npos);
+    boost::json::object body = body_json(response);
+    EXPECT_EQ(body.size(), 4u) << boost::json::serialize(body);  // type, title, status, detail
+    EXPECT_EQ(body.at("type"), "https://dropgate.dev/problems/internal");
+    EXPECT_EQ(body.at("title"), "Internal error");
+    EXPECT_NE(std::string_view(body.at("detail").as_string()).find("request id"),
+              std::string::npos);
+    EXPECT_EQ(response.internal_error, std::string(code_name(code)) + ": open /srv/secret/path");
+  }
+  Response thrown = internal::server_problem(500, "the server failed to handle this request");
+  EXPECT_EQ(body_json(thrown).at("type"), "https://dropgate.dev/problems/internal");
+  EXPECT_EQ(body_json(thrown).at("title"), "Internal error");
+  // Nothing else is kept aside.
+  EXPECT_EQ(problem_from_status(Status(Code::conflict, "x")).internal_error, "");
+}
+
+// A Status that names a problem type is sent as that type, with its status
+// and title, whatever its code's generic type would be; one that names none
+// gets its code's generic type.
+TEST(Problem, FromStatusSendsTheTypeTheStatusNames) {
+  Response sold_out = problem_from_status(Status(problem::sold_out, "all 3 serials are taken"));
+  EXPECT_EQ(sold_out.status, 409u);
+  boost::json::object body = body_json(sold_out);
+  EXPECT_EQ(body.at("type"), "https://dropgate.dev/problems/sold-out");
+  EXPECT_EQ(body.at("title"), "Sold out");
+  EXPECT_EQ(body.at("detail"), "all 3 serials are taken");
+  // 451 and 422 exist only as named types.
+  EXPECT_EQ(problem_from_status(Status(problem::territory_denied, "no")).status, 451u);
+  EXPECT_EQ(problem_from_status(Status(problem::idempotency_key_reused, "no")).status, 422u);
+  boost::json::object generic = body_json(problem_from_status(Status(Code::conflict, "busy row")));
+  EXPECT_EQ(generic.at("type"), "https://dropgate.dev/problems/conflict");
+  EXPECT_EQ(generic.at("title"), "Conflict");
+}
+
+// Retry-After is the hint the Status carries; a 503 without one says 5 s
+// (a store briefly unavailable); nothing else gets one unasked.
+TEST(Problem, RetryAfterComesFromTheStatus) {
+  Response holds = problem_from_status(Status(problem::too_many_holds, "slow").with_retry_after(7));
+  EXPECT_EQ(holds.status, 429u);
+  EXPECT_EQ(holds.headers[Field::retry_after], "7");
+  Response paused = problem_from_status(Status(problem::drop_paused, "p").with_retry_after(30));
+  EXPECT_EQ(paused.headers[Field::retry_after], "30");
+  EXPECT_EQ(problem_from_status(Status(Code::unavailable, "store")).headers[Field::retry_after],
+            "5");
+  Response conflict = problem_from_status(Status(Code::conflict, "x"));
+  EXPECT_EQ(conflict.headers.find(Field::retry_after), conflict.headers.end());
+}
+
+// Extra members (the edge's "reason" of a refused token) are merged in, and
+// never override the standard members.
+TEST(Problem, FromStatusMergesExtraMembers) {
+  Response response = problem_from_status(Status(problem::token_refused, "token expired"),
+                                          R"({"reason":"expired","status":200})");
+  boost::json::object body = body_json(response);
+  EXPECT_EQ(body.at("reason"), "expired");
+  EXPECT_EQ(body.at("status"), 401);
+  EXPECT_EQ(body.at("type"), "https://dropgate.dev/problems/token-refused");
 }
 
 TEST(Problem, ServerAddsInstanceOnlyToProblems) {

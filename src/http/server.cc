@@ -1449,9 +1449,13 @@ void Session::finish_exchange(Exchange& exchange, bool complete) {
   auto duration =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - exchange.started);
   std::string_view route = exchange.route ? std::string_view(exchange.route->options.name) : "";
+  // A 500's real message, never sent (problem_from_status), is logged here
+  // beside the request id the client got.
+  std::string_view internal_error =
+      exchange.response ? std::string_view(exchange.response->internal_error) : "";
   // Built in place: this line is written for every request.
-  log::Line(log::Level::info, "request")
-      .add("method", exchange.method)
+  log::Line line(internal_error.empty() ? log::Level::info : log::Level::error, "request");
+  line.add("method", exchange.method)
       .add("route", route)
       .add("path", exchange.path)
       .add("status", status)
@@ -1459,8 +1463,9 @@ void Session::finish_exchange(Exchange& exchange, bool complete) {
       .add("complete", complete)
       .add("duration_us", duration.count())
       .add("request_id", exchange.request_id)
-      .add("remote", remote_)
-      .write();
+      .add("remote", remote_);
+  if (!internal_error.empty()) line.add("error", internal_error);
+  line.write();
   if (server_.options().on_request) {
     call_guarded("on_request", server_.options().on_request, route, status, duration);
   }

@@ -126,6 +126,48 @@ Status check_initialised(const OriginConfig& config) {
   return Status();
 }
 
+// The server's options from the configuration; the blob store's spool takes uploads.
+Result<http::ServerOptions> server_options(const OriginConfig& config, const BlobStore& blobs) {
+  auto listen = parse_listen(config.listen);
+  if (!listen) return error(listen.error());
+  http::ServerOptions options;
+  options.listen_address = listen->first;
+  options.port = listen->second;
+  options.io_threads = config.io_threads;
+  options.handler_threads = config.handler_threads;
+  options.spool_dir = blobs.spool_dir();
+  options.make_body_hasher = [] { return std::make_unique<Sha256BodyHasher>(); };
+  return options;
+}
+
+// Binds and listens; a port already taken may be another origin's.
+Status start_listening(http::Server& server) {
+  Status bound = server.start();
+  if (bound.ok() || bound.code() != Code::conflict) return bound;
+  return Status(Code::conflict, bound.message() + " (is another origin already serving there?)");
+}
+
+// "http://host:0" with the port the server was given.
+std::string with_port(std::string url_ending_in_0, uint16_t port) {
+  url_ending_in_0.resize(url_ending_in_0.size() - 1);
+  return url_ending_in_0 + std::to_string(port);
+}
+
+// The origin's periodic work, about every second until `running` is false.
+void tick_until_stopped(OriginService& service, OperatorKeys& operator_keys,
+                        const std::atomic<bool>& running) {
+  while (running.load()) {
+    service.tick();
+    // Keys created (`dropgate init`) or revoked since, every second
+    // (limits::operator_keys_refresh_ms), off the I/O threads.
+    if (Status keys = operator_keys.refresh(); !keys.ok()) {
+      log::warn("could not refresh operator keys", {{"error", keys.to_string()}});
+    }
+    for (int i = 0; i < 10 && running.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 }  // namespace
 
 Result<InitOutcome> init_data_dir(const OriginConfig& config) {
@@ -179,53 +221,30 @@ Status serve(const OriginConfig& startup_config,
   DG_RETURN_IF_ERROR(operator_keys.refresh());
   add_routes(router, service, **store, metrics, operator_keys, config.metrics_token);
   add_edge_routes(router, edges);
-  auto listen = parse_listen(config.listen);
-  if (!listen) return listen.error();
-  http::ServerOptions options;
-  options.listen_address = listen->first;
-  options.port = listen->second;
-  options.io_threads = config.io_threads;
-  options.handler_threads = config.handler_threads;
-  options.spool_dir = blobs.spool_dir();
-  options.make_body_hasher = [] { return std::make_unique<Sha256BodyHasher>(); };
+  auto options = server_options(config, blobs);
+  if (!options) return options.error();
   metrics::RouteMetrics request_metrics(
       metrics,
       {"dropgate_http_requests_total", "HTTP requests by route and status class.",
        "dropgate_http_request_duration_seconds", "HTTP request latency by route."},
       router.route_names());
-  options.on_request = [&request_metrics](std::string_view route, unsigned status,
-                                          std::chrono::microseconds took) {
+  options->on_request = [&request_metrics](std::string_view route, unsigned status,
+                                           std::chrono::microseconds took) {
     request_metrics.record(route, status, static_cast<double>(took.count()) / 1e6);
   };
-  http::Server server(router, options);
-  if (Status bound = server.start(); !bound.ok()) {
-    if (bound.code() != Code::conflict) return bound;
-    return Status(Code::conflict, bound.message() + " (is another origin already serving there?)");
-  }
+  http::Server server(router, *options);
+  DG_RETURN_IF_ERROR(start_listening(server));
   // Registered only once the port is ours: registering supersedes the seller
   // of this instance, so a second `serve` that cannot bind must not touch the
   // running origin's seller and leases. Connections wait in the listen
   // backlog until run() below, so no request meets an unregistered seller.
   DG_RETURN_IF_ERROR(seller.start());
-  if (config.public_url.ends_with(":0")) {
-    // Nobody can know the port before it is printed below, so no request has used the old value.
-    config.public_url.resize(config.public_url.size() - 1);
-    config.public_url += std::to_string(server.port());
-  }
+  // Nobody can know the port before it is printed below, so no request has used the old value.
+  if (config.public_url.ends_with(":0"))
+    config.public_url = with_port(config.public_url, server.port());
 
   std::atomic<bool> running{true};
-  std::thread ticker([&] {
-    while (running.load()) {
-      service.tick();
-      // Keys created (`dropgate init`) or revoked since, every second
-      // (limits::operator_keys_refresh_ms), off the I/O threads.
-      if (Status keys = operator_keys.refresh(); !keys.ok()) {
-        log::warn("could not refresh operator keys", {{"error", keys.to_string()}});
-      }
-      for (int i = 0; i < 10 && running.load(); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
+  std::thread ticker([&] { tick_until_stopped(service, operator_keys, running); });
   log::info("origin listening", {{"listen", config.listen},
                                  {"port", server.port()},
                                  {"database", config.database.empty() ? "sqlite" : "postgresql"},

@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/problem_types.h"
 #include "base/time.h"
 #include "core/validate.h"
 #include "crypto/minisign.h"
@@ -23,15 +24,6 @@ using http::Verb;
 
 constexpr uint32_t kGrantTtlDaysDefault = 30;
 constexpr uint32_t kEventsPerPushMax = 500;
-
-std::unexpected<Refusal> refuse(unsigned status, std::string type, std::string title,
-                                std::string detail, uint32_t retry_after_s = 0) {
-  return std::unexpected(
-      Refusal{status, std::move(type), std::move(title), std::move(detail), retry_after_s});
-}
-std::unexpected<Refusal> refuse(const Status& status) {
-  return std::unexpected(refusal_from_status(status));
-}
 
 boost::json::object edge_json(const store::EdgeRecord& e) {
   return {{"edge_id", e.id},
@@ -55,8 +47,8 @@ std::optional<int64_t> parse_id(std::string_view text) {
   return value;
 }
 
-Response render(const Outcome<std::string>& outcome, unsigned status) {
-  if (!outcome) return problem_from_refusal(outcome.error());
+Response render(const Result<std::string>& outcome, unsigned status) {
+  if (!outcome) return http::problem_from_status(outcome.error());
   return http::json_response(status, *outcome);
 }
 
@@ -76,25 +68,24 @@ uint32_t EdgeHub::pending_from(std::vector<int64_t>& edge_ids) {
   return static_cast<uint32_t>(edge_ids.size());
 }
 
-Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted,
-                                     const std::string& client_address) {
+Result<std::string> EdgeHub::enroll(std::string_view body_untrusted,
+                                    const std::string& client_address) {
   auto body = json::parse_object(body_untrusted, limits::request_body_bytes_max_anonymous);
-  if (!body) return refuse(body.error());
+  if (!body) return error(body.error());
   if (Status s = json::only_keys(*body, {"name", "edge_key", "secret_sha256"}, "enrolment");
       !s.ok()) {
-    return refuse(s);
+    return error(s);
   }
   auto name = json::get_string(*body, "name", "enrolment", 100);
   auto key_text = json::get_string(*body, "edge_key", "enrolment", 128);
   auto secret_hash = json::get_string(*body, "secret_sha256", "enrolment", 64);
-  if (!name) return refuse(name.error());
-  if (!key_text) return refuse(key_text.error());
-  if (!secret_hash) return refuse(secret_hash.error());
+  if (!name) return error(name.error());
+  if (!key_text) return error(key_text.error());
+  if (!secret_hash) return error(secret_hash.error());
   auto key = crypto::PublicKey::from_paserk(*key_text);
-  if (!key) return refuse(key.error());
+  if (!key) return error(key.error());
   if (!is_sha256_hex(*secret_hash)) {
-    return refuse(400, "invalid-request", "Invalid request",
-                  "secret_sha256 must be 64 lower-case hex digits");
+    return error(problem::invalid_request, "secret_sha256 must be 64 lower-case hex digits");
   }
   store::EdgeRecord record;
   record.name = *name;
@@ -112,26 +103,27 @@ Outcome<std::string> EdgeHub::enroll(std::string_view body_untrusted,
     }
   }
   if (pending_from(mine->second) >= limits::edge_enrolments_per_address_max) {
-    return refuse(429, "too-many-enrolments", "Too many enrolments",
-                  "this address already has " +
-                      std::to_string(limits::edge_enrolments_per_address_max) +
-                      " enrolments waiting for approval; an operator must approve or revoke them, "
-                      "or they expire",
-                  60);
+    return error(
+        Status(problem::too_many_enrolments,
+               "this address already has " +
+                   std::to_string(limits::edge_enrolments_per_address_max) +
+                   " enrolments waiting for approval; an operator must approve or revoke them, "
+                   "or they expire")
+            .with_retry_after(60));
   }
   int64_t expired_at_ms = record.created_at_ms - int64_t{parts_.config.edge_enrolment_ttl_s} * 1000;
   auto created =
       parts_.store.create_edge(record, limits::edge_enrolments_pending_max, expired_at_ms);
-  if (!created) return refuse(created.error());
+  if (!created) return error(created.error());
   mine->second.push_back(created->id);
   log::info("edge enrolment requested",
             {{"edge_id", created->id}, {"name", created->name}, {"key_id", created->key_id}});
   return boost::json::serialize(edge_json(*created));
 }
 
-Outcome<std::string> EdgeHub::list_json() {
+Result<std::string> EdgeHub::list_json() {
   auto edges = parts_.store.list_edges();
-  if (!edges) return refuse(edges.error());
+  if (!edges) return error(edges.error());
   boost::json::array out;
   for (const auto& e : *edges) {
     if (!expired_enrolment(e)) out.push_back(edge_json(e));
@@ -139,47 +131,44 @@ Outcome<std::string> EdgeHub::list_json() {
   return boost::json::serialize(boost::json::object{{"edges", std::move(out)}});
 }
 
-Outcome<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untrusted) {
+Result<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untrusted) {
   auto body = json::parse_object(body_untrusted, limits::request_body_bytes_max_json);
-  if (!body) return refuse(body.error());
+  if (!body) return error(body.error());
   if (Status s = json::only_keys(*body, {"drops", "ttl_days"}, "approval"); !s.ok())
-    return refuse(s);
+    return error(s);
   auto drops = json::get_array(*body, "drops", "approval", limits::token_assets_count_max);
-  if (!drops) return refuse(drops.error());
+  if (!drops) return error(drops.error());
   int64_t ttl_days = kGrantTtlDaysDefault;
   if (body->contains("ttl_days")) {
     auto ttl =
         json::get_int(*body, "ttl_days", "approval", 1, limits::edge_grant_ttl_s_max / 86'400);
-    if (!ttl) return refuse(ttl.error());
+    if (!ttl) return error(ttl.error());
     ttl_days = *ttl;
   }
   std::vector<std::string> slugs;
   for (const auto& item : **drops) {
-    if (!item.is_string())
-      return refuse(400, "invalid-request", "Invalid request", "drops are slugs");
+    if (!item.is_string()) return error(problem::invalid_request, "drops are slugs");
     std::string slug(item.as_string());
     auto drop = parts_.store.get_drop(slug);
-    if (!drop) return refuse(drop.error());
+    if (!drop) return error(drop.error());
     slugs.push_back(slug);
   }
   auto edge = parts_.store.get_edge(edge_id);
-  if (!edge) return refuse(edge.error());
+  if (!edge) return error(edge.error());
   if (expired_enrolment(*edge)) {
-    return refuse(404, "not-found", "Not found",
-                  "this enrolment expired; the edge must enrol again");
+    return error(problem::not_found, "this enrolment expired; the edge must enrol again");
   }
   if (edge->state == store::EdgeState::revoked) {
-    return refuse(409, "edge-revoked", "Edge revoked",
-                  "a revoked edge must enrol again with a new key");
+    return error(problem::edge_revoked_enrolment, "a revoked edge must enrol again with a new key");
   }
   int64_t now_ms = parts_.clock.now_ms();
   core::EdgeGrantFields fields{edge->edge_key, slugs, {}};
   auto grant = core::issue_edge_grant(parts_.signer, fields, now_ms,
                                       static_cast<uint32_t>(ttl_days * 86'400));
-  if (!grant) return refuse(grant.error());
+  if (!grant) return error(grant.error());
   auto updated =
       parts_.store.update_edge(edge_id, store::EdgeState::approved, slugs, *grant, now_ms);
-  if (!updated) return refuse(updated.error());
+  if (!updated) return error(updated.error());
   log::info("edge approved",
             {{"edge_id", edge_id}, {"drops", boost::json::array(slugs.begin(), slugs.end())}});
   auto out = edge_json(*updated);
@@ -187,49 +176,49 @@ Outcome<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_unt
   return boost::json::serialize(out);
 }
 
-Outcome<std::string> EdgeHub::revoke(int64_t edge_id) {
+Result<std::string> EdgeHub::revoke(int64_t edge_id) {
   auto edge = parts_.store.get_edge(edge_id);
-  if (!edge) return refuse(edge.error());
+  if (!edge) return error(edge.error());
   auto updated =
       parts_.store.update_edge(edge_id, store::EdgeState::revoked, {}, "", parts_.clock.now_ms());
-  if (!updated) return refuse(updated.error());
+  if (!updated) return error(updated.error());
   log::info("edge revoked", {{"edge_id", edge_id}});
   return boost::json::serialize(edge_json(*updated));
 }
 
-Outcome<std::string> EdgeHub::grant(int64_t edge_id, std::string_view secret_untrusted) {
+Result<std::string> EdgeHub::grant(int64_t edge_id, std::string_view secret_untrusted) {
   auto edge = parts_.store.get_edge(edge_id);
   if (!edge || expired_enrolment(*edge)) {
-    return refuse(404, "not-found", "Not found",
-                  "no such edge: an enrolment not approved in time is dropped; enrol again");
+    return error(problem::not_found,
+                 "no such edge: an enrolment not approved in time is dropped; enrol again");
   }
   std::string hash = hex_encode(crypto::sha256(as_bytes(secret_untrusted)));
   if (secret_untrusted.empty() || !crypto::constant_time_equal(hash, edge->secret_sha256)) {
-    return refuse(403, "forbidden", "Forbidden", "this is not the secret the edge enrolled with");
+    return error(problem::forbidden, "this is not the secret the edge enrolled with");
   }
   if (edge->state == store::EdgeState::pending) {
-    return refuse(409, "edge-pending", "Waiting for approval",
-                  "an operator must approve edge " + std::to_string(edge_id) + " first", 10);
+    return error(Status(problem::edge_pending,
+                        "an operator must approve edge " + std::to_string(edge_id) + " first")
+                     .with_retry_after(10));
   }
   if (edge->state == store::EdgeState::revoked) {
-    return refuse(403, "edge-revoked", "Edge revoked", "this edge's grant was revoked");
+    return error(problem::edge_revoked, "this edge's grant was revoked");
   }
   return boost::json::serialize(boost::json::object{{"grant", edge->grant_token}});
 }
 
-Outcome<store::EdgeRecord> EdgeHub::authenticate(const Request& request) {
+Result<store::EdgeRecord> EdgeHub::authenticate(const Request& request) {
   std::string_view token = bearer(request);
   if (token.empty())
-    return refuse(401, "grant-required", "Edge grant required",
-                  "send Authorization: Bearer <edge-grant>");
+    return error(problem::grant_required, "send Authorization: Bearer <edge-grant>");
   core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
                               parts_.config.issuer};
   auto grant = core::verify_edge_grant(parts_.keyring, token, options);
-  if (!grant) return refuse(401, "grant-refused", "Edge grant refused", grant.error().message());
+  if (!grant) return error(problem::grant_refused, grant.error().message());
   auto edge = parts_.store.get_edge_by_key_id(grant->edge_key.key_id());
-  if (!edge) return refuse(401, "grant-refused", "Edge grant refused", "this edge is not enrolled");
+  if (!edge) return error(problem::grant_refused, "this edge is not enrolled");
   if (edge->state != store::EdgeState::approved) {
-    return refuse(403, "edge-revoked", "Edge revoked", "this edge is no longer approved");
+    return error(problem::edge_revoked, "this edge is no longer approved");
   }
   // Only drops both in this grant and still granted now.
   std::vector<std::string> drops;
@@ -241,7 +230,7 @@ Outcome<store::EdgeRecord> EdgeHub::authenticate(const Request& request) {
   return *edge;
 }
 
-Outcome<std::string> EdgeHub::sync_document(const Request& request) {
+Result<std::string> EdgeHub::sync_document(const Request& request) {
   auto edge = authenticate(request);
   if (!edge) return std::unexpected(edge.error());
   int64_t now_ms = parts_.clock.now_ms();
@@ -250,7 +239,7 @@ Outcome<std::string> EdgeHub::sync_document(const Request& request) {
       parts_.signer.key(), as_bytes(keyring),
       "dropgate-keyring issued_at=" + format_rfc3339(now_ms) + " kid=" + parts_.signer.key_id(),
       "dropgate keyring");
-  if (!keyring_sig) return refuse(keyring_sig.error());
+  if (!keyring_sig) return error(keyring_sig.error());
   auto revocations = parts_.service.revocation_list();
   if (!revocations) return std::unexpected(revocations.error());
   boost::json::array drops;
@@ -274,10 +263,10 @@ Outcome<std::string> EdgeHub::sync_document(const Request& request) {
 
 Response EdgeHub::blob(Request& request) {
   auto edge = authenticate(request);
-  if (!edge) return problem_from_refusal(edge.error());
+  if (!edge) return http::problem_from_status(edge.error());
   std::string sha(request.param("sha256"));
   if (!is_sha256_hex(sha))
-    return http::problem(404, "not-found", "Not found", "blobs are named by sha256");
+    return http::problem_from_status(Status(problem::not_found, "blobs are named by sha256"));
   for (const auto& slug : edge->drops) {
     auto manifest = parts_.service.current_manifest(slug);
     if (!manifest) continue;
@@ -289,8 +278,8 @@ Response EdgeHub::blob(Request& request) {
                                  "application/octet-stream");
     }
   }
-  return http::problem(404, "not-found", "Not found",
-                       "no blob with that hash in this edge's drops");
+  return http::problem_from_status(
+      Status(problem::not_found, "no blob with that hash in this edge's drops"));
 }
 
 bool EdgeHub::carries_signed_grant(const Request& request) const {
@@ -301,21 +290,20 @@ bool EdgeHub::carries_signed_grant(const Request& request) const {
   return core::verify_edge_grant(parts_.keyring, token, options).has_value();
 }
 
-Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
+Result<std::string> EdgeHub::ingest_events(const Request& request) {
   auto edge = authenticate(request);
   if (!edge) return std::unexpected(edge.error());
   auto body = json::parse_object(request.body, limits::request_body_bytes_max_json);
-  if (!body) return refuse(body.error());
+  if (!body) return error(body.error());
   auto events = json::get_array(*body, "events", "events", kEventsPerPushMax);
-  if (!events) return refuse(events.error());
+  if (!events) return error(events.error());
   // Events the origin cannot take (an unknown kind, a drop no longer granted)
   // are acknowledged and counted as refused: one bad event must not block an
   // edge's outbox behind it forever.
   std::vector<store::Event> batch;
   uint32_t refused = 0;
   for (const auto& item : **events) {
-    if (!item.is_object())
-      return refuse(400, "invalid-request", "Invalid request", "events are objects");
+    if (!item.is_object()) return error(problem::invalid_request, "events are objects");
     const auto& e = item.as_object();
     auto id = json::get_string(e, "id", "event", limits::identifier_bytes_max);
     auto kind = json::get_string(e, "kind", "event", 32);
@@ -323,8 +311,7 @@ Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
     auto account = json::get_optional_string(e, "account", "event", limits::identifier_bytes_max);
     auto at = json::get_string(e, "at", "event", 40);
     if (!id || !kind || !slug || !account || !at) {
-      return refuse(400, "invalid-request", "Invalid request",
-                    "an event needs id, kind, drop and at");
+      return error(problem::invalid_request, "an event needs id, kind, drop and at");
     }
     bool known_kind = *kind == "download.completed" || *kind == "download.failed" ||
                       *kind == "download.partial" || *kind == "download.started";
@@ -342,7 +329,7 @@ Outcome<std::string> EdgeHub::ingest_events(const Request& request) {
                      detail.size() > 4096 ? "{}" : detail, *at_ms, edge->key_id + ":" + *id});
   }
   auto fresh = parts_.store.append_events(batch);
-  if (!fresh) return refuse(fresh.error());
+  if (!fresh) return error(fresh.error());
   return boost::json::serialize(boost::json::object{
       {"received", batch.size() + refused}, {"new", *fresh}, {"refused", refused}});
 }
@@ -367,7 +354,7 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
       Verb::post, "/v1/edges/{id}/approve",
       [h](Request& r) {
         auto id = parse_id(r.param("id"));
-        if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
+        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
         return render(h->approve(*id, r.body), 200);
       },
       named(op, "edges.approve"));
@@ -375,7 +362,7 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
       Verb::post, "/v1/edges/{id}/revoke",
       [h](Request& r) {
         auto id = parse_id(r.param("id"));
-        if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
+        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
         return render(h->revoke(*id), 200);
       },
       named(op, "edges.revoke"));
@@ -383,7 +370,7 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
       Verb::get, "/v1/edges/{id}/grant",
       [h](Request& r) {
         auto id = parse_id(r.param("id"));
-        if (!id) return http::problem(404, "not-found", "Not found", "no such edge");
+        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
         return render(h->grant(*id, r.header("X-Dropgate-Edge-Secret")), 200);
       },
       http::RouteOptions{.name = "edges.grant"});

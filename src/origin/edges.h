@@ -37,22 +37,22 @@ class EdgeHub {
   // Pending enrolments expire (config edge_enrolment_ttl_s); one client address
   // may have limits::edge_enrolments_per_address_max pending (429 beyond); when
   // limits::edge_enrolments_pending_max wait, the oldest is dropped, so a flood
-  // of anonymous enrolments can delay but never refuse an operator's edge.
-  Outcome<std::string> enroll(std::string_view body_untrusted, const std::string& client_address);
+  // of anonymous enrolments can delay but never shut out an operator's edge.
+  Result<std::string> enroll(std::string_view body_untrusted, const std::string& client_address);
   // Operator.
-  Outcome<std::string> list_json();
-  Outcome<std::string> approve(int64_t edge_id, std::string_view body_untrusted);
-  Outcome<std::string> revoke(int64_t edge_id);
+  Result<std::string> list_json();
+  Result<std::string> approve(int64_t edge_id, std::string_view body_untrusted);
+  Result<std::string> revoke(int64_t edge_id);
   // The enrolled edge, proving it knows the secret, fetches its grant.
-  Outcome<std::string> grant(int64_t edge_id, std::string_view secret_untrusted);
+  Result<std::string> grant(int64_t edge_id, std::string_view secret_untrusted);
 
   // Everything an edge needs in one document: signed keyring, signed
   // manifests of its drops, signed revocation list, its current grant.
-  Outcome<std::string> sync_document(const http::Request& request);
+  Result<std::string> sync_document(const http::Request& request);
   // A blob of one of the edge's drops.
   http::Response blob(http::Request& request);
   // Download events reported by an edge; stored once each.
-  Outcome<std::string> ingest_events(const http::Request& request);
+  Result<std::string> ingest_events(const http::Request& request);
   // Whether the request carries a grant this origin signed that has not
   // expired: the signature alone, no store (enrolment and approval are
   // checked by the handler). Lets an edge push more than an anonymous body.
@@ -60,7 +60,7 @@ class EdgeHub {
 
  private:
   // The edge behind a request's grant: verified token, enrolled, approved.
-  Outcome<store::EdgeRecord> authenticate(const http::Request& request);
+  Result<store::EdgeRecord> authenticate(const http::Request& request);
 
   // Whether a pending enrolment has outlived edge_enrolment_ttl_s (it no
   // longer counts, cannot be approved, and is deleted by the next enrolment).

@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/limits.h"
+#include "base/problem_types.h"
 #include "base/time.h"
 #include "core/media_type.h"
 #include "core/validate.h"
@@ -25,13 +26,9 @@ using http::Verb;
 constexpr std::string_view kOperatorScope = "operator";
 
 template <typename T>
-Response render(const Outcome<T>& outcome, unsigned status, auto&& to_body) {
-  if (!outcome) return problem_from_refusal(outcome.error());
+Response render(const Result<T>& outcome, unsigned status, auto&& to_body) {
+  if (!outcome) return http::problem_from_status(outcome.error());
   return http::json_response(status, to_body(*outcome));
-}
-
-Response invalid(const Status& status) {
-  return problem_from_refusal(refusal_from_status(status));
 }
 
 // The request's Idempotency-Key and fingerprint. A key longer than the limit
@@ -61,20 +58,21 @@ Result<Idempotency> idempotency_of(const Request& request) {
 Response idempotent(OriginService& service, const Request& request,
                     const std::function<Response()>& run) {
   Result<Idempotency> idem = idempotency_of(request);
-  if (!idem) return invalid(idem.error());
+  if (!idem) return http::problem_from_status(idem.error());
   if (idem->key.empty()) return run();
   std::string owner = crypto::random_id();
   if (auto answered = service.reserve_idempotency(*idem, owner)) {
-    if (!*answered) return problem_from_refusal(answered->error());
+    if (!*answered) return http::problem_from_status(answered->error());
     return http::json_response((*answered)->status, (*answered)->body);
   }
   Response response = run();
   const auto* body = std::get_if<std::string>(&response.body);
   if (!service.settle_idempotency(*idem, owner, response.status, body).ok() &&
       response.status / 100 == 2) {
-    return http::problem(500, "internal", "Internal error",
-                         "the action was done, but its answer could not be stored for "
-                         "Idempotency-Key replays");
+    return http::problem_from_status(
+        Status(problem::internal,
+               "the action was done, but its answer could not be stored for "
+               "Idempotency-Key replays"));
   }
   return response;
 }
@@ -84,13 +82,13 @@ Response idempotent(OriginService& service, const Request& request,
 // then defers to the stored answer (or 422), exactly as if the key had been
 // looked up first.
 Response answer_or_replay(OriginService& service, const Idempotency& idem,
-                          const Outcome<ClaimOutcome>& outcome) {
+                          const Result<ClaimOutcome>& outcome) {
   if (outcome) return http::json_response(outcome->status, outcome->body_json);
   if (auto replayed = service.replay(idem)) {
-    if (!*replayed) return problem_from_refusal(replayed->error());
+    if (!*replayed) return http::problem_from_status(replayed->error());
     return http::json_response((*replayed)->status, (*replayed)->body);
   }
-  return problem_from_refusal(outcome.error());
+  return http::problem_from_status(outcome.error());
 }
 
 Result<int64_t> time_field(const boost::json::object& o, std::string_view key, int64_t fallback) {
@@ -208,29 +206,6 @@ std::optional<uint32_t> parse_u32(std::string_view text) {
   return value;
 }
 
-// GET /v1/drops?limit=&after=: one page of drops; `limit` defaults to, and
-// may not exceed, limits::drops_page_count_max; `after` is the slug the
-// previous page ended with.
-Response list_drops(OriginService& service, const Request& request) {
-  uint32_t count_max = limits::drops_page_count_max;
-  if (auto text = request.query_value("limit")) {
-    auto value = parse_u32(*text);
-    if (!value || *value < 1 || *value > limits::drops_page_count_max) {
-      return http::problem(
-          400, "invalid-request", "Invalid request",
-          "limit must be a whole number from 1 to " + std::to_string(limits::drops_page_count_max));
-    }
-    count_max = *value;
-  }
-  std::string_view after = request.query_value("after").value_or("");
-  if (!after.empty()) {
-    if (Status status = core::validate_slug(after); !status.ok())
-      return invalid(status.with_context("after"));
-  }
-  return render(service.list_drops_json(after, count_max), 200,
-                [](const std::string& b) { return b; });
-}
-
 std::string_view bearer_token(const Request& request) {
   std::string_view auth = request.header(http::Field::authorization);
   if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
@@ -239,304 +214,322 @@ std::string_view bearer_token(const Request& request) {
   return {};
 }
 
-}  // namespace
+std::string as_is(const std::string& body) {
+  return body;
+}
 
-Response problem_from_refusal(const Refusal& refusal) {
-  Response response = http::problem(refusal.status, refusal.type, refusal.title, refusal.detail);
-  if (refusal.retry_after_s > 0) {
-    response.headers.set(http::Field::retry_after, std::to_string(refusal.retry_after_s));
+// The origin's handlers, one named function per route: each parses its
+// request, calls the service and renders the answer. Every time they read
+// comes from the service's injected clock, never the system's.
+class Handlers {
+ public:
+  Handlers(OriginService& service, store::Store& store, metrics::Registry& metrics,
+           std::string metrics_token)
+      : service_(service),
+        store_(store),
+        metrics_(metrics),
+        metrics_token_(std::move(metrics_token)) {}
+
+  // --- Operations.
+  Response healthz(Request&) const { return http::json_response(200, R"({"status":"ok"})"); }
+  Response readyz(Request&) const;
+  Response scrape(Request& r) const;
+  Response keys(Request&) const { return http::json_response(200, service_.keyring_json()); }
+  // --- Drops (operator).
+  Response list_drops(Request& r) const;
+  Response create_drop(Request& r) const;
+  Response update_drop(Request& r) const;
+  Response drop_status(Request& r) const {
+    return render(service_.operator_status_json(r.param("slug")), 200, as_is);
+  }
+  Response put_asset(Request& r) const;
+  Response delete_asset(Request& r) const {
+    return render(service_.remove_asset(r.param("slug"), r.param("path")), 200, drop_summary);
+  }
+  Response publish(Request& r) const;
+  Response pause(Request& r) const { return transition(r, &OriginService::pause); }
+  Response resume(Request& r) const { return transition(r, &OriginService::resume); }
+  Response close(Request& r) const { return transition(r, &OriginService::close); }
+  // --- Drops (public).
+  Response get_drop(Request& r) const {
+    return render(service_.public_drop_json(r.param("slug")), 200, as_is);
+  }
+  Response manifest(Request& r) const;
+  Response manifest_signature(Request& r) const;
+  // --- Holds and claims (operator on behalf of an account).
+  Response create_hold(Request& r) const;
+  Response confirm_hold(Request& r) const;
+  Response create_claim(Request& r) const;
+  // --- Delivery, certificates and revocation.
+  Response file(Request& r) const;
+  Response certificate(Request& r) const;
+  Response revoke(Request& r) const;
+  Response revocations(Request&) const;
+  Response revocations_signature(Request&) const;
+
+ private:
+  using Transition = Result<store::Drop> (OriginService::*)(std::string_view);
+  Response transition(Request& r, Transition to) const {
+    return idempotent(service_, r,
+                      [&] { return render((service_.*to)(r.param("slug")), 200, drop_summary); });
+  }
+
+  OriginService& service_;
+  store::Store& store_;
+  metrics::Registry& metrics_;
+  const std::string metrics_token_;
+};
+
+Response Handlers::readyz(Request&) const {
+  auto version = store_.schema_version();
+  if (!version)
+    return http::problem_from_status(Status(problem::not_ready, version.error().message()));
+  return http::json_response(
+      200, R"({"status":"ready","schema_version":)" + std::to_string(*version) + "}");
+}
+
+Response Handlers::scrape(Request& r) const {
+  if (auto refused = http::refuse_scrape(r, metrics_token_)) return std::move(*refused);
+  return http::text_response(200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+// GET /v1/drops?limit=&after=: one page of drops; `limit` defaults to, and
+// may not exceed, limits::drops_page_count_max; `after` is the slug the
+// previous page ended with.
+Response Handlers::list_drops(Request& r) const {
+  uint32_t count_max = limits::drops_page_count_max;
+  if (auto text = r.query_value("limit")) {
+    auto value = parse_u32(*text);
+    if (!value || *value < 1 || *value > limits::drops_page_count_max) {
+      return http::problem_from_status(
+          Status(problem::invalid_request, "limit must be a whole number from 1 to " +
+                                               std::to_string(limits::drops_page_count_max)));
+    }
+    count_max = *value;
+  }
+  std::string_view after = r.query_value("after").value_or("");
+  if (!after.empty()) {
+    if (Status status = core::validate_slug(after); !status.ok())
+      return http::problem_from_status(status.with_context("after"));
+  }
+  return render(service_.list_drops_json(after, count_max), 200, as_is);
+}
+
+Response Handlers::create_drop(Request& r) const {
+  return idempotent(service_, r, [&] {
+    store::DropSpec defaults;
+    defaults.rights.license = "all-rights-reserved";
+    auto spec = parse_drop_spec(r.body, defaults, service_.clock().now_ms());
+    if (!spec) return http::problem_from_status(spec.error());
+    return render(service_.create_drop(*spec), 201, drop_summary);
+  });
+}
+
+Response Handlers::update_drop(Request& r) const {
+  auto current = service_.current_spec(r.param("slug"));
+  if (!current) return http::problem_from_status(current.error());
+  auto spec = parse_drop_spec(r.body, *current, service_.clock().now_ms());
+  if (!spec) return http::problem_from_status(spec.error());
+  if (spec->slug != r.param("slug")) {
+    return http::problem_from_status(
+        Status(problem::invalid_request, "a drop's slug cannot change"));
+  }
+  return render(service_.update_drop(r.param("slug"), *spec), 200, drop_summary);
+}
+
+Response Handlers::put_asset(Request& r) const {
+  if (!r.spooled) return http::problem_from_status(Status(problem::invalid_request, "no body"));
+  // From the file name, never the request's Content-Type: a careless client
+  // sends form-urlencoded or octet-stream, and buyers would get that type.
+  std::string type = core::guess_media_type(r.param("path"));
+  auto asset = service_.add_asset(r.param("slug"), r.param("path"), r.spooled->path,
+                                  r.spooled->size_bytes, r.spooled->sha256, type);
+  return render(asset, 201, [](const store::AssetRecord& a) {
+    return boost::json::serialize(boost::json::object{
+        {"path", a.path}, {"size", a.size_bytes}, {"sha256", a.sha256}, {"type", a.media_type}});
+  });
+}
+
+Response Handlers::publish(Request& r) const {
+  return idempotent(service_, r, [&] {
+    auto published = service_.publish(r.param("slug"));
+    if (!published) return http::problem_from_status(published.error());
+    const store::ManifestRecord& m = published->manifest;
+    // 201 when a new version was signed; 200 when nothing changed.
+    return http::json_response(
+        published->changed ? 201 : 200,
+        boost::json::serialize(boost::json::object{
+            {"version", m.version}, {"sha256", m.sha256}, {"changed", published->changed}}));
+  });
+}
+
+Response Handlers::manifest(Request& r) const {
+  auto m = service_.current_manifest(r.param("slug"));
+  if (!m) return http::problem_from_status(m.error());
+  auto response = http::json_response(200, m->json);
+  response.headers.set(http::Field::etag, "\"" + m->sha256 + "\"");
+  return response;
+}
+
+Response Handlers::manifest_signature(Request& r) const {
+  auto m = service_.current_manifest(r.param("slug"));
+  if (!m) return http::problem_from_status(m.error());
+  return http::text_response(200, m->minisig, "text/plain; charset=utf-8");
+}
+
+Response Handlers::create_hold(Request& r) const {
+  return idempotent(service_, r, [&] {
+    auto request = parse_claim_request(r.body);
+    if (!request) return http::problem_from_status(request.error());
+    return render(service_.hold(r.param("slug"), *request, r.remote_address), 201,
+                  [](const HoldOutcome& h) { return h.body_json; });
+  });
+}
+
+Response Handlers::confirm_hold(Request& r) const {
+  auto id = parse_u32(r.param("id"));
+  if (!id) return http::problem_from_status(Status(problem::not_found, "no such hold"));
+  std::string payment_ref;
+  if (!r.body.empty()) {
+    auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
+    if (!body) return http::problem_from_status(body.error());
+    auto ref =
+        json::get_optional_string(*body, "payment_ref", "confirm", limits::identifier_bytes_max);
+    if (!ref) return http::problem_from_status(ref.error());
+    payment_ref = ref->value_or("");
+  }
+  auto idem = idempotency_of(r);
+  if (!idem) return http::problem_from_status(idem.error());
+  // A confirm stores its key's answer with the claim, as a claim does: a
+  // retried confirm finds its hold gone and defers to that answer.
+  return answer_or_replay(service_, *idem, service_.confirm_hold(*id, payment_ref, *idem));
+}
+
+// The stored answer to an Idempotency-Key is read only when a claim does not
+// succeed as new. A claim stores its key's answer in its own transaction, so
+// it succeeds only if the key is new (nearly every claim: this saves a
+// database round trip per claim), and a used key makes it fail; a refusal,
+// whatever its cause, then defers to the stored answer (or 422), exactly
+// as if the key had been looked up first.
+Response Handlers::create_claim(Request& r) const {
+  Result<Idempotency> idem = idempotency_of(r);
+  if (!idem) return http::problem_from_status(idem.error());
+  auto request = parse_claim_request(r.body);
+  return answer_or_replay(
+      service_, *idem,
+      request ? service_.claim(r.param("slug"), *request, *idem) : error(request.error()));
+}
+
+Response Handlers::file(Request& r) const {
+  std::string_view token = bearer_token(r);
+  if (token.empty()) token = r.query_value("token").value_or("");
+  auto delivery = service_.resolve_download(r.param("slug"), r.param("path"), token);
+  if (!delivery) return http::problem_from_status(delivery.error());
+  Response response = http::file_response(r, delivery->blob_path, delivery->asset.size_bytes,
+                                          delivery->asset.sha256, delivery->asset.media_type);
+  if (const auto* body = std::get_if<http::FileBody>(&response.body);
+      body && r.method == Verb::get) {
+    // Only the response that delivers the last byte completes a download; a
+    // resumed download counts once.
+    bool reaches_end = body->offset + body->length == delivery->asset.size_bytes;
+    service_.record_download_started(*delivery, body->offset);
+    response.on_done = [s = &service_, d = *delivery, reaches_end](bool complete, uint64_t bytes) {
+      s->record_download(d, complete, reaches_end, bytes);
+    };
   }
   return response;
 }
+
+Response Handlers::certificate(Request& r) const {
+  auto serial = parse_u32(r.param("serial"));
+  if (!serial)
+    return http::problem_from_status(Status(problem::not_found, "serials are whole numbers"));
+  return render(service_.certificate_json(r.param("slug"), *serial), 200, as_is);
+}
+
+Response Handlers::revoke(Request& r) const {
+  return idempotent(service_, r, [&] {
+    auto serial = parse_u32(r.param("serial"));
+    if (!serial)
+      return http::problem_from_status(Status(problem::not_found, "serials are whole numbers"));
+    std::string reason = "revoked by operator";
+    if (!r.body.empty()) {
+      auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
+      if (!body) return http::problem_from_status(body.error());
+      auto text = json::get_optional_string(*body, "reason", "revoke", 200);
+      if (!text) return http::problem_from_status(text.error());
+      if (*text) reason = **text;
+    }
+    return render(service_.revoke(r.param("slug"), *serial, reason), 200, as_is);
+  });
+}
+
+Response Handlers::revocations(Request&) const {
+  auto list = service_.revocation_list();
+  if (!list) return http::problem_from_status(list.error());
+  return http::json_response(200, list->json);
+}
+
+Response Handlers::revocations_signature(Request&) const {
+  auto list = service_.revocation_list();
+  if (!list) return http::problem_from_status(list.error());
+  return http::text_response(200, list->minisig, "text/plain; charset=utf-8");
+}
+
+}  // namespace
 
 void add_routes(http::Router& router, OriginService& service, store::Store& store,
                 metrics::Registry& metrics, const OperatorKeys& keys, std::string metrics_token) {
   // Runs on I/O threads: memory only, never the store (OperatorKeys).
   router.set_authenticator([&keys](const Request& r) { return keys.accepts(bearer_token(r)); });
-  http::RouteOptions operator_json{.requires_auth = true,
-                                   .body_bytes_max = limits::request_body_bytes_max_json};
-  auto op = [&](std::string name) {
-    auto o = operator_json;
-    o.name = std::move(name);
-    return o;
+  auto h = std::make_shared<const Handlers>(service, store, metrics, std::move(metrics_token));
+  auto add = [&](Verb verb, std::string pattern, Response (Handlers::*handler)(Request&) const,
+                 http::RouteOptions options) {
+    router.add(
+        verb, std::move(pattern), [h, handler](Request& r) { return (*h.*handler)(r); },
+        std::move(options));
+  };
+  auto op = [](std::string name) {
+    return http::RouteOptions{.requires_auth = true,
+                              .body_bytes_max = limits::request_body_bytes_max_json,
+                              .name = std::move(name)};
   };
   auto pub = [](std::string name, bool blocking = true) {
     return http::RouteOptions{.name = std::move(name), .blocking = blocking};
   };
-  OriginService* s = &service;
-  store::Store* st = &store;
-
-  // --- Operations.
-  router.add(
-      Verb::get, "/healthz",
-      [](Request&) { return http::json_response(200, R"({"status":"ok"})"); },
-      pub("healthz", false));
-  router.add(
-      Verb::get, "/readyz",
-      [st](Request&) {
-        auto version = st->schema_version();
-        if (!version)
-          return http::problem(503, "not-ready", "Not ready", version.error().message());
-        return http::json_response(
-            200, R"({"status":"ready","schema_version":)" + std::to_string(*version) + "}");
-      },
-      pub("readyz"));
-  router.add(
-      Verb::get, "/metrics",
-      [&metrics, metrics_token](Request& r) {
-        if (auto refused = http::refuse_scrape(r, metrics_token)) return std::move(*refused);
-        return http::text_response(200, metrics.render(),
-                                   "text/plain; version=0.0.4; charset=utf-8");
-      },
-      pub("metrics", false));
-  router.add(
-      Verb::get, "/.well-known/dropgate/keys.json",
-      [s](Request&) { return http::json_response(200, s->keyring_json()); }, pub("keys", false));
-
-  // --- Drops (operator).
-  router.add(
-      Verb::get, "/v1/drops", [s](Request& r) { return list_drops(*s, r); }, op("drops.list"));
-  router.add(
-      Verb::post, "/v1/drops",
-      [s](Request& r) {
-        return idempotent(*s, r, [&] {
-          store::DropSpec defaults;
-          defaults.rights.license = "all-rights-reserved";
-          auto spec = parse_drop_spec(r.body, defaults, system_clock().now_ms());
-          if (!spec) return invalid(spec.error());
-          return render(s->create_drop(*spec), 201, drop_summary);
-        });
-      },
-      op("drops.create"));
-  router.add(
-      Verb::patch, "/v1/drops/{slug}",
-      [s](Request& r) {
-        auto current = s->current_spec(r.param("slug"));
-        if (!current) return problem_from_refusal(current.error());
-        auto spec = parse_drop_spec(r.body, *current, system_clock().now_ms());
-        if (!spec) return invalid(spec.error());
-        if (spec->slug != r.param("slug")) {
-          return http::problem(400, "invalid-request", "Invalid request",
-                               "a drop's slug cannot change");
-        }
-        return render(s->update_drop(r.param("slug"), *spec), 200, drop_summary);
-      },
-      op("drops.update"));
-  router.add(
-      Verb::get, "/v1/drops/{slug}/status",
-      [s](Request& r) {
-        return render(s->operator_status_json(r.param("slug")), 200,
-                      [](const std::string& b) { return b; });
-      },
-      op("drops.status"));
   auto upload = op("assets.put");
   upload.streaming = true;
   upload.body_bytes_max = service.config().upload_bytes_max;  // at most limits::upload_bytes_max
-  router.add(
-      Verb::put, "/v1/drops/{slug}/assets/{path*}",
-      [s](Request& r) {
-        if (!r.spooled) return http::problem(400, "invalid-request", "Invalid request", "no body");
-        // From the file name, never the request's Content-Type: a careless client
-        // sends form-urlencoded or octet-stream, and buyers would get that type.
-        std::string type = core::guess_media_type(r.param("path"));
-        auto asset = s->add_asset(r.param("slug"), r.param("path"), r.spooled->path,
-                                  r.spooled->size_bytes, r.spooled->sha256, type);
-        return render(asset, 201, [](const store::AssetRecord& a) {
-          return boost::json::serialize(boost::json::object{{"path", a.path},
-                                                            {"size", a.size_bytes},
-                                                            {"sha256", a.sha256},
-                                                            {"type", a.media_type}});
-        });
-      },
-      upload);
-  router.add(
-      Verb::delete_, "/v1/drops/{slug}/assets/{path*}",
-      [s](Request& r) {
-        return render(s->remove_asset(r.param("slug"), r.param("path")), 200, drop_summary);
-      },
+
+  add(Verb::get, "/healthz", &Handlers::healthz, pub("healthz", false));
+  add(Verb::get, "/readyz", &Handlers::readyz, pub("readyz"));
+  add(Verb::get, "/metrics", &Handlers::scrape, pub("metrics", false));
+  add(Verb::get, "/.well-known/dropgate/keys.json", &Handlers::keys, pub("keys", false));
+  add(Verb::get, "/v1/drops", &Handlers::list_drops, op("drops.list"));
+  add(Verb::post, "/v1/drops", &Handlers::create_drop, op("drops.create"));
+  add(Verb::patch, "/v1/drops/{slug}", &Handlers::update_drop, op("drops.update"));
+  add(Verb::get, "/v1/drops/{slug}/status", &Handlers::drop_status, op("drops.status"));
+  add(Verb::put, "/v1/drops/{slug}/assets/{path*}", &Handlers::put_asset, upload);
+  add(Verb::delete_, "/v1/drops/{slug}/assets/{path*}", &Handlers::delete_asset,
       op("assets.delete"));
-  router.add(
-      Verb::post, "/v1/drops/{slug}/publish",
-      [s](Request& r) {
-        return idempotent(*s, r, [&] {
-          auto published = s->publish(r.param("slug"));
-          if (!published) return problem_from_refusal(published.error());
-          const store::ManifestRecord& m = published->manifest;
-          // 201 when a new version was signed; 200 when nothing changed.
-          return http::json_response(
-              published->changed ? 201 : 200,
-              boost::json::serialize(boost::json::object{
-                  {"version", m.version}, {"sha256", m.sha256}, {"changed", published->changed}}));
-        });
-      },
-      op("drops.publish"));
-  for (auto [verb_path, name] :
-       {std::pair{"/pause", "drops.pause"}, std::pair{"/resume", "drops.resume"},
-        std::pair{"/close", "drops.close"}}) {
-    std::string action = verb_path;
-    router.add(
-        Verb::post, std::string("/v1/drops/{slug}") + verb_path,
-        [s, action](Request& r) {
-          return idempotent(*s, r, [&] {
-            auto slug = r.param("slug");
-            auto result = action == "/pause"    ? s->pause(slug)
-                          : action == "/resume" ? s->resume(slug)
-                                                : s->close(slug);
-            return render(result, 200, drop_summary);
-          });
-        },
-        op(name));
-  }
-
-  // --- Drops (public).
-  router.add(
-      Verb::get, "/v1/drops/{slug}",
-      [s](Request& r) {
-        return render(s->public_drop_json(r.param("slug")), 200,
-                      [](const std::string& b) { return b; });
-      },
-      pub("drops.get"));
-  router.add(
-      Verb::get, "/v1/drops/{slug}/manifest.json",
-      [s](Request& r) {
-        auto m = s->current_manifest(r.param("slug"));
-        if (!m) return problem_from_refusal(m.error());
-        auto response = http::json_response(200, m->json);
-        response.headers.set(http::Field::etag, "\"" + m->sha256 + "\"");
-        return response;
-      },
-      pub("manifest.get"));
-  router.add(
-      Verb::get, "/v1/drops/{slug}/manifest.json.minisig",
-      [s](Request& r) {
-        auto m = s->current_manifest(r.param("slug"));
-        if (!m) return problem_from_refusal(m.error());
-        return http::text_response(200, m->minisig, "text/plain; charset=utf-8");
-      },
+  add(Verb::post, "/v1/drops/{slug}/publish", &Handlers::publish, op("drops.publish"));
+  add(Verb::post, "/v1/drops/{slug}/pause", &Handlers::pause, op("drops.pause"));
+  add(Verb::post, "/v1/drops/{slug}/resume", &Handlers::resume, op("drops.resume"));
+  add(Verb::post, "/v1/drops/{slug}/close", &Handlers::close, op("drops.close"));
+  add(Verb::get, "/v1/drops/{slug}", &Handlers::get_drop, pub("drops.get"));
+  add(Verb::get, "/v1/drops/{slug}/manifest.json", &Handlers::manifest, pub("manifest.get"));
+  add(Verb::get, "/v1/drops/{slug}/manifest.json.minisig", &Handlers::manifest_signature,
       pub("manifest.signature"));
-
-  // --- Holds and claims (operator on behalf of an account).
-  router.add(
-      Verb::post, "/v1/drops/{slug}/holds",
-      [s](Request& r) {
-        return idempotent(*s, r, [&] {
-          auto request = parse_claim_request(r.body);
-          if (!request) return invalid(request.error());
-          return render(s->hold(r.param("slug"), *request, r.remote_address), 201,
-                        [](const HoldOutcome& h) { return h.body_json; });
-        });
-      },
-      op("holds.create"));
-  router.add(
-      Verb::post, "/v1/holds/{id}/confirm",
-      [s](Request& r) {
-        auto id = parse_u32(r.param("id"));
-        if (!id) return http::problem(404, "not-found", "Not found", "no such hold");
-        std::string payment_ref;
-        if (!r.body.empty()) {
-          auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
-          if (!body) return invalid(body.error());
-          auto ref = json::get_optional_string(*body, "payment_ref", "confirm",
-                                               limits::identifier_bytes_max);
-          if (!ref) return invalid(ref.error());
-          payment_ref = ref->value_or("");
-        }
-        auto idem = idempotency_of(r);
-        if (!idem) return invalid(idem.error());
-        // A confirm stores its key's answer with the claim, as a claim does: a
-        // retried confirm finds its hold gone and defers to that answer.
-        return answer_or_replay(*s, *idem, s->confirm_hold(*id, payment_ref, *idem));
-      },
-      op("holds.confirm"));
-  // The stored answer to an Idempotency-Key is read only when a claim does not
-  // succeed as new. A claim stores its key's answer in its own transaction, so
-  // it succeeds only if the key is new (nearly every claim: this saves a
-  // database round trip per claim), and a used key makes it fail; a refusal,
-  // whatever its cause, then defers to the stored answer (or 422), exactly
-  // as if the key had been looked up first.
-  router.add(
-      Verb::post, "/v1/drops/{slug}/claims",
-      [s](Request& r) {
-        Result<Idempotency> parsed_idem = idempotency_of(r);
-        if (!parsed_idem) return invalid(parsed_idem.error());
-        const Idempotency& idem = *parsed_idem;
-        auto request = parse_claim_request(r.body);
-        return answer_or_replay(*s, idem,
-                                request ? s->claim(r.param("slug"), *request, idem)
-                                        : std::unexpected(refusal_from_status(request.error())));
-      },
-      op("claims.create"));
-
-  // --- Delivery.
-  router.add(
-      Verb::get, "/v1/drops/{slug}/files/{path*}",
-      [s](Request& r) {
-        std::string_view token = bearer_token(r);
-        if (token.empty()) token = r.query_value("token").value_or("");
-        auto delivery = s->resolve_download(r.param("slug"), r.param("path"), token);
-        if (!delivery) return problem_from_refusal(delivery.error());
-        Response response = http::file_response(r, delivery->blob_path, delivery->asset.size_bytes,
-                                                delivery->asset.sha256, delivery->asset.media_type);
-        if (const auto* body = std::get_if<http::FileBody>(&response.body);
-            body && r.method == Verb::get) {
-          // Only the response that delivers the last byte completes a download; a
-          // resumed download counts once.
-          bool reaches_end = body->offset + body->length == delivery->asset.size_bytes;
-          s->record_download_started(*delivery, body->offset);
-          response.on_done = [s, d = *delivery, reaches_end](bool complete, uint64_t bytes) {
-            s->record_download(d, complete, reaches_end, bytes);
-          };
-        }
-        return response;
-      },
-      pub("files.get"));
-
-  // --- Certificates and revocation.
-  router.add(
-      Verb::get, "/v1/drops/{slug}/certificates/{serial}",
-      [s](Request& r) {
-        auto serial = parse_u32(r.param("serial"));
-        if (!serial)
-          return http::problem(404, "not-found", "Not found", "serials are whole numbers");
-        return render(s->certificate_json(r.param("slug"), *serial), 200,
-                      [](const std::string& b) { return b; });
-      },
+  add(Verb::post, "/v1/drops/{slug}/holds", &Handlers::create_hold, op("holds.create"));
+  add(Verb::post, "/v1/holds/{id}/confirm", &Handlers::confirm_hold, op("holds.confirm"));
+  add(Verb::post, "/v1/drops/{slug}/claims", &Handlers::create_claim, op("claims.create"));
+  add(Verb::get, "/v1/drops/{slug}/files/{path*}", &Handlers::file, pub("files.get"));
+  add(Verb::get, "/v1/drops/{slug}/certificates/{serial}", &Handlers::certificate,
       pub("certificates.get"));
-  router.add(
-      Verb::post, "/v1/drops/{slug}/certificates/{serial}/revoke",
-      [s](Request& r) {
-        return idempotent(*s, r, [&] {
-          auto serial = parse_u32(r.param("serial"));
-          if (!serial)
-            return http::problem(404, "not-found", "Not found", "serials are whole numbers");
-          std::string reason = "revoked by operator";
-          if (!r.body.empty()) {
-            auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
-            if (!body) return invalid(body.error());
-            auto text = json::get_optional_string(*body, "reason", "revoke", 200);
-            if (!text) return invalid(text.error());
-            if (*text) reason = **text;
-          }
-          return render(s->revoke(r.param("slug"), *serial, reason), 200,
-                        [](const std::string& b) { return b; });
-        });
-      },
+  add(Verb::post, "/v1/drops/{slug}/certificates/{serial}/revoke", &Handlers::revoke,
       op("certificates.revoke"));
-  router.add(
-      Verb::get, "/v1/revocations.json",
-      [s](Request&) {
-        auto list = s->revocation_list();
-        if (!list) return problem_from_refusal(list.error());
-        return http::json_response(200, list->json);
-      },
-      pub("revocations.get"));
-  router.add(
-      Verb::get, "/v1/revocations.json.minisig",
-      [s](Request&) {
-        auto list = s->revocation_list();
-        if (!list) return problem_from_refusal(list.error());
-        return http::text_response(200, list->minisig, "text/plain; charset=utf-8");
-      },
+  add(Verb::get, "/v1/revocations.json", &Handlers::revocations, pub("revocations.get"));
+  add(Verb::get, "/v1/revocations.json.minisig", &Handlers::revocations_signature,
       pub("revocations.signature"));
 }
 

@@ -16,7 +16,4 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
                 metrics::Registry& metrics, const OperatorKeys& keys,
                 std::string metrics_token = "");
 
-// The response for a refusal: problem+json, with Retry-After when set.
-http::Response problem_from_refusal(const Refusal& refusal);
-
 }  // namespace dg::origin

@@ -79,19 +79,6 @@ struct SignedList {
   std::string minisig;
 };
 
-// A refusal with the HTTP status and problem type it maps to; routes turn it
-// into problem+json. `retry_after_s` > 0 adds Retry-After.
-struct Refusal {
-  unsigned status;
-  std::string type;
-  std::string title;
-  std::string detail;
-  uint32_t retry_after_s = 0;
-};
-
-template <typename T>
-using Outcome = std::expected<T, Refusal>;
-
 class OriginService {
  public:
   struct Parts {
@@ -109,75 +96,77 @@ class OriginService {
   explicit OriginService(Parts parts);
 
   // --- Operator: drops and assets.
-  Outcome<store::Drop> create_drop(const store::DropSpec& spec);
-  Outcome<store::Drop> update_drop(std::string_view slug, const store::DropSpec& spec);
-  Outcome<store::DropSpec> current_spec(std::string_view slug);
-  Outcome<store::AssetRecord> add_asset(std::string_view slug, std::string_view path,
-                                        const std::filesystem::path& spooled_file,
-                                        uint64_t size_bytes, std::string_view sha256,
-                                        std::string_view media_type);
-  Outcome<store::Drop> remove_asset(std::string_view slug, std::string_view path);
+  Result<store::Drop> create_drop(const store::DropSpec& spec);
+  Result<store::Drop> update_drop(std::string_view slug, const store::DropSpec& spec);
+  Result<store::DropSpec> current_spec(std::string_view slug);
+  Result<store::AssetRecord> add_asset(std::string_view slug, std::string_view path,
+                                       const std::filesystem::path& spooled_file,
+                                       uint64_t size_bytes, std::string_view sha256,
+                                       std::string_view media_type);
+  Result<store::Drop> remove_asset(std::string_view slug, std::string_view path);
   // Signs and stores the next manifest version from the drop's assets; a
   // draft becomes scheduled (or live once its window opens). When the content
   // (drop, edition, window, rights, assets) equals the current version's and
   // that version has more than half its lifetime left, signs nothing and
   // returns the current version (changed: false).
-  Outcome<PublishOutcome> publish(std::string_view slug);
-  Outcome<store::Drop> pause(std::string_view slug);
-  Outcome<store::Drop> resume(std::string_view slug);
-  Outcome<store::Drop> close(std::string_view slug);
-  Outcome<std::string> operator_status_json(std::string_view slug);
+  Result<PublishOutcome> publish(std::string_view slug);
+  Result<store::Drop> pause(std::string_view slug);
+  Result<store::Drop> resume(std::string_view slug);
+  Result<store::Drop> close(std::string_view slug);
+  Result<std::string> operator_status_json(std::string_view slug);
   // One page of drops by slug, after `after_slug` (from the first when empty),
   // each with its claimed count; "next_after" names the cursor of the next
   // page, null on the last one.
-  Outcome<std::string> list_drops_json(std::string_view after_slug, uint32_t count_max);
+  Result<std::string> list_drops_json(std::string_view after_slug, uint32_t count_max);
 
   // --- Public.
-  Outcome<std::string> public_drop_json(std::string_view slug);
-  Outcome<store::ManifestRecord> current_manifest(std::string_view slug);
+  Result<std::string> public_drop_json(std::string_view slug);
+  Result<store::ManifestRecord> current_manifest(std::string_view slug);
   std::string keyring_json() const;
   const OriginConfig& config() const { return parts_.config; }
+  // The injected clock, for the routes' own times (a drop's default opens_at).
+  const Clock& clock() const { return parts_.clock; }
 
   // --- Holds and claims.
   // The stored answer to an Idempotency-Key: nullopt when the key is unknown;
   // 422 when it was used with another request; 409 idempotency-in-flight
   // (Retry-After) while its first request is still running.
-  std::optional<Outcome<Replay>> replay(const Idempotency& idempotency);
+  std::optional<Result<Replay>> replay(const Idempotency& idempotency);
   // Reserves the key before an action runs, so that of concurrent requests
   // with one key exactly one acts. nullopt: reserved for `owner` (act, then
   // settle_idempotency); otherwise the answer to give instead, as replay().
-  std::optional<Outcome<Replay>> reserve_idempotency(const Idempotency& idempotency,
-                                                     std::string_view owner);
+  std::optional<Result<Replay>> reserve_idempotency(const Idempotency& idempotency,
+                                                    std::string_view owner);
   // Stores a 2xx answer in the reservation, or frees the key for a retry
   // after any other answer. A failure is logged and must become a 500.
   Status settle_idempotency(const Idempotency& idempotency, std::string_view owner, unsigned status,
                             const std::string* body_json);
-  Outcome<ClaimOutcome> claim(std::string_view slug, const ClaimRequest& request,
-                              const Idempotency& idempotency);
+  Result<ClaimOutcome> claim(std::string_view slug, const ClaimRequest& request,
+                             const Idempotency& idempotency);
   // Rate-limited per account and per `client_address` (429 too-many-holds).
-  Outcome<HoldOutcome> hold(std::string_view slug, const ClaimRequest& request,
-                            std::string_view client_address);
-  Outcome<ClaimOutcome> confirm_hold(int64_t hold_id, const std::string& payment_ref,
-                                     const Idempotency& idempotency);
+  Result<HoldOutcome> hold(std::string_view slug, const ClaimRequest& request,
+                           std::string_view client_address);
+  Result<ClaimOutcome> confirm_hold(int64_t hold_id, const std::string& payment_ref,
+                                    const Idempotency& idempotency);
   // Periodic: heartbeat, hold expiry (with events and metrics), reclaim.
   void tick();
 
   // --- Delivery: checks the download token and finds the file by manifest path.
-  Outcome<Delivery> resolve_download(std::string_view slug, std::string_view path,
-                                     std::string_view token_untrusted);
+  Result<Delivery> resolve_download(std::string_view slug, std::string_view path,
+                                    std::string_view token_untrusted);
   void record_download_started(const Delivery& delivery, uint64_t offset_bytes);
   // complete: every body byte was sent; reaches_end: the body ran to the file's last byte.
   void record_download(const Delivery& delivery, bool complete, bool reaches_end,
                        uint64_t bytes_sent);
 
   // --- Certificates.
-  Outcome<std::string> certificate_json(std::string_view slug, uint32_t serial);
-  Outcome<std::string> revoke(std::string_view slug, uint32_t serial, std::string_view reason);
+  Result<std::string> certificate_json(std::string_view slug, uint32_t serial);
+  Result<std::string> revoke(std::string_view slug, uint32_t serial, std::string_view reason);
   // The signed list of revoked certificates. Re-signed when a claim is
   // revoked and every few minutes (so its issued_at stays fresh); between
   // those, every fetch returns the same bytes, so the JSON and its signature
   // can be fetched separately.
-  Outcome<SignedList> revocation_list();
+  Result<SignedList> revocation_list();
 
   // Effective state: a scheduled drop whose window opened is live.
   static store::DropState effective_state(const store::Drop& drop, int64_t now_ms);
@@ -189,18 +178,21 @@ class OriginService {
     std::string manifest_sha256;
     int64_t loaded_at_ms = 0;
   };
-  Outcome<CachedDrop> load_drop(std::string_view slug, bool fresh = false);
-  Outcome<Replay> rebuild_claim_answer(const store::IdempotencyRecord& record);
+  Result<CachedDrop> load_drop(std::string_view slug, bool fresh = false);
+  Result<Replay> rebuild_claim_answer(const store::IdempotencyRecord& record);
   void forget_drop(std::string_view slug);
-  std::optional<Refusal> check_claimable(const CachedDrop& cached, const ClaimRequest& request,
-                                         int64_t now_ms);
-  Outcome<ClaimOutcome> finish_claim(const CachedDrop& cached, uint32_t serial,
-                                     const ClaimRequest& request, const Idempotency& idempotency,
-                                     std::optional<int64_t> hold_id);
-  std::optional<Outcome<Replay>> answer_from(const store::IdempotencyRecord& record,
-                                             const Idempotency& idempotency);
-  Outcome<store::Drop> transition(std::string_view slug, std::vector<store::DropState> from,
-                                  store::DropState to);
+  // ok, or why the drop cannot be claimed now (a problem type of its own).
+  Status check_claimable(const CachedDrop& cached, const ClaimRequest& request, int64_t now_ms);
+  Result<ClaimOutcome> finish_claim(const CachedDrop& cached, uint32_t serial,
+                                    const ClaimRequest& request, const Idempotency& idempotency,
+                                    std::optional<int64_t> hold_id);
+  // The answer to a claim the store did not take (its serial already given back).
+  Result<ClaimOutcome> claim_not_taken(const Status& failure, const store::Drop& drop,
+                                       const Idempotency& idempotency, bool from_hold);
+  std::optional<Result<Replay>> answer_from(const store::IdempotencyRecord& record,
+                                            const Idempotency& idempotency);
+  Result<store::Drop> transition(std::string_view slug, std::vector<store::DropState> from,
+                                 store::DropState to);
 
   Parts parts_;
   RateLimiter holds_per_account_;
@@ -222,8 +214,5 @@ class OriginService {
     metrics::Counter& tokens_issued;
   } metrics_;
 };
-
-// Maps a store Status to a Refusal (for errors the service does not name itself).
-Refusal refusal_from_status(const Status& status);
 
 }  // namespace dg::origin

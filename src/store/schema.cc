@@ -7,7 +7,7 @@
 namespace dg::store {
 namespace {
 
-// Version 1 on SQLite. STRICT tables refuse values of the wrong type, which
+// Version 1 on SQLite. STRICT tables reject values of the wrong type, which
 // SQLite would otherwise store silently. AUTOINCREMENT keeps ids from being
 // reused after a row is deleted (leases and holds are deleted routinely).
 constexpr std::string_view kSqliteV1 = R"sql(

@@ -143,7 +143,7 @@ struct ClaimInsert {
   std::string payment_ref;
   std::string cert_id;  // the certificate token's jti
   std::string cert_token;
-  // Refused with limit_exceeded when the account's unrevoked claims of the
+  // Fails with limit_exceeded when the account's unrevoked claims of the
   // drop plus its other unexpired holds (the hold this claim confirms counts
   // once, as the claim) already reach this many (0: refuses every claim).
   uint32_t per_buyer_limit = 1;

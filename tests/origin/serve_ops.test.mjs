@@ -1,9 +1,12 @@
 // Running an origin as an operator would: a configured upload limit holds,
-// and a second `serve` on a port already taken fails without disturbing the
-// origin that serves there (its seller and leases stay its own).
+// a second `serve` on a port already taken fails without disturbing the
+// origin that serves there (its seller and leases stay its own), and a
+// failure of the server's own reaches its log, not its clients.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import net from 'node:net'
 import { dropgate, tempDir, initData, startOrigin, client, waitFor, cleanup } from '../support/origin.mjs'
@@ -86,4 +89,37 @@ test('a key made by init while the origin runs is accepted after the refresh', a
   const fresh = client(origin.url, newKey)
   await waitFor('the new operator key to be accepted', async () => (await fresh.get('/v1/drops')).status === 200)
   assert.equal((await client(origin.url, newKey + 'x').get('/v1/drops')).status, 401)
+})
+
+// A failure of ours is a 500 that tells the client the generic type, a
+// generic detail and the request id, and nothing else: here the disk fails
+// (the folder an upload's blob must go into is a file), and the real error,
+// which names a path on the server, reaches the log line of that request
+// under the same request id, never the client.
+test('a 500 sends the client only its request id and logs the error with it', async () => {
+  let r = await api.post('/v1/drops', { slug: 'broken-disk', title: 'Broken disk', edition: 1 }, idem())
+  assert.equal(r.status, 201, r.text)
+  const bytes = Buffer.from('unstorable\n')
+  const blobFolder = join(data, 'blobs', createHash('sha256').update(bytes).digest('hex').slice(0, 2))
+  writeFileSync(blobFolder, 'not a folder')
+  try {
+    r = await api.put('/v1/drops/broken-disk/assets/a.txt', new Uint8Array(bytes))
+  } finally {
+    rmSync(blobFolder, { force: true })
+  }
+  assert.equal(r.status, 500, r.text)
+  assert.deepEqual(Object.keys(r.json).sort(), ['detail', 'instance', 'status', 'title', 'type'])
+  assert.equal(r.json.type, 'https://dropgate.dev/problems/internal')
+  assert.equal(r.json.title, 'Internal error')
+  assert.match(r.json.detail, /request id/)
+  assert.equal(r.json.instance, r.headers.get('x-request-id'))
+  assert.ok(!r.text.includes(dir) && !r.text.includes('blobs'), r.text)
+
+  // Whole JSON lines only: the last one may still be arriving.
+  const requestLine = () => origin.log().split('\n').filter((l) => l.startsWith('{') && l.endsWith('}'))
+    .map((l) => JSON.parse(l)).find((l) => l.msg === 'request' && l.request_id === r.json.instance)
+  const line = await waitFor(`the log line of request ${r.json.instance}`, requestLine)
+  assert.equal(line.status, 500)
+  assert.equal(line.level, 'error')
+  assert.ok(line.error.includes(blobFolder), line.error)
 })

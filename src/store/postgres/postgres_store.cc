@@ -159,7 +159,7 @@ Result<sql::Rows> PgConnection::run(std::string_view sql, std::span<const sql::V
       texts[i] = std::to_string(std::get<int64_t>(params[i]));
     } else if (std::holds_alternative<std::string_view>(params[i])) {
       texts[i] = std::string(std::get<std::string_view>(params[i]));
-      // Text parameters end at NUL: refuse rather than store a truncated value.
+      // Text parameters end at NUL: reject rather than store a truncated value.
       if (texts[i].find('\0') != std::string::npos) {
         return error(Code::invalid_argument, "text with a NUL byte cannot be stored");
       }

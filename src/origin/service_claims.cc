@@ -1,0 +1,402 @@
+// OriginService, claims: holds, claims and the Idempotency-Key answers they store.
+#include <boost/json.hpp>
+
+#include "base/json.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/problem_types.h"
+#include "base/time.h"
+#include "core/validate.h"
+#include "http/client.h"
+#include "origin/service.h"
+
+namespace dg::origin {
+namespace {
+
+constexpr int kSerialRetriesMax = 8;
+
+// What a claim answers (and a replay of it, rebuilt from the claim's row):
+// one function, so the two cannot differ.
+std::string claim_answer_json(const std::string& public_url, const store::Drop& drop,
+                              const core::Manifest& manifest, uint32_t serial,
+                              const std::string& account, const std::string& owner,
+                              int64_t claimed_at_ms, const std::string& cert,
+                              const std::string& download) {
+  std::string base = public_url + "/v1/drops/" + drop.spec.slug;
+  boost::json::array files;
+  for (const auto& a : manifest.assets) {
+    // Encoded, so a file named "#1.txt" or "what?.txt" is a path, not a fragment or a query.
+    std::string url = base + "/files/" + http::encode_path(a.path) + "?token=" + download;
+    files.push_back(boost::json::object{
+        {"path", a.path}, {"size", a.size_bytes}, {"type", a.media_type}, {"url", std::move(url)}});
+  }
+  boost::json::object body{{"drop", drop.spec.slug},
+                           {"serial", serial},
+                           {"edition", drop.spec.edition_size},
+                           {"account", account},
+                           {"owner", owner},
+                           {"claimed_at", format_rfc3339(claimed_at_ms)},
+                           {"certificate", cert},
+                           {"certificate_url", base + "/certificates/" + std::to_string(serial)},
+                           {"download_token", download},
+                           {"files", std::move(files)}};
+  return boost::json::serialize(body);
+}
+
+// A claim's idempotency record keeps only what its answer cannot be rebuilt
+// without (the certificate and the claim time are in the claim's row): about
+// 100 bytes instead of the ~2 KB answer, written with every claim.
+constexpr std::string_view kClaimRecordPrefix = R"({"rebuild":"claim",)";
+
+// The idempotency record a claim writes in its own transaction: only what
+// its answer cannot be rebuilt without (see kClaimRecordPrefix).
+store::IdempotencyRecord claim_record(const Idempotency& idem, const store::Drop& drop,
+                                      uint32_t serial, uint32_t ttl_s,
+                                      const std::string& download_id, int64_t now_ms) {
+  boost::json::object rebuild{{"drop_id", drop.id},
+                              {"serial", serial},
+                              {"ver", drop.manifest_version},
+                              {"ttl_s", ttl_s},
+                              {"jti", download_id}};
+  std::string record = boost::json::serialize(rebuild);
+  record.replace(0, 1, kClaimRecordPrefix);
+  return store::IdempotencyRecord{idem.scope, idem.key,          idem.request_sha256,
+                                  201,        std::move(record), now_ms};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- claims
+
+std::optional<Result<Replay>> OriginService::replay(const Idempotency& idem) {
+  if (idem.key.empty()) return std::nullopt;
+  auto record = parts_.store.get_idempotency(idem.scope, idem.key);
+  if (!record) {
+    if (record.error().code() == Code::not_found) return std::nullopt;
+    return error(record.error());
+  }
+  return answer_from(*record, idem);
+}
+
+std::optional<Result<Replay>> OriginService::answer_from(const store::IdempotencyRecord& record,
+                                                         const Idempotency& idem) {
+  if (record.request_sha256 != idem.request_sha256) {
+    return error(problem::idempotency_key_reused,
+                 "this Idempotency-Key was used with a different request; use a new key");
+  }
+  if (record.response_status == 0) {
+    return error(
+        Status(problem::idempotency_in_flight,
+               "a request with this Idempotency-Key is still being answered; retry shortly")
+            .with_retry_after(1));
+  }
+  if (record.response_body.starts_with(kClaimRecordPrefix)) return rebuild_claim_answer(record);
+  return Replay{record.response_status, record.response_body};
+}
+
+std::optional<Result<Replay>> OriginService::reserve_idempotency(const Idempotency& idem,
+                                                                 std::string_view owner) {
+  store::IdempotencyRecord marker{idem.scope, idem.key, idem.request_sha256,
+                                  0,          "",       parts_.clock.now_ms()};
+  auto reservation = parts_.store.reserve_idempotency(marker, owner);
+  if (!reservation) return error(reservation.error());
+  if (reservation->state == store::Store::IdempotencyState::reserved) return std::nullopt;
+  return answer_from(reservation->record, idem);
+}
+
+Status OriginService::settle_idempotency(const Idempotency& idem, std::string_view owner,
+                                         unsigned status, const std::string* body_json) {
+  bool answered = status / 100 == 2 && body_json != nullptr;
+  Status settled =
+      answered ? parts_.store.answer_idempotency(idem.scope, idem.key, owner, status, *body_json)
+               : parts_.store.release_idempotency(idem.scope, idem.key, owner);
+  if (!settled.ok()) {
+    // Answered: the action happened, and a retry cannot replay it. Released:
+    // the key stays reserved until idempotency_in_flight_ms_max passes.
+    log::error("idempotency: could not settle a reserved key",
+               {{"key", idem.key}, {"answered", answered}, {"error", settled.to_string()}});
+  }
+  return settled;
+}
+
+// Rebuilds a claim's answer from its idempotency record and its row: the
+// download token is signed again with the same fields, times and id, and
+// Ed25519 signatures are deterministic, so the answer is byte for byte the
+// first one's (unless the signing key or the public URL changed since).
+Result<Replay> OriginService::rebuild_claim_answer(const store::IdempotencyRecord& record) {
+  std::string text = record.response_body;
+  text.replace(0, kClaimRecordPrefix.size(), "{");
+  auto o = json::parse_object(text, limits::identifier_bytes_max * 4);
+  if (!o) return error(Status(Code::corruption, "stored claim answer: " + o.error().message()));
+  auto drop_id = json::get_int(*o, "drop_id", "claim record", 1, INT64_MAX);
+  auto serial = json::get_int(*o, "serial", "claim record", 1, limits::edition_size_max);
+  auto version = json::get_int(*o, "ver", "claim record", 1, INT64_MAX);
+  auto ttl_s = json::get_int(*o, "ttl_s", "claim record", 1, limits::download_token_ttl_s_max);
+  auto jti = json::get_string(*o, "jti", "claim record", limits::identifier_bytes_max);
+  for (const Status* s : {drop_id ? nullptr : &drop_id.error(), serial ? nullptr : &serial.error(),
+                          version ? nullptr : &version.error(), ttl_s ? nullptr : &ttl_s.error(),
+                          jti ? nullptr : &jti.error()}) {
+    if (s) return error(Status(Code::corruption, "stored claim answer: " + s->message()));
+  }
+  auto drop = parts_.store.get_drop_by_id(*drop_id);
+  if (!drop) return error(drop.error());
+  auto claim = parts_.store.get_claim(*drop_id, static_cast<uint32_t>(*serial));
+  if (!claim) return error(claim.error());
+  auto manifest_record = parts_.store.get_manifest(*drop_id, *version);
+  if (!manifest_record) return error(manifest_record.error());
+  auto manifest = core::parse_manifest(manifest_record->json);
+  if (!manifest)
+    return error(Status(Code::corruption, "stored manifest: " + manifest.error().message()));
+  core::DownloadFields download_fields{
+      claim->account, drop->spec.slug, *version, {"*"}, claim->cert_id};
+  auto download = core::issue_download(parts_.signer, download_fields, claim->claimed_at_ms,
+                                       static_cast<uint32_t>(*ttl_s), nullptr, *jti);
+  if (!download) return error(download.error());
+  return Replay{
+      record.response_status,
+      claim_answer_json(parts_.config.public_url, *drop, *manifest, claim->serial, claim->account,
+                        core::owner_id(parts_.owner_secret, drop->spec.slug, claim->account),
+                        claim->claimed_at_ms, claim->cert_token, *download)};
+}
+
+Status OriginService::check_claimable(const CachedDrop& cached, const ClaimRequest& request,
+                                      int64_t now_ms) {
+  const store::Drop& drop = cached.drop;
+  switch (effective_state(drop, now_ms)) {
+    case store::DropState::draft:
+      return Status(problem::window_not_open, "this drop is not published");
+    case store::DropState::scheduled:
+      return Status(problem::window_not_open,
+                    "sales open at " + format_rfc3339(drop.spec.opens_at_ms));
+    case store::DropState::paused:
+      return Status(problem::drop_paused, "the seller paused this drop; try again shortly")
+          .with_retry_after(30);
+    case store::DropState::closed:
+      return Status(problem::window_closed, "this drop is closed");
+    case store::DropState::live:
+      break;
+  }
+  if (drop.spec.closes_at_ms && now_ms >= *drop.spec.closes_at_ms) {
+    return Status(problem::window_closed,
+                  "sales closed at " + format_rfc3339(*drop.spec.closes_at_ms));
+  }
+  if (!cached.manifest) {
+    return Status(problem::window_not_open, "this drop has no manifest");
+  }
+  const core::Rights& rights = drop.spec.rights;
+  bool restricted = !rights.territories_allowed.empty() || !rights.territories_denied.empty();
+  if (restricted && request.territory.empty()) {
+    return Status(problem::territory_required,
+                  "this drop is sold only in some territories; give the buyer's territory");
+  }
+  if (!request.territory.empty() && !rights.allows_territory(request.territory)) {
+    return Status(problem::territory_denied, "this drop is not offered in " + request.territory);
+  }
+  return Status();
+}
+
+Result<ClaimOutcome> OriginService::claim(std::string_view slug, const ClaimRequest& request,
+                                          const Idempotency& idem) {
+  if (Status s = core::validate_identifier(request.account, "account"); !s.ok()) return error(s);
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  if (Status s = check_claimable(*cached, request, parts_.clock.now_ms()); !s.ok()) return error(s);
+  for (int attempt = 0; attempt < kSerialRetriesMax; ++attempt) {
+    auto serial = parts_.seller.take(cached->drop.id);
+    if (!serial) {
+      if (serial.error().code() == Code::conflict) {
+        metrics_.sold_out.inc();
+        return error(problem::sold_out, "all " + std::to_string(cached->drop.spec.edition_size) +
+                                            " serials are taken");
+      }
+      return error(serial.error());
+    }
+    auto outcome = finish_claim(*cached, *serial, request, idem, std::nullopt);
+    if (outcome || outcome.error().type() != &problem::serial_taken) return outcome;
+    // The serial was taken after all (it must not happen; UNIQUE caught it): try the next.
+    log::warn("serial already claimed; taking another",
+              {{"drop", std::string(slug)}, {"serial", *serial}});
+  }
+  return error(
+      Status(problem::busy, "could not find a free serial; try again").with_retry_after(1));
+}
+
+Result<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint32_t serial,
+                                                 const ClaimRequest& request,
+                                                 const Idempotency& idem,
+                                                 std::optional<int64_t> hold_id) {
+  const store::Drop& drop = cached.drop;
+  // Announced before signing, so that a batch about to be written waits for
+  // this claim rather than leaving it to the next commit.
+  ClaimCommitter::Announcement announcement = parts_.committer.announce();
+  int64_t now_ms = parts_.clock.now_ms();
+  // Certificates are public by serial, so they name the owner by a pseudonym.
+  std::string owner = core::owner_id(parts_.owner_secret, drop.spec.slug, request.account);
+  core::CertFields cert_fields{
+      owner,           drop.spec.slug, serial, drop.spec.edition_size, cached.manifest_sha256,
+      drop.spec.rights};
+  std::string cert_id;
+  auto cert = core::issue_cert(parts_.signer, cert_fields, now_ms, &cert_id);
+  // The download token names its certificate, so edges turn it away once the
+  // certificate is on the revocation list.
+  core::DownloadFields download_fields{
+      request.account, drop.spec.slug, drop.manifest_version, {"*"}, cert_id};
+  std::string download_id;
+  auto download = core::issue_download(parts_.signer, download_fields, now_ms,
+                                       parts_.config.download_token_ttl_s, &download_id);
+  if (!cert || !download) {
+    if (!hold_id) parts_.seller.give_back(drop.id, serial);
+    return error(!cert ? cert.error() : download.error());
+  }
+  std::string body_json =
+      claim_answer_json(parts_.config.public_url, drop, *cached.manifest, serial, request.account,
+                        owner, now_ms, *cert, *download);
+
+  store::ClaimInsert insert;
+  insert.drop_id = drop.id;
+  insert.serial = serial;
+  insert.account = request.account;
+  insert.source = request.source;
+  insert.payment_ref = request.payment_ref;
+  insert.cert_id = cert_id;
+  insert.cert_token = *cert;
+  insert.per_buyer_limit = drop.spec.per_buyer_limit;
+  insert.at_ms = now_ms;
+  insert.from_hold_id = hold_id;
+  // The store checks the serial is still in this seller's lease, so a serial
+  // reclaimed from under a process wrongly thought dead cannot be sold twice.
+  if (!hold_id) insert.seller_id = parts_.seller.id();
+  if (!idem.key.empty()) {
+    insert.idempotency =
+        claim_record(idem, drop, serial, parts_.config.download_token_ttl_s, download_id, now_ms);
+  }
+  // One event per claim: the tokens signed with it are named in it rather
+  // than written as events of their own (two rows fewer per claim).
+  boost::json::object detail{{"source", store::claim_source_name(request.source)},
+                             {"tokens", boost::json::array{"cert", "download"}}};
+  insert.events = {
+      {"claim", drop.id, serial, request.account, boost::json::serialize(detail), now_ms, ""}};
+  auto claim = parts_.committer.commit(std::move(insert), std::move(announcement));
+  if (claim) {
+    metrics_.claims.inc();
+    metrics_.tokens_issued.inc(2);
+    return ClaimOutcome{201, std::move(body_json)};
+  }
+  if (!hold_id) parts_.seller.give_back(drop.id, serial);
+  return claim_not_taken(claim.error(), drop, idem, hold_id.has_value());
+}
+
+Result<ClaimOutcome> OriginService::claim_not_taken(const Status& failure, const store::Drop& drop,
+                                                    const Idempotency& idem, bool from_hold) {
+  if (failure.code() == Code::limit_exceeded) {
+    return error(problem::per_buyer_limit, "this account already holds " +
+                                               std::to_string(drop.spec.per_buyer_limit) +
+                                               " of this drop");
+  }
+  if (failure.code() == Code::conflict) {
+    // The Idempotency-Key was used (a retry, or a race with the same key):
+    // answer as its first use did, or 422 if that was another request.
+    if (auto replayed = replay(idem)) {
+      if (!*replayed) return std::unexpected(replayed->error());
+      return ClaimOutcome{(*replayed)->status, (*replayed)->body};
+    }
+    if (from_hold) return error(problem::hold_gone, "the hold expired or was already used");
+    return error(problem::serial_taken, failure.message());
+  }
+  return error(failure);
+}
+
+Result<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimRequest& request,
+                                        std::string_view client_address) {
+  if (Status s = core::validate_identifier(request.account, "account"); !s.ok()) return error(s);
+  int64_t now_ms = parts_.clock.now_ms();
+  if (uint32_t wait_s = holds_per_address_.take(client_address, now_ms); wait_s > 0) {
+    return error(Status(problem::too_many_holds, "too many holds from this address; retry in " +
+                                                     std::to_string(wait_s) + " s")
+                     .with_retry_after(wait_s));
+  }
+  if (uint32_t wait_s = holds_per_account_.take(request.account, now_ms); wait_s > 0) {
+    return error(Status(problem::too_many_holds, "too many holds for this account; retry in " +
+                                                     std::to_string(wait_s) + " s")
+                     .with_retry_after(wait_s));
+  }
+  auto cached = load_drop(slug);
+  if (!cached) return std::unexpected(cached.error());
+  if (Status s = check_claimable(*cached, request, now_ms); !s.ok()) return error(s);
+  auto held = parts_.store.account_claim_count(cached->drop.id, request.account);
+  if (held && *held >= cached->drop.spec.per_buyer_limit) {
+    return error(problem::per_buyer_limit, "this account already holds its share of this drop");
+  }
+  auto serial = parts_.seller.take(cached->drop.id);
+  if (!serial) {
+    if (serial.error().code() == Code::conflict) {
+      metrics_.sold_out.inc();
+      return error(problem::sold_out, "every serial is claimed or held");
+    }
+    return error(serial.error());
+  }
+  int64_t expires_at_ms = now_ms + int64_t{parts_.config.hold_ttl_s} * 1000;
+  auto hold =
+      parts_.store.create_hold(cached->drop.id, *serial, request.account, parts_.seller.id(),
+                               expires_at_ms, now_ms, cached->drop.spec.per_buyer_limit);
+  if (!hold) {
+    parts_.seller.give_back(cached->drop.id, *serial);
+    if (hold.error().code() == Code::limit_exceeded) {
+      return error(problem::per_buyer_limit,
+                   "this account's claims and holds already reach the limit of " +
+                       std::to_string(cached->drop.spec.per_buyer_limit) + " for this drop");
+    }
+    return error(hold.error());
+  }
+  metrics_.holds.inc();
+  (void)parts_.store.append_events(
+      {{"hold.created", cached->drop.id, *serial, request.account,
+        R"({"hold_id":)" + std::to_string(hold->id) + "}", now_ms, ""}});
+  boost::json::object body{{"hold_id", hold->id},
+                           {"drop", cached->drop.spec.slug},
+                           {"serial", *serial},
+                           {"account", request.account},
+                           {"expires_at", format_rfc3339(expires_at_ms)},
+                           {"confirm_url", "/v1/holds/" + std::to_string(hold->id) + "/confirm"}};
+  return HoldOutcome{*hold, boost::json::serialize(body)};
+}
+
+Result<ClaimOutcome> OriginService::confirm_hold(int64_t hold_id, const std::string& payment_ref,
+                                                 const Idempotency& idem) {
+  auto hold = parts_.store.get_hold(hold_id);
+  if (!hold) {
+    if (hold.error().code() == Code::not_found) {
+      return error(problem::hold_gone, "no such hold: it expired, was used, or never existed");
+    }
+    return error(hold.error());
+  }
+  if (hold->expires_at_ms <= parts_.clock.now_ms()) {
+    return error(problem::hold_gone, "the hold expired at " + format_rfc3339(hold->expires_at_ms));
+  }
+  auto drop = parts_.store.get_drop_by_id(hold->drop_id);
+  if (!drop) return error(drop.error());
+  auto cached = load_drop(drop->spec.slug);
+  if (!cached) return std::unexpected(cached.error());
+  ClaimRequest request{hold->account, "", store::ClaimSource::payment, payment_ref};
+  // The window and state were checked when the hold was made; a buyer who paid
+  // within the hold gets the serial even if the window closed meanwhile.
+  return finish_claim(*cached, hold->serial, request, idem, hold_id);
+}
+
+void OriginService::tick() {
+  auto expired = parts_.seller.tick();
+  if (!expired) {
+    log::warn("seller tick failed", {{"error", expired.error().to_string()}});
+    return;
+  }
+  if (expired->empty()) return;
+  std::vector<store::Event> events;
+  for (const auto& h : *expired) {
+    events.push_back({"hold.expired", h.drop_id, h.serial, h.account,
+                      R"({"hold_id":)" + std::to_string(h.id) + "}", parts_.clock.now_ms(), ""});
+  }
+  metrics_.holds_expired.inc(expired->size());
+  (void)parts_.store.append_events(events);
+}
+
+}  // namespace dg::origin
