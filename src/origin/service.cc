@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/problem_types.h"
 #include "base/time.h"
+#include "core/drop.h"
 #include "core/validate.h"
 #include "crypto/sha256.h"
 
@@ -84,10 +85,7 @@ OriginService::OriginService(Parts parts)
       } {}
 
 store::DropState OriginService::effective_state(const store::Drop& drop, int64_t now_ms) {
-  if (drop.state == store::DropState::scheduled && now_ms >= drop.spec.opens_at_ms) {
-    return store::DropState::live;
-  }
-  return drop.state;
+  return core::effective_state(drop.state, drop.spec.opens_at_ms, now_ms);
 }
 
 // ---------------------------------------------------------------- cache
@@ -152,9 +150,7 @@ Result<store::AssetRecord> OriginService::add_asset(std::string_view slug, std::
   if (Status s = core::validate_media_type(media_type); !s.ok()) return error(s);
   auto cached = load_drop(slug, true);
   if (!cached) return std::unexpected(cached.error());
-  if (cached->drop.state == store::DropState::closed) {
-    return error(problem::drop_closed, "a closed drop takes no new files");
-  }
+  if (Status s = core::check_assets_addable(cached->drop.state); !s.ok()) return error(s);
   if (Status s = parts_.blobs.adopt(spooled_file, sha256); !s.ok()) return error(s);
   store::AssetRecord asset{std::string(path), size_bytes, std::string(sha256),
                            std::string(media_type)};
@@ -239,18 +235,18 @@ Result<store::Drop> OriginService::transition(std::string_view slug,
 }
 
 Result<store::Drop> OriginService::pause(std::string_view slug) {
-  return transition(slug, {store::DropState::scheduled, store::DropState::live},
-                    store::DropState::paused);
+  core::DropTransition t = core::transition_for(core::DropAction::pause);
+  return transition(slug, t.from, t.to);
 }
 
 Result<store::Drop> OriginService::resume(std::string_view slug) {
-  return transition(slug, {store::DropState::paused}, store::DropState::live);
+  core::DropTransition t = core::transition_for(core::DropAction::resume);
+  return transition(slug, t.from, t.to);
 }
 
 Result<store::Drop> OriginService::close(std::string_view slug) {
-  return transition(slug,
-                    {store::DropState::scheduled, store::DropState::live, store::DropState::paused},
-                    store::DropState::closed);
+  core::DropTransition t = core::transition_for(core::DropAction::close);
+  return transition(slug, t.from, t.to);
 }
 
 Result<std::string> OriginService::list_drops_json(std::string_view after_slug,

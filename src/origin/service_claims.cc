@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/problem_types.h"
 #include "base/time.h"
+#include "core/claim.h"
 #include "core/validate.h"
 #include "http/client.h"
 #include "origin/service.h"
@@ -159,40 +160,13 @@ Result<Replay> OriginService::rebuild_claim_answer(const store::IdempotencyRecor
                         claim->claimed_at_ms, claim->cert_token, *download)};
 }
 
+// The claim rules are core's (core/claim.h); this supplies the drop's facts.
 Status OriginService::check_claimable(const CachedDrop& cached, const ClaimRequest& request,
                                       int64_t now_ms) {
   const store::Drop& drop = cached.drop;
-  switch (effective_state(drop, now_ms)) {
-    case store::DropState::draft:
-      return Status(problem::window_not_open, "this drop is not published");
-    case store::DropState::scheduled:
-      return Status(problem::window_not_open,
-                    "sales open at " + format_rfc3339(drop.spec.opens_at_ms));
-    case store::DropState::paused:
-      return Status(problem::drop_paused, "the seller paused this drop; try again shortly")
-          .with_retry_after(30);
-    case store::DropState::closed:
-      return Status(problem::window_closed, "this drop is closed");
-    case store::DropState::live:
-      break;
-  }
-  if (drop.spec.closes_at_ms && now_ms >= *drop.spec.closes_at_ms) {
-    return Status(problem::window_closed,
-                  "sales closed at " + format_rfc3339(*drop.spec.closes_at_ms));
-  }
-  if (!cached.manifest) {
-    return Status(problem::window_not_open, "this drop has no manifest");
-  }
-  const core::Rights& rights = drop.spec.rights;
-  bool restricted = !rights.territories_allowed.empty() || !rights.territories_denied.empty();
-  if (restricted && request.territory.empty()) {
-    return Status(problem::territory_required,
-                  "this drop is sold only in some territories; give the buyer's territory");
-  }
-  if (!request.territory.empty() && !rights.allows_territory(request.territory)) {
-    return Status(problem::territory_denied, "this drop is not offered in " + request.territory);
-  }
-  return Status();
+  return core::check_claimable(drop.state, {drop.spec.opens_at_ms, drop.spec.closes_at_ms},
+                               cached.manifest != nullptr, drop.spec.rights, request.territory,
+                               now_ms);
 }
 
 Result<ClaimOutcome> OriginService::claim(std::string_view slug, const ClaimRequest& request,
