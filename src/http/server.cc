@@ -891,19 +891,10 @@ std::optional<Response> Session::admit(Exchange& exchange, const Status& target_
   if (request.method == Verb::unknown) {
     return internal::server_problem(501, "the server does not know this method");
   }
-  Router::Match match = server_.router().match(request);
-  if (match.route == nullptr) {
-    if (match.allow.empty()) return internal::server_problem(404, "no resource at this path");
-    Response response = internal::server_problem(405, "this path does not accept that method");
-    response.headers.set(Field::allow, match.allow);
-    return response;
-  }
-  exchange.route = match.route;
-  request.authenticated = server_.router().authenticate(request);
-  const RouteOptions& options = match.route->options;
-  if (options.requires_auth && !request.authenticated) {
-    return internal::server_problem(401, "missing or refused credentials");
-  }
+  std::expected<const Route*, Response> admitted = server_.router().admit(request);
+  if (!admitted) return std::move(admitted.error());
+  exchange.route = *admitted;
+  const RouteOptions& options = exchange.route->options;
   bool large_body = request.authenticated;
   if (!large_body && options.admits_large_body) {
     try {
