@@ -35,7 +35,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cerrno>
-#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <future>
@@ -53,6 +52,7 @@
 #include "http/internal.h"
 #include "http/read_blocks.h"
 #include "http/request_head.h"
+#include "http/response_head.h"
 #include "http/spool.h"
 
 namespace dg::http {
@@ -94,27 +94,6 @@ constexpr auto force_close_unwind_max = std::chrono::seconds(2);
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
 using internal::equals_ignoring_case;
-
-// Whether a handler's field is one the server writes itself.
-bool server_owned_field(const Fields::value_type& field) {
-  switch (field.name()) {
-    case Field::content_length:
-    case Field::transfer_encoding:
-    case Field::connection:
-    case Field::date:
-      return true;
-    case Field::unknown:
-      return equals_ignoring_case(field.name_string(), "X-Request-Id");
-    default:
-      return false;
-  }
-}
-
-void append_decimal(std::string& out, uint64_t value) {
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  out.append(digits, static_cast<size_t>(end - digits));
-}
 
 class Session;
 
@@ -334,6 +313,12 @@ struct Exchange {
   // The header and body go out under TCP_CORK (larger bodies; see
   // head_more_bytes_max): uncork once the body is sent.
   bool corked = false;
+
+  // Whether the body goes out from `segments` after the head: not for HEAD,
+  // nor for a status without a body (see status_has_body).
+  bool sends_segments() const {
+    return segmented && !head && internal::status_has_body(response->status);
+  }
 
   void release_file() {
     if (file_fd >= 0 && !file_shared) ::close(file_fd);
@@ -1129,7 +1114,7 @@ void Session::start_response(Exchange& front) {
     }
   }
   build_head(front);
-  bool sends_segments = front.segmented && !front.head && front.segments_bytes > 0;
+  bool sends_segments = front.sends_segments() && front.segments_bytes > 0;
   writing_ = true;
   arm_write_watch();
   if (sends_segments && front.segments.size() == 1 && front.segments_bytes <= head_more_bytes_max) {
@@ -1239,60 +1224,38 @@ Status Session::open_file(Exchange& front, const FileBody& file) {
   return Status::ok_status();
 }
 
-// The status line; the handler's fields, less those the server owns; then
-// Date, X-Request-Id, Connection (when closing) and Content-Length, as the
-// server sets them. Written by hand: this runs for every response.
+// The head (serialize_head) and what goes out with it: a body held in memory
+// (`body_view`: a string body moved into body_text, or the range of a
+// FileBody's bytes held by body_bytes), unless the request was HEAD or the
+// status has none.
 void Session::build_head(Exchange& front) {
   Response& response = *front.response;
-  std::string& out = front.head_text;
-  take_spare_string(out);  // given back once sent
-  out.reserve(384);
-  out += "HTTP/1.1 ";
-  append_decimal(out, response.status);
-  out += ' ';
-  out += bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
-  out += "\r\n";
-  for (const auto& field : response.headers) {
-    if (server_owned_field(field)) continue;
-    out += field.name_string();
-    out += ": ";
-    out += field.value();
-    out += "\r\n";
-  }
-  out += "Date: ";
-  out += internal::http_date_now();
-  out += "\r\nX-Request-Id: ";
-  out += front.request_id;
-  out += "\r\n";
-  if (front.close_after) out += "Connection: close\r\n";
-  bool bodyless_status =
-      response.status / 100 == 1 || response.status == 204 || response.status == 304;
+  const bool sends_body = !front.head && internal::status_has_body(response.status);
+  uint64_t content_length = 0;
   if (front.segmented) {
-    out += "Content-Length: ";
-    append_decimal(out, front.segments_bytes);
-    out += "\r\n";
-  } else if (auto* file = std::get_if<FileBody>(&response.body); file && !bodyless_status) {
+    content_length = front.segments_bytes;
+  } else if (auto* file = std::get_if<FileBody>(&response.body)) {
     // Held in memory (prepare_segments took any other FileBody).
     DG_ASSERT(file->bytes && file->offset <= file->bytes->size() &&
               file->length <= file->bytes->size() - file->offset);
-    out += "Content-Length: ";
-    append_decimal(out, file->length);
-    out += "\r\n";
-    if (!front.head) {
+    content_length = file->length;
+    if (sends_body) {
       front.body_view = asio::buffer(file->bytes->data() + file->offset, file->length);
       front.body_bytes = std::move(file->bytes);
     }
-  } else if (auto* text = std::get_if<std::string>(&response.body); text && !bodyless_status) {
-    // HEAD: the length of the body a GET would get, and no body.
-    out += "Content-Length: ";
-    append_decimal(out, text->size());
-    out += "\r\n";
-    if (!front.head) {
-      front.body_text = std::move(*text);
+  } else {
+    std::string& text = std::get<std::string>(response.body);
+    content_length = text.size();
+    if (sends_body) {
+      front.body_text = std::move(text);
       front.body_view = asio::buffer(front.body_text);
     }
   }
-  out += "\r\n";
+  take_spare_string(front.head_text);  // given back once sent
+  front.head_text.reserve(384);
+  internal::serialize_head(
+      response, {internal::http_date_now(), front.request_id, front.close_after, content_length},
+      front.head_text);
 }
 
 void Session::on_write_head(const error_code& ec, size_t bytes) {
@@ -1305,7 +1268,7 @@ void Session::on_write_head(const error_code& ec, size_t bytes) {
   std::string().swap(front.body_text);
   front.body_bytes.reset();
   front.body_view = {};
-  if (front.segmented && !front.head) return send_body();
+  if (front.sends_segments()) return send_body();
   finish_front(true);
 }
 
