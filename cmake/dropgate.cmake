@@ -22,3 +22,19 @@ function(dg_unit_test name source)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit)
 endfunction()
+
+# dg_ccache_pch(TARGET): ccache caches the units of a target built with a
+# precompiled header only when allowed to be sloppy about what it cannot see
+# through that header (ccache's manual, "Precompiled headers"): the #defines
+# made in it (pch_defines) and __TIME__-like macros (time_macros; dropgate
+# uses none). CMake includes the header with -include, which the manual also
+# asks for. Set through the launcher, so a plain `-DCMAKE_CXX_COMPILER_LAUNCHER=ccache`
+# keeps hitting; it replaces any sloppiness set in ccache's own configuration
+# for these units only.
+function(dg_ccache_pch target)
+  get_target_property(launcher ${target} CXX_COMPILER_LAUNCHER)
+  if(launcher MATCHES "ccache")
+    set_target_properties(${target} PROPERTIES CXX_COMPILER_LAUNCHER
+      "${CMAKE_COMMAND};-E;env;CCACHE_SLOPPINESS=pch_defines,time_macros;${launcher}")
+  endif()
+endfunction()

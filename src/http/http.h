@@ -9,6 +9,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <cstdint>
+#include <expected>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -257,11 +258,18 @@ class Router {
   // Every route's name (RouteOptions::name), e.g. for per-route metrics.
   std::vector<std::string> route_names() const;
 
+  // The checks a request passes before any handler runs, the same for the
+  // Server (when the header arrives, before any body is read) and for
+  // dispatch(): a route for the path and method (else 404, or 405 with Allow),
+  // then the authenticator (sets request.authenticated; 401 when the route
+  // requires auth and it refuses). Fills request.params. Returns the route,
+  // or the refusal as a problem (the caller adds the Bearer error).
+  std::expected<const Route*, Response> admit(Request& request) const;
   // Runs the whole pipeline for a request already read and parsed
-  // (parse_target): match (404/405), authenticate (401), then invoke().
+  // (parse_target): admit(), then invoke().
   Response dispatch(Request& request) const;
   // Calls the route's handler, turning an exception into a logged 500 problem.
-  // The Server uses this after it matched and authenticated at header time.
+  // The Server uses this after it admitted the request at header time.
   Response invoke(const Route& route, Request& request) const;
 
  private:

@@ -1,6 +1,6 @@
 // Pieces the http module's translation units share; not part of its contract.
-// They live in the light translation units (no Asio) so server.cc, the one
-// heavy unit, stays as small as it can.
+// They live in the light translation units (no Asio) so the server's heavy
+// units (session.h) stay as small as they can.
 #pragma once
 
 #include <string_view>

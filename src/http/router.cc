@@ -331,19 +331,27 @@ bool Router::authenticate(const Request& request) const {
   }
 }
 
-Response Router::dispatch(Request& request) const {
+std::expected<const Route*, Response> Router::admit(Request& request) const {
   Match found = match(request);
   if (found.route == nullptr) {
-    if (found.allow.empty()) return internal::server_problem(404, "no resource at this path");
+    if (found.allow.empty()) {
+      return std::unexpected(internal::server_problem(404, "no resource at this path"));
+    }
     Response response = internal::server_problem(405, "this path does not accept that method");
     response.headers.set(Field::allow, found.allow);
-    return response;
+    return std::unexpected(std::move(response));
   }
   request.authenticated = authenticate(request);
+  if (found.route->options.requires_auth && !request.authenticated) {
+    return std::unexpected(internal::server_problem(401, "missing or refused credentials"));
+  }
+  return found.route;
+}
+
+Response Router::dispatch(Request& request) const {
   const bool credentials_presented = internal::presents_credentials(request);
-  Response response = found.route->options.requires_auth && !request.authenticated
-                          ? internal::server_problem(401, "missing or refused credentials")
-                          : invoke(*found.route, request);
+  std::expected<const Route*, Response> admitted = admit(request);
+  Response response = admitted ? invoke(**admitted, request) : std::move(admitted.error());
   internal::add_bearer_error(response, credentials_presented);
   return response;
 }

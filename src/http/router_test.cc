@@ -226,6 +226,75 @@ TEST(Router, DispatchRefusesWithoutCredentialsAndPassesWithThem) {
   EXPECT_EQ(std::get<std::string>(router.dispatch(open).body), "no");
 }
 
+// admit() holds the 404/405/401 checks that the Server makes when a header
+// arrives and dispatch() makes before invoking: each refusal comes back as
+// its problem, and no handler runs for any of them.
+TEST(Router, AdmitRefusesMissingPathWrongMethodAndRefusedCredentialsWithoutAHandler) {
+  Router router;
+  int handled = 0;
+  auto counting = [&handled](Request&) {
+    ++handled;
+    return text_response(200, "ok", "text/plain");
+  };
+  router.set_authenticator(
+      [](const Request& request) { return request.header(Field::authorization) == "Bearer k"; });
+  router.add(Verb::get, "/things/{id}", counting, {.requires_auth = true});
+  router.add(Verb::put, "/things/{id}", counting);
+
+  Request missing = make_request(Verb::get, "/nothing");
+  std::expected<const Route*, Response> admitted = router.admit(missing);
+  ASSERT_FALSE(admitted.has_value());
+  EXPECT_EQ(admitted.error().status, 404u);
+
+  Request wrong_method = make_request(Verb::delete_, "/things/7");
+  admitted = router.admit(wrong_method);
+  ASSERT_FALSE(admitted.has_value());
+  EXPECT_EQ(admitted.error().status, 405u);
+  EXPECT_EQ(admitted.error().headers[Field::allow], "GET, HEAD, PUT");
+
+  Request wrong_key = make_request(Verb::get, "/things/7");
+  wrong_key.headers.set(Field::authorization, "Bearer not-k");
+  admitted = router.admit(wrong_key);
+  ASSERT_FALSE(admitted.has_value());
+  EXPECT_EQ(admitted.error().status, 401u);
+  EXPECT_EQ(admitted.error().headers[Field::www_authenticate], "Bearer");
+  EXPECT_FALSE(wrong_key.authenticated);
+  EXPECT_EQ(handled, 0);
+}
+
+// On success admit() hands back the route with the request's params and its
+// authentication filled in, still without running the handler: the Server
+// reads the body first, and a route that does not require credentials
+// admits anyone while saying whether they passed.
+TEST(Router, AdmitHandsBackTheRouteWithParamsAndAuthenticationFilledIn) {
+  Router router;
+  int handled = 0;
+  auto counting = [&handled](Request&) {
+    ++handled;
+    return text_response(200, "ok", "text/plain");
+  };
+  router.set_authenticator(
+      [](const Request& request) { return request.header(Field::authorization) == "Bearer k"; });
+  router.add(Verb::get, "/things/{id}", counting, {.requires_auth = true, .name = "thing.get"});
+  router.add(Verb::put, "/things/{id}", counting, {.name = "thing.put"});
+
+  Request operator_request = make_request(Verb::head, "/things/7");
+  operator_request.headers.set(Field::authorization, "Bearer k");
+  std::expected<const Route*, Response> admitted = router.admit(operator_request);
+  ASSERT_TRUE(admitted.has_value());
+  EXPECT_EQ((*admitted)->options.name, "thing.get");
+  EXPECT_EQ(operator_request.param("id"), "7");
+  EXPECT_TRUE(operator_request.authenticated);
+
+  Request anonymous = make_request(Verb::put, "/things/8");
+  admitted = router.admit(anonymous);
+  ASSERT_TRUE(admitted.has_value());
+  EXPECT_EQ((*admitted)->options.name, "thing.put");
+  EXPECT_EQ(anonymous.param("id"), "8");
+  EXPECT_FALSE(anonymous.authenticated);
+  EXPECT_EQ(handled, 0);
+}
+
 TEST(Router, NoAuthenticatorMeansNobodyIsAuthenticated) {
   Router router;
   router.add(Verb::get, "/admin", ok_handler, {.requires_auth = true});
