@@ -84,6 +84,14 @@ OriginService::OriginService(Parts parts)
           parts.metrics.counter("dropgate_tokens_issued_total", "Tokens signed."),
       } {}
 
+void OriginService::note_events(const std::vector<store::Event>& events) {
+  auto written = parts_.store.append_events(events);
+  if (written) return;
+  std::string kinds;
+  for (const store::Event& e : events) kinds += (kinds.empty() ? "" : ",") + e.kind;
+  log::warn("events not recorded", {{"kinds", kinds}, {"error", written.error().to_string()}});
+}
+
 store::DropState OriginService::effective_state(const store::Drop& drop, int64_t now_ms) {
   return core::effective_state(drop.state, drop.spec.opens_at_ms, now_ms);
 }

@@ -172,6 +172,10 @@ class OriginService {
   static store::DropState effective_state(const store::Drop& drop, int64_t now_ms);
 
  private:
+  // Appends measurement events for an action that already happened. The
+  // action stands whether or not they are written, so a failure is logged
+  // (with the events' kinds), not returned.
+  void note_events(const std::vector<store::Event>& events);
   struct CachedDrop {
     store::Drop drop;
     std::shared_ptr<const core::Manifest> manifest;  // null before the first publish

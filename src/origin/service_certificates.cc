@@ -52,10 +52,9 @@ Result<std::string> OriginService::revoke(std::string_view slug, uint32_t serial
     std::lock_guard lock(revocations_mutex_);
     revocations_.reset();  // the next fetch re-signs with this revocation on it
   }
-  (void)parts_.store.append_events(
-      {{"claim.revoked", cached->drop.id, serial, "",
-        boost::json::serialize(boost::json::object{{"reason", reason}}), parts_.clock.now_ms(),
-        ""}});
+  note_events({{"claim.revoked", cached->drop.id, serial, "",
+                boost::json::serialize(boost::json::object{{"reason", reason}}),
+                parts_.clock.now_ms(), ""}});
   return boost::json::serialize(
       boost::json::object{{"certificate_id", revocation->cert_id},
                           {"serial", serial},

@@ -323,9 +323,8 @@ Result<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReques
     return error(hold.error());
   }
   metrics_.holds.inc();
-  (void)parts_.store.append_events(
-      {{"hold.created", cached->drop.id, *serial, request.account,
-        R"({"hold_id":)" + std::to_string(hold->id) + "}", now_ms, ""}});
+  note_events({{"hold.created", cached->drop.id, *serial, request.account,
+                R"({"hold_id":)" + std::to_string(hold->id) + "}", now_ms, ""}});
   boost::json::object body{{"hold_id", hold->id},
                            {"drop", cached->drop.spec.slug},
                            {"serial", *serial},
@@ -370,7 +369,7 @@ void OriginService::tick() {
                       R"({"hold_id":)" + std::to_string(h.id) + "}", parts_.clock.now_ms(), ""});
   }
   metrics_.holds_expired.inc(expired->size());
-  (void)parts_.store.append_events(events);
+  note_events(events);
 }
 
 }  // namespace dg::origin

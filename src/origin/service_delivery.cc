@@ -65,8 +65,8 @@ Result<Delivery> OriginService::resolve_download(std::string_view slug, std::str
 
 void OriginService::record_download_started(const Delivery& d, uint64_t offset_bytes) {
   boost::json::object detail{{"path", d.asset.path}, {"offset", offset_bytes}, {"jti", d.token_id}};
-  (void)parts_.store.append_events({{"download.started", d.drop_id, std::nullopt, d.account,
-                                     boost::json::serialize(detail), parts_.clock.now_ms(), ""}});
+  note_events({{"download.started", d.drop_id, std::nullopt, d.account,
+                boost::json::serialize(detail), parts_.clock.now_ms(), ""}});
 }
 
 void OriginService::record_download(const Delivery& d, bool complete, bool reaches_end,
@@ -78,8 +78,8 @@ void OriginService::record_download(const Delivery& d, bool complete, bool reach
   std::string kind = !complete     ? "download.failed"
                      : reaches_end ? "download.completed"
                                    : "download.partial";
-  (void)parts_.store.append_events({{kind, d.drop_id, std::nullopt, d.account,
-                                     boost::json::serialize(detail), parts_.clock.now_ms(), ""}});
+  note_events({{kind, d.drop_id, std::nullopt, d.account, boost::json::serialize(detail),
+                parts_.clock.now_ms(), ""}});
 }
 
 }  // namespace dg::origin
