@@ -86,10 +86,14 @@ std::string_view SimpleRequestHead::field(std::string_view name) const {
   return {};
 }
 
-bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head) {
-  if (bytes.size() > limits::request_header_bytes_max)
-    bytes = bytes.substr(0, limits::request_header_bytes_max);
-  // Request line: METHOD SP target SP HTTP/1.x CRLF.
+namespace {
+
+constexpr size_t kNoMatch = std::string_view::npos;
+
+// The request line, METHOD SP target SP HTTP/1.x CRLF, of a GET or HEAD with a
+// plain origin-form target: fills method, target and version; returns where
+// the fields start, or kNoMatch.
+size_t parse_simple_request_line(std::string_view bytes, SimpleRequestHead& head) {
   size_t at;
   if (bytes.starts_with("GET /")) {
     head.method = Verb::get;
@@ -98,16 +102,16 @@ bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head) 
     head.method = Verb::head;
     at = 5;
   } else {
-    return false;
+    return kNoMatch;
   }
   head.method_text = bytes.substr(0, at - 1);
   const size_t target_start = at;
   while (true) {
     at += plain_target_run(bytes.substr(at));
-    if (at == bytes.size()) return false;
+    if (at == bytes.size()) return kNoMatch;
     char c = bytes[at];
     if (c == ' ') break;
-    if (c != '?' && c != '%') return false;
+    if (c != '?' && c != '%') return kNoMatch;
     ++at;
   }
   head.target = bytes.substr(target_start, at - target_start);
@@ -117,9 +121,42 @@ bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head) 
   } else if (rest.starts_with("HTTP/1.0\r\n")) {
     head.version = 10;
   } else {
-    return false;
+    return kNoMatch;
   }
-  at += 1 + 10;
+  return at + 1 + 10;
+}
+
+// One field line starting at `at`, name ":" value CRLF, with the value's
+// surrounding blanks trimmed; returns where the next line starts, or kNoMatch.
+size_t parse_simple_field_line(std::string_view bytes, size_t at, std::string_view& name,
+                               std::string_view& value) {
+  size_t name_start = at;
+  while (at < bytes.size() && token_chars[static_cast<unsigned char>(bytes[at])]) ++at;
+  if (at == name_start || at == bytes.size() || bytes[at] != ':') return kNoMatch;
+  name = bytes.substr(name_start, at - name_start);
+  ++at;
+  const void* cr = std::memchr(bytes.data() + at, '\r', bytes.size() - at);
+  if (cr == nullptr) return kNoMatch;
+  size_t value_end = static_cast<size_t>(static_cast<const char*>(cr) - bytes.data());
+  if (value_end + 1 == bytes.size() || bytes[value_end + 1] != '\n') return kNoMatch;
+  for (size_t i = at; i < value_end; ++i) {
+    if (!is_value_char(static_cast<unsigned char>(bytes[i]))) return kNoMatch;
+  }
+  size_t value_start = at;
+  while (value_start < value_end && is_space_or_tab(bytes[value_start])) ++value_start;
+  size_t value_stop = value_end;
+  while (value_stop > value_start && is_space_or_tab(bytes[value_stop - 1])) --value_stop;
+  value = bytes.substr(value_start, value_stop - value_start);
+  return value_end + 2;
+}
+
+}  // namespace
+
+bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head) {
+  if (bytes.size() > limits::request_header_bytes_max)
+    bytes = bytes.substr(0, limits::request_header_bytes_max);
+  size_t at = parse_simple_request_line(bytes, head);
+  if (at == kNoMatch) return false;
 
   // Fields, then the blank line.
   head.field_count = 0;
@@ -131,25 +168,9 @@ bool parse_simple_request_head(std::string_view bytes, SimpleRequestHead& head) 
       at += 2;
       break;
     }
-    size_t name_start = at;
-    while (at < bytes.size() && token_chars[static_cast<unsigned char>(bytes[at])]) ++at;
-    if (at == name_start || at == bytes.size() || bytes[at] != ':') return false;
-    std::string_view name = bytes.substr(name_start, at - name_start);
-    ++at;
-    const void* cr = std::memchr(bytes.data() + at, '\r', bytes.size() - at);
-    if (cr == nullptr) return false;
-    size_t value_end = static_cast<size_t>(static_cast<const char*>(cr) - bytes.data());
-    if (value_end + 1 == bytes.size() || bytes[value_end + 1] != '\n') return false;
-    for (size_t i = at; i < value_end; ++i) {
-      if (!is_value_char(static_cast<unsigned char>(bytes[i]))) return false;
-    }
-    size_t value_start = at;
-    while (value_start < value_end && is_space_or_tab(bytes[value_start])) ++value_start;
-    size_t value_stop = value_end;
-    while (value_stop > value_start && is_space_or_tab(bytes[value_stop - 1])) --value_stop;
-    std::string_view value = bytes.substr(value_start, value_stop - value_start);
-    at = value_end + 2;
-
+    std::string_view name, value;
+    at = parse_simple_field_line(bytes, at, name, value);
+    if (at == kNoMatch) return false;
     if (head.field_count == SimpleRequestHead::fields_max) return false;
     if (equals_ignoring_case(name, "content-length") ||
         equals_ignoring_case(name, "transfer-encoding")) {
