@@ -456,59 +456,52 @@ Result<uint32_t> count_stored(Connection& connection) {
 
 }  // namespace
 
-Result<std::unique_ptr<Outbox>> open_outbox(const std::string& path, uint32_t depth_max) {
-  sqlite3* raw = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  Connection connection;
-  connection.db = DbPtr(raw);
-  if (rc != SQLITE_OK) {
-    std::string message = raw ? sqlite3_errmsg(raw) : "out of memory";
-    return error(Code::io_error, "cannot open outbox " + path + ": " + message);
-  }
-  // One row per committed batch, its events numbered from first_seq (the
-  // rowid), appended at the B-tree's end and taken from the front; the
-  // acknowledged seq is kept in outbox_acked, so acknowledging part of a
-  // batch rewrites nothing. A row per event cost the edge ~1.6 µs of CPU per
-  // download; a row per batch, a copy. Version 1 (table `outbox`, ids
-  // indexed UNIQUE) and version 2 (`outbox_events`, a row per event) files are
-  // carried over, each old event becoming a batch of one with its seq.
-  // A small page cache: the writer only appends, the pusher reads the front.
-  // 16 KiB pages (for files created from now on): SQLite writes a WAL frame
-  // per page with its own pwrite(2), and a busy edge commits ~200 KiB at once.
-  const char* setup =
-      "PRAGMA page_size=16384;"
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA "
-      "cache_size=-1024;"
-      "BEGIN IMMEDIATE;"
-      "CREATE TABLE IF NOT EXISTS outbox_batches (first_seq INTEGER PRIMARY KEY, count INTEGER NOT "
-      "NULL,"
-      " events BLOB NOT NULL) STRICT;"
-      "CREATE TABLE IF NOT EXISTS outbox_acked (one INTEGER PRIMARY KEY CHECK (one = 1), seq "
-      "INTEGER NOT NULL)"
-      " STRICT;"
-      "CREATE TABLE IF NOT EXISTS outbox_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body "
-      "TEXT NOT NULL)"
-      " STRICT;"
-      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL "
-      "UNIQUE,"
-      " body TEXT NOT NULL) STRICT;"
-      "INSERT INTO outbox_events (id, body) SELECT id, body FROM outbox ORDER BY seq;"
-      "DROP TABLE outbox;"
-      "INSERT INTO outbox_batches (first_seq, count, events) SELECT seq, 1, CAST(length(CAST(id AS "
-      "BLOB)) || ':' ||"
-      " id || ',' || length(CAST(body AS BLOB)) || ':' || body || ',' AS BLOB) FROM outbox_events "
-      "ORDER BY seq;"
-      "DROP TABLE outbox_events;"
-      "COMMIT;";
+namespace {
+
+// One row per committed batch, its events numbered from first_seq (the
+// rowid), appended at the B-tree's end and taken from the front; the
+// acknowledged seq is kept in outbox_acked, so acknowledging part of a
+// batch rewrites nothing. A row per event cost the edge ~1.6 µs of CPU per
+// download; a row per batch, a copy. Version 1 (table `outbox`, ids
+// indexed UNIQUE) and version 2 (`outbox_events`, a row per event) files are
+// carried over, each old event becoming a batch of one with its seq.
+// A small page cache: the writer only appends, the pusher reads the front.
+// 16 KiB pages (for files created from now on): SQLite writes a WAL frame
+// per page with its own pwrite(2), and a busy edge commits ~200 KiB at once.
+constexpr const char* kOutboxSetupSql =
+    "PRAGMA page_size=16384;"
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;"
+    " PRAGMA cache_size=-1024;"
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS outbox_batches"
+    " (first_seq INTEGER PRIMARY KEY, count INTEGER NOT NULL, events BLOB NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS outbox_acked"
+    " (one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS outbox_events"
+    " (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS outbox"
+    " (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL) STRICT;"
+    "INSERT INTO outbox_events (id, body) SELECT id, body FROM outbox ORDER BY seq;"
+    "DROP TABLE outbox;"
+    "INSERT INTO outbox_batches (first_seq, count, events)"
+    " SELECT seq, 1, CAST(length(CAST(id AS BLOB)) || ':' || id || ','"
+    " || length(CAST(body AS BLOB)) || ':' || body || ',' AS BLOB)"
+    " FROM outbox_events ORDER BY seq;"
+    "DROP TABLE outbox_events;"
+    "COMMIT;";
+
+// Creates or carries over the tables (kOutboxSetupSql).
+Status set_up_outbox(sqlite3* raw, const std::string& path) {
   char* message = nullptr;
-  if (sqlite3_exec(raw, setup, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message ? message : "unknown error";
-    sqlite3_free(message);
-    if (!sqlite3_get_autocommit(raw)) sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
-    return error(Code::io_error, "cannot prepare outbox " + path + ": " + text);
-  }
+  if (sqlite3_exec(raw, kOutboxSetupSql, nullptr, nullptr, &message) == SQLITE_OK) return Status();
+  std::string text = message ? message : "unknown error";
+  sqlite3_free(message);
+  if (!sqlite3_get_autocommit(raw)) sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
+  return Status(Code::io_error, "cannot prepare outbox " + path + ": " + text);
+}
+
+// Prepares the statements the outbox runs, into `connection`.
+Status prepare_outbox_statements(sqlite3* raw, Connection& connection, const std::string& path) {
   struct Wanted {
     StatementPtr* into;
     const char* sql;
@@ -520,20 +513,37 @@ Result<std::unique_ptr<Outbox>> open_outbox(const std::string& path, uint32_t de
       {&connection.acked, "SELECT seq FROM outbox_acked WHERE one = 1"},
       {&connection.peek, "SELECT first_seq, count, events FROM outbox_batches ORDER BY first_seq"},
       {&connection.count_acked,
-       "SELECT COALESCE(SUM(MIN(first_seq + count - 1, ?2) - MAX(first_seq, ?1 + 1) + 1), 0) FROM "
-       "outbox_batches"
-       " WHERE first_seq <= ?2 AND first_seq + count - 1 > ?1"},
+       "SELECT COALESCE(SUM(MIN(first_seq + count - 1, ?2) - MAX(first_seq, ?1 + 1) + 1), 0)"
+       " FROM outbox_batches WHERE first_seq <= ?2 AND first_seq + count - 1 > ?1"},
       {&connection.set_acked,
-       "INSERT INTO outbox_acked (one, seq) VALUES (1, ?1) ON CONFLICT (one) DO UPDATE SET seq = "
-       "excluded.seq"},
+       "INSERT INTO outbox_acked (one, seq) VALUES (1, ?1)"
+       " ON CONFLICT (one) DO UPDATE SET seq = excluded.seq"},
       {&connection.remove,
        "DELETE FROM outbox_batches WHERE first_seq <= ?1 AND first_seq + count - 1 <= ?1"},
   };
   for (Wanted& w : wanted) {
     auto statement = prepare(raw, w.sql);
-    if (!statement) return error(statement.error().with_context("cannot prepare outbox " + path));
+    if (!statement) return statement.error().with_context("cannot prepare outbox " + path);
     *w.into = std::move(*statement);
   }
+  return Status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Outbox>> open_outbox(const std::string& path, uint32_t depth_max) {
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Connection connection;
+  connection.db = DbPtr(raw);
+  if (rc != SQLITE_OK) {
+    std::string message = raw ? sqlite3_errmsg(raw) : "out of memory";
+    return error(Code::io_error, "cannot open outbox " + path + ": " + message);
+  }
+  DG_RETURN_IF_ERROR_RESULT(set_up_outbox(raw, path));
+  DG_RETURN_IF_ERROR_RESULT(prepare_outbox_statements(raw, connection, path));
   // The only full count: from here on the depth is kept in memory.
   auto stored_count = count_stored(connection);
   if (!stored_count) return error(stored_count.error().with_context("cannot open outbox " + path));
