@@ -214,7 +214,7 @@ void Server::Impl::on_accept(const error_code& ec, IoThread& thread, Socket sock
     socket.close(ignored);  // refused: over connections_max
     return accept();
   }
-  // Refused without an answer, as above: writing one would cost the memory
+  // Turned away without an answer, as above: writing one would cost the memory
   // and time the cap exists to protect.
   error_code remote_ec;
   asio::ip::address remote = socket.remote_endpoint(remote_ec).address();

@@ -384,7 +384,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Exchange> open_exchange(const HeadInfo& head, Status& target_status);
   std::optional<Response> admit(Exchange& exchange, const Status& target_status,
                                 std::optional<uint64_t> content_length);
-  void refuse(const std::shared_ptr<Exchange>& exchange, Response response);
+  void turn_away(const std::shared_ptr<Exchange>& exchange, Response response);
   void start_body(const std::shared_ptr<Exchange>& exchange);
   void read_body_some();
   void on_read_body(error_code ec);

@@ -242,7 +242,7 @@ void Session::refuse_header(unsigned status, std::string_view detail) {
   auto exchange = std::make_shared<Exchange>();
   exchange->request_id = server_.next_request_id();
   queue_.push_back(exchange);
-  refuse(exchange, internal::server_problem(status, detail));
+  turn_away(exchange, internal::server_problem(status, detail));
 }
 
 // What a request's head says that the exchange keeps, from either parser.
@@ -298,14 +298,14 @@ void Session::begin_exchange() {
     // "Transfer-Encoding: gzip"): never parse it as a request.
     exchange->keep_alive = false;
     unread_input_ = true;
-    return refuse(exchange, std::move(*head_refusal));
+    return turn_away(exchange, std::move(*head_refusal));
   }
   if (!exchange->keep_alive) accepting_requests_ = false;
 
   std::optional<uint64_t> content_length;
   if (boost::optional<uint64_t> length = parser_->content_length()) content_length = *length;
   if (std::optional<Response> refusal = admit(*exchange, target_status, content_length)) {
-    return refuse(exchange, std::move(*refusal));
+    return turn_away(exchange, std::move(*refusal));
   }
   if (!parser_->is_done()) return start_body(exchange);
   parser_.reset();
@@ -346,7 +346,7 @@ bool Session::begin_simple_exchange(std::string_view bytes, bool in_buffer) {
   if (head_refusal) {
     on_handled(exchange, std::move(*head_refusal));
   } else if (std::optional<Response> refusal = admit(*exchange, target_status, std::nullopt)) {
-    // As refuse(), but the request was read whole (it has no body): the
+    // As turn_away(), but the request was read whole (it has no body): the
     // connection may carry on.
     on_handled(exchange, std::move(*refusal));
   } else {
@@ -394,7 +394,7 @@ std::optional<Response> Session::admit(Exchange& exchange, const Status& target_
 
 // Answers without running a handler. An unread body ends the connection: we
 // will not parse past bytes we refused to read.
-void Session::refuse(const std::shared_ptr<Exchange>& exchange, Response response) {
+void Session::turn_away(const std::shared_ptr<Exchange>& exchange, Response response) {
   if (parser_ == nullptr || !parser_->is_done()) {
     exchange->keep_alive = false;
     unread_input_ = true;
@@ -412,7 +412,7 @@ void Session::start_body(const std::shared_ptr<Exchange>& exchange) {
     Result<SpoolFile> spool = SpoolFile::create(server_.options().spool_dir);
     if (!spool) {
       log::error("spool file", {{"error", spool.error().to_string()}});
-      return refuse(exchange, internal::server_problem(500, "the server cannot store uploads"));
+      return turn_away(exchange, internal::server_problem(500, "the server cannot store uploads"));
     }
     body->spool.emplace(std::move(*spool));
     body->hasher = server_.options().make_body_hasher();
@@ -505,7 +505,7 @@ void Session::fail_body(Response response) {
   body_.reset();  // deletes the spool file
   cancel_read_timer();
   exchange->keep_alive = false;
-  refuse(exchange, std::move(response));
+  turn_away(exchange, std::move(response));
 }
 
 void Session::finish_body() {

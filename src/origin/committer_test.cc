@@ -326,7 +326,7 @@ TEST_F(CommitterTest, StopWritesWhatIsQueuedThenRefuses) {
   std::thread stopper([&] { committer_->stop(); });
   ASSERT_TRUE(eventually([&] { return committer_->state().stopping; }));
 
-  // Refused at once, while the batch before it is still held at the store.
+  // Turned down at once, while the batch before it is still held at the store.
   auto late = commit_async(4);
   ASSERT_TRUE(answered(late));
   ASSERT_FALSE(late.get().has_value());
