@@ -1,6 +1,6 @@
 // Pieces the http module's translation units share; not part of its contract.
 // They live in the light translation units (no Asio) so the server's heavy
-// units (session.h) stay as small as they can.
+// units (session_internal.h) stay as small as they can.
 #pragma once
 
 #include <string_view>

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "base/encoding.h"
-#include "http/session.h"
+#include "http/session_internal.h"
 
 namespace dg::http {
 namespace internal {

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "http/request_head.h"
-#include "http/session.h"
+#include "http/session_internal.h"
 
 namespace dg::http::internal {
 namespace {

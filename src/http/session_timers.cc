@@ -1,7 +1,7 @@
 // Deadlines and closing. Deadlines are not Asio timers: each I/O thread's
 // ticker walks the sessions that armed one (see IoThread). A connection ends
 // here: at once, or after a lingering close.
-#include "http/session.h"
+#include "http/session_internal.h"
 
 namespace dg::http::internal {
 

@@ -15,7 +15,7 @@
 #include <cstring>
 
 #include "base/spare_string.h"
-#include "http/session.h"
+#include "http/session_internal.h"
 
 namespace dg::http::internal {
 namespace {
