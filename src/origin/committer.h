@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/limits.h"
 #include "base/metrics.h"
 #include "store/store.h"
 
@@ -27,13 +28,10 @@ namespace dg::origin {
 
 class ClaimCommitter {
  public:
-  // A batch waits at most this long for announced claims.
-  static constexpr std::chrono::microseconds kLingerMax{1'000};
-
   // `batch_sizes`, when given, observes the number of claims in each batch.
   ClaimCommitter(store::Store& store, uint32_t batch_claims_max,
                  metrics::Histogram* batch_sizes = nullptr,
-                 std::chrono::microseconds linger_max = kLingerMax);
+                 std::chrono::microseconds linger_max = limits::claim_batch_linger_max);
   ~ClaimCommitter();  // commits what is queued, then stops
   ClaimCommitter(const ClaimCommitter&) = delete;
   ClaimCommitter& operator=(const ClaimCommitter&) = delete;

@@ -5,6 +5,7 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/settings_file.h"
+#include "base/time.h"
 #include "http/http.h"
 
 namespace dg::origin {
@@ -44,19 +45,19 @@ Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
   DG_RETURN_IF_ERROR(file->read("db_connections", c.db_connections, limits::db_connections_max));
   DG_RETURN_IF_ERROR(file->read("handler_threads", c.handler_threads, limits::handler_threads_max));
   DG_RETURN_IF_ERROR(file->read("io_threads", c.io_threads, limits::io_threads_max));
-  DG_RETURN_IF_ERROR(file->read("hold_ttl_s", c.hold_ttl_s, limits::hold_ttl_s_max));
-  DG_RETURN_IF_ERROR(
-      file->read("download_token_ttl_s", c.download_token_ttl_s, limits::download_token_ttl_s_max));
-  DG_RETURN_IF_ERROR(file->read("clock_skew_s", c.clock_skew_s, limits::clock_skew_s_max));
+  DG_RETURN_IF_ERROR(file->read("hold_ttl_s", c.hold_ttl, to_s(limits::hold_ttl_max)));
+  DG_RETURN_IF_ERROR(file->read("download_token_ttl_s", c.download_token_ttl,
+                                to_s(limits::download_token_ttl_max)));
+  DG_RETURN_IF_ERROR(file->read("clock_skew_s", c.clock_skew, to_s(limits::clock_skew_max)));
   DG_RETURN_IF_ERROR(
       file->read("lease_serials_max", c.lease_serials_max, limits::lease_serials_max));
   DG_RETURN_IF_ERROR(
-      file->read("manifest_ttl_days", c.manifest_ttl_days, limits::manifest_ttl_days_max));
+      file->read("manifest_ttl_days", c.manifest_ttl, limits::manifest_ttl_max.count()));
   DG_RETURN_IF_ERROR(
       file->read("claim_batch_max", c.claim_batch_max, limits::claim_batch_claims_max));
   DG_RETURN_IF_ERROR(file->read("upload_bytes_max", c.upload_bytes_max, limits::upload_bytes_max));
-  DG_RETURN_IF_ERROR(
-      file->read("edge_enrolment_ttl_s", c.edge_enrolment_ttl_s, limits::edge_enrolment_ttl_s_max));
+  DG_RETURN_IF_ERROR(file->read("edge_enrolment_ttl_s", c.edge_enrolment_ttl,
+                                to_s(limits::edge_enrolment_ttl_max)));
   DG_RETURN_IF_ERROR(file->read("holds_per_account_per_min", c.holds_per_account_per_min,
                                 limits::holds_per_account_per_min_max));
   DG_RETURN_IF_ERROR(file->read("holds_per_address_per_min", c.holds_per_address_per_min,
@@ -89,9 +90,9 @@ Status finish_config(OriginConfig& c) {
     ::gethostname(host, sizeof host - 1);
     c.instance = std::string(host) + ":" + std::to_string(listen->second);
   }
-  if (c.download_token_ttl_s == 0 || c.hold_ttl_s == 0 || c.db_connections == 0 ||
+  if (c.download_token_ttl.count() == 0 || c.hold_ttl.count() == 0 || c.db_connections == 0 ||
       c.handler_threads == 0 || c.lease_serials_max == 0 || c.claim_batch_max == 0 ||
-      c.edge_enrolment_ttl_s == 0 || c.holds_per_account_per_min == 0 ||
+      c.edge_enrolment_ttl.count() == 0 || c.holds_per_account_per_min == 0 ||
       c.holds_per_address_per_min == 0) {
     return Status(Code::invalid_argument,
                   "config: lifetimes, pool sizes and batch sizes must be above zero");

@@ -18,19 +18,20 @@ struct Ceiling {
   uint64_t max;
 };
 
-// Every numeric setting of dropgate.toml with the limit it may not exceed.
+// Every numeric setting of dropgate.toml with the ceiling docs/config.md
+// states for it, in the key's unit.
 constexpr Ceiling kCeilings[] = {
     {"db_connections", limits::db_connections_max},
     {"handler_threads", limits::handler_threads_max},
     {"io_threads", limits::io_threads_max},
-    {"hold_ttl_s", limits::hold_ttl_s_max},
-    {"download_token_ttl_s", limits::download_token_ttl_s_max},
-    {"clock_skew_s", limits::clock_skew_s_max},
+    {"hold_ttl_s", 86'400},
+    {"download_token_ttl_s", 900},
+    {"clock_skew_s", 900},
     {"lease_serials_max", limits::lease_serials_max},
-    {"manifest_ttl_days", limits::manifest_ttl_days_max},
+    {"manifest_ttl_days", 3650},
     {"claim_batch_max", limits::claim_batch_claims_max},
     {"upload_bytes_max", limits::upload_bytes_max},
-    {"edge_enrolment_ttl_s", limits::edge_enrolment_ttl_s_max},
+    {"edge_enrolment_ttl_s", 86'400},
 };
 
 class OriginConfigTest : public ::testing::Test {

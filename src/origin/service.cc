@@ -16,11 +16,6 @@
 namespace dg::origin {
 namespace {
 
-// A cached drop is re-read after this long, so a pause made through another
-// origin process takes effect within it; this process's own changes apply at once.
-constexpr int64_t kDropCacheTtlMs = 1'000;
-constexpr int kSerialRetriesMax = 8;
-
 Refusal make_refusal(unsigned status, std::string type, std::string title, std::string detail,
                      uint32_t retry_after_s = 0) {
   return Refusal{status, std::move(type), std::move(title), std::move(detail), retry_after_s};
@@ -171,7 +166,8 @@ Outcome<OriginService::CachedDrop> OriginService::load_drop(std::string_view slu
   if (!fresh) {
     std::lock_guard lock(cache_mutex_);
     auto it = cache_.find(slug);
-    if (it != cache_.end() && now_ms - it->second.loaded_at_ms < kDropCacheTtlMs) return it->second;
+    if (it != cache_.end() && now_ms - it->second.loaded_at_ms < to_ms(limits::drop_cache_ttl))
+      return it->second;
   }
   if (Status s = core::validate_slug(slug); !s.ok()) return refuse(s);
   auto drop = parts_.store.get_drop(slug);
@@ -266,7 +262,7 @@ Outcome<PublishOutcome> OriginService::publish(std::string_view slug) {
   m.drop = drop.spec.slug;
   m.version = drop.manifest_version + 1;
   m.issued_at_ms = now_ms;
-  m.expires_at_ms = now_ms + int64_t{parts_.config.manifest_ttl_days} * 86'400'000;
+  m.expires_at_ms = now_ms + to_ms(parts_.config.manifest_ttl);
   m.edition_size = drop.spec.edition_size;
   m.window = {drop.spec.opens_at_ms, drop.spec.closes_at_ms};
   m.rights = drop.spec.rights;
@@ -457,7 +453,7 @@ Status OriginService::settle_idempotency(const Idempotency& idem, std::string_vi
                : parts_.store.release_idempotency(idem.scope, idem.key, owner);
   if (!settled.ok()) {
     // Answered: the action happened, and a retry cannot replay it. Released:
-    // the key stays reserved until idempotency_in_flight_ms_max passes.
+    // the key stays reserved until limits::idempotency_in_flight_max passes.
     log::error("idempotency: could not settle a reserved key",
                {{"key", idem.key}, {"answered", answered}, {"error", settled.to_string()}});
   }
@@ -476,7 +472,7 @@ Outcome<Replay> OriginService::rebuild_claim_answer(const store::IdempotencyReco
   auto drop_id = json::get_int(*o, "drop_id", "claim record", 1, INT64_MAX);
   auto serial = json::get_int(*o, "serial", "claim record", 1, limits::edition_size_max);
   auto version = json::get_int(*o, "ver", "claim record", 1, INT64_MAX);
-  auto ttl_s = json::get_int(*o, "ttl_s", "claim record", 1, limits::download_token_ttl_s_max);
+  auto ttl_s = json::get_int(*o, "ttl_s", "claim record", 1, to_s(limits::download_token_ttl_max));
   auto jti = json::get_string(*o, "jti", "claim record", limits::identifier_bytes_max);
   for (const Status* s : {drop_id ? nullptr : &drop_id.error(), serial ? nullptr : &serial.error(),
                           version ? nullptr : &version.error(), ttl_s ? nullptr : &ttl_s.error(),
@@ -549,7 +545,7 @@ Outcome<ClaimOutcome> OriginService::claim(std::string_view slug, const ClaimReq
   if (auto refusal = check_claimable(*cached, request, parts_.clock.now_ms())) {
     return std::unexpected(*refusal);
   }
-  for (int attempt = 0; attempt < kSerialRetriesMax; ++attempt) {
+  for (uint32_t attempt = 0; attempt < limits::claim_serial_attempts_max; ++attempt) {
     auto serial = parts_.seller.take(cached->drop.id);
     if (!serial) {
       if (serial.error().code() == Code::conflict) {
@@ -590,8 +586,9 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
   core::DownloadFields download_fields{
       request.account, drop.spec.slug, drop.manifest_version, {"*"}, cert_id};
   std::string download_id;
-  auto download = core::issue_download(parts_.signer, download_fields, now_ms,
-                                       parts_.config.download_token_ttl_s, &download_id);
+  auto download = core::issue_download(
+      parts_.signer, download_fields, now_ms,
+      static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)), &download_id);
   if (!cert || !download) {
     if (!hold_id) parts_.seller.give_back(drop.id, serial);
     return refuse(!cert ? cert.error() : download.error());
@@ -618,7 +615,7 @@ Outcome<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint
     boost::json::object rebuild{{"drop_id", drop.id},
                                 {"serial", serial},
                                 {"ver", drop.manifest_version},
-                                {"ttl_s", parts_.config.download_token_ttl_s},
+                                {"ttl_s", to_s(parts_.config.download_token_ttl)},
                                 {"jti", download_id}};
     std::string record = boost::json::serialize(rebuild);
     record.replace(0, 1, kClaimRecordPrefix);
@@ -688,7 +685,7 @@ Outcome<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReque
     }
     return refuse(serial.error());
   }
-  int64_t expires_at_ms = now_ms + int64_t{parts_.config.hold_ttl_s} * 1000;
+  int64_t expires_at_ms = now_ms + to_ms(parts_.config.hold_ttl);
   auto hold =
       parts_.store.create_hold(cached->drop.id, *serial, request.account, parts_.seller.id(),
                                expires_at_ms, now_ms, cached->drop.spec.per_buyer_limit);
@@ -762,7 +759,7 @@ Outcome<Delivery> OriginService::resolve_download(std::string_view slug, std::st
     return refuse(401, "token-required", "Download token required",
                   "pass ?token=… or Authorization: Bearer …");
   }
-  core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
+  core::VerifyOptions options{parts_.clock.now_ms(), parts_.config.clock_skew,
                               parts_.config.issuer};
   auto token = core::verify_download(parts_.keyring, token_untrusted, options);
   if (!token)
@@ -888,10 +885,11 @@ Outcome<std::string> OriginService::revoke(std::string_view slug, uint32_t seria
 }
 
 Outcome<SignedList> OriginService::revocation_list() {
-  constexpr int64_t kResignAfterMs = 10 * 60 * 1000;
   std::lock_guard lock(revocations_mutex_);
   int64_t now_ms = parts_.clock.now_ms();
-  if (revocations_ && now_ms - revocations_signed_at_ms_ < kResignAfterMs) return *revocations_;
+  if (revocations_ &&
+      now_ms - revocations_signed_at_ms_ < to_ms(limits::revocation_list_resign_after))
+    return *revocations_;
   auto revocations = parts_.store.list_revocations();
   if (!revocations) return refuse(revocations.error());
   boost::json::array revoked;
