@@ -44,7 +44,8 @@ struct EdgeConfig {
 Status load_edge_config_file(const std::filesystem::path& path, EdgeConfig& config);
 // DROPGATE_EDGE_DATA, DROPGATE_EDGE_LISTEN, DROPGATE_ISSUER, DROPGATE_LOG_LEVEL.
 void apply_edge_environment(EdgeConfig& config);
-// Checks what no single setting can: names that must be known.
+// Checks what no single setting can: names that must be known, and every
+// number against its ceiling whichever layer set it (--sync-interval-s).
 Status check_edge_config(const EdgeConfig& config);
 
 }  // namespace dg::edge
