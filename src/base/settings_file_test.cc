@@ -77,6 +77,83 @@ TEST_F(SettingsFileTest, ATableHeaderWithNoKeyIsASyntaxErrorInEveryBuild) {
   }
 }
 
+// A configuration as origin and edge have them: text, counts and durations.
+struct Toy {
+  std::string name = "default";
+  std::filesystem::path folder = "kept";
+  uint32_t count = 1;
+  uint64_t bytes = 2;
+  std::chrono::seconds timeout{3};
+  std::chrono::days lifetime{4};
+};
+
+constexpr Setting<Toy> kToySettings[] = {
+    {"name", &Toy::name},
+    {"folder", &Toy::folder},
+    {"count", &Toy::count, uint32_t{100}},
+    {"bytes", &Toy::bytes, uint64_t{1} << 40},
+    {"timeout_s", &Toy::timeout, std::chrono::minutes(15)},
+    {"lifetime_days", &Toy::lifetime, std::chrono::days(30)},
+};
+
+// A table reads each kind of field, durations in the key's unit (a ceiling
+// given in minutes is held in the field's seconds); absent keys keep their value.
+TEST_F(SettingsFileTest, TableReadsEveryKindOfFieldInTheKeysUnit) {
+  Toy toy;
+  ASSERT_TRUE(load_settings<Toy>(write("name = \"stall\"\ncount = 100\ntimeout_s = 900\n"
+                                       "lifetime_days = 30\nbytes = 1099511627776\n"),
+                                 kToySettings, toy)
+                  .ok());
+  EXPECT_EQ(toy.name, "stall");
+  EXPECT_EQ(toy.folder, "kept");
+  EXPECT_EQ(toy.count, 100u);
+  EXPECT_EQ(toy.bytes, uint64_t{1} << 40);
+  EXPECT_EQ(toy.timeout, std::chrono::minutes(15));
+  EXPECT_EQ(toy.lifetime, std::chrono::days(30));
+  EXPECT_EQ(kToySettings[4].ceiling, 900u);
+}
+
+// Configuration may lower a limit, never raise it: one above any ceiling is
+// refused with a message naming the key and the ceiling, and the field keeps
+// its value; a key the table does not name is refused.
+TEST_F(SettingsFileTest, TableRefusesAValueAboveItsCeilingNamingKeyAndCeiling) {
+  struct Case {
+    std::string text;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"count = 101\n", "count must be a whole number from 0 to 100"},
+      {"bytes = 1099511627777\n", "bytes must be a whole number from 0 to 1099511627776"},
+      {"timeout_s = 901\n", "timeout_s must be a whole number from 0 to 900"},
+      {"lifetime_days = 31\n", "lifetime_days must be a whole number from 0 to 30"},
+  };
+  for (const Case& c : cases) {
+    Toy toy;
+    Status refused = load_settings<Toy>(write(c.text), kToySettings, toy);
+    EXPECT_EQ(refused.code(), Code::invalid_argument) << c.text;
+    EXPECT_NE(refused.message().find(c.message), std::string::npos) << refused.message();
+    EXPECT_EQ(toy.count, 1u);
+    EXPECT_EQ(toy.bytes, 2u);
+    EXPECT_EQ(toy.timeout, std::chrono::seconds(3));
+    EXPECT_EQ(toy.lifetime, std::chrono::days(4));
+  }
+  Toy toy;
+  Status unknown = load_settings<Toy>(write("timeout = 5\n"), kToySettings, toy);
+  EXPECT_NE(unknown.message().find("unknown setting \"timeout\""), std::string::npos);
+}
+
+// A value set by another layer (a flag) is held to the same ceilings.
+TEST(SettingsTable, CheckRefusesAValueAboveItsCeilingFromAnyLayer) {
+  Toy toy;
+  EXPECT_TRUE(check_settings<Toy>(kToySettings, toy).ok());
+  toy.timeout = std::chrono::minutes(15);
+  EXPECT_TRUE(check_settings<Toy>(kToySettings, toy).ok());
+  toy.timeout += std::chrono::seconds(1);
+  Status refused = check_settings<Toy>(kToySettings, toy);
+  EXPECT_EQ(refused.code(), Code::invalid_argument);
+  EXPECT_EQ(refused.message(), "timeout_s must be at most 900");
+}
+
 TEST(EnvValue, EmptyCountsAsUnset) {
   ::setenv("DG_SETTINGS_TEST_EMPTY", "", 1);
   ::setenv("DG_SETTINGS_TEST_SET", "x", 1);

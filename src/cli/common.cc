@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "base/file.h"
+#include "base/limits.h"
 #include "cli/commands.h"
 
 namespace dg::cli {
@@ -76,7 +77,7 @@ Result<crypto::SecretKey> load_secret_key(const std::filesystem::path& dir) {
     return error(Code::forbidden,
                  path.string() + " can be read by other users; run: chmod 600 " + path.string());
   }
-  auto text = read_file(path, 256);
+  auto text = read_file(path, limits::key_file_bytes_max);
   if (!text) return error(text.error());
   while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
   auto key = crypto::SecretKey::from_paserk(*text);

@@ -43,7 +43,7 @@ Result<edge::EdgeConfig> build_config(const EdgeOptions& o) {
   }
   if (!o.data_dir.empty()) config.data_dir = o.data_dir;
   if (!o.listen.empty()) config.listen = o.listen;
-  if (o.sync_interval_s > 0) config.sync_interval_s = o.sync_interval_s;
+  if (o.sync_interval_s > 0) config.sync_interval = std::chrono::seconds(o.sync_interval_s);
   if (!o.log_level.empty()) config.log_level = o.log_level;
   DG_RETURN_IF_ERROR_RESULT(edge::check_edge_config(config));
   if (auto level = log::parse_level(config.log_level)) log::set_level(*level);

@@ -17,7 +17,7 @@ struct IssueOptions {
   std::string issuer = "dropgate";
   std::string drop;
   std::string account;
-  uint32_t ttl_s = limits::download_token_ttl_s_default;
+  uint32_t ttl_s = static_cast<uint32_t>(to_s(limits::download_token_ttl_default));
   int64_t manifest_version = 1;
   std::vector<std::string> assets;
   // cert
@@ -62,7 +62,7 @@ struct VerifyOptions {
   std::string purpose;
   std::string token;
   std::string issuer;
-  int64_t leeway_s = limits::clock_skew_ms_default / 1000;
+  int64_t leeway_s = to_s(limits::clock_skew_default);
   std::string at;
 };
 
@@ -96,7 +96,8 @@ Status verify(VerifyOptions o) {
   }
   auto keyring = load_keyring(o.public_path);
   if (!keyring) return keyring.error();
-  core::VerifyOptions options{system_clock().now_ms(), o.leeway_s * 1000, std::nullopt};
+  core::VerifyOptions options{system_clock().now_ms(), std::chrono::seconds(o.leeway_s),
+                              std::nullopt};
   if (!o.issuer.empty()) options.issuer = o.issuer;
   if (!o.at.empty()) {
     auto at = parse_rfc3339(o.at);
@@ -125,7 +126,7 @@ void add_token_commands(CLI::App& app, int& exit_code) {
       ->required();
   issue_cmd->add_option("--ttl-s", io->ttl_s, "Lifetime of a download token in seconds")
       ->capture_default_str()
-      ->check(CLI::Range(1u, limits::download_token_ttl_s_max));
+      ->check(CLI::Range(int64_t{1}, to_s(limits::download_token_ttl_max)));
   issue_cmd->add_option("--version", io->manifest_version, "Manifest version the token is for")
       ->capture_default_str();
   issue_cmd->add_option("--asset", io->assets, "Asset path allowed (repeatable; default: all)");
@@ -151,7 +152,7 @@ void add_token_commands(CLI::App& app, int& exit_code) {
   verify_cmd->add_option("--issuer", vo->issuer, "Refuse tokens from any other issuer");
   verify_cmd->add_option("--leeway-s", vo->leeway_s, "Clock-skew allowance in seconds")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{0}, limits::clock_skew_ms_max / 1000));
+      ->check(CLI::Range(int64_t{0}, to_s(limits::clock_skew_max)));
   verify_cmd->add_option("--at", vo->at, "Verify as of this RFC 3339 time instead of now");
   verify_cmd->callback([&exit_code, vo] { exit_code = report(verify(*vo)); });
 }

@@ -15,7 +15,6 @@ namespace dg::core {
 namespace {
 
 constexpr std::string_view kWhat = "manifest";
-constexpr int64_t kVersionMax = int64_t{1} << 53;  // stays exact in every JSON reader
 
 Status invalid(std::string message) {
   return Status(Code::invalid_argument, std::move(message));
@@ -38,7 +37,7 @@ Status validate_asset(const Asset& asset) {
 }
 
 Result<int64_t> get_time(const boost::json::object& object, std::string_view key) {
-  auto text = json::get_string(object, key, kWhat, 40);
+  auto text = json::get_string(object, key, kWhat, limits::timestamp_bytes_max);
   if (!text) return error(text.error());
   auto ms = parse_rfc3339(*text);
   if (!ms) return error(ms.error().with_context("manifest field \"" + std::string(key) + "\""));
@@ -52,7 +51,7 @@ Result<Asset> parse_asset(const boost::json::value& value) {
   auto path = json::get_string(object, "path", "asset", limits::asset_path_bytes_max);
   auto size =
       json::get_int(object, "size", "asset", 0, static_cast<int64_t>(limits::asset_size_bytes_max));
-  auto sha = json::get_string(object, "sha256", "asset", 64);
+  auto sha = json::get_string(object, "sha256", "asset", limits::sha256_hex_bytes);
   auto type = json::get_string(object, "type", "asset", limits::media_type_bytes_max);
   if (!path) return error(path.error());
   if (!size) return error(size.error());
@@ -88,7 +87,8 @@ std::string trusted_comment(std::string_view drop, int64_t version, std::string_
 
 Status validate_manifest(const Manifest& m) {
   DG_RETURN_IF_ERROR(validate_slug(m.drop));
-  if (m.version < 1 || m.version > kVersionMax) return invalid("manifest version must be >= 1");
+  if (m.version < 1 || m.version > limits::manifest_version_max)
+    return invalid("manifest version must be >= 1");
   if (m.expires_at_ms <= m.issued_at_ms) return invalid("manifest must expire after it is issued");
   if (m.edition_size < 1 || m.edition_size > limits::edition_size_max) {
     return invalid("edition size must be 1 to " + std::to_string(limits::edition_size_max));
@@ -143,7 +143,7 @@ Result<Manifest> parse_manifest(std::string_view json_untrusted) {
   if (!format) return error(format.error());
   Manifest m;
   auto drop = json::get_string(*root, "drop", kWhat, limits::drop_slug_bytes_max);
-  auto version = json::get_int(*root, "version", kWhat, 1, kVersionMax);
+  auto version = json::get_int(*root, "version", kWhat, 1, limits::manifest_version_max);
   auto issued = get_time(*root, "issued_at");
   auto expires = get_time(*root, "expires_at");
   auto edition = json::get_int(*root, "edition", kWhat, 1, limits::edition_size_max);
@@ -224,7 +224,8 @@ Result<VerifiedManifest> verify_manifest(const crypto::Keyring& keyring,
                                      std::to_string(expect.version_seen_max) +
                                      " already seen (rollback refused)");
   }
-  const int64_t skew_ms = std::clamp<int64_t>(expect.clock_skew_ms, 0, limits::clock_skew_ms_max);
+  const int64_t skew_ms = to_ms(std::clamp<std::chrono::milliseconds>(
+      expect.clock_skew, std::chrono::milliseconds(0), limits::clock_skew_max));
   if (expect.now_ms > manifest->expires_at_ms + skew_ms) {
     return error(Code::unauthorized, "manifest expired at " +
                                          format_rfc3339(manifest->expires_at_ms) +

@@ -5,6 +5,7 @@
 // The format is in docs/formats/manifest.md.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -74,7 +75,7 @@ struct ManifestExpectations {
   std::string drop;              // the drop it asked for
   int64_t version_seen_max = 0;  // highest version accepted before (0: none)
   int64_t now_ms = 0;
-  int64_t clock_skew_ms = limits::clock_skew_ms_default;
+  std::chrono::milliseconds clock_skew = limits::clock_skew_default;
 };
 
 struct VerifiedManifest {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "base/encoding.h"
+#include "base/time.h"
 #include "crypto/jcs.h"
 #include "crypto/minisign.h"
 
@@ -92,7 +93,7 @@ TEST_F(ManifestTest, AnotherDropsManifestIsRefused) {
 TEST_F(ManifestTest, ExpiredManifestIsRefused) {
   auto s = signed_sample();
   ManifestExpectations later = expect();
-  later.now_ms = sample().expires_at_ms + limits::clock_skew_ms_default + 1;
+  later.now_ms = sample().expires_at_ms + to_ms(limits::clock_skew_default) + 1;
   auto refused = verify_manifest(keyring_, s.json, s.minisig, later);
   ASSERT_FALSE(refused.has_value());
   EXPECT_NE(refused.error().message().find("expired"), std::string::npos);

@@ -4,13 +4,13 @@
 
 #include "base/json.h"
 #include "base/limits.h"
+#include "base/time.h"
 #include "core/validate.h"
 
 namespace dg::core {
 namespace {
 
 constexpr std::string_view kWhat = "rights";
-constexpr int64_t kAccessSecondsMax = int64_t{100} * 365 * 24 * 3600;
 
 Result<std::vector<std::string>> parse_territory_list(const boost::json::object& territories,
                                                       std::string_view key) {
@@ -42,7 +42,7 @@ Status validate_rights(const Rights& rights) {
     return Status(Code::invalid_argument,
                   "license must be an identifier such as \"CC-BY-NC-4.0\" or \"proprietary\"");
   }
-  if (rights.access_s && (*rights.access_s <= 0 || *rights.access_s > kAccessSecondsMax)) {
+  if (rights.access_s && (*rights.access_s <= 0 || *rights.access_s > to_s(limits::access_max))) {
     return Status(Code::invalid_argument, "access duration must be positive and under 100 years");
   }
   if (!rights.territories_allowed.empty() && !rights.territories_denied.empty()) {
@@ -86,7 +86,7 @@ Result<Rights> parse_rights(const boost::json::object& object) {
   if (!license) return error(license.error());
   rights.license = std::move(*license);
   if (object.contains("access_s")) {
-    auto access = json::get_int(object, "access_s", kWhat, 1, kAccessSecondsMax);
+    auto access = json::get_int(object, "access_s", kWhat, 1, to_s(limits::access_max));
     if (!access) return error(access.error());
     rights.access_s = *access;
   }

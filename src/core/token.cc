@@ -61,7 +61,7 @@ Result<std::string> sign(const TokenSigner& signer, Purpose purpose, boost::json
 
 Result<std::optional<int64_t>> optional_time(const boost::json::object& payload,
                                              std::string_view key) {
-  auto text = json::get_optional_string(payload, key, "token", 40);
+  auto text = json::get_optional_string(payload, key, "token", limits::timestamp_bytes_max);
   if (!text) return error(text.error());
   if (!*text) return std::optional<int64_t>();
   auto ms = parse_rfc3339(**text);
@@ -70,7 +70,8 @@ Result<std::optional<int64_t>> optional_time(const boost::json::object& payload,
 }
 
 Status check_times(const TokenCommon& common, const VerifyOptions& options) {
-  const int64_t skew_ms = std::clamp<int64_t>(options.clock_skew_ms, 0, limits::clock_skew_ms_max);
+  const int64_t skew_ms = to_ms(std::clamp<std::chrono::milliseconds>(
+      options.clock_skew, std::chrono::milliseconds(0), limits::clock_skew_max));
   const std::string allowance = " (clocks may differ by up to " + seconds_text(skew_ms) + ")";
   if (common.expires_at_ms && options.now_ms > *common.expires_at_ms + skew_ms) {
     return refused(Code::unauthorized,
@@ -176,10 +177,10 @@ boost::json::object common_json(const TokenCommon& common, Purpose purpose) {
   return out;
 }
 
-Status check_ttl(uint32_t ttl_s, uint32_t ttl_s_max) {
-  if (ttl_s == 0 || ttl_s > ttl_s_max) {
+Status check_ttl(uint32_t ttl_s, std::chrono::seconds ttl_max) {
+  if (ttl_s == 0 || std::chrono::seconds(ttl_s) > ttl_max) {
     return Status(Code::invalid_argument,
-                  "token lifetime must be 1 to " + std::to_string(ttl_s_max) + " seconds");
+                  "token lifetime must be 1 to " + std::to_string(to_s(ttl_max)) + " seconds");
   }
   return Status();
 }
@@ -222,7 +223,7 @@ bool VerifiedDownload::allows(std::string_view path) const {
 Result<std::string> issue_download(const TokenSigner& signer, const DownloadFields& fields,
                                    int64_t now_ms, uint32_t ttl_s, std::string* token_id,
                                    std::string_view given_id) {
-  DG_RETURN_IF_ERROR_RESULT(check_ttl(ttl_s, limits::download_token_ttl_s_max));
+  DG_RETURN_IF_ERROR_RESULT(check_ttl(ttl_s, limits::download_token_ttl_max));
   DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.account, "account"));
   DG_RETURN_IF_ERROR_RESULT(validate_slug(fields.drop));
   if (fields.assets.empty() || fields.assets.size() > limits::token_assets_count_max) {
@@ -365,7 +366,7 @@ Result<VerifiedCert> verify_cert(const crypto::Keyring& keyring, std::string_vie
   auto drop = get_slug(payload, "drop");
   auto edition = json::get_int(payload, "edition", "token", 1, limits::edition_size_max);
   auto serial = json::get_int(payload, "serial", "token", 1, limits::edition_size_max);
-  auto manifest = json::get_string(payload, "manifest", "token", 64);
+  auto manifest = json::get_string(payload, "manifest", "token", limits::sha256_hex_bytes);
   auto rights_object = json::get_object(payload, "rights", "token");
   if (!owner) return error(owner.error());
   if (!drop) return error(drop.error());
@@ -439,7 +440,7 @@ Result<std::vector<GrantLease>> parse_leases(const boost::json::array& leases) {
 
 Result<std::string> issue_edge_grant(const TokenSigner& signer, const EdgeGrantFields& fields,
                                      int64_t now_ms, uint32_t ttl_s) {
-  DG_RETURN_IF_ERROR_RESULT(check_ttl(ttl_s, limits::edge_grant_ttl_s_max));
+  DG_RETURN_IF_ERROR_RESULT(check_ttl(ttl_s, limits::edge_grant_ttl_max));
   auto edge_key = crypto::PublicKey::from_paserk(fields.edge_key);
   if (!edge_key) return error(edge_key.error());
   if (fields.drops.size() > limits::token_assets_count_max ||
@@ -470,7 +471,7 @@ Result<VerifiedEdgeGrant> verify_edge_grant(const crypto::Keyring& keyring,
   const auto& payload = opened->payload;
   DG_RETURN_IF_ERROR_RESULT(only_keys(payload, {"sub", "edge_key", "drops", "leases"}));
   auto sub = json::get_string(payload, "sub", "token", limits::identifier_bytes_max);
-  auto edge_key_text = json::get_string(payload, "edge_key", "token", 128);
+  auto edge_key_text = json::get_string(payload, "edge_key", "token", limits::paserk_bytes_max);
   auto drops = json::get_array(payload, "drops", "token", limits::token_assets_count_max);
   auto leases = json::get_array(payload, "leases", "token", limits::token_assets_count_max);
   if (!sub) return error(sub.error());
@@ -508,7 +509,7 @@ std::string to_json(const VerifiedEdgeGrant& token) {
 
 Result<std::string> issue_receipt(const TokenSigner& signer, const ReceiptFields& fields,
                                   int64_t now_ms, uint32_t ttl_s) {
-  DG_RETURN_IF_ERROR_RESULT(check_ttl(ttl_s, limits::edge_grant_ttl_s_max));
+  DG_RETURN_IF_ERROR_RESULT(check_ttl(ttl_s, limits::edge_grant_ttl_max));
   DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.reader, "reader"));
   DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.transaction, "transaction"));
   DG_RETURN_IF_ERROR_RESULT(validate_currency(fields.currency));
@@ -532,7 +533,7 @@ Result<VerifiedReceipt> verify_receipt(const crypto::Keyring& keyring,
   auto reader = get_id(payload, "reader", "reader");
   auto txn = get_id(payload, "txn", "transaction");
   auto amount = json::get_int(payload, "amount", "token", 0, INT64_MAX);
-  auto currency = json::get_string(payload, "currency", "token", 3);
+  auto currency = json::get_string(payload, "currency", "token", limits::currency_code_bytes);
   auto drop = get_slug(payload, "drop");
   if (!reader) return error(reader.error());
   if (!txn) return error(txn.error());

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,7 +48,7 @@ struct VerifyOptions {
   int64_t now_ms;
   // Tokens expire this much later and become valid this much earlier than they
   // say, because phones and stall laptops drift.
-  int64_t clock_skew_ms = limits::clock_skew_ms_default;
+  std::chrono::milliseconds clock_skew = limits::clock_skew_default;
   // When set, "iss" must equal it.
   std::optional<std::string> issuer;
 };
@@ -78,7 +79,7 @@ struct VerifiedDownload {
   // True when `path` is one of the assets this token allows.
   bool allows(std::string_view path) const;
 };
-// ttl_s must be in (0, limits::download_token_ttl_s_max].
+// ttl_s must be in (0, limits::download_token_ttl_max].
 // `token_id`, if given, receives the token's `jti`. `given_id` non-empty: the
 // `jti` to use instead of a random one, so the same token can be signed again
 // (Ed25519 is deterministic: same key, fields, times and id, same token).

@@ -75,13 +75,13 @@ TEST_F(TokenTest, ExpiryHonoursTheClockSkewLeeway) {
   std::string token = download(60);
   const int64_t exp = kNow + 60'000;
   EXPECT_TRUE(
-      verify_download(keyring_, token, at(exp + limits::clock_skew_ms_default)).has_value());
-  auto late = verify_download(keyring_, token, at(exp + limits::clock_skew_ms_default + 1));
+      verify_download(keyring_, token, at(exp + to_ms(limits::clock_skew_default))).has_value());
+  auto late = verify_download(keyring_, token, at(exp + to_ms(limits::clock_skew_default) + 1));
   ASSERT_FALSE(late.has_value());
   EXPECT_EQ(late.error().code(), Code::unauthorized);
   EXPECT_NE(late.error().message().find("expired"), std::string::npos);
   EXPECT_NE(late.error().message().find("clocks may differ"), std::string::npos);
-  VerifyOptions strict{exp + 1, 0};
+  VerifyOptions strict{exp + 1, std::chrono::milliseconds(0)};
   EXPECT_FALSE(verify_download(keyring_, token, strict).has_value());
 }
 
@@ -211,8 +211,8 @@ TEST_F(TokenTest, IssuerCanBeRequired) {
 TEST_F(TokenTest, DownloadTtlIsBounded) {
   DownloadFields fields{"buyer-1", "summer-tape", 1, {"*"}};
   EXPECT_FALSE(issue_download(*signer_, fields, kNow, 0).has_value());
-  EXPECT_FALSE(
-      issue_download(*signer_, fields, kNow, limits::download_token_ttl_s_max + 1).has_value());
+  const auto ttl_s_over = static_cast<uint32_t>(to_s(limits::download_token_ttl_max) + 1);
+  EXPECT_FALSE(issue_download(*signer_, fields, kNow, ttl_s_over).has_value());
   fields.assets = {"../etc/passwd"};
   EXPECT_FALSE(issue_download(*signer_, fields, kNow, 60).has_value());
 }

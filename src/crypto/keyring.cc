@@ -109,7 +109,7 @@ Result<Keyring> Keyring::parse_json(std::string_view json_untrusted) {
   for (const auto& item : **keys) {
     if (!item.is_object()) return error(Code::invalid_argument, "keyring: a key is not an object");
     const auto& object = item.as_object();
-    auto paserk = json::get_string(object, "public", what, 128);
+    auto paserk = json::get_string(object, "public", what, limits::paserk_bytes_max);
     auto kid = json::get_string(object, "kid", what, limits::identifier_bytes_max);
     auto status = json::get_string(object, "status", what, 16);
     if (!paserk) return error(paserk.error());

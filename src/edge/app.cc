@@ -13,6 +13,7 @@
 #include "base/encoding.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/time.h"
@@ -39,7 +40,7 @@ Result<crypto::SecretKey> load_or_create_key(const EdgeConfig& config) {
                                                 key.public_key().to_paserk() + "\n", 0644,
                                                 Overwrite::yes));
   }
-  auto text = read_file(path, 256);
+  auto text = read_file(path, limits::key_file_bytes_max);
   if (!text) return error(text.error());
   while (!text->empty() && text->back() == '\n') text->pop_back();
   return crypto::SecretKey::from_paserk(*text);
@@ -108,7 +109,7 @@ Result<EnrollOutcome> enroll(const EdgeConfig& config, const std::string& origin
     return error(Code::unavailable,
                  "enrolment refused: " + http::ApiClient::describe_failure(*response));
   }
-  auto answer = json::parse_object(response->body, 64 * 1024);
+  auto answer = json::parse_object(response->body, limits::edge_origin_answer_bytes_max);
   if (!answer) return error(answer.error());
   auto edge_id = json::get_int(*answer, "edge_id", "enrolment", 1, INT64_MAX);
   if (!edge_id) return error(edge_id.error());
@@ -212,7 +213,7 @@ Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>&
       Status s = syncer.sync_once();
       if (!s.ok()) log::warn("sync incomplete; serving what is held", {{"error", s.to_string()}});
       lock.lock();
-      wake.wait_for(lock, std::chrono::seconds(config.sync_interval_s), [&] { return stopping; });
+      wake.wait_for(lock, config.sync_interval, [&] { return stopping; });
     }
   });
   log::info("edge listening", {{"listen", config.listen}, {"port", server.port()}});

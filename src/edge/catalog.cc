@@ -14,8 +14,6 @@
 namespace dg::edge {
 namespace {
 
-constexpr uint64_t kStateFileBytesMax = 8 * 1024 * 1024;
-
 std::filesystem::path drop_file(const EdgeConfig& c, std::string_view slug) {
   return c.drops_dir() / (std::string(slug) + ".json");
 }
@@ -38,10 +36,11 @@ Result<Revocations> verify_revocations(const crypto::Keyring& keyring,
   if (!key) return error(key.error().with_context("revocation list"));
   DG_RETURN_IF_ERROR_RESULT(crypto::minisign_verify(*key, *sig, as_bytes(json_untrusted))
                                 .with_context("revocation list"));
-  auto root = json::parse_object(json_untrusted, kStateFileBytesMax);
+  auto root = json::parse_object(json_untrusted, limits::edge_state_file_bytes_max);
   if (!root) return error(root.error().with_context("revocation list"));
-  auto issued = json::get_string(*root, "issued_at", "revocation list", 40);
-  auto revoked = json::get_array(*root, "revoked", "revocation list", 1'000'000);
+  auto issued =
+      json::get_string(*root, "issued_at", "revocation list", limits::timestamp_bytes_max);
+  auto revoked = json::get_array(*root, "revoked", "revocation list", limits::revocations_max);
   if (!issued) return error(issued.error());
   if (!revoked) return error(revoked.error());
   auto issued_ms = parse_rfc3339(*issued);
@@ -53,7 +52,8 @@ Result<Revocations> verify_revocations(const crypto::Keyring& keyring,
   out.issued_at_ms = *issued_ms;
   for (const auto& item : **revoked) {
     if (!item.is_object()) return error(Code::invalid_argument, "revocation list: bad entry");
-    auto id = json::get_string(item.as_object(), "certificate_id", "revocation", 128);
+    auto id = json::get_string(item.as_object(), "certificate_id", "revocation",
+                               limits::identifier_bytes_max);
     if (!id) return error(id.error());
     out.certificate_ids.insert(*id);
   }
@@ -71,25 +71,28 @@ Status Catalog::load() {
     return keyring.error();
   }
   keyring_ = std::make_shared<crypto::Keyring>(std::move(*keyring));
-  if (auto versions = read_file(config_.state_dir() / "versions.json", kStateFileBytesMax)) {
-    auto parsed = json::parse_object(*versions, kStateFileBytesMax);
+  if (auto versions =
+          read_file(config_.state_dir() / "versions.json", limits::edge_state_file_bytes_max)) {
+    auto parsed = json::parse_object(*versions, limits::edge_state_file_bytes_max);
     if (!parsed) return parsed.error().with_context("versions.json");
     for (const auto& member : *parsed) {
       if (member.value().is_int64())
         versions_[std::string(member.key())] = member.value().as_int64();
     }
   }
-  auto rev_json = read_file(config_.state_dir() / "revocations.json", kStateFileBytesMax);
-  auto rev_sig = read_file(config_.state_dir() / "revocations.json.minisig", 4096);
+  auto rev_json =
+      read_file(config_.state_dir() / "revocations.json", limits::edge_state_file_bytes_max);
+  auto rev_sig = read_file(config_.state_dir() / "revocations.json.minisig",
+                           limits::minisign_sig_file_bytes_max);
   if (rev_json && rev_sig) {
     auto parsed = verify_revocations(*keyring_, *rev_json, *rev_sig);
     if (!parsed) return parsed.error();
     revocations_ = std::make_shared<Revocations>(std::move(*parsed));
   }
-  if (auto token = read_file(config_.grant_file(), 16 * 1024)) {
+  if (auto token = read_file(config_.grant_file(), limits::edge_grant_file_bytes_max)) {
     while (!token->empty() && (token->back() == '\n')) token->pop_back();
-    auto grant = core::verify_edge_grant(
-        *keyring_, *token, {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
+    auto grant = core::verify_edge_grant(*keyring_, *token,
+                                         {clock_.now_ms(), config_.clock_skew, config_.issuer});
     if (grant) {
       grant_ = std::make_shared<const core::VerifiedEdgeGrant>(std::move(*grant));
       grant_token_ = *token;
@@ -109,17 +112,17 @@ Status Catalog::load() {
 }
 
 Status Catalog::load_drop(const std::filesystem::path& file) {
-  auto text = read_file(file, kStateFileBytesMax);
+  auto text = read_file(file, limits::edge_state_file_bytes_max);
   if (!text) return text.error();
-  auto root = json::parse_object(*text, kStateFileBytesMax);
+  auto root = json::parse_object(*text, limits::edge_state_file_bytes_max);
   if (!root) return root.error();
   auto manifest = json::get_string(*root, "manifest", "drop state", limits::manifest_bytes_max);
-  auto minisig = json::get_string(*root, "minisig", "drop state", 4096);
+  auto minisig =
+      json::get_string(*root, "minisig", "drop state", limits::minisign_sig_file_bytes_max);
   auto crcs = json::get_object(*root, "crc32", "drop state");
   if (!manifest || !minisig || !crcs) return Status(Code::corruption, "drop state is incomplete");
   std::string slug = file.stem().string();
-  core::ManifestExpectations expect{slug, version_seen(slug), clock_.now_ms(),
-                                    int64_t{config_.clock_skew_s} * 1000};
+  core::ManifestExpectations expect{slug, version_seen(slug), clock_.now_ms(), config_.clock_skew};
   auto verified = core::verify_manifest(*keyring_, *manifest, *minisig, expect);
   if (!verified) return verified.error();
   auto drop = std::make_shared<CarriedDrop>();

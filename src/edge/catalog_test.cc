@@ -15,6 +15,7 @@
 
 #include "base/env.h"
 #include "base/file.h"
+#include "base/time.h"
 #include "core/manifest.h"
 #include "core/token.h"
 #include "crypto/keyring.h"
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kNow = 1'790'000'000'000;
 constexpr int64_t kDayMs = 86'400'000;
-constexpr uint32_t kSkewS = 180;
+constexpr std::chrono::seconds kSkew{180};
 constexpr char kSlug[] = "summer-tape";
 
 core::Manifest sample(std::string slug, int64_t version,
@@ -50,7 +51,7 @@ class CatalogLoadTest : public ::testing::Test {
   void SetUp() override {
     crypto::init();
     config_.data_dir = fs::temp_directory_path() / ("dg-catalog-test-" + crypto::random_id());
-    config_.clock_skew_s = kSkewS;
+    config_.clock_skew = kSkew;
     fs::create_directories(config_.state_dir());
     fs::create_directories(config_.drops_dir());
     ASSERT_TRUE(keyring_.add(origin_key_.public_key(), crypto::KeyStatus::current).ok());
@@ -145,8 +146,7 @@ TEST_F(CatalogLoadTest, RefusesARollbackAfterSetDrop) {
   auto v2 = sign(sample(kSlug, 2), origin_key_);
   {
     auto catalog = load_at(kNow);
-    auto verified =
-        core::verify_manifest(keyring_, v2.json, v2.minisig, {kSlug, 0, kNow, kSkewS * 1000});
+    auto verified = core::verify_manifest(keyring_, v2.json, v2.minisig, {kSlug, 0, kNow, kSkew});
     ASSERT_TRUE(verified.has_value()) << verified.error().to_string();
     auto drop = std::make_shared<CarriedDrop>();
     drop->manifest = verified->manifest;
@@ -170,9 +170,9 @@ TEST_F(CatalogLoadTest, RefusesAnExpiredManifestByTheInjectedClock) {
   write_drop(kSlug, sign(sample(kSlug, 1, expires_at_ms), origin_key_));
   EXPECT_NE(load_at(kNow)->drop(kSlug), nullptr);
   // The clock-skew leeway still covers the edge of expiry...
-  EXPECT_NE(load_at(expires_at_ms + kSkewS * 1000)->drop(kSlug), nullptr);
+  EXPECT_NE(load_at(expires_at_ms + to_ms(kSkew))->drop(kSlug), nullptr);
   // ...and not one millisecond more.
-  EXPECT_EQ(load_at(expires_at_ms + kSkewS * 1000 + 1)->drop(kSlug), nullptr)
+  EXPECT_EQ(load_at(expires_at_ms + to_ms(kSkew) + 1)->drop(kSlug), nullptr)
       << "an expired manifest was carried";
   EXPECT_EQ(load_at(expires_at_ms + 30 * kDayMs)->drop(kSlug), nullptr);
 }
@@ -247,7 +247,7 @@ TEST_F(CatalogLoadTest, TheStoredGrantIsJudgedByTheInjectedClock) {
   ASSERT_TRUE(fresh->grant() != nullptr);
   EXPECT_EQ(fresh->grant_token(), *grant);
   EXPECT_EQ(fresh->grant()->fields.drops, std::vector<std::string>{kSlug});
-  auto expired = load_at(kNow + kDayMs + kSkewS * 1000 + 1000);
+  auto expired = load_at(kNow + kDayMs + to_ms(kSkew) + 1000);
   EXPECT_EQ(expired->grant(), nullptr);
   EXPECT_TRUE(expired->grant_token().empty());
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "base/encoding.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/problem_types.h"
 #include "base/spare_string.h"
@@ -199,7 +200,7 @@ Result<EdgeService::Verified> EdgeService::verify_cached(
   cache_misses_.inc();
   if (!keyring)
     return error(unavailable_here(problem::edge_no_grant, "this edge has no origin keyring yet"));
-  core::VerifyOptions options{now_ms, int64_t{config_.clock_skew_s} * 1000, config_.issuer};
+  core::VerifyOptions options{now_ms, config_.clock_skew, config_.issuer};
   auto verified = core::verify_download(*keyring, token, options);
   if (!verified) {
     // Not yet valid may pass later. Malformed text is not worth remembering:
@@ -212,7 +213,8 @@ Result<EdgeService::Verified> EdgeService::verify_cached(
     }
     return error(verified.error());
   }
-  int64_t valid_until_ms = verified->common.expires_at_ms.value_or(now_ms) + options.clock_skew_ms;
+  int64_t valid_until_ms =
+      verified->common.expires_at_ms.value_or(now_ms) + to_ms(options.clock_skew);
   auto shared = std::make_shared<const core::VerifiedDownload>(std::move(*verified));
   if (!key) return shared;
   std::lock_guard lock(cache_mutex_);
@@ -227,7 +229,7 @@ Result<EdgeService::Verified> EdgeService::authorize(const Request& request, std
                                                      int64_t now_ms) {
   const auto& grant = serving.grant;
   if (!grant || (grant->common.expires_at_ms &&
-                 now_ms > *grant->common.expires_at_ms + int64_t{config_.clock_skew_s} * 1000)) {
+                 now_ms > *grant->common.expires_at_ms + to_ms(config_.clock_skew))) {
     return error(
         unavailable_here(problem::edge_no_grant, "this edge holds no valid grant from its origin"));
   }
@@ -280,7 +282,7 @@ Response EdgeService::file(Request& request) {
     return deny(Status(problem::drop_not_carried,
                        "this edge does not carry \"" + std::string(slug) + "\""));
   }
-  if (now_ms > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
+  if (now_ms > drop->manifest.expires_at_ms + to_ms(config_.clock_skew)) {
     return deny(unavailable_here(problem::manifest_expired,
                                  "this edge's manifest expired; it must sync with the origin"));
   }
@@ -329,7 +331,7 @@ Response EdgeService::archive(Request& request) {
   auto& drop = serving.drop;
   if (!drop)
     return deny(Status(problem::drop_not_carried, "this edge does not carry \"" + slug + "\""));
-  if (now_ms > drop->manifest.expires_at_ms + int64_t{config_.clock_skew_s} * 1000) {
+  if (now_ms > drop->manifest.expires_at_ms + to_ms(config_.clock_skew)) {
     return deny(unavailable_here(problem::manifest_expired,
                                  "this edge's manifest expired; it must sync with the origin"));
   }
@@ -432,7 +434,7 @@ void EdgeService::report_dropped_event(const Status& why) {
 Response EdgeService::health() {
   int64_t now_ms = clock_.now_ms();
   SyncHealth h = catalog_.health();
-  const bool origin_reachable = h.reachable_at(now_ms, int64_t{config_.sync_timeout_s} * 1000);
+  const bool origin_reachable = h.reachable_at(now_ms, to_ms(config_.sync_timeout));
   auto grant = catalog_.grant();
   auto revocations = catalog_.revocations();
   boost::json::array drops;
@@ -472,7 +474,7 @@ std::string EdgeService::metrics_text() {
   int64_t now_ms = clock_.now_ms();
   SyncHealth h = catalog_.health();
   metrics_.gauge("dropgate_edge_origin_reachable", "1 when the last sync reached the origin.")
-      .set(h.reachable_at(now_ms, int64_t{config_.sync_timeout_s} * 1000) ? 1 : 0);
+      .set(h.reachable_at(now_ms, to_ms(config_.sync_timeout)) ? 1 : 0);
   metrics_
       .gauge("dropgate_edge_sync_age_seconds",
              "Seconds since the last successful sync (keyring, manifests).")

@@ -41,7 +41,7 @@ class EdgeServiceClockTest : public ::testing::Test {
   void SetUp() override {
     crypto::init();
     config_.data_dir = fs::temp_directory_path() / ("dg-edge-service-test-" + crypto::random_id());
-    config_.clock_skew_s = 0;
+    config_.clock_skew = std::chrono::seconds(0);
     fs::create_directories(config_.state_dir());
     crypto::Keyring keyring;
     ASSERT_TRUE(keyring.add(signer_.key().public_key(), crypto::KeyStatus::current).ok());
@@ -54,7 +54,8 @@ class EdgeServiceClockTest : public ::testing::Test {
     auto grant = core::issue_edge_grant(signer_, {edge_key.public_key().to_paserk(), {kSlug}, {}},
                                         kNow, 86'400);
     ASSERT_TRUE(grant.has_value());
-    auto verified_grant = core::verify_edge_grant(keyring, *grant, {kNow, 0, "dropgate"});
+    auto verified_grant =
+        core::verify_edge_grant(keyring, *grant, {kNow, std::chrono::milliseconds(0), "dropgate"});
     ASSERT_TRUE(verified_grant.has_value()) << verified_grant.error().to_string();
     ASSERT_TRUE(catalog_.set_grant(*grant, *verified_grant).ok());
     vault_ = std::make_unique<Vault>(config_.blobs_dir());

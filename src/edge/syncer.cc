@@ -13,29 +13,18 @@
 #include "http/client.h"
 
 namespace dg::edge {
-namespace {
-
-constexpr uint64_t kSyncDocumentBytesMax = 64 * 1024 * 1024;
-// Events per push: an origin takes up to 500 (~110 KB) from an edge with a
-// valid grant. One from before that held every push to its anonymous body
-// limit (16 KiB): its 413 makes the edge push 50 at a time (~11 KB) from
-// then on.
-constexpr uint32_t kEventsPerPush = 500;
-constexpr uint32_t kEventsPerPushSmall = 50;
-
-}  // namespace
 
 Result<Enrollment> load_enrollment(const EdgeConfig& config) {
-  auto text = read_file(config.enrollment_file(), 4096);
+  auto text = read_file(config.enrollment_file(), limits::edge_enrollment_file_bytes_max);
   if (!text) {
     return error(Code::not_found, "this edge is not enrolled: run dropgate edge enroll --data " +
                                       config.data_dir.string() + " --origin URL");
   }
-  auto root = json::parse_object(*text, 4096);
+  auto root = json::parse_object(*text, limits::edge_enrollment_file_bytes_max);
   if (!root) return error(root.error().with_context("enrollment.json"));
-  auto origin = json::get_string(*root, "origin", "enrollment", 1024);
+  auto origin = json::get_string(*root, "origin", "enrollment", limits::origin_url_bytes_max);
   auto id = json::get_int(*root, "edge_id", "enrollment", 1, INT64_MAX);
-  auto secret = json::get_string(*root, "secret", "enrollment", 128);
+  auto secret = json::get_string(*root, "secret", "enrollment", limits::edge_secret_bytes_max);
   if (!origin || !id || !secret) return error(Code::corruption, "enrollment.json is incomplete");
   return Enrollment{*origin, *id, *secret};
 }
@@ -47,7 +36,7 @@ Syncer::Syncer(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::
       vault_(vault),
       outbox_(outbox),
       clock_(clock),
-      events_per_push_(kEventsPerPush),
+      events_per_push_(limits::edge_push_events_max),
       syncs_ok_(metrics.counter("dropgate_edge_syncs_total", "Sync rounds by result.",
                                 {{"result", "ok"}})),
       syncs_failed_(metrics.counter("dropgate_edge_syncs_total", "Sync rounds by result.",
@@ -63,7 +52,8 @@ Syncer::Syncer(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::
 // Every call to the origin gives up after sync_timeout_s connecting or
 // without a byte, so a frozen origin ends the round within seconds.
 http::ClientDeadlines Syncer::deadlines() const {
-  return {config_.sync_timeout_s * 1000, config_.sync_timeout_s};
+  return {static_cast<uint32_t>(to_ms(config_.sync_timeout)),
+          static_cast<uint32_t>(to_s(config_.sync_timeout))};
 }
 
 Status Syncer::fetch_grant(const Enrollment& enrollment) {
@@ -78,14 +68,14 @@ Status Syncer::fetch_grant(const Enrollment& enrollment) {
     return Status(Code::forbidden,
                   "grant refused: " + http::ApiClient::describe_failure(*response));
   }
-  auto root = json::parse_object(response->body, 64 * 1024);
+  auto root = json::parse_object(response->body, limits::edge_origin_answer_bytes_max);
   if (!root) return root.error();
   auto token = json::get_string(*root, "grant", "grant", limits::token_bytes_max);
   if (!token) return token.error();
   auto keyring = catalog_.keyring();
   if (!keyring) return Status(Code::not_found, "no pinned origin keyring; enroll again");
-  auto grant = core::verify_edge_grant(
-      *keyring, *token, {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
+  auto grant = core::verify_edge_grant(*keyring, *token,
+                                       {clock_.now_ms(), config_.clock_skew, config_.issuer});
   if (!grant) return grant.error().with_context("grant from the origin");
   return catalog_.set_grant(*token, std::move(*grant));
 }
@@ -116,9 +106,8 @@ Status Syncer::apply_grant(const boost::json::object& doc) {
   auto token = json::get_string(doc, "grant", "sync", limits::token_bytes_max);
   if (!token) return token.error();
   if (*token == catalog_.grant_token()) return Status();
-  auto grant = core::verify_edge_grant(
-      *catalog_.keyring(), *token,
-      {clock_.now_ms(), int64_t{config_.clock_skew_s} * 1000, config_.issuer});
+  auto grant = core::verify_edge_grant(*catalog_.keyring(), *token,
+                                       {clock_.now_ms(), config_.clock_skew, config_.issuer});
   if (!grant) return grant.error().with_context("grant from the origin");
   log::info(
       "grant renewed",
@@ -129,7 +118,7 @@ Status Syncer::apply_grant(const boost::json::object& doc) {
 Status Syncer::apply_revocations(const boost::json::object& doc) {
   auto rev = json::get_object(doc, "revocations", "sync");
   if (!rev) return rev.error();
-  auto text = json::get_string(**rev, "json", "revocations", kSyncDocumentBytesMax);
+  auto text = json::get_string(**rev, "json", "revocations", limits::edge_sync_document_bytes_max);
   auto minisig =
       json::get_string(**rev, "minisig", "revocations", limits::minisign_sig_file_bytes_max);
   if (!text || !minisig) return Status(Code::invalid_argument, "sync: revocations are incomplete");
@@ -171,7 +160,7 @@ Status Syncer::apply_drop(
     const std::string& slug, const std::string& manifest, const std::string& minisig,
     const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
   core::ManifestExpectations expect{slug, catalog_.version_seen(slug), clock_.now_ms(),
-                                    int64_t{config_.clock_skew_s} * 1000};
+                                    config_.clock_skew};
   auto verified = core::verify_manifest(*catalog_.keyring(), manifest, minisig, expect);
   if (!verified) {
     manifests_refused_.inc();
@@ -244,13 +233,13 @@ Status Syncer::sync_once(
   }
   if (response->status != 200)
     return finish(Status(Code::unavailable, http::ApiClient::describe_failure(*response)));
-  auto doc = json::parse_object(response->body, kSyncDocumentBytesMax);
+  auto doc = json::parse_object(response->body, limits::edge_sync_document_bytes_max);
   if (!doc) return finish(doc.error().with_context("sync document"));
   if (Status s = apply_keyring(*doc); !s.ok()) return finish(s);
   if (Status s = apply_grant(*doc); !s.ok()) return finish(s);
   if (Status s = apply_revocations(*doc); !s.ok())
     log::warn("revocation list refused", {{"error", s.to_string()}});
-  auto drops = json::get_array(*doc, "drops", "sync", limits::token_assets_count_max);
+  auto drops = json::get_array(*doc, "drops", "sync", limits::edge_drops_max);
   if (!drops) return finish(drops.error());
   Status overall;
   std::set<std::string> offered;
@@ -292,7 +281,7 @@ Result<uint32_t> Syncer::push_outbox() {
   }
   http::ApiClient client(origin_url_, "", deadlines());
   uint32_t acknowledged = 0;
-  for (int round = 0; round < 1000; ++round) {
+  for (uint32_t round = 0; round < limits::edge_push_rounds_max; ++round) {
     auto events = outbox_.peek(events_per_push_);
     if (!events) return error(events.error());
     if (events->empty()) break;
@@ -302,10 +291,12 @@ Result<uint32_t> Syncer::push_outbox() {
     auto response = client.call_with("POST", "/v1/edge/events", body, {}, catalog_.grant_token());
     if (!response) return error(response.error());
     catalog_.note_origin_heard(clock_.now_ms());
-    if (response->status == 413 && events_per_push_ > kEventsPerPushSmall) {
+    // An origin from before pushes were allowed the JSON body limit holds
+    // them to its anonymous one (limits::edge_push_events_small).
+    if (response->status == 413 && events_per_push_ > limits::edge_push_events_small) {
       log::info("the origin takes smaller event pushes",
-                {{"events_per_push", kEventsPerPushSmall}});
-      events_per_push_ = kEventsPerPushSmall;
+                {{"events_per_push", limits::edge_push_events_small}});
+      events_per_push_ = limits::edge_push_events_small;
       continue;  // the same events again, fewer at a time
     }
     if (response->status != 200) {

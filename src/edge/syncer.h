@@ -72,7 +72,7 @@ class Syncer {
   store::Outbox& outbox_;
   const Clock& clock_;
   std::string origin_url_;
-  uint32_t events_per_push_;  // see kEventsPerPush
+  uint32_t events_per_push_;  // see limits::edge_push_events_max
   metrics::Counter& syncs_ok_;
   metrics::Counter& syncs_failed_;
   metrics::Counter& manifests_refused_;

@@ -14,6 +14,7 @@
 
 #include "base/assert.h"
 #include "base/encoding.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "crypto/sha256.h"
 
@@ -190,7 +191,7 @@ Vault::Blob Vault::open(std::string_view sha256, uint64_t size_bytes) {
     file = open_checked(sha256, size_bytes);
     if (!file) return {};
   }
-  if (holding_.load(std::memory_order_relaxed) && size_bytes <= kHeldBlobBytesMax) {
+  if (holding_.load(std::memory_order_relaxed) && size_bytes <= limits::edge_held_blob_bytes_max) {
     if (auto bytes = hold(sha256, size_bytes, file)) return {std::move(bytes), nullptr};
   }
   return {nullptr, std::move(file)};

@@ -40,11 +40,6 @@ namespace dg::edge {
 
 class Vault {
  public:
-  // Blobs up to this size are held in memory (when watching). Larger ones go
-  // out with sendfile(2), which does not copy them through user space: at
-  // 64 KiB, copying cost more than the system calls it saves.
-  static constexpr uint64_t kHeldBlobBytesMax = 16 * 1024;
-
   explicit Vault(std::filesystem::path root);
   ~Vault();
   Vault(const Vault&) = delete;

@@ -18,6 +18,7 @@
 
 #include "base/encoding.h"
 #include "base/file.h"
+#include "base/limits.h"
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
 
@@ -98,7 +99,7 @@ TEST_F(VaultTest, WithoutWatchingEveryBlobIsServedOpen) {
 TEST_F(VaultTest, SmallBlobsAreHeldInMemoryLargeOnesServedOpen) {
   ASSERT_TRUE(vault_->watch(1024 * 1024).ok());
   std::string small = bytes_of_size(4096, 'a');
-  std::string large = bytes_of_size(Vault::kHeldBlobBytesMax + 1, 'b');
+  std::string large = bytes_of_size(limits::edge_held_blob_bytes_max + 1, 'b');
   std::string small_sha = add(small);
   std::string large_sha = add(large);
 

@@ -5,6 +5,7 @@
 
 #include "base/encoding.h"
 #include "base/file.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "core/token.h"
@@ -47,7 +48,7 @@ Result<crypto::SecretKey> load_or_create_key(const OriginConfig& config, bool& c
         write_file_atomic(dir / kKeyringFile, keyring.to_json() + "\n", 0644, Overwrite::yes));
     created = true;
   }
-  auto text = read_file(path, 256);
+  auto text = read_file(path, limits::key_file_bytes_max);
   if (!text) return error(text.error());
   while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
   auto key = crypto::SecretKey::from_paserk(*text);
@@ -69,7 +70,7 @@ Result<core::OwnerSecret> load_or_create_owner_secret(const OriginConfig& config
     DG_RETURN_IF_ERROR_RESULT(write_file_atomic(
         path, core::OwnerSecret::generate().to_text() + "\n", 0600, Overwrite::no));
   }
-  auto text = read_file(path, 256);
+  auto text = read_file(path, limits::key_file_bytes_max);
   if (!text) return error(text.error());
   while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
   auto secret = core::OwnerSecret::from_text(*text);
@@ -159,7 +160,7 @@ void tick_until_stopped(OriginService& service, OperatorKeys& operator_keys,
   while (running.load()) {
     service.tick();
     // Keys created (`dropgate init`) or revoked since, every second
-    // (limits::operator_keys_refresh_ms), off the I/O threads.
+    // (limits::operator_keys_refresh), off the I/O threads.
     if (Status keys = operator_keys.refresh(); !keys.ok()) {
       log::warn("could not refresh operator keys", {{"error", keys.to_string()}});
     }

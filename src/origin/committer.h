@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/limits.h"
 #include "base/metrics.h"
 #include "store/store.h"
 
@@ -28,9 +29,6 @@ namespace dg::origin {
 
 class ClaimCommitter {
  public:
-  // A batch waits at most this long for announced claims.
-  static constexpr std::chrono::microseconds kLingerMax{1'000};
-
   // Writes one batch and answers each claim of it, in order: the store's
   // record_claims (or, in tests, a stand-in that can hold a batch back).
   using WriteBatch = std::function<std::vector<Result<store::Claim>>(
@@ -39,10 +37,10 @@ class ClaimCommitter {
   // `batch_sizes`, when given, observes the number of claims in each batch.
   ClaimCommitter(store::Store& store, uint32_t batch_claims_max,
                  metrics::Histogram* batch_sizes = nullptr,
-                 std::chrono::microseconds linger_max = kLingerMax);
+                 std::chrono::microseconds linger_max = limits::claim_batch_linger_max);
   ClaimCommitter(WriteBatch write_batch, uint32_t batch_claims_max,
                  metrics::Histogram* batch_sizes = nullptr,
-                 std::chrono::microseconds linger_max = kLingerMax);
+                 std::chrono::microseconds linger_max = limits::claim_batch_linger_max);
   ~ClaimCommitter();  // stop()
   ClaimCommitter(const ClaimCommitter&) = delete;
   ClaimCommitter& operator=(const ClaimCommitter&) = delete;

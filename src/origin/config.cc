@@ -6,62 +6,63 @@
 #include "base/log.h"
 #include "base/settings_file.h"
 #include "http/http.h"
+#include "origin/config_table.h"
 
 namespace dg::origin {
 
+namespace {
+
+using S = Setting<OriginConfig>;
+using C = OriginConfig;
+
+constexpr S kSettings[] = {
+    {"data_dir", &C::data_dir},
+    {"database", &C::database},
+    {"listen", &C::listen},
+    {"public_url", &C::public_url},
+    {"issuer", &C::issuer},
+    {"instance", &C::instance},
+    {"log_level", &C::log_level},
+    {"metrics_token", &C::metrics_token},
+    {"db_connections", &C::db_connections, limits::db_connections_max},
+    {"handler_threads", &C::handler_threads, limits::handler_threads_max},
+    {"io_threads", &C::io_threads, limits::io_threads_max},
+    {"hold_ttl_s", &C::hold_ttl, limits::hold_ttl_max},
+    {"download_token_ttl_s", &C::download_token_ttl, limits::download_token_ttl_max},
+    {"clock_skew_s", &C::clock_skew, limits::clock_skew_max},
+    {"lease_serials_max", &C::lease_serials_max, limits::lease_serials_max},
+    {"manifest_ttl_days", &C::manifest_ttl, limits::manifest_ttl_max},
+    {"claim_batch_max", &C::claim_batch_max, limits::claim_batch_claims_max},
+    {"upload_bytes_max", &C::upload_bytes_max, limits::upload_bytes_max},
+    {"edge_enrolment_ttl_s", &C::edge_enrolment_ttl, limits::edge_enrolment_ttl_max},
+    {"holds_per_account_per_min", &C::holds_per_account_per_min,
+     limits::holds_per_account_per_min_max},
+    {"holds_per_address_per_min", &C::holds_per_address_per_min,
+     limits::holds_per_address_per_min_max},
+};
+
+// The ceiling the table gives `key` (none: the highest value, failing below).
+constexpr uint64_t ceiling_of(std::string_view key) {
+  for (const S& setting : kSettings) {
+    if (setting.key == key) return setting.ceiling;
+  }
+  return UINT64_MAX;
+}
+
+// A configured value the store would refuse fails every call that uses it.
+static_assert(ceiling_of("db_connections") <= limits::store_connections_max);
+static_assert(ceiling_of("lease_serials_max") <= limits::lease_serials_max);
+static_assert(ceiling_of("claim_batch_max") <= limits::claims_batch_count_max);
+static_assert(ceiling_of("upload_bytes_max") <= limits::asset_size_bytes_max);
+
+}  // namespace
+
+std::span<const Setting<OriginConfig>> origin_settings() {
+  return kSettings;
+}
+
 Status load_config_file(const std::filesystem::path& path, OriginConfig& c) {
-  static constexpr std::string_view kKnown[] = {"data_dir",
-                                                "database",
-                                                "listen",
-                                                "public_url",
-                                                "issuer",
-                                                "instance",
-                                                "db_connections",
-                                                "handler_threads",
-                                                "io_threads",
-                                                "hold_ttl_s",
-                                                "download_token_ttl_s",
-                                                "clock_skew_s",
-                                                "lease_serials_max",
-                                                "manifest_ttl_days",
-                                                "claim_batch_max",
-                                                "upload_bytes_max",
-                                                "log_level",
-                                                "edge_enrolment_ttl_s",
-                                                "metrics_token",
-                                                "holds_per_account_per_min",
-                                                "holds_per_address_per_min"};
-  auto file = SettingsFile::load(path, kKnown);
-  if (!file) return file.error();
-  DG_RETURN_IF_ERROR(file->read("data_dir", c.data_dir));
-  DG_RETURN_IF_ERROR(file->read("database", c.database));
-  DG_RETURN_IF_ERROR(file->read("listen", c.listen));
-  DG_RETURN_IF_ERROR(file->read("public_url", c.public_url));
-  DG_RETURN_IF_ERROR(file->read("issuer", c.issuer));
-  DG_RETURN_IF_ERROR(file->read("instance", c.instance));
-  DG_RETURN_IF_ERROR(file->read("log_level", c.log_level));
-  DG_RETURN_IF_ERROR(file->read("metrics_token", c.metrics_token));
-  DG_RETURN_IF_ERROR(file->read("db_connections", c.db_connections, limits::db_connections_max));
-  DG_RETURN_IF_ERROR(file->read("handler_threads", c.handler_threads, limits::handler_threads_max));
-  DG_RETURN_IF_ERROR(file->read("io_threads", c.io_threads, limits::io_threads_max));
-  DG_RETURN_IF_ERROR(file->read("hold_ttl_s", c.hold_ttl_s, limits::hold_ttl_s_max));
-  DG_RETURN_IF_ERROR(
-      file->read("download_token_ttl_s", c.download_token_ttl_s, limits::download_token_ttl_s_max));
-  DG_RETURN_IF_ERROR(file->read("clock_skew_s", c.clock_skew_s, limits::clock_skew_s_max));
-  DG_RETURN_IF_ERROR(
-      file->read("lease_serials_max", c.lease_serials_max, limits::lease_serials_max));
-  DG_RETURN_IF_ERROR(
-      file->read("manifest_ttl_days", c.manifest_ttl_days, limits::manifest_ttl_days_max));
-  DG_RETURN_IF_ERROR(
-      file->read("claim_batch_max", c.claim_batch_max, limits::claim_batch_claims_max));
-  DG_RETURN_IF_ERROR(file->read("upload_bytes_max", c.upload_bytes_max, limits::upload_bytes_max));
-  DG_RETURN_IF_ERROR(
-      file->read("edge_enrolment_ttl_s", c.edge_enrolment_ttl_s, limits::edge_enrolment_ttl_s_max));
-  DG_RETURN_IF_ERROR(file->read("holds_per_account_per_min", c.holds_per_account_per_min,
-                                limits::holds_per_account_per_min_max));
-  DG_RETURN_IF_ERROR(file->read("holds_per_address_per_min", c.holds_per_address_per_min,
-                                limits::holds_per_address_per_min_max));
-  return Status();
+  return load_settings<OriginConfig>(path, kSettings, c);
 }
 
 Status apply_environment(OriginConfig& c) {
@@ -89,9 +90,10 @@ Status finish_config(OriginConfig& c) {
     ::gethostname(host, sizeof host - 1);
     c.instance = std::string(host) + ":" + std::to_string(listen->second);
   }
-  if (c.download_token_ttl_s == 0 || c.hold_ttl_s == 0 || c.db_connections == 0 ||
+  DG_RETURN_IF_ERROR(check_settings<OriginConfig>(kSettings, c));
+  if (c.download_token_ttl.count() == 0 || c.hold_ttl.count() == 0 || c.db_connections == 0 ||
       c.handler_threads == 0 || c.lease_serials_max == 0 || c.claim_batch_max == 0 ||
-      c.edge_enrolment_ttl_s == 0 || c.holds_per_account_per_min == 0 ||
+      c.edge_enrolment_ttl.count() == 0 || c.holds_per_account_per_min == 0 ||
       c.holds_per_address_per_min == 0) {
     return Status(Code::invalid_argument,
                   "config: lifetimes, pool sizes and batch sizes must be above zero");

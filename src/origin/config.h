@@ -2,6 +2,7 @@
 // variables, then command-line flags (the CLI applies the last layer).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -21,17 +22,19 @@ struct OriginConfig {
   uint32_t db_connections = 16;
   uint32_t handler_threads = 64;
   uint32_t io_threads = 0;
-  uint32_t hold_ttl_s = 600;
-  uint32_t download_token_ttl_s = 300;
-  uint32_t clock_skew_s = 180;
+  // Durations: the file's keys name their unit (hold_ttl_s, manifest_ttl_days).
+  std::chrono::seconds hold_ttl{600};
+  std::chrono::seconds download_token_ttl = limits::download_token_ttl_default;
+  std::chrono::seconds clock_skew = limits::clock_skew_default;
   // A lease is also at most 1/16 of the unleased stock (Seller), so this
   // bounds the leases of large editions only: one lease per thousand sales
   // keeps the drop's row, which every lease locks, out of a surge's way.
   uint32_t lease_serials_max = 1000;
-  uint32_t manifest_ttl_days = 30;
+  std::chrono::days manifest_ttl{30};
   uint32_t claim_batch_max = 256;
   uint64_t upload_bytes_max = 4ull << 30;
-  uint32_t edge_enrolment_ttl_s = 24 * 3600;  // a pending enrolment expires after this
+  // A pending enrolment expires after this.
+  std::chrono::seconds edge_enrolment_ttl = limits::edge_enrolment_ttl_max;
   // Up to limits::holds_per_*_per_min_max; configuration may only lower them.
   uint32_t holds_per_account_per_min = limits::holds_per_account_per_min_max;
   uint32_t holds_per_address_per_min = limits::holds_per_address_per_min_max;

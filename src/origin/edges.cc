@@ -22,9 +22,6 @@ using http::Request;
 using http::Response;
 using http::Verb;
 
-constexpr uint32_t kGrantTtlDaysDefault = 30;
-constexpr uint32_t kEventsPerPushMax = 500;
-
 boost::json::object edge_json(const store::EdgeRecord& e) {
   return {{"edge_id", e.id},
           {"name", e.name},
@@ -56,8 +53,7 @@ Response render(const Result<std::string>& outcome, unsigned status) {
 
 bool EdgeHub::expired_enrolment(const store::EdgeRecord& edge) const {
   return edge.state == store::EdgeState::pending &&
-         edge.created_at_ms <=
-             parts_.clock.now_ms() - int64_t{parts_.config.edge_enrolment_ttl_s} * 1000;
+         edge.created_at_ms <= parts_.clock.now_ms() - to_ms(parts_.config.edge_enrolment_ttl);
 }
 
 uint32_t EdgeHub::pending_from(std::vector<int64_t>& edge_ids) {
@@ -76,9 +72,10 @@ Result<std::string> EdgeHub::enroll(std::string_view body_untrusted,
       !s.ok()) {
     return error(s);
   }
-  auto name = json::get_string(*body, "name", "enrolment", 100);
-  auto key_text = json::get_string(*body, "edge_key", "enrolment", 128);
-  auto secret_hash = json::get_string(*body, "secret_sha256", "enrolment", 64);
+  auto name = json::get_string(*body, "name", "enrolment", limits::edge_name_bytes_max);
+  auto key_text = json::get_string(*body, "edge_key", "enrolment", limits::paserk_bytes_max);
+  auto secret_hash =
+      json::get_string(*body, "secret_sha256", "enrolment", limits::sha256_hex_bytes);
   if (!name) return error(name.error());
   if (!key_text) return error(key_text.error());
   if (!secret_hash) return error(secret_hash.error());
@@ -111,7 +108,7 @@ Result<std::string> EdgeHub::enroll(std::string_view body_untrusted,
                    "or they expire")
             .with_retry_after(60));
   }
-  int64_t expired_at_ms = record.created_at_ms - int64_t{parts_.config.edge_enrolment_ttl_s} * 1000;
+  int64_t expired_at_ms = record.created_at_ms - to_ms(parts_.config.edge_enrolment_ttl);
   auto created =
       parts_.store.create_edge(record, limits::edge_enrolments_pending_max, expired_at_ms);
   if (!created) return error(created.error());
@@ -136,12 +133,11 @@ Result<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untr
   if (!body) return error(body.error());
   if (Status s = json::only_keys(*body, {"drops", "ttl_days"}, "approval"); !s.ok())
     return error(s);
-  auto drops = json::get_array(*body, "drops", "approval", limits::token_assets_count_max);
+  auto drops = json::get_array(*body, "drops", "approval", limits::edge_drops_max);
   if (!drops) return error(drops.error());
-  int64_t ttl_days = kGrantTtlDaysDefault;
+  int64_t ttl_days = limits::edge_grant_ttl_default.count();
   if (body->contains("ttl_days")) {
-    auto ttl =
-        json::get_int(*body, "ttl_days", "approval", 1, limits::edge_grant_ttl_s_max / 86'400);
+    auto ttl = json::get_int(*body, "ttl_days", "approval", 1, limits::edge_grant_ttl_max.count());
     if (!ttl) return error(ttl.error());
     ttl_days = *ttl;
   }
@@ -164,7 +160,7 @@ Result<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untr
   int64_t now_ms = parts_.clock.now_ms();
   core::EdgeGrantFields fields{edge->edge_key, slugs, {}};
   auto grant = core::issue_edge_grant(parts_.signer, fields, now_ms,
-                                      static_cast<uint32_t>(ttl_days * 86'400));
+                                      static_cast<uint32_t>(to_s(std::chrono::days(ttl_days))));
   if (!grant) return error(grant.error());
   auto updated =
       parts_.store.update_edge(edge_id, store::EdgeState::approved, slugs, *grant, now_ms);
@@ -172,7 +168,7 @@ Result<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untr
   log::info("edge approved",
             {{"edge_id", edge_id}, {"drops", boost::json::array(slugs.begin(), slugs.end())}});
   auto out = edge_json(*updated);
-  out["grant_expires_at"] = format_rfc3339(now_ms + ttl_days * 86'400'000);
+  out["grant_expires_at"] = format_rfc3339(now_ms + to_ms(std::chrono::days(ttl_days)));
   return boost::json::serialize(out);
 }
 
@@ -211,7 +207,7 @@ Result<store::EdgeRecord> EdgeHub::authenticate(const Request& request) {
   std::string_view token = bearer(request);
   if (token.empty())
     return error(problem::grant_required, "send Authorization: Bearer <edge-grant>");
-  core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
+  core::VerifyOptions options{parts_.clock.now_ms(), parts_.config.clock_skew,
                               parts_.config.issuer};
   auto grant = core::verify_edge_grant(parts_.keyring, token, options);
   if (!grant) return error(problem::grant_refused, grant.error().message());
@@ -285,7 +281,7 @@ Response EdgeHub::blob(Request& request) {
 bool EdgeHub::carries_signed_grant(const Request& request) const {
   std::string_view token = bearer(request);
   if (token.empty()) return false;
-  core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
+  core::VerifyOptions options{parts_.clock.now_ms(), parts_.config.clock_skew,
                               parts_.config.issuer};
   return core::verify_edge_grant(parts_.keyring, token, options).has_value();
 }
@@ -295,7 +291,7 @@ Result<std::string> EdgeHub::ingest_events(const Request& request) {
   if (!edge) return std::unexpected(edge.error());
   auto body = json::parse_object(request.body, limits::request_body_bytes_max_json);
   if (!body) return error(body.error());
-  auto events = json::get_array(*body, "events", "events", kEventsPerPushMax);
+  auto events = json::get_array(*body, "events", "events", limits::edge_push_events_max);
   if (!events) return error(events.error());
   // Events the origin cannot take (an unknown kind, a drop no longer granted)
   // are acknowledged and counted as refused: one bad event must not block an
@@ -306,10 +302,10 @@ Result<std::string> EdgeHub::ingest_events(const Request& request) {
     if (!item.is_object()) return error(problem::invalid_request, "events are objects");
     const auto& e = item.as_object();
     auto id = json::get_string(e, "id", "event", limits::identifier_bytes_max);
-    auto kind = json::get_string(e, "kind", "event", 32);
+    auto kind = json::get_string(e, "kind", "event", limits::event_kind_bytes_max);
     auto slug = json::get_string(e, "drop", "event", limits::drop_slug_bytes_max);
     auto account = json::get_optional_string(e, "account", "event", limits::identifier_bytes_max);
-    auto at = json::get_string(e, "at", "event", 40);
+    auto at = json::get_string(e, "at", "event", limits::timestamp_bytes_max);
     if (!id || !kind || !slug || !account || !at) {
       return error(problem::invalid_request, "an event needs id, kind, drop and at");
     }
@@ -326,7 +322,8 @@ Result<std::string> EdgeHub::ingest_events(const Request& request) {
     }
     std::string detail = e.contains("detail") ? boost::json::serialize(e.at("detail")) : "{}";
     batch.push_back({*kind, drop->id, std::nullopt, account->value_or(""),
-                     detail.size() > 4096 ? "{}" : detail, *at_ms, edge->key_id + ":" + *id});
+                     detail.size() > limits::event_detail_bytes_max ? "{}" : detail, *at_ms,
+                     edge->key_id + ":" + *id});
   }
   auto fresh = parts_.store.append_events(batch);
   if (!fresh) return error(fresh.error());

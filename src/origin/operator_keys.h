@@ -1,13 +1,13 @@
 // OperatorKeys: the hashes of the operator API keys, held in memory so that
 // checking a bearer value never touches the store. The router's authenticator
 // runs on an I/O thread for every request that carries one; a store query
-// there (a network round trip on PostgreSQL, up to connection_wait_ms_max for
+// there (a network round trip on PostgreSQL, up to limits::connection_wait_max for
 // a pooled connection) would stall every connection on that thread, and
 // anyone can send junk bearer values.
 //
 // Keys are created by `dropgate init` (possibly another process) and revoked
 // in the store, so the set is refreshed from the store off the I/O thread:
-// at start and every limits::operator_keys_refresh_ms (the origin's ticker).
+// at start and every limits::operator_keys_refresh (the origin's ticker).
 // A key created or revoked elsewhere takes effect within that period.
 //
 // Thread safety: accepts() from any thread, concurrently with refresh().

@@ -92,7 +92,7 @@ Response answer_or_replay(OriginService& service, const Idempotency& idem,
 }
 
 Result<int64_t> time_field(const boost::json::object& o, std::string_view key, int64_t fallback) {
-  auto text = json::get_optional_string(o, key, "drop", 40);
+  auto text = json::get_optional_string(o, key, "drop", limits::timestamp_bytes_max);
   if (!text) return error(text.error());
   if (!*text) return fallback;
   auto ms = parse_rfc3339(**text);
@@ -115,7 +115,7 @@ Result<store::DropSpec> parse_drop_spec(std::string_view body, store::DropSpec b
     base.slug = *slug;
   }
   if (o->contains("title")) {
-    auto title = json::get_string(*o, "title", "drop", 200);
+    auto title = json::get_string(*o, "title", "drop", limits::drop_title_bytes_max);
     if (!title) return error(title.error());
     base.title = *title;
   }
@@ -137,15 +137,15 @@ Result<store::DropSpec> parse_drop_spec(std::string_view body, store::DropSpec b
     }
   }
   if (o->contains("per_buyer_limit")) {
-    auto limit = json::get_int(*o, "per_buyer_limit", "drop", 1, 1000);
+    auto limit = json::get_int(*o, "per_buyer_limit", "drop", 1, limits::per_buyer_limit_max);
     if (!limit) return error(limit.error());
     base.per_buyer_limit = static_cast<uint32_t>(*limit);
   }
   if (o->contains("price")) {
     auto price = json::get_object(*o, "price", "drop");
     if (!price) return error(price.error());
-    auto amount = json::get_int(**price, "amount", "price", 0, int64_t{1} << 40);
-    auto currency = json::get_string(**price, "currency", "price", 3);
+    auto amount = json::get_int(**price, "amount", "price", 0, limits::price_amount_max);
+    auto currency = json::get_string(**price, "currency", "price", limits::currency_code_bytes);
     if (!amount) return error(amount.error());
     if (!currency) return error(currency.error());
     DG_RETURN_IF_ERROR_RESULT(core::validate_currency(*currency));
@@ -176,7 +176,8 @@ Result<ClaimRequest> parse_claim_request(std::string_view body) {
   DG_RETURN_IF_ERROR_RESULT(json::only_keys(*o, {"account", "territory", "payment_ref"}, "claim"));
   ClaimRequest request;
   auto account = json::get_string(*o, "account", "claim", limits::identifier_bytes_max);
-  auto territory = json::get_optional_string(*o, "territory", "claim", 2);
+  auto territory =
+      json::get_optional_string(*o, "territory", "claim", limits::territory_code_bytes);
   auto payment =
       json::get_optional_string(*o, "payment_ref", "claim", limits::identifier_bytes_max);
   if (!account) return error(account.error());
@@ -456,7 +457,8 @@ Response Handlers::revoke(Request& r) const {
     if (!r.body.empty()) {
       auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
       if (!body) return http::problem_from_status(body.error());
-      auto text = json::get_optional_string(*body, "reason", "revoke", 200);
+      auto text =
+          json::get_optional_string(*body, "reason", "revoke", limits::revocation_reason_bytes_max);
       if (!text) return http::problem_from_status(text.error());
       if (*text) reason = **text;
     }

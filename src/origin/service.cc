@@ -18,10 +18,6 @@
 namespace dg::origin {
 namespace {
 
-// A cached drop is re-read after this long, so a pause made through another
-// origin process takes effect within it; this process's own changes apply at once.
-constexpr int64_t kDropCacheTtlMs = 1'000;
-
 boost::json::object drop_json(const store::Drop& drop, store::DropState state) {
   const auto& s = drop.spec;
   boost::json::object out{
@@ -103,7 +99,8 @@ Result<OriginService::CachedDrop> OriginService::load_drop(std::string_view slug
   if (!fresh) {
     std::lock_guard lock(cache_mutex_);
     auto it = cache_.find(slug);
-    if (it != cache_.end() && now_ms - it->second.loaded_at_ms < kDropCacheTtlMs) return it->second;
+    if (it != cache_.end() && now_ms - it->second.loaded_at_ms < to_ms(limits::drop_cache_ttl))
+      return it->second;
   }
   if (Status s = core::validate_slug(slug); !s.ok()) return error(s);
   auto drop = parts_.store.get_drop(slug);
@@ -194,7 +191,7 @@ Result<PublishOutcome> OriginService::publish(std::string_view slug) {
   m.drop = drop.spec.slug;
   m.version = drop.manifest_version + 1;
   m.issued_at_ms = now_ms;
-  m.expires_at_ms = now_ms + int64_t{parts_.config.manifest_ttl_days} * 86'400'000;
+  m.expires_at_ms = now_ms + to_ms(parts_.config.manifest_ttl);
   m.edition_size = drop.spec.edition_size;
   m.window = {drop.spec.opens_at_ms, drop.spec.closes_at_ms};
   m.rights = drop.spec.rights;

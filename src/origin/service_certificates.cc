@@ -62,10 +62,11 @@ Result<std::string> OriginService::revoke(std::string_view slug, uint32_t serial
 }
 
 Result<SignedList> OriginService::revocation_list() {
-  constexpr int64_t kResignAfterMs = 10 * 60 * 1000;
   std::lock_guard lock(revocations_mutex_);
   int64_t now_ms = parts_.clock.now_ms();
-  if (revocations_ && now_ms - revocations_signed_at_ms_ < kResignAfterMs) return *revocations_;
+  if (revocations_ &&
+      now_ms - revocations_signed_at_ms_ < to_ms(limits::revocation_list_resign_after))
+    return *revocations_;
   auto revocations = parts_.store.list_revocations();
   if (!revocations) return error(revocations.error());
   boost::json::array revoked;

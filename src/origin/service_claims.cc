@@ -14,8 +14,6 @@
 namespace dg::origin {
 namespace {
 
-constexpr int kSerialRetriesMax = 8;
-
 // What a claim answers (and a replay of it, rebuilt from the claim's row):
 // one function, so the two cannot differ.
 std::string claim_answer_json(const std::string& public_url, const store::Drop& drop,
@@ -113,7 +111,7 @@ Status OriginService::settle_idempotency(const Idempotency& idem, std::string_vi
                : parts_.store.release_idempotency(idem.scope, idem.key, owner);
   if (!settled.ok()) {
     // Answered: the action happened, and a retry cannot replay it. Released:
-    // the key stays reserved until idempotency_in_flight_ms_max passes.
+    // the key stays reserved until limits::idempotency_in_flight_max passes.
     log::error("idempotency: could not settle a reserved key",
                {{"key", idem.key}, {"answered", answered}, {"error", settled.to_string()}});
   }
@@ -132,7 +130,7 @@ Result<Replay> OriginService::rebuild_claim_answer(const store::IdempotencyRecor
   auto drop_id = json::get_int(*o, "drop_id", "claim record", 1, INT64_MAX);
   auto serial = json::get_int(*o, "serial", "claim record", 1, limits::edition_size_max);
   auto version = json::get_int(*o, "ver", "claim record", 1, INT64_MAX);
-  auto ttl_s = json::get_int(*o, "ttl_s", "claim record", 1, limits::download_token_ttl_s_max);
+  auto ttl_s = json::get_int(*o, "ttl_s", "claim record", 1, to_s(limits::download_token_ttl_max));
   auto jti = json::get_string(*o, "jti", "claim record", limits::identifier_bytes_max);
   for (const Status* s : {drop_id ? nullptr : &drop_id.error(), serial ? nullptr : &serial.error(),
                           version ? nullptr : &version.error(), ttl_s ? nullptr : &ttl_s.error(),
@@ -175,7 +173,7 @@ Result<ClaimOutcome> OriginService::claim(std::string_view slug, const ClaimRequ
   auto cached = load_drop(slug);
   if (!cached) return std::unexpected(cached.error());
   if (Status s = check_claimable(*cached, request, parts_.clock.now_ms()); !s.ok()) return error(s);
-  for (int attempt = 0; attempt < kSerialRetriesMax; ++attempt) {
+  for (uint32_t attempt = 0; attempt < limits::claim_serial_attempts_max; ++attempt) {
     auto serial = parts_.seller.take(cached->drop.id);
     if (!serial) {
       if (serial.error().code() == Code::conflict) {
@@ -216,8 +214,9 @@ Result<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint3
   core::DownloadFields download_fields{
       request.account, drop.spec.slug, drop.manifest_version, {"*"}, cert_id};
   std::string download_id;
-  auto download = core::issue_download(parts_.signer, download_fields, now_ms,
-                                       parts_.config.download_token_ttl_s, &download_id);
+  auto download = core::issue_download(
+      parts_.signer, download_fields, now_ms,
+      static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)), &download_id);
   if (!cert || !download) {
     if (!hold_id) parts_.seller.give_back(drop.id, serial);
     return error(!cert ? cert.error() : download.error());
@@ -241,8 +240,9 @@ Result<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint3
   // reclaimed from under a process wrongly thought dead cannot be sold twice.
   if (!hold_id) insert.seller_id = parts_.seller.id();
   if (!idem.key.empty()) {
-    insert.idempotency =
-        claim_record(idem, drop, serial, parts_.config.download_token_ttl_s, download_id, now_ms);
+    insert.idempotency = claim_record(idem, drop, serial,
+                                      static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)),
+                                      download_id, now_ms);
   }
   // One event per claim: the tokens signed with it are named in it rather
   // than written as events of their own (two rows fewer per claim).
@@ -309,7 +309,7 @@ Result<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReques
     }
     return error(serial.error());
   }
-  int64_t expires_at_ms = now_ms + int64_t{parts_.config.hold_ttl_s} * 1000;
+  int64_t expires_at_ms = now_ms + to_ms(parts_.config.hold_ttl);
   auto hold =
       parts_.store.create_hold(cached->drop.id, *serial, request.account, parts_.seller.id(),
                                expires_at_ms, now_ms, cached->drop.spec.per_buyer_limit);

@@ -13,7 +13,7 @@ Result<Delivery> OriginService::resolve_download(std::string_view slug, std::str
   if (token_untrusted.empty()) {
     return error(problem::token_required, "pass ?token=… or Authorization: Bearer …");
   }
-  core::VerifyOptions options{parts_.clock.now_ms(), int64_t{parts_.config.clock_skew_s} * 1000,
+  core::VerifyOptions options{parts_.clock.now_ms(), parts_.config.clock_skew,
                               parts_.config.issuer};
   auto token = core::verify_download(parts_.keyring, token_untrusted, options);
   if (!token) return error(problem::token_refused, token.error().message());

@@ -4,13 +4,10 @@
 #include <limits>
 
 #include "base/json.h"
+#include "base/limits.h"
 
 namespace dg::store {
 namespace {
-
-// Rights JSON holds a licence and at most two lists of limits::territories_max
-// codes; far below this.
-constexpr size_t kRightsJsonBytesMax = 64 * 1024;
 
 // Turns a reader's sticky failure into the result, naming what was read.
 template <typename T>
@@ -20,7 +17,7 @@ Result<T> finish(const sql::RowReader& reader, T value, std::string_view what) {
 }
 
 Result<core::Rights> parse_rights_text(const std::string& text) {
-  Result<boost::json::object> object = json::parse_object(text, kRightsJsonBytesMax);
+  Result<boost::json::object> object = json::parse_object(text, limits::rights_json_bytes_max);
   if (!object) return error(Code::corruption, "stored rights: " + object.error().message());
   Result<core::Rights> rights = core::parse_rights(*object);
   if (!rights) return error(Code::corruption, "stored rights: " + rights.error().message());

@@ -9,6 +9,7 @@
 #include "base/assert.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "store/sql_rows.h"
 
 namespace dg::store {
@@ -446,7 +447,8 @@ Result<Store::IdempotencyReservation> SqlStore::reserve_idempotency(const Idempo
       if (existing->response_status != 0) {
         return IdempotencyReservation{IdempotencyState::answered, std::move(*existing)};
       }
-      if (existing->created_at_ms > marker.created_at_ms - idempotency_in_flight_ms_max) {
+      if (existing->created_at_ms >
+          marker.created_at_ms - to_ms(limits::idempotency_in_flight_max)) {
         return IdempotencyReservation{IdempotencyState::in_flight, std::move(*existing)};
       }
       // The request that reserved the key died without answering: take over.
@@ -522,9 +524,9 @@ Result<uint32_t> SqlStore::insert_events(sql::Connection& c, std::span<const Eve
 }
 
 Result<uint32_t> SqlStore::append_events(const std::vector<Event>& events) {
-  if (events.size() > events_batch_count_max) {
+  if (events.size() > limits::events_batch_count_max) {
     return error(Code::invalid_argument,
-                 "at most " + std::to_string(events_batch_count_max) + " events per call");
+                 "at most " + std::to_string(limits::events_batch_count_max) + " events per call");
   }
   if (events.empty()) return 0;
   return transact(Tx::write,
@@ -533,7 +535,7 @@ Result<uint32_t> SqlStore::append_events(const std::vector<Event>& events) {
 
 Result<std::vector<Event>> SqlStore::list_events(int64_t drop_id, std::string_view kind,
                                                  uint32_t count_max) {
-  int64_t limit = std::min(count_max, events_list_count_max);
+  int64_t limit = std::min(count_max, limits::events_list_count_max);
   return transact(Tx::read_one, [&](sql::Connection& c) -> Result<std::vector<Event>> {
     Result<sql::Rows> rows =
         kind.empty()

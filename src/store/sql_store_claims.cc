@@ -17,6 +17,7 @@
 #include <set>
 
 #include "base/assert.h"
+#include "base/limits.h"
 #include "core/claim.h"
 #include "core/lease.h"
 #include "store/sql_rows.h"
@@ -108,13 +109,13 @@ Status not_together(Code code, std::string_view why) {
 
 // check_lease_covers for every claim of `seller_id` in `drop_id`, with one
 // statement. A seller's leases of a drop never overlap and hold at most
-// lease_serials_max serials, so the leases that can cover span.first..last
-// start in first - lease_serials_max + 1 .. last: a bounded index range.
+// limits::lease_serials_max serials, so the leases that can cover span.first..last
+// start in first - limits::lease_serials_max + 1 .. last: a bounded index range.
 Status check_leases_cover_together(sql::Connection& c, std::string_view for_share,
                                    std::string_view seller_id, int64_t drop_id,
                                    const SerialSpan& span,
                                    std::span<const ClaimInsert* const> batch) {
-  int64_t lowest_start = int64_t{span.first} - int64_t{lease_serials_max} + 1;
+  int64_t lowest_start = int64_t{span.first} - int64_t{limits::lease_serials_max} + 1;
   Result<sql::Rows> rows = c.query(
       "SELECT first_serial, last_serial FROM leases WHERE seller_id = $1 AND drop_id = $2 "
       "AND first_serial BETWEEN $3 AND $4 AND last_serial >= $5 ORDER BY first_serial" +

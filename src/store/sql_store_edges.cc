@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "base/json.h"
+#include "base/limits.h"
 #include "store/sql_rows.h"
 #include "store/sql_store.h"
 
@@ -11,7 +12,6 @@ namespace {
 constexpr std::string_view kEdgeColumns =
     "id, name, edge_key, key_id, secret_sha256, state, drops_json, grant_token, created_at_ms, "
     "updated_at_ms";
-constexpr uint32_t kEdgeDropsMax = 256;
 
 std::string drops_text(const std::vector<std::string>& drops) {
   return boost::json::serialize(boost::json::array(drops.begin(), drops.end()));
@@ -122,7 +122,8 @@ Result<std::vector<EdgeRecord>> SqlStore::list_edges() {
 Result<EdgeRecord> SqlStore::update_edge(int64_t edge_id, EdgeState state,
                                          const std::vector<std::string>& drops,
                                          std::string_view grant_token, int64_t now_ms) {
-  if (drops.size() > kEdgeDropsMax) return error(Code::too_large, "too many drops for one edge");
+  if (drops.size() > limits::edge_drops_max)
+    return error(Code::too_large, "too many drops for one edge");
   return transact(Tx::write, [&](sql::Connection& c) -> Result<EdgeRecord> {
     Result<sql::Rows> rows = c.query(
         "UPDATE edges SET state = $2, drops_json = $3, grant_token = $4, updated_at_ms = $5 "

@@ -28,7 +28,7 @@ constexpr std::string_view kDeadOriginLeases =
     "ORDER BY l.id";
 
 // Puts the lease's unclaimed serials into the pool in one statement: a
-// recursive CTE enumerates first..last (lease_serials_max at most) and the
+// recursive CTE enumerates first..last (limits::lease_serials_max at most) and the
 // anti-join on claims skips what was sold.
 constexpr std::string_view kReturnUnclaimed =
     "WITH RECURSIVE s(serial) AS (SELECT CAST($2 AS INTEGER) "
@@ -115,9 +115,9 @@ Status SqlStore::check_seller_current(sql::Connection& c, std::string_view selle
 
 Result<Lease> SqlStore::issue_lease(int64_t drop_id, std::string_view seller_id,
                                     uint32_t serial_count_max, int64_t now_ms) {
-  if (serial_count_max < 1 || serial_count_max > lease_serials_max) {
+  if (serial_count_max < 1 || serial_count_max > limits::lease_serials_max) {
     return error(Code::invalid_argument,
-                 "a lease holds 1.." + std::to_string(lease_serials_max) + " serials");
+                 "a lease holds 1.." + std::to_string(limits::lease_serials_max) + " serials");
   }
   return transact(Tx::write, [&](sql::Connection& c) -> Result<Lease> {
     DG_RETURN_IF_ERROR_RESULT(check_seller_current(c, seller_id));
@@ -439,9 +439,10 @@ Result<std::vector<Hold>> SqlStore::expire_holds(std::string_view seller_id, int
 // --- Claims.
 
 std::vector<Result<Claim>> SqlStore::record_claims(const std::vector<ClaimInsert>& inserts) {
-  if (inserts.size() > claims_batch_count_max) {
-    Status refused(Code::invalid_argument,
-                   "at most " + std::to_string(claims_batch_count_max) + " claims per batch");
+  if (inserts.size() > limits::claims_batch_count_max) {
+    Status refused(
+        Code::invalid_argument,
+        "at most " + std::to_string(limits::claims_batch_count_max) + " claims per batch");
     return std::vector<Result<Claim>>(inserts.size(), error(refused));
   }
   std::vector<Result<Claim>> results(inserts.size(), Claim{});

@@ -29,23 +29,11 @@
 
 namespace dg::store {
 
-// Limits of the store API. Callers are our own code, but sizes often come
+// The store's limits (lease_serials_max, claims_batch_count_max,
+// events_batch_count_max, events_list_count_max, store_connections_max and the
+// waits) live in base/limits.h. Callers are our own code, but sizes often come
 // from configuration, so a call beyond a limit is refused (invalid_argument)
-// rather than asserted. Those configuration can reach live in base/limits.h.
-inline constexpr uint32_t lease_serials_max = limits::lease_serials_max;
-inline constexpr uint32_t claims_batch_count_max = limits::claims_batch_count_max;
-inline constexpr uint32_t events_batch_count_max = 1000;
-inline constexpr uint32_t events_list_count_max = 10'000;
-inline constexpr uint32_t store_connections_max = limits::store_connections_max;
-// How long a call waits for a free pooled connection before unavailable.
-inline constexpr int64_t connection_wait_ms_max = 10'000;
-// How long a call waits for a database lock (SQLite busy_timeout,
-// PostgreSQL lock_timeout) before unavailable.
-inline constexpr int64_t lock_wait_ms_max = 10'000;
-// An Idempotency-Key reservation older than this belongs to a request that
-// died (crash, lost connection): a later request with the key takes it over.
-// Far above what an action takes, including its waits for locks and connections.
-inline constexpr int64_t idempotency_in_flight_ms_max = 60'000;
+// rather than asserted.
 
 // The drop state machine lives in core/drop.h; stored as its frozen text names.
 using core::drop_state_name;
@@ -266,7 +254,7 @@ class Store {
   // A run of returned serials is not extended into fresh ones, so it may be
   // shorter than asked. conflict ("sold out") when no serial is left to lease;
   // not_found for an unknown drop or seller; conflict for a superseded seller;
-  // invalid_argument unless 1 <= serial_count_max <= lease_serials_max.
+  // invalid_argument unless 1 <= serial_count_max <= limits::lease_serials_max.
   virtual Result<Lease> issue_lease(int64_t drop_id, std::string_view seller_id,
                                     uint32_t serial_count_max, int64_t now_ms) = 0;
 
@@ -323,7 +311,7 @@ class Store {
   // gone, limit_exceeded at the per-buyer limit, not_found for an unknown drop,
   // invalid_argument for a serial outside 1..edition_size. Results in input
   // order; a result is ok only once the batch committed. A batch beyond
-  // claims_batch_count_max is refused whole. unavailable for one insert means
+  // limits::claims_batch_count_max is refused whole. unavailable for one insert means
   // a transient failure (e.g. a deadlock between two batches): retry it.
   virtual std::vector<Result<Claim>> record_claims(const std::vector<ClaimInsert>& inserts) = 0;
   // get: not_found when the serial is unclaimed. list (by serial) and counts:
@@ -356,7 +344,7 @@ class Store {
   // reserved when the key was free (a row with response_status 0 now holds
   // it), answered with the stored record, or in_flight with the record of the
   // request that holds it. A reservation older than
-  // idempotency_in_flight_ms_max (its request died) is taken over.
+  // limits::idempotency_in_flight_max (its request died) is taken over.
   enum class IdempotencyState { reserved, in_flight, answered };
   struct IdempotencyReservation {
     IdempotencyState state = IdempotencyState::reserved;
@@ -392,9 +380,10 @@ class Store {
   virtual Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) = 0;
 
   // --- Events: append-only. Returns how many were new (dedup_key repeats are
-  // skipped). At most events_batch_count_max per call.
+  // skipped). At most limits::events_batch_count_max per call.
   virtual Result<uint32_t> append_events(const std::vector<Event>& events) = 0;
-  // Oldest first, at most min(count_max, events_list_count_max); `kind` empty: every kind.
+  // Oldest first, at most min(count_max, limits::events_list_count_max); `kind` empty:
+  // every kind.
   virtual Result<std::vector<Event>> list_events(int64_t drop_id, std::string_view kind,
                                                  uint32_t count_max) = 0;
   virtual Result<uint32_t> count_events(int64_t drop_id, std::string_view kind) = 0;
@@ -408,8 +397,8 @@ class Store {
 // connection), so reads never wait for a write's fsync.
 Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, uint32_t read_connections = 4);
 // Opens a PostgreSQL database from a libpq connection string (postgresql://…);
-// `connections` (1..store_connections_max) is the size of the connection pool.
-// A call waits at most connection_wait_ms_max for a connection (unavailable
+// `connections` (1..limits::store_connections_max) is the size of the connection pool.
+// A call waits at most limits::connection_wait_max for a connection (unavailable
 // after); a broken connection is replaced on its next checkout.
 Result<std::unique_ptr<Store>> open_postgres(const std::string& conninfo, uint32_t connections);
 // Picks by scheme: "postgresql://" or "postgres://" → PostgreSQL, else a

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/limits.h"
+#include "base/time.h"
 #include "store/schema.h"
 #include "store/store.h"
 #include "store_test_support.h"
@@ -387,7 +388,7 @@ TEST_P(StoreConformance, IdempotencyRecordsAreStoredOnce) {
 
 // A reservation holds a key until its owner answers or releases it; only the
 // owner can; a released key is free again; a reservation whose request died
-// (older than idempotency_in_flight_ms_max) is taken over; and a claim
+// (older than limits::idempotency_in_flight_max) is taken over; and a claim
 // carrying a reserved key is refused (conflict) rather than acting twice.
 TEST_P(StoreConformance, IdempotencyReservationsAreAnsweredReleasedOrTakenOver) {
   using State = Store::IdempotencyState;
@@ -430,10 +431,10 @@ TEST_P(StoreConformance, IdempotencyReservationsAreAnsweredReleasedOrTakenOver) 
   IdempotencyRecord stale{"operator", "k2", "sha-a", 0, "", kT0};
   ASSERT_OK(store_->reserve_idempotency(stale, "owner-dead"));
   IdempotencyRecord just_before = stale;
-  just_before.created_at_ms = kT0 + idempotency_in_flight_ms_max - 1;
+  just_before.created_at_ms = kT0 + to_ms(limits::idempotency_in_flight_max) - 1;
   EXPECT_EQ(store_->reserve_idempotency(just_before, "owner-5")->state, State::in_flight);
   IdempotencyRecord later = stale;
-  later.created_at_ms = kT0 + idempotency_in_flight_ms_max;
+  later.created_at_ms = kT0 + to_ms(limits::idempotency_in_flight_max);
   EXPECT_EQ(store_->reserve_idempotency(later, "owner-6")->state, State::reserved);
   EXPECT_CODE(store_->answer_idempotency("operator", "k2", "owner-dead", 201, "{}"),
               Code::conflict);
@@ -459,8 +460,9 @@ TEST_P(StoreConformance, EventsWithADedupKeyAreStoredOnce) {
   EXPECT_EQ(events[0].at_ms, kT0);
   EXPECT_FALSE(events[1].serial.has_value());
   EXPECT_EQ(store_->list_events(1, "claim", 2)->size(), 2u);
-  EXPECT_CODE(store_->append_events(std::vector<Event>(events_batch_count_max + 1, event("x", 1))),
-              Code::invalid_argument);
+  EXPECT_CODE(
+      store_->append_events(std::vector<Event>(limits::events_batch_count_max + 1, event("x", 1))),
+      Code::invalid_argument);
 }
 
 // --- Sellers and leases.
@@ -483,7 +485,7 @@ TEST_P(StoreConformance, IssueLeaseHandsOutFreshContiguousRunsThenSoldOut) {
   EXPECT_CODE(store_->issue_lease(drop_id + 100, "origin-1", 1, kT0), Code::not_found);
   EXPECT_CODE(store_->issue_lease(drop_id, "nobody", 1, kT0), Code::not_found);
   EXPECT_CODE(store_->issue_lease(drop_id, "origin-1", 0, kT0), Code::invalid_argument);
-  EXPECT_CODE(store_->issue_lease(drop_id, "origin-1", lease_serials_max + 1, kT0),
+  EXPECT_CODE(store_->issue_lease(drop_id, "origin-1", limits::lease_serials_max + 1, kT0),
               Code::invalid_argument);
   EXPECT_CODE(store_->unleased_count(drop_id + 100), Code::not_found);
 }
@@ -886,8 +888,8 @@ TEST_P(StoreConformance, ClaimsAreListedBySerialWithEveryField) {
   EXPECT_FALSE(claims[1].revoked_at_ms.has_value());
   EXPECT_EQ(store_->claim_count(drop_id).value_or(0), 2u);
   EXPECT_TRUE(store_->list_claims(drop_id + 100)->empty());
-  EXPECT_CODE(store_->record_claims(
-                  std::vector<ClaimInsert>(claims_batch_count_max + 1, claim(drop_id, 1, "x")))[0],
+  EXPECT_CODE(store_->record_claims(std::vector<ClaimInsert>(limits::claims_batch_count_max + 1,
+                                                             claim(drop_id, 1, "x")))[0],
               Code::invalid_argument);
   EXPECT_TRUE(store_->record_claims({}).empty());
 }

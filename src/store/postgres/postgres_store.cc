@@ -11,17 +11,14 @@
 #include <unordered_map>
 
 #include "base/assert.h"
+#include "base/limits.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "store/schema.h"
 #include "store/sql_store.h"
 
 namespace dg::store {
 namespace {
-
-// Statements are our own constant texts, a few dozen per connection; beyond
-// this bound (never reached today) statements run unprepared.
-constexpr size_t kPreparedStatementsMax = 256;
-constexpr int kConnectTimeoutS = 10;
 
 const Dialect& postgres_dialect() {
   static const Dialect dialect{
@@ -114,7 +111,7 @@ Result<std::string> PgConnection::prepared(std::string_view sql) {
   std::string text(sql);
   auto found = prepared_.find(text);
   if (found != prepared_.end()) return found->second;
-  if (prepared_.size() >= kPreparedStatementsMax) return std::string();
+  if (prepared_.size() >= limits::prepared_statements_max) return std::string();
   std::string name = "dg" + std::to_string(prepared_.size() + 1);
   ResultPtr result(PQprepare(connection_, name.c_str(), text.c_str(), 0, nullptr));
   if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
@@ -196,7 +193,7 @@ Status PgConnection::exec(std::string_view script) {
 Result<std::unique_ptr<sql::Connection>> open_connection(const std::string& conninfo) {
   // Our defaults come first; the caller's connection string, expanded from
   // "dbname", overrides them.
-  std::string timeout = std::to_string(kConnectTimeoutS);
+  std::string timeout = std::to_string(to_s(limits::postgres_connect_timeout));
   const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* values[] = {timeout.c_str(), "dropgate", conninfo.c_str(), nullptr};
   PGconn* raw = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
@@ -210,7 +207,7 @@ Result<std::unique_ptr<sql::Connection>> open_connection(const std::string& conn
   std::string session =
       "SET synchronous_commit = on; SET default_transaction_isolation = 'read committed'; "
       "SET client_encoding = 'UTF8'; SET lock_timeout = " +
-      std::to_string(lock_wait_ms_max) + ";";
+      std::to_string(to_ms(limits::lock_wait_max)) + ";";
   DG_RETURN_IF_ERROR_RESULT(connection->exec(session));
   return std::unique_ptr<sql::Connection>(std::move(connection));
 }
@@ -218,13 +215,13 @@ Result<std::unique_ptr<sql::Connection>> open_connection(const std::string& conn
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_postgres(const std::string& conninfo, uint32_t connections) {
-  if (connections < 1 || connections > store_connections_max) {
+  if (connections < 1 || connections > limits::store_connections_max) {
     return error(Code::invalid_argument,
-                 "connections must be 1.." + std::to_string(store_connections_max));
+                 "connections must be 1.." + std::to_string(limits::store_connections_max));
   }
   auto pool = std::make_unique<sql::ConnectionPool>(
       "postgres", connections, [conninfo] { return open_connection(conninfo); },
-      connection_wait_ms_max);
+      to_ms(limits::connection_wait_max));
   // Connect once now, so a wrong address or password fails at start.
   {
     Result<sql::ConnectionPool::Handle> first = pool->checkout();

@@ -10,6 +10,8 @@
 #include <unordered_map>
 
 #include "base/assert.h"
+#include "base/limits.h"
+#include "base/time.h"
 #include "store/schema.h"
 #include "store/sql_store.h"
 #include "store/sqlite/statement.h"
@@ -19,10 +21,6 @@ namespace {
 
 using sqlite::ResetOnExit;
 using sqlite::StatementPtr;
-
-// Statements are our own constant texts, a few dozen; the bound only guards
-// against a future caller building unbounded SQL.
-constexpr size_t kStatementCacheEntriesMax = 256;
 
 const Dialect& sqlite_dialect() {
   static const Dialect dialect{
@@ -109,7 +107,7 @@ class SqliteConnection final : public sql::Connection {
 Result<sqlite3_stmt*> SqliteConnection::prepare(std::string_view sql) {
   auto found = statements_.find(std::string(sql));
   if (found != statements_.end()) return found->second.get();
-  if (statements_.size() >= kStatementCacheEntriesMax) statements_.clear();
+  if (statements_.size() >= limits::prepared_statements_max) statements_.clear();
   std::string text = to_sqlite_placeholders(sql);
   sqlite3_stmt* raw = nullptr;
   int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()),
@@ -199,7 +197,7 @@ Result<std::unique_ptr<sql::Connection>> open_connection(const std::string& path
                  "opening " + path + ": " + (db == nullptr ? "out of memory" : sqlite3_errmsg(db)));
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, static_cast<int>(lock_wait_ms_max));
+  sqlite3_busy_timeout(db, static_cast<int>(to_ms(limits::lock_wait_max)));
   std::string_view pragmas = role == Role::writer
                                  ? "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
                                  : "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;";
@@ -220,13 +218,13 @@ Result<std::unique_ptr<sql::Connection>> open_connection(const std::string& path
 
 Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, uint32_t read_connections) {
   if (path.empty()) return error(Code::invalid_argument, "the SQLite store needs a file path");
-  if (read_connections > store_connections_max) {
+  if (read_connections > limits::store_connections_max) {
     return error(Code::invalid_argument,
-                 "at most " + std::to_string(store_connections_max) + " read connections");
+                 "at most " + std::to_string(limits::store_connections_max) + " read connections");
   }
   auto writer = std::make_unique<sql::ConnectionPool>(
       "sqlite writer", 1, [path] { return open_connection(path, Role::writer); },
-      connection_wait_ms_max);
+      to_ms(limits::connection_wait_max));
   // Open the writer now: it creates the file and turns WAL on before any
   // reader opens it, and a bad path fails here rather than on first use.
   {
@@ -237,7 +235,7 @@ Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, uint32_t rea
   if (read_connections > 0) {
     readers = std::make_unique<sql::ConnectionPool>(
         "sqlite readers", read_connections, [path] { return open_connection(path, Role::reader); },
-        connection_wait_ms_max);
+        to_ms(limits::connection_wait_max));
   }
   return std::unique_ptr<Store>(
       std::make_unique<SqlStore>(sqlite_dialect(), std::move(writer), std::move(readers)));

@@ -193,7 +193,7 @@ TEST(SqliteStoreOpen, RefusesWhatCannotBeDurable) {
   EXPECT_EQ(open_sqlite(":memory:").error().code(), Code::invalid_argument);
   EXPECT_EQ(open_sqlite("").error().code(), Code::invalid_argument);
   EXPECT_EQ(open_sqlite("/nonexistent-dir/x/store.db").error().code(), Code::io_error);
-  EXPECT_EQ(open_sqlite("/tmp/never-created.db", store_connections_max + 1).error().code(),
+  EXPECT_EQ(open_sqlite("/tmp/never-created.db", limits::store_connections_max + 1).error().code(),
             Code::invalid_argument);
 }
 
