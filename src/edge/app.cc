@@ -132,6 +132,8 @@ Status preload(const EdgeConfig& config) {
   Catalog catalog(config);
   DG_RETURN_IF_ERROR(catalog.load());
   Vault vault(config.blobs_dir());
+  // Preloading fetches what is missing or damaged next; the count of good
+  // blobs is only for the log, which verify() writes itself.
   (void)vault.verify(carried_blobs(catalog));
   auto outbox = store::open_outbox(config.outbox_file().string(), config.outbox_depth_max);
   if (!outbox) return outbox.error();
@@ -157,6 +159,45 @@ Status preload(const EdgeConfig& config) {
   if (!all_ready) return Status(Code::unavailable, "some drops are not ready");
   return Status();
 }
+
+namespace {
+
+// Syncs every `interval` on a thread of its own while it lives; its
+// destructor wakes it and waits for the round in progress to finish.
+class SyncLoop {
+ public:
+  SyncLoop(Syncer& syncer, std::chrono::seconds interval)
+      : thread_([this, &syncer, interval] { run(syncer, interval); }) {}
+  ~SyncLoop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  SyncLoop(const SyncLoop&) = delete;
+  SyncLoop& operator=(const SyncLoop&) = delete;
+
+ private:
+  void run(Syncer& syncer, std::chrono::seconds interval) {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      Status s = syncer.sync_once();
+      if (!s.ok()) log::warn("sync incomplete; serving what is held", {{"error", s.to_string()}});
+      lock.lock();
+      wake_.wait_for(lock, interval, [&] { return stopping_; });
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+}  // namespace
 
 Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>& on_listening) {
   // Buffers of 256 KiB and more (the outbox's queue in a burst of downloads)
@@ -203,28 +244,14 @@ Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>&
   http::Server server(router, options);
   DG_RETURN_IF_ERROR(server.start());
 
-  std::mutex mutex;
-  std::condition_variable wake;
-  bool stopping = false;
-  std::thread sync_thread([&] {
-    std::unique_lock lock(mutex);
-    while (!stopping) {
-      lock.unlock();
-      Status s = syncer.sync_once();
-      if (!s.ok()) log::warn("sync incomplete; serving what is held", {{"error", s.to_string()}});
-      lock.lock();
-      wake.wait_for(lock, config.sync_interval, [&] { return stopping; });
-    }
-  });
-  log::info("edge listening", {{"listen", config.listen}, {"port", server.port()}});
-  if (on_listening) on_listening(server.port());
-  server.run(true);
   {
-    std::lock_guard lock(mutex);
-    stopping = true;
-  }
-  wake.notify_all();
-  sync_thread.join();
+    SyncLoop sync_loop(syncer, config.sync_interval);
+    log::info("edge listening", {{"listen", config.listen}, {"port", server.port()}});
+    if (on_listening) on_listening(server.port());
+    server.run(true);
+  }  // the loop stops with its round finished
+  // A last push on the way out; what it cannot send stays in the durable
+  // outbox for the next start, so a failure here loses nothing.
   (void)syncer.push_outbox();
   log::info("edge stopped");
   return Status();

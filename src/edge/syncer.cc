@@ -241,29 +241,8 @@ Status Syncer::sync_once(
     log::warn("revocation list refused", {{"error", s.to_string()}});
   auto drops = json::get_array(*doc, "drops", "sync", limits::edge_drops_max);
   if (!drops) return finish(drops.error());
-  Status overall;
-  std::set<std::string> offered;
-  for (const auto& item : **drops) {
-    if (!item.is_object()) continue;
-    auto slug = json::get_string(item.as_object(), "drop", "sync", limits::drop_slug_bytes_max);
-    auto manifest =
-        json::get_string(item.as_object(), "manifest", "sync", limits::manifest_bytes_max);
-    auto minisig =
-        json::get_string(item.as_object(), "minisig", "sync", limits::minisign_sig_file_bytes_max);
-    if (!slug || !manifest || !minisig) continue;
-    offered.insert(*slug);
-    Status s = apply_drop(*slug, *manifest, *minisig, progress);
-    if (!s.ok()) {
-      log::warn("drop not updated", {{"drop", *slug}, {"error", s.to_string()}});
-      overall = s;
-    }
-  }
-  auto grant = catalog_.grant();
-  for (const auto& [slug, drop] : catalog_.drops()) {
-    bool granted = grant && std::find(grant->fields.drops.begin(), grant->fields.drops.end(),
-                                      slug) != grant->fields.drops.end();
-    if (!granted) (void)catalog_.remove_drop(slug);
-  }
+  Status overall = apply_drops(**drops, progress);
+  remove_ungranted_drops();
   auto pushed = push_outbox();
   if (!pushed) {
     log::warn("outbox push failed", {{"error", pushed.error().to_string()}});
@@ -271,6 +250,41 @@ Status Syncer::sync_once(
     if (overall.ok() && pushed.error().code() == Code::unavailable) overall = pushed.error();
   }
   return finish(overall);
+}
+
+Status Syncer::apply_drops(
+    const boost::json::array& drops,
+    const std::function<void(const std::string&, uint64_t, uint64_t)>& progress) {
+  Status overall;
+  for (const auto& item : drops) {
+    if (!item.is_object()) continue;
+    auto slug = json::get_string(item.as_object(), "drop", "sync", limits::drop_slug_bytes_max);
+    auto manifest =
+        json::get_string(item.as_object(), "manifest", "sync", limits::manifest_bytes_max);
+    auto minisig =
+        json::get_string(item.as_object(), "minisig", "sync", limits::minisign_sig_file_bytes_max);
+    if (!slug || !manifest || !minisig) continue;
+    Status s = apply_drop(*slug, *manifest, *minisig, progress);
+    if (!s.ok()) {
+      log::warn("drop not updated", {{"drop", *slug}, {"error", s.to_string()}});
+      overall = s;
+    }
+  }
+  return overall;
+}
+
+void Syncer::remove_ungranted_drops() {
+  auto grant = catalog_.grant();
+  for (const auto& [slug, drop] : catalog_.drops()) {
+    bool granted = grant && std::find(grant->fields.drops.begin(), grant->fields.drops.end(),
+                                      slug) != grant->fields.drops.end();
+    if (granted) continue;
+    // A drop that cannot be removed now is tried again on the next sync.
+    if (Status removed = catalog_.remove_drop(slug); !removed.ok()) {
+      log::warn("a drop no longer granted could not be removed",
+                {{"drop", slug}, {"error", removed.to_string()}});
+    }
+  }
 }
 
 Result<uint32_t> Syncer::push_outbox() {

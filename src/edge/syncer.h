@@ -60,6 +60,12 @@ class Syncer {
   Status apply_keyring(const boost::json::object& doc);
   Status apply_grant(const boost::json::object& doc);
   Status apply_revocations(const boost::json::object& doc);
+  // Applies every drop the sync document's "drops" offers; the last failure,
+  // if any (each is logged; the others are still applied).
+  Status apply_drops(const boost::json::array& drops,
+                     const std::function<void(const std::string&, uint64_t, uint64_t)>& progress);
+  // Removes the drops the current grant no longer names.
+  void remove_ungranted_drops();
   Status apply_drop(const std::string& slug, const std::string& manifest,
                     const std::string& minisig,
                     const std::function<void(const std::string&, uint64_t, uint64_t)>& progress);
