@@ -186,7 +186,7 @@ inline constexpr uint32_t drops_page_count_max = 100;
 // after edge_enrolment_ttl_max (config may shorten it); one client address may
 // have at most edge_enrolments_per_address_max pending at once; when
 // edge_enrolments_pending_max wait, a new one evicts the oldest, so anonymous
-// traffic can never refuse an operator's real enrolment.
+// traffic can never crowd out an operator's real enrolment.
 inline constexpr uint32_t edge_enrolments_pending_max = 100;
 inline constexpr uint32_t edge_enrolments_per_address_max = 3;
 inline constexpr std::chrono::seconds edge_enrolment_ttl_max = std::chrono::hours(24);
@@ -274,7 +274,7 @@ static_assert(clock_skew_default <= clock_skew_max);
 static_assert(edge_grant_ttl_default <= edge_grant_ttl_max);
 static_assert(asset_path_segment_bytes_max < asset_path_bytes_max);
 static_assert(edge_grant_file_bytes_max > token_bytes_max);
-// A configured value the store would refuse fails every call that uses it.
+// A configured value the store would turn down fails every call that uses it.
 static_assert(db_connections_max <= store_connections_max);
 static_assert(claim_batch_claims_max <= claims_batch_count_max);
 static_assert(upload_bytes_max <= asset_size_bytes_max);
