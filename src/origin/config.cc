@@ -49,7 +49,7 @@ constexpr uint64_t ceiling_of(std::string_view key) {
   return UINT64_MAX;
 }
 
-// A configured value the store would refuse fails every call that uses it.
+// A configured value the store would turn down fails every call that uses it.
 static_assert(ceiling_of("db_connections") <= limits::store_connections_max);
 static_assert(ceiling_of("lease_serials_max") <= limits::lease_serials_max);
 static_assert(ceiling_of("claim_batch_max") <= limits::claims_batch_count_max);
