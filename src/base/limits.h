@@ -13,6 +13,10 @@ namespace dg::limits {
 
 // Tokens (PASETO v4.public). A token rides in a URL's query, so it must fit
 // the request target with room for the path.
+// A settings file (dropgate.toml, edge.toml): a few dozen keys; anything
+// larger is not a settings file.
+inline constexpr uint64_t settings_file_bytes_max = 1 << 20;
+
 inline constexpr uint32_t token_bytes_max = 8 * 1024;
 inline constexpr uint32_t token_footer_bytes_max = 512;  // {"kid":"k4.pid…"}: ~60 bytes
 // The signed JSON inside a token; with the footer, below token_bytes_max.

@@ -12,7 +12,47 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "base/file.h"
+#include "base/limits.h"
+
 namespace dg {
+namespace {
+
+// toml++ 3.3's whitespace test hits __builtin_unreachable (undefined
+// behaviour) for most non-ASCII characters where a value may end, e.g. a
+// stray U+FEFD after a number (found by fuzz/config_fuzz.cc). Settings are
+// ASCII outside quoted strings, so such a character is refused before
+// toml++ sees it. Returns the 1-based line of the first one, or 0.
+size_t first_line_with_bare_non_ascii(std::string_view text) {
+  size_t line = 1;
+  char quote = 0;  // '"' or '\'' inside a string
+  bool comment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      comment = false;
+      continue;
+    }
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      if (!quote) return line;
+      continue;
+    }
+    if (comment) continue;
+    if (quote == '"' && c == '\\') {
+      ++i;  // an escaped character, e.g. \"
+    } else if (quote && c == quote) {
+      quote = 0;
+    } else if (!quote && (c == '"' || c == '\'')) {
+      quote = c;
+    } else if (!quote && c == '#') {
+      comment = true;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
 
 struct SettingsFile::Table {
   toml::table table;
@@ -23,9 +63,17 @@ SettingsFile::SettingsFile(std::shared_ptr<const Table> table, std::string name)
 
 Result<SettingsFile> SettingsFile::load(const std::filesystem::path& path,
                                         std::span<const std::string_view> known_keys) {
+  auto text = read_file(path, limits::settings_file_bytes_max);
+  if (!text) return error(text.error());
+  if (size_t line = first_line_with_bare_non_ascii(*text); line > 0) {
+    return error(Code::invalid_argument,
+                 path.string() + ":" + std::to_string(line) +
+                     ": a non-ASCII character outside a quoted string (settings are read as ASCII "
+                     "outside quotes, comments included; put text in quotes)");
+  }
   auto parsed = std::make_shared<Table>();
   try {
-    parsed->table = toml::parse_file(path.string());
+    parsed->table = toml::parse(*text, path.string());
   } catch (const toml::parse_error& e) {
     return error(Code::invalid_argument, path.string() + ":" +
                                              std::to_string(e.source().begin.line) + ": " +

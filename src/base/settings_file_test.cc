@@ -77,6 +77,24 @@ TEST_F(SettingsFileTest, ATableHeaderWithNoKeyIsASyntaxErrorInEveryBuild) {
   }
 }
 
+// Found by fuzz/config_fuzz.cc: toml++ 3.3 reaches __builtin_unreachable
+// (undefined behaviour, reported by UBSan) on a non-ASCII character where a
+// value may end. Such a character outside quotes is refused with its line
+// before toml++ parses; inside a quoted string it is ordinary text.
+TEST_F(SettingsFileTest, ANonAsciiCharacterOutsideQuotesIsRefusedWithItsLine) {
+  auto bad = SettingsFile::load(write("name = \"ok\"\ncount = 5\xEF\xBB\xBD\n"), kKnown);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), Code::invalid_argument);
+  EXPECT_NE(bad.error().message().find(path_.string() + ":2: a non-ASCII character"),
+            std::string::npos)
+      << bad.error().message();
+  auto good = SettingsFile::load(write("name = \"caf\xC3\xA9 \\\" \xEF\xBB\xBD\"\n"), kKnown);
+  ASSERT_TRUE(good.has_value()) << good.error().message();
+  std::string name;
+  ASSERT_TRUE(good->read("name", name).ok());
+  EXPECT_EQ(name, "caf\xC3\xA9 \" \xEF\xBB\xBD");
+}
+
 // A configuration as origin and edge have them: text, counts and durations.
 struct Toy {
   std::string name = "default";
