@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "store/store.h"
+#include "support/temp_dir.h"
 
 namespace dg::origin {
 namespace {
@@ -96,23 +97,7 @@ class GatedStore {
   std::vector<Batch> batches_;
 };
 
-// A fresh folder under the temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "dg-origin-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using dg::testing::TempDir;
 
 class CommitterTest : public ::testing::Test {
  protected:

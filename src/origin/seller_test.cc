@@ -13,6 +13,7 @@
 
 #include "core/lease.h"
 #include "store/store.h"
+#include "support/temp_dir.h"
 
 namespace dg::origin {
 namespace {
@@ -20,23 +21,7 @@ namespace {
 constexpr int64_t kT0 = 1'800'000'000'000;
 constexpr char kInstance[] = "host:8080";
 
-// A fresh folder under the temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "dg-origin-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using dg::testing::TempDir;
 
 class SellerTest : public ::testing::Test {
  protected:
