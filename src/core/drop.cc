@@ -52,7 +52,7 @@ DropTransition transition_for(DropAction action) {
     case DropAction::pause:
       return {{DropState::scheduled, DropState::live}, DropState::paused};
     case DropAction::resume:
-      return {{DropState::paused}, DropState::live};
+      return {{DropState::paused}, DropState::scheduled};
     case DropAction::close:
       return {{DropState::scheduled, DropState::live, DropState::paused}, DropState::closed};
   }

@@ -1,7 +1,7 @@
 // A drop's life as a state machine (docs/DESIGN.md, "Data that matters"):
 //
 //   draft --publish--> scheduled --(opens_at passes)--> live
-//   scheduled, live --pause--> paused --resume--> live
+//   scheduled, live --pause--> paused --resume--> scheduled
 //   scheduled, live, paused --close--> closed
 //
 // Pure rules: no store, no clock (the time is a parameter). The store keeps
@@ -39,9 +39,11 @@ struct DropTransition {
   DropState to;
 };
 // The change `action` makes: publish draft → scheduled; pause scheduled or
-// live → paused; resume paused → live; close scheduled, live or paused →
-// closed. (Publishing a scheduled, live or paused drop signs a new version
-// and leaves its state alone: see next_state.)
+// live → paused; resume paused → scheduled (live at once if its window has
+// opened: effective_state; a drop paused before it opened must not go on sale
+// early); close scheduled, live or paused → closed. (Publishing a
+// scheduled, live or paused drop signs a new version and leaves its state
+// alone: see next_state.)
 DropTransition transition_for(DropAction action);
 
 // The stored state after `action` on drop `slug`, now in `current`:

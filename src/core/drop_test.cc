@@ -58,7 +58,7 @@ TEST(TransitionFor, GivesEachActionsFromStatesAndTarget) {
   EXPECT_EQ(pause.to, S::paused);
   auto resume = transition_for(DropAction::resume);
   EXPECT_EQ(resume.from, std::vector<S>{S::paused});
-  EXPECT_EQ(resume.to, S::live);
+  EXPECT_EQ(resume.to, S::scheduled);
   auto close = transition_for(DropAction::close);
   EXPECT_EQ(close.from, (std::vector<S>{S::scheduled, S::live, S::paused}));
   EXPECT_EQ(close.to, S::closed);
@@ -107,7 +107,7 @@ TEST(NextState, EveryStateAndActionPair) {
       {S::draft, A::resume, std::nullopt, refused},
       {S::scheduled, A::resume, std::nullopt, refused},
       {S::live, A::resume, std::nullopt, refused},
-      {S::paused, A::resume, S::live, nullptr},
+      {S::paused, A::resume, S::scheduled, nullptr},
       {S::closed, A::resume, std::nullopt, refused},
 
       {S::draft, A::close, std::nullopt, refused},
@@ -132,6 +132,16 @@ TEST(NextState, EveryStateAndActionPair) {
 }
 
 // Checks the details a refused change sends today, word for word.
+// The defect this guards: resume used to store `live`, so a drop paused before
+// its window opened went on sale at once when resumed. Resuming stores
+// `scheduled`, and the clock decides: not live before opens_at, live after.
+TEST(NextState, AResumedDropIsLiveOnlyOnceItsWindowOpened) {
+  auto resumed = next_state("summer-tape", DropState::paused, DropAction::resume);
+  ASSERT_TRUE(resumed.has_value());
+  EXPECT_EQ(effective_state(*resumed, kOpensAt, kOpensAt - 1), DropState::scheduled);
+  EXPECT_EQ(effective_state(*resumed, kOpensAt, kOpensAt), DropState::live);
+}
+
 TEST(NextState, RefusalsSayWhatTheDropIs) {
   auto closed = next_state("summer-tape", DropState::closed, DropAction::publish);
   ASSERT_FALSE(closed.has_value());

@@ -212,6 +212,13 @@ test('refusals: window not open and window closed (403)', async () => {
   await makeDrop('later-drop', { opens_at: future })
   assertProblem(await claim('later-drop', 'buyer-a'), 403, 'window-not-open')
   assert.equal((await anon.get('/v1/drops/later-drop')).json.state, 'scheduled')
+  // Paused and resumed before its window opens, it stays scheduled and unsold
+  // (a resume used to make it live at once).
+  assert.equal((await api.post('/v1/drops/later-drop/pause', {}, idem())).status, 200)
+  const resumed = await api.post('/v1/drops/later-drop/resume', {}, idem())
+  assert.equal(resumed.status, 200, resumed.text)
+  assert.equal(resumed.json.state, 'scheduled')
+  assertProblem(await claim('later-drop', 'buyer-a'), 403, 'window-not-open')
   const past = (ms) => new Date(Date.now() - ms).toISOString().replace(/\.\d+Z$/, 'Z')
   await makeDrop('earlier-drop', { opens_at: past(7200_000), closes_at: past(3600_000) })
   assertProblem(await claim('earlier-drop', 'buyer-a'), 403, 'window-closed')
