@@ -21,17 +21,7 @@ APT_PACKAGES=(
 # run checks in their quick
 # mode (BENCH_QUICK=1 bench/run.sh); the benchmark starts its own nginx.
 
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/apt_install.sh setup "${APT_PACKAGES[@]}"
 
 # Node.js runs the interop checks against independent implementations.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -5,17 +5,16 @@
 
 #include <filesystem>
 
+#include "support/temp_dir.h"
+
 namespace dg {
 namespace {
 
 class FileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("dg-file-test-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  void SetUp() override { ASSERT_FALSE(dir_.empty()) << "no temporary folder"; }
+  dg::testing::TempDir temp_;
+  const std::filesystem::path& dir_ = temp_.path();
 };
 
 TEST_F(FileTest, WriteThenReadWithMode) {

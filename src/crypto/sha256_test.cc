@@ -15,6 +15,7 @@
 #include "base/encoding.h"
 #include "base/file.h"
 #include "base/limits.h"
+#include "support/temp_dir.h"
 
 namespace dg::crypto {
 namespace {
@@ -67,17 +68,9 @@ std::string content_of_size(size_t size_bytes, uint32_t seed) {
   return content;
 }
 
-class Sha256FileTest : public testing::Test {
+class Sha256FileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "dg_sha256_test_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()) << "no temporary folder"; }
 
   fs::path write(const std::string& name, const std::string& content) {
     fs::path path = dir_ / name;
@@ -86,7 +79,8 @@ class Sha256FileTest : public testing::Test {
     return path;
   }
 
-  fs::path dir_;
+  dg::testing::TempDir temp_;  // before what uses it: removed last
+  const fs::path& dir_ = temp_.path();
 };
 
 TEST_F(Sha256FileTest, EmptyFile) {

@@ -20,6 +20,7 @@
 #include "core/token.h"
 #include "crypto/keyring.h"
 #include "crypto/keys.h"
+#include "support/temp_dir.h"
 
 namespace dg::edge {
 namespace {
@@ -50,14 +51,14 @@ class CatalogLoadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     crypto::init();
-    config_.data_dir = fs::temp_directory_path() / ("dg-catalog-test-" + crypto::random_id());
+    config_.data_dir = temp_.path();
+    ASSERT_FALSE(config_.data_dir.empty()) << "no temporary folder";
     config_.clock_skew = kSkew;
     fs::create_directories(config_.state_dir());
     fs::create_directories(config_.drops_dir());
     ASSERT_TRUE(keyring_.add(origin_key_.public_key(), crypto::KeyStatus::current).ok());
     pin(keyring_);
   }
-  void TearDown() override { fs::remove_all(config_.data_dir); }
 
   void pin(const crypto::Keyring& keyring) {
     ASSERT_TRUE(write_file_atomic(config_.state_dir() / "keyring.json", keyring.to_json(), 0644,
@@ -99,6 +100,7 @@ class CatalogLoadTest : public ::testing::Test {
     return catalog;
   }
 
+  dg::testing::TempDir temp_;  // config_.data_dir
   EdgeConfig config_;
   ManualClock clock_{kNow};
   crypto::SecretKey origin_key_ = crypto::SecretKey::generate();

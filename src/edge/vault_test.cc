@@ -21,6 +21,7 @@
 #include "base/limits.h"
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
+#include "support/temp_dir.h"
 
 namespace dg::edge {
 namespace {
@@ -64,15 +65,10 @@ class VaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
     crypto::init();
-    dir_ = fs::temp_directory_path() / ("dg-vault-test-" + crypto::random_id());
-    fs::create_directories(dir_);
+    ASSERT_FALSE(dir_.empty()) << "no temporary folder";
     vault_ = std::make_unique<Vault>(dir_ / "blobs");
   }
-  void TearDown() override {
-    vault_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void TearDown() override { vault_.reset(); }
   // Stores `bytes` as a blob, as the syncer does; returns its sha256.
   std::string add(const std::string& bytes) {
     std::string sha = sha_of(bytes);
@@ -82,7 +78,8 @@ class VaultTest : public ::testing::Test {
     return sha;
   }
 
-  fs::path dir_;
+  dg::testing::TempDir temp_;  // before what uses it: removed last
+  const fs::path& dir_ = temp_.path();
   std::unique_ptr<Vault> vault_;
 };
 

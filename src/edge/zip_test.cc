@@ -23,6 +23,7 @@
 
 #include "base/encoding.h"
 #include "base/limits.h"
+#include "support/temp_dir.h"
 
 namespace dg::edge {
 namespace {
@@ -172,17 +173,10 @@ uint32_t crc32_of_zeros(uint64_t byte_count) {
 class ZipTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (fs::temp_directory_path() / "dg-zip-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    ASSERT_FALSE(dir_.empty()) << "no temporary folder";
     ASSERT_EQ(run("unzip -v").exit_code, 0)
         << "these tests need Info-ZIP unzip (apt-get install unzip)";
   }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
   // A file in the test folder and its entry, named `name` in the archive.
   ZipEntry entry(const std::string& name, std::string_view bytes, int64_t mtime_ms = 0) {
     fs::path path = dir_ / ("blob-" + std::to_string(blob_counter_++));
@@ -223,7 +217,8 @@ class ZipTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
+  dg::testing::TempDir temp_;  // before what uses it: removed last
+  const fs::path& dir_ = temp_.path();
   int blob_counter_ = 0;
   std::map<std::string, std::string> contents_;  // by entry name
 };
