@@ -90,9 +90,11 @@ Status check_spec_editable(std::string_view slug, DropState current) {
                                     "; only draft or scheduled drops can be edited");
 }
 
-Status check_assets_addable(DropState current) {
+Status check_assets_changeable(DropState current, AssetChange change) {
   if (current != DropState::closed) return Status();
-  return Status(problem::drop_closed, "a closed drop takes no new files");
+  return Status(problem::drop_closed, change == AssetChange::add
+                                          ? "a closed drop takes no new files"
+                                          : "a closed drop keeps its files");
 }
 
 }  // namespace dg::core

@@ -63,7 +63,9 @@ Status transition_refused(std::string_view slug, DropState current,
 // while it is draft or scheduled: conflict otherwise.
 Status check_spec_editable(std::string_view slug, DropState current);
 
-// Files may be added to every drop but a closed one (drop-closed).
-Status check_assets_addable(DropState current);
+// Files may be added to or removed from every drop but a closed one
+// (drop-closed): a closed drop's files are final.
+enum class AssetChange { add, remove };
+Status check_assets_changeable(DropState current, AssetChange change);
 
 }  // namespace dg::core

@@ -178,15 +178,21 @@ TEST(CheckSpecEditable, OnlyDraftAndScheduled) {
   }
 }
 
-// Checks that files may be added in every state but closed.
-TEST(CheckAssetsAddable, EveryStateButClosed) {
-  for (DropState state :
-       {DropState::draft, DropState::scheduled, DropState::live, DropState::paused}) {
-    EXPECT_TRUE(check_assets_addable(state).ok()) << drop_state_name(state);
+// Checks that files may be added and removed in every state but closed
+// (removing from a closed drop used to be allowed).
+TEST(CheckAssetsChangeable, EveryStateButClosed) {
+  for (AssetChange change : {AssetChange::add, AssetChange::remove}) {
+    for (DropState state :
+         {DropState::draft, DropState::scheduled, DropState::live, DropState::paused}) {
+      EXPECT_TRUE(check_assets_changeable(state, change).ok()) << drop_state_name(state);
+    }
   }
-  Status closed = check_assets_addable(DropState::closed);
-  EXPECT_EQ(closed.type(), &problem::drop_closed);
-  EXPECT_EQ(closed.message(), "a closed drop takes no new files");
+  Status add = check_assets_changeable(DropState::closed, AssetChange::add);
+  EXPECT_EQ(add.type(), &problem::drop_closed);
+  EXPECT_EQ(add.message(), "a closed drop takes no new files");
+  Status remove = check_assets_changeable(DropState::closed, AssetChange::remove);
+  EXPECT_EQ(remove.type(), &problem::drop_closed);
+  EXPECT_EQ(remove.message(), "a closed drop keeps its files");
 }
 
 }  // namespace

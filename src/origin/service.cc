@@ -155,7 +155,10 @@ Result<store::AssetRecord> OriginService::add_asset(std::string_view slug, std::
   if (Status s = core::validate_media_type(media_type); !s.ok()) return error(s);
   auto cached = load_drop(slug, true);
   if (!cached) return std::unexpected(cached.error());
-  if (Status s = core::check_assets_addable(cached->drop.state); !s.ok()) return error(s);
+  if (Status s = core::check_assets_changeable(cached->drop.state, core::AssetChange::add);
+      !s.ok()) {
+    return error(s);
+  }
   if (Status s = parts_.blobs.adopt(spooled_file, sha256); !s.ok()) return error(s);
   store::AssetRecord asset{std::string(path), size_bytes, std::string(sha256),
                            std::string(media_type)};
@@ -170,6 +173,10 @@ Result<store::AssetRecord> OriginService::add_asset(std::string_view slug, std::
 Result<store::Drop> OriginService::remove_asset(std::string_view slug, std::string_view path) {
   auto cached = load_drop(slug, true);
   if (!cached) return std::unexpected(cached.error());
+  if (Status s = core::check_assets_changeable(cached->drop.state, core::AssetChange::remove);
+      !s.ok()) {
+    return error(s);
+  }
   if (Status s = parts_.store.delete_asset(cached->drop.id, path); !s.ok()) return error(s);
   return cached->drop;
 }

@@ -242,6 +242,11 @@ test('refusals: a paused drop answers 503 with Retry-After, and resumes', async 
   assert.equal((await claim('pause-drop', 'buyer-p')).status, 201)
   assert.equal((await api.post('/v1/drops/pause-drop/close', {}, idem())).status, 200)
   assertProblem(await claim('pause-drop', 'buyer-q'), 403, 'window-closed')
+  // A closed drop's files are final: removing one is refused (it used to be
+  // removed), and the file is still listed in the operator's status.
+  assertProblem(await api.call('DELETE', '/v1/drops/pause-drop/assets/notes.txt'), 409, 'drop-closed')
+  const status = await api.get('/v1/drops/pause-drop/status')
+  assert.match(status.text, /notes\.txt/)
 })
 
 test('a hold reserves a serial, returns it when it expires, and confirms into a claim', async () => {
