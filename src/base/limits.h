@@ -11,12 +11,12 @@
 
 namespace dg::limits {
 
-// Tokens (PASETO v4.public). A token rides in a URL's query, so it must fit
-// the request target with room for the path.
 // A settings file (dropgate.toml, edge.toml): a few dozen keys; anything
 // larger is not a settings file.
 inline constexpr uint64_t settings_file_bytes_max = 1 << 20;
 
+// Tokens (PASETO v4.public). A token rides in a URL's query, so it must fit
+// the request target with room for the path.
 inline constexpr uint32_t token_bytes_max = 8 * 1024;
 inline constexpr uint32_t token_footer_bytes_max = 512;  // {"kid":"k4.pid…"}: ~60 bytes
 // The signed JSON inside a token; with the footer, below token_bytes_max.
@@ -118,6 +118,14 @@ inline constexpr uint32_t request_body_bytes_per_s_min = 64 * 1024;
 // accept). Loopback clients are exempt by default: a reverse proxy on the
 // same host carries every client over loopback.
 inline constexpr uint32_t connections_per_address_max = 256;
+// dropgate's own HTTP client (the CLI's and the edge's calls to an origin):
+// connecting gives up after client_connect_timeout; an API call after
+// client_call_max in all; a transfer below 1 byte/s for client_stall_max (a
+// frozen server, or a dead link) is cut. Big downloads and uploads have no
+// overall deadline, only the stall one.
+inline constexpr std::chrono::milliseconds client_connect_timeout{5000};
+inline constexpr std::chrono::seconds client_call_max{60};
+inline constexpr std::chrono::seconds client_stall_max{30};
 
 // Edge.
 // The edge's cache of judged download tokens (src/edge/token_cache.h), all
@@ -292,6 +300,8 @@ static_assert(per_buyer_limit_max <= edition_size_max);
 // The connection wait and lock wait both fit inside an idempotency reservation,
 // so a live request is never taken over while it waits.
 static_assert(connection_wait_max + lock_wait_max < idempotency_in_flight_max);
+// An edge's sync deadline is one of the client's: never longer than its defaults.
+static_assert(edge_sync_timeout_max <= client_stall_max);
 // Stored rights: a licence and two lists of quoted codes ("XX", at most 8 bytes each).
 static_assert(license_bytes_max + 2 * territories_max * 8 + 1024 <= rights_json_bytes_max);
 

@@ -52,8 +52,7 @@ Syncer::Syncer(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::
 // Every call to the origin gives up after sync_timeout_s connecting or
 // without a byte, so a frozen origin ends the round within seconds.
 http::ClientDeadlines Syncer::deadlines() const {
-  return {static_cast<uint32_t>(to_ms(config_.sync_timeout)),
-          static_cast<uint32_t>(to_s(config_.sync_timeout))};
+  return {.connect = config_.sync_timeout, .read_idle = config_.sync_timeout};
 }
 
 Status Syncer::fetch_grant(const Enrollment& enrollment) {

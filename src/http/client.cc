@@ -74,12 +74,13 @@ Result<ApiResponse> ApiClient::call_with(std::string_view method, std::string_vi
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(deadlines_.connect_ms));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
-  if (deadlines_.read_idle_s > 0) {
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(deadlines_.connect.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(std::chrono::milliseconds(limits::client_call_max).count()));
+  if (deadlines_.read_idle.count() > 0) {
     // Under 1 byte/s for read_idle_s: the server is gone or frozen.
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(deadlines_.read_idle_s));
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(deadlines_.read_idle.count()));
   }
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(curl);
@@ -157,12 +158,13 @@ Result<ApiResponse> ApiClient::download(std::string_view path, const std::filesy
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_download_progress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(deadlines_.connect_ms));
-  // No overall timeout (big files); a stalled transfer is cut after 30 s
-  // (or read_idle_s) below 1 byte/s.
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(deadlines_.connect.count()));
+  // No overall timeout (big files); a stalled transfer is cut after
+  // client_stall_max (or read_idle) below 1 byte/s.
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-                   static_cast<long>(deadlines_.read_idle_s > 0 ? deadlines_.read_idle_s : 30));
+  std::chrono::seconds stall =
+      deadlines_.read_idle.count() > 0 ? deadlines_.read_idle : limits::client_stall_max;
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(stall.count()));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(headers);
@@ -203,7 +205,7 @@ Result<ApiResponse> ApiClient::upload(std::string_view path, const std::filesyst
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(deadlines_.connect.count()));
   CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   std::fclose(f);

@@ -2,12 +2,14 @@
 // it to call an origin. One client per thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "base/limits.h"
 #include "base/status.h"
 
 namespace dg::http {
@@ -19,10 +21,12 @@ struct ApiResponse {
 };
 
 // How long a call may wait. A frozen server (accepting, never answering)
-// holds a call until `read_idle_s` passes with no byte received.
+// holds a call until `read_idle` passes with no byte received.
 struct ClientDeadlines {
-  uint32_t connect_ms = 5000;
-  uint32_t read_idle_s = 0;  // 0: calls wait up to 60 s in all, downloads 30 s without a byte
+  std::chrono::milliseconds connect = limits::client_connect_timeout;
+  // Zero: an API call waits up to limits::client_call_max in all, a transfer
+  // limits::client_stall_max without a byte.
+  std::chrono::seconds read_idle{0};
 };
 
 class ApiClient {
