@@ -233,7 +233,8 @@ Result<PublishOutcome> OriginService::publish(std::string_view slug) {
 Result<store::Drop> OriginService::transition(std::string_view slug,
                                               std::vector<store::DropState> from,
                                               store::DropState to) {
-  auto drop = parts_.store.set_drop_state(slug, std::move(from), to, parts_.clock.now_ms());
+  int64_t now_ms = parts_.clock.now_ms();
+  auto drop = parts_.store.set_drop_state(slug, std::move(from), to, now_ms);
   forget_drop(slug);
   if (!drop) {
     if (drop.error().code() == Code::conflict) {
@@ -241,8 +242,11 @@ Result<store::Drop> OriginService::transition(std::string_view slug,
     }
     return error(drop.error());
   }
+  // The answer shows the state as buyers see it: a resumed drop whose window
+  // has opened is live, though stored as scheduled.
+  drop->state = effective_state(*drop, now_ms);
   log::info("drop state changed",
-            {{"drop", std::string(slug)}, {"state", store::drop_state_name(to)}});
+            {{"drop", std::string(slug)}, {"state", store::drop_state_name(drop->state)}});
   return *drop;
 }
 

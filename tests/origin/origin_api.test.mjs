@@ -238,7 +238,9 @@ test('refusals: a paused drop answers 503 with Retry-After, and resumes', async 
   assertProblem(r, 503, 'drop-paused')
   assert.ok(Number(r.headers.get('retry-after')) > 0)
   assertProblem(await api.post('/v1/drops/pause-drop/pause', {}, idem()), 409, 'invalid-transition')
-  assert.equal((await api.post('/v1/drops/pause-drop/resume', {}, idem())).status, 200)
+  const resumed = await api.post('/v1/drops/pause-drop/resume', {}, idem())
+  assert.equal(resumed.status, 200, resumed.text)
+  assert.equal(resumed.json.state, 'live')  // its window is open: live, though stored as scheduled
   assert.equal((await claim('pause-drop', 'buyer-p')).status, 201)
   assert.equal((await api.post('/v1/drops/pause-drop/close', {}, idem())).status, 200)
   assertProblem(await claim('pause-drop', 'buyer-q'), 403, 'window-closed')
