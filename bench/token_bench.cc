@@ -3,6 +3,8 @@
 // process and run, so the ratio shows what everything around the signature
 // (base64url, JSON, keyring lookup, field checks) costs.
 //
+// Also the edge's per-request token-cache key against its former BLAKE2b.
+//
 // Goal (docs/BENCHMARKS.md): verify_download >= 0.9x raw
 // crypto_sign_verify_detached. bench/run.sh runs this and writes the table.
 //
@@ -15,14 +17,17 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
 #include "base/encoding.h"
+#include "base/limits.h"
 #include "core/token.h"
 #include "crypto/keyring.h"
 #include "crypto/keys.h"
 #include "crypto/paseto.h"
+#include "edge/token_cache.h"
 
 namespace dg::bench {
 namespace {
@@ -147,12 +152,42 @@ void BM_DropgateVerifyDownload(benchmark::State& state) {
   report_sizes(state);
 }
 
+// The edge's token-cache key, computed on every request for the token it
+// carries: TokenCache::key_of (keyed SipHash-2-4-128) against what it did
+// before, keyed BLAKE2b-256 over a copy of key ‖ token, on the same token.
+void BM_CacheKeyOf(benchmark::State& state) {
+  const Fixture& f = fixture();
+  const edge::TokenCache cache(1 << 20, 1000);
+  for (auto _ : state) {
+    auto key = cache.key_of(f.token);
+    benchmark::DoNotOptimize(key);
+  }
+  report_sizes(state);
+}
+
+void BM_CacheKeyBlake2bBaseline(benchmark::State& state) {
+  const Fixture& f = fixture();
+  std::array<uint8_t, 32> hash_key;
+  crypto::random_bytes(hash_key);
+  for (auto _ : state) {
+    std::array<uint8_t, 32 + limits::token_bytes_max> input;
+    std::memcpy(input.data(), hash_key.data(), hash_key.size());
+    std::memcpy(input.data() + hash_key.size(), f.token.data(), f.token.size());
+    std::array<uint8_t, 32> key;
+    crypto::blake2b(key, std::span<const uint8_t>(input.data(), hash_key.size() + f.token.size()));
+    benchmark::DoNotOptimize(key);
+  }
+  report_sizes(state);
+}
+
 // Wall time, not CPU time: the two are the same for this single-threaded
 // work, and wall time is what a server's request latency is made of.
 BENCHMARK(BM_SodiumSign)->UseRealTime();
 BENCHMARK(BM_SodiumVerify)->UseRealTime();
 BENCHMARK(BM_DropgateIssueDownload)->UseRealTime();
 BENCHMARK(BM_DropgateVerifyDownload)->UseRealTime();
+BENCHMARK(BM_CacheKeyOf)->UseRealTime();
+BENCHMARK(BM_CacheKeyBlake2bBaseline)->UseRealTime();
 
 }  // namespace
 }  // namespace dg::bench

@@ -27,6 +27,9 @@ TEST(Base64Url, RefusesNonCanonicalInput) {
   EXPECT_FALSE(base64url_decode("Z").has_value());       // impossible length
   EXPECT_FALSE(base64url_decode("Zm9v+g").has_value());  // standard alphabet
   EXPECT_FALSE(base64url_decode("Zm 9v").has_value());
+  EXPECT_FALSE(base64url_decode("Zm 9").has_value());     // outside the alphabet, in a group of 4
+  EXPECT_FALSE(base64url_decode("Zm9vZm9").has_value());  // trailing bits set after 2 bytes
+  EXPECT_EQ(text(base64url_decode("Zm9vZm8")), "foofo");
 }
 
 TEST(Base64, PaddedVectors) {

@@ -13,11 +13,15 @@
 namespace dg::json {
 
 // Parses a JSON text of at most `bytes_max` bytes and limits::json_depth_max
-// nesting; refuses comments, trailing commas and duplicate object keys.
-Result<boost::json::value> parse(std::string_view text_untrusted, size_t bytes_max);
+// nesting; refuses comments, trailing commas and duplicate object keys. The
+// value's memory comes from `storage` (e.g. a monotonic_resource on the
+// stack for a value that dies with the caller's frame; default: the heap).
+Result<boost::json::value> parse(std::string_view text_untrusted, size_t bytes_max,
+                                 boost::json::storage_ptr storage = {});
 
 // Parses and requires an object at the top.
-Result<boost::json::object> parse_object(std::string_view text_untrusted, size_t bytes_max);
+Result<boost::json::object> parse_object(std::string_view text_untrusted, size_t bytes_max,
+                                         boost::json::storage_ptr storage = {});
 
 // Field accessors; `what` names the object in error messages ("manifest").
 Result<std::string> get_string(const boost::json::object& object, std::string_view key,
@@ -25,6 +29,11 @@ Result<std::string> get_string(const boost::json::object& object, std::string_vi
 Result<std::optional<std::string>> get_optional_string(const boost::json::object& object,
                                                        std::string_view key, std::string_view what,
                                                        size_t bytes_max);
+// As get_optional_string, without a copy: the text stays `object`'s.
+Result<std::optional<std::string_view>> get_optional_string_view(const boost::json::object& object,
+                                                                 std::string_view key,
+                                                                 std::string_view what,
+                                                                 size_t bytes_max);
 // An integer in [min, max] (JSON numbers that are whole and fit).
 Result<int64_t> get_int(const boost::json::object& object, std::string_view key,
                         std::string_view what, int64_t min, int64_t max);

@@ -37,6 +37,12 @@ TEST(Json, RefusesDuplicateKeysAtAnyDepth) {
   EXPECT_FALSE(json::parse(R"({"x":[{"k":1,"k":1}]})", 1000).has_value());
   // The same key in sibling objects is fine.
   EXPECT_TRUE(json::parse(R"([{"k":1},{"k":2}])", 1000).has_value());
+  // An object's keys are all compared, wherever they stand and however
+  // spelled, and a nested object's keys do not count as its parent's.
+  EXPECT_FALSE(json::parse(R"({"c":1,"b":2,"a":3,"c":4})", 1000).has_value());
+  EXPECT_FALSE(json::parse(R"({"a":{"x":1,"y":{"z":1}},"b":1,"a":3})", 1000).has_value());
+  EXPECT_FALSE(json::parse(R"({"a":1,"\u0061":2})", 1000).has_value());
+  EXPECT_TRUE(json::parse(R"({"a":{"b":1,"c":{"a":1}},"b":2,"c":3})", 1000).has_value());
 }
 
 TEST(Json, RefusesOversizedDeepAndMalformed) {

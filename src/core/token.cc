@@ -61,7 +61,7 @@ Result<std::string> sign(const TokenSigner& signer, Purpose purpose, boost::json
 
 Result<std::optional<int64_t>> optional_time(const boost::json::object& payload,
                                              std::string_view key) {
-  auto text = json::get_optional_string(payload, key, "token", limits::timestamp_bytes_max);
+  auto text = json::get_optional_string_view(payload, key, "token", limits::timestamp_bytes_max);
   if (!text) return error(text.error());
   if (!*text) return std::optional<int64_t>();
   auto ms = parse_rfc3339(**text);
@@ -72,20 +72,21 @@ Result<std::optional<int64_t>> optional_time(const boost::json::object& payload,
 Status check_times(const TokenCommon& common, const VerifyOptions& options) {
   const int64_t skew_ms = to_ms(std::clamp<std::chrono::milliseconds>(
       options.clock_skew, std::chrono::milliseconds(0), limits::clock_skew_max));
-  const std::string allowance = " (clocks may differ by up to " + seconds_text(skew_ms) + ")";
+  // Written only for a refusal: a valid token costs no strings here.
+  auto allowance = [&] { return " (clocks may differ by up to " + seconds_text(skew_ms) + ")"; };
   if (common.expires_at_ms && options.now_ms > *common.expires_at_ms + skew_ms) {
     return refused(Code::unauthorized,
                    "token expired at " + format_rfc3339(*common.expires_at_ms) + ", " +
-                       seconds_text(options.now_ms - *common.expires_at_ms) + " ago" + allowance);
+                       seconds_text(options.now_ms - *common.expires_at_ms) + " ago" + allowance());
   }
   if (common.not_before_ms && options.now_ms + skew_ms < *common.not_before_ms) {
     return refused(Code::unauthorized, "token is not valid before " +
-                                           format_rfc3339(*common.not_before_ms) + allowance);
+                                           format_rfc3339(*common.not_before_ms) + allowance());
   }
   if (common.issued_at_ms > options.now_ms + skew_ms) {
     return refused(Code::unauthorized, "token was issued in the future, at " +
                                            format_rfc3339(common.issued_at_ms) +
-                                           "; check this machine's clock" + allowance);
+                                           "; check this machine's clock" + allowance());
   }
   return Status();
 }
@@ -97,14 +98,20 @@ struct Opened {
 
 // Finds the key, checks the signature, then the purpose and the times. Nothing
 // from the token is looked at beyond the footer's key id before the signature holds.
+// The payload's memory comes from `payload_storage` (see json::parse).
 Result<Opened> open(const crypto::Keyring& keyring, std::string_view token_untrusted,
-                    Purpose purpose, const VerifyOptions& options) {
+                    Purpose purpose, const VerifyOptions& options,
+                    boost::json::storage_ptr payload_storage = {}) {
   auto parsed = crypto::paseto_v4_public_parse(token_untrusted);
   if (!parsed) return error(parsed.error());
   if (parsed->footer_untrusted.empty()) {
     return error(Code::invalid_argument, "token has no footer with a key id");
   }
-  auto footer = json::parse_object(parsed->footer_untrusted, limits::token_footer_bytes_max);
+  // The footer dies with this frame: its memory is on the stack.
+  std::array<unsigned char, 512> footer_memory;
+  boost::json::monotonic_resource footer_resource(footer_memory.data(), footer_memory.size());
+  auto footer = json::parse_object(parsed->footer_untrusted, limits::token_footer_bytes_max,
+                                   &footer_resource);
   if (!footer) return error(footer.error().with_context("token footer"));
   DG_RETURN_IF_ERROR_RESULT(json::only_keys(*footer, {"kid"}, "token footer"));
   auto kid = json::get_string(*footer, "kid", "token footer", limits::identifier_bytes_max);
@@ -113,10 +120,10 @@ Result<Opened> open(const crypto::Keyring& keyring, std::string_view token_untru
   if (!key) return error(key.error());
   DG_RETURN_IF_ERROR_RESULT(crypto::paseto_v4_public_check(**key, *parsed, kImplicitAssertion));
 
-  Opened opened;
-  auto payload = json::parse_object(parsed->payload_untrusted, limits::token_payload_bytes_max);
+  auto payload = json::parse_object(parsed->payload_untrusted, limits::token_payload_bytes_max,
+                                    std::move(payload_storage));
   if (!payload) return error(payload.error().with_context("token payload"));
-  opened.payload = std::move(*payload);
+  Opened opened{std::move(*payload), {}};  // moved, so it keeps the payload's storage
   auto typ = json::get_string(opened.payload, "typ", "token", 32);
   if (!typ) return error(typ.error());
   if (*typ != purpose_name(purpose)) {
@@ -251,7 +258,12 @@ Result<std::string> issue_download(const TokenSigner& signer, const DownloadFiel
 Result<VerifiedDownload> verify_download(const crypto::Keyring& keyring,
                                          std::string_view token_untrusted,
                                          const VerifyOptions& options) {
-  auto opened = open(keyring, token_untrusted, Purpose::download, options);
+  // The payload is read into the token's fields and dropped: its memory is
+  // on the stack (a token's payload is at most a few hundred bytes; more
+  // comes from the heap).
+  std::array<unsigned char, 2048> payload_memory;
+  boost::json::monotonic_resource payload_resource(payload_memory.data(), payload_memory.size());
+  auto opened = open(keyring, token_untrusted, Purpose::download, options, &payload_resource);
   if (!opened) return error(opened.error());
   const auto& payload = opened->payload;
   DG_RETURN_IF_ERROR_RESULT(only_keys(payload, {"sub", "drop", "ver", "assets", "cert"}));
@@ -264,6 +276,7 @@ Result<VerifiedDownload> verify_download(const crypto::Keyring& keyring,
   if (!drop) return error(drop.error());
   if (!version) return error(version.error());
   if (!assets) return error(assets.error());
+  token.fields.assets.reserve((*assets)->size());
   for (const auto& item : **assets) {
     if (!item.is_string()) return error(Code::invalid_argument, "token assets must be strings");
     std::string path(item.as_string());

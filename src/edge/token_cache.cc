@@ -3,8 +3,10 @@
 #include <cstring>
 
 #include "base/assert.h"
+#include "base/encoding.h"
 #include "base/limits.h"
 #include "crypto/keys.h"
+#include "crypto/siphash.h"
 
 namespace dg::edge {
 namespace {
@@ -30,14 +32,16 @@ TokenCache::TokenCache(uint64_t bytes_max, uint32_t entries_max) : entries_max_(
 
 std::optional<TokenCache::Key> TokenCache::key_of(std::string_view token_untrusted) const {
   if (token_untrusted.size() > limits::token_bytes_max) return std::nullopt;
-  // BLAKE2b of key ‖ token: with a secret 32-byte prefix it is a PRF (BLAKE2
-  // has no length extension), so bucket positions cannot be aimed at.
-  std::array<uint8_t, 32 + limits::token_bytes_max> input;
-  std::memcpy(input.data(), hash_key_.data(), hash_key_.size());
-  std::memcpy(input.data() + hash_key_.size(), token_untrusted.data(), token_untrusted.size());
+  // The key stands for the token: a hit returns what was judged for another
+  // text with the same key, so two tokens must never share one. SipHash-2-4
+  // keyed with a secret random 128-bit key is a PRF: to anyone without the key
+  // its 128-bit outputs are unpredictable, and the key never leaves the
+  // process (nor does any output). So an attacker can only guess blindly: each
+  // token sent matches one of the n entries held with probability n / 2^128,
+  // and a chance collision among 2^20 entries has probability below 2^-88.
+  // It is 5x cheaper than keyed BLAKE2b here (bench/token_bench.cc).
   Key key;
-  crypto::blake2b(
-      key, std::span<const uint8_t>(input.data(), hash_key_.size() + token_untrusted.size()));
+  crypto::siphash128(key, hash_key_, as_bytes(token_untrusted));
   return key;
 }
 

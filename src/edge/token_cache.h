@@ -1,9 +1,10 @@
 // TokenCache: download tokens the edge has already judged, so a token seen
 // before costs a lookup, not a signature check. Anonymous clients choose what
 // goes in, so the cache is built to stay small whatever they send:
-//   - entries are keyed by a keyed BLAKE2b-256 of the token's text (32 bytes,
-//     whatever the token's size; the per-process key keeps an attacker from
-//     choosing tokens that pile into one hash bucket);
+//   - entries are keyed by a keyed SipHash-2-4-128 of the token's text (16
+//     bytes, whatever the token's size; the per-process key keeps an attacker
+//     from choosing tokens that pile into one hash bucket, or that share a
+//     key with a token already held — see key_of);
 //   - it is bounded in bytes (every entry's estimated footprint is counted),
 //     and when full the least recently used entry goes, never the whole cache;
 //   - refusals (dead links) have their own quarter of the bytes, so a flood
@@ -35,7 +36,7 @@ class TokenCache {
     std::optional<Status> refused;  // the verifier's Status for it; none for a token
     int64_t valid_until_ms;
   };
-  using Key = std::array<uint8_t, 32>;
+  using Key = std::array<uint8_t, 16>;
 
   // At most `bytes_max` bytes (estimated; refusals at most a quarter of them)
   // and `entries_max` entries.
@@ -83,7 +84,7 @@ class TokenCache {
   Lru refused_;
   uint32_t entries_max_;
   std::unordered_map<Key, Place, KeyHash> index_;
-  std::array<uint8_t, 32> hash_key_;
+  std::array<uint8_t, 16> hash_key_;  // the SipHash key, random per cache
 };
 
 }  // namespace dg::edge

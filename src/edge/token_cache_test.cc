@@ -41,7 +41,7 @@ class TokenCacheTest : public ::testing::Test {
   }
 };
 
-// Keys are 32 bytes whatever the token's size, differ between tokens and
+// Keys are 16 bytes whatever the token's size, differ between tokens and
 // between caches (a per-process secret), and a token longer than any valid
 // one has no key at all: it is never cached.
 TEST_F(TokenCacheTest, KeysAreFixedSizeKeyedHashesAndOversizedTokensHaveNone) {

@@ -398,6 +398,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void write_continue(Exchange& front);
   void start_response(Exchange& front);
   void send_head_more(Exchange& front);
+  bool send_now(std::array<asio::const_buffer, 2>& buffers, size_t& sent_bytes);
   Status prepare_segments(Exchange& front);
   Status open_file(Exchange& front, const FileBody& file);
   void build_head(Exchange& front);

@@ -7,7 +7,9 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -95,6 +97,18 @@ void Session::start_response(Exchange& front) {
   // The header and the body's start share packets (as nginx's tcp_nopush).
   if (sends_segments) set_cork(front.corked = true);
   std::array<asio::const_buffer, 2> buffers = {asio::buffer(front.head_text), front.body_view};
+  // A response held in memory usually fits the socket buffer whole: sent now,
+  // it is finished now, not on a later turn of the event loop (Asio queues
+  // the completion of a write even when its first attempt sent everything).
+  // Not while pipelined requests wait in buffer_: finishing inline resumes
+  // reading, and each of them would nest another request here; the queue
+  // bounds that nesting (pipeline_depth_max) only when writes complete later.
+  if (!sends_segments && buffer_.size() == 0) {
+    size_t sent_bytes = 0;
+    if (!send_now(buffers, sent_bytes)) return close();
+    if (buffers[0].size() + buffers[1].size() == 0) return on_write_head({}, sent_bytes);
+    write_progress_bytes_ += sent_bytes;  // the rest goes the asynchronous way
+  }
   asio::async_write(socket_, buffers,
                     [self = shared_from_this()](const error_code& ec, size_t bytes) {
                       self->on_write_head(ec, bytes);
@@ -120,6 +134,31 @@ void Session::send_head_more(Exchange& front) {
                     [self = shared_from_this()](const error_code& ec, size_t bytes) {
                       self->on_write_head(ec, bytes);
                     });
+}
+
+// One non-blocking sendmsg(2) of `buffers`, which are advanced past what it
+// sent (`sent_bytes`; none when the socket buffer is full). False when the
+// connection failed (EPIPE, ECONNRESET), as an asynchronous write would report.
+bool Session::send_now(std::array<asio::const_buffer, 2>& buffers, size_t& sent_bytes) {
+  std::array<iovec, 2> parts;
+  for (size_t i = 0; i < parts.size(); ++i)
+    parts[i] = {const_cast<void*>(buffers[i].data()), buffers[i].size()};
+  msghdr message{};
+  message.msg_iov = parts.data();
+  message.msg_iovlen = parts.size();
+  ssize_t sent;
+  do {
+    sent = ::sendmsg(socket_.native_handle(), &message, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+  sent_bytes = static_cast<size_t>(sent);
+  size_t left_bytes = sent_bytes;
+  for (asio::const_buffer& buffer : buffers) {
+    const size_t taken_bytes = std::min(left_bytes, buffer.size());
+    buffer += taken_bytes;
+    left_bytes -= taken_bytes;
+  }
+  return true;
 }
 
 // Turns a FileBody or SegmentedBody into the exchange's segments and checks,
