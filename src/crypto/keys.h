@@ -82,7 +82,8 @@ void wipe(std::span<uint8_t> bytes);
 
 // Fills `out` with bytes from the OS CSPRNG.
 void random_bytes(std::span<uint8_t> out);
-// A random identifier: base64url of 16 random bytes (token ids, request ids).
+// A random identifier: base64url of 16 random bytes (token ids, request ids),
+// taken from a per-thread pool of OS randomness (one getrandom per 16 ids).
 std::string random_id();
 
 // Unkeyed BLAKE2b with an output of `out.size()` bytes (1..64).

@@ -3,8 +3,12 @@
 #include "crypto/keys.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <set>
+#include <thread>
 
 #include "base/encoding.h"
 #include "base/file.h"
@@ -120,6 +124,63 @@ TEST_F(KeysTest, ConstantTimeEqual) {
 TEST_F(KeysTest, RandomIdsDiffer) {
   EXPECT_NE(random_id(), random_id());
   EXPECT_EQ(random_id().size(), 22u);
+}
+
+// Ids drawn from a pool that is refilled many times keep their format (22
+// base64url characters of 16 bytes) and never repeat.
+TEST_F(KeysTest, RandomIdsAreSixteenBytesOfBase64urlAcrossManyRefills) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = random_id();
+    ASSERT_EQ(id.size(), 22u) << id;
+    std::optional<Bytes> bytes = base64url_decode(id);
+    ASSERT_TRUE(bytes.has_value()) << id;
+    EXPECT_EQ(bytes->size(), 16u);
+    EXPECT_TRUE(seen.insert(id).second) << "repeated: " << id;
+  }
+}
+
+// Each thread draws from its own pool: ids drawn at once on several threads
+// are all different (a pool shared without care would hand one out twice).
+TEST_F(KeysTest, RandomIdsDoNotRepeatAcrossThreads) {
+  constexpr int kThreads = 8;
+  constexpr int kIdsPerThread = 500;
+  std::vector<std::vector<std::string>> drawn(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&drawn, t] {
+      for (int i = 0; i < kIdsPerThread; ++i) drawn[t].push_back(random_id());
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::set<std::string> all;
+  for (const auto& ids : drawn) all.insert(ids.begin(), ids.end());
+  EXPECT_EQ(all.size(), size_t{kThreads * kIdsPerThread});
+}
+
+// The child of a fork does not inherit its parent's unused ids: its first id
+// is none of the ids its parent draws next (those would come from the same
+// pool if the child kept it).
+TEST_F(KeysTest, AForkedChildDrawsNoneOfItsParentsNextIds) {
+  random_id();  // the pool now holds unused ids
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::string id = random_id();
+    ssize_t written = write(pipe_fds[1], id.data(), id.size());
+    _exit(written == static_cast<ssize_t>(id.size()) ? 0 : 1);
+  }
+  close(pipe_fds[1]);
+  std::string from_child(22, '\0');
+  ssize_t got = read(pipe_fds[0], from_child.data(), from_child.size());
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(got, 22);
+  for (int i = 0; i < 32; ++i) EXPECT_NE(random_id(), from_child) << "after " << i << " ids";
 }
 
 }  // namespace

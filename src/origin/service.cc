@@ -94,14 +94,36 @@ store::DropState OriginService::effective_state(const store::Drop& drop, int64_t
 
 // ---------------------------------------------------------------- cache
 
+// A drop whose entry expired is reloaded by one caller while the others keep
+// answering from the entry it replaces (a second or so old, as any entry may
+// be): under load every handler that met the expiry used to reload it. A drop
+// not cached yet, or forgotten after a write here, is loaded by each caller
+// that asks for it (none has anything to answer from). A load that began
+// before a write on this origin (forget_drop) does not put what it read back
+// into the cache, so the next caller sees the write.
 Result<OriginService::CachedDrop> OriginService::load_drop(std::string_view slug, bool fresh) {
   int64_t now_ms = parts_.clock.now_ms();
-  if (!fresh) {
+  bool refreshing = false;
+  uint64_t generation = 0;
+  {
     std::lock_guard lock(cache_mutex_);
+    generation = cache_generation_;
     auto it = cache_.find(slug);
-    if (it != cache_.end() && now_ms - it->second.loaded_at_ms < to_ms(limits::drop_cache_ttl))
-      return it->second;
+    if (!fresh && it != cache_.end()) {
+      if (now_ms - it->second.loaded_at_ms < to_ms(limits::drop_cache_ttl)) return it->second;
+      if (refreshing_.contains(slug)) return it->second;
+      refreshing_.emplace(slug);
+      refreshing = true;
+    }
   }
+  Result<CachedDrop> loaded = read_drop(slug, now_ms);
+  std::lock_guard lock(cache_mutex_);
+  if (refreshing) refreshing_.erase(refreshing_.find(slug));
+  if (loaded && cache_generation_ == generation) cache_[std::string(slug)] = *loaded;
+  return loaded;
+}
+
+Result<OriginService::CachedDrop> OriginService::read_drop(std::string_view slug, int64_t now_ms) {
   if (Status s = core::validate_slug(slug); !s.ok()) return error(s);
   auto drop = parts_.store.get_drop(slug);
   if (!drop) return error(drop.error());
@@ -115,13 +137,12 @@ Result<OriginService::CachedDrop> OriginService::load_drop(std::string_view slug
     cached.manifest = std::make_shared<const core::Manifest>(std::move(*manifest));
     cached.manifest_sha256 = record->sha256;
   }
-  std::lock_guard lock(cache_mutex_);
-  cache_[std::string(slug)] = cached;
   return cached;
 }
 
 void OriginService::forget_drop(std::string_view slug) {
   std::lock_guard lock(cache_mutex_);
+  ++cache_generation_;
   if (auto it = cache_.find(slug); it != cache_.end()) cache_.erase(it);
 }
 

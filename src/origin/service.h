@@ -183,6 +183,7 @@ class OriginService {
     int64_t loaded_at_ms = 0;
   };
   Result<CachedDrop> load_drop(std::string_view slug, bool fresh = false);
+  Result<CachedDrop> read_drop(std::string_view slug, int64_t now_ms);  // from the store
   Result<Replay> rebuild_claim_answer(const store::IdempotencyRecord& record);
   void forget_drop(std::string_view slug);
   // ok, or why the drop cannot be claimed now (a problem type of its own).
@@ -207,6 +208,8 @@ class OriginService {
   int64_t revocations_signed_at_ms_ = 0;
   std::mutex cache_mutex_;
   std::map<std::string, CachedDrop, std::less<>> cache_;
+  std::set<std::string, std::less<>> refreshing_;  // expired entries one caller is reloading
+  uint64_t cache_generation_ = 0;                  // forget_drop calls so far
   struct Metrics {
     metrics::Counter& claims;
     metrics::Counter& holds;

@@ -365,15 +365,37 @@ CREATE INDEX holds_by_account ON holds (drop_id, account);
 ALTER TABLE idempotency ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 4: claims and buyer_claims no longer check drop_id against drops.
+// Drops are never deleted (nothing in the store deletes one), and every claim
+// and buyer counter is written after the same transaction read its drop
+// (check_claim_preconditions, check_claims_together, create_hold's lease
+// check), so the foreign keys protected nothing at run time. On PostgreSQL
+// each was a trigger per inserted row (an SPI `SELECT ... FOR KEY SHARE` on
+// the hot drops row): about 21 us of a claim's ~75 us in the database.
+// SQLite keeps them: there a check is one in-process primary-key lookup with
+// no lock, and dropping one means rebuilding the table (SQLite has no DROP
+// CONSTRAINT), a copy of every claim at start for nothing measurable. Its
+// version 4 changes nothing, so the versions stay the same on both backends.
+constexpr std::string_view kSqliteV4 = R"sql(
+SELECT 1;
+)sql";
+
+constexpr std::string_view kPostgresV4 = R"sql(
+ALTER TABLE claims DROP CONSTRAINT IF EXISTS claims_drop_id_fkey;
+ALTER TABLE buyer_claims DROP CONSTRAINT IF EXISTS buyer_claims_drop_id_fkey;
+)sql";
+
 constexpr std::array kSqliteMigrations = {
     Migration{1, "initial schema", kSqliteV1},
     Migration{2, "edges", kSqliteV2},
     Migration{3, "holds count toward the buyer limit; idempotency reservations", kSqliteV3},
+    Migration{4, "claims without a foreign key to drops (PostgreSQL)", kSqliteV4},
 };
 constexpr std::array kPostgresMigrations = {
     Migration{1, "initial schema", kPostgresV1},
     Migration{2, "edges", kPostgresV2},
     Migration{3, "holds count toward the buyer limit; idempotency reservations", kPostgresV3},
+    Migration{4, "claims without a foreign key to drops (PostgreSQL)", kPostgresV4},
 };
 static_assert(kSqliteMigrations.size() == kPostgresMigrations.size());
 

@@ -24,6 +24,13 @@
 
 namespace dg::store::sql {
 
+// Hashes SQL text for maps of prepared statements keyed by it: with
+// std::equal_to<>, a lookup by string_view copies no text.
+struct TextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+};
+
 // A bound parameter. Text is borrowed and must outlive the call.
 using Value = std::variant<std::nullptr_t, int64_t, std::string_view>;
 
@@ -43,6 +50,7 @@ class Rows {
   const std::optional<std::string>& cell(size_t row, uint32_t column) const;
   uint64_t affected_rows() const { return affected_rows_; }
 
+  void reserve(size_t rows) { cells_.reserve(rows * column_count_); }
   void add_cell(std::optional<std::string> cell) { cells_.push_back(std::move(cell)); }
   void set_affected_rows(uint64_t count) { affected_rows_ = count; }
 

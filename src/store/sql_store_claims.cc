@@ -12,6 +12,7 @@
 // as before. The checks are the per-claim checks of sql_store_sales.cc, made
 // over the batch's serials at once, in the same order, with the same locks.
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <map>
 #include <set>
@@ -55,21 +56,44 @@ std::string values_list(size_t rows, size_t columns) {
   return out;
 }
 
-// Runs `head VALUES (…), (…) tail` over rows 0..row_count-1 in pieces of at
-// most kRowsPerStatementMax rows: bind(i, params) appends row i's `columns`
-// values, take(rows) reads what each statement returned.
+// `head VALUES (…), (…) tail` for every row count next_piece() yields, built
+// once (a function-local static per statement): the committer then builds no
+// SQL text per batch, and the connection finds its prepared statement by it.
+class RowsStatement {
+ public:
+  RowsStatement(std::string_view head, std::string_view tail, size_t columns) : columns_(columns) {
+    for (size_t rows = 1; rows <= kRowsPerStatementMax; ++rows) {
+      if (rows >= kRowsStep && rows % kRowsStep != 0) continue;  // never a piece
+      texts_[rows] =
+          std::string(head) + " VALUES " + values_list(rows, columns) + std::string(tail);
+    }
+  }
+  size_t columns() const { return columns_; }
+  std::string_view text(size_t rows) const {
+    DG_ASSERT(rows >= 1 && rows <= kRowsPerStatementMax && !texts_[rows].empty());
+    return texts_[rows];
+  }
+
+ private:
+  size_t columns_;
+  std::array<std::string, kRowsPerStatementMax + 1> texts_;  // by row count
+};
+
+// Runs `statement` over rows 0..row_count-1 in pieces of at most
+// kRowsPerStatementMax rows: bind(i, params) appends row i's values (views
+// of the batch's strings, not copies), take(rows) reads what each statement
+// returned.
 template <typename Bind, typename Take>
-Status insert_rows(sql::Connection& c, std::string_view head, std::string_view tail, size_t columns,
-                   size_t row_count, Bind&& bind, Take&& take) {
+Status insert_rows(sql::Connection& c, const RowsStatement& statement, size_t row_count,
+                   Bind&& bind, Take&& take) {
   std::vector<sql::Value> params;
+  params.reserve(std::min(row_count, kRowsPerStatementMax) * statement.columns());
   for (size_t done = 0; done < row_count;) {
     size_t rows = next_piece(row_count - done);
     params.clear();
     for (size_t i = done; i < done + rows; ++i) bind(i, params);
-    DG_ASSERT(params.size() == rows * columns);
-    std::string sql =
-        std::string(head) + " VALUES " + values_list(rows, columns) + std::string(tail);
-    Result<sql::Rows> result = c.run(sql, params);
+    DG_ASSERT(params.size() == rows * statement.columns());
+    Result<sql::Rows> result = c.run(statement.text(rows), params);
     if (!result) return result.error();
     DG_RETURN_IF_ERROR(take(*result));
     done += rows;
@@ -171,11 +195,12 @@ Status insert_claims_together(sql::Connection& c, std::span<const ClaimInsert* c
   std::map<std::pair<int64_t, uint32_t>, size_t> position;  // (drop, serial) → index in batch
   for (size_t k = 0; k < batch.size(); ++k) position[{batch[k]->drop_id, batch[k]->serial}] = k;
   std::vector<bool> returned(batch.size(), false);
-  DG_RETURN_IF_ERROR(insert_rows(
-      c,
+  static const RowsStatement kInsert(
       "INSERT INTO claims (drop_id, serial, account, source, payment_ref, cert_id, cert_token, "
       "claimed_at_ms)",
-      " RETURNING id, drop_id, serial", 8, batch.size(),
+      " RETURNING id, drop_id, serial", 8);
+  DG_RETURN_IF_ERROR(insert_rows(
+      c, kInsert, batch.size(),
       [&](size_t k, std::vector<sql::Value>& p) {
         const ClaimInsert& i = *batch[k];
         p.insert(p.end(), {i.drop_id, int64_t{i.serial}, i.account, claim_source_name(i.source),
@@ -212,11 +237,13 @@ Status insert_claims_together(sql::Connection& c, std::span<const ClaimInsert* c
 Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* const> batch) {
   std::map<std::pair<int64_t, std::string_view>, const ClaimInsert*> limit_of;
   for (const ClaimInsert* insert : batch) limit_of[{insert->drop_id, insert->account}] = insert;
-  return insert_rows(
-      c, "INSERT INTO buyer_claims (drop_id, account, claim_count)",
+  static const RowsStatement kUpsert(
+      "INSERT INTO buyer_claims (drop_id, account, claim_count)",
       " ON CONFLICT (drop_id, account) DO UPDATE SET claim_count = buyer_claims.claim_count + 1 "
       "RETURNING drop_id, account, claim_count, holds_until_ms",
-      3, batch.size(),
+      3);
+  return insert_rows(
+      c, kUpsert, batch.size(),
       [&](size_t k, std::vector<sql::Value>& p) {
         p.insert(p.end(), {batch[k]->drop_id, batch[k]->account, int64_t{1}});
       },
@@ -248,13 +275,16 @@ Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* co
 // insert_events); one without can meet no unique index, so it goes in with a
 // plain INSERT, which spares PostgreSQL the speculative insertion per row.
 Status insert_events_together(sql::Connection& c, const std::vector<const Event*>& events) {
+  static constexpr std::string_view kHead =
+      "INSERT INTO events (kind, drop_id, serial, account, detail_json, at_ms, dedup_key)";
+  static const RowsStatement kDeduped(kHead, " ON CONFLICT DO NOTHING", 7);
+  static const RowsStatement kPlain(kHead, "", 7);
   for (size_t begin = 0; begin < events.size();) {
     bool deduped = !events[begin]->dedup_key.empty();
     size_t end = begin;
     while (end < events.size() && !events[end]->dedup_key.empty() == deduped) ++end;
     DG_RETURN_IF_ERROR(insert_rows(
-        c, "INSERT INTO events (kind, drop_id, serial, account, detail_json, at_ms, dedup_key)",
-        deduped ? " ON CONFLICT DO NOTHING" : "", 7, end - begin,
+        c, deduped ? kDeduped : kPlain, end - begin,
         [&](size_t i, std::vector<sql::Value>& p) {
           const Event& e = *events[begin + i];
           p.insert(p.end(), {e.kind, e.drop_id,
@@ -274,15 +304,18 @@ Status write_claims_together(sql::Connection& c, std::span<const ClaimInsert* co
   DG_RETURN_IF_ERROR(count_buyers_together(c, batch));
   std::vector<const IdempotencyRecord*> records;
   std::vector<const Event*> events;
+  records.reserve(batch.size());
+  events.reserve(batch.size());  // one event per claim is the common case
   for (const ClaimInsert* insert : batch) {
     if (insert->idempotency) records.push_back(&*insert->idempotency);
     for (const Event& event : insert->events) events.push_back(&event);
   }
-  DG_RETURN_IF_ERROR(insert_rows(
-      c,
+  static const RowsStatement kRecords(
       "INSERT INTO idempotency (scope, key, request_sha256, response_status, response_body, "
       "created_at_ms)",
-      "", 6, records.size(),
+      "", 6);
+  DG_RETURN_IF_ERROR(insert_rows(
+      c, kRecords, records.size(),
       [&](size_t i, std::vector<sql::Value>& p) {
         const IdempotencyRecord& r = *records[i];
         p.insert(p.end(), {r.scope, r.key, r.request_sha256, int64_t{r.response_status},

@@ -1308,6 +1308,59 @@ TEST(PostgresStore, ABrokenConnectionIsReplacedOnTheNextCheckout) {
   EXPECT_OK(store.create_drop(drop_spec("tape-2", 10), kT0));  // not sticky: no commit failed
 }
 
+// PostgreSQL only (SQLite keeps its foreign keys; schema.cc, version 4): a
+// database left at version 3 by a release has a foreign key from claims and
+// from buyer_claims to drops, checked by a trigger per inserted row; migrating
+// it drops exactly those two (the other tables keep theirs), and the upgraded
+// database still takes a batch of claims and still refuses a claim of a drop
+// that does not exist.
+TEST(PostgresStore, MigratingAVersion3DatabaseDropsOnlyTheForeignKeysOfClaimRows) {
+  std::unique_ptr<TestDatabase> database = testing::make_postgres_database();
+  ASSERT_NE(database, nullptr);
+  database->exec_raw(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+      "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+  for (const Migration& migration : postgres_migrations()) {
+    if (migration.version > 3) break;
+    database->exec_raw(std::string(migration.sql));
+    database->exec_raw("INSERT INTO schema_migrations (version, name) VALUES (" +
+                       std::to_string(migration.version) + ", 'as released')");
+  }
+  auto foreign_keys_to_drops = [&](const std::string& table) {
+    return database->query_raw(
+        "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f' "
+        "AND confrelid = 'drops'::regclass AND conrelid = '" +
+        table + "'::regclass");
+  };
+  ASSERT_EQ(foreign_keys_to_drops("claims"), "claims_drop_id_fkey");
+  ASSERT_EQ(foreign_keys_to_drops("buyer_claims"), "buyer_claims_drop_id_fkey");
+
+  Result<std::unique_ptr<Store>> opened = database->open(2);
+  ASSERT_TRUE(opened.has_value()) << opened.error().to_string();
+  Store& store = **opened;
+  ASSERT_OK(store.migrate());
+  EXPECT_EQ(store.schema_version().value_or(-1), latest_schema_version());
+  EXPECT_EQ(foreign_keys_to_drops("claims"), "");
+  EXPECT_EQ(foreign_keys_to_drops("buyer_claims"), "");
+  EXPECT_EQ(foreign_keys_to_drops("holds"), "holds_drop_id_fkey");
+  EXPECT_EQ(foreign_keys_to_drops("leases"), "leases_drop_id_fkey");
+
+  ASSERT_OK_AND_ASSIGN(Drop drop, store.create_drop(drop_spec("tape", 10), kT0));
+  // Two claims of distinct buyers: the batch goes in together (multi-row inserts).
+  std::vector<Result<Claim>> results =
+      store.record_claims({claim(drop.id, 1, "alice"), claim(drop.id, 2, "bob")});
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_OK(results[0]);
+  EXPECT_OK(results[1]);
+  // No foreign key: the store's own read of the drop refuses the unknown one.
+  std::vector<Result<Claim>> unknown = store.record_claims({claim(drop.id + 100, 1, "carol")});
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_CODE(unknown[0], Code::not_found);
+  EXPECT_EQ(store.claim_count(drop.id).value_or(0), 2u);
+  EXPECT_EQ(store.account_claim_count(drop.id, "bob").value_or(0), 1u);
+  EXPECT_EQ(database->query_raw("SELECT count(*) FROM buyer_claims"), "2");
+}
+
 std::vector<Backend> backends() {
   return {Backend{"sqlite", testing::make_sqlite_database},
           Backend{"postgres", testing::make_postgres_database}};

@@ -53,6 +53,23 @@ class SqliteTestDatabase final : public TestDatabase {
     sqlite3_close(db);
   }
 
+  std::string query_raw(const std::string& sql) override {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    std::string out;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db) << "\n"
+        << sql;
+    if (statement != nullptr && sqlite3_step(statement) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(statement, 0);
+      if (text != nullptr) out = reinterpret_cast<const char*>(text);
+    }
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return out;
+  }
+
   // A row that violates a DEFERRABLE INITIALLY DEFERRED foreign key: the
   // insert succeeds, the COMMIT fails (the store's connections enable
   // foreign keys, as production does).
@@ -93,6 +110,22 @@ class PostgresTestDatabase final : public TestDatabase {
         << sql;
     PQclear(result);
     PQfinish(connection);
+  }
+
+  std::string query_raw(const std::string& sql) override {
+    PGconn* connection = PQconnectdb(conninfo_.c_str());
+    EXPECT_EQ(PQstatus(connection), CONNECTION_OK) << PQerrorMessage(connection);
+    PGresult* result = PQexec(connection, sql.c_str());
+    EXPECT_EQ(PQresultStatus(result), PGRES_TUPLES_OK) << PQresultErrorMessage(result) << "\n"
+                                                       << sql;
+    std::string out;
+    if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) > 0 &&
+        PQnfields(result) > 0 && !PQgetisnull(result, 0, 0)) {
+      out = PQgetvalue(result, 0, 0);
+    }
+    PQclear(result);
+    PQfinish(connection);
+    return out;
   }
 
   // A deferred constraint trigger that raises: it runs at COMMIT.

@@ -22,6 +22,9 @@ class TestDatabase {
   virtual Result<std::unique_ptr<Store>> open(uint32_t connections) = 0;
   // Runs SQL on the database behind the store's back (fault injection).
   virtual void exec_raw(const std::string& sql) = 0;
+  // The first column of the first row of `sql`, run behind the store's back
+  // ("" when there is no row or it is NULL).
+  virtual std::string query_raw(const std::string& sql) = 0;
   // From now on, COMMIT of a transaction that inserted into api_keys fails at
   // commit time — a real failed COMMIT, through the store's real path.
   virtual void arm_commit_failure() = 0;

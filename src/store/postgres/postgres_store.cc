@@ -8,6 +8,8 @@
 // explicit row locks, and a lock_timeout so no call waits forever.
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <charconv>
 #include <unordered_map>
 
 #include "base/assert.h"
@@ -95,7 +97,14 @@ class PgConnection final : public sql::Connection {
   Result<std::string> prepared(std::string_view sql);
 
   PGconn* connection_;
-  std::unordered_map<std::string, std::string> prepared_;  // SQL text → statement name
+  // SQL text → statement name
+  std::unordered_map<std::string, std::string, sql::TextHash, std::equal_to<>> prepared_;
+  // The parameters of the statement being run, as libpq takes them: each
+  // NUL-terminated in one buffer, kept between calls so that a statement of
+  // many rows (a batch of claims) costs no allocation once the buffer is big
+  // enough.
+  std::string param_bytes_;
+  std::vector<const char*> param_values_;
 };
 
 Status PgConnection::failure(const PGresult* result, std::string_view what) const {
@@ -108,10 +117,10 @@ Status PgConnection::failure(const PGresult* result, std::string_view what) cons
 }
 
 Result<std::string> PgConnection::prepared(std::string_view sql) {
-  std::string text(sql);
-  auto found = prepared_.find(text);
+  auto found = prepared_.find(sql);
   if (found != prepared_.end()) return found->second;
   if (prepared_.size() >= limits::prepared_statements_max) return std::string();
+  std::string text(sql);
   std::string name = "dg" + std::to_string(prepared_.size() + 1);
   ResultPtr result(PQprepare(connection_, name.c_str(), text.c_str(), 0, nullptr));
   if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
@@ -129,6 +138,7 @@ Result<sql::Rows> PgConnection::collect(ResultPtr result, std::string_view sql) 
   const int row_count = PQntuples(result.get());
   const int column_count = PQnfields(result.get());
   sql::Rows rows(static_cast<uint32_t>(column_count));
+  rows.reserve(static_cast<size_t>(row_count));
   for (int row = 0; row < row_count; ++row) {
     for (int column = 0; column < column_count; ++column) {
       if (PQgetisnull(result.get(), row, column)) {
@@ -149,29 +159,42 @@ Result<sql::Rows> PgConnection::collect(ResultPtr result, std::string_view sql) 
 }
 
 Result<sql::Rows> PgConnection::run(std::string_view sql, std::span<const sql::Value> params) {
-  std::vector<std::string> texts(params.size());
-  std::vector<const char*> values(params.size(), nullptr);
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (std::holds_alternative<int64_t>(params[i])) {
-      texts[i] = std::to_string(std::get<int64_t>(params[i]));
-    } else if (std::holds_alternative<std::string_view>(params[i])) {
-      texts[i] = std::string(std::get<std::string_view>(params[i]));
+  // Sized first, then filled: the pointers into param_bytes_ stay valid.
+  constexpr size_t kInt64TextMax = 20;  // "-9223372036854775808"
+  size_t bytes = 0;
+  for (const sql::Value& param : params) {
+    if (std::holds_alternative<int64_t>(param)) bytes += kInt64TextMax + 1;
+    if (std::holds_alternative<std::string_view>(param)) {
+      std::string_view text = std::get<std::string_view>(param);
       // Text parameters end at NUL: reject rather than store a truncated value.
-      if (texts[i].find('\0') != std::string::npos) {
+      if (text.find('\0') != std::string_view::npos) {
         return error(Code::invalid_argument, "text with a NUL byte cannot be stored");
       }
-    } else {
-      continue;  // NULL: values[i] stays nullptr
+      bytes += text.size() + 1;
     }
-    values[i] = texts[i].c_str();
+  }
+  param_bytes_.resize(bytes);
+  param_values_.assign(params.size(), nullptr);  // NULL stays nullptr
+  char* out = param_bytes_.data();
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (std::holds_alternative<int64_t>(params[i])) {
+      param_values_[i] = out;
+      out = std::to_chars(out, out + kInt64TextMax, std::get<int64_t>(params[i])).ptr;
+      *out++ = '\0';
+    } else if (std::holds_alternative<std::string_view>(params[i])) {
+      std::string_view text = std::get<std::string_view>(params[i]);
+      param_values_[i] = out;
+      out = std::copy(text.begin(), text.end(), out);
+      *out++ = '\0';
+    }
   }
   Result<std::string> name = prepared(sql);
   if (!name) return error(name.error());
   const int count = static_cast<int>(params.size());
   ResultPtr result(name->empty() ? PQexecParams(connection_, std::string(sql).c_str(), count,
-                                                nullptr, values.data(), nullptr, nullptr, 0)
-                                 : PQexecPrepared(connection_, name->c_str(), count, values.data(),
-                                                  nullptr, nullptr, 0));
+                                                nullptr, param_values_.data(), nullptr, nullptr, 0)
+                                 : PQexecPrepared(connection_, name->c_str(), count,
+                                                  param_values_.data(), nullptr, nullptr, 0));
   return collect(std::move(result), sql);
 }
 

@@ -101,11 +101,11 @@ class SqliteConnection final : public sql::Connection {
   Status step_all(sqlite3_stmt* statement, sql::Rows* rows);
 
   sqlite3* db_;
-  std::unordered_map<std::string, StatementPtr> statements_;
+  std::unordered_map<std::string, StatementPtr, sql::TextHash, std::equal_to<>> statements_;
 };
 
 Result<sqlite3_stmt*> SqliteConnection::prepare(std::string_view sql) {
-  auto found = statements_.find(std::string(sql));
+  auto found = statements_.find(sql);
   if (found != statements_.end()) return found->second.get();
   if (statements_.size() >= limits::prepared_statements_max) statements_.clear();
   std::string text = to_sqlite_placeholders(sql);

@@ -1,0 +1,325 @@
+// The origin's drop cache (OriginService::load_drop), over a real SQLite
+// store seen through a wrapper that counts and can hold the drop reads, and
+// an injected clock that expires entries: once an entry expired, one caller
+// reloads it while the others answer from it, and a write on this origin is
+// seen by the next caller even while an older reload is under way.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/env.h"
+#include "base/limits.h"
+#include "base/metrics.h"
+#include "base/time.h"
+#include "crypto/keyring.h"
+#include "origin/blob_store.h"
+#include "origin/committer.h"
+#include "origin/config.h"
+#include "origin/seller.h"
+#include "origin/service.h"
+#include "store/store.h"
+
+namespace dg::store {
+namespace {
+
+// Forwards every call to `inner_` and counts get_drop calls. After
+// hold_next_drop_read(), the next get_drop reads the store, then waits for
+// release() before it returns what it read; later ones are not held.
+class HeldReadsStore final : public Store {
+ public:
+  explicit HeldReadsStore(Store& inner) : inner_(inner) {}
+
+  void hold_next_drop_read() {
+    std::lock_guard lock(mutex_);
+    hold_next_ = true;
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    holding_ = false;
+    changed_.notify_all();
+  }
+  // Waits (bounded) until `count` get_drop calls have begun; false on timeout.
+  bool wait_for_drop_reads(int count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(30),
+                             [&] { return get_drop_calls_ >= count; });
+  }
+  int drop_reads() {
+    std::lock_guard lock(mutex_);
+    return get_drop_calls_;
+  }
+
+  Result<Drop> get_drop(std::string_view slug) override {
+    Result<Drop> drop = inner_.get_drop(slug);
+    std::unique_lock lock(mutex_);
+    ++get_drop_calls_;
+    changed_.notify_all();
+    if (hold_next_) {
+      hold_next_ = false;
+      holding_ = true;
+      changed_.wait(lock, [&] { return !holding_; });
+    }
+    return drop;
+  }
+
+  Status migrate() override { return inner_.migrate(); }
+  Result<int> schema_version() override { return inner_.schema_version(); }
+  Status add_api_key(std::string_view key_sha256, std::string_view label, int64_t now_ms) override {
+    return inner_.add_api_key(key_sha256, label, now_ms);
+  }
+  Result<bool> api_key_exists(std::string_view key_sha256) override {
+    return inner_.api_key_exists(key_sha256);
+  }
+  Result<std::vector<std::string>> list_api_keys(uint32_t count_max) override {
+    return inner_.list_api_keys(count_max);
+  }
+  Status delete_api_key(std::string_view key_sha256) override {
+    return inner_.delete_api_key(key_sha256);
+  }
+  Result<Drop> create_drop(const DropSpec& spec, int64_t now_ms) override {
+    return inner_.create_drop(spec, now_ms);
+  }
+  Result<Drop> update_drop(std::string_view slug, const DropSpec& spec, int64_t now_ms) override {
+    return inner_.update_drop(slug, spec, now_ms);
+  }
+  Result<Drop> get_drop_by_id(int64_t drop_id) override { return inner_.get_drop_by_id(drop_id); }
+  Result<std::vector<Drop>> list_drops(std::string_view after_slug, uint32_t count_max) override {
+    return inner_.list_drops(after_slug, count_max);
+  }
+  Result<Drop> set_drop_state(std::string_view slug, std::vector<DropState> from, DropState to,
+                              int64_t now_ms) override {
+    return inner_.set_drop_state(slug, std::move(from), to, now_ms);
+  }
+  Status put_asset(int64_t drop_id, const AssetRecord& asset) override {
+    return inner_.put_asset(drop_id, asset);
+  }
+  Status delete_asset(int64_t drop_id, std::string_view path) override {
+    return inner_.delete_asset(drop_id, path);
+  }
+  Result<std::vector<AssetRecord>> list_assets(int64_t drop_id) override {
+    return inner_.list_assets(drop_id);
+  }
+  Status publish_manifest(int64_t drop_id, const ManifestRecord& manifest) override {
+    return inner_.publish_manifest(drop_id, manifest);
+  }
+  Result<ManifestRecord> current_manifest(int64_t drop_id) override {
+    return inner_.current_manifest(drop_id);
+  }
+  Status register_seller(std::string_view seller_id, SellerKind kind, std::string_view instance,
+                         int64_t now_ms) override {
+    return inner_.register_seller(seller_id, kind, instance, now_ms);
+  }
+  Status heartbeat(std::string_view seller_id, int64_t now_ms) override {
+    return inner_.heartbeat(seller_id, now_ms);
+  }
+  Result<Lease> issue_lease(int64_t drop_id, std::string_view seller_id, uint32_t serial_count_max,
+                            int64_t now_ms) override {
+    return inner_.issue_lease(drop_id, seller_id, serial_count_max, now_ms);
+  }
+  Result<uint32_t> unleased_count(int64_t drop_id) override {
+    return inner_.unleased_count(drop_id);
+  }
+  Result<std::vector<LeaseState>> seller_leases(std::string_view seller_id,
+                                                int64_t now_ms) override {
+    return inner_.seller_leases(seller_id, now_ms);
+  }
+  Result<uint32_t> reclaim_dead_sellers(int64_t now_ms, int64_t heartbeat_timeout_ms) override {
+    return inner_.reclaim_dead_sellers(now_ms, heartbeat_timeout_ms);
+  }
+  Result<uint32_t> release_leases(std::string_view seller_id, int64_t now_ms) override {
+    return inner_.release_leases(seller_id, now_ms);
+  }
+  Result<Hold> create_hold(int64_t drop_id, uint32_t serial, std::string_view account,
+                           std::string_view seller_id, int64_t expires_at_ms, int64_t now_ms,
+                           uint32_t per_buyer_limit) override {
+    return inner_.create_hold(drop_id, serial, account, seller_id, expires_at_ms, now_ms,
+                              per_buyer_limit);
+  }
+  Result<Hold> get_hold(int64_t hold_id) override { return inner_.get_hold(hold_id); }
+  Result<uint32_t> live_hold_count(int64_t drop_id, int64_t now_ms) override {
+    return inner_.live_hold_count(drop_id, now_ms);
+  }
+  Result<std::vector<Hold>> expire_holds(std::string_view seller_id, int64_t now_ms) override {
+    return inner_.expire_holds(seller_id, now_ms);
+  }
+  std::vector<Result<Claim>> record_claims(const std::vector<ClaimInsert>& inserts) override {
+    return inner_.record_claims(inserts);
+  }
+  Result<Claim> get_claim(int64_t drop_id, uint32_t serial) override {
+    return inner_.get_claim(drop_id, serial);
+  }
+  Result<std::vector<Claim>> list_claims(int64_t drop_id) override {
+    return inner_.list_claims(drop_id);
+  }
+  Result<uint32_t> claim_count(int64_t drop_id) override { return inner_.claim_count(drop_id); }
+  Result<uint32_t> account_claim_count(int64_t drop_id, std::string_view account) override {
+    return inner_.account_claim_count(drop_id, account);
+  }
+  Result<Revocation> revoke_claim(int64_t drop_id, uint32_t serial, std::string_view reason,
+                                  int64_t now_ms) override {
+    return inner_.revoke_claim(drop_id, serial, reason, now_ms);
+  }
+  Result<std::vector<Revocation>> list_revocations() override { return inner_.list_revocations(); }
+  Result<IdempotencyRecord> get_idempotency(std::string_view scope, std::string_view key) override {
+    return inner_.get_idempotency(scope, key);
+  }
+  Status put_idempotency(const IdempotencyRecord& record) override {
+    return inner_.put_idempotency(record);
+  }
+  Result<IdempotencyReservation> reserve_idempotency(const IdempotencyRecord& marker,
+                                                     std::string_view owner) override {
+    return inner_.reserve_idempotency(marker, owner);
+  }
+  Status answer_idempotency(std::string_view scope, std::string_view key, std::string_view owner,
+                            unsigned response_status, std::string_view response_body) override {
+    return inner_.answer_idempotency(scope, key, owner, response_status, response_body);
+  }
+  Status release_idempotency(std::string_view scope, std::string_view key,
+                             std::string_view owner) override {
+    return inner_.release_idempotency(scope, key, owner);
+  }
+  Result<EdgeRecord> create_edge(const EdgeRecord& edge, uint32_t pending_max,
+                                 int64_t pending_expired_at_ms) override {
+    return inner_.create_edge(edge, pending_max, pending_expired_at_ms);
+  }
+  Result<EdgeRecord> get_edge(int64_t edge_id) override { return inner_.get_edge(edge_id); }
+  Result<EdgeRecord> get_edge_by_key_id(std::string_view key_id) override {
+    return inner_.get_edge_by_key_id(key_id);
+  }
+  Result<std::vector<EdgeRecord>> list_edges() override { return inner_.list_edges(); }
+  Result<EdgeRecord> update_edge(int64_t edge_id, EdgeState state,
+                                 const std::vector<std::string>& drops,
+                                 std::string_view grant_token, int64_t now_ms) override {
+    return inner_.update_edge(edge_id, state, drops, grant_token, now_ms);
+  }
+  Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) override {
+    return inner_.get_manifest(drop_id, version);
+  }
+  Result<uint32_t> append_events(const std::vector<Event>& events) override {
+    return inner_.append_events(events);
+  }
+  Result<std::vector<Event>> list_events(int64_t drop_id, std::string_view kind,
+                                         uint32_t count_max) override {
+    return inner_.list_events(drop_id, kind, count_max);
+  }
+  Result<uint32_t> count_events(int64_t drop_id, std::string_view kind) override {
+    return inner_.count_events(drop_id, kind);
+  }
+
+ private:
+  Store& inner_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool hold_next_ = false;
+  bool holding_ = false;
+  int get_drop_calls_ = 0;
+};
+
+}  // namespace
+}  // namespace dg::store
+
+namespace dg::origin {
+namespace {
+
+constexpr int64_t kNow = 1'930'367'167'000;
+
+class DropCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::init();
+    std::filesystem::create_directories(dir_);
+    auto opened = store::open_sqlite((dir_ / "db").string());
+    ASSERT_TRUE(opened.has_value()) << opened.error().to_string();
+    inner_ = std::move(*opened);
+    ASSERT_TRUE(inner_->migrate().ok());
+    store_ = std::make_unique<store::HeldReadsStore>(*inner_);
+    ASSERT_TRUE(blobs_.open().ok());
+    ASSERT_TRUE(keyring_.add(signer_.key().public_key(), crypto::KeyStatus::current).ok());
+    ASSERT_TRUE(finish_config(config_).ok());
+    seller_ = std::make_unique<Seller>(*store_, clock_, SellerOptions{"test:0"});
+    committer_ = std::make_unique<ClaimCommitter>(*store_, 16);
+    service_ = std::make_unique<OriginService>(
+        OriginService::Parts{*store_, blobs_, signer_, keyring_, *seller_, *committer_, metrics_,
+                             clock_, config_, owner_secret_});
+    store::DropSpec spec;
+    spec.slug = "tape";
+    spec.title = "Tape";
+    spec.edition_size = 10;
+    spec.opens_at_ms = kNow;
+    spec.rights.license = "CC-BY-NC-4.0";
+    ASSERT_TRUE(inner_->create_drop(spec, kNow).has_value());
+    ASSERT_TRUE(
+        inner_->set_drop_state("tape", {store::DropState::draft}, store::DropState::live, kNow)
+            .has_value());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // The drop's state as the public drop page says it (read through the cache).
+  std::string public_state() {
+    Result<std::string> json = service_->public_drop_json("tape");
+    EXPECT_TRUE(json.has_value()) << json.error().to_string();
+    if (!json) return "";
+    return std::string(boost::json::parse(*json).as_object().at("state").as_string());
+  }
+
+  std::filesystem::path dir_ =
+      std::filesystem::temp_directory_path() / ("dg-drop-cache-" + std::to_string(::getpid()));
+  ManualClock clock_{kNow};
+  std::unique_ptr<store::Store> inner_;
+  std::unique_ptr<store::HeldReadsStore> store_;
+  BlobStore blobs_{dir_ / "blobs"};
+  core::TokenSigner signer_{crypto::SecretKey::generate(), "test"};
+  crypto::Keyring keyring_;
+  OriginConfig config_;
+  metrics::Registry metrics_;
+  core::OwnerSecret owner_secret_ = core::OwnerSecret::generate();
+  std::unique_ptr<Seller> seller_;
+  std::unique_ptr<ClaimCommitter> committer_;
+  std::unique_ptr<OriginService> service_;
+};
+
+// After the entry expired, the first caller reloads it; the callers that come
+// while it does answer from the expired entry (none reads the drop itself):
+// N callers, one reload.
+TEST_F(DropCacheTest, CallersAfterExpiryShareOneReloadAndAnswerFromTheOldEntryMeanwhile) {
+  EXPECT_EQ(public_state(), "live");
+  ASSERT_EQ(store_->drop_reads(), 1);
+  clock_.advance_ms(to_ms(limits::drop_cache_ttl) + 1);
+  store_->hold_next_drop_read();
+  std::thread reloader([&] { EXPECT_EQ(public_state(), "live"); });
+  ASSERT_TRUE(store_->wait_for_drop_reads(2));  // the reload is under way, held
+  std::vector<std::thread> others;
+  for (int i = 0; i < 8; ++i) others.emplace_back([&] { EXPECT_EQ(public_state(), "live"); });
+  for (std::thread& other : others) other.join();
+  EXPECT_EQ(store_->drop_reads(), 2);
+  store_->release();
+  reloader.join();
+  EXPECT_EQ(public_state(), "live");  // the reloaded entry, fresh again
+  EXPECT_EQ(store_->drop_reads(), 2);
+}
+
+// A reload that read the drop before a pause on this origin must not put the
+// drop it read back into the cache: the pause is seen by the next caller,
+// and still after that reload finished.
+TEST_F(DropCacheTest, AWriteHereIsSeenAtOnceEvenWhileAnOlderReloadIsUnderWay) {
+  EXPECT_EQ(public_state(), "live");
+  clock_.advance_ms(to_ms(limits::drop_cache_ttl) + 1);
+  store_->hold_next_drop_read();
+  std::thread reloader([&] { EXPECT_EQ(public_state(), "live"); });  // reads "live", then held
+  ASSERT_TRUE(store_->wait_for_drop_reads(2));
+  ASSERT_TRUE(service_->pause("tape").has_value());
+  EXPECT_EQ(public_state(), "paused");  // loaded again, not held
+  store_->release();
+  reloader.join();
+  EXPECT_EQ(public_state(), "paused");
+}
+
+}  // namespace
+}  // namespace dg::origin
