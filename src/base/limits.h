@@ -172,6 +172,31 @@ inline constexpr uint32_t revocations_max = 1'000'000;
 // larger ones go out with sendfile(2), which does not copy them through user
 // space: at 64 KiB, copying cost more than the system calls it saves.
 inline constexpr uint64_t edge_held_blob_bytes_max = 16 * 1024;
+// The edge's outbox (store/outbox.h). A batch is one transaction and one row (~20-30 bytes a
+// typical event, in the delta form; see store/outbox_codec.h). The cap bounds how long the writer
+// holds the connection (peek and acknowledge wait for it) when a backlog built up; a full batch is
+// written without waiting for the commit interval.
+inline constexpr uint32_t outbox_batch_events_max = 32768;
+// Commits are at least this far apart (unless a flush() waits or a batch is
+// full): each costs an fsync. At tens of thousands of downloads a second,
+// committing as often as the disk allows cost a fifth of a core; at a
+// hundred a second, 10 ms apart still meant an fsync per download or two
+// (a tenth of the edge's CPU serving 16 MiB files), and a venue edge often
+// writes to flash, which wears. 100 ms is also how long the access log
+// waits before it is written.
+inline constexpr std::chrono::milliseconds outbox_commit_interval_min{100};
+// The pause between attempts while writing fails, so a full or broken disk is
+// not hammered in a loop; a shutdown cuts it short.
+inline constexpr std::chrono::milliseconds outbox_write_retry_backoff{1000};
+// While events keep coming, a written batch's buffer becomes the queue's
+// next one, up to this size (about a full batch): a fresh buffer every
+// commit grew by doubling, each step new pages, faulted in and soon
+// unmapped, and cost the writer a fifth of its time. A larger one, left by a
+// backlog, is let go; so are both once the writer finds nothing queued.
+inline constexpr uint64_t outbox_spare_buffer_bytes_max = 8 * 1024 * 1024;
+// The edge logs events its full outbox dropped at once, then at most this
+// often, with how many were dropped meanwhile.
+inline constexpr std::chrono::seconds edge_dropped_events_log_interval{10};
 
 // Holds (origin). A hold takes a serial off sale for hold_ttl_s, so holds are
 // rate-limited per account and per client address (429 with Retry-After

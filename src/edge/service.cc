@@ -413,7 +413,7 @@ void EdgeService::count(std::string_view kind, std::string_view slug, std::strin
 }
 
 // A full outbox refuses every download's event: the first refusal is logged
-// at once, later ones at most every drop_log_interval_ms with how many were
+// at once, later ones at most every limits::edge_dropped_events_log_interval with how many were
 // dropped meanwhile, so the log says it loudly without a line per download.
 void EdgeService::report_dropped_event(const Status& why) {
   uint64_t dropped_since = 0;
@@ -421,14 +421,17 @@ void EdgeService::report_dropped_event(const Status& why) {
     std::lock_guard lock(drop_log_mutex_);
     ++drops_unlogged_;
     int64_t now_ms = clock_.now_ms();
-    if (drop_logged_at_ms_ != 0 && now_ms - drop_logged_at_ms_ < drop_log_interval_ms) return;
+    if (drop_logged_at_ms_ != 0 &&
+        now_ms - drop_logged_at_ms_ < to_ms(limits::edge_dropped_events_log_interval))
+      return;
     drop_logged_at_ms_ = now_ms;
     dropped_since = std::exchange(drops_unlogged_, 0);
   }
-  log::error("download events not recorded", {{"error", why.to_string()},
-                                              {"dropped", dropped_since},
-                                              {"next_report_in_s", drop_log_interval_ms / 1000},
-                                              {"metric", "dropgate_edge_outbox_dropped_total"}});
+  log::error("download events not recorded",
+             {{"error", why.to_string()},
+              {"dropped", dropped_since},
+              {"next_report_in_s", to_s(limits::edge_dropped_events_log_interval)},
+              {"metric", "dropgate_edge_outbox_dropped_total"}});
 }
 
 Response EdgeService::health() {

@@ -79,7 +79,6 @@ class EdgeService {
   metrics::Counter& downloads_failed_;
   metrics::Counter& bytes_sent_;
   metrics::Counter& outbox_dropped_;
-  static constexpr int64_t drop_log_interval_ms = 10'000;
   std::mutex drop_log_mutex_;
   int64_t drop_logged_at_ms_ = 0;
   uint64_t drops_unlogged_ = 0;

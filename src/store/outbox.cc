@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/limits.h"
 #include "base/log.h"
 #include "store/outbox_codec.h"
 #include "store/sqlite/statement.h"
@@ -25,29 +26,6 @@ using outbox_codec::read_batch;
 using outbox_codec::split_delta_batch;
 using sqlite::ResetOnExit;
 using sqlite::StatementPtr;
-
-// A batch is one transaction and one row (~20-30 bytes a typical event, in
-// the delta form; see outbox_codec.h). The cap bounds how long the writer holds
-// the connection (peek and acknowledge wait for it) when a backlog built up;
-// a full batch is written without waiting for the commit interval.
-constexpr size_t kBatchEventsMax = 32768;
-// Commits are at least this far apart (unless a flush() waits or a batch is
-// full): each costs an fsync. At tens of thousands of downloads a second,
-// committing as often as the disk allows cost a fifth of a core; at a
-// hundred a second, 10 ms apart still meant an fsync per download or two
-// (a tenth of the edge's CPU serving 16 MiB files), and a venue edge often
-// writes to flash, which wears. 100 ms is also how long the access log
-// waits before it is written.
-constexpr std::chrono::milliseconds kCommitIntervalMin{100};
-// The pause between attempts while writing fails, so a full or broken disk is
-// not hammered in a loop; a shutdown cuts it short.
-constexpr std::chrono::milliseconds kWriteRetryBackoff{1000};
-// While events keep coming, a written batch's buffer becomes the queue's
-// next one, up to this size (about a full batch): a fresh buffer every
-// commit grew by doubling, each step new pages, faulted in and soon
-// unmapped, and cost the writer a fifth of its time. A larger one, left by a
-// backlog, is let go; so are both once the writer finds nothing queued.
-constexpr size_t kSpareBufferBytesMax = 8 * 1024 * 1024;
 
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close(db); }
@@ -269,8 +247,8 @@ class SqliteOutbox final : public Outbox {
       work_.wait(lock, [&] { return stopping_ || queue_count_ > 0; });
       writer_idle_ = false;
       if (queue_count_ == 0) return;  // stopping, and everything is written
-      work_.wait_until(lock, last_commit_ + kCommitIntervalMin, [&] {
-        return stopping_ || flushes_waiting_ > 0 || queue_count_ >= kBatchEventsMax;
+      work_.wait_until(lock, last_commit_ + limits::outbox_commit_interval_min, [&] {
+        return stopping_ || flushes_waiting_ > 0 || queue_count_ >= limits::outbox_batch_events_max;
       });
       Batch batch = take_batch_locked();
       lock.unlock();
@@ -292,7 +270,7 @@ class SqliteOutbox final : public Outbox {
                    {{"events", queue_count_}, {"error", write_error_.to_string()}});
         return;
       }
-      work_.wait_for(lock, kWriteRetryBackoff, [&] { return stopping_; });
+      work_.wait_for(lock, limits::outbox_write_retry_backoff, [&] { return stopping_; });
     }
   }
 
@@ -300,22 +278,24 @@ class SqliteOutbox final : public Outbox {
   // batch is taken whole, by a swap.
   Batch take_batch_locked() {
     Batch batch;
-    if (queue_count_ <= kBatchEventsMax) {
+    if (queue_count_ <= limits::outbox_batch_events_max) {
       batch.bytes.swap(queue_);
       queue_.swap(spare_);  // empty, with the room of an earlier batch
       batch.count = std::exchange(queue_count_, 0);
     } else {
       batch.bytes.swap(queue_);
-      queue_ = split_delta_batch(batch.bytes, kBatchEventsMax);
-      batch.count = kBatchEventsMax;
-      queue_count_ -= kBatchEventsMax;
+      queue_ = split_delta_batch(batch.bytes, limits::outbox_batch_events_max);
+      batch.count = limits::outbox_batch_events_max;
+      queue_count_ -= limits::outbox_batch_events_max;
     }
     in_flight_count_ = batch.count;  // still counted in depth() while being written
     return batch;
   }
 
   void keep_spare_locked(std::string buffer) {
-    if (buffer.capacity() <= spare_.capacity() || buffer.capacity() > kSpareBufferBytesMax) return;
+    if (buffer.capacity() <= spare_.capacity() ||
+        buffer.capacity() > limits::outbox_spare_buffer_bytes_max)
+      return;
     buffer.clear();
     spare_.swap(buffer);
   }
@@ -405,7 +385,7 @@ class SqliteOutbox final : public Outbox {
   // Events appended and not yet taken by the writer: a delta-form batch.
   std::string queue_;
   std::string last_record_;  // the record of the event appended last
-  std::string spare_;        // empty; see kSpareBufferBytesMax
+  std::string spare_;        // empty; see limits::outbox_spare_buffer_bytes_max
   size_t queue_count_ = 0;
   size_t in_flight_count_ = 0;   // taken from queue_, being written
   uint32_t stored_count_;        // rows in the table
