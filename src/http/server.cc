@@ -68,19 +68,23 @@ void Session::finish_exchange(Exchange& exchange, bool complete) {
   // beside the request id the client got.
   std::string_view internal_error =
       exchange.response ? std::string_view(exchange.response->internal_error) : "";
-  // Built in place: this line is written for every request.
-  log::Line line(internal_error.empty() ? log::Level::info : log::Level::error, "request");
-  line.add("method", exchange.method)
-      .add("route", route)
-      .add("path", exchange.path)
-      .add("status", status)
-      .add("bytes", exchange.body_bytes_sent)
-      .add("complete", complete)
-      .add("duration_us", duration.count())
-      .add("request_id", exchange.request_id)
-      .add("remote", remote_);
-  if (!internal_error.empty()) line.add("error", internal_error);
-  line.write();
+  {
+    // Built in place: this line is written for every request. It holds the
+    // thread's spare string until it goes, so it goes before the callbacks
+    // (the edge's on_done builds its outbox event in that string).
+    log::Line line(internal_error.empty() ? log::Level::info : log::Level::error, "request");
+    line.add("method", exchange.method)
+        .add("route", route)
+        .add("path", exchange.path)
+        .add("status", status)
+        .add("bytes", exchange.body_bytes_sent)
+        .add("complete", complete)
+        .add("duration_us", duration.count())
+        .add("request_id", exchange.request_id)
+        .add("remote", remote_);
+    if (!internal_error.empty()) line.add("error", internal_error);
+    line.write();
+  }
   if (server_.options().on_request) {
     call_guarded("on_request", server_.options().on_request, route, status, duration);
   }

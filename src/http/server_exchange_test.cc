@@ -4,6 +4,8 @@
 // bound. See server_test_support.h for the client and the fixture.
 #include <gtest/gtest.h>
 
+#include "base/log.h"
+#include "base/spare_string.h"
 #include "http/server_test_support.h"
 
 namespace dg::http {
@@ -396,6 +398,37 @@ TEST_F(ServerTest, HeadOnABufferedRouteSendsTheLengthOnly) {
   auto next = client.read_response();
   ASSERT_TRUE(next);
   EXPECT_EQ(next->body, "next");
+}
+
+// The access log line (log::Line) builds in the I/O thread's spare string
+// and must have given it back before on_done runs: the edge's on_done
+// builds its outbox event there, and without the spare it allocates anew
+// as the event grows. Checks that on_done finds the spare holding a buffer
+// (capacity beyond the string's inline room), for a log line at info.
+TEST_F(ServerTest, OnDoneFindsTheThreadsSpareStringGivenBackByTheLogLine) {
+  ASSERT_LE(static_cast<int>(log::level()), static_cast<int>(log::Level::info));
+  Inbox<size_t> spare_capacity;
+  router_.add(Verb::get, "/done",
+              [&](Request&) {
+                Response response = text_response(200, "ok", "text/plain");
+                response.on_done = [&](bool, uint64_t) {
+                  std::string text;
+                  take_spare_string(text);
+                  spare_capacity.push(text.capacity());
+                  give_back_spare_string(text);
+                };
+                return response;
+              },
+              {.blocking = false});
+  start_server();
+  Client client(port());
+  ASSERT_TRUE(client.send(get("/done")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200u);
+  auto capacities = spare_capacity.wait_for(1);
+  ASSERT_EQ(capacities.size(), 1u);
+  EXPECT_GT(capacities[0], std::string().capacity());
 }
 
 }  // namespace
