@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -142,6 +143,36 @@ struct Response {
 
 using Handler = std::function<Response(Request&)>;
 
+// The answer a deferred handler (Router::add_deferred) owes its request:
+// given exactly once, from any thread, by answer(), after the handler
+// returned if need be (e.g. once a batch commit is durable). A Responder
+// dropped without answering answers 500, so a client is never left waiting;
+// when the connection closed meanwhile, the answer is dropped (its on_done
+// reports incomplete). Move-only; answer() uses it up.
+class Responder {
+ public:
+  using Sink = std::move_only_function<void(Response)>;
+  // Runs a job where it may block (a store read): the Server's handler pool.
+  using Runner = std::function<void(std::move_only_function<void()>)>;
+  Responder(Sink sink, Runner run_blocking);
+  Responder(Responder&& other) noexcept
+      : sink_(std::exchange(other.sink_, nullptr)), run_blocking_(std::move(other.run_blocking_)) {}
+  Responder& operator=(Responder&&) = delete;
+  ~Responder();
+
+  void answer(Response response) &&;
+  // For continuing the request's work off a thread that must not block
+  // (e.g. the committer's, when a refusal needs a stored answer read).
+  const Runner& blocking_runner() const { return run_blocking_; }
+
+ private:
+  Sink sink_;
+  Runner run_blocking_;
+};
+
+// A handler that answers later, through its Responder.
+using DeferredHandler = std::function<void(Request&, Responder)>;
+
 // --- Responses made in one place.
 
 Response json_response(unsigned status, std::string json_body);
@@ -224,7 +255,8 @@ struct Route {
   Verb method;
   // "/v1/drops/{slug}/files/{path*}" ({name*} matches the rest, slashes included).
   std::string pattern;
-  Handler handler;
+  Handler handler;  // empty for a deferred route
+  DeferredHandler deferred;
   RouteOptions options;
 };
 
@@ -238,6 +270,12 @@ class Router {
   // non-empty segments, joined with '/'). A bad pattern is a programmer error.
   // The first route added wins when two match.
   void add(Verb method, std::string pattern, Handler handler, RouteOptions options = {});
+  // A route whose handler answers later through a Responder (see there),
+  // e.g. after a group commit, instead of holding a thread until then. It
+  // runs where options.blocking says; until it answers, the request counts
+  // against ServerOptions::handler_jobs_max.
+  void add_deferred(Verb method, std::string pattern, DeferredHandler handler,
+                    RouteOptions options = {});
 
   // Checks credentials; consulted for every request (an authenticated caller
   // gets the route's body limit, others the anonymous one); routes with
@@ -266,11 +304,15 @@ class Router {
   // or the refusal as a problem (the caller adds the Bearer error).
   std::expected<const Route*, Response> admit(Request& request) const;
   // Runs the whole pipeline for a request already read and parsed
-  // (parse_target): admit(), then invoke().
+  // (parse_target): admit(), then invoke(). For a deferred route it waits
+  // for the answer, and runs the Responder's blocking jobs inline.
   Response dispatch(Request& request) const;
   // Calls the route's handler, turning an exception into a logged 500 problem.
   // The Server uses this after it admitted the request at header time.
   Response invoke(const Route& route, Request& request) const;
+  // The same for a deferred route: a handler that throws has its Responder
+  // answer 500.
+  void invoke_deferred(const Route& route, Request& request, Responder responder) const;
 
  private:
   struct PatternSegment {
@@ -305,7 +347,8 @@ struct ServerOptions {
   uint16_t port = 8080;           // 0: pick a free port (see Server::port())
   uint32_t io_threads = 0;        // 0: one per core
   uint32_t handler_threads = 32;  // handlers may block on the store
-  // Blocking handlers queued or running; beyond, 503 with Retry-After.
+  // Blocking handlers queued or running, and deferred ones not yet
+  // answered; beyond, 503 with Retry-After.
   uint32_t handler_jobs_max = 4096;
   // Until a header is complete: the first request's counts from accept, a
   // later one's from its first byte. Slow or stalled headers are cut off.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <exception>
+#include <future>
 #include <optional>
 
 #include "base/assert.h"
@@ -285,7 +286,18 @@ void Router::add(Verb method, std::string pattern, Handler handler, RouteOptions
   DG_ASSERT(handler != nullptr);
   Pattern compiled = compile_pattern(pattern);
   if (options.name.empty()) options.name = pattern;
-  routes_.push_back(Route{method, std::move(pattern), std::move(handler), std::move(options)});
+  routes_.push_back(
+      Route{method, std::move(pattern), std::move(handler), nullptr, std::move(options)});
+  patterns_.push_back(std::move(compiled));
+}
+
+void Router::add_deferred(Verb method, std::string pattern, DeferredHandler handler,
+                          RouteOptions options) {
+  DG_ASSERT(handler != nullptr);
+  Pattern compiled = compile_pattern(pattern);
+  if (options.name.empty()) options.name = pattern;
+  routes_.push_back(
+      Route{method, std::move(pattern), nullptr, std::move(handler), std::move(options)});
   patterns_.push_back(std::move(compiled));
 }
 
@@ -351,7 +363,19 @@ std::expected<const Route*, Response> Router::admit(Request& request) const {
 Response Router::dispatch(Request& request) const {
   const bool credentials_presented = internal::presents_credentials(request);
   std::expected<const Route*, Response> admitted = admit(request);
-  Response response = admitted ? invoke(**admitted, request) : std::move(admitted.error());
+  Response response;
+  if (!admitted) {
+    response = std::move(admitted.error());
+  } else if ((*admitted)->deferred) {
+    std::promise<Response> answered;
+    std::future<Response> answer = answered.get_future();
+    invoke_deferred(**admitted, request,
+                    Responder([&answered](Response r) { answered.set_value(std::move(r)); },
+                              [](std::move_only_function<void()> job) { job(); }));
+    response = answer.get();
+  } else {
+    response = invoke(**admitted, request);
+  }
   internal::add_bearer_error(response, credentials_presented);
   return response;
 }
@@ -368,6 +392,40 @@ Response Router::invoke(const Route& route, Request& request) const {
   log::error("handler threw",
              {{"route", route.options.name}, {"request_id", request.request_id}, {"what", what}});
   return internal::server_problem(500, "the server failed to handle this request");
+}
+
+void Router::invoke_deferred(const Route& route, Request& request, Responder responder) const {
+  DG_ASSERT(route.deferred != nullptr);
+  try {
+    // A handler that throws has dropped its Responder on the way out: it answered 500.
+    return route.deferred(request, std::move(responder));
+  } catch (const std::exception& e) {
+    log::error(
+        "handler threw",
+        {{"route", route.options.name}, {"request_id", request.request_id}, {"what", e.what()}});
+  } catch (...) {
+    log::error("handler threw", {{"route", route.options.name},
+                                 {"request_id", request.request_id},
+                                 {"what", "an exception not derived from std::exception"}});
+  }
+}
+
+Responder::Responder(Sink sink, Runner run_blocking)
+    : sink_(std::move(sink)), run_blocking_(std::move(run_blocking)) {
+  DG_ASSERT(sink_ != nullptr && run_blocking_ != nullptr);
+}
+
+Responder::~Responder() {
+  if (sink_ == nullptr) return;
+  log::error("a deferred handler dropped its request unanswered", {});
+  std::move(*this).answer(
+      internal::server_problem(500, "the server failed to handle this request"));
+}
+
+void Responder::answer(Response response) && {
+  DG_ASSERT(sink_ != nullptr);  // answered once
+  Sink sink = std::exchange(sink_, nullptr);
+  sink(std::move(response));
 }
 
 }  // namespace dg::http

@@ -271,7 +271,9 @@ void Server::Impl::shut_down() {
       asio::post(session->executor(), [session] { session->force_close(); });
     }
   }
-  // Blocking handlers cannot be interrupted; their sessions drop the results.
+  // Blocking handlers cannot be interrupted, nor can owed deferred answers
+  // (a claim in a batch being committed); their sessions drop the results.
+  wait_for_no_handler_jobs();
   handler_pool().join();
   wait_for_no_sessions(Clock::now() + force_close_unwind_max);
 }

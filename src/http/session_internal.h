@@ -22,6 +22,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -30,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -107,9 +109,32 @@ struct IoThread {
   // Sessions that armed a deadline; entries of closed or finished sessions
   // are dropped at the next tick.
   std::vector<std::weak_ptr<Session>> watched;
+  // Deferred answers handed over by other threads, run in one go: a burst of
+  // answers for this thread (a committed batch) costs one post, not one
+  // wake-up each. Last: destroyed first, with the sessions its jobs hold.
+  std::mutex inbox_mutex;
+  std::vector<std::move_only_function<void()>> inbox;
 
   void start_ticking();
   void on_tick();
+  // Thread-safe: runs `job` on this thread, after the jobs already delivered.
+  void deliver(std::move_only_function<void()> job) {
+    bool first = false;
+    {
+      std::lock_guard lock(inbox_mutex);
+      first = inbox.empty();
+      inbox.push_back(std::move(job));
+    }
+    if (first) asio::post(io, [this] { run_inbox(); });
+  }
+  void run_inbox() {
+    std::vector<std::move_only_function<void()>> jobs;
+    {
+      std::lock_guard lock(inbox_mutex);
+      jobs.swap(inbox);
+    }
+    for (auto& job : jobs) job();
+  }
 };
 
 // What every session shares. Server::Impl adds the acceptor and the run loop.
@@ -138,10 +163,18 @@ class ServerCore {
 
   bool try_acquire_handler_job() {
     if (handler_jobs_.fetch_add(1) < options_.handler_jobs_max) return true;
-    handler_jobs_.fetch_sub(1);
+    release_handler_job();
     return false;
   }
-  void release_handler_job() { handler_jobs_.fetch_sub(1); }
+  void release_handler_job() {
+    handler_jobs_.fetch_sub(1);
+    handler_jobs_.notify_all();
+  }
+  // Shutdown: waits until every handler job is done, deferred answers included.
+  void wait_for_no_handler_jobs() {
+    for (uint32_t jobs = handler_jobs_.load(); jobs != 0; jobs = handler_jobs_.load())
+      handler_jobs_.wait(jobs);
+  }
 
   // Calls the handler; afterwards deletes the spool file unless the handler moved it.
   Response run_handler(const Route& route, Request& request) const {
@@ -153,6 +186,16 @@ class ServerCore {
       std::filesystem::remove(*spool_path, ignored);
     }
     return response;
+  }
+  // The same for a deferred route: the spool file goes when the handler returns.
+  void run_deferred(const Route& route, Request& request, Responder responder) const {
+    std::optional<std::filesystem::path> spool_path;
+    if (request.spooled) spool_path = request.spooled->path;
+    router_.invoke_deferred(route, request, std::move(responder));
+    if (spool_path) {
+      std::error_code ignored;
+      std::filesystem::remove(*spool_path, ignored);
+    }
   }
 
   Registry::iterator add_session(std::weak_ptr<Session> session) {
@@ -392,6 +435,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void fail_body(Response response);
   void finish_body();
   void dispatch(const std::shared_ptr<Exchange>& exchange);
+  // For a deferred route: its Responder answers through this thread's inbox.
+  Responder responder_for(const std::shared_ptr<Exchange>& exchange);
   void on_handled(const std::shared_ptr<Exchange>& exchange, Response response);
   // Writing responses, in order (session_write.cc).
   void write_next();

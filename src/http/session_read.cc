@@ -530,7 +530,9 @@ void Session::dispatch(const std::shared_ptr<Exchange>& exchange) {
   exchange->dispatched = true;
   const Route& route = *exchange->route;
   Request request = std::move(exchange->request);  // the handler owns it now
-  if (!route.options.blocking) return on_handled(exchange, server_.run_handler(route, request));
+  const bool deferred = route.deferred != nullptr;
+  if (!route.options.blocking && !deferred)
+    return on_handled(exchange, server_.run_handler(route, request));
   if (!server_.try_acquire_handler_job()) {
     if (request.spooled) {
       std::error_code ignored;
@@ -540,6 +542,15 @@ void Session::dispatch(const std::shared_ptr<Exchange>& exchange) {
     busy.headers.set(Field::retry_after, "1");
     return on_handled(exchange, std::move(busy));
   }
+  if (deferred && !route.options.blocking)
+    return server_.run_deferred(route, request, responder_for(exchange));
+  if (deferred) {
+    asio::post(server_.handler_pool(), [self = shared_from_this(), exchange, &route,
+                                        request = std::move(request)]() mutable {
+      self->server_.run_deferred(route, request, self->responder_for(exchange));
+    });
+    return;
+  }
   asio::post(server_.handler_pool(), [self = shared_from_this(), exchange, &route,
                                       request = std::move(request)]() mutable {
     Response response = self->server_.run_handler(route, request);
@@ -548,6 +559,24 @@ void Session::dispatch(const std::shared_ptr<Exchange>& exchange) {
       self->on_handled(exchange, std::move(response));
     });
   });
+}
+
+// The handler job taken in dispatch() ends with the answer. The answer
+// reaches this session through its thread's inbox (one post per burst); a
+// session closed meanwhile drops it, as it drops a blocking handler's.
+Responder Session::responder_for(const std::shared_ptr<Exchange>& exchange) {
+  ServerCore& server = server_;
+  return Responder(
+      [self = shared_from_this(), exchange](Response response) {
+        self->server_.release_handler_job();
+        IoThread& thread = self->thread_;
+        thread.deliver([self, exchange, response = std::move(response)]() mutable {
+          self->on_handled(exchange, std::move(response));
+        });
+      },
+      [&server](std::move_only_function<void()> job) {
+        asio::post(server.handler_pool(), std::move(job));
+      });
 }
 
 void Session::on_handled(const std::shared_ptr<Exchange>& exchange, Response response) {

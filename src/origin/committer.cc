@@ -1,6 +1,7 @@
 #include "origin/committer.h"
 
 #include "base/assert.h"
+#include "base/log.h"
 
 namespace dg::origin {
 
@@ -56,19 +57,20 @@ void ClaimCommitter::withdraw() {
   wake_.notify_one();
 }
 
-Result<store::Claim> ClaimCommitter::commit(store::ClaimInsert insert, Announcement announcement) {
-  std::future<Result<store::Claim>> result;
+void ClaimCommitter::commit(store::ClaimInsert insert, Announcement announcement, Completion done) {
+  DG_ASSERT(done != nullptr);
   {
     std::lock_guard lock(mutex_);
     DG_ASSERT(announcement.committer_ == this && announced_ > 0);
     announced_--;
     announcement.committer_ = nullptr;
-    if (stopping_) return error(Code::unavailable, "shutting down");
-    queue_.push_back(Pending{std::move(insert), {}});
-    result = queue_.back().done.get_future();
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(insert), std::move(done)});
+      done = nullptr;
+    }
   }
+  if (done) return done(error(Code::unavailable, "shutting down"));
   wake_.notify_one();
-  return result.get();
 }
 
 std::vector<ClaimCommitter::Pending> ClaimCommitter::next_batch(
@@ -90,6 +92,18 @@ std::vector<ClaimCommitter::Pending> ClaimCommitter::next_batch(
   return batch;
 }
 
+// A completion that throws must not end the thread that answers every claim.
+void ClaimCommitter::complete(Completion& done, Result<store::Claim> result) {
+  try {
+    done(std::move(result));
+  } catch (const std::exception& e) {
+    log::error("claim completion threw", {{"what", e.what()}});
+  } catch (...) {
+    log::error("claim completion threw",
+               {{"what", "an exception not derived from std::exception"}});
+  }
+}
+
 void ClaimCommitter::run() {
   while (true) {
     std::vector<Pending> batch;
@@ -104,7 +118,8 @@ void ClaimCommitter::run() {
     auto results = write_batch_(inserts);
     batches_.fetch_add(1);
     if (batch_sizes_) batch_sizes_->observe(static_cast<double>(batch.size()));
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(std::move(results[i]));
+    DG_ASSERT(results.size() == batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) complete(batch[i].done, std::move(results[i]));
   }
 }
 

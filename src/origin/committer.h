@@ -1,7 +1,9 @@
-// Group commit for claims: requests hand their claim to the committer and wait;
-// one thread writes whatever has queued up as one transaction (one fsync for
-// the batch), so throughput grows with load instead of queuing on the disk.
-// A claim is acknowledged to its client only after its batch committed.
+// Group commit for claims: requests hand their claim to the committer with a
+// completion and move on (no thread waits per claim); one thread writes
+// whatever has queued up as one transaction (one fsync for the batch), so
+// throughput grows with load instead of queuing on the disk, then calls the
+// batch's completions. A claim is acknowledged to its client only after its
+// batch committed.
 //
 // A request announces its claim before it signs the claim's tokens (tens of
 // microseconds), and a batch about to be written waits for announced claims
@@ -15,7 +17,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -64,12 +65,19 @@ class ClaimCommitter {
   // before signing its tokens.
   Announcement announce();
 
-  // Blocks until the claim's batch committed (or failed); uses up the claim's
-  // announcement.
-  Result<store::Claim> commit(store::ClaimInsert insert, Announcement announcement);
+  // Called exactly once with the claim's result. It runs on the committer's
+  // thread, so it must be quick and must not block (no store access): hand
+  // such work to another thread.
+  using Completion = std::move_only_function<void(Result<store::Claim>)>;
+  // Queues the claim and returns; uses up the claim's announcement. `done`
+  // is called after the claim's batch committed (or failed), the batch's
+  // completions in a row, in batch order; when stopping, at once on the
+  // calling thread with unavailable.
+  void commit(store::ClaimInsert insert, Announcement announcement, Completion done);
 
   // Refuses claims from now on (commit() answers unavailable), writes what
-  // is queued, and returns once it is written. Calling it again does nothing.
+  // is queued, and returns once it is written and its completions ran.
+  // Calling it again does nothing.
   void stop();
 
   // Batches written so far, and claims in them (metrics).
@@ -87,9 +95,10 @@ class ClaimCommitter {
  private:
   struct Pending {
     store::ClaimInsert insert;
-    std::promise<Result<store::Claim>> done;
+    Completion done;
   };
   void run();
+  static void complete(Completion& done, Result<store::Claim> result);
   void withdraw();
   // Takes the next batch from the queue, waiting for announced claims first.
   std::vector<Pending> next_batch(std::unique_lock<std::mutex>& lock);

@@ -146,15 +146,16 @@ class CommitterTest : public ::testing::Test {
     return insert;
   }
 
-  // Commits on a thread of its own (as a request would); the answer arrives
-  // in the returned future.
+  // Commits as a request would (commit() returns at once); the completion's
+  // answer arrives in the returned future.
   std::shared_future<Result<store::Claim>> commit_async(
       uint32_t serial, std::optional<ClaimCommitter::Announcement> announcement = std::nullopt) {
     if (!announcement) announcement.emplace(committer_->announce());
-    auto future = std::async(std::launch::async, [this, insert = claim(serial),
-                                                  a = std::move(*announcement)]() mutable {
-                    return committer_->commit(std::move(insert), std::move(a));
-                  }).share();
+    auto answered = std::make_shared<std::promise<Result<store::Claim>>>();
+    auto future = answered->get_future().share();
+    committer_->commit(
+        claim(serial), std::move(*announcement),
+        [answered](Result<store::Claim> result) { answered->set_value(std::move(result)); });
     pending_.push_back(future);
     return future;
   }

@@ -20,7 +20,7 @@ struct OriginConfig {
   std::string issuer = "dropgate";
   std::string instance;  // default: <hostname>:<port>
   uint32_t db_connections = 16;
-  uint32_t handler_threads = 64;
+  uint32_t handler_threads = 16;
   uint32_t io_threads = 0;
   // Durations: the file's keys name their unit (hold_ttl_s, manifest_ttl_days).
   std::chrono::seconds hold_ttl{600};

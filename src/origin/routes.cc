@@ -20,6 +20,7 @@ namespace dg::origin {
 namespace {
 
 using http::Request;
+using http::Responder;
 using http::Response;
 using http::Verb;
 
@@ -89,6 +90,18 @@ Response answer_or_replay(OriginService& service, const Idempotency& idem,
     return http::json_response((*replayed)->status, (*replayed)->body);
   }
   return http::problem_from_status(outcome.error());
+}
+
+// A claim's or a confirm's answer, through its Responder: a success as it
+// comes (on the committer's thread); a refusal via answer_or_replay, which
+// may read the store (the service gives refusals on a thread that may block).
+ClaimReply claim_reply(OriginService& service, Idempotency idem, http::Responder responder) {
+  http::Responder::Runner run_blocking = responder.blocking_runner();
+  return ClaimReply{[&service, idem = std::move(idem),
+                     responder = std::move(responder)](Result<ClaimOutcome> outcome) mutable {
+                      std::move(responder).answer(answer_or_replay(service, idem, outcome));
+                    },
+                    std::move(run_blocking)};
 }
 
 Result<int64_t> time_field(const boost::json::object& o, std::string_view key, int64_t fallback) {
@@ -259,8 +272,8 @@ class Handlers {
   Response manifest_signature(Request& r) const;
   // --- Holds and claims (operator on behalf of an account).
   Response create_hold(Request& r) const;
-  Response confirm_hold(Request& r) const;
-  Response create_claim(Request& r) const;
+  void confirm_hold(Request& r, Responder responder) const;
+  void create_claim(Request& r, Responder responder) const;
   // --- Delivery, certificates and revocation.
   Response file(Request& r) const;
   Response certificate(Request& r) const;
@@ -387,23 +400,25 @@ Response Handlers::create_hold(Request& r) const {
   });
 }
 
-Response Handlers::confirm_hold(Request& r) const {
+void Handlers::confirm_hold(Request& r, Responder responder) const {
+  auto refuse = [&](const Status& s) { std::move(responder).answer(http::problem_from_status(s)); };
   auto id = parse_u32(r.param("id"));
-  if (!id) return http::problem_from_status(Status(problem::not_found, "no such hold"));
+  if (!id) return refuse(Status(problem::not_found, "no such hold"));
   std::string payment_ref;
   if (!r.body.empty()) {
     auto body = json::parse_object(r.body, limits::request_body_bytes_max_anonymous);
-    if (!body) return http::problem_from_status(body.error());
+    if (!body) return refuse(body.error());
     auto ref =
         json::get_optional_string(*body, "payment_ref", "confirm", limits::identifier_bytes_max);
-    if (!ref) return http::problem_from_status(ref.error());
+    if (!ref) return refuse(ref.error());
     payment_ref = ref->value_or("");
   }
   auto idem = idempotency_of(r);
-  if (!idem) return http::problem_from_status(idem.error());
+  if (!idem) return refuse(idem.error());
   // A confirm stores its key's answer with the claim, as a claim does: a
   // retried confirm finds its hold gone and defers to that answer.
-  return answer_or_replay(service_, *idem, service_.confirm_hold(*id, payment_ref, *idem));
+  service_.confirm_hold(*id, payment_ref, *idem,
+                        claim_reply(service_, *idem, std::move(responder)));
 }
 
 // The stored answer to an Idempotency-Key is read only when a claim does not
@@ -411,14 +426,18 @@ Response Handlers::confirm_hold(Request& r) const {
 // it succeeds only if the key is new (nearly every claim: this saves a
 // database round trip per claim), and a used key makes it fail; a refusal,
 // whatever its cause, then defers to the stored answer (or 422), exactly
-// as if the key had been looked up first.
-Response Handlers::create_claim(Request& r) const {
+// as if the key had been looked up first. The answer comes once the claim's
+// batch committed; no thread waits for it.
+void Handlers::create_claim(Request& r, Responder responder) const {
   Result<Idempotency> idem = idempotency_of(r);
-  if (!idem) return http::problem_from_status(idem.error());
+  if (!idem) return std::move(responder).answer(http::problem_from_status(idem.error()));
   auto request = parse_claim_request(r.body);
-  return answer_or_replay(
-      service_, *idem,
-      request ? service_.claim(r.param("slug"), *request, *idem) : error(request.error()));
+  if (!request) {
+    return std::move(responder).answer(
+        answer_or_replay(service_, *idem, std::unexpected(request.error())));
+  }
+  service_.claim(r.param("slug"), *request, *idem,
+                 claim_reply(service_, *idem, std::move(responder)));
 }
 
 Response Handlers::file(Request& r) const {
@@ -491,6 +510,14 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
         verb, std::move(pattern), [h, handler](Request& r) { return (*h.*handler)(r); },
         std::move(options));
   };
+  auto add_deferred = [&](Verb verb, std::string pattern,
+                          void (Handlers::*handler)(Request&, Responder) const,
+                          http::RouteOptions options) {
+    router.add_deferred(
+        verb, std::move(pattern),
+        [h, handler](Request& r, Responder responder) { (*h.*handler)(r, std::move(responder)); },
+        std::move(options));
+  };
   auto op = [](std::string name) {
     return http::RouteOptions{.requires_auth = true,
                               .body_bytes_max = limits::request_body_bytes_max_json,
@@ -523,8 +550,8 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   add(Verb::get, "/v1/drops/{slug}/manifest.json.minisig", &Handlers::manifest_signature,
       pub("manifest.signature"));
   add(Verb::post, "/v1/drops/{slug}/holds", &Handlers::create_hold, op("holds.create"));
-  add(Verb::post, "/v1/holds/{id}/confirm", &Handlers::confirm_hold, op("holds.confirm"));
-  add(Verb::post, "/v1/drops/{slug}/claims", &Handlers::create_claim, op("claims.create"));
+  add_deferred(Verb::post, "/v1/holds/{id}/confirm", &Handlers::confirm_hold, op("holds.confirm"));
+  add_deferred(Verb::post, "/v1/drops/{slug}/claims", &Handlers::create_claim, op("claims.create"));
   add(Verb::get, "/v1/drops/{slug}/files/{path*}", &Handlers::file, pub("files.get"));
   add(Verb::get, "/v1/drops/{slug}/certificates/{serial}", &Handlers::certificate,
       pub("certificates.get"));

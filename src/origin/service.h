@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,17 @@ struct ClaimRequest {
 struct ClaimOutcome {
   unsigned status = 201;
   std::string body_json;
+};
+
+// How an asynchronous claim (claim(), confirm_hold()) answers. `answer` is
+// called exactly once: with a success on the committer's thread once the
+// claim's batch committed (so it must not block); with a refusal only on a
+// thread that may block (the caller's, or a job given to `run_blocking`),
+// since answering one may read the store (a stored Idempotency-Key answer).
+struct ClaimReply {
+  std::move_only_function<void(Result<ClaimOutcome>)> answer;
+  // Runs a job off the committer's thread (the HTTP handler pool; tests may run it inline).
+  std::function<void(std::move_only_function<void()>)> run_blocking;
 };
 
 struct PublishOutcome {
@@ -141,13 +153,13 @@ class OriginService {
   // after any other answer. A failure is logged and must become a 500.
   Status settle_idempotency(const Idempotency& idempotency, std::string_view owner, unsigned status,
                             const std::string* body_json);
-  Result<ClaimOutcome> claim(std::string_view slug, const ClaimRequest& request,
-                             const Idempotency& idempotency);
+  void claim(std::string_view slug, const ClaimRequest& request, const Idempotency& idempotency,
+             ClaimReply reply);
   // Rate-limited per account and per `client_address` (429 too-many-holds).
   Result<HoldOutcome> hold(std::string_view slug, const ClaimRequest& request,
                            std::string_view client_address);
-  Result<ClaimOutcome> confirm_hold(int64_t hold_id, const std::string& payment_ref,
-                                    const Idempotency& idempotency);
+  void confirm_hold(int64_t hold_id, const std::string& payment_ref, const Idempotency& idempotency,
+                    ClaimReply reply);
   // Periodic: heartbeat, hold expiry (with events and metrics), reclaim.
   void tick();
 
@@ -188,9 +200,23 @@ class OriginService {
   void forget_drop(std::string_view slug);
   // ok, or why the drop cannot be claimed now (a problem type of its own).
   Status check_claimable(const CachedDrop& cached, const ClaimRequest& request, int64_t now_ms);
-  Result<ClaimOutcome> finish_claim(const CachedDrop& cached, uint32_t serial,
-                                    const ClaimRequest& request, const Idempotency& idempotency,
-                                    std::optional<int64_t> hold_id);
+  // A claim on its way: what its answer and a retry with another serial need.
+  struct ClaimAttempt {
+    CachedDrop cached;
+    ClaimRequest request;
+    Idempotency idempotency;
+    std::optional<int64_t> hold_id;  // a confirmed hold's serial: no other is tried
+    uint32_t attempt = 0;
+    ClaimReply reply;
+  };
+  // Takes a serial (the attempt's next) and finishes the claim with it.
+  void claim_next_serial(std::unique_ptr<ClaimAttempt> claim);
+  // Signs the claim's tokens and hands the claim to the committer.
+  void finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial);
+  ClaimCommitter::Completion on_committed(std::unique_ptr<ClaimAttempt> claim, uint32_t serial,
+                                          std::string body_json);
+  // After the store refused the claim (off the committer's thread).
+  void claim_refused(std::unique_ptr<ClaimAttempt> claim, uint32_t serial, const Status& failure);
   // The answer to a claim the store did not take (its serial already given back).
   Result<ClaimOutcome> claim_not_taken(const Status& failure, const store::Drop& drop,
                                        const Idempotency& idempotency, bool from_hold);

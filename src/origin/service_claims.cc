@@ -1,6 +1,7 @@
 // OriginService, claims: holds, claims and the Idempotency-Key answers they store.
 #include <boost/json.hpp>
 
+#include "base/encoding.h"
 #include "base/json.h"
 #include "base/limits.h"
 #include "base/log.h"
@@ -14,6 +15,22 @@
 namespace dg::origin {
 namespace {
 
+// Appends `,"key":` then the value: the fixed shapes below are written by
+// hand (a claim's hot path), byte for byte what Boost.JSON would serialize.
+void append_key(std::string& out, std::string_view key) {
+  out += ",\"";
+  out += key;  // ours: plain ASCII, no escaping needed
+  out += "\":";
+}
+void append_string(std::string& out, std::string_view key, std::string_view value) {
+  append_key(out, key);
+  append_json_string(out, value);
+}
+void append_number(std::string& out, std::string_view key, int64_t value) {
+  append_key(out, key);
+  out += std::to_string(value);
+}
+
 // What a claim answers (and a replay of it, rebuilt from the claim's row):
 // one function, so the two cannot differ.
 std::string claim_answer_json(const std::string& public_url, const store::Drop& drop,
@@ -22,24 +39,33 @@ std::string claim_answer_json(const std::string& public_url, const store::Drop& 
                               int64_t claimed_at_ms, const std::string& cert,
                               const std::string& download) {
   std::string base = public_url + "/v1/drops/" + drop.spec.slug;
-  boost::json::array files;
+  std::string out;
+  out.reserve(2 * (cert.size() + download.size()) + 512);
+  out += "{\"drop\":";
+  append_json_string(out, drop.spec.slug);
+  append_number(out, "serial", serial);
+  append_number(out, "edition", drop.spec.edition_size);
+  append_string(out, "account", account);
+  append_string(out, "owner", owner);
+  append_string(out, "claimed_at", format_rfc3339(claimed_at_ms));
+  append_string(out, "certificate", cert);
+  append_string(out, "certificate_url", base + "/certificates/" + std::to_string(serial));
+  append_string(out, "download_token", download);
+  append_key(out, "files");
+  out += '[';
   for (const auto& a : manifest.assets) {
+    if (out.back() != '[') out += ',';
+    out += "{\"path\":";
+    append_json_string(out, a.path);
+    append_key(out, "size");
+    out += std::to_string(a.size_bytes);
+    append_string(out, "type", a.media_type);
     // Encoded, so a file named "#1.txt" or "what?.txt" is a path, not a fragment or a query.
-    std::string url = base + "/files/" + http::encode_path(a.path) + "?token=" + download;
-    files.push_back(boost::json::object{
-        {"path", a.path}, {"size", a.size_bytes}, {"type", a.media_type}, {"url", std::move(url)}});
+    append_string(out, "url", base + "/files/" + http::encode_path(a.path) + "?token=" + download);
+    out += '}';
   }
-  boost::json::object body{{"drop", drop.spec.slug},
-                           {"serial", serial},
-                           {"edition", drop.spec.edition_size},
-                           {"account", account},
-                           {"owner", owner},
-                           {"claimed_at", format_rfc3339(claimed_at_ms)},
-                           {"certificate", cert},
-                           {"certificate_url", base + "/certificates/" + std::to_string(serial)},
-                           {"download_token", download},
-                           {"files", std::move(files)}};
-  return boost::json::serialize(body);
+  out += "]}";
+  return out;
 }
 
 // A claim's idempotency record keeps only what its answer cannot be rebuilt
@@ -52,15 +78,23 @@ constexpr std::string_view kClaimRecordPrefix = R"({"rebuild":"claim",)";
 store::IdempotencyRecord claim_record(const Idempotency& idem, const store::Drop& drop,
                                       uint32_t serial, uint32_t ttl_s,
                                       const std::string& download_id, int64_t now_ms) {
-  boost::json::object rebuild{{"drop_id", drop.id},
-                              {"serial", serial},
-                              {"ver", drop.manifest_version},
-                              {"ttl_s", ttl_s},
-                              {"jti", download_id}};
-  std::string record = boost::json::serialize(rebuild);
-  record.replace(0, 1, kClaimRecordPrefix);
+  std::string record(kClaimRecordPrefix);
+  record += "\"drop_id\":" + std::to_string(drop.id);
+  append_number(record, "serial", serial);
+  append_number(record, "ver", drop.manifest_version);
+  append_number(record, "ttl_s", ttl_s);
+  append_string(record, "jti", download_id);
+  record += '}';
   return store::IdempotencyRecord{idem.scope, idem.key,          idem.request_sha256,
                                   201,        std::move(record), now_ms};
+}
+
+// A claim event's detail: the tokens signed with the claim are named in it
+// rather than written as events of their own (two rows fewer per claim).
+std::string claim_event_detail(store::ClaimSource source) {
+  std::string detail = "{\"source\":";
+  append_json_string(detail, store::claim_source_name(source));
+  return detail + R"(,"tokens":["cert","download"]})";
 }
 
 }  // namespace
@@ -167,46 +201,53 @@ Status OriginService::check_claimable(const CachedDrop& cached, const ClaimReque
                                now_ms);
 }
 
-Result<ClaimOutcome> OriginService::claim(std::string_view slug, const ClaimRequest& request,
-                                          const Idempotency& idem) {
-  if (Status s = core::validate_identifier(request.account, "account"); !s.ok()) return error(s);
+void OriginService::claim(std::string_view slug, const ClaimRequest& request,
+                          const Idempotency& idem, ClaimReply reply) {
+  if (Status s = core::validate_identifier(request.account, "account"); !s.ok())
+    return reply.answer(error(s));
   auto cached = load_drop(slug);
-  if (!cached) return std::unexpected(cached.error());
-  if (Status s = check_claimable(*cached, request, parts_.clock.now_ms()); !s.ok()) return error(s);
-  for (uint32_t attempt = 0; attempt < limits::claim_serial_attempts_max; ++attempt) {
-    auto serial = parts_.seller.take(cached->drop.id);
-    if (!serial) {
-      if (serial.error().code() == Code::conflict) {
-        metrics_.sold_out.inc();
-        return error(problem::sold_out, "all " + std::to_string(cached->drop.spec.edition_size) +
-                                            " serials are taken");
-      }
-      return error(serial.error());
-    }
-    auto outcome = finish_claim(*cached, *serial, request, idem, std::nullopt);
-    if (outcome || outcome.error().type() != &problem::serial_taken) return outcome;
-    // The serial was taken after all (it must not happen; UNIQUE caught it): try the next.
-    log::warn("serial already claimed; taking another",
-              {{"drop", std::string(slug)}, {"serial", *serial}});
-  }
-  return error(
-      Status(problem::busy, "could not find a free serial; try again").with_retry_after(1));
+  if (!cached) return reply.answer(std::unexpected(cached.error()));
+  if (Status s = check_claimable(*cached, request, parts_.clock.now_ms()); !s.ok())
+    return reply.answer(error(s));
+  claim_next_serial(std::make_unique<ClaimAttempt>(
+      ClaimAttempt{std::move(*cached), request, idem, std::nullopt, 0, std::move(reply)}));
 }
 
-Result<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint32_t serial,
-                                                 const ClaimRequest& request,
-                                                 const Idempotency& idem,
-                                                 std::optional<int64_t> hold_id) {
-  const store::Drop& drop = cached.drop;
+void OriginService::claim_next_serial(std::unique_ptr<ClaimAttempt> claim) {
+  const store::Drop& drop = claim->cached.drop;
+  if (claim->attempt++ >= limits::claim_serial_attempts_max) {
+    return claim->reply.answer(error(
+        Status(problem::busy, "could not find a free serial; try again").with_retry_after(1)));
+  }
+  auto serial = parts_.seller.take(drop.id);
+  if (!serial) {
+    if (serial.error().code() == Code::conflict) {
+      metrics_.sold_out.inc();
+      return claim->reply.answer(
+          error(problem::sold_out,
+                "all " + std::to_string(drop.spec.edition_size) + " serials are taken"));
+    }
+    return claim->reply.answer(error(serial.error()));
+  }
+  finish_claim(std::move(claim), *serial);
+}
+
+void OriginService::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial) {
+  const store::Drop& drop = claim->cached.drop;
+  const ClaimRequest& request = claim->request;
+  const std::optional<int64_t> hold_id = claim->hold_id;
   // Announced before signing, so that a batch about to be written waits for
   // this claim rather than leaving it to the next commit.
   ClaimCommitter::Announcement announcement = parts_.committer.announce();
   int64_t now_ms = parts_.clock.now_ms();
   // Certificates are public by serial, so they name the owner by a pseudonym.
   std::string owner = core::owner_id(parts_.owner_secret, drop.spec.slug, request.account);
-  core::CertFields cert_fields{
-      owner,           drop.spec.slug, serial, drop.spec.edition_size, cached.manifest_sha256,
-      drop.spec.rights};
+  core::CertFields cert_fields{owner,
+                               drop.spec.slug,
+                               serial,
+                               drop.spec.edition_size,
+                               claim->cached.manifest_sha256,
+                               drop.spec.rights};
   std::string cert_id;
   auto cert = core::issue_cert(parts_.signer, cert_fields, now_ms, &cert_id);
   // The download token names its certificate, so edges turn it away once the
@@ -219,11 +260,11 @@ Result<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint3
       static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)), &download_id);
   if (!cert || !download) {
     if (!hold_id) parts_.seller.give_back(drop.id, serial);
-    return error(!cert ? cert.error() : download.error());
+    return claim->reply.answer(error(!cert ? cert.error() : download.error()));
   }
   std::string body_json =
-      claim_answer_json(parts_.config.public_url, drop, *cached.manifest, serial, request.account,
-                        owner, now_ms, *cert, *download);
+      claim_answer_json(parts_.config.public_url, drop, *claim->cached.manifest, serial,
+                        request.account, owner, now_ms, *cert, *download);
 
   store::ClaimInsert insert;
   insert.drop_id = drop.id;
@@ -239,25 +280,48 @@ Result<ClaimOutcome> OriginService::finish_claim(const CachedDrop& cached, uint3
   // The store checks the serial is still in this seller's lease, so a serial
   // reclaimed from under a process wrongly thought dead cannot be sold twice.
   if (!hold_id) insert.seller_id = parts_.seller.id();
-  if (!idem.key.empty()) {
-    insert.idempotency = claim_record(idem, drop, serial,
+  if (!claim->idempotency.key.empty()) {
+    insert.idempotency = claim_record(claim->idempotency, drop, serial,
                                       static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)),
                                       download_id, now_ms);
   }
-  // One event per claim: the tokens signed with it are named in it rather
-  // than written as events of their own (two rows fewer per claim).
-  boost::json::object detail{{"source", store::claim_source_name(request.source)},
-                             {"tokens", boost::json::array{"cert", "download"}}};
   insert.events = {
-      {"claim", drop.id, serial, request.account, boost::json::serialize(detail), now_ms, ""}};
-  auto claim = parts_.committer.commit(std::move(insert), std::move(announcement));
-  if (claim) {
-    metrics_.claims.inc();
-    metrics_.tokens_issued.inc(2);
-    return ClaimOutcome{201, std::move(body_json)};
+      {"claim", drop.id, serial, request.account, claim_event_detail(request.source), now_ms, ""}};
+  parts_.committer.commit(std::move(insert), std::move(announcement),
+                          on_committed(std::move(claim), serial, std::move(body_json)));
+}
+
+// Answers on the committer's thread once the batch committed; a refusal
+// moves to a thread that may block (its answer may read the store).
+ClaimCommitter::Completion OriginService::on_committed(std::unique_ptr<ClaimAttempt> claim,
+                                                       uint32_t serial, std::string body_json) {
+  return [this, claim = std::move(claim), serial,
+          body_json = std::move(body_json)](Result<store::Claim> taken) mutable {
+    if (taken) {
+      metrics_.claims.inc();
+      metrics_.tokens_issued.inc(2);
+      return claim->reply.answer(ClaimOutcome{201, std::move(body_json)});
+    }
+    auto run_blocking = claim->reply.run_blocking;
+    run_blocking(
+        [this, claim = std::move(claim), serial, failure = std::move(taken.error())]() mutable {
+          claim_refused(std::move(claim), serial, failure);
+        });
+  };
+}
+
+void OriginService::claim_refused(std::unique_ptr<ClaimAttempt> claim, uint32_t serial,
+                                  const Status& failure) {
+  const store::Drop& drop = claim->cached.drop;
+  if (!claim->hold_id) parts_.seller.give_back(drop.id, serial);
+  auto outcome = claim_not_taken(failure, drop, claim->idempotency, claim->hold_id.has_value());
+  if (!outcome && outcome.error().type() == &problem::serial_taken && !claim->hold_id) {
+    // The serial was taken after all (it must not happen; UNIQUE caught it): try the next.
+    log::warn("serial already claimed; taking another",
+              {{"drop", drop.spec.slug}, {"serial", serial}});
+    return claim_next_serial(std::move(claim));
   }
-  if (!hold_id) parts_.seller.give_back(drop.id, serial);
-  return claim_not_taken(claim.error(), drop, idem, hold_id.has_value());
+  claim->reply.answer(std::move(outcome));
 }
 
 Result<ClaimOutcome> OriginService::claim_not_taken(const Status& failure, const store::Drop& drop,
@@ -334,26 +398,30 @@ Result<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReques
   return HoldOutcome{*hold, boost::json::serialize(body)};
 }
 
-Result<ClaimOutcome> OriginService::confirm_hold(int64_t hold_id, const std::string& payment_ref,
-                                                 const Idempotency& idem) {
+void OriginService::confirm_hold(int64_t hold_id, const std::string& payment_ref,
+                                 const Idempotency& idem, ClaimReply reply) {
   auto hold = parts_.store.get_hold(hold_id);
   if (!hold) {
     if (hold.error().code() == Code::not_found) {
-      return error(problem::hold_gone, "no such hold: it expired, was used, or never existed");
+      return reply.answer(
+          error(problem::hold_gone, "no such hold: it expired, was used, or never existed"));
     }
-    return error(hold.error());
+    return reply.answer(error(hold.error()));
   }
   if (hold->expires_at_ms <= parts_.clock.now_ms()) {
-    return error(problem::hold_gone, "the hold expired at " + format_rfc3339(hold->expires_at_ms));
+    return reply.answer(
+        error(problem::hold_gone, "the hold expired at " + format_rfc3339(hold->expires_at_ms)));
   }
   auto drop = parts_.store.get_drop_by_id(hold->drop_id);
-  if (!drop) return error(drop.error());
+  if (!drop) return reply.answer(error(drop.error()));
   auto cached = load_drop(drop->spec.slug);
-  if (!cached) return std::unexpected(cached.error());
+  if (!cached) return reply.answer(std::unexpected(cached.error()));
   ClaimRequest request{hold->account, "", store::ClaimSource::payment, payment_ref};
   // The window and state were checked when the hold was made; a buyer who paid
   // within the hold gets the serial even if the window closed meanwhile.
-  return finish_claim(*cached, hold->serial, request, idem, hold_id);
+  finish_claim(std::make_unique<ClaimAttempt>(ClaimAttempt{std::move(*cached), std::move(request),
+                                                           idem, hold_id, 0, std::move(reply)}),
+               hold->serial);
 }
 
 void OriginService::tick() {
