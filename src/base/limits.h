@@ -1,5 +1,6 @@
 // Every limit dropgate enforces, in one place, unit last: on untrusted input,
-// on memory, on waits, and on every loop whose length is not ours. Durations
+// on memory, on waits, and on every loop whose length is not ours. (I/O
+// chunk sizes and thresholds that bound nothing stay beside their code.) Durations
 // are std::chrono types (their unit is their type); config files still name
 // theirs in the key (`hold_ttl_s`). Configuration may lower these, never raise
 // them: each setting's ceiling is the limit named in its reader's table
@@ -104,20 +105,37 @@ inline constexpr uint32_t request_id_bytes_max = 64;  // a longer X-Request-Id i
 // reads and drops what the client still sends, for a while, before closing:
 // closing with unread bytes makes the kernel send a RST that can destroy the
 // response before the client reads it.
-inline constexpr uint32_t lingering_close_ms_max = 2000;
+inline constexpr std::chrono::milliseconds lingering_close_max{2000};
 inline constexpr uint32_t lingering_close_bytes_max = 1024 * 1024;  // then close regardless
-// Slow clients: a request's head must be whole within request_head_ms_max
+// Slow clients: a request's head must be whole within request_head_max
 // (from accept for a connection's first request, else from its first byte),
-// and its body within request_body_ms_floor plus its length (Content-Length,
+// and its body within request_body_time_floor plus its length (Content-Length,
 // else the route's limit) at request_body_bytes_per_s_min. Both are totals
 // that progress never extends: one byte every few seconds buys nothing.
-inline constexpr uint32_t request_head_ms_max = 10'000;
-inline constexpr uint32_t request_body_ms_floor = 30'000;
+inline constexpr std::chrono::milliseconds request_head_max{10'000};
+inline constexpr std::chrono::milliseconds request_body_time_floor{30'000};
 inline constexpr uint32_t request_body_bytes_per_s_min = 64 * 1024;
 // Connections open at once from one client address (beyond: closed at
 // accept). Loopback clients are exempt by default: a reverse proxy on the
 // same host carries every client over loopback.
 inline constexpr uint32_t connections_per_address_max = 256;
+// A connection's read buffer at its largest: a whole header plus room for
+// body reads (Beast reads at most this much at once).
+inline constexpr uint32_t connection_read_buffer_bytes_max = request_header_bytes_max + 16 * 1024;
+// A fast download must not starve the other connections of its I/O thread:
+// after this many bytes of sendfile(2) in one turn, the thread moves on.
+inline constexpr uint64_t sendfile_bytes_per_turn_max = 4 * 1024 * 1024;
+// A connection waiting for its next request keeps a read block (no system
+// call until the request comes) this long, then waits without one: idle
+// connections hold no buffer (http/read_blocks.h).
+inline constexpr std::chrono::seconds idle_read_block_hold_max{1};
+// The request path written to the access log is cut at this length.
+inline constexpr uint32_t access_log_path_bytes_max = 1024;
+// Accepting fails (no descriptors left): the listener tries again after this.
+inline constexpr std::chrono::milliseconds accept_retry_delay{100};
+// At shutdown, after the grace period, how long force-closed connections get
+// to unwind before the server returns regardless.
+inline constexpr std::chrono::seconds force_close_unwind_max{2};
 // dropgate's own HTTP client (the CLI's and the edge's calls to an origin):
 // connecting gives up after client_connect_timeout; an API call after
 // client_call_max in all; a transfer below 1 byte/s for client_stall_max (a
@@ -126,6 +144,11 @@ inline constexpr uint32_t connections_per_address_max = 256;
 inline constexpr std::chrono::milliseconds client_connect_timeout{5000};
 inline constexpr std::chrono::seconds client_call_max{60};
 inline constexpr std::chrono::seconds client_stall_max{30};
+
+// Logging (base/log.h): lines are buffered and reach stderr within
+// log_flush_interval, or as soon as log_buffer_bytes_max wait.
+inline constexpr std::chrono::milliseconds log_flush_interval{100};
+inline constexpr uint32_t log_buffer_bytes_max = 64 * 1024;
 
 // Edge.
 // The edge's cache of judged download tokens (src/edge/token_cache.h), all

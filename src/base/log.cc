@@ -15,6 +15,7 @@
 
 #include "base/encoding.h"
 #include "base/file.h"
+#include "base/limits.h"
 #include "base/spare_string.h"
 #include "base/time.h"
 
@@ -22,10 +23,6 @@ namespace dg::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::info)};
-
-// Buffered lines reach stderr within this, or when this many bytes wait.
-constexpr auto flush_interval = std::chrono::milliseconds(100);
-constexpr size_t buffer_bytes_max = 64 * 1024;
 
 std::string_view level_name(Level level) {
   switch (level) {
@@ -58,10 +55,10 @@ void append_timestamp(std::string& out) {
 
 // Lines are written whole and in order. debug and info lines (the access log
 // among them: one per request) are gathered and written together at least
-// every flush_interval, so a busy server makes one write(2) per batch rather
+// every limits::log_flush_interval, so a busy server makes one write(2) per batch rather
 // than per request; warn and error lines are written at once, after whatever
 // waited. The process's exit (a return from main, std::exit) flushes; a crash
-// can lose the last flush_interval of info lines.
+// can lose the last limits::log_flush_interval of info lines.
 class Sink {
  public:
   // At exit: stops the flusher and writes what waits; lines logged later
@@ -80,7 +77,8 @@ class Sink {
   void append(std::string_view line, bool urgent) {
     std::lock_guard lock(mutex_);
     buffer_ += line;
-    if (urgent || buffer_.size() >= buffer_bytes_max || stopping_) return flush_locked();
+    if (urgent || buffer_.size() >= limits::log_buffer_bytes_max || stopping_)
+      return flush_locked();
     if (!flusher_.joinable()) flusher_ = std::thread([this] { run(); });
   }
 
@@ -94,7 +92,7 @@ class Sink {
   void run() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-      wake_.wait_for(lock, flush_interval);
+      wake_.wait_for(lock, limits::log_flush_interval);
       if (!buffer_.empty()) flush_locked();
     }
   }

@@ -352,15 +352,15 @@ struct ServerOptions {
   uint32_t handler_jobs_max = 4096;
   // Until a header is complete: the first request's counts from accept, a
   // later one's from its first byte. Slow or stalled headers are cut off.
-  // At most limits::request_head_ms_max.
-  std::chrono::milliseconds header_read_timeout{limits::request_head_ms_max};
+  // At most limits::request_head_max.
+  std::chrono::milliseconds header_read_timeout = limits::request_head_max;
   // The longest a body upload may go without receiving a byte.
   std::chrono::milliseconds body_read_timeout{60'000};
   // A body must be whole within body_time_floor plus its length (declared,
   // else the route's limit) at body_bytes_per_s_min, however steadily it
   // trickles in; then the connection closes. Options may tighten these (a
   // shorter floor, a higher rate), never loosen them past limits.h.
-  std::chrono::milliseconds body_time_floor{limits::request_body_ms_floor};
+  std::chrono::milliseconds body_time_floor = limits::request_body_time_floor;
   uint32_t body_bytes_per_s_min = limits::request_body_bytes_per_s_min;
   // Connections open at once from one client address; one more is closed
   // at accept. At most limits::connections_per_address_max. Loopback

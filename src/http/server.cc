@@ -20,9 +20,9 @@ namespace {
 
 // A tick a tenth of the shortest timeout, within [5 ms, 250 ms].
 Clock::duration deadline_tick(const ServerOptions& o) {
-  auto shortest = std::min({o.header_read_timeout, o.body_read_timeout, o.body_time_floor,
-                            o.idle_keep_alive_timeout, o.send_stall_timeout,
-                            std::chrono::milliseconds(limits::lingering_close_ms_max)});
+  auto shortest =
+      std::min({o.header_read_timeout, o.body_read_timeout, o.body_time_floor,
+                o.idle_keep_alive_timeout, o.send_stall_timeout, limits::lingering_close_max});
   return std::clamp<Clock::duration>(shortest / 10, std::chrono::milliseconds(5),
                                      std::chrono::milliseconds(250));
 }
@@ -143,8 +143,8 @@ Status check_options(const Router& router, const ServerOptions& options) {
                   "connections_per_address_max must be positive");
   }
   // Options may tighten the limits on slow clients, never loosen them.
-  if (options.header_read_timeout > std::chrono::milliseconds(limits::request_head_ms_max) ||
-      options.body_time_floor > std::chrono::milliseconds(limits::request_body_ms_floor) ||
+  if (options.header_read_timeout > limits::request_head_max ||
+      options.body_time_floor > limits::request_body_time_floor ||
       options.body_bytes_per_s_min < limits::request_body_bytes_per_s_min ||
       options.connections_per_address_max > limits::connections_per_address_max) {
     return Status(Code::invalid_argument,
@@ -207,7 +207,7 @@ void Server::Impl::on_accept(const error_code& ec, IoThread& thread, Socket sock
   if (ec) {
     // Usually EMFILE/ENFILE: back off instead of spinning on the error.
     log::warn("accept failed", {{"error", ec.message()}});
-    accept_retry_timer->expires_after(accept_retry_delay);
+    accept_retry_timer->expires_after(limits::accept_retry_delay);
     accept_retry_timer->async_wait([this](const error_code& wait_ec) {
       if (!wait_ec && !stopping.load()) accept();
     });
@@ -275,7 +275,7 @@ void Server::Impl::shut_down() {
   // (a claim in a batch being committed); their sessions drop the results.
   wait_for_no_handler_jobs();
   handler_pool().join();
-  wait_for_no_sessions(Clock::now() + force_close_unwind_max);
+  wait_for_no_sessions(Clock::now() + limits::force_close_unwind_max);
 }
 
 void Server::Impl::run(bool handle_signals) {

@@ -206,7 +206,7 @@ class SegmentedTest : public ServerTest {
 };
 
 TEST_F(SegmentedTest, SegmentsAreSentInOrderExactlyAndCountAsComplete) {
-  // Larger than sendfile_bytes_per_turn, so a file segment spans several turns.
+  // Larger than limits::sendfile_bytes_per_turn_max, so a file segment spans several turns.
   std::string big = pattern_bytes(9 * 1024 * 1024 + 17);
   std::string small = pattern_bytes(1000);
   fs::path big_path = write_file("big", big);

@@ -327,8 +327,8 @@ TEST_F(ServerTest, LoopbackClientsAreNotCappedByDefault) {
 // Options may make the limits on slow clients stricter, never looser.
 TEST_F(ServerTest, StartRefusesOptionsLooserThanTheLimits) {
   const ServerOptions looser[] = {
-      {.header_read_timeout = std::chrono::milliseconds(limits::request_head_ms_max + 1)},
-      {.body_time_floor = std::chrono::milliseconds(limits::request_body_ms_floor + 1)},
+      {.header_read_timeout = limits::request_head_max + std::chrono::milliseconds(1)},
+      {.body_time_floor = limits::request_body_time_floor + std::chrono::milliseconds(1)},
       {.body_bytes_per_s_min = limits::request_body_bytes_per_s_min - 1},
       {.connections_per_address_max = limits::connections_per_address_max + 1},
       {.connections_per_address_max = 0},

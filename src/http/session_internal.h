@@ -62,27 +62,15 @@ using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 using Parser = bhttp::request_parser<bhttp::buffer_body>;
 
-// The read buffer's ceiling: a whole header plus room for body reads. Beast
-// reads at most this much at once, so an active connection holds at most this.
-constexpr size_t read_buffer_bytes_max = limits::request_header_bytes_max + 16 * 1024;
 // Body bytes handed to the spool file (and the hasher) per read.
 constexpr size_t body_chunk_bytes = 64 * 1024;
-// A fast client must not starve the other connections on its I/O thread.
-constexpr uint64_t sendfile_bytes_per_turn = 4 * 1024 * 1024;
 // One-file bodies up to this size go out behind a MSG_MORE header; larger
 // ones under TCP_CORK, which keeps every packet of a long transfer full.
 constexpr uint64_t head_more_bytes_max = 1024 * 1024;
 // Header bytes read per receive: small, since most headers are.
 constexpr size_t header_read_bytes = 4096;
-// A connection waiting for its next request waits with a read posted into a
-// block (no system call until the request comes) for this long; then it
-// gives the block back and waits without one (see ReadBlockPool).
-constexpr auto park_after = std::chrono::seconds(1);
-constexpr size_t log_path_bytes_max = 1024;
+// Bytes read per receive while lingering before a close.
 constexpr size_t linger_read_bytes = 4096;
-constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
-// After the grace period, how long to wait for force-closed sessions to unwind.
-constexpr auto force_close_unwind_max = std::chrono::seconds(2);
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
 class Session;
@@ -364,7 +352,7 @@ class Session : public std::enable_shared_from_this<Session> {
       : server_(server),
         thread_(thread),
         socket_(std::move(socket)),
-        buffer_(read_buffer_bytes_max) {}
+        buffer_(limits::connection_read_buffer_bytes_max) {}
 
   ~Session() {
     if (block_ != nullptr) thread_.blocks.give_back(block_);
@@ -395,7 +383,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool watching() const { return read_deadline_ != Clock::time_point::max() || write_watch_armed_; }
   // Runs what is due at `now`.
   void check_deadlines(Clock::time_point now) {
-    if (block_ != nullptr && !parking_ && queue_.empty() && now - waiting_since_ >= park_after)
+    if (block_ != nullptr && !parking_ && queue_.empty() &&
+        now - waiting_since_ >= limits::idle_read_block_hold_max)
       park();
     if (read_deadline_ <= now) {
       read_deadline_ = Clock::time_point::max();

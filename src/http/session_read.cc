@@ -82,7 +82,7 @@ void Session::wait_readable() {
                      [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
 }
 
-// Idle for park_after: the read into the block is cancelled, and its handler
+// Idle for limits::idle_read_block_hold_max: the read into the block is cancelled, and its handler
 // waits the bufferless way. Bytes it already took are kept (on_block_read).
 void Session::park() {
   parking_ = true;
@@ -263,8 +263,8 @@ std::shared_ptr<Exchange> Session::open_exchange(const HeadInfo& head, Status& t
   exchange->head = head.method == Verb::head;
   exchange->keep_alive = head.keep_alive;
   exchange->expects_continue = head.expects_continue;
-  exchange->path =
-      std::string(head.target.substr(0, std::min(head.target.find('?'), log_path_bytes_max)));
+  exchange->path = std::string(head.target.substr(
+      0, std::min<size_t>(head.target.find('?'), limits::access_log_path_bytes_max)));
   exchange->request_id = internal::is_sane_request_id(head.offered_request_id)
                              ? std::string(head.offered_request_id)
                              : server_.next_request_id();

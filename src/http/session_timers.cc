@@ -101,13 +101,13 @@ void IoThread::on_tick() {
 
 // After a response with "Connection: close": stop sending, then read and drop
 // what the client still sends for a bounded time before closing (see
-// limits::lingering_close_ms_max for why).
+// limits::lingering_close_max for why).
 void Session::linger_close() {
   lingering_ = true;
   accepting_requests_ = false;
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
-  arm_read_timer(Clock::now() + std::chrono::milliseconds(limits::lingering_close_ms_max));
+  arm_read_timer(Clock::now() + limits::lingering_close_max);
   if (!read_pending()) linger_read();  // else the pending read's handler comes here
 }
 

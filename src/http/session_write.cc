@@ -333,12 +333,12 @@ void Session::send_bytes(const std::string& bytes) {
 
 // Sends the open file segment straight from the page cache. The socket is
 // non-blocking: on EAGAIN we wait for writability and continue; after
-// sendfile_bytes_per_turn (counted across segments) we yield the thread to
+// limits::sendfile_bytes_per_turn_max (counted across segments) we yield the thread to
 // other connections. Both continue in send_body().
 Session::FileProgress Session::send_file(uint64_t& turn_bytes) {
   Exchange& front = *queue_.front();
   while (front.file_remaining_bytes > 0) {
-    if (turn_bytes >= sendfile_bytes_per_turn) {
+    if (turn_bytes >= limits::sendfile_bytes_per_turn_max) {
       asio::post(executor(), [self = shared_from_this()] {
         if (!self->closed_) self->send_body();
       });
@@ -346,7 +346,7 @@ Session::FileProgress Session::send_file(uint64_t& turn_bytes) {
     }
     off_t offset = static_cast<off_t>(front.file_offset);
     size_t want = static_cast<size_t>(
-        std::min(front.file_remaining_bytes, sendfile_bytes_per_turn - turn_bytes));
+        std::min(front.file_remaining_bytes, limits::sendfile_bytes_per_turn_max - turn_bytes));
     ssize_t sent = ::sendfile(socket_.native_handle(), front.file_fd, &offset, want);
     if (sent > 0) {
       front.file_offset += static_cast<uint64_t>(sent);
