@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <functional>
 #include <mutex>
 #include <set>
 
@@ -207,10 +208,13 @@ Result<ClaimRequest> parse_claim_request(std::string_view body) {
   return request;
 }
 
-std::string drop_summary(const store::Drop& drop) {
-  return boost::json::serialize(boost::json::object{{"slug", drop.spec.slug},
-                                                    {"state", store::drop_state_name(drop.state)},
-                                                    {"manifest_version", drop.manifest_version}});
+// The state as buyers see it at `now_ms` (a scheduled drop whose window
+// opened is live), as the public drop page shows it.
+std::string drop_summary(const store::Drop& drop, int64_t now_ms) {
+  return boost::json::serialize(boost::json::object{
+      {"slug", drop.spec.slug},
+      {"state", store::drop_state_name(OriginService::effective_state(drop, now_ms))},
+      {"manifest_version", drop.manifest_version}});
 }
 
 std::optional<uint32_t> parse_u32(std::string_view text) {
@@ -258,7 +262,7 @@ class Handlers {
   }
   Response put_asset(Request& r) const;
   Response delete_asset(Request& r) const {
-    return render(service_.remove_asset(r.param("slug"), r.param("path")), 200, drop_summary);
+    return render(service_.remove_asset(r.param("slug"), r.param("path")), 200, summary());
   }
   Response publish(Request& r) const;
   Response pause(Request& r) const { return transition(r, &OriginService::pause); }
@@ -282,10 +286,15 @@ class Handlers {
   Response revocations_signature(Request&) const;
 
  private:
+  // Renders a drop as an operator's answer, its state as of now.
+  std::function<std::string(const store::Drop&)> summary() const {
+    return
+        [this](const store::Drop& drop) { return drop_summary(drop, service_.clock().now_ms()); };
+  }
   using Transition = Result<store::Drop> (OriginService::*)(std::string_view);
   Response transition(Request& r, Transition to) const {
     return idempotent(service_, r,
-                      [&] { return render((service_.*to)(r.param("slug")), 200, drop_summary); });
+                      [&] { return render((service_.*to)(r.param("slug")), 200, summary()); });
   }
 
   OriginService& service_;
@@ -335,7 +344,7 @@ Response Handlers::create_drop(Request& r) const {
     defaults.rights.license = "all-rights-reserved";
     auto spec = parse_drop_spec(r.body, defaults, service_.clock().now_ms());
     if (!spec) return http::problem_from_status(spec.error());
-    return render(service_.create_drop(*spec), 201, drop_summary);
+    return render(service_.create_drop(*spec), 201, summary());
   });
 }
 
@@ -348,7 +357,7 @@ Response Handlers::update_drop(Request& r) const {
     return http::problem_from_status(
         Status(problem::invalid_request, "a drop's slug cannot change"));
   }
-  return render(service_.update_drop(r.param("slug"), *spec), 200, drop_summary);
+  return render(service_.update_drop(r.param("slug"), *spec), 200, summary());
 }
 
 Response Handlers::put_asset(Request& r) const {

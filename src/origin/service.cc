@@ -254,8 +254,7 @@ Result<PublishOutcome> OriginService::publish(std::string_view slug) {
 Result<store::Drop> OriginService::transition(std::string_view slug,
                                               std::vector<store::DropState> from,
                                               store::DropState to) {
-  int64_t now_ms = parts_.clock.now_ms();
-  auto drop = parts_.store.set_drop_state(slug, std::move(from), to, now_ms);
+  auto drop = parts_.store.set_drop_state(slug, std::move(from), to, parts_.clock.now_ms());
   forget_drop(slug);
   if (!drop) {
     if (drop.error().code() == Code::conflict) {
@@ -263,11 +262,8 @@ Result<store::Drop> OriginService::transition(std::string_view slug,
     }
     return error(drop.error());
   }
-  // The answer shows the state as buyers see it: a resumed drop whose window
-  // has opened is live, though stored as scheduled.
-  drop->state = effective_state(*drop, now_ms);
   log::info("drop state changed",
-            {{"drop", std::string(slug)}, {"state", store::drop_state_name(drop->state)}});
+            {{"drop", std::string(slug)}, {"state", store::drop_state_name(to)}});
   return *drop;
 }
 
