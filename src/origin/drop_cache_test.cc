@@ -25,6 +25,7 @@
 #include "origin/seller.h"
 #include "origin/service.h"
 #include "store/store.h"
+#include "support/temp_dir.h"
 
 namespace dg::store {
 namespace {
@@ -234,7 +235,7 @@ class DropCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
     crypto::init();
-    std::filesystem::create_directories(dir_);
+    ASSERT_FALSE(dir_.empty()) << "no temporary folder";
     auto opened = store::open_sqlite((dir_ / "db").string());
     ASSERT_TRUE(opened.has_value()) << opened.error().to_string();
     inner_ = std::move(*opened);
@@ -259,7 +260,6 @@ class DropCacheTest : public ::testing::Test {
         inner_->set_drop_state("tape", {store::DropState::draft}, store::DropState::live, kNow)
             .has_value());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // The drop's state as the public drop page says it (read through the cache).
   std::string public_state() {
@@ -269,8 +269,8 @@ class DropCacheTest : public ::testing::Test {
     return std::string(boost::json::parse(*json).as_object().at("state").as_string());
   }
 
-  std::filesystem::path dir_ =
-      std::filesystem::temp_directory_path() / ("dg-drop-cache-" + std::to_string(::getpid()));
+  dg::testing::TempDir temp_;  // first: removed after what uses it
+  const std::filesystem::path& dir_ = temp_.path();
   ManualClock clock_{kNow};
   std::unique_ptr<store::Store> inner_;
   std::unique_ptr<store::HeldReadsStore> store_;
