@@ -368,7 +368,7 @@ ALTER TABLE idempotency ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 // Version 4: claims and buyer_claims no longer check drop_id against drops.
 // Drops are never deleted (nothing in the store deletes one), and every claim
 // and buyer counter is written after the same transaction read its drop
-// (check_claim_preconditions, check_claims_together, create_hold's lease
+// (check_claim_preconditions, add_claim_checks in sql_store_claims.cc, create_hold's lease
 // check), so the foreign keys protected nothing at run time. On PostgreSQL
 // each was a trigger per inserted row (an SPI `SELECT ... FOR KEY SHARE` on
 // the hot drops row): about 21 us of a claim's ~75 us in the database.

@@ -8,6 +8,16 @@
 
 namespace dg::store::sql {
 
+std::vector<Result<Rows>> Connection::run_all(std::span<const Statement> statements) {
+  std::vector<Result<Rows>> results;
+  results.reserve(statements.size());
+  for (const Statement& statement : statements) {
+    results.push_back(run(statement.sql, statement.params));
+    if (!results.back()) break;
+  }
+  return results;
+}
+
 const std::optional<std::string>& Rows::cell(size_t row, uint32_t column) const {
   DG_ASSERT(column < column_count_ && row < size());
   return cells_[row * column_count_ + column];

@@ -88,6 +88,13 @@ class RowReader {
   Status status_;
 };
 
+// A statement and its parameters, for Connection::run_all. Borrowed: both
+// must outlive the call.
+struct Statement {
+  std::string_view sql;
+  std::span<const Value> params;
+};
+
 // One database connection, used by one thread at a time (the pool sees to it).
 class Connection {
  public:
@@ -101,6 +108,13 @@ class Connection {
     return run(sql, std::span<const Value>(params.begin(), params.size()));
   }
   virtual Result<Rows> run(std::string_view sql, std::span<const Value> params) = 0;
+  // Runs `statements` in order, as run() would, and returns their results up
+  // to and including the first failure; the statements after it do not run.
+  // PostgreSQL sends them all before reading any answer (pipeline mode: one
+  // round trip instead of one per statement), so their answers must be small
+  // (a few rows each: the server must not block writing them while this
+  // side is still sending). This default runs them one by one.
+  virtual std::vector<Result<Rows>> run_all(std::span<const Statement> statements);
   // Runs a script of statements without parameters (migrations, BEGIN, COMMIT).
   virtual Status exec(std::string_view script) = 0;
   // False when the connection must not go back to the pool: it is broken or

@@ -34,14 +34,17 @@ SqlStore::SqlStore(const Dialect& dialect, std::unique_ptr<sql::ConnectionPool> 
 
 // --- Transactions.
 
-Result<sql::ConnectionPool::Handle> SqlStore::begin(Tx tx) {
+Result<sql::ConnectionPool::Handle> SqlStore::checkout(Tx tx) {
   if (tx == Tx::write && writes_failed_.load(std::memory_order_acquire)) {
     std::lock_guard lock(writes_failed_mutex_);
     return error(writes_failed_status_);
   }
   bool use_writer = tx == Tx::write || read_pool_ == nullptr;
-  Result<sql::ConnectionPool::Handle> connection =
-      use_writer ? write_pool_->checkout() : read_pool_->checkout();
+  return use_writer ? write_pool_->checkout() : read_pool_->checkout();
+}
+
+Result<sql::ConnectionPool::Handle> SqlStore::begin(Tx tx) {
+  Result<sql::ConnectionPool::Handle> connection = checkout(tx);
   if (!connection) return connection;
   std::string_view statement = tx == Tx::write  ? dialect_.begin_write
                                : tx == Tx::read ? dialect_.begin_read

@@ -135,6 +135,8 @@ class SqlStore final : public Store {
   template <typename F>
   auto transact(Tx tx, F&& body) -> std::invoke_result_t<F&, sql::Connection&>;
   Result<sql::ConnectionPool::Handle> begin(Tx tx);
+  // The connection for a transaction of kind `tx`, not yet begun.
+  Result<sql::ConnectionPool::Handle> checkout(Tx tx);
   Status end(sql::Connection& connection, Tx tx, bool commit);
   Status fail_writes(const Status& cause);  // the sticky error: set once, kept
 
@@ -172,8 +174,6 @@ class SqlStore final : public Store {
   // them one by one.
   std::optional<std::vector<Result<Claim>>> record_claims_together(
       const std::vector<ClaimInsert>& inserts, const std::vector<size_t>& order);
-  // check_claim_preconditions for every claim of the batch at once.
-  Status check_claims_together(sql::Connection& c, std::span<const ClaimInsert* const> batch);
   Result<uint32_t> insert_events(sql::Connection& c, std::span<const Event> events);
   Status insert_idempotency(sql::Connection& c, const IdempotencyRecord& record);
   Result<LeaseState> lease_state(sql::Connection& c, const Lease& lease, int64_t now_ms);

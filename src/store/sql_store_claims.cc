@@ -3,7 +3,9 @@
 // statements — savepoint, checks, claim, buyer counter, idempotency record,
 // events — and on PostgreSQL each is a round trip, so the batch's transaction
 // would hold the committer for a dozen round trips per claim. Together, the
-// same checks and rows take a handful of multi-row statements per batch.
+// same checks and rows take a handful of multi-row statements per batch, and
+// PostgreSQL gets them in one flight (pipeline mode): the batch costs two
+// round trips, the flight and its COMMIT.
 //
 // The fast path applies only when every claim of the batch passes. Anything
 // else — a refusal, a constraint, a lock timeout — rolls its transaction
@@ -13,6 +15,8 @@
 // over the batch's serials at once, in the same order, with the same locks.
 #include <algorithm>
 #include <array>
+#include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -79,26 +83,61 @@ class RowsStatement {
   std::array<std::string, kRowsPerStatementMax + 1> texts_;  // by row count
 };
 
-// Runs `statement` over rows 0..row_count-1 in pieces of at most
-// kRowsPerStatementMax rows: bind(i, params) appends row i's values (views
-// of the batch's strings, not copies), take(rows) reads what each statement
-// returned.
-template <typename Bind, typename Take>
-Status insert_rows(sql::Connection& c, const RowsStatement& statement, size_t row_count,
-                   Bind&& bind, Take&& take) {
-  std::vector<sql::Value> params;
-  params.reserve(std::min(row_count, kRowsPerStatementMax) * statement.columns());
+// The statements of a batch, each with the reader of its answer, built before
+// any runs: on PostgreSQL they reach the server in one flight (pipeline mode)
+// instead of a round trip each. The answers are read in order, so a check's
+// reader sees its rows before any later statement's reader runs; a write sent
+// after a check that fails is undone with the transaction.
+class Flight {
+ public:
+  using Take = std::function<Status(const sql::Rows&)>;
+
+  // A statement; its parameters are appended to the returned vector.
+  std::vector<sql::Value>& add(std::string_view sql, Take take) {
+    entries_.push_back({sql, {}, std::move(take)});
+    return entries_.back().params;
+  }
+  // Keeps `text` for as long as the flight (a statement built at run time).
+  std::string_view keep(std::string text) { return texts_.emplace_back(std::move(text)); }
+
+  // Runs every statement, then every reader: the first failure of either.
+  Status run(sql::Connection& c) const {
+    std::vector<sql::Statement> statements;
+    statements.reserve(entries_.size());
+    for (const Entry& entry : entries_) statements.push_back({entry.sql, entry.params});
+    std::vector<Result<sql::Rows>> results = c.run_all(statements);
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (!results[i]) return results[i].error();
+      if (entries_[i].take) DG_RETURN_IF_ERROR(entries_[i].take(*results[i]));
+    }
+    DG_ASSERT(results.size() == entries_.size());
+    return Status();
+  }
+
+ private:
+  struct Entry {
+    std::string_view sql;
+    std::vector<sql::Value> params;
+    Take take;
+  };
+  std::deque<Entry> entries_;  // stable addresses: add() hands out params
+  std::deque<std::string> texts_;
+};
+
+// Adds `statement` over rows 0..row_count-1 in pieces of at most
+// kRowsPerStatementMax rows: bind(i, params) appends row i's values (views of
+// the batch's strings, not copies), take(rows) reads what each piece returned.
+template <typename Bind>
+void add_rows(Flight& flight, const RowsStatement& statement, size_t row_count, Bind&& bind,
+              const Flight::Take& take) {
   for (size_t done = 0; done < row_count;) {
     size_t rows = next_piece(row_count - done);
-    params.clear();
+    std::vector<sql::Value>& params = flight.add(statement.text(rows), take);
+    params.reserve(rows * statement.columns());
     for (size_t i = done; i < done + rows; ++i) bind(i, params);
     DG_ASSERT(params.size() == rows * statement.columns());
-    Result<sql::Rows> result = c.run(statement.text(rows), params);
-    if (!result) return result.error();
-    DG_RETURN_IF_ERROR(take(*result));
     done += rows;
   }
-  return Status();
 }
 
 // The serials a batch asks for in one drop (or one seller's leases of it).
@@ -131,82 +170,136 @@ Status not_together(Code code, std::string_view why) {
   return Status(code, "the batch cannot be written together: " + std::string(why));
 }
 
+// A batch on its way through one flight: what the readers of the answers
+// check them against, and where they put the claims. Outlives the flight.
+struct BatchWrite {
+  BatchWrite(std::span<const ClaimInsert* const> batch_in, std::vector<Claim>& claims_out)
+      : batch(batch_in), claims(claims_out), returned(batch_in.size(), false) {
+    for (size_t k = 0; k < batch.size(); ++k) {
+      position[{batch[k]->drop_id, batch[k]->serial}] = k;
+      limit_of[{batch[k]->drop_id, batch[k]->account}] = batch[k];
+      if (batch[k]->idempotency) records.push_back(&*batch[k]->idempotency);
+      for (const Event& event : batch[k]->events) events.push_back(&event);
+    }
+  }
+
+  std::span<const ClaimInsert* const> batch;
+  std::vector<Claim>& claims;                               // by index in batch
+  std::map<std::pair<int64_t, uint32_t>, size_t> position;  // (drop, serial) → index
+  std::vector<bool> returned;                               // by index in batch
+  std::map<std::pair<int64_t, std::string_view>, const ClaimInsert*> limit_of;  // by buyer
+  std::vector<const IdempotencyRecord*> records;
+  std::vector<const Event*> events;
+};
+
 // check_lease_covers for every claim of `seller_id` in `drop_id`, with one
 // statement. A seller's leases of a drop never overlap and hold at most
 // limits::lease_serials_max serials, so the leases that can cover span.first..last
 // start in first - limits::lease_serials_max + 1 .. last: a bounded index range.
-Status check_leases_cover_together(sql::Connection& c, std::string_view for_share,
-                                   std::string_view seller_id, int64_t drop_id,
-                                   const SerialSpan& span,
-                                   std::span<const ClaimInsert* const> batch) {
+void add_leases_cover_check(Flight& flight, std::string_view for_share, std::string_view seller_id,
+                            int64_t drop_id, const SerialSpan& span,
+                            std::span<const ClaimInsert* const> batch) {
   int64_t lowest_start = int64_t{span.first} - int64_t{limits::lease_serials_max} + 1;
-  Result<sql::Rows> rows = c.query(
+  std::string_view sql = flight.keep(
       "SELECT first_serial, last_serial FROM leases WHERE seller_id = $1 AND drop_id = $2 "
       "AND first_serial BETWEEN $3 AND $4 AND last_serial >= $5 ORDER BY first_serial" +
-          std::string(for_share),
-      {seller_id, drop_id, lowest_start, int64_t{span.last}, int64_t{span.first}});
-  if (!rows) return rows.error();
-  std::vector<core::SerialRun> leases;  // sorted by first serial
-  for (size_t row = 0; row < rows->size(); ++row) {
-    sql::RowReader reader(*rows, row);
-    uint32_t first = reader.uint32();
-    uint32_t last = reader.uint32();
-    if (!reader.status().ok()) return reader.status();
-    leases.push_back({first, last});
-  }
-  for (const ClaimInsert* insert : batch) {
-    if (insert->seller_id != seller_id || insert->drop_id != drop_id) continue;
-    if (core::lease_covering(leases, insert->serial) == nullptr) {
-      return not_together(Code::conflict, "a serial is not in a lease of its seller");
-    }
-  }
-  return Status();
+      std::string(for_share));
+  flight
+      .add(sql,
+           [seller_id, drop_id, batch](const sql::Rows& rows) -> Status {
+             std::vector<core::SerialRun> leases;  // sorted by first serial
+             for (size_t row = 0; row < rows.size(); ++row) {
+               sql::RowReader reader(rows, row);
+               uint32_t first = reader.uint32();
+               uint32_t last = reader.uint32();
+               if (!reader.status().ok()) return reader.status();
+               leases.push_back({first, last});
+             }
+             for (const ClaimInsert* insert : batch) {
+               if (insert->seller_id != seller_id || insert->drop_id != drop_id) continue;
+               if (core::lease_covering(leases, insert->serial) == nullptr) {
+                 return not_together(Code::conflict, "a serial is not in a lease of its seller");
+               }
+             }
+             return Status();
+           })
+      .assign({seller_id, drop_id, lowest_start, int64_t{span.last}, int64_t{span.first}});
 }
 
 // The hold check of check_claim_preconditions for the batch's claims in
 // `drop_id`: one read of the unexpired holds on span.first..last.
-Status check_unheld_together(sql::Connection& c, int64_t drop_id, const SerialSpan& span,
-                             std::span<const ClaimInsert* const> batch) {
-  Result<sql::Rows> held = c.query(
-      "SELECT serial, expires_at_ms FROM holds WHERE drop_id = $1 AND serial BETWEEN $2 AND $3 "
-      "AND expires_at_ms > $4",
-      {drop_id, int64_t{span.first}, int64_t{span.last}, span.at_ms_min});
-  if (!held) return held.error();
-  std::map<uint32_t, int64_t> expiry_by_serial;
-  for (size_t row = 0; row < held->size(); ++row) {
-    sql::RowReader reader(*held, row);
-    uint32_t serial = reader.uint32();
-    int64_t expires_at_ms = reader.int64();
-    if (!reader.status().ok()) return reader.status();
-    expiry_by_serial[serial] = expires_at_ms;
-  }
-  for (const ClaimInsert* insert : batch) {
-    if (insert->drop_id != drop_id) continue;
-    auto hold = expiry_by_serial.find(insert->serial);
-    if (hold != expiry_by_serial.end() && hold->second > insert->at_ms) {
-      return not_together(Code::conflict, "a serial is held");
-    }
-  }
-  return Status();
+void add_unheld_check(Flight& flight, int64_t drop_id, const SerialSpan& span,
+                      std::span<const ClaimInsert* const> batch) {
+  flight
+      .add(
+          "SELECT serial, expires_at_ms FROM holds WHERE drop_id = $1 AND serial BETWEEN $2 "
+          "AND $3 AND expires_at_ms > $4",
+          [drop_id, batch](const sql::Rows& held) -> Status {
+            std::map<uint32_t, int64_t> expiry_by_serial;
+            for (size_t row = 0; row < held.size(); ++row) {
+              sql::RowReader reader(held, row);
+              uint32_t serial = reader.uint32();
+              int64_t expires_at_ms = reader.int64();
+              if (!reader.status().ok()) return reader.status();
+              expiry_by_serial[serial] = expires_at_ms;
+            }
+            for (const ClaimInsert* insert : batch) {
+              if (insert->drop_id != drop_id) continue;
+              auto hold = expiry_by_serial.find(insert->serial);
+              if (hold != expiry_by_serial.end() && hold->second > insert->at_ms) {
+                return not_together(Code::conflict, "a serial is held");
+              }
+            }
+            return Status();
+          })
+      .assign({drop_id, int64_t{span.first}, int64_t{span.last}, span.at_ms_min});
 }
 
-Status insert_claims_together(sql::Connection& c, std::span<const ClaimInsert* const> batch,
-                              std::vector<Claim>& claims) {
-  std::map<std::pair<int64_t, uint32_t>, size_t> position;  // (drop, serial) → index in batch
-  for (size_t k = 0; k < batch.size(); ++k) position[{batch[k]->drop_id, batch[k]->serial}] = k;
-  std::vector<bool> returned(batch.size(), false);
+// check_claim_preconditions over the whole batch: each drop's edition read
+// once, each seller's leases over the batch's serials locked FOR SHARE in
+// one statement, unexpired holds on those serials read once.
+void add_claim_checks(Flight& flight, std::string_view for_share,
+                      std::span<const ClaimInsert* const> batch) {
+  std::map<int64_t, SerialSpan> drops;
+  std::map<std::pair<std::string_view, int64_t>, SerialSpan> sellers;
+  for (const ClaimInsert* insert : batch) {
+    drops[insert->drop_id].add(*insert);
+    if (!insert->seller_id.empty()) sellers[{insert->seller_id, insert->drop_id}].add(*insert);
+  }
+  for (const auto& [drop_id, span] : drops) {
+    // A plain read, as for one claim: the drop row is the hot row of leasing.
+    flight
+        .add("SELECT edition_size FROM drops WHERE id = $1",
+             [span](const sql::Rows& rows) -> Status {
+               if (rows.empty()) return not_together(Code::not_found, "a drop does not exist");
+               Result<int64_t> edition_size = first_int(rows);
+               if (!edition_size) return edition_size.error();
+               if (span.first < 1 || span.last > *edition_size) {
+                 return not_together(Code::invalid_argument, "a serial is outside its edition");
+               }
+               return Status();
+             })
+        .assign({drop_id});
+  }
+  for (const auto& [key, span] : sellers) {
+    add_leases_cover_check(flight, for_share, key.first, key.second, span, batch);
+  }
+  for (const auto& [drop_id, span] : drops) add_unheld_check(flight, drop_id, span, batch);
+}
+
+void add_claim_rows(Flight& flight, BatchWrite& write) {
   static const RowsStatement kInsert(
       "INSERT INTO claims (drop_id, serial, account, source, payment_ref, cert_id, cert_token, "
       "claimed_at_ms)",
       " RETURNING id, drop_id, serial", 8);
-  DG_RETURN_IF_ERROR(insert_rows(
-      c, kInsert, batch.size(),
+  add_rows(
+      flight, kInsert, write.batch.size(),
       [&](size_t k, std::vector<sql::Value>& p) {
-        const ClaimInsert& i = *batch[k];
+        const ClaimInsert& i = *write.batch[k];
         p.insert(p.end(), {i.drop_id, int64_t{i.serial}, i.account, claim_source_name(i.source),
                            i.payment_ref, i.cert_id, i.cert_token, i.at_ms});
       },
-      [&](const sql::Rows& rows) -> Status {
+      [&write](const sql::Rows& rows) -> Status {
         // The rest of each claim is what was inserted: only the id is new.
         for (size_t row = 0; row < rows.size(); ++row) {
           sql::RowReader reader(rows, row);
@@ -214,40 +307,34 @@ Status insert_claims_together(sql::Connection& c, std::span<const ClaimInsert* c
           int64_t drop_id = reader.int64();
           uint32_t serial = reader.uint32();
           if (!reader.status().ok()) return reader.status();
-          auto found = position.find({drop_id, serial});
-          if (found == position.end())
+          auto found = write.position.find({drop_id, serial});
+          if (found == write.position.end())
             return Status(Code::corruption, "an unasked claim came back");
-          const ClaimInsert& i = *batch[found->second];
-          returned[found->second] = true;
-          claims[found->second] =
+          const ClaimInsert& i = *write.batch[found->second];
+          write.returned[found->second] = true;
+          write.claims[found->second] =
               Claim{id,        drop_id,      serial,  i.account,   i.source, i.payment_ref,
                     i.cert_id, i.cert_token, i.at_ms, std::nullopt};
         }
         return Status();
-      }));
-  if (std::find(returned.begin(), returned.end(), false) != returned.end()) {
-    return Status(Code::corruption, "an inserted claim did not come back");
-  }
-  return Status();
+      });
 }
 
 // count_buyer_claim for the batch: one upsert over its buyers (distinct, see
 // may_go_together), in the batch's order, refused if any buyer passes the limit
 // or may have live holds (count_buyer_claim counts those one by one).
-Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* const> batch) {
-  std::map<std::pair<int64_t, std::string_view>, const ClaimInsert*> limit_of;
-  for (const ClaimInsert* insert : batch) limit_of[{insert->drop_id, insert->account}] = insert;
+void add_buyer_counts(Flight& flight, BatchWrite& write) {
   static const RowsStatement kUpsert(
       "INSERT INTO buyer_claims (drop_id, account, claim_count)",
       " ON CONFLICT (drop_id, account) DO UPDATE SET claim_count = buyer_claims.claim_count + 1 "
       "RETURNING drop_id, account, claim_count, holds_until_ms",
       3);
-  return insert_rows(
-      c, kUpsert, batch.size(),
+  add_rows(
+      flight, kUpsert, write.batch.size(),
       [&](size_t k, std::vector<sql::Value>& p) {
-        p.insert(p.end(), {batch[k]->drop_id, batch[k]->account, int64_t{1}});
+        p.insert(p.end(), {write.batch[k]->drop_id, write.batch[k]->account, int64_t{1}});
       },
-      [&](const sql::Rows& rows) -> Status {
+      [&write](const sql::Rows& rows) -> Status {
         for (size_t row = 0; row < rows.size(); ++row) {
           sql::RowReader reader(rows, row);
           int64_t drop_id = reader.int64();
@@ -255,8 +342,8 @@ Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* co
           int64_t count = reader.int64();
           int64_t holds_until_ms = reader.int64();
           if (!reader.status().ok()) return reader.status();
-          auto limit = limit_of.find({drop_id, account});
-          if (limit == limit_of.end())
+          auto limit = write.limit_of.find({drop_id, account});
+          if (limit == write.limit_of.end())
             return Status(Code::corruption, "an unasked buyer came back");
           // `count` includes this claim: the buyer had count - 1 before it.
           if (!core::within_buyer_limit(count - 1, 0, limit->second->per_buyer_limit)) {
@@ -274,7 +361,7 @@ Status count_buyers_together(sql::Connection& c, std::span<const ClaimInsert* co
 // dedup_key goes in with ON CONFLICT DO NOTHING (a repeat is skipped, as in
 // insert_events); one without can meet no unique index, so it goes in with a
 // plain INSERT, which spares PostgreSQL the speculative insertion per row.
-Status insert_events_together(sql::Connection& c, const std::vector<const Event*>& events) {
+void add_events(Flight& flight, const std::vector<const Event*>& events) {
   static constexpr std::string_view kHead =
       "INSERT INTO events (kind, drop_id, serial, account, detail_json, at_ms, dedup_key)";
   static const RowsStatement kDeduped(kHead, " ON CONFLICT DO NOTHING", 7);
@@ -283,50 +370,42 @@ Status insert_events_together(sql::Connection& c, const std::vector<const Event*
     bool deduped = !events[begin]->dedup_key.empty();
     size_t end = begin;
     while (end < events.size() && !events[end]->dedup_key.empty() == deduped) ++end;
-    DG_RETURN_IF_ERROR(insert_rows(
-        c, deduped ? kDeduped : kPlain, end - begin,
+    add_rows(
+        flight, deduped ? kDeduped : kPlain, end - begin,
         [&](size_t i, std::vector<sql::Value>& p) {
           const Event& e = *events[begin + i];
           p.insert(p.end(), {e.kind, e.drop_id,
                              e.serial ? sql::Value(int64_t{*e.serial}) : sql::Value(nullptr),
                              e.account, e.detail_json, e.at_ms, e.dedup_key});
         },
-        [](const sql::Rows&) { return Status(); }));
+        nullptr);
     begin = end;
   }
-  return Status();
 }
 
-// The rows of insert_claim for the whole batch, after check_claims_together.
-Status write_claims_together(sql::Connection& c, std::span<const ClaimInsert* const> batch,
-                             std::vector<Claim>& claims) {
-  DG_RETURN_IF_ERROR(insert_claims_together(c, batch, claims));
-  DG_RETURN_IF_ERROR(count_buyers_together(c, batch));
-  std::vector<const IdempotencyRecord*> records;
-  std::vector<const Event*> events;
-  records.reserve(batch.size());
-  events.reserve(batch.size());  // one event per claim is the common case
-  for (const ClaimInsert* insert : batch) {
-    if (insert->idempotency) records.push_back(&*insert->idempotency);
-    for (const Event& event : insert->events) events.push_back(&event);
-  }
+// The rows of insert_claim for the whole batch, after its checks.
+void add_claim_writes(Flight& flight, BatchWrite& write) {
+  add_claim_rows(flight, write);
+  add_buyer_counts(flight, write);
   static const RowsStatement kRecords(
       "INSERT INTO idempotency (scope, key, request_sha256, response_status, response_body, "
       "created_at_ms)",
       "", 6);
-  DG_RETURN_IF_ERROR(insert_rows(
-      c, kRecords, records.size(),
+  add_rows(
+      flight, kRecords, write.records.size(),
       [&](size_t i, std::vector<sql::Value>& p) {
-        const IdempotencyRecord& r = *records[i];
+        const IdempotencyRecord& r = *write.records[i];
         p.insert(p.end(), {r.scope, r.key, r.request_sha256, int64_t{r.response_status},
                            r.response_body, r.created_at_ms});
       },
-      [](const sql::Rows&) { return Status(); }));
-  return insert_events_together(c, events);
+      nullptr);
+  add_events(flight, write.events);
 }
 
 }  // namespace
 
+// One flight: BEGIN, the checks, the writes; then COMMIT once every answer
+// passed, or ROLLBACK. Two round trips per batch on PostgreSQL.
 std::optional<std::vector<Result<Claim>>> SqlStore::record_claims_together(
     const std::vector<ClaimInsert>& inserts, const std::vector<size_t>& order) {
   std::vector<const ClaimInsert*> batch;
@@ -334,55 +413,32 @@ std::optional<std::vector<Result<Claim>>> SqlStore::record_claims_together(
   for (size_t i : order) batch.push_back(&inserts[i]);
   if (!may_go_together(batch)) return std::nullopt;
   std::vector<Claim> claims(batch.size());
-  bool written = false;
-  Status together = transact(Tx::write, [&](sql::Connection& c) -> Status {
-    DG_RETURN_IF_ERROR(check_claims_together(c, batch));
-    DG_RETURN_IF_ERROR(write_claims_together(c, batch, claims));
-    written = true;
-    return Status();
-  });
+  BatchWrite write(batch, claims);
+  Flight flight;
+  flight.add(dialect_.begin_write, nullptr);
+  add_claim_checks(flight, dialect_.for_share, batch);
+  add_claim_writes(flight, write);
   // Not every claim passed (or the batch could not begin): nothing was
   // written, so they can be written one by one.
-  if (!together.ok() && !written) return std::nullopt;
+  Result<sql::ConnectionPool::Handle> connection = checkout(Tx::write);
+  if (!connection) return std::nullopt;
+  Status ran = flight.run(**connection);
+  if (ran.ok() &&
+      std::find(write.returned.begin(), write.returned.end(), false) != write.returned.end()) {
+    ran = Status(Code::corruption, "an inserted claim did not come back");
+  }
+  if (!ran.ok()) {
+    static_cast<void>(end(**connection, Tx::write, /*commit=*/false));
+    return std::nullopt;
+  }
   // Written: committed, or a failed COMMIT whose outcome is unknown; either
   // way every claim shares the batch's fate.
+  Status together = end(**connection, Tx::write, /*commit=*/true);
   std::vector<Result<Claim>> results(inserts.size(), error(together));
   if (together.ok()) {
     for (size_t k = 0; k < order.size(); ++k) results[order[k]] = std::move(claims[k]);
   }
   return results;
-}
-
-// check_claim_preconditions over the whole batch: each drop's edition read
-// once, each seller's leases over the batch's serials locked FOR SHARE in
-// one statement, unexpired holds on those serials read once.
-Status SqlStore::check_claims_together(sql::Connection& c,
-                                       std::span<const ClaimInsert* const> batch) {
-  std::map<int64_t, SerialSpan> drops;
-  std::map<std::pair<std::string_view, int64_t>, SerialSpan> sellers;
-  for (const ClaimInsert* insert : batch) {
-    drops[insert->drop_id].add(*insert);
-    if (!insert->seller_id.empty()) sellers[{insert->seller_id, insert->drop_id}].add(*insert);
-  }
-  for (const auto& [drop_id, span] : drops) {
-    // A plain read, as for one claim: the drop row is the hot row of leasing.
-    Result<sql::Rows> rows = c.query("SELECT edition_size FROM drops WHERE id = $1", {drop_id});
-    if (!rows) return rows.error();
-    if (rows->empty()) return not_together(Code::not_found, "a drop does not exist");
-    Result<int64_t> edition_size = first_int(*rows);
-    if (!edition_size) return edition_size.error();
-    if (span.first < 1 || span.last > *edition_size) {
-      return not_together(Code::invalid_argument, "a serial is outside its edition");
-    }
-  }
-  for (const auto& [key, span] : sellers) {
-    DG_RETURN_IF_ERROR(
-        check_leases_cover_together(c, dialect_.for_share, key.first, key.second, span, batch));
-  }
-  for (const auto& [drop_id, span] : drops) {
-    DG_RETURN_IF_ERROR(check_unheld_together(c, drop_id, span, batch));
-  }
-  return Status();
 }
 
 }  // namespace dg::store

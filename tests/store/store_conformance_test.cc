@@ -871,6 +871,52 @@ TEST_P(StoreConformance, AClaimInABatchCountsItsBuyersLiveHolds) {
   EXPECT_EQ(store_->claim_count(drop_id).value_or(0), 1u);
 }
 
+// A batch whose check fails after its rows were already sent (PostgreSQL
+// sends the checks and the writes in one flight) must leave none of those
+// rows: bob's serial is held by alice, so the batch is undone and written
+// claim by claim — bob refused with no claim, counter, record or event left
+// behind, carol's claim beside it kept whole.
+TEST_P(StoreConformance, ABatchRefusedByItsChecksLeavesNoneOfItsRows) {
+  int64_t drop_id = make_drop("tape", 10);
+  add_seller("origin-1");
+  ASSERT_OK(store_->issue_lease(drop_id, "origin-1", 10, kT0));
+  ASSERT_OK(store_->create_hold(drop_id, 1, "alice", "origin-1", kT0 + 60 * kSecond, kT0, 1));
+  ClaimInsert bobs = claim(drop_id, 1, "bob");
+  bobs.idempotency = IdempotencyRecord{"account:bob", "idem-b", "rs", 201, "{}", kT0};
+  bobs.events = {event("claim", drop_id, "claim:1")};
+  ClaimInsert carols = claim(drop_id, 2, "carol");
+  carols.idempotency = IdempotencyRecord{"account:carol", "idem-c", "rs", 201, "{}", kT0};
+  carols.events = {event("claim", drop_id, "claim:2")};
+  std::vector<Result<Claim>> results = store_->record_claims({bobs, carols});
+  EXPECT_CODE(results[0], Code::conflict);
+  EXPECT_OK(results[1]);
+  EXPECT_CODE(store_->get_claim(drop_id, 1), Code::not_found);
+  EXPECT_EQ(store_->get_claim(drop_id, 2)->account, "carol");
+  EXPECT_EQ(store_->account_claim_count(drop_id, "bob").value_or(99), 0u);
+  EXPECT_EQ(store_->account_claim_count(drop_id, "carol").value_or(99), 1u);
+  EXPECT_CODE(store_->get_idempotency("account:bob", "idem-b"), Code::not_found);
+  EXPECT_OK(store_->get_idempotency("account:carol", "idem-c"));
+  EXPECT_EQ(store_->count_events(drop_id, "claim").value_or(0), 1u);
+}
+
+// A batch whose write fails in the database (bob's serial is already
+// claimed: a unique violation, after which PostgreSQL skips the rest of the
+// flight) is undone and written claim by claim, and the connection it ran on
+// serves the next batch.
+TEST_P(StoreConformance, ABatchWithATakenSerialIsWrittenClaimByClaim) {
+  int64_t drop_id = make_drop("tape", 10);
+  ASSERT_OK(store_->record_claims({claim(drop_id, 1, "alice")})[0]);
+  std::vector<Result<Claim>> results =
+      store_->record_claims({claim(drop_id, 1, "bob"), claim(drop_id, 2, "carol")});
+  EXPECT_CODE(results[0], Code::conflict);
+  EXPECT_OK(results[1]);
+  EXPECT_EQ(store_->account_claim_count(drop_id, "bob").value_or(99), 0u);
+  results = store_->record_claims({claim(drop_id, 3, "dave"), claim(drop_id, 4, "erin")});
+  EXPECT_OK(results[0]);
+  EXPECT_OK(results[1]);
+  EXPECT_EQ(store_->claim_count(drop_id).value_or(0), 4u);
+}
+
 TEST_P(StoreConformance, ClaimsAreListedBySerialWithEveryField) {
   int64_t drop_id = make_drop("tape", 10);
   ClaimInsert second = claim(drop_id, 9, "bob");

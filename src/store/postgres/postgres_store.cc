@@ -84,10 +84,12 @@ class PgConnection final : public sql::Connection {
   PgConnection& operator=(const PgConnection&) = delete;
 
   Result<sql::Rows> run(std::string_view sql, std::span<const sql::Value> params) override;
+  std::vector<Result<sql::Rows>> run_all(std::span<const sql::Statement> statements) override;
   Status exec(std::string_view script) override;
   bool reusable() override {
-    return PQstatus(connection_) == CONNECTION_OK &&
-           PQtransactionStatus(connection_) == PQTRANS_IDLE;
+    return !broken_ && PQstatus(connection_) == CONNECTION_OK &&
+           PQtransactionStatus(connection_) == PQTRANS_IDLE &&
+           PQpipelineStatus(connection_) == PQ_PIPELINE_OFF;
   }
 
  private:
@@ -95,6 +97,13 @@ class PgConnection final : public sql::Connection {
   Result<sql::Rows> collect(ResultPtr result, std::string_view sql) const;
   // The name of `sql` prepared on this connection; empty: run it unprepared.
   Result<std::string> prepared(std::string_view sql);
+  // Puts `params` into param_bytes_ / param_values_ as libpq takes them.
+  Status bind(std::span<const sql::Value> params);
+  // Sends one statement of a pipeline (its answer is read later).
+  bool send(const sql::Statement& statement, const std::string& name);
+  // Reads the answers of the `sent` statements of a pipeline and its sync
+  // point, then leaves pipeline mode.
+  void read_pipeline(std::span<const sql::Statement> sent, std::vector<Result<sql::Rows>>& results);
 
   PGconn* connection_;
   // SQL text → statement name
@@ -105,6 +114,8 @@ class PgConnection final : public sql::Connection {
   // enough.
   std::string param_bytes_;
   std::vector<const char*> param_values_;
+  // A pipeline ended out of step with libpq: the connection must not be reused.
+  bool broken_ = false;
 };
 
 Status PgConnection::failure(const PGresult* result, std::string_view what) const {
@@ -158,7 +169,7 @@ Result<sql::Rows> PgConnection::collect(ResultPtr result, std::string_view sql) 
   return rows;
 }
 
-Result<sql::Rows> PgConnection::run(std::string_view sql, std::span<const sql::Value> params) {
+Status PgConnection::bind(std::span<const sql::Value> params) {
   // Sized first, then filled: the pointers into param_bytes_ stay valid.
   constexpr size_t kInt64TextMax = 20;  // "-9223372036854775808"
   size_t bytes = 0;
@@ -168,7 +179,7 @@ Result<sql::Rows> PgConnection::run(std::string_view sql, std::span<const sql::V
       std::string_view text = std::get<std::string_view>(param);
       // Text parameters end at NUL: reject rather than store a truncated value.
       if (text.find('\0') != std::string_view::npos) {
-        return error(Code::invalid_argument, "text with a NUL byte cannot be stored");
+        return Status(Code::invalid_argument, "text with a NUL byte cannot be stored");
       }
       bytes += text.size() + 1;
     }
@@ -188,6 +199,11 @@ Result<sql::Rows> PgConnection::run(std::string_view sql, std::span<const sql::V
       *out++ = '\0';
     }
   }
+  return Status();
+}
+
+Result<sql::Rows> PgConnection::run(std::string_view sql, std::span<const sql::Value> params) {
+  DG_RETURN_IF_ERROR_RESULT(bind(params));
   Result<std::string> name = prepared(sql);
   if (!name) return error(name.error());
   const int count = static_cast<int>(params.size());
@@ -196,6 +212,90 @@ Result<sql::Rows> PgConnection::run(std::string_view sql, std::span<const sql::V
                                  : PQexecPrepared(connection_, name->c_str(), count,
                                                   param_values_.data(), nullptr, nullptr, 0));
   return collect(std::move(result), sql);
+}
+
+// Pipeline mode: every statement is sent, then one sync point, then the
+// answers are read in order. After a failure the server skips the rest up to
+// the sync point (each answers PGRES_PIPELINE_ABORTED). A transaction begun
+// before stays open, failed or not: the caller commits or rolls it back.
+std::vector<Result<sql::Rows>> PgConnection::run_all(std::span<const sql::Statement> statements) {
+  std::vector<Result<sql::Rows>> results;
+  results.reserve(statements.size());
+  // Prepared first: PQprepare waits for its answer, which pipeline mode forbids.
+  std::vector<std::string> names;
+  names.reserve(statements.size());
+  for (const sql::Statement& statement : statements) {
+    Result<std::string> name = prepared(statement.sql);
+    if (!name) {
+      results.push_back(error(name.error()));
+      return results;
+    }
+    names.push_back(std::move(*name));
+  }
+  if (PQenterPipelineMode(connection_) != 1) {
+    results.push_back(error(failure(nullptr, "entering pipeline mode")));
+    return results;
+  }
+  size_t sent = 0;
+  Status unsent;  // why statement `sent` could not be sent
+  for (; sent < statements.size(); ++sent) {
+    unsent = bind(statements[sent].params);
+    if (!unsent.ok()) break;
+    if (!send(statements[sent], names[sent])) {
+      unsent =
+          failure(nullptr, "sending \"" + std::string(statements[sent].sql.substr(0, 60)) + "\"");
+      break;
+    }
+  }
+  if (PQpipelineSync(connection_) != 1) broken_ = true;
+  read_pipeline(statements.first(sent), results);
+  if (!unsent.ok() && results.size() == sent && (sent == 0 || results.back())) {
+    results.push_back(error(unsent));
+  }
+  return results;
+}
+
+bool PgConnection::send(const sql::Statement& statement, const std::string& name) {
+  const int count = static_cast<int>(statement.params.size());
+  if (name.empty()) {
+    return PQsendQueryParams(connection_, std::string(statement.sql).c_str(), count, nullptr,
+                             param_values_.data(), nullptr, nullptr, 0) == 1;
+  }
+  return PQsendQueryPrepared(connection_, name.c_str(), count, param_values_.data(), nullptr,
+                             nullptr, 0) == 1;
+}
+
+void PgConnection::read_pipeline(std::span<const sql::Statement> sent,
+                                 std::vector<Result<sql::Rows>>& results) {
+  bool failed = false;
+  for (const sql::Statement& statement : sent) {
+    ResultPtr result(PQgetResult(connection_));
+    if (result == nullptr) {  // the connection is gone
+      if (!failed) results.push_back(error(failure(nullptr, "reading a pipeline's answers")));
+      broken_ = true;
+      break;
+    }
+    if (!failed) {
+      if (PQresultStatus(result.get()) == PGRES_PIPELINE_ABORTED) {
+        results.push_back(error(Code::io_error, "a pipeline was aborted"));
+      } else {
+        results.push_back(collect(std::move(result), statement.sql));
+      }
+      failed = !results.back();
+    }
+    // Each statement's answer ends with a null result; anything else means
+    // this side no longer knows which answer is whose.
+    if (ResultPtr extra(PQgetResult(connection_)); extra != nullptr) {
+      if (!failed) results.push_back(error(Code::io_error, "a pipeline answered out of step"));
+      broken_ = true;
+      break;
+    }
+  }
+  if (!broken_) {
+    ResultPtr sync(PQgetResult(connection_));
+    if (sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) broken_ = true;
+  }
+  if (PQexitPipelineMode(connection_) != 1) broken_ = true;
 }
 
 Status PgConnection::exec(std::string_view script) {
