@@ -1,4 +1,4 @@
-// The origin's drop cache (OriginService::load_drop), over a real SQLite
+// The origin's drop cache (DropCatalog::load_drop), over a real SQLite
 // store seen through a wrapper that counts and can hold the drop reads, and
 // an injected clock that expires entries: once an entry expired, one caller
 // reloads it while the others answer from it, and a write on this origin is
@@ -263,7 +263,7 @@ class DropCacheTest : public ::testing::Test {
 
   // The drop's state as the public drop page says it (read through the cache).
   std::string public_state() {
-    Result<std::string> json = service_->public_drop_json("tape");
+    Result<std::string> json = service_->catalog.public_drop_json("tape");
     EXPECT_TRUE(json.has_value()) << json.error().to_string();
     if (!json) return "";
     return std::string(boost::json::parse(*json).as_object().at("state").as_string());
@@ -314,7 +314,7 @@ TEST_F(DropCacheTest, AWriteHereIsSeenAtOnceEvenWhileAnOlderReloadIsUnderWay) {
   store_->hold_next_drop_read();
   std::thread reloader([&] { EXPECT_EQ(public_state(), "live"); });  // reads "live", then held
   ASSERT_TRUE(store_->wait_for_drop_reads(2));
-  ASSERT_TRUE(service_->pause("tape").has_value());
+  ASSERT_TRUE(service_->drops.pause("tape").has_value());
   EXPECT_EQ(public_state(), "paused");  // loaded again, not held
   store_->release();
   reloader.join();

@@ -78,7 +78,8 @@ TEST(OpenApi, DocumentMatchesTheRouteTable) {
   auto owner_secret = core::OwnerSecret::generate();
   OriginService service({**store, blobs, signer, keyring, seller, committer, metrics,
                          system_clock(), config, owner_secret});
-  EdgeHub edges({**store, blobs, signer, keyring, service, system_clock(), config});
+  EdgeHub edges({**store, blobs, signer, keyring, service.catalog, service.certificates,
+                 system_clock(), config});
   http::Router router;
   OperatorKeys keys(**store);
   add_routes(router, service, **store, metrics, keys);
