@@ -48,8 +48,33 @@ Status Claims::check_claimable(const CachedDrop& cached, const ClaimRequest& req
                                now_ms);
 }
 
+// The common claim runs on the calling thread — an I/O thread, for the HTTP
+// route — and never waits: its drop is cached, it passes the rules, and this
+// origin holds a serial of the drop, so it only signs and hands the claim to
+// the committer (no hop to another thread and back). Anything else — a
+// refusal, a drop to read, a lease to take — continues on a thread that may
+// block, where it runs as before.
 void Claims::claim(std::string_view slug, const ClaimRequest& request, const Idempotency& idem,
                    ClaimReply reply) {
+  if (core::validate_identifier(request.account, "account").ok()) {
+    std::optional<CachedDrop> cached = parts_.catalog.cached_drop(slug);
+    if (cached && check_claimable(*cached, request, parts_.clock.now_ms()).ok()) {
+      if (std::optional<Seller::Taken> taken = parts_.seller.try_take(cached->drop.id)) {
+        return finish_claim(
+            std::make_unique<ClaimAttempt>(
+                ClaimAttempt{std::move(*cached), request, idem, std::nullopt, 0, std::move(reply)}),
+            taken->serial, std::move(taken->seller_id));
+      }
+    }
+  }
+  auto run_blocking = reply.run_blocking;
+  run_blocking([this, slug = std::string(slug), request, idem, reply = std::move(reply)]() mutable {
+    claim_blocking(slug, request, idem, std::move(reply));
+  });
+}
+
+void Claims::claim_blocking(std::string_view slug, const ClaimRequest& request,
+                            const Idempotency& idem, ClaimReply reply) {
   if (Status s = core::validate_identifier(request.account, "account"); !s.ok())
     return reply.answer(error(s));
   auto cached = parts_.catalog.load_drop(slug);
@@ -76,10 +101,11 @@ void Claims::claim_next_serial(std::unique_ptr<ClaimAttempt> claim) {
     }
     return claim->reply.answer(error(serial.error()));
   }
-  finish_claim(std::move(claim), *serial);
+  finish_claim(std::move(claim), *serial, parts_.seller.id());
 }
 
-void Claims::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial) {
+void Claims::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial,
+                          std::string seller_id) {
   const store::Drop& drop = claim->cached.drop;
   const ClaimRequest& request = claim->request;
   const std::optional<int64_t> hold_id = claim->hold_id;
@@ -107,7 +133,12 @@ void Claims::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial) 
       static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)), &download_id);
   if (!cert || !download) {
     if (!hold_id) parts_.seller.give_back(drop.id, serial);
-    return claim->reply.answer(error(!cert ? cert.error() : download.error()));
+    // This may be an I/O thread, and answering a refusal may read the store.
+    auto run_blocking = claim->reply.run_blocking;
+    return run_blocking(
+        [claim = std::move(claim), failure = !cert ? cert.error() : download.error()]() mutable {
+          claim->reply.answer(error(failure));
+        });
   }
   std::string body_json =
       claim_answer_json(parts_.config.public_url, drop, *claim->cached.manifest, serial,
@@ -126,7 +157,7 @@ void Claims::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial) 
   insert.from_hold_id = hold_id;
   // The store checks the serial is still in this seller's lease, so a serial
   // reclaimed from under a process wrongly thought dead cannot be sold twice.
-  if (!hold_id) insert.seller_id = parts_.seller.id();
+  if (!hold_id) insert.seller_id = std::move(seller_id);
   if (!claim->idempotency.key.empty()) {
     insert.idempotency = claim_record(claim->idempotency, drop, serial,
                                       static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)),
@@ -268,7 +299,7 @@ void Claims::confirm_hold(int64_t hold_id, const std::string& payment_ref, const
   // within the hold gets the serial even if the window closed meanwhile.
   finish_claim(std::make_unique<ClaimAttempt>(ClaimAttempt{std::move(*cached), std::move(request),
                                                            idem, hold_id, 0, std::move(reply)}),
-               hold->serial);
+               hold->serial, /*seller_id=*/"");
 }
 
 void Claims::tick() {

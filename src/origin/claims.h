@@ -4,7 +4,7 @@
 // transaction; its answer comes once that batch committed. The rules a claim
 // passes are core's (core/claim.h).
 //
-// Thread safety: every method is safe to call from many handler threads.
+// Thread safety: every method is safe to call from many threads at once.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +73,8 @@ class Claims {
   };
   explicit Claims(Parts parts);
 
+  // Never blocks the calling thread (an I/O thread may call it): what needs
+  // the store runs through reply.run_blocking.
   void claim(std::string_view slug, const ClaimRequest& request, const Idempotency& idempotency,
              ClaimReply reply);
   // Rate-limited per account and per `client_address` (429 too-many-holds).
@@ -95,10 +97,14 @@ class Claims {
     uint32_t attempt = 0;
     ClaimReply reply;
   };
+  // claim() on a thread that may block: reads the drop, leases serials.
+  void claim_blocking(std::string_view slug, const ClaimRequest& request,
+                      const Idempotency& idempotency, ClaimReply reply);
   // Takes a serial (the attempt's next) and finishes the claim with it.
   void claim_next_serial(std::unique_ptr<ClaimAttempt> claim);
-  // Signs the claim's tokens and hands the claim to the committer.
-  void finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial);
+  // Signs the claim's tokens and hands the claim to the committer, sold
+  // under `seller_id` (empty for a confirmed hold: its serial is the hold's).
+  void finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial, std::string seller_id);
   ClaimCommitter::Completion on_committed(std::unique_ptr<ClaimAttempt> claim, uint32_t serial,
                                           std::string body_json);
   // After the store refused the claim (off the committer's thread).

@@ -42,6 +42,17 @@ void add_availability(boost::json::object& out, const store::Drop& drop, uint32_
 
 // ---------------------------------------------------------------- cache
 
+std::optional<CachedDrop> DropCatalog::cached_drop(std::string_view slug) {
+  std::lock_guard lock(cache_mutex_);
+  auto it = cache_.find(slug);
+  if (it == cache_.end()) return std::nullopt;
+  if (parts_.clock.now_ms() - it->second.loaded_at_ms < to_ms(limits::drop_cache_ttl) ||
+      refreshing_.contains(slug)) {
+    return it->second;
+  }
+  return std::nullopt;
+}
+
 // A drop whose entry expired is reloaded by one caller while the others keep
 // answering from the entry it replaces (a second or so old, as any entry may
 // be): under load every handler that met the expiry used to reload it. A drop

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -56,6 +57,10 @@ class DropCatalog {
   // An expired entry is reloaded by one caller while the others keep
   // answering from it (limits::drop_cache_ttl).
   Result<CachedDrop> load_drop(std::string_view slug, bool fresh = false);
+  // The drop from the cache without ever reading the store, for a caller
+  // that must not wait: nullopt when it is not cached, or it expired and no
+  // other caller is reloading it (then load_drop, on a thread that may block).
+  std::optional<CachedDrop> cached_drop(std::string_view slug);
   // Drops the cached entry after a write on this origin, so that the next
   // caller (and no load begun before) sees the write.
   void forget_drop(std::string_view slug);

@@ -439,13 +439,21 @@ void Handlers::confirm_hold(Request& r, Responder responder) const {
 // whatever its cause, then defers to the stored answer (or 422), exactly
 // as if the key had been looked up first. The answer comes once the claim's
 // batch committed; no thread waits for it.
+//
+// It runs on an I/O thread (the route does not block): Claims::claim never
+// waits, and a refusal, whose answer may read the store, goes to the
+// handler pool.
 void Handlers::create_claim(Request& r, Responder responder) const {
   Result<Idempotency> idem = idempotency_of(r);
   if (!idem) return std::move(responder).answer(http::problem_from_status(idem.error()));
   auto request = parse_claim_request(r.body);
   if (!request) {
-    return std::move(responder).answer(
-        answer_or_replay(service_.idempotency, *idem, std::unexpected(request.error())));
+    http::Responder::Runner run_blocking = responder.blocking_runner();
+    return run_blocking([&idempotency = service_.idempotency, idem = std::move(*idem),
+                         failure = std::move(request.error()),
+                         responder = std::move(responder)]() mutable {
+      std::move(responder).answer(answer_or_replay(idempotency, idem, std::unexpected(failure)));
+    });
   }
   service_.claims.claim(r.param("slug"), *request, *idem,
                         claim_reply(service_.idempotency, *idem, std::move(responder)));
@@ -563,7 +571,9 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       pub("manifest.signature"));
   add(Verb::post, "/v1/drops/{slug}/holds", &Handlers::create_hold, op("holds.create"));
   add_deferred(Verb::post, "/v1/holds/{id}/confirm", &Handlers::confirm_hold, op("holds.confirm"));
-  add_deferred(Verb::post, "/v1/drops/{slug}/claims", &Handlers::create_claim, op("claims.create"));
+  auto claims_create = op("claims.create");
+  claims_create.blocking = false;  // see create_claim
+  add_deferred(Verb::post, "/v1/drops/{slug}/claims", &Handlers::create_claim, claims_create);
   add(Verb::get, "/v1/drops/{slug}/files/{path*}", &Handlers::file, pub("files.get"));
   add(Verb::get, "/v1/drops/{slug}/certificates/{serial}", &Handlers::certificate,
       pub("certificates.get"));
