@@ -158,7 +158,7 @@ std::string with_port(std::string url_ending_in_0, uint16_t port) {
 void tick_until_stopped(OriginService& service, OperatorKeys& operator_keys,
                         const std::atomic<bool>& running) {
   while (running.load()) {
-    service.tick();
+    service.claims.tick();
     // Keys created (`dropgate init`) or revoked since, every second
     // (limits::operator_keys_refresh), off the I/O threads.
     if (Status keys = operator_keys.refresh(); !keys.ok()) {
@@ -215,8 +215,8 @@ Status serve(const OriginConfig& startup_config,
                          {1, 2, 4, 8, 16, 32, 64, 128, 256}));
   OriginService service({**store, blobs, signer, *keyring, seller, committer, metrics,
                          system_clock(), config, *owner_secret});
-
-  EdgeHub edges({**store, blobs, signer, *keyring, service, system_clock(), config});
+  EdgeHub edges({**store, blobs, signer, *keyring, service.catalog, service.certificates,
+                 system_clock(), config});
   http::Router router;
   OperatorKeys operator_keys(**store);
   DG_RETURN_IF_ERROR(operator_keys.refresh());

@@ -1,31 +1,23 @@
-// The origin's drop cache (OriginService::load_drop), over a real SQLite
+// The origin's drop cache (DropCatalog::load_drop), over a real SQLite
 // store seen through a wrapper that counts and can hold the drop reads, and
 // an injected clock that expires entries: once an entry expired, one caller
 // reloads it while the others answer from it, and a write on this origin is
 // seen by the next caller even while an older reload is under way.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "base/env.h"
 #include "base/limits.h"
-#include "base/metrics.h"
 #include "base/time.h"
-#include "crypto/keyring.h"
-#include "origin/blob_store.h"
-#include "origin/committer.h"
-#include "origin/config.h"
-#include "origin/seller.h"
-#include "origin/service.h"
 #include "store/store.h"
-#include "support/temp_dir.h"
+#include "support/test_origin.h"
 
 namespace dg::store {
 namespace {
@@ -234,55 +226,37 @@ constexpr int64_t kNow = 1'930'367'167'000;
 class DropCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    crypto::init();
-    ASSERT_FALSE(dir_.empty()) << "no temporary folder";
-    auto opened = store::open_sqlite((dir_ / "db").string());
-    ASSERT_TRUE(opened.has_value()) << opened.error().to_string();
-    inner_ = std::move(*opened);
-    ASSERT_TRUE(inner_->migrate().ok());
-    store_ = std::make_unique<store::HeldReadsStore>(*inner_);
-    ASSERT_TRUE(blobs_.open().ok());
-    ASSERT_TRUE(keyring_.add(signer_.key().public_key(), crypto::KeyStatus::current).ok());
-    ASSERT_TRUE(finish_config(config_).ok());
-    seller_ = std::make_unique<Seller>(*store_, clock_, SellerOptions{"test:0"});
-    committer_ = std::make_unique<ClaimCommitter>(*store_, 16);
-    service_ = std::make_unique<OriginService>(
-        OriginService::Parts{*store_, blobs_, signer_, keyring_, *seller_, *committer_, metrics_,
-                             clock_, config_, owner_secret_});
+    auto hold_reads = [this](store::Store& sqlite) {
+      auto wrapped = std::make_unique<store::HeldReadsStore>(sqlite);
+      store_ = wrapped.get();
+      return wrapped;
+    };
+    Status started = origin_.start(clock_, hold_reads);
+    ASSERT_TRUE(started.ok()) << started.to_string();
     store::DropSpec spec;
     spec.slug = "tape";
     spec.title = "Tape";
     spec.edition_size = 10;
     spec.opens_at_ms = kNow;
     spec.rights.license = "CC-BY-NC-4.0";
-    ASSERT_TRUE(inner_->create_drop(spec, kNow).has_value());
+    store::Store& sqlite = origin_.sqlite();  // unseen by the wrapper: no drop read counted
+    ASSERT_TRUE(sqlite.create_drop(spec, kNow).has_value());
     ASSERT_TRUE(
-        inner_->set_drop_state("tape", {store::DropState::draft}, store::DropState::live, kNow)
+        sqlite.set_drop_state("tape", {store::DropState::draft}, store::DropState::live, kNow)
             .has_value());
   }
 
   // The drop's state as the public drop page says it (read through the cache).
   std::string public_state() {
-    Result<std::string> json = service_->public_drop_json("tape");
+    Result<std::string> json = origin_.service().catalog.public_drop_json("tape");
     EXPECT_TRUE(json.has_value()) << json.error().to_string();
     if (!json) return "";
     return std::string(boost::json::parse(*json).as_object().at("state").as_string());
   }
 
-  dg::testing::TempDir temp_;  // first: removed after what uses it
-  const std::filesystem::path& dir_ = temp_.path();
   ManualClock clock_{kNow};
-  std::unique_ptr<store::Store> inner_;
-  std::unique_ptr<store::HeldReadsStore> store_;
-  BlobStore blobs_{dir_ / "blobs"};
-  core::TokenSigner signer_{crypto::SecretKey::generate(), "test"};
-  crypto::Keyring keyring_;
-  OriginConfig config_;
-  metrics::Registry metrics_;
-  core::OwnerSecret owner_secret_ = core::OwnerSecret::generate();
-  std::unique_ptr<Seller> seller_;
-  std::unique_ptr<ClaimCommitter> committer_;
-  std::unique_ptr<OriginService> service_;
+  dg::testing::TestOrigin origin_;          // after the clock it reads
+  store::HeldReadsStore* store_ = nullptr;  // the service's store, owned by origin_
 };
 
 // After the entry expired, the first caller reloads it; the callers that come
@@ -314,7 +288,7 @@ TEST_F(DropCacheTest, AWriteHereIsSeenAtOnceEvenWhileAnOlderReloadIsUnderWay) {
   store_->hold_next_drop_read();
   std::thread reloader([&] { EXPECT_EQ(public_state(), "live"); });  // reads "live", then held
   ASSERT_TRUE(store_->wait_for_drop_reads(2));
-  ASSERT_TRUE(service_->pause("tape").has_value());
+  ASSERT_TRUE(origin_.service().drops.pause("tape").has_value());
   EXPECT_EQ(public_state(), "paused");  // loaded again, not held
   store_->release();
   reloader.join();

@@ -236,11 +236,11 @@ Result<std::string> EdgeHub::sync_document(const Request& request) {
       "dropgate-keyring issued_at=" + format_rfc3339(now_ms) + " kid=" + parts_.signer.key_id(),
       "dropgate keyring");
   if (!keyring_sig) return error(keyring_sig.error());
-  auto revocations = parts_.service.revocation_list();
+  auto revocations = parts_.certificates.revocation_list();
   if (!revocations) return std::unexpected(revocations.error());
   boost::json::array drops;
   for (const auto& slug : edge->drops) {
-    auto manifest = parts_.service.current_manifest(slug);
+    auto manifest = parts_.catalog.current_manifest(slug);
     if (!manifest) continue;  // not published yet: nothing to carry
     drops.push_back(boost::json::object{
         {"drop", slug}, {"manifest", manifest->json}, {"minisig", manifest->minisig}});
@@ -264,7 +264,7 @@ Response EdgeHub::blob(Request& request) {
   if (!is_sha256_hex(sha))
     return http::problem_from_status(Status(problem::not_found, "blobs are named by sha256"));
   for (const auto& slug : edge->drops) {
-    auto manifest = parts_.service.current_manifest(slug);
+    auto manifest = parts_.catalog.current_manifest(slug);
     if (!manifest) continue;
     auto parsed = core::parse_manifest(manifest->json);
     if (!parsed) continue;

@@ -14,8 +14,9 @@
 #include "crypto/keyring.h"
 #include "http/http.h"
 #include "origin/blob_store.h"
+#include "origin/certificates.h"
 #include "origin/config.h"
-#include "origin/service.h"
+#include "origin/drop_catalog.h"
 #include "store/store.h"
 
 namespace dg::origin {
@@ -27,7 +28,8 @@ class EdgeHub {
     BlobStore& blobs;
     const core::TokenSigner& signer;
     const crypto::Keyring& keyring;
-    OriginService& service;
+    DropCatalog& catalog;        // the drops' current manifests
+    Certificates& certificates;  // the signed revocation list
     const Clock& clock;
     const OriginConfig& config;
   };

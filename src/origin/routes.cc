@@ -57,20 +57,19 @@ Result<Idempotency> idempotency_of(const Request& request) {
 // runs. A 2xx answer is stored for replays; any other frees the key for a
 // retry. An answer that cannot be stored is a 500: the action happened, but
 // a retry could not be told so.
-Response idempotent(OriginService& service, const Request& request,
+Response idempotent(IdempotencyRecords& records, const Request& request,
                     const std::function<Response()>& run) {
   Result<Idempotency> idem = idempotency_of(request);
   if (!idem) return http::problem_from_status(idem.error());
   if (idem->key.empty()) return run();
   std::string owner = crypto::random_id();
-  if (auto answered = service.reserve_idempotency(*idem, owner)) {
+  if (auto answered = records.reserve(*idem, owner)) {
     if (!*answered) return http::problem_from_status(answered->error());
     return http::json_response((*answered)->status, (*answered)->body);
   }
   Response response = run();
   const auto* body = std::get_if<std::string>(&response.body);
-  if (!service.settle_idempotency(*idem, owner, response.status, body).ok() &&
-      response.status / 100 == 2) {
+  if (!records.settle(*idem, owner, response.status, body).ok() && response.status / 100 == 2) {
     return http::problem_from_status(
         Status(problem::internal,
                "the action was done, but its answer could not be stored for "
@@ -83,10 +82,10 @@ Response idempotent(OriginService& service, const Request& request,
 // transaction, so a used key makes it fail: a refusal, whatever its cause,
 // then defers to the stored answer (or 422), exactly as if the key had been
 // looked up first.
-Response answer_or_replay(OriginService& service, const Idempotency& idem,
+Response answer_or_replay(IdempotencyRecords& records, const Idempotency& idem,
                           const Result<ClaimOutcome>& outcome) {
   if (outcome) return http::json_response(outcome->status, outcome->body_json);
-  if (auto replayed = service.replay(idem)) {
+  if (auto replayed = records.replay(idem)) {
     if (!*replayed) return http::problem_from_status(replayed->error());
     return http::json_response((*replayed)->status, (*replayed)->body);
   }
@@ -95,12 +94,12 @@ Response answer_or_replay(OriginService& service, const Idempotency& idem,
 
 // A claim's or a confirm's answer, through its Responder: a success as it
 // comes (on the committer's thread); a refusal via answer_or_replay, which
-// may read the store (the service gives refusals on a thread that may block).
-ClaimReply claim_reply(OriginService& service, Idempotency idem, http::Responder responder) {
+// may read the store (Claims gives refusals on a thread that may block).
+ClaimReply claim_reply(IdempotencyRecords& records, Idempotency idem, http::Responder responder) {
   http::Responder::Runner run_blocking = responder.blocking_runner();
-  return ClaimReply{[&service, idem = std::move(idem),
+  return ClaimReply{[&records, idem = std::move(idem),
                      responder = std::move(responder)](Result<ClaimOutcome> outcome) mutable {
-                      std::move(responder).answer(answer_or_replay(service, idem, outcome));
+                      std::move(responder).answer(answer_or_replay(records, idem, outcome));
                     },
                     std::move(run_blocking)};
 }
@@ -211,10 +210,10 @@ Result<ClaimRequest> parse_claim_request(std::string_view body) {
 // The state as buyers see it at `now_ms` (a scheduled drop whose window
 // opened is live), as the public drop page shows it.
 std::string drop_summary(const store::Drop& drop, int64_t now_ms) {
-  return boost::json::serialize(boost::json::object{
-      {"slug", drop.spec.slug},
-      {"state", store::drop_state_name(OriginService::effective_state(drop, now_ms))},
-      {"manifest_version", drop.manifest_version}});
+  return boost::json::serialize(
+      boost::json::object{{"slug", drop.spec.slug},
+                          {"state", store::drop_state_name(effective_state(drop, now_ms))},
+                          {"manifest_version", drop.manifest_version}});
 }
 
 std::optional<uint32_t> parse_u32(std::string_view text) {
@@ -252,25 +251,27 @@ class Handlers {
   Response healthz(Request&) const { return http::json_response(200, R"({"status":"ok"})"); }
   Response readyz(Request&) const;
   Response scrape(Request& r) const;
-  Response keys(Request&) const { return http::json_response(200, service_.keyring_json()); }
+  Response keys(Request&) const {
+    return http::json_response(200, service_.certificates.keyring_json());
+  }
   // --- Drops (operator).
   Response list_drops(Request& r) const;
   Response create_drop(Request& r) const;
   Response update_drop(Request& r) const;
   Response drop_status(Request& r) const {
-    return render(service_.operator_status_json(r.param("slug")), 200, as_is);
+    return render(service_.drops.operator_status_json(r.param("slug")), 200, as_is);
   }
   Response put_asset(Request& r) const;
   Response delete_asset(Request& r) const {
-    return render(service_.remove_asset(r.param("slug"), r.param("path")), 200, summary());
+    return render(service_.drops.remove_asset(r.param("slug"), r.param("path")), 200, summary());
   }
   Response publish(Request& r) const;
-  Response pause(Request& r) const { return transition(r, &OriginService::pause); }
-  Response resume(Request& r) const { return transition(r, &OriginService::resume); }
-  Response close(Request& r) const { return transition(r, &OriginService::close); }
+  Response pause(Request& r) const { return transition(r, &DropAdmin::pause); }
+  Response resume(Request& r) const { return transition(r, &DropAdmin::resume); }
+  Response close(Request& r) const { return transition(r, &DropAdmin::close); }
   // --- Drops (public).
   Response get_drop(Request& r) const {
-    return render(service_.public_drop_json(r.param("slug")), 200, as_is);
+    return render(service_.catalog.public_drop_json(r.param("slug")), 200, as_is);
   }
   Response manifest(Request& r) const;
   Response manifest_signature(Request& r) const;
@@ -291,10 +292,11 @@ class Handlers {
     return
         [this](const store::Drop& drop) { return drop_summary(drop, service_.clock().now_ms()); };
   }
-  using Transition = Result<store::Drop> (OriginService::*)(std::string_view);
+  using Transition = Result<store::Drop> (DropAdmin::*)(std::string_view);
   Response transition(Request& r, Transition to) const {
-    return idempotent(service_, r,
-                      [&] { return render((service_.*to)(r.param("slug")), 200, summary()); });
+    return idempotent(service_.idempotency, r, [&] {
+      return render((service_.drops.*to)(r.param("slug")), 200, summary());
+    });
   }
 
   OriginService& service_;
@@ -335,21 +337,21 @@ Response Handlers::list_drops(Request& r) const {
     if (Status status = core::validate_slug(after); !status.ok())
       return http::problem_from_status(status.with_context("after"));
   }
-  return render(service_.list_drops_json(after, count_max), 200, as_is);
+  return render(service_.drops.list_drops_json(after, count_max), 200, as_is);
 }
 
 Response Handlers::create_drop(Request& r) const {
-  return idempotent(service_, r, [&] {
+  return idempotent(service_.idempotency, r, [&] {
     store::DropSpec defaults;
     defaults.rights.license = "all-rights-reserved";
     auto spec = parse_drop_spec(r.body, defaults, service_.clock().now_ms());
     if (!spec) return http::problem_from_status(spec.error());
-    return render(service_.create_drop(*spec), 201, summary());
+    return render(service_.drops.create_drop(*spec), 201, summary());
   });
 }
 
 Response Handlers::update_drop(Request& r) const {
-  auto current = service_.current_spec(r.param("slug"));
+  auto current = service_.drops.current_spec(r.param("slug"));
   if (!current) return http::problem_from_status(current.error());
   auto spec = parse_drop_spec(r.body, *current, service_.clock().now_ms());
   if (!spec) return http::problem_from_status(spec.error());
@@ -357,7 +359,7 @@ Response Handlers::update_drop(Request& r) const {
     return http::problem_from_status(
         Status(problem::invalid_request, "a drop's slug cannot change"));
   }
-  return render(service_.update_drop(r.param("slug"), *spec), 200, summary());
+  return render(service_.drops.update_drop(r.param("slug"), *spec), 200, summary());
 }
 
 Response Handlers::put_asset(Request& r) const {
@@ -365,8 +367,8 @@ Response Handlers::put_asset(Request& r) const {
   // From the file name, never the request's Content-Type: a careless client
   // sends form-urlencoded or octet-stream, and buyers would get that type.
   std::string type = core::guess_media_type(r.param("path"));
-  auto asset = service_.add_asset(r.param("slug"), r.param("path"), r.spooled->path,
-                                  r.spooled->size_bytes, r.spooled->sha256, type);
+  auto asset = service_.drops.add_asset(r.param("slug"), r.param("path"), r.spooled->path,
+                                        r.spooled->size_bytes, r.spooled->sha256, type);
   return render(asset, 201, [](const store::AssetRecord& a) {
     return boost::json::serialize(boost::json::object{
         {"path", a.path}, {"size", a.size_bytes}, {"sha256", a.sha256}, {"type", a.media_type}});
@@ -374,8 +376,8 @@ Response Handlers::put_asset(Request& r) const {
 }
 
 Response Handlers::publish(Request& r) const {
-  return idempotent(service_, r, [&] {
-    auto published = service_.publish(r.param("slug"));
+  return idempotent(service_.idempotency, r, [&] {
+    auto published = service_.drops.publish(r.param("slug"));
     if (!published) return http::problem_from_status(published.error());
     const store::ManifestRecord& m = published->manifest;
     // 201 when a new version was signed; 200 when nothing changed.
@@ -387,7 +389,7 @@ Response Handlers::publish(Request& r) const {
 }
 
 Response Handlers::manifest(Request& r) const {
-  auto m = service_.current_manifest(r.param("slug"));
+  auto m = service_.catalog.current_manifest(r.param("slug"));
   if (!m) return http::problem_from_status(m.error());
   auto response = http::json_response(200, m->json);
   response.headers.set(http::Field::etag, "\"" + m->sha256 + "\"");
@@ -395,16 +397,16 @@ Response Handlers::manifest(Request& r) const {
 }
 
 Response Handlers::manifest_signature(Request& r) const {
-  auto m = service_.current_manifest(r.param("slug"));
+  auto m = service_.catalog.current_manifest(r.param("slug"));
   if (!m) return http::problem_from_status(m.error());
   return http::text_response(200, m->minisig, "text/plain; charset=utf-8");
 }
 
 Response Handlers::create_hold(Request& r) const {
-  return idempotent(service_, r, [&] {
+  return idempotent(service_.idempotency, r, [&] {
     auto request = parse_claim_request(r.body);
     if (!request) return http::problem_from_status(request.error());
-    return render(service_.hold(r.param("slug"), *request, r.remote_address), 201,
+    return render(service_.claims.hold(r.param("slug"), *request, r.remote_address), 201,
                   [](const HoldOutcome& h) { return h.body_json; });
   });
 }
@@ -426,8 +428,8 @@ void Handlers::confirm_hold(Request& r, Responder responder) const {
   if (!idem) return refuse(idem.error());
   // A confirm stores its key's answer with the claim, as a claim does: a
   // retried confirm finds its hold gone and defers to that answer.
-  service_.confirm_hold(*id, payment_ref, *idem,
-                        claim_reply(service_, *idem, std::move(responder)));
+  service_.claims.confirm_hold(*id, payment_ref, *idem,
+                               claim_reply(service_.idempotency, *idem, std::move(responder)));
 }
 
 // The stored answer to an Idempotency-Key is read only when a claim does not
@@ -437,22 +439,30 @@ void Handlers::confirm_hold(Request& r, Responder responder) const {
 // whatever its cause, then defers to the stored answer (or 422), exactly
 // as if the key had been looked up first. The answer comes once the claim's
 // batch committed; no thread waits for it.
+//
+// It runs on an I/O thread (the route does not block): Claims::claim never
+// waits, and a refusal, whose answer may read the store, goes to the
+// handler pool.
 void Handlers::create_claim(Request& r, Responder responder) const {
   Result<Idempotency> idem = idempotency_of(r);
   if (!idem) return std::move(responder).answer(http::problem_from_status(idem.error()));
   auto request = parse_claim_request(r.body);
   if (!request) {
-    return std::move(responder).answer(
-        answer_or_replay(service_, *idem, std::unexpected(request.error())));
+    http::Responder::Runner run_blocking = responder.blocking_runner();
+    return run_blocking([&idempotency = service_.idempotency, idem = std::move(*idem),
+                         failure = std::move(request.error()),
+                         responder = std::move(responder)]() mutable {
+      std::move(responder).answer(answer_or_replay(idempotency, idem, std::unexpected(failure)));
+    });
   }
-  service_.claim(r.param("slug"), *request, *idem,
-                 claim_reply(service_, *idem, std::move(responder)));
+  service_.claims.claim(r.param("slug"), *request, *idem,
+                        claim_reply(service_.idempotency, *idem, std::move(responder)));
 }
 
 Response Handlers::file(Request& r) const {
   std::string_view token = bearer_token(r);
   if (token.empty()) token = r.query_value("token").value_or("");
-  auto delivery = service_.resolve_download(r.param("slug"), r.param("path"), token);
+  auto delivery = service_.downloads.resolve_download(r.param("slug"), r.param("path"), token);
   if (!delivery) return http::problem_from_status(delivery.error());
   Response response = http::file_response(r, delivery->blob_path, delivery->asset.size_bytes,
                                           delivery->asset.sha256, delivery->asset.media_type);
@@ -461,8 +471,9 @@ Response Handlers::file(Request& r) const {
     // Only the response that delivers the last byte completes a download; a
     // resumed download counts once.
     bool reaches_end = body->offset + body->length == delivery->asset.size_bytes;
-    service_.record_download_started(*delivery, body->offset);
-    response.on_done = [s = &service_, d = *delivery, reaches_end](bool complete, uint64_t bytes) {
+    service_.downloads.record_download_started(*delivery, body->offset);
+    response.on_done = [s = &service_.downloads, d = *delivery, reaches_end](bool complete,
+                                                                             uint64_t bytes) {
       s->record_download(d, complete, reaches_end, bytes);
     };
   }
@@ -473,11 +484,11 @@ Response Handlers::certificate(Request& r) const {
   auto serial = parse_u32(r.param("serial"));
   if (!serial)
     return http::problem_from_status(Status(problem::not_found, "serials are whole numbers"));
-  return render(service_.certificate_json(r.param("slug"), *serial), 200, as_is);
+  return render(service_.certificates.certificate_json(r.param("slug"), *serial), 200, as_is);
 }
 
 Response Handlers::revoke(Request& r) const {
-  return idempotent(service_, r, [&] {
+  return idempotent(service_.idempotency, r, [&] {
     auto serial = parse_u32(r.param("serial"));
     if (!serial)
       return http::problem_from_status(Status(problem::not_found, "serials are whole numbers"));
@@ -490,18 +501,18 @@ Response Handlers::revoke(Request& r) const {
       if (!text) return http::problem_from_status(text.error());
       if (*text) reason = **text;
     }
-    return render(service_.revoke(r.param("slug"), *serial, reason), 200, as_is);
+    return render(service_.certificates.revoke(r.param("slug"), *serial, reason), 200, as_is);
   });
 }
 
 Response Handlers::revocations(Request&) const {
-  auto list = service_.revocation_list();
+  auto list = service_.certificates.revocation_list();
   if (!list) return http::problem_from_status(list.error());
   return http::json_response(200, list->json);
 }
 
 Response Handlers::revocations_signature(Request&) const {
-  auto list = service_.revocation_list();
+  auto list = service_.certificates.revocation_list();
   if (!list) return http::problem_from_status(list.error());
   return http::text_response(200, list->minisig, "text/plain; charset=utf-8");
 }
@@ -560,7 +571,9 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       pub("manifest.signature"));
   add(Verb::post, "/v1/drops/{slug}/holds", &Handlers::create_hold, op("holds.create"));
   add_deferred(Verb::post, "/v1/holds/{id}/confirm", &Handlers::confirm_hold, op("holds.confirm"));
-  add_deferred(Verb::post, "/v1/drops/{slug}/claims", &Handlers::create_claim, op("claims.create"));
+  auto claims_create = op("claims.create");
+  claims_create.blocking = false;  // see create_claim
+  add_deferred(Verb::post, "/v1/drops/{slug}/claims", &Handlers::create_claim, claims_create);
   add(Verb::get, "/v1/drops/{slug}/files/{path*}", &Handlers::file, pub("files.get"));
   add(Verb::get, "/v1/drops/{slug}/certificates/{serial}", &Handlers::certificate,
       pub("certificates.get"));

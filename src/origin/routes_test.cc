@@ -5,23 +5,15 @@
 #include "origin/routes.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
-#include <filesystem>
+#include <memory>
 
 #include "base/env.h"
-#include "base/metrics.h"
 #include "base/time.h"
-#include "crypto/keyring.h"
 #include "http/http.h"
-#include "origin/blob_store.h"
-#include "origin/committer.h"
-#include "origin/config.h"
 #include "origin/operator_keys.h"
-#include "origin/seller.h"
-#include "origin/service.h"
-#include "store/store.h"
+#include "support/test_origin.h"
 
 namespace dg::origin {
 namespace {
@@ -33,24 +25,11 @@ constexpr int64_t kNow = 1'930'367'167'000;
 class OriginRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    crypto::init();
-    std::filesystem::create_directories(dir_);
-    auto opened = store::open_sqlite((dir_ / "db").string());
-    ASSERT_TRUE(opened.has_value()) << opened.error().to_string();
-    store_ = std::move(*opened);
-    ASSERT_TRUE(store_->migrate().ok());
-    ASSERT_TRUE(blobs_.open().ok());
-    ASSERT_TRUE(keyring_.add(signer_.key().public_key(), crypto::KeyStatus::current).ok());
-    ASSERT_TRUE(finish_config(config_).ok());
-    seller_ = std::make_unique<Seller>(*store_, clock_, SellerOptions{"test:0"});
-    committer_ = std::make_unique<ClaimCommitter>(*store_, 16);
-    service_ = std::make_unique<OriginService>(
-        OriginService::Parts{*store_, blobs_, signer_, keyring_, *seller_, *committer_, metrics_,
-                             clock_, config_, owner_secret_});
-    keys_ = std::make_unique<OperatorKeys>(*store_);
-    add_routes(router_, *service_, *store_, metrics_, *keys_);
+    Status started = origin_.start(clock_);
+    ASSERT_TRUE(started.ok()) << started.to_string();
+    keys_ = std::make_unique<OperatorKeys>(origin_.store());
+    add_routes(router_, origin_.service(), origin_.store(), origin_.metrics, *keys_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Matches and invokes as the Server does once a request was admitted.
   http::Response call(http::Verb method, std::string_view target, std::string body = "") {
@@ -72,19 +51,8 @@ class OriginRoutesTest : public ::testing::Test {
     return std::string(body_of(status).at("opens_at").as_string());
   }
 
-  std::filesystem::path dir_ =
-      std::filesystem::temp_directory_path() / ("dg-origin-routes-" + std::to_string(::getpid()));
   ManualClock clock_{kNow};
-  std::unique_ptr<store::Store> store_;
-  BlobStore blobs_{dir_ / "blobs"};
-  core::TokenSigner signer_{crypto::SecretKey::generate(), "test"};
-  crypto::Keyring keyring_;
-  OriginConfig config_;
-  metrics::Registry metrics_;
-  core::OwnerSecret owner_secret_ = core::OwnerSecret::generate();
-  std::unique_ptr<Seller> seller_;
-  std::unique_ptr<ClaimCommitter> committer_;
-  std::unique_ptr<OriginService> service_;
+  dg::testing::TestOrigin origin_;  // after the clock it reads
   std::unique_ptr<OperatorKeys> keys_;
   http::Router router_;
 };

@@ -66,6 +66,16 @@ Result<uint32_t> Seller::take(int64_t drop_id) {
   return serial;
 }
 
+std::optional<Seller::Taken> Seller::try_take(int64_t drop_id) {
+  std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return std::nullopt;  // take() may be leasing, holding it
+  auto ready = ready_.find(drop_id);
+  if (ready == ready_.end() || ready->second.empty()) return std::nullopt;
+  Taken taken{ready->second.front(), id_};
+  ready->second.pop_front();
+  return taken;
+}
+
 void Seller::give_back(int64_t drop_id, uint32_t serial) {
   std::lock_guard lock(mutex_);
   auto& ready = ready_[drop_id];

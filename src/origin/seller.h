@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "base/env.h"
@@ -41,6 +42,15 @@ class Seller {
   // One serial of the drop to sell now; leases more when this process has
   // none left. conflict when the drop is sold out.
   Result<uint32_t> take(int64_t drop_id);
+  // A serial from the leases this process already holds, and the seller id
+  // it is sold under, without ever waiting: nullopt when none is ready or
+  // another thread is leasing or registering (call take() from a thread that
+  // may block). For a claim signed on an I/O thread.
+  struct Taken {
+    uint32_t serial = 0;
+    std::string seller_id;
+  };
+  std::optional<Taken> try_take(int64_t drop_id);
   // Puts back a serial taken but not sold (its claim failed, its hold expired).
   void give_back(int64_t drop_id, uint32_t serial);
 

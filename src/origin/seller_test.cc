@@ -120,6 +120,27 @@ TEST_F(SellerTest, RefillsOnlyWhenItsLeaseIsUsedUp) {
   EXPECT_EQ(unleased(drop), 141u);
 }
 
+// Checks try_take: it sells from the lease already held, in the same order
+// as take(), under the seller's id, and never leases (nothing before the
+// first take, nothing once the lease is used up), so it cannot wait on the store.
+TEST_F(SellerTest, TryTakeSellsOnlyFromTheLeaseAlreadyHeld) {
+  int64_t drop = make_drop(160);
+  auto seller = started_seller();
+  EXPECT_FALSE(seller->try_take(drop).has_value());
+  EXPECT_TRUE(leases_of(*seller).empty());
+  EXPECT_EQ(seller->take(drop), 1u);
+  for (uint32_t expected = 2; expected <= 10; ++expected) {
+    auto taken = seller->try_take(drop);
+    ASSERT_TRUE(taken.has_value()) << "serial " << expected;
+    EXPECT_EQ(taken->serial, expected);
+    EXPECT_EQ(taken->seller_id, seller->id());
+  }
+  EXPECT_FALSE(seller->try_take(drop).has_value());
+  EXPECT_EQ(leases_of(*seller).size(), 1u);
+  seller->give_back(drop, 4);
+  EXPECT_EQ(seller->try_take(drop)->serial, 4u);
+}
+
 // Checks the shrink near sell-out: with fewer unleased serials than the
 // divisor, every lease holds one serial, and the drop sells to its last
 // serial, then answers conflict (sold out).

@@ -2,24 +2,16 @@
 // every route is documented, and every documented operation is a route.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
 
 #include "base/env.h"
 #include "base/file.h"
-#include "base/metrics.h"
-#include "crypto/keyring.h"
 #include "http/http.h"
-#include "origin/blob_store.h"
-#include "origin/committer.h"
-#include "origin/config.h"
 #include "origin/edges.h"
 #include "origin/routes.h"
-#include "origin/seller.h"
-#include "origin/service.h"
-#include "store/store.h"
+#include "support/test_origin.h"
 
 namespace dg::origin {
 namespace {
@@ -58,30 +50,15 @@ std::set<std::string> routed_operations(const http::Router& router) {
 }
 
 TEST(OpenApi, DocumentMatchesTheRouteTable) {
-  crypto::init();
-  auto dir = std::filesystem::temp_directory_path() / ("dg-openapi-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  auto store = store::open_sqlite((dir / "db").string());
-  ASSERT_TRUE(store.has_value()) << store.error().to_string();
-  ASSERT_TRUE((*store)->migrate().ok());
-  BlobStore blobs(dir / "blobs");
-  ASSERT_TRUE(blobs.open().ok());
-  auto key = crypto::SecretKey::generate();
-  crypto::Keyring keyring;
-  ASSERT_TRUE(keyring.add(key.public_key(), crypto::KeyStatus::current).ok());
-  core::TokenSigner signer(std::move(key), "test");
-  OriginConfig config;
-  ASSERT_TRUE(finish_config(config).ok());
-  metrics::Registry metrics;
-  Seller seller(**store, system_clock(), SellerOptions{"test:0"});
-  ClaimCommitter committer(**store, 16);
-  auto owner_secret = core::OwnerSecret::generate();
-  OriginService service({**store, blobs, signer, keyring, seller, committer, metrics,
-                         system_clock(), config, owner_secret});
-  EdgeHub edges({**store, blobs, signer, keyring, service, system_clock(), config});
+  dg::testing::TestOrigin origin;
+  Status started = origin.start(system_clock());
+  ASSERT_TRUE(started.ok()) << started.to_string();
+  OriginService& service = origin.service();
+  EdgeHub edges({origin.store(), origin.blobs, origin.signer, origin.keyring, service.catalog,
+                 service.certificates, system_clock(), origin.config});
   http::Router router;
-  OperatorKeys keys(**store);
-  add_routes(router, service, **store, metrics, keys);
+  OperatorKeys keys(origin.store());
+  add_routes(router, service, origin.store(), origin.metrics, keys);
   add_edge_routes(router, edges);
 
   auto yaml = read_file(std::string(DG_SOURCE_DIR) + "/docs/api/openapi.yaml", 1 << 20);
@@ -93,7 +70,6 @@ TEST(OpenApi, DocumentMatchesTheRouteTable) {
     EXPECT_TRUE(documented.contains(op)) << op << " is not in openapi.yaml";
   for (const auto& op : documented)
     EXPECT_TRUE(routed.contains(op)) << op << " is documented but not routed";
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1,15 +1,24 @@
-// OriginService, delivery: download tokens checked, files found by manifest path.
+#include "origin/downloads.h"
+
 #include <boost/json.hpp>
 
 #include "base/problem_types.h"
-#include "origin/service.h"
+#include "origin/events.h"
 
 namespace dg::origin {
 
-// ---------------------------------------------------------------- delivery
+Downloads::Downloads(Parts parts)
+    : parts_(parts),
+      metrics_{
+          parts.metrics.counter("dropgate_downloads_total", "Downloads by result.",
+                                {{"result", "completed"}}),
+          parts.metrics.counter("dropgate_downloads_total", "Downloads by result.",
+                                {{"result", "failed"}}),
+          parts.metrics.counter("dropgate_download_bytes_total", "Body bytes sent for downloads."),
+      } {}
 
-Result<Delivery> OriginService::resolve_download(std::string_view slug, std::string_view path,
-                                                 std::string_view token_untrusted) {
+Result<Delivery> Downloads::resolve_download(std::string_view slug, std::string_view path,
+                                             std::string_view token_untrusted) {
   if (token_untrusted.empty()) {
     return error(problem::token_required, "pass ?token=… or Authorization: Bearer …");
   }
@@ -20,7 +29,7 @@ Result<Delivery> OriginService::resolve_download(std::string_view slug, std::str
   if (token->fields.drop != slug) {
     return error(problem::token_wrong_drop, "this token is for \"" + token->fields.drop + "\"");
   }
-  auto cached = load_drop(slug);
+  auto cached = parts_.catalog.load_drop(slug);
   if (!cached) return std::unexpected(cached.error());
   // A token is for one manifest version (docs/formats/tokens.md): after a new
   // publish its files may have changed, so the buyer asks for a fresh link; a
@@ -41,12 +50,7 @@ Result<Delivery> OriginService::resolve_download(std::string_view slug, std::str
   }
   if (!token->fields.cert_id.empty()) {
     // The same rule an edge applies with its synced list: a revoked claim downloads nothing.
-    bool revoked = false;
-    if (revocation_list()) {
-      std::lock_guard lock(revocations_mutex_);
-      revoked = revoked_cert_ids_.contains(token->fields.cert_id);
-    }
-    if (revoked) {
+    if (parts_.certificates.is_revoked(token->fields.cert_id)) {
       return error(problem::certificate_revoked, "the certificate behind this token was revoked");
     }
   }
@@ -63,14 +67,14 @@ Result<Delivery> OriginService::resolve_download(std::string_view slug, std::str
   return error(problem::not_found, "this drop has no file \"" + std::string(path) + "\"");
 }
 
-void OriginService::record_download_started(const Delivery& d, uint64_t offset_bytes) {
+void Downloads::record_download_started(const Delivery& d, uint64_t offset_bytes) {
   boost::json::object detail{{"path", d.asset.path}, {"offset", offset_bytes}, {"jti", d.token_id}};
-  note_events({{"download.started", d.drop_id, std::nullopt, d.account,
-                boost::json::serialize(detail), parts_.clock.now_ms(), ""}});
+  note_events(parts_.store, {{"download.started", d.drop_id, std::nullopt, d.account,
+                              boost::json::serialize(detail), parts_.clock.now_ms(), ""}});
 }
 
-void OriginService::record_download(const Delivery& d, bool complete, bool reaches_end,
-                                    uint64_t bytes_sent) {
+void Downloads::record_download(const Delivery& d, bool complete, bool reaches_end,
+                                uint64_t bytes_sent) {
   if (complete && reaches_end) metrics_.downloads_completed.inc();
   if (!complete) metrics_.downloads_failed.inc();
   metrics_.download_bytes.inc(bytes_sent);
@@ -78,8 +82,8 @@ void OriginService::record_download(const Delivery& d, bool complete, bool reach
   std::string kind = !complete     ? "download.failed"
                      : reaches_end ? "download.completed"
                                    : "download.partial";
-  note_events({{kind, d.drop_id, std::nullopt, d.account, boost::json::serialize(detail),
-                parts_.clock.now_ms(), ""}});
+  note_events(parts_.store, {{kind, d.drop_id, std::nullopt, d.account,
+                              boost::json::serialize(detail), parts_.clock.now_ms(), ""}});
 }
 
 }  // namespace dg::origin

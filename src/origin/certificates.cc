@@ -1,20 +1,19 @@
-// OriginService, certificates: the public certificate of a serial, revocation and
-// the signed revocation list.
+#include "origin/certificates.h"
+
 #include <boost/json.hpp>
 
 #include "base/encoding.h"
+#include "base/limits.h"
 #include "base/problem_types.h"
 #include "base/time.h"
 #include "crypto/jcs.h"
 #include "crypto/minisign.h"
-#include "origin/service.h"
+#include "origin/events.h"
 
 namespace dg::origin {
 
-// ---------------------------------------------------------------- certificates
-
-Result<std::string> OriginService::certificate_json(std::string_view slug, uint32_t serial) {
-  auto cached = load_drop(slug);
+Result<std::string> Certificates::certificate_json(std::string_view slug, uint32_t serial) {
+  auto cached = parts_.catalog.load_drop(slug);
   if (!cached) return std::unexpected(cached.error());
   auto claim = parts_.store.get_claim(cached->drop.id, serial);
   if (!claim) {
@@ -41,9 +40,9 @@ Result<std::string> OriginService::certificate_json(std::string_view slug, uint3
   return boost::json::serialize(out);
 }
 
-Result<std::string> OriginService::revoke(std::string_view slug, uint32_t serial,
-                                          std::string_view reason) {
-  auto cached = load_drop(slug);
+Result<std::string> Certificates::revoke(std::string_view slug, uint32_t serial,
+                                         std::string_view reason) {
+  auto cached = parts_.catalog.load_drop(slug);
   if (!cached) return std::unexpected(cached.error());
   auto revocation =
       parts_.store.revoke_claim(cached->drop.id, serial, reason, parts_.clock.now_ms());
@@ -52,16 +51,16 @@ Result<std::string> OriginService::revoke(std::string_view slug, uint32_t serial
     std::lock_guard lock(revocations_mutex_);
     revocations_.reset();  // the next fetch re-signs with this revocation on it
   }
-  note_events({{"claim.revoked", cached->drop.id, serial, "",
-                boost::json::serialize(boost::json::object{{"reason", reason}}),
-                parts_.clock.now_ms(), ""}});
+  note_events(parts_.store, {{"claim.revoked", cached->drop.id, serial, "",
+                              boost::json::serialize(boost::json::object{{"reason", reason}}),
+                              parts_.clock.now_ms(), ""}});
   return boost::json::serialize(
       boost::json::object{{"certificate_id", revocation->cert_id},
                           {"serial", serial},
                           {"revoked_at", format_rfc3339(revocation->revoked_at_ms)}});
 }
 
-Result<SignedList> OriginService::revocation_list() {
+Result<SignedList> Certificates::revocation_list() {
   std::lock_guard lock(revocations_mutex_);
   int64_t now_ms = parts_.clock.now_ms();
   if (revocations_ &&
@@ -93,6 +92,12 @@ Result<SignedList> OriginService::revocation_list() {
   revocations_ = SignedList{std::move(*json), std::move(*sig)};
   revocations_signed_at_ms_ = now_ms;
   return *revocations_;
+}
+
+bool Certificates::is_revoked(std::string_view cert_id) {
+  if (!revocation_list()) return false;
+  std::lock_guard lock(revocations_mutex_);
+  return revoked_cert_ids_.contains(cert_id);
 }
 
 }  // namespace dg::origin

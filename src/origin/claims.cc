@@ -1,4 +1,5 @@
-// OriginService, claims: holds, claims and the Idempotency-Key answers they store.
+#include "origin/claims.h"
+
 #include <boost/json.hpp>
 
 #include "base/encoding.h"
@@ -9,85 +10,11 @@
 #include "base/time.h"
 #include "core/claim.h"
 #include "core/validate.h"
-#include "http/client.h"
-#include "origin/service.h"
+#include "origin/claim_answer.h"
+#include "origin/events.h"
 
 namespace dg::origin {
 namespace {
-
-// Appends `,"key":` then the value: the fixed shapes below are written by
-// hand (a claim's hot path), byte for byte what Boost.JSON would serialize.
-void append_key(std::string& out, std::string_view key) {
-  out += ",\"";
-  out += key;  // ours: plain ASCII, no escaping needed
-  out += "\":";
-}
-void append_string(std::string& out, std::string_view key, std::string_view value) {
-  append_key(out, key);
-  append_json_string(out, value);
-}
-void append_number(std::string& out, std::string_view key, int64_t value) {
-  append_key(out, key);
-  out += std::to_string(value);
-}
-
-// What a claim answers (and a replay of it, rebuilt from the claim's row):
-// one function, so the two cannot differ.
-std::string claim_answer_json(const std::string& public_url, const store::Drop& drop,
-                              const core::Manifest& manifest, uint32_t serial,
-                              const std::string& account, const std::string& owner,
-                              int64_t claimed_at_ms, const std::string& cert,
-                              const std::string& download) {
-  std::string base = public_url + "/v1/drops/" + drop.spec.slug;
-  std::string out;
-  out.reserve(2 * (cert.size() + download.size()) + 512);
-  out += "{\"drop\":";
-  append_json_string(out, drop.spec.slug);
-  append_number(out, "serial", serial);
-  append_number(out, "edition", drop.spec.edition_size);
-  append_string(out, "account", account);
-  append_string(out, "owner", owner);
-  append_string(out, "claimed_at", format_rfc3339(claimed_at_ms));
-  append_string(out, "certificate", cert);
-  append_string(out, "certificate_url", base + "/certificates/" + std::to_string(serial));
-  append_string(out, "download_token", download);
-  append_key(out, "files");
-  out += '[';
-  for (const auto& a : manifest.assets) {
-    if (out.back() != '[') out += ',';
-    out += "{\"path\":";
-    append_json_string(out, a.path);
-    append_key(out, "size");
-    out += std::to_string(a.size_bytes);
-    append_string(out, "type", a.media_type);
-    // Encoded, so a file named "#1.txt" or "what?.txt" is a path, not a fragment or a query.
-    append_string(out, "url", base + "/files/" + http::encode_path(a.path) + "?token=" + download);
-    out += '}';
-  }
-  out += "]}";
-  return out;
-}
-
-// A claim's idempotency record keeps only what its answer cannot be rebuilt
-// without (the certificate and the claim time are in the claim's row): about
-// 100 bytes instead of the ~2 KB answer, written with every claim.
-constexpr std::string_view kClaimRecordPrefix = R"({"rebuild":"claim",)";
-
-// The idempotency record a claim writes in its own transaction: only what
-// its answer cannot be rebuilt without (see kClaimRecordPrefix).
-store::IdempotencyRecord claim_record(const Idempotency& idem, const store::Drop& drop,
-                                      uint32_t serial, uint32_t ttl_s,
-                                      const std::string& download_id, int64_t now_ms) {
-  std::string record(kClaimRecordPrefix);
-  record += "\"drop_id\":" + std::to_string(drop.id);
-  append_number(record, "serial", serial);
-  append_number(record, "ver", drop.manifest_version);
-  append_number(record, "ttl_s", ttl_s);
-  append_string(record, "jti", download_id);
-  record += '}';
-  return store::IdempotencyRecord{idem.scope, idem.key,          idem.request_sha256,
-                                  201,        std::move(record), now_ms};
-}
 
 // A claim event's detail: the tokens signed with the claim are named in it
 // rather than written as events of their own (two rows fewer per claim).
@@ -99,113 +26,58 @@ std::string claim_event_detail(store::ClaimSource source) {
 
 }  // namespace
 
-// ---------------------------------------------------------------- claims
-
-std::optional<Result<Replay>> OriginService::replay(const Idempotency& idem) {
-  if (idem.key.empty()) return std::nullopt;
-  auto record = parts_.store.get_idempotency(idem.scope, idem.key);
-  if (!record) {
-    if (record.error().code() == Code::not_found) return std::nullopt;
-    return error(record.error());
-  }
-  return answer_from(*record, idem);
-}
-
-std::optional<Result<Replay>> OriginService::answer_from(const store::IdempotencyRecord& record,
-                                                         const Idempotency& idem) {
-  if (record.request_sha256 != idem.request_sha256) {
-    return error(problem::idempotency_key_reused,
-                 "this Idempotency-Key was used with a different request; use a new key");
-  }
-  if (record.response_status == 0) {
-    return error(
-        Status(problem::idempotency_in_flight,
-               "a request with this Idempotency-Key is still being answered; retry shortly")
-            .with_retry_after(1));
-  }
-  if (record.response_body.starts_with(kClaimRecordPrefix)) return rebuild_claim_answer(record);
-  return Replay{record.response_status, record.response_body};
-}
-
-std::optional<Result<Replay>> OriginService::reserve_idempotency(const Idempotency& idem,
-                                                                 std::string_view owner) {
-  store::IdempotencyRecord marker{idem.scope, idem.key, idem.request_sha256,
-                                  0,          "",       parts_.clock.now_ms()};
-  auto reservation = parts_.store.reserve_idempotency(marker, owner);
-  if (!reservation) return error(reservation.error());
-  if (reservation->state == store::Store::IdempotencyState::reserved) return std::nullopt;
-  return answer_from(reservation->record, idem);
-}
-
-Status OriginService::settle_idempotency(const Idempotency& idem, std::string_view owner,
-                                         unsigned status, const std::string* body_json) {
-  bool answered = status / 100 == 2 && body_json != nullptr;
-  Status settled =
-      answered ? parts_.store.answer_idempotency(idem.scope, idem.key, owner, status, *body_json)
-               : parts_.store.release_idempotency(idem.scope, idem.key, owner);
-  if (!settled.ok()) {
-    // Answered: the action happened, and a retry cannot replay it. Released:
-    // the key stays reserved until limits::idempotency_in_flight_max passes.
-    log::error("idempotency: could not settle a reserved key",
-               {{"key", idem.key}, {"answered", answered}, {"error", settled.to_string()}});
-  }
-  return settled;
-}
-
-// Rebuilds a claim's answer from its idempotency record and its row: the
-// download token is signed again with the same fields, times and id, and
-// Ed25519 signatures are deterministic, so the answer is byte for byte the
-// first one's (unless the signing key or the public URL changed since).
-Result<Replay> OriginService::rebuild_claim_answer(const store::IdempotencyRecord& record) {
-  std::string text = record.response_body;
-  text.replace(0, kClaimRecordPrefix.size(), "{");
-  auto o = json::parse_object(text, limits::identifier_bytes_max * 4);
-  if (!o) return error(Status(Code::corruption, "stored claim answer: " + o.error().message()));
-  auto drop_id = json::get_int(*o, "drop_id", "claim record", 1, INT64_MAX);
-  auto serial = json::get_int(*o, "serial", "claim record", 1, limits::edition_size_max);
-  auto version = json::get_int(*o, "ver", "claim record", 1, INT64_MAX);
-  auto ttl_s = json::get_int(*o, "ttl_s", "claim record", 1, to_s(limits::download_token_ttl_max));
-  auto jti = json::get_string(*o, "jti", "claim record", limits::identifier_bytes_max);
-  for (const Status* s : {drop_id ? nullptr : &drop_id.error(), serial ? nullptr : &serial.error(),
-                          version ? nullptr : &version.error(), ttl_s ? nullptr : &ttl_s.error(),
-                          jti ? nullptr : &jti.error()}) {
-    if (s) return error(Status(Code::corruption, "stored claim answer: " + s->message()));
-  }
-  auto drop = parts_.store.get_drop_by_id(*drop_id);
-  if (!drop) return error(drop.error());
-  auto claim = parts_.store.get_claim(*drop_id, static_cast<uint32_t>(*serial));
-  if (!claim) return error(claim.error());
-  auto manifest_record = parts_.store.get_manifest(*drop_id, *version);
-  if (!manifest_record) return error(manifest_record.error());
-  auto manifest = core::parse_manifest(manifest_record->json);
-  if (!manifest)
-    return error(Status(Code::corruption, "stored manifest: " + manifest.error().message()));
-  core::DownloadFields download_fields{
-      claim->account, drop->spec.slug, *version, {"*"}, claim->cert_id};
-  auto download = core::issue_download(parts_.signer, download_fields, claim->claimed_at_ms,
-                                       static_cast<uint32_t>(*ttl_s), nullptr, *jti);
-  if (!download) return error(download.error());
-  return Replay{
-      record.response_status,
-      claim_answer_json(parts_.config.public_url, *drop, *manifest, claim->serial, claim->account,
-                        core::owner_id(parts_.owner_secret, drop->spec.slug, claim->account),
-                        claim->claimed_at_ms, claim->cert_token, *download)};
-}
+Claims::Claims(Parts parts)
+    : parts_(parts),
+      holds_per_account_(parts.config.holds_per_account_per_min, limits::rate_limit_keys_max),
+      holds_per_address_(parts.config.holds_per_address_per_min, limits::rate_limit_keys_max),
+      metrics_{
+          parts.metrics.counter("dropgate_claims_total", "Claims recorded."),
+          parts.metrics.counter("dropgate_holds_total", "Holds created."),
+          parts.metrics.counter("dropgate_holds_expired_total", "Holds that expired unconfirmed."),
+          parts.metrics.counter("dropgate_sold_out_refusals_total",
+                                "Claims and holds refused: sold out."),
+          parts.metrics.counter("dropgate_tokens_issued_total", "Tokens signed."),
+      } {}
 
 // The claim rules are core's (core/claim.h); this supplies the drop's facts.
-Status OriginService::check_claimable(const CachedDrop& cached, const ClaimRequest& request,
-                                      int64_t now_ms) {
+Status Claims::check_claimable(const CachedDrop& cached, const ClaimRequest& request,
+                               int64_t now_ms) {
   const store::Drop& drop = cached.drop;
   return core::check_claimable(drop.state, {drop.spec.opens_at_ms, drop.spec.closes_at_ms},
                                cached.manifest != nullptr, drop.spec.rights, request.territory,
                                now_ms);
 }
 
-void OriginService::claim(std::string_view slug, const ClaimRequest& request,
-                          const Idempotency& idem, ClaimReply reply) {
+// The common claim runs on the calling thread — an I/O thread, for the HTTP
+// route — and never waits: its drop is cached, it passes the rules, and this
+// origin holds a serial of the drop, so it only signs and hands the claim to
+// the committer (no hop to another thread and back). Anything else — a
+// refusal, a drop to read, a lease to take — continues on a thread that may
+// block, where it runs as before.
+void Claims::claim(std::string_view slug, const ClaimRequest& request, const Idempotency& idem,
+                   ClaimReply reply) {
+  if (core::validate_identifier(request.account, "account").ok()) {
+    std::optional<CachedDrop> cached = parts_.catalog.cached_drop(slug);
+    if (cached && check_claimable(*cached, request, parts_.clock.now_ms()).ok()) {
+      if (std::optional<Seller::Taken> taken = parts_.seller.try_take(cached->drop.id)) {
+        return finish_claim(
+            std::make_unique<ClaimAttempt>(
+                ClaimAttempt{std::move(*cached), request, idem, std::nullopt, 0, std::move(reply)}),
+            taken->serial, std::move(taken->seller_id));
+      }
+    }
+  }
+  auto run_blocking = reply.run_blocking;
+  run_blocking([this, slug = std::string(slug), request, idem, reply = std::move(reply)]() mutable {
+    claim_blocking(slug, request, idem, std::move(reply));
+  });
+}
+
+void Claims::claim_blocking(std::string_view slug, const ClaimRequest& request,
+                            const Idempotency& idem, ClaimReply reply) {
   if (Status s = core::validate_identifier(request.account, "account"); !s.ok())
     return reply.answer(error(s));
-  auto cached = load_drop(slug);
+  auto cached = parts_.catalog.load_drop(slug);
   if (!cached) return reply.answer(std::unexpected(cached.error()));
   if (Status s = check_claimable(*cached, request, parts_.clock.now_ms()); !s.ok())
     return reply.answer(error(s));
@@ -213,7 +85,7 @@ void OriginService::claim(std::string_view slug, const ClaimRequest& request,
       ClaimAttempt{std::move(*cached), request, idem, std::nullopt, 0, std::move(reply)}));
 }
 
-void OriginService::claim_next_serial(std::unique_ptr<ClaimAttempt> claim) {
+void Claims::claim_next_serial(std::unique_ptr<ClaimAttempt> claim) {
   const store::Drop& drop = claim->cached.drop;
   if (claim->attempt++ >= limits::claim_serial_attempts_max) {
     return claim->reply.answer(error(
@@ -229,10 +101,11 @@ void OriginService::claim_next_serial(std::unique_ptr<ClaimAttempt> claim) {
     }
     return claim->reply.answer(error(serial.error()));
   }
-  finish_claim(std::move(claim), *serial);
+  finish_claim(std::move(claim), *serial, parts_.seller.id());
 }
 
-void OriginService::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial) {
+void Claims::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial,
+                          std::string seller_id) {
   const store::Drop& drop = claim->cached.drop;
   const ClaimRequest& request = claim->request;
   const std::optional<int64_t> hold_id = claim->hold_id;
@@ -260,7 +133,12 @@ void OriginService::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t s
       static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)), &download_id);
   if (!cert || !download) {
     if (!hold_id) parts_.seller.give_back(drop.id, serial);
-    return claim->reply.answer(error(!cert ? cert.error() : download.error()));
+    // This may be an I/O thread, and answering a refusal may read the store.
+    auto run_blocking = claim->reply.run_blocking;
+    return run_blocking(
+        [claim = std::move(claim), failure = !cert ? cert.error() : download.error()]() mutable {
+          claim->reply.answer(error(failure));
+        });
   }
   std::string body_json =
       claim_answer_json(parts_.config.public_url, drop, *claim->cached.manifest, serial,
@@ -279,7 +157,7 @@ void OriginService::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t s
   insert.from_hold_id = hold_id;
   // The store checks the serial is still in this seller's lease, so a serial
   // reclaimed from under a process wrongly thought dead cannot be sold twice.
-  if (!hold_id) insert.seller_id = parts_.seller.id();
+  if (!hold_id) insert.seller_id = std::move(seller_id);
   if (!claim->idempotency.key.empty()) {
     insert.idempotency = claim_record(claim->idempotency, drop, serial,
                                       static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)),
@@ -293,8 +171,8 @@ void OriginService::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t s
 
 // Answers on the committer's thread once the batch committed; a refusal
 // moves to a thread that may block (its answer may read the store).
-ClaimCommitter::Completion OriginService::on_committed(std::unique_ptr<ClaimAttempt> claim,
-                                                       uint32_t serial, std::string body_json) {
+ClaimCommitter::Completion Claims::on_committed(std::unique_ptr<ClaimAttempt> claim,
+                                                uint32_t serial, std::string body_json) {
   return [this, claim = std::move(claim), serial,
           body_json = std::move(body_json)](Result<store::Claim> taken) mutable {
     if (taken) {
@@ -310,8 +188,8 @@ ClaimCommitter::Completion OriginService::on_committed(std::unique_ptr<ClaimAtte
   };
 }
 
-void OriginService::claim_refused(std::unique_ptr<ClaimAttempt> claim, uint32_t serial,
-                                  const Status& failure) {
+void Claims::claim_refused(std::unique_ptr<ClaimAttempt> claim, uint32_t serial,
+                           const Status& failure) {
   const store::Drop& drop = claim->cached.drop;
   if (!claim->hold_id) parts_.seller.give_back(drop.id, serial);
   auto outcome = claim_not_taken(failure, drop, claim->idempotency, claim->hold_id.has_value());
@@ -324,8 +202,8 @@ void OriginService::claim_refused(std::unique_ptr<ClaimAttempt> claim, uint32_t 
   claim->reply.answer(std::move(outcome));
 }
 
-Result<ClaimOutcome> OriginService::claim_not_taken(const Status& failure, const store::Drop& drop,
-                                                    const Idempotency& idem, bool from_hold) {
+Result<ClaimOutcome> Claims::claim_not_taken(const Status& failure, const store::Drop& drop,
+                                             const Idempotency& idem, bool from_hold) {
   if (failure.code() == Code::limit_exceeded) {
     return error(problem::per_buyer_limit, "this account already holds " +
                                                std::to_string(drop.spec.per_buyer_limit) +
@@ -334,7 +212,7 @@ Result<ClaimOutcome> OriginService::claim_not_taken(const Status& failure, const
   if (failure.code() == Code::conflict) {
     // The Idempotency-Key was used (a retry, or a race with the same key):
     // answer as its first use did, or 422 if that was another request.
-    if (auto replayed = replay(idem)) {
+    if (auto replayed = parts_.idempotency.replay(idem)) {
       if (!*replayed) return std::unexpected(replayed->error());
       return ClaimOutcome{(*replayed)->status, (*replayed)->body};
     }
@@ -344,8 +222,8 @@ Result<ClaimOutcome> OriginService::claim_not_taken(const Status& failure, const
   return error(failure);
 }
 
-Result<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimRequest& request,
-                                        std::string_view client_address) {
+Result<HoldOutcome> Claims::hold(std::string_view slug, const ClaimRequest& request,
+                                 std::string_view client_address) {
   if (Status s = core::validate_identifier(request.account, "account"); !s.ok()) return error(s);
   int64_t now_ms = parts_.clock.now_ms();
   if (uint32_t wait_s = holds_per_address_.take(client_address, now_ms); wait_s > 0) {
@@ -358,7 +236,7 @@ Result<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReques
                                                      std::to_string(wait_s) + " s")
                      .with_retry_after(wait_s));
   }
-  auto cached = load_drop(slug);
+  auto cached = parts_.catalog.load_drop(slug);
   if (!cached) return std::unexpected(cached.error());
   if (Status s = check_claimable(*cached, request, now_ms); !s.ok()) return error(s);
   auto held = parts_.store.account_claim_count(cached->drop.id, request.account);
@@ -387,8 +265,8 @@ Result<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReques
     return error(hold.error());
   }
   metrics_.holds.inc();
-  note_events({{"hold.created", cached->drop.id, *serial, request.account,
-                R"({"hold_id":)" + std::to_string(hold->id) + "}", now_ms, ""}});
+  note_events(parts_.store, {{"hold.created", cached->drop.id, *serial, request.account,
+                              R"({"hold_id":)" + std::to_string(hold->id) + "}", now_ms, ""}});
   boost::json::object body{{"hold_id", hold->id},
                            {"drop", cached->drop.spec.slug},
                            {"serial", *serial},
@@ -398,8 +276,8 @@ Result<HoldOutcome> OriginService::hold(std::string_view slug, const ClaimReques
   return HoldOutcome{*hold, boost::json::serialize(body)};
 }
 
-void OriginService::confirm_hold(int64_t hold_id, const std::string& payment_ref,
-                                 const Idempotency& idem, ClaimReply reply) {
+void Claims::confirm_hold(int64_t hold_id, const std::string& payment_ref, const Idempotency& idem,
+                          ClaimReply reply) {
   auto hold = parts_.store.get_hold(hold_id);
   if (!hold) {
     if (hold.error().code() == Code::not_found) {
@@ -414,17 +292,17 @@ void OriginService::confirm_hold(int64_t hold_id, const std::string& payment_ref
   }
   auto drop = parts_.store.get_drop_by_id(hold->drop_id);
   if (!drop) return reply.answer(error(drop.error()));
-  auto cached = load_drop(drop->spec.slug);
+  auto cached = parts_.catalog.load_drop(drop->spec.slug);
   if (!cached) return reply.answer(std::unexpected(cached.error()));
   ClaimRequest request{hold->account, "", store::ClaimSource::payment, payment_ref};
   // The window and state were checked when the hold was made; a buyer who paid
   // within the hold gets the serial even if the window closed meanwhile.
   finish_claim(std::make_unique<ClaimAttempt>(ClaimAttempt{std::move(*cached), std::move(request),
                                                            idem, hold_id, 0, std::move(reply)}),
-               hold->serial);
+               hold->serial, /*seller_id=*/"");
 }
 
-void OriginService::tick() {
+void Claims::tick() {
   auto expired = parts_.seller.tick();
   if (!expired) {
     log::warn("seller tick failed", {{"error", expired.error().to_string()}});
@@ -437,7 +315,7 @@ void OriginService::tick() {
                       R"({"hold_id":)" + std::to_string(h.id) + "}", parts_.clock.now_ms(), ""});
   }
   metrics_.holds_expired.inc(expired->size());
-  note_events(events);
+  note_events(parts_.store, events);
 }
 
 }  // namespace dg::origin
