@@ -286,6 +286,8 @@ struct Session::HeadInfo {
   bool keep_alive;
   bool expects_continue;
   std::string_view offered_request_id;
+  // The fast path's: the target is in origin form, its query starts here.
+  size_t checked_query_start = std::string_view::npos;
 };
 
 // A new exchange for a head, its request filled except for the headers.
@@ -305,7 +307,10 @@ std::shared_ptr<Exchange> Session::open_exchange(const HeadInfo& head, Status& t
   request.method = head.method;
   request.request_id = exchange->request_id;
   request.remote_address = remote_;
-  target_status = parse_target(head.target, request);
+  target_status =
+      head.checked_query_start != std::string_view::npos
+          ? internal::parse_checked_target(head.target, head.checked_query_start, request)
+          : parse_target(head.target, request);
   return exchange;
 }
 
@@ -360,7 +365,7 @@ bool Session::begin_simple_exchange(std::string_view bytes, bool in_buffer) {
   auto exchange = open_exchange(
       {head.method, head.method_text, head.target, head.keep_alive,
        head.version >= 11 && equals_ignoring_case(head.field("Expect"), "100-continue"),
-       head.field("X-Request-Id")},
+       head.field("X-Request-Id"), head.target_checked ? head.query_start : std::string_view::npos},
       target_status);
   Fields& headers = exchange->request.headers;
   for (size_t i = 0; i < head.field_count; ++i)
