@@ -70,5 +70,36 @@ TEST(Json, TypedAccessorsNameTheField) {
   EXPECT_FALSE(json::only_keys(object, {"s"}, "thing").ok());
 }
 
+// Longer texts go through append_json_string's sixteen-bytes-at-a-time scan:
+// a byte to escape (or a high byte, which must not be) at every position of
+// a chunk, and runs of every length around the chunk size, still come out as
+// Boost.JSON writes them.
+TEST(Json, AppendJsonStringEscapesLongTextsAsBoostJsonDoes) {
+  std::mt19937 random(11);
+  const std::string specials = std::string("\"\\\n\x01\x1f\x20\x7f\x80\xff\0", 10);
+  std::vector<std::string> texts;
+  for (size_t length = 1; length <= 70; ++length) {
+    for (size_t at = 0; at < length; ++at) {
+      for (char special : specials) {
+        std::string text(length, 'a');
+        text[at] = special;
+        texts.push_back(std::move(text));
+      }
+    }
+  }
+  for (int i = 0; i < 2000; ++i) {
+    std::string text(random() % 200, ' ');
+    for (char& c : text)
+      c = static_cast<char>(random() % 64 == 0 ? random() % 256 : 'a' + random() % 26);
+    texts.push_back(std::move(text));
+  }
+  for (const std::string& text : texts) {
+    std::string mine = "prefix:";
+    append_json_string(mine, text);
+    ASSERT_EQ(mine, "prefix:" + boost::json::serialize(boost::json::string_view(text)))
+        << "text bytes: " << hex_encode(as_bytes(text));
+  }
+}
+
 }  // namespace
 }  // namespace dg

@@ -35,4 +35,10 @@ void add_bearer_error(Response& response, bool credentials_presented);
 // a 500 is problem::internal, as every other 500.
 Response server_problem(unsigned status, std::string_view detail);
 
+// parse_target() for a target already known to be in origin form (the fast
+// head parser checked it: SimpleRequestHead::target_checked), whose query
+// starts at `query_start` (or which has none: target.size()). The same
+// result, without scanning the target a second time.
+Status parse_checked_target(std::string_view target, size_t query_start, Request& request);
+
 }  // namespace dg::http::internal

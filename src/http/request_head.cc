@@ -1,5 +1,6 @@
 #include "http/request_head.h"
 
+#include <algorithm>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -91,8 +92,12 @@ namespace {
 constexpr size_t kNoMatch = std::string_view::npos;
 
 // The request line, METHOD SP target SP HTTP/1.x CRLF, of a GET or HEAD with a
-// plain origin-form target: fills method, target and version; returns where
-// the fields start, or kNoMatch.
+// plain origin-form target: fills method, target (with query_start and
+// target_checked) and version; returns where the fields start, or kNoMatch.
+bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
 size_t parse_simple_request_line(std::string_view bytes, SimpleRequestHead& head) {
   size_t at;
   if (bytes.starts_with("GET /")) {
@@ -106,15 +111,26 @@ size_t parse_simple_request_line(std::string_view bytes, SimpleRequestHead& head
   }
   head.method_text = bytes.substr(0, at - 1);
   const size_t target_start = at;
+  size_t query_at = kNoMatch;
+  head.target_checked = true;
   while (true) {
     at += plain_target_run(bytes.substr(at));
     if (at == bytes.size()) return kNoMatch;
     char c = bytes[at];
     if (c == ' ') break;
-    if (c != '?' && c != '%') return kNoMatch;
+    if (c == '?') {
+      query_at = std::min(query_at, at);
+    } else if (c == '%') {
+      // A bad escape is parse_target's to refuse (400), as from Beast's parser.
+      if (at + 2 >= bytes.size() || !is_hex_digit(bytes[at + 1]) || !is_hex_digit(bytes[at + 2]))
+        head.target_checked = false;
+    } else {
+      return kNoMatch;
+    }
     ++at;
   }
   head.target = bytes.substr(target_start, at - target_start);
+  head.query_start = std::min(query_at, at) - target_start;
   std::string_view rest = bytes.substr(at + 1);
   if (rest.starts_with("HTTP/1.1\r\n")) {
     head.version = 11;

@@ -27,6 +27,11 @@ struct SimpleRequestHead {
   Verb method = Verb::get;  // GET or HEAD
   std::string_view method_text;
   std::string_view target;  // starts with '/'; characters of origin form only
+  // Where the target's query starts (its first '?'), or target.size().
+  size_t query_start = 0;
+  // Every '%' in the target starts a two-hex-digit escape: the target is in
+  // origin form (parse_checked_target() may skip that check).
+  bool target_checked = false;
   unsigned version = 11;    // 10 or 11
   bool keep_alive = true;   // from the version and a Connection field
   size_t head_bytes = 0;    // through the blank line

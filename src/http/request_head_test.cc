@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/limits.h"
+#include "http/internal.h"
 
 namespace dg::http::internal {
 namespace {
@@ -281,6 +282,43 @@ TEST(RequestHeadTest, PlainRunStopsAtTheFirstOtherByteWhereverItIs) {
             << "byte " << c << " at " << at << " of " << length;
       }
     }
+  }
+}
+
+// The fast path hands its target to parse_checked_target, which skips
+// parse_target's origin-form scan: for every target the fast path takes,
+// that must give the same status (message included) and fill the request
+// alike, and a bad escape must leave the whole check to parse_target.
+TEST(RequestHeadTest, ItsCheckedTargetParsesAsParseTargetWould) {
+  const std::string token(600, 'T');
+  const std::vector<std::string> targets = {
+      "/", "/a/b", "/a?x=1", "/a?x=1?y&z", "/a%2Fb?q=1+2&r=%41", "/%41%4a/?%3f", "/a?", "/?",
+      "/a/..?x", "/a/%2e%2e/b", "/a//b", "/a?=&&b=", "/v1/drops/d/files/f.bin?token=" + token,
+      // Bad escapes: the fast path takes the head but not the target's check.
+      "/a%zz", "/a%4", "/a%", "/a?%g1", "/x?q=%", "/a%4?x"};
+  for (const std::string& target : targets) {
+    const std::string bytes = "GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n";
+    SimpleRequestHead head;  // its views point into bytes
+    ASSERT_TRUE(parse(bytes, head)) << target;
+    ASSERT_EQ(head.target, target);
+    Request full;
+    const Status expected = parse_target(target, full);
+    if (!head.target_checked) {
+      EXPECT_FALSE(expected.ok()) << target;
+      continue;
+    }
+    EXPECT_EQ(head.query_start, std::min(target.find('?'), target.size())) << target;
+    Request checked;
+    const Status got = parse_checked_target(head.target, head.query_start, checked);
+    EXPECT_EQ(got.to_string(), expected.to_string()) << target;
+    EXPECT_EQ(checked.path, full.path) << target;
+    EXPECT_EQ(checked.segments, full.segments) << target;
+    EXPECT_EQ(checked.query, full.query) << target;
+  }
+  for (std::string_view bad : {"/a%zz", "/a%4", "/a%", "/a?%g1", "/x?q=%", "/a%4?x"}) {
+    SimpleRequestHead head;
+    ASSERT_TRUE(parse("GET " + std::string(bad) + " HTTP/1.1\r\nHost: h\r\n\r\n", head));
+    EXPECT_FALSE(head.target_checked) << bad;
   }
 }
 

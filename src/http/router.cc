@@ -224,6 +224,15 @@ Status parse_target(std::string_view target_untrusted, Request& request) {
   if (query_start == std::string_view::npos) {
     return Status(Code::invalid_argument, "request target is not in origin form");
   }
+  return internal::parse_checked_target(target_untrusted, query_start, request);
+}
+
+Status internal::parse_checked_target(std::string_view target_untrusted, size_t query_start,
+                                      Request& request) {
+  if (target_untrusted.size() > limits::request_target_bytes_max) {
+    return Status(Code::limit_exceeded, "request target too long");
+  }
+  DG_ASSERT(query_start <= target_untrusted.size());
   ParsedTarget parsed;
   DG_RETURN_IF_ERROR(parse_path(target_untrusted.substr(0, query_start), parsed));
   if (query_start < target_untrusted.size()) {

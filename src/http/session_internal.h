@@ -21,10 +21,14 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+// After io_context.hpp: the reactor's headers need what it declares.
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/version.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -75,6 +79,55 @@ constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
 class Session;
 
+// Waiting for the next request without a system call. Asio's epoll reactor
+// registers a socket once, edge-triggered, yet starting a read still costs a
+// system call: async_read_some tries the read at once (right after a
+// response that recv(2) nearly always fails with EAGAIN), and async_wait
+// re-arms the socket with epoll_ctl(2). On a virtual machine a system call
+// costs about a microsecond, a tenth of what a small download costs.
+//
+// A session that has just read its socket dry (a read returned less than it
+// asked for) and has not given the thread back to the event loop since
+// cannot have missed a readiness event: any byte that arrives later brings a
+// new edge, which epoll reports. Such a session waits with this operation:
+// it tells the reactor's speculative attempt "not ready" (no I/O, so no
+// system call; the reactor then only queues it) and "ready" when the reactor
+// runs it for an event. Its owner then reads with a non-blocking read.
+//
+// It uses Asio's reactor internals, so it is tied to the Asio this is built
+// with (Boost 1.81, pinned in CMakeLists.txt) and to the epoll reactor; with
+// any other, quiet_wait_supported is false and sessions wait as before.
+#if BOOST_ASIO_VERSION == 102600 && defined(BOOST_ASIO_HAS_EPOLL) && \
+    !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+inline constexpr bool quiet_wait_supported = true;
+#else
+inline constexpr bool quiet_wait_supported = false;
+#endif
+
+// One per session, reused for each wait; while queued it holds its session.
+class QuietWaitOp : public asio::detail::reactor_op {
+ public:
+  QuietWaitOp() : reactor_op(error_code(), &QuietWaitOp::perform, &QuietWaitOp::complete) {}
+  // Queues the wait on `socket` (registered with `reactor`); `session` runs
+  // on_quiet_readable() when the socket becomes readable or the wait is
+  // cancelled (its error then operation_aborted).
+  template <typename Socket>
+  void start(asio::detail::reactor& reactor, Socket& socket, std::shared_ptr<Session> session);
+
+ private:
+  // The reactor's speculative attempt runs while starting: "not yet".
+  static status perform(reactor_op* base) {
+    return static_cast<QuietWaitOp*>(base)->starting_ ? not_done : done;
+  }
+  // Defined in session_read.cc. `owner` is null when the io_context is
+  // destroyed with the wait queued: the session is let go, not called.
+  static void complete(void* owner, asio::detail::scheduler_operation* base, const error_code&,
+                       size_t);
+
+  bool starting_ = false;
+  std::shared_ptr<Session> session_;
+};
+
 // One I/O thread: its io_context, and the deadlines of the sessions living on
 // it. Deadlines are not Asio timers: one ticker per thread walks the sessions
 // with a deadline armed, so an idle keep-alive connection holds no timer and
@@ -83,7 +136,10 @@ class Session;
 // on its own thread, except io.
 struct IoThread {
   explicit IoThread(Clock::duration tick)
-      : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), ticker(io.get_executor()), tick(tick) {}
+      : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+        reactor(asio::use_service<asio::detail::reactor>(io)),
+        ticker(io.get_executor()),
+        tick(tick) {}
   // Before io: sessions destroyed with io's pending handlers give blocks back.
   ReadBlockPool blocks;
   // One thread runs it, and every socket on it is only ever used from that
@@ -91,6 +147,7 @@ struct IoThread {
   // locks and its waking of other threads. Posting and registering sockets
   // (the acceptor runs on the first thread) stay locked.
   asio::io_context io;
+  asio::detail::reactor& reactor;  // io's, for QuietWaitOp
   Timer ticker;
   const Clock::duration tick;
   bool ticking = false;
@@ -395,12 +452,15 @@ class Session : public std::enable_shared_from_this<Session> {
   bool watched = false;  // in thread_.watched
 
  private:
+  friend class QuietWaitOp;
   enum class ReadState { none, waiting, header, body, paused, lingering };
 
   // Reading requests (session_read.cc).
   void begin();
   void read_next();
   void wait_readable();
+  void wait_quietly();
+  void on_quiet_readable(const error_code& ec);
   void on_block_read(const error_code& ec, size_t bytes);
   void park();
   void on_readable(const error_code& ec);
@@ -497,6 +557,42 @@ class Session : public std::enable_shared_from_this<Session> {
   char* block_ = nullptr;
   bool parking_ = false;  // that read was cancelled to wait without the block
   Clock::time_point waiting_since_;
+  // Set while a handler runs that has just read the socket dry (see
+  // QuietWaitOp): until it returns to the event loop, the next wait may be quiet.
+  bool drained_ = false;
+  QuietWaitOp quiet_wait_;
 };
+
+// Marks a read that left the socket dry, for as long as the caller's scope lasts.
+class DrainedScope {
+ public:
+  DrainedScope(bool& drained, bool now) : drained_(drained), before_(drained) { drained_ = now; }
+  DrainedScope(const DrainedScope&) = delete;
+  DrainedScope& operator=(const DrainedScope&) = delete;
+  ~DrainedScope() { drained_ = before_; }
+
+ private:
+  bool& drained_;
+  bool before_;
+};
+
+// The socket's reactor state, which Asio keeps protected.
+struct SocketInternals : Socket {
+  static auto& of(Socket& socket) {
+    return (socket.*(&SocketInternals::impl_)).get_implementation();
+  }
+};
+
+template <typename SocketType>
+void QuietWaitOp::start(asio::detail::reactor& reactor, SocketType& socket,
+                        std::shared_ptr<Session> session) {
+  auto& impl = SocketInternals::of(socket);
+  ec_ = error_code();
+  session_ = std::move(session);
+  starting_ = true;
+  reactor.start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, this,
+                   /*is_continuation=*/false, /*allow_speculative=*/true);
+  starting_ = false;
+}
 
 }  // namespace dg::http::internal

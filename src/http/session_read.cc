@@ -69,6 +69,7 @@ void Session::read_next() {
   if (requests_read_ == 0) return wait_readable();
   block_ = thread_.blocks.take();
   if (block_ == nullptr) return wait_readable();
+  if (quiet_wait_supported && drained_) return wait_quietly();
   socket_.async_read_some(asio::buffer(block_, ReadBlockPool::block_bytes),
                           [self = shared_from_this()](const error_code& ec, size_t bytes) {
                             self->on_block_read(ec, bytes);
@@ -80,6 +81,35 @@ void Session::read_next() {
 void Session::wait_readable() {
   socket_.async_wait(tcp::socket::wait_read,
                      [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
+}
+
+// Waits with the block taken, without a system call (see QuietWaitOp): only
+// while drained_ says the socket was just read dry.
+void Session::wait_quietly() {
+  DG_ASSERT(drained_ && block_ != nullptr);
+  quiet_wait_.start(thread_.reactor, socket_, shared_from_this());
+}
+
+void QuietWaitOp::complete(void* owner, asio::detail::scheduler_operation* base, const error_code&,
+                           size_t) {
+  auto* op = static_cast<QuietWaitOp*>(base);
+  std::shared_ptr<Session> session = std::move(op->session_);
+  if (owner != nullptr) session->on_quiet_readable(op->ec_);
+}
+
+// The socket is readable (or the wait was cancelled, or failed): read into
+// the block now, and go on as an asynchronous read into it would.
+void Session::on_quiet_readable(const error_code& ec) {
+  if (ec || closed_ || lingering_) return on_block_read(ec, 0);
+  error_code read_ec;
+  size_t bytes = socket_.read_some(asio::buffer(block_, ReadBlockPool::block_bytes), read_ec);
+  if (read_ec == asio::error::would_block) {
+    // Readiness that a read of ours already took: the socket is dry.
+    DrainedScope drained(drained_, true);
+    return wait_quietly();
+  }
+  DrainedScope drained(drained_, !read_ec && bytes < ReadBlockPool::block_bytes);
+  on_block_read(read_ec, bytes);
 }
 
 // Idle for limits::idle_read_block_hold_max: the read into the block is cancelled, and its handler
@@ -186,7 +216,10 @@ void Session::parse_header_bytes() {
     // asynchronous operation and another trip through the event loop.
     error_code ec;
     size_t bytes = socket_.read_some(buffer_.prepare(room_bytes), ec);
-    if (ec != asio::error::would_block) return on_header_bytes(ec, bytes);
+    if (ec != asio::error::would_block) {
+      DrainedScope drained(drained_, !ec && bytes < room_bytes);
+      return on_header_bytes(ec, bytes);
+    }
   }
   socket_.async_read_some(buffer_.prepare(room_bytes),
                           [self = shared_from_this()](const error_code& ec, size_t bytes) {
@@ -253,6 +286,8 @@ struct Session::HeadInfo {
   bool keep_alive;
   bool expects_continue;
   std::string_view offered_request_id;
+  // The fast path's: the target is in origin form, its query starts here.
+  size_t checked_query_start = std::string_view::npos;
 };
 
 // A new exchange for a head, its request filled except for the headers.
@@ -272,7 +307,10 @@ std::shared_ptr<Exchange> Session::open_exchange(const HeadInfo& head, Status& t
   request.method = head.method;
   request.request_id = exchange->request_id;
   request.remote_address = remote_;
-  target_status = parse_target(head.target, request);
+  target_status =
+      head.checked_query_start != std::string_view::npos
+          ? internal::parse_checked_target(head.target, head.checked_query_start, request)
+          : parse_target(head.target, request);
   return exchange;
 }
 
@@ -327,7 +365,7 @@ bool Session::begin_simple_exchange(std::string_view bytes, bool in_buffer) {
   auto exchange = open_exchange(
       {head.method, head.method_text, head.target, head.keep_alive,
        head.version >= 11 && equals_ignoring_case(head.field("Expect"), "100-continue"),
-       head.field("X-Request-Id")},
+       head.field("X-Request-Id"), head.target_checked ? head.query_start : std::string_view::npos},
       target_status);
   Fields& headers = exchange->request.headers;
   for (size_t i = 0; i < head.field_count; ++i)
