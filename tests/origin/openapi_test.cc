@@ -20,6 +20,7 @@
 #include "origin/seller.h"
 #include "origin/service.h"
 #include "store/store.h"
+#include "support/temp_dir.h"
 
 namespace dg::origin {
 namespace {
@@ -59,8 +60,9 @@ std::set<std::string> routed_operations(const http::Router& router) {
 
 TEST(OpenApi, DocumentMatchesTheRouteTable) {
   crypto::init();
-  auto dir = std::filesystem::temp_directory_path() / ("dg-openapi-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  dg::testing::TempDir temp;  // first: removed after what uses it
+  ASSERT_FALSE(temp.path().empty()) << "no temporary folder";
+  const std::filesystem::path& dir = temp.path();
   auto store = store::open_sqlite((dir / "db").string());
   ASSERT_TRUE(store.has_value()) << store.error().to_string();
   ASSERT_TRUE((*store)->migrate().ok());
@@ -93,7 +95,6 @@ TEST(OpenApi, DocumentMatchesTheRouteTable) {
     EXPECT_TRUE(documented.contains(op)) << op << " is not in openapi.yaml";
   for (const auto& op : documented)
     EXPECT_TRUE(routed.contains(op)) << op << " is documented but not routed";
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
