@@ -428,10 +428,10 @@ void run_thread(uint32_t thread, uint32_t threads, uint32_t concurrency,
     std::perror("claimload: epoll_create1");
     std::exit(1);
   }
-  if (plan.total != UINT64_MAX) {
-    tally.all_latencies_ms.reserve(plan.total / threads + 1);
-    tally.latencies_ms.reserve(plan.total / threads + 1);
-  }
+  // Room for this thread's share of the claims, up to a million of each.
+  size_t expected = static_cast<size_t>(std::min<uint64_t>(plan.total / threads + 1, 1'000'000));
+  tally.all_latencies_ms.reserve(expected);
+  tally.latencies_ms.reserve(expected);
   std::vector<std::unique_ptr<Client>> clients;
   size_t active = 0;
   for (uint32_t c = thread; c < concurrency; c += threads) {
