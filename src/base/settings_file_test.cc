@@ -1,9 +1,10 @@
 #include "base/settings_file.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <fstream>
+
+#include "support/temp_dir.h"
 
 namespace dg {
 namespace {
@@ -16,9 +17,9 @@ class SettingsFileTest : public ::testing::Test {
     std::ofstream(path_) << text;
     return path_;
   }
-  void TearDown() override { std::filesystem::remove(path_); }
-  std::filesystem::path path_ = std::filesystem::temp_directory_path() /
-                                ("dg-settings-" + std::to_string(::getpid()) + ".toml");
+  void SetUp() override { ASSERT_FALSE(temp_.path().empty()) << "no temporary folder"; }
+  dg::testing::TempDir temp_;
+  std::filesystem::path path_ = temp_.path() / "settings.toml";
 };
 
 TEST_F(SettingsFileTest, ReadsValuesAndLeavesAbsentOnesAlone) {

@@ -3,13 +3,13 @@
 #include "edge/config.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 
 #include "base/limits.h"
 #include "edge/config_table.h"
+#include "support/temp_dir.h"
 
 namespace dg::edge {
 namespace {
@@ -39,9 +39,9 @@ class EdgeConfigTest : public ::testing::Test {
     std::ofstream(path_) << text;
     return load_edge_config_file(path_, config);
   }
-  void TearDown() override { std::filesystem::remove(path_); }
-  std::filesystem::path path_ = std::filesystem::temp_directory_path() /
-                                ("dg-edge-config-" + std::to_string(::getpid()) + ".toml");
+  void SetUp() override { ASSERT_FALSE(temp_.path().empty()) << "no temporary folder"; }
+  dg::testing::TempDir temp_;
+  std::filesystem::path path_ = temp_.path() / "edge.toml";
 };
 
 // A flag (--sync-interval-s) does not pass through the file's check; the

@@ -25,6 +25,7 @@
 #include "edge/zip.h"
 #include "store/outbox.h"
 #include "support/captured_stderr.h"
+#include "support/temp_dir.h"
 
 namespace dg::edge {
 namespace {
@@ -40,7 +41,8 @@ class EdgeServiceClockTest : public ::testing::Test {
  protected:
   void SetUp() override {
     crypto::init();
-    config_.data_dir = fs::temp_directory_path() / ("dg-edge-service-test-" + crypto::random_id());
+    ASSERT_FALSE(temp_.path().empty()) << "no temporary folder";
+    config_.data_dir = temp_.path();
     config_.clock_skew = std::chrono::seconds(0);
     fs::create_directories(config_.state_dir());
     crypto::Keyring keyring;
@@ -96,7 +98,6 @@ class EdgeServiceClockTest : public ::testing::Test {
   void TearDown() override {
     service_.reset();
     outbox_.reset();
-    fs::remove_all(config_.data_dir);
   }
 
   std::string download_token(int64_t issued_at_ms, uint32_t ttl_s) {
@@ -137,6 +138,7 @@ class EdgeServiceClockTest : public ::testing::Test {
 
   static constexpr int64_t kManifestExpiresAtMs = kNow + 30 * kMinuteMs;
 
+  dg::testing::TempDir temp_;  // first: removed after what uses it
   core::TokenSigner signer_{crypto::SecretKey::generate(), "dropgate"};
   EdgeConfig config_;
   ManualClock clock_{kNow};

@@ -21,6 +21,7 @@
 #include "edge/vault.h"
 #include "http/http.h"
 #include "store/outbox.h"
+#include "support/temp_dir.h"
 
 namespace dg::edge {
 namespace {
@@ -31,7 +32,8 @@ class PushTest : public ::testing::Test {
  protected:
   void SetUp() override {
     crypto::init();
-    config_.data_dir = fs::temp_directory_path() / ("dg-edge-syncer-test-" + crypto::random_id());
+    ASSERT_FALSE(temp_.path().empty()) << "no temporary folder";
+    config_.data_dir = temp_.path();
     fs::create_directories(config_.state_dir());
     fs::create_directories(config_.blobs_dir());
   }
@@ -45,8 +47,6 @@ class PushTest : public ::testing::Test {
       server_->stop();
       server_thread_.join();
     }
-    std::error_code ignored;
-    fs::remove_all(config_.data_dir, ignored);
   }
 
   // The stand-in origin: records how many events each push it took carried.
@@ -122,6 +122,7 @@ class PushTest : public ::testing::Test {
     EXPECT_EQ(*outbox_->depth(), 0u);
   }
 
+  dg::testing::TempDir temp_;  // first: removed after what uses it
   EdgeConfig config_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;

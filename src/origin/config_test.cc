@@ -4,7 +4,6 @@
 #include "origin/config.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -12,6 +11,7 @@
 #include "base/limits.h"
 #include "base/time.h"
 #include "origin/config_table.h"
+#include "support/temp_dir.h"
 
 namespace dg::origin {
 namespace {
@@ -45,9 +45,9 @@ class OriginConfigTest : public ::testing::Test {
     std::ofstream(path_) << text;
     return load_config_file(path_, config);
   }
-  void TearDown() override { std::filesystem::remove(path_); }
-  std::filesystem::path path_ = std::filesystem::temp_directory_path() /
-                                ("dg-origin-config-" + std::to_string(::getpid()) + ".toml");
+  void SetUp() override { ASSERT_FALSE(temp_.path().empty()) << "no temporary folder"; }
+  dg::testing::TempDir temp_;
+  std::filesystem::path path_ = temp_.path() / "origin.toml";
 };
 
 // The defaults are a valid configuration, within every ceiling.

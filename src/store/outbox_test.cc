@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -12,27 +11,24 @@
 #include <thread>
 #include <vector>
 
+#include "support/temp_dir.h"
+
 namespace dg::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A database path of its own per test, removed with its WAL before and after.
+// A database path of its own per test, in a fresh folder removed with
+// everything in it (the WAL and shared-memory files too) when the test ends.
 class TempPath {
  public:
-  explicit TempPath(const std::string& name)
-      : path_((fs::temp_directory_path() /
-               ("dg-outbox-" + std::to_string(::getpid()) + "-" + name + ".db"))
-                  .string()) {
-    remove();
+  explicit TempPath(const std::string& name) : path_((dir_.path() / (name + ".db")).string()) {
+    EXPECT_FALSE(dir_.path().empty()) << "no temporary folder";
   }
-  ~TempPath() { remove(); }
   const std::string& str() const { return path_; }
 
  private:
-  void remove() {
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path_ + suffix);
-  }
+  dg::testing::TempDir dir_;  // first: made before path_ names a file in it
   std::string path_;
 };
 

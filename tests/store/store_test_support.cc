@@ -2,10 +2,11 @@
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+
+#include "support/temp_dir.h"
 
 namespace dg::store::testing {
 namespace {
@@ -23,19 +24,11 @@ constexpr const char* kPostgresHowTo =
 class SqliteTestDatabase final : public TestDatabase {
  public:
   SqliteTestDatabase() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "dg-store-test-XXXXXX").string();
-    char* made = mkdtemp(pattern.data());
-    if (made == nullptr) {
-      ADD_FAILURE() << "mkdtemp failed";
+    if (dir_.path().empty()) {
+      ADD_FAILURE() << "no temporary folder";
       return;
     }
-    dir_ = made;
-    path_ = (dir_ / "store.db").string();
-  }
-  ~SqliteTestDatabase() override {
-    std::error_code ignored;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+    path_ = (dir_.path() / "store.db").string();
   }
 
   Result<std::unique_ptr<Store>> open(uint32_t connections) override {
@@ -83,7 +76,7 @@ class SqliteTestDatabase final : public TestDatabase {
   }
 
  private:
-  std::filesystem::path dir_;
+  dg::testing::TempDir dir_;
   std::string path_;
 };
 

@@ -2,7 +2,6 @@
 // covers the store). The full contract is tests/store/store_conformance_test.cc.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <set>
@@ -10,6 +9,7 @@
 
 #include "store/schema.h"
 #include "store/store.h"
+#include "support/temp_dir.h"
 
 namespace dg::store {
 namespace {
@@ -19,20 +19,13 @@ constexpr int64_t kT0 = 1'800'000'000'000;
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "dg-sqlite-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    path_ = (dir_ / "store.db").string();
+    ASSERT_FALSE(temp_.path().empty()) << "no temporary folder";
+    path_ = (temp_.path() / "store.db").string();
     store_ = open(4);
     ASSERT_NE(store_, nullptr);
     ASSERT_TRUE(store_->migrate().ok());
   }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  void TearDown() override { store_.reset(); }
 
   std::unique_ptr<Store> open(uint32_t read_connections) {
     Result<std::unique_ptr<Store>> store = open_sqlite(path_, read_connections);
@@ -76,7 +69,7 @@ class SqliteStoreTest : public ::testing::Test {
     return drop ? drop->id : 0;
   }
 
-  std::filesystem::path dir_;
+  dg::testing::TempDir temp_;  // first: removed after what uses it
   std::string path_;
   std::unique_ptr<Store> store_;
 };
