@@ -32,9 +32,9 @@ struct SimpleRequestHead {
   // Every '%' in the target starts a two-hex-digit escape: the target is in
   // origin form (parse_checked_target() may skip that check).
   bool target_checked = false;
-  unsigned version = 11;    // 10 or 11
-  bool keep_alive = true;   // from the version and a Connection field
-  size_t head_bytes = 0;    // through the blank line
+  unsigned version = 11;   // 10 or 11
+  bool keep_alive = true;  // from the version and a Connection field
+  size_t head_bytes = 0;   // through the blank line
   // Names as sent; values without surrounding spaces or tabs.
   std::array<std::pair<std::string_view, std::string_view>, fields_max> fields;
   size_t field_count = 0;
