@@ -124,7 +124,7 @@ TEST_F(ServerTest, GracefulStopFinishesInFlightAndClosesIdle) {
   server_->stop();  // run() shuts down on its thread; the handler is still running
   EXPECT_TRUE(idle.closed_by_server());
   Client late(server_port);
-  EXPECT_FALSE(late.connected() && late.send(get("/echo/2")) && late.read_response());
+  EXPECT_FALSE(late.connected() && late.exchange(get("/echo/2")));
 
   release.open();
   auto response = busy.read_response();
