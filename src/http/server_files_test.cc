@@ -145,7 +145,7 @@ TEST_F(ServerTest, MissingFileBecomes500AndDoesNotCount) {
 TEST_F(ServerTest, DisconnectMidDownloadReportsIncomplete) {
   constexpr uint64_t size_bytes = 64ull * 1024 * 1024;
   fs::path path = dir_ / "sparse";
-  make_sparse_file(path, size_bytes);
+  ASSERT_NO_FATAL_FAILURE(make_sparse_file(path, size_bytes));
   Completions done;
   router_.add(
       Verb::get, "/big",
