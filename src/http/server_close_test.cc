@@ -71,14 +71,13 @@ TEST_F(ServerTest, TrickledBodyIsCutOffAtItsTotalDeadline) {
               {.body_bytes_max = 1024});
   start_server({.body_read_timeout = 200ms, .body_time_floor = 300ms});
   Client client(port());
-  ASSERT_TRUE(client.send("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"));
+  ASSERT_TRUE(client.send(post_head("/sink", 100)));
   Trickle trickle(client, std::string(100, 'b'), 50ms);  // the whole body would take 5 s
   EXPECT_TRUE(client.closed_by_server());
   trickle.stop();
   // A body that arrives in time is still served on a new connection.
   Client prompt(port());
-  ASSERT_TRUE(prompt.send(post("/sink", "quick")));
-  auto response = prompt.read_response();
+  auto response = prompt.exchange(post("/sink", "quick"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "sunk");
   EXPECT_EQ(bodies.wait_for(1), (std::vector<std::string>{"quick"}));
@@ -87,23 +86,20 @@ TEST_F(ServerTest, TrickledBodyIsCutOffAtItsTotalDeadline) {
 TEST_F(ServerTest, IdleKeepAliveIsClosedAfterItsTimeout) {
   start_server({.idle_keep_alive_timeout = 300ms});
   Client client(port());
-  ASSERT_TRUE(client.send(get("/echo/1")));
-  ASSERT_TRUE(client.read_response());
+  ASSERT_TRUE(client.exchange(get("/echo/1")));
   EXPECT_TRUE(client.closed_by_server());
 }
 
 TEST_F(ServerTest, ConnectionCloseAndHttp10AreHonoured) {
   start_server();
   Client closing(port());
-  ASSERT_TRUE(closing.send(get("/echo/1", "Connection: close\r\n")));
-  auto response = closing.read_response();
+  auto response = closing.exchange(get("/echo/1", "Connection: close\r\n"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->header("connection"), "close");
   EXPECT_TRUE(closing.closed_by_server());
 
   Client old(port());
-  ASSERT_TRUE(old.send("GET /echo/2 HTTP/1.0\r\n\r\n"));
-  auto old_response = old.read_response();
+  auto old_response = old.exchange("GET /echo/2 HTTP/1.0\r\n\r\n");
   ASSERT_TRUE(old_response);
   EXPECT_EQ(old_response->body, "2");
   EXPECT_TRUE(old.closed_by_server());
@@ -120,8 +116,7 @@ TEST_F(ServerTest, GracefulStopFinishesInFlightAndClosesIdle) {
   start_server();
   uint16_t server_port = port();
   Client idle(server_port);
-  ASSERT_TRUE(idle.send(get("/echo/1")));
-  ASSERT_TRUE(idle.read_response());
+  ASSERT_TRUE(idle.exchange(get("/echo/1")));
   Client busy(server_port);
   ASSERT_TRUE(busy.send(get("/hold")));
   ASSERT_TRUE(entered.wait());
@@ -129,7 +124,7 @@ TEST_F(ServerTest, GracefulStopFinishesInFlightAndClosesIdle) {
   server_->stop();  // run() shuts down on its thread; the handler is still running
   EXPECT_TRUE(idle.closed_by_server());
   Client late(server_port);
-  EXPECT_FALSE(late.connected() && late.send(get("/echo/2")) && late.read_response());
+  EXPECT_FALSE(late.connected() && late.exchange(get("/echo/2")));
 
   release.open();
   auto response = busy.read_response();
@@ -148,8 +143,8 @@ TEST_F(ServerTest, SigtermStopsAServerThatHandlesSignals) {
   ASSERT_TRUE(server_->start().ok());
   run_thread_ = std::thread([this] { server_->run(/*handle_signals=*/true); });
   Client client(port());
-  ASSERT_TRUE(client.send(get("/echo/1")));
-  ASSERT_TRUE(client.read_response());  // run() is serving, so its signal handler is installed
+  // Once answered, run() is serving, so its signal handler is installed.
+  ASSERT_TRUE(client.exchange(get("/echo/1")));
   ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
   run_thread_.join();
   EXPECT_TRUE(client.closed_by_server());

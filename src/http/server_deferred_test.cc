@@ -87,14 +87,14 @@ TEST_F(DeferredTest, PipelinedRequestsAnsweredInReverseGoOutInRequestOrder) {
 // one: handler_jobs_max 1), so the next connection is served, not refused 503.
 TEST_F(DeferredTest, AnAnswerForAClosedConnectionIsDroppedAndFreesItsJob) {
   start_server({.handler_jobs_max = 1});
-  Inbox<bool> done;
+  Completions done;
   {
     Client client(port());
     ASSERT_TRUE(client.send(get("/later/gone")));
     ASSERT_TRUE(parked_.wait_for(1));
   }  // closed before the answer
   Response response = text_response(200, "too late", "text/plain");
-  response.on_done = [&done](bool complete, uint64_t) { done.push(complete); };
+  done.watch(response);
   parked_.answer("gone", std::move(response));
   EXPECT_EQ(done.wait_for(1).size(), 1u);
   Client next(port());
@@ -114,8 +114,7 @@ TEST_F(DeferredTest, AResponderDroppedUnansweredAnswers500) {
                        [](Request&, Responder) { throw std::runtime_error("forgot to answer"); });
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/drops") + get("/echo/after")));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/drops") + get("/echo/after"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 500u);
   auto after = client.read_response();

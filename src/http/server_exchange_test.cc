@@ -18,8 +18,7 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   Client client(port());
   ASSERT_TRUE(client.connected());
   for (std::string n : {"1", "2", "3"}) {
-    ASSERT_TRUE(client.send(get("/echo/" + n)));
-    auto response = client.read_response();
+    auto response = client.exchange(get("/echo/" + n));
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 200u);
     EXPECT_EQ(response->body, n);
@@ -44,8 +43,7 @@ TEST_F(ServerTest, ServerOwnedFieldsReplaceTheHandlersOnes) {
   });
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/owned", "X-Request-Id: trace-7\r\n")));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/owned", "X-Request-Id: trace-7\r\n"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->head_text.substr(0, 27), "HTTP/1.1 207 Multi-Status\r\n");
   EXPECT_EQ(response->body, "body");
@@ -67,8 +65,7 @@ TEST_F(ServerTest, ServerOwnedFieldsReplaceTheHandlersOnes) {
   EXPECT_EQ(count("\r\ndate:"), 1u);
   EXPECT_EQ(count("\r\nx-request-id:"), 1u);
   // The connection stays usable: the next answer is framed right.
-  ASSERT_TRUE(client.send(get("/echo/2")));
-  auto next = client.read_response();
+  auto next = client.exchange(get("/echo/2"));
   ASSERT_TRUE(next);
   EXPECT_EQ(next->body, "2");
 }
@@ -84,8 +81,7 @@ TEST_F(ServerTest, AnIdleConnectionGivesItsReadBlockBackAndIsStillServed) {
   };
   EXPECT_EQ(server_->read_blocks_held(), 0u);  // a new connection waits without one
   for (std::string n : {"1", "2", "3"}) {
-    ASSERT_TRUE(client.send(get("/echo/" + n)));
-    auto response = client.read_response();
+    auto response = client.exchange(get("/echo/" + n));
     ASSERT_TRUE(response);
     EXPECT_EQ(response->body, n);
     EXPECT_TRUE(held_becomes(1, std::chrono::milliseconds(2000))) << "after request " << n;
@@ -100,8 +96,7 @@ TEST_F(ServerTest, AnIdleConnectionGivesItsReadBlockBackAndIsStillServed) {
 TEST_F(ServerTest, HeadersLongerThanAReadBlockAreReadWhole) {
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/echo/1")));
-  ASSERT_TRUE(client.read_response());
+  ASSERT_TRUE(client.exchange(get("/echo/1")));
   ASSERT_TRUE(read_blocks_held_becomes(1, wait_max));  // waiting with a block now
   std::string long_field = "X-Pad: " + std::string(6000, 'p') + "\r\n";
   std::string medium_field = "X-Pad: " + std::string(1500, 'q') + "\r\n";
@@ -212,8 +207,7 @@ TEST_F(ServerTest, PipelineDepthBoundsHandlersInFlightPerConnection) {
   ASSERT_TRUE(client.send(get("/count") + get("/count") + get("/count") + get("/count")));
   ASSERT_TRUE(first_entered.wait());
   Client other(port());
-  ASSERT_TRUE(other.send(get("/inline")));
-  auto served = other.read_response();
+  auto served = other.exchange(get("/inline"));
   ASSERT_TRUE(served);
   EXPECT_EQ(served->body, "inline");
   release.open();
@@ -228,16 +222,14 @@ TEST_F(ServerTest, PipelineDepthBoundsHandlersInFlightPerConnection) {
 TEST_F(ServerTest, NotFoundVersusMethodNotAllowed) {
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/nope", "X-Request-Id: trace-42\r\n")));
-  auto missing = client.read_response();
+  auto missing = client.exchange(get("/nope", "X-Request-Id: trace-42\r\n"));
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404u);
   EXPECT_EQ(missing->header("content-type"), "application/problem+json");
   EXPECT_EQ(missing->header("x-request-id"), "trace-42");
   EXPECT_NE(missing->body.find("\"instance\":\"trace-42\""), std::string::npos);
 
-  ASSERT_TRUE(client.send("DELETE /echo/1 HTTP/1.1\r\nHost: t\r\n\r\n"));
-  auto wrong = client.read_response();
+  auto wrong = client.exchange(bodiless_request("DELETE", "/echo/1"));
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->status, 405u);
   EXPECT_EQ(wrong->header("allow"), "GET, HEAD");
@@ -246,10 +238,8 @@ TEST_F(ServerTest, NotFoundVersusMethodNotAllowed) {
 TEST_F(ServerTest, RequestIdIsEchoedWhenSaneAndGeneratedOtherwise) {
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/echo/1", "X-Request-Id: bad id with spaces\r\n")));
-  auto first = client.read_response();
-  ASSERT_TRUE(client.send(get("/echo/1")));
-  auto second = client.read_response();
+  auto first = client.exchange(get("/echo/1", "X-Request-Id: bad id with spaces\r\n"));
+  auto second = client.exchange(get("/echo/1"));
   ASSERT_TRUE(first && second);
   EXPECT_NE(first->header("x-request-id"), "bad id with spaces");
   EXPECT_FALSE(first->header("x-request-id").empty());
@@ -261,12 +251,10 @@ TEST_F(ServerTest, AuthRouteRefusesWithout401AndServesWithCredentials) {
               {.requires_auth = true});
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/admin")));
-  auto refused = client.read_response();
+  auto refused = client.exchange(get("/admin"));
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 401u);
-  ASSERT_TRUE(client.send(get("/admin", auth)));  // no body, so the connection lives on
-  auto accepted = client.read_response();
+  auto accepted = client.exchange(get("/admin", auth));  // no body, so the connection lives on
   ASSERT_TRUE(accepted);
   EXPECT_EQ(accepted->status, 200u);
   EXPECT_EQ(accepted->body, "hi");
@@ -296,14 +284,12 @@ TEST_F(ServerTest, Every401CarriesABearerChallengeNamingARefusedToken) {
       {get("/download", "Authorization: Bearer forged\r\n"), "Bearer error=\"invalid_token\""},
   };
   for (const auto& [request, challenge] : cases) {
-    ASSERT_TRUE(client.send(request));
-    auto response = client.read_response();
+    auto response = client.exchange(request);
     ASSERT_TRUE(response) << request;
     EXPECT_EQ(response->status, 401u) << request;
     EXPECT_EQ(response->header("www-authenticate"), challenge) << request;
   }
-  ASSERT_TRUE(client.send(get("/download?token=other-drop")));
-  auto forbidden = client.read_response();
+  auto forbidden = client.exchange(get("/download?token=other-drop"));
   ASSERT_TRUE(forbidden);
   EXPECT_EQ(forbidden->status, 403u);
   EXPECT_EQ(forbidden->header("www-authenticate"), "");
@@ -319,14 +305,12 @@ TEST_F(ServerTest, EncodedTraversalNeverReachesTheHandler) {
   for (std::string target : {"/files/..%2F..%2Fetc%2Fpasswd", "/files/%2e%2e/x",
                              "/files/a/../../etc/passwd", "/files/%2E%2E%2fetc", "/files/x%00"}) {
     Client client(port());
-    ASSERT_TRUE(client.send(get(target)));
-    auto response = client.read_response();
+    auto response = client.exchange(get(target));
     ASSERT_TRUE(response) << target;
     EXPECT_EQ(response->status, 400u) << target;
   }
   Client client(port());
-  ASSERT_TRUE(client.send(get("/files/disc%201/a%2Fb.flac")));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/files/disc%201/a%2Fb.flac"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "disc 1/a/b.flac");
   auto seen = paths.wait_for(1);
@@ -347,8 +331,7 @@ TEST_F(ServerTest, SaturatedHandlerPoolAnswers503WithRetryAfter) {
   ASSERT_TRUE(holder.send(get("/hold")));
   ASSERT_TRUE(entered.wait());
   Client other(port());
-  ASSERT_TRUE(other.send(get("/echo/1")));
-  auto busy = other.read_response();
+  auto busy = other.exchange(get("/echo/1"));
   ASSERT_TRUE(busy);
   EXPECT_EQ(busy->status, 503u);
   EXPECT_EQ(busy->header("retry-after"), "1");
@@ -365,8 +348,7 @@ TEST_F(ServerTest, OnRequestHookSeesRouteAndStatus) {
         seen.push({std::string(route), status});
       }});
   Client client(port());
-  ASSERT_TRUE(client.send(get("/echo/1") + get("/missing")));
-  ASSERT_TRUE(client.read_response());
+  ASSERT_TRUE(client.exchange(get("/echo/1") + get("/missing")));
   ASSERT_TRUE(client.read_response());
   auto calls = seen.wait_for(2);
   ASSERT_EQ(calls.size(), 2u);
@@ -378,8 +360,7 @@ TEST_F(ServerTest, HandlerExceptionIs500) {
   router_.add(Verb::get, "/boom", [](Request&) -> Response { throw std::runtime_error("x"); });
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/boom") + get("/echo/ok")));
-  auto boom = client.read_response();
+  auto boom = client.exchange(get("/boom") + get("/echo/ok"));
   ASSERT_TRUE(boom);
   EXPECT_EQ(boom->status, 500u);
   auto next = client.read_response();
@@ -390,7 +371,7 @@ TEST_F(ServerTest, HandlerExceptionIs500) {
 TEST_F(ServerTest, HeadOnABufferedRouteSendsTheLengthOnly) {
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send("HEAD /echo/abc HTTP/1.1\r\nHost: t\r\n\r\n" + get("/echo/next")));
+  ASSERT_TRUE(client.send(head("/echo/abc") + get("/echo/next")));
   auto head = client.read_response(/*head=*/true);
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 200u);
@@ -422,8 +403,7 @@ TEST_F(ServerTest, OnDoneFindsTheThreadsSpareStringGivenBackByTheLogLine) {
               {.blocking = false});
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/done")));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/done"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200u);
   auto capacities = spare_capacity.wait_for(1);

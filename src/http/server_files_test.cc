@@ -34,9 +34,7 @@ class FileTest : public ServerTest, public ::testing::WithParamInterface<FileSou
                       : GetParam() == FileSource::open_file
                           ? file_response(request, open, content_.size(), sha, "audio/flac")
                           : file_response(request, bytes, sha, "audio/flac");
-                  response.on_done = [this](bool complete, uint64_t bytes) {
-                    done_.push({complete, bytes});
-                  };
+                  done_.watch(response);
                   return response;
                 },
                 {.blocking = false});
@@ -44,13 +42,12 @@ class FileTest : public ServerTest, public ::testing::WithParamInterface<FileSou
   }
   std::string content_;
   std::string etag_;
-  Inbox<std::pair<bool, uint64_t>> done_;
+  Completions done_;
 };
 
 TEST_P(FileTest, WholeFileIsSentExactlyAndCountsAsComplete) {
   Client client(port());
-  ASSERT_TRUE(client.send(get("/file")));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/file"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200u);
   EXPECT_EQ(response->header("content-length"), std::to_string(content_.size()));
@@ -60,8 +57,8 @@ TEST_P(FileTest, WholeFileIsSentExactlyAndCountsAsComplete) {
   EXPECT_TRUE(response->body == content_);
   auto done = done_.wait_for(1);
   ASSERT_EQ(done.size(), 1u);
-  EXPECT_TRUE(done[0].first);
-  EXPECT_EQ(done[0].second, content_.size());
+  EXPECT_TRUE(done[0].complete);
+  EXPECT_EQ(done[0].bytes, content_.size());
 }
 
 TEST_P(FileTest, RangesAreSentExactly) {
@@ -83,8 +80,7 @@ TEST_P(FileTest, RangesAreSentExactly) {
 
 TEST_P(FileTest, UnsatisfiableRangeIs416) {
   Client client(port());
-  ASSERT_TRUE(client.send(get("/file", "Range: bytes=200000-\r\n")));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/file", "Range: bytes=200000-\r\n"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 416u);
   EXPECT_EQ(response->header("content-range"), "bytes */102400");
@@ -92,7 +88,7 @@ TEST_P(FileTest, UnsatisfiableRangeIs416) {
 
 TEST_P(FileTest, HeadSendsTheLengthButNoBodyAndDoesNotCount) {
   Client client(port());
-  ASSERT_TRUE(client.send("HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n" + get("/echo/next")));
+  ASSERT_TRUE(client.send(head("/file") + get("/echo/next")));
   auto head = client.read_response(/*head=*/true);
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 200u);
@@ -103,14 +99,14 @@ TEST_P(FileTest, HeadSendsTheLengthButNoBodyAndDoesNotCount) {
   EXPECT_EQ(next->body, "next");
   auto done = done_.wait_for(1);
   ASSERT_EQ(done.size(), 1u);
-  EXPECT_FALSE(done[0].first);
-  EXPECT_EQ(done[0].second, 0u);
+  EXPECT_FALSE(done[0].complete);
+  EXPECT_EQ(done[0].bytes, 0u);
 }
 
 TEST_P(FileTest, IfNoneMatchIs304WithoutBody) {
   Client client(port());
-  ASSERT_TRUE(client.send(get("/file", "If-None-Match: W/" + etag_ + "\r\n") + get("/echo/x")));
-  auto response = client.read_response();
+  auto response =
+      client.exchange(get("/file", "If-None-Match: W/" + etag_ + "\r\n") + get("/echo/x"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 304u);
   EXPECT_EQ(response->header("etag"), etag_);
@@ -130,38 +126,32 @@ INSTANTIATE_TEST_SUITE_P(Sources, FileTest,
                          });
 
 TEST_F(ServerTest, MissingFileBecomes500AndDoesNotCount) {
-  Inbox<std::pair<bool, uint64_t>> done;
+  Completions done;
   router_.add(Verb::get, "/gone", [&](Request& request) {
     Response response = file_response(request, dir_ / "absent", 10, std::string(64, '0'), "x/y");
-    response.on_done = [&](bool complete, uint64_t bytes) { done.push({complete, bytes}); };
+    done.watch(response);
     return response;
   });
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/gone")));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/gone"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 500u);
   auto calls = done.wait_for(1);
   ASSERT_EQ(calls.size(), 1u);
-  EXPECT_FALSE(calls[0].first);
+  EXPECT_FALSE(calls[0].complete);
 }
 
 TEST_F(ServerTest, DisconnectMidDownloadReportsIncomplete) {
   constexpr uint64_t size_bytes = 64ull * 1024 * 1024;
   fs::path path = dir_ / "sparse";
-  {
-    int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0600);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size_bytes)), 0);
-    ::close(fd);
-  }
-  Inbox<std::pair<bool, uint64_t>> done;
+  ASSERT_NO_FATAL_FAILURE(make_sparse_file(path, size_bytes));
+  Completions done;
   router_.add(
       Verb::get, "/big",
       [&](Request& request) {
         Response response = file_response(request, path, size_bytes, std::string(64, '0'), "x/y");
-        response.on_done = [&](bool complete, uint64_t bytes) { done.push({complete, bytes}); };
+        done.watch(response);
         return response;
       },
       {.blocking = false});
@@ -174,16 +164,8 @@ TEST_F(ServerTest, DisconnectMidDownloadReportsIncomplete) {
   }  // closes with most of the body unread
   auto calls = done.wait_for(1);
   ASSERT_EQ(calls.size(), 1u);
-  EXPECT_FALSE(calls[0].first);
-  EXPECT_LT(calls[0].second, size_bytes);
-}
-
-// Makes a sparse file of `size_bytes` zeros without writing them.
-void make_sparse_file(const fs::path& path, uint64_t size_bytes) {
-  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size_bytes)), 0);
-  ::close(fd);
+  EXPECT_FALSE(calls[0].complete);
+  EXPECT_LT(calls[0].bytes, size_bytes);
 }
 
 class SegmentedTest : public ServerTest {
@@ -195,14 +177,12 @@ class SegmentedTest : public ServerTest {
                   Response response;
                   response.headers.set(Field::content_type, "application/zip");
                   response.body = body;
-                  response.on_done = [this](bool complete, uint64_t bytes) {
-                    done_.push({complete, bytes});
-                  };
+                  done_.watch(response);
                   return response;
                 },
                 {.blocking = false});
   }
-  Inbox<std::pair<bool, uint64_t>> done_;
+  Completions done_;
 };
 
 TEST_F(SegmentedTest, SegmentsAreSentInOrderExactlyAndCountAsComplete) {
@@ -222,8 +202,7 @@ TEST_F(SegmentedTest, SegmentsAreSentInOrderExactlyAndCountAsComplete) {
                          inline_big + small.substr(999, 1) + held->substr(5, 10) + "tail";
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/seg") + get("/echo/after")));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/seg") + get("/echo/after"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200u);
   EXPECT_EQ(response->header("content-type"), "application/zip");
@@ -234,16 +213,15 @@ TEST_F(SegmentedTest, SegmentsAreSentInOrderExactlyAndCountAsComplete) {
   EXPECT_EQ(next->body, "after");
   auto done = done_.wait_for(1);
   ASSERT_EQ(done.size(), 1u);
-  EXPECT_TRUE(done[0].first);
-  EXPECT_EQ(done[0].second, expected.size());
+  EXPECT_TRUE(done[0].complete);
+  EXPECT_EQ(done[0].bytes, expected.size());
 }
 
 TEST_F(SegmentedTest, EmptySegmentedBodyIsAnEmpty200) {
   serve("/nothing", {});
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/nothing") + get("/echo/after")));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/nothing") + get("/echo/after"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200u);
   EXPECT_EQ(response->header("content-length"), "0");
@@ -252,8 +230,8 @@ TEST_F(SegmentedTest, EmptySegmentedBodyIsAnEmpty200) {
   EXPECT_EQ(next->body, "after");
   auto done = done_.wait_for(1);
   ASSERT_EQ(done.size(), 1u);
-  EXPECT_TRUE(done[0].first);
-  EXPECT_EQ(done[0].second, 0u);
+  EXPECT_TRUE(done[0].complete);
+  EXPECT_EQ(done[0].bytes, 0u);
 }
 
 TEST_F(SegmentedTest, HeadSendsTheSumOfTheLengthsButNoBodyAndDoesNotCount) {
@@ -261,7 +239,7 @@ TEST_F(SegmentedTest, HeadSendsTheSumOfTheLengthsButNoBodyAndDoesNotCount) {
   serve("/seg", {{std::string("12345"), FileBody{path, 0, 5000}, std::string("678")}});
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send("HEAD /seg HTTP/1.1\r\nHost: t\r\n\r\n" + get("/echo/next")));
+  ASSERT_TRUE(client.send(head("/seg") + get("/echo/next")));
   auto head = client.read_response(/*head=*/true);
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 200u);
@@ -272,8 +250,8 @@ TEST_F(SegmentedTest, HeadSendsTheSumOfTheLengthsButNoBodyAndDoesNotCount) {
   EXPECT_EQ(next->body, "next");
   auto done = done_.wait_for(1);
   ASSERT_EQ(done.size(), 1u);
-  EXPECT_FALSE(done[0].first);
-  EXPECT_EQ(done[0].second, 0u);
+  EXPECT_FALSE(done[0].complete);
+  EXPECT_EQ(done[0].bytes, 0u);
 }
 
 TEST_F(SegmentedTest, MissingOrShortFileInAnySegmentBecomes500AndDoesNotCount) {
@@ -312,8 +290,8 @@ TEST_F(SegmentedTest, DisconnectMidBodyReportsIncomplete) {
   }  // closes with most of the body unread
   auto done = done_.wait_for(1);
   ASSERT_EQ(done.size(), 1u);
-  EXPECT_FALSE(done[0].first);
-  EXPECT_LT(done[0].second, size_bytes + 8);  // "head", the file, "tail"
+  EXPECT_FALSE(done[0].complete);
+  EXPECT_LT(done[0].bytes, size_bytes + 8);  // "head", the file, "tail"
 }
 
 // The files are checked before the status line; one removed afterwards
@@ -338,8 +316,8 @@ TEST_F(SegmentedTest, FileRemovedBeforeItsTurnCutsTheBodyShort) {
   EXPECT_EQ(body_bytes, first_bytes);
   auto done = done_.wait_for(1);
   ASSERT_EQ(done.size(), 1u);
-  EXPECT_FALSE(done[0].first);
-  EXPECT_EQ(done[0].second, first_bytes);
+  EXPECT_FALSE(done[0].complete);
+  EXPECT_EQ(done[0].bytes, first_bytes);
 }
 
 class StreamingTest : public ServerTest {
@@ -400,8 +378,7 @@ TEST_F(StreamingTest, BodyArrivesInASpoolFileWithSizeAndHashThenIsDeleted) {
 
 TEST_F(StreamingTest, HandlerMayKeepTheFileByMovingIt) {
   Client client(port());
-  ASSERT_TRUE(client.send(post("/keep", payload_, auth)));
-  auto response = client.read_response();
+  auto response = client.exchange(post("/keep", payload_, auth));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "kept");
   EXPECT_EQ(fs::file_size(dir_ / "kept"), payload_.size());
@@ -410,8 +387,7 @@ TEST_F(StreamingTest, HandlerMayKeepTheFileByMovingIt) {
 TEST_F(StreamingTest, BodyPastTheRouteLimitIs413AndLeavesNothing) {
   std::string too_big = pattern_bytes(1024 * 1024 + 1);
   Client fixed(port());
-  ASSERT_TRUE(fixed.send(post("/spool", too_big, auth)));
-  auto refused = fixed.read_response();
+  auto refused = fixed.exchange(post("/spool", too_big, auth));
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 413u);
 
@@ -426,8 +402,7 @@ TEST_F(StreamingTest, BodyPastTheRouteLimitIs413AndLeavesNothing) {
 
 TEST_F(StreamingTest, AnonymousUploadIsHeldToTheAnonymousLimit) {
   Client client(port());
-  ASSERT_TRUE(client.send(post("/spool", payload_)));
-  auto response = client.read_response();
+  auto response = client.exchange(post("/spool", payload_));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 413u);
 }

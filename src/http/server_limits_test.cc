@@ -41,8 +41,7 @@ class BodyLimitTest : public ServerTest {
 
 TEST_F(BodyLimitTest, AnonymousBodyOver16KiBIs413AndClosesTheConnection) {
   Client client(port());
-  ASSERT_TRUE(client.send(post("/upload", body_)));
-  auto response = client.read_response();
+  auto response = client.exchange(post("/upload", body_));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 413u);
   EXPECT_EQ(response->header("connection"), "close");
@@ -51,21 +50,18 @@ TEST_F(BodyLimitTest, AnonymousBodyOver16KiBIs413AndClosesTheConnection) {
 
 TEST_F(BodyLimitTest, AnonymousChunkedBodyOver16KiBIs413) {
   Client client(port());
-  ASSERT_TRUE(client.send(chunked_post("/upload", body_)));
-  auto response = client.read_response();
+  auto response = client.exchange(chunked_post("/upload", body_));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 413u);
 }
 
 TEST_F(BodyLimitTest, AuthenticatedBodyOver16KiBIsAccepted) {
   Client client(port());
-  ASSERT_TRUE(client.send(post("/upload", body_, auth)));
-  auto fixed = client.read_response();
+  auto fixed = client.exchange(post("/upload", body_, auth));
   ASSERT_TRUE(fixed);
   EXPECT_EQ(fixed->status, 200u);
   EXPECT_EQ(fixed->body, expected_);
-  ASSERT_TRUE(client.send(chunked_post("/upload", body_, auth)));
-  auto chunked = client.read_response();
+  auto chunked = client.exchange(chunked_post("/upload", body_, auth));
   ASSERT_TRUE(chunked);
   EXPECT_EQ(chunked->status, 200u);
   EXPECT_EQ(chunked->body, expected_);
@@ -76,16 +72,14 @@ TEST_F(BodyLimitTest, AuthenticatedBodyOver16KiBIsAccepted) {
 TEST_F(BodyLimitTest, ARoutesOwnCheckEarnsItsBodyLimit) {
   {
     Client client(port());
-    ASSERT_TRUE(client.send(post("/self-proving", body_, "X-Proof: good\r\n")));
-    auto response = client.read_response();
+    auto response = client.exchange(post("/self-proving", body_, "X-Proof: good\r\n"));
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 200u);
     EXPECT_EQ(response->body, std::to_string(body_.size()));
   }
   for (const char* proof : {"X-Proof: bad\r\n", "X-Proof: throw\r\n", ""}) {
     Client client(port());
-    ASSERT_TRUE(client.send(post("/self-proving", body_, proof)));
-    auto response = client.read_response();
+    auto response = client.exchange(post("/self-proving", body_, proof));
     ASSERT_TRUE(response) << proof;
     EXPECT_EQ(response->status, 413u) << proof;
   }
@@ -93,8 +87,7 @@ TEST_F(BodyLimitTest, ARoutesOwnCheckEarnsItsBodyLimit) {
 
 TEST_F(BodyLimitTest, AnonymousSmallBodyIsAcceptedAndKeepsTheConnection) {
   Client client(port());
-  ASSERT_TRUE(client.send(post("/upload", "hello") + get("/echo/after")));
-  auto response = client.read_response();
+  auto response = client.exchange(post("/upload", "hello") + get("/echo/after"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "5:" + sha256_hex("hello"));
   auto next = client.read_response();
@@ -104,8 +97,7 @@ TEST_F(BodyLimitTest, AnonymousSmallBodyIsAcceptedAndKeepsTheConnection) {
 
 TEST_F(BodyLimitTest, ExpectContinueIsAnsweredBeforeTheBody) {
   Client client(port());
-  ASSERT_TRUE(client.send(
-      "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(client.send(post_head("/upload", 5, "Expect: 100-continue\r\n")));
   auto interim = client.read_response();
   ASSERT_TRUE(interim);
   EXPECT_EQ(interim->status, 100u);
@@ -118,9 +110,7 @@ TEST_F(BodyLimitTest, ExpectContinueIsAnsweredBeforeTheBody) {
 
 TEST_F(BodyLimitTest, ExpectContinueOverTheLimitGetsTheRefusalInstead) {
   Client client(port());
-  ASSERT_TRUE(
-      client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 20480\r\n"
-                  "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(client.send(post_head("/upload", 20480, "Expect: 100-continue\r\n")));
   auto response = client.read_response();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 413u);
@@ -129,8 +119,7 @@ TEST_F(BodyLimitTest, ExpectContinueOverTheLimitGetsTheRefusalInstead) {
 TEST_F(ServerTest, GetRouteRefusesABody) {
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send("GET /echo/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/echo/1", "Content-Length: 3\r\n") + "abc");
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 413u);
 }
@@ -138,8 +127,8 @@ TEST_F(ServerTest, GetRouteRefusesABody) {
 TEST_F(ServerTest, LongTargetIs414) {
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/echo/" + std::string(limits::request_target_bytes_max, 'a'))));
-  auto response = client.read_response();
+  auto response =
+      client.exchange(get("/echo/" + std::string(limits::request_target_bytes_max, 'a')));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 414u);
   EXPECT_EQ(response->header("content-type"), "application/problem+json");
@@ -148,8 +137,7 @@ TEST_F(ServerTest, LongTargetIs414) {
 TEST_F(ServerTest, TargetLongerThanTheHeaderLimitIs414) {
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send(get("/echo/" + std::string(20000, 'a'))));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/echo/" + std::string(20000, 'a')));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 414u);
 }
@@ -158,8 +146,7 @@ TEST_F(ServerTest, LargeHeaderIs431) {
   start_server();
   Client client(port());
   std::string big = "X-Big: " + std::string(limits::request_header_bytes_max, 'b') + "\r\n";
-  ASSERT_TRUE(client.send(get("/echo/1", big)));
-  auto response = client.read_response();
+  auto response = client.exchange(get("/echo/1", big));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 431u);
   EXPECT_EQ(response->header("connection"), "close");
@@ -189,8 +176,7 @@ TEST_F(ServerTest, HeaderSentLineByLineStillCountsTowardTheLimit) {
 TEST_F(ServerTest, MalformedRequestIs400) {
   start_server();
   Client client(port());
-  ASSERT_TRUE(client.send("GET /echo/1 HTTP/1.1\r\nBad Header Line\r\n\r\n"));
-  auto response = client.read_response();
+  auto response = client.exchange("GET /echo/1 HTTP/1.1\r\nBad Header Line\r\n\r\n");
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 400u);
   EXPECT_TRUE(client.closed_by_server());
@@ -230,8 +216,7 @@ TEST_F(ServerTest, AmbiguousBodyFramingIsRefusedAndTheSmuggledRequestNeverRuns) 
   };
   for (const auto& [head, status] : heads) {
     Client client(port());
-    ASSERT_TRUE(client.send(head + smuggled + get("/smuggled")));
-    auto response = client.read_response();
+    auto response = client.exchange(head + smuggled + get("/smuggled"));
     ASSERT_TRUE(response) << head;
     EXPECT_EQ(response->status, status) << head;
     EXPECT_EQ(response->header("content-type"), "application/problem+json") << head;
@@ -240,8 +225,7 @@ TEST_F(ServerTest, AmbiguousBodyFramingIsRefusedAndTheSmuggledRequestNeverRuns) 
   }
   // A chunked body still works, and proves the routes were reachable all along.
   Client client(port());
-  ASSERT_TRUE(client.send(chunked_post("/sink", "fine") + get("/smuggled")));
-  auto sunk = client.read_response();
+  auto sunk = client.exchange(chunked_post("/sink", "fine") + get("/smuggled"));
   auto after = client.read_response();
   ASSERT_TRUE(sunk && after);
   EXPECT_EQ(sunk->body, "sunk");
@@ -263,16 +247,14 @@ TEST_F(ServerTest, Http11RequestWithoutOneHostIs400) {
                              "GET /echo/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n" + unusual + "\r\n",
                              "GET /echo/1 HTTP/1.0\r\nHost: a\r\nHost: b\r\n" + unusual + "\r\n"}) {
       Client client(port());
-      ASSERT_TRUE(client.send(head + get("/echo/2")));
-      auto response = client.read_response();
+      auto response = client.exchange(head + get("/echo/2"));
       ASSERT_TRUE(response) << head;
       EXPECT_EQ(response->status, 400u) << head;
       EXPECT_EQ(response->header("connection"), "close") << head;
       EXPECT_TRUE(client.closed_by_server()) << head;
     }
     Client old(port());
-    ASSERT_TRUE(old.send("GET /echo/3 HTTP/1.0\r\n" + unusual + "\r\n"));
-    auto response = old.read_response();
+    auto response = old.exchange("GET /echo/3 HTTP/1.0\r\n" + unusual + "\r\n");
     ASSERT_TRUE(response) << unusual;
     EXPECT_EQ(response->status, 200u) << unusual;
     EXPECT_EQ(response->body, "3");
@@ -288,14 +270,12 @@ TEST_F(ServerTest, ConnectionsPerAddressAreCapped) {
   auto first = std::make_unique<Client>(port());
   Client second(port());
   for (Client* client : {first.get(), &second}) {
-    ASSERT_TRUE(client->send(get("/echo/1")));
-    ASSERT_TRUE(client->read_response());  // registered and alive
+    ASSERT_TRUE(client->exchange(get("/echo/1")));  // registered and alive
   }
   Client third(port());
   third.send(get("/echo/3"));
   EXPECT_TRUE(third.closed_by_server());
-  ASSERT_TRUE(second.send(get("/echo/2")));
-  auto still = second.read_response();
+  auto still = second.exchange(get("/echo/2"));
   ASSERT_TRUE(still);
   EXPECT_EQ(still->body, "2");
   first.reset();
@@ -304,7 +284,7 @@ TEST_F(ServerTest, ConnectionsPerAddressAreCapped) {
   for (auto deadline = std::chrono::steady_clock::now() + wait_max;
        !served && std::chrono::steady_clock::now() < deadline;) {
     Client next(port());
-    served = next.send(get("/echo/4")) && next.read_response().has_value();
+    served = next.exchange(get("/echo/4")).has_value();
     if (!served) std::this_thread::sleep_for(10ms);  // polling for the freed place
   }
   EXPECT_TRUE(served);
@@ -317,8 +297,7 @@ TEST_F(ServerTest, LoopbackClientsAreNotCappedByDefault) {
   Client first(port());
   Client second(port());
   for (Client* client : {&first, &second}) {
-    ASSERT_TRUE(client->send(get("/echo/1")));
-    auto response = client->read_response();
+    auto response = client->exchange(get("/echo/1"));
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 200u);
   }
@@ -349,13 +328,11 @@ TEST_F(ServerTest, StartRefusesOptionsLooserThanTheLimits) {
 TEST_F(ServerTest, ConnectionsBeyondTheMaximumAreClosed) {
   start_server({.connections_max = 1});
   Client first(port());
-  ASSERT_TRUE(first.send(get("/echo/1")));
-  ASSERT_TRUE(first.read_response());  // registered and alive
+  ASSERT_TRUE(first.exchange(get("/echo/1")));  // registered and alive
   Client second(port());
   second.send(get("/echo/2"));
   EXPECT_TRUE(second.closed_by_server());
-  ASSERT_TRUE(first.send(get("/echo/3")));
-  auto still = first.read_response();
+  auto still = first.exchange(get("/echo/3"));
   ASSERT_TRUE(still);
   EXPECT_EQ(still->body, "3");
 }

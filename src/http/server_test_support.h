@@ -134,6 +134,13 @@ class Client {
     return response;
   }
 
+  // Sends `request` and reads one response; nullopt when the server closed
+  // or reset the connection before the request was sent or answered.
+  std::optional<HttpResponse> exchange(std::string_view request) {
+    if (!send(request)) return std::nullopt;
+    return read_response();
+  }
+
   // Reads up to `bytes` raw bytes (after any buffered ones).
   std::string read_some(size_t bytes) {
     if (buffer_.empty()) fill();
@@ -175,16 +182,33 @@ class Client {
   std::string buffer_;
 };
 
+// An HTTP/1.1 request without a body; `extra_headers` are whole lines.
+inline std::string bodiless_request(std::string_view verb, std::string_view target,
+                                    std::string_view extra_headers = "") {
+  return std::string(verb) + " " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" +
+         std::string(extra_headers) + "\r\n";
+}
+
 inline std::string get(std::string_view target, std::string_view extra_headers = "") {
-  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra_headers) +
-         "\r\n";
+  return bodiless_request("GET", target, extra_headers);
+}
+
+inline std::string head(std::string_view target, std::string_view extra_headers = "") {
+  return bodiless_request("HEAD", target, extra_headers);
+}
+
+// The head of a POST announcing `content_length` body bytes, for a test
+// that sends the body on its own (or never).
+inline std::string post_head(std::string_view target, size_t content_length,
+                             std::string_view extra_headers = "") {
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(content_length) + "\r\n" +
+         std::string(extra_headers) + "\r\n";
 }
 
 inline std::string post(std::string_view target, std::string_view body,
                         std::string_view extra_headers = "") {
-  return "POST " + std::string(target) +
-         " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
-         std::string(extra_headers) + "\r\n" + std::string(body);
+  return post_head(target, body.size(), extra_headers) + std::string(body);
 }
 
 inline std::string chunked_post(std::string_view target, std::string_view body,
@@ -212,6 +236,14 @@ inline std::string pattern_bytes(size_t size) {
   return bytes;
 }
 
+// Makes a sparse file of `size_bytes` zeros without writing them.
+inline void make_sparse_file(const fs::path& path, uint64_t size_bytes) {
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size_bytes)), 0);
+  ::close(fd);
+}
+
 // Collects values from server threads; the test waits for them.
 template <typename T>
 class Inbox {
@@ -231,6 +263,22 @@ class Inbox {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<T> values_;
+};
+
+// What a response's on_done reported: whether its exchange completed, and
+// how many body bytes went out.
+struct Completion {
+  bool complete = false;
+  uint64_t bytes = 0;
+};
+
+// Collects the on_done reports of the responses it watches.
+class Completions : public Inbox<Completion> {
+ public:
+  // Makes `response` report here when its exchange ends.
+  void watch(Response& response) {
+    response.on_done = [this](bool complete, uint64_t bytes) { push({complete, bytes}); };
+  }
 };
 
 // A one-shot gate a handler waits on, with a bound so a failing test cannot hang.
