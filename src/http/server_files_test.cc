@@ -147,14 +147,14 @@ TEST_F(ServerTest, DisconnectMidDownloadReportsIncomplete) {
   fs::path path = dir_ / "sparse";
   ASSERT_NO_FATAL_FAILURE(make_sparse_file(path, size_bytes));
   Completions done;
-  router_.add(
-      Verb::get, "/big",
-      [&](Request& request) {
-        Response response = file_response(request, path, size_bytes, std::string(64, '0'), "x/y");
-        done.watch(response);
-        return response;
-      },
-      {.blocking = false});
+  router_.add(Verb::get, "/big",
+              [&](Request& request) {
+                Response response =
+                    file_response(request, path, size_bytes, std::string(64, '0'), "x/y");
+                done.watch(response);
+                return response;
+              },
+              {.blocking = false});
   start_server();
   {
     Client client(port());
