@@ -298,8 +298,11 @@ std::shared_ptr<Exchange> Session::open_exchange(const HeadInfo& head, Status& t
   exchange->head = head.method == Verb::head;
   exchange->keep_alive = head.keep_alive;
   exchange->expects_continue = head.expects_continue;
-  exchange->path = std::string(head.target.substr(
-      0, std::min<size_t>(head.target.find('?'), limits::access_log_path_bytes_max)));
+  // The fast path's head parser found the query already: no second scan.
+  size_t query_start = head.checked_query_start != std::string_view::npos ? head.checked_query_start
+                                                                          : head.target.find('?');
+  exchange->path = std::string(
+      head.target.substr(0, std::min<size_t>(query_start, limits::access_log_path_bytes_max)));
   exchange->request_id = internal::is_sane_request_id(head.offered_request_id)
                              ? std::string(head.offered_request_id)
                              : server_.next_request_id();
