@@ -273,6 +273,38 @@ inline constexpr uint32_t claim_serial_attempts_max = 8;
 // but not yet queued: a millisecond is below a disk's fsync.
 inline constexpr std::chrono::microseconds claim_batch_linger_max{1000};
 
+// Online checkout (origin/checkout.h). A checkout's hold covers the payment
+// window: the provider's hosted checkout lives at least 30 minutes (Stripe's
+// minimum expires_at), so the hold lives at least that (checkout_hold_ttl_s
+// may set it from checkout_hold_ttl_min to hold_ttl_max), and the session
+// expires no later than the hold.
+inline constexpr std::chrono::seconds checkout_hold_ttl_min = std::chrono::minutes(30);
+inline constexpr std::chrono::seconds checkout_hold_ttl_default = std::chrono::minutes(35);
+// Webhooks: a signature older or newer than this is refused (a replay, or a
+// clock far off); webhook_tolerance_s may lower it.
+inline constexpr std::chrono::seconds webhook_tolerance_max = std::chrono::minutes(5);
+// Stripe-Signature: a timestamp and a few v1 values (one per live secret).
+inline constexpr uint32_t webhook_signature_header_bytes_max = 2048;
+inline constexpr uint32_t webhook_signature_items_max = 16;
+// Webhook secrets the origin accepts at once (rotation: the new and the old).
+inline constexpr uint32_t webhook_secrets_max = 4;
+// An event's JSON: a checkout session is a few KiB; this leaves room for
+// expanded objects (Stripe's own events stay far below).
+inline constexpr uint32_t webhook_body_bytes_max = 256 * 1024;
+// The payment provider's API: an answer read at most this large, a call at most this long.
+inline constexpr uint32_t payment_api_answer_bytes_max = 256 * 1024;
+inline constexpr std::chrono::seconds payment_api_call_max{30};
+inline constexpr uint32_t payment_url_bytes_max = 1024;  // payment_api_base, success/cancel URLs
+inline constexpr uint32_t payment_secret_bytes_max = 256;
+// Refund requests that failed are retried with a backoff doubling from
+// refund_retry_backoff_min up to refund_retry_backoff_max; at most
+// refund_retry_batch_max are retried per pass, and operators list at most
+// refunds_list_count_max at once.
+inline constexpr std::chrono::seconds refund_retry_backoff_min{30};
+inline constexpr std::chrono::seconds refund_retry_backoff_max = std::chrono::hours(6);
+inline constexpr uint32_t refund_retry_batch_max = 32;
+inline constexpr uint32_t refunds_list_count_max = 1000;
+
 // Store calls. Callers are our own code, but sizes often come from
 // configuration, so the store refuses a call beyond them (invalid_argument)
 // rather than asserting.
@@ -331,6 +363,9 @@ static_assert(request_id_bytes_max <= identifier_bytes_max);
 static_assert(token_footer_bytes_max + token_payload_bytes_max < token_bytes_max);
 static_assert(download_token_ttl_default <= download_token_ttl_max);
 static_assert(clock_skew_default <= clock_skew_max);
+static_assert(checkout_hold_ttl_min <= checkout_hold_ttl_default &&
+              checkout_hold_ttl_default <= hold_ttl_max);
+static_assert(webhook_body_bytes_max <= request_body_bytes_max_json);
 static_assert(edge_grant_ttl_default <= edge_grant_ttl_max);
 static_assert(asset_path_segment_bytes_max < asset_path_bytes_max);
 static_assert(edge_grant_file_bytes_max > token_bytes_max);

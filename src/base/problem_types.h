@@ -101,6 +101,14 @@ inline constexpr ProblemType drop_paused{"drop-paused", Code::unavailable, 503, 
 inline constexpr ProblemType busy{"busy", Code::unavailable, 503, "Busy"};
 inline constexpr ProblemType not_ready{"not-ready", Code::unavailable, 503, "Not ready"};
 
+// --- Online checkout (origin).
+inline constexpr ProblemType webhook_signature{"webhook-signature", Code::invalid_argument, 400,
+                                               "Webhook signature refused"};
+inline constexpr ProblemType payment_provider{"payment-provider", Code::unavailable, 502,
+                                              "Payment provider failed"};
+inline constexpr ProblemType checkout_unavailable{"checkout-unavailable", Code::unavailable, 503,
+                                                  "Checkout not configured"};
+
 // --- Both servers.
 inline constexpr ProblemType metrics_local_only{"metrics-local-only", Code::forbidden, 403,
                                                 "Forbidden"};
@@ -156,6 +164,9 @@ inline constexpr const ProblemType* kAll[] = {
     &drop_paused,
     &busy,
     &not_ready,
+    &webhook_signature,
+    &payment_provider,
+    &checkout_unavailable,
     &metrics_local_only,
     &metrics_token_required,
     &range_not_satisfiable,
