@@ -205,6 +205,39 @@ class HeldReadsStore final : public Store {
   Result<uint32_t> count_events(int64_t drop_id, std::string_view kind) override {
     return inner_.count_events(drop_id, kind);
   }
+  Status create_order(const Order& order) override { return inner_.create_order(order); }
+  Result<Order> get_order(std::string_view id) override { return inner_.get_order(id); }
+  Result<Order> get_order_by_payment_intent(std::string_view pi) override {
+    return inner_.get_order_by_payment_intent(pi);
+  }
+  Result<Order> change_order(std::string_view id, const OrderChange& change) override {
+    return inner_.change_order(id, change);
+  }
+  Result<bool> record_webhook_event(const WebhookEventRecord& event) override {
+    return inner_.record_webhook_event(event);
+  }
+  Result<std::optional<WebhookEventRecord>> get_webhook_event(std::string_view id) override {
+    return inner_.get_webhook_event(id);
+  }
+  Result<std::vector<WebhookEventRecord>> webhook_events_of_payment(std::string_view pi) override {
+    return inner_.webhook_events_of_payment(pi);
+  }
+  Result<Refund> queue_refund(const Refund& refund, int64_t now_ms) override {
+    return inner_.queue_refund(refund, now_ms);
+  }
+  Result<Refund> update_refund(int64_t id, RefundState state, uint32_t attempts, int64_t next_ms,
+                               std::string_view ref, std::string_view err,
+                               int64_t now_ms) override {
+    return inner_.update_refund(id, state, attempts, next_ms, ref, err, now_ms);
+  }
+  Result<Refund> get_refund(int64_t id) override { return inner_.get_refund(id); }
+  Result<std::vector<Refund>> due_refunds(int64_t now_ms, uint32_t count_max) override {
+    return inner_.due_refunds(now_ms, count_max);
+  }
+  Result<std::vector<Refund>> list_refunds(uint32_t count_max) override {
+    return inner_.list_refunds(count_max);
+  }
+  Result<uint32_t> queued_refund_count() override { return inner_.queued_refund_count(); }
 
  private:
   Store& inner_;

@@ -385,17 +385,125 @@ ALTER TABLE claims DROP CONSTRAINT IF EXISTS claims_drop_id_fkey;
 ALTER TABLE buyer_claims DROP CONSTRAINT IF EXISTS buyer_claims_drop_id_fkey;
 )sql";
 
+// Version 5: online checkout (docs/formats/orders.md).
+// - orders: one per checkout; its id is the buyer's unguessable handle.
+// - webhook_events: every processed provider event, by id, so a redelivery
+//   is answered without acting twice (written after the event's effects,
+//   which are themselves idempotent: origin/checkout.cc says why).
+// - refunds: the refund queue, one per order, retried until it succeeds.
+constexpr std::string_view kSqliteV5 = R"sql(
+CREATE TABLE orders (
+  id TEXT PRIMARY KEY,
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  account TEXT NOT NULL,
+  hold_id INTEGER NOT NULL,
+  amount_minor INTEGER NOT NULL CHECK (amount_minor >= 0),
+  currency TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  checkout_url TEXT NOT NULL,
+  payment_intent TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'paid', 'claimed', 'review', 'refund_pending',
+                                       'refunded', 'disputed')),
+  serial INTEGER,
+  note TEXT NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX orders_by_payment_intent ON orders (payment_intent) WHERE payment_intent <> '';
+
+CREATE TABLE webhook_events (
+  event_id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  payment_intent TEXT NOT NULL,
+  order_id TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  received_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_events_by_payment ON webhook_events (payment_intent)
+  WHERE payment_intent <> '';
+
+CREATE TABLE refunds (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  order_id TEXT NOT NULL UNIQUE REFERENCES orders (id),
+  payment_intent TEXT NOT NULL,
+  amount_minor INTEGER NOT NULL CHECK (amount_minor >= 0),
+  currency TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('requested', 'succeeded', 'failed')),
+  attempts INTEGER NOT NULL CHECK (attempts >= 0),
+  next_attempt_at_ms INTEGER NOT NULL,
+  provider_ref TEXT NOT NULL,
+  last_error TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX refunds_due ON refunds (next_attempt_at_ms) WHERE state <> 'succeeded';
+)sql";
+
+constexpr std::string_view kPostgresV5 = R"sql(
+CREATE TABLE orders (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  account TEXT NOT NULL,
+  hold_id BIGINT NOT NULL,
+  amount_minor BIGINT NOT NULL CHECK (amount_minor >= 0),
+  currency TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  checkout_url TEXT NOT NULL,
+  payment_intent TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'paid', 'claimed', 'review', 'refund_pending',
+                                       'refunded', 'disputed')),
+  serial BIGINT,
+  note TEXT NOT NULL,
+  expires_at_ms BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL
+);
+CREATE INDEX orders_by_payment_intent ON orders (payment_intent) WHERE payment_intent <> '';
+
+CREATE TABLE webhook_events (
+  event_id TEXT COLLATE "C" PRIMARY KEY,
+  type TEXT NOT NULL,
+  payment_intent TEXT NOT NULL,
+  order_id TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  received_at_ms BIGINT NOT NULL
+);
+CREATE INDEX webhook_events_by_payment ON webhook_events (payment_intent)
+  WHERE payment_intent <> '';
+
+CREATE TABLE refunds (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  order_id TEXT COLLATE "C" NOT NULL UNIQUE REFERENCES orders (id),
+  payment_intent TEXT NOT NULL,
+  amount_minor BIGINT NOT NULL CHECK (amount_minor >= 0),
+  currency TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('requested', 'succeeded', 'failed')),
+  attempts BIGINT NOT NULL CHECK (attempts >= 0),
+  next_attempt_at_ms BIGINT NOT NULL,
+  provider_ref TEXT NOT NULL,
+  last_error TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL
+);
+CREATE INDEX refunds_due ON refunds (next_attempt_at_ms) WHERE state <> 'succeeded';
+)sql";
+
 constexpr std::array kSqliteMigrations = {
     Migration{1, "initial schema", kSqliteV1},
     Migration{2, "edges", kSqliteV2},
     Migration{3, "holds count toward the buyer limit; idempotency reservations", kSqliteV3},
     Migration{4, "claims without a foreign key to drops (PostgreSQL)", kSqliteV4},
+    Migration{5, "online checkout: orders, webhook events, refunds", kSqliteV5},
 };
 constexpr std::array kPostgresMigrations = {
     Migration{1, "initial schema", kPostgresV1},
     Migration{2, "edges", kPostgresV2},
     Migration{3, "holds count toward the buyer limit; idempotency reservations", kPostgresV3},
     Migration{4, "claims without a foreign key to drops (PostgreSQL)", kPostgresV4},
+    Migration{5, "online checkout: orders, webhook events, refunds", kPostgresV5},
 };
 static_assert(kSqliteMigrations.size() == kPostgresMigrations.size());
 

@@ -125,6 +125,23 @@ class SqlStore final : public Store {
                                          uint32_t count_max) override;
   Result<uint32_t> count_events(int64_t drop_id, std::string_view kind) override;
 
+  Status create_order(const Order& order) override;
+  Result<Order> get_order(std::string_view order_id) override;
+  Result<Order> get_order_by_payment_intent(std::string_view payment_intent) override;
+  Result<Order> change_order(std::string_view order_id, const OrderChange& change) override;
+  Result<bool> record_webhook_event(const WebhookEventRecord& event) override;
+  Result<std::optional<WebhookEventRecord>> get_webhook_event(std::string_view event_id) override;
+  Result<std::vector<WebhookEventRecord>> webhook_events_of_payment(
+      std::string_view payment_intent) override;
+  Result<Refund> queue_refund(const Refund& refund, int64_t now_ms) override;
+  Result<Refund> update_refund(int64_t refund_id, RefundState state, uint32_t attempts,
+                               int64_t next_attempt_at_ms, std::string_view provider_ref,
+                               std::string_view last_error, int64_t now_ms) override;
+  Result<Refund> get_refund(int64_t refund_id) override;
+  Result<std::vector<Refund>> due_refunds(int64_t now_ms, uint32_t count_max) override;
+  Result<std::vector<Refund>> list_refunds(uint32_t count_max) override;
+  Result<uint32_t> queued_refund_count() override;
+
  private:
   // write: may change rows; read: several statements on one snapshot;
   // read_one: a single statement, no explicit transaction (saves two round trips).

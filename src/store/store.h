@@ -187,6 +187,79 @@ struct EdgeRecord {
   int64_t updated_at_ms = 0;
 };
 
+// --- Online checkout (docs/formats/orders.md). Frozen: stored as text.
+// pending: sent to pay; paid: the provider confirmed, the claim not yet
+// written; claimed: the serial is the buyer's; review: paid with another
+// amount or currency (an operator decides); refund_pending: paid, no serial
+// could be had, a refund is on its way; refunded / disputed: the money went
+// back (any certificate is revoked).
+enum class OrderState { pending, paid, claimed, review, refund_pending, refunded, disputed };
+std::string_view order_state_name(OrderState state);
+std::optional<OrderState> parse_order_state(std::string_view name);
+
+struct Order {
+  std::string id;  // 128 random bits, base64url: unguessable, the buyer's only handle
+  int64_t drop_id = 0;
+  std::string account;
+  int64_t hold_id = 0;  // the hold taken before the buyer was sent to pay
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::string session_id;  // the provider's checkout session
+  std::string checkout_url;
+  std::string payment_intent;  // once paid
+  OrderState state = OrderState::pending;
+  std::optional<uint32_t> serial;  // once claimed
+  std::string note;                // why review, refund or dispute
+  int64_t expires_at_ms = 0;       // the hold's (and the session's) end
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// A change to an order, applied only from one of `from` (conflict otherwise).
+// Empty optionals leave their column as it is.
+struct OrderChange {
+  std::vector<OrderState> from;
+  OrderState to = OrderState::pending;
+  std::optional<std::string> session_id;
+  std::optional<std::string> checkout_url;
+  std::optional<std::string> payment_intent;
+  std::optional<uint32_t> serial;
+  std::optional<std::string> note;
+  int64_t now_ms = 0;
+};
+
+// A webhook event processed (or being ignored): the de-duplication record.
+struct WebhookEventRecord {
+  std::string event_id;
+  std::string type;
+  std::string payment_intent;  // "" when none
+  std::string order_id;        // "" when not known
+  std::string outcome;         // "claimed", "review", "refund_queued", "ignored", …
+  int64_t received_at_ms = 0;
+};
+
+// Frozen: stored as text. requested: queued, the provider not yet known to
+// have taken it (a crash here is retried); failed: the provider refused or
+// did not answer (retried at next_attempt_at_ms); succeeded: done.
+enum class RefundState { requested, succeeded, failed };
+std::string_view refund_state_name(RefundState state);
+
+struct Refund {
+  int64_t id = 0;
+  std::string order_id;  // one refund per order
+  std::string payment_intent;
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::string reason;  // "sold_out", "window_closed", …
+  RefundState state = RefundState::requested;
+  uint32_t attempts = 0;
+  int64_t next_attempt_at_ms = 0;
+  std::string provider_ref;  // re_… once the provider took it
+  std::string last_error;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -387,6 +460,39 @@ class Store {
   virtual Result<std::vector<Event>> list_events(int64_t drop_id, std::string_view kind,
                                                  uint32_t count_max) = 0;
   virtual Result<uint32_t> count_events(int64_t drop_id, std::string_view kind) = 0;
+
+  // --- Online checkout: orders, webhook events, the refund queue
+  // (sql_store_checkout.cc). create_order: conflict if the id exists.
+  // get_order*: not_found. change_order: compare-and-set (OrderChange);
+  // not_found for an unknown id, conflict from another state.
+  virtual Status create_order(const Order& order) = 0;
+  virtual Result<Order> get_order(std::string_view order_id) = 0;
+  virtual Result<Order> get_order_by_payment_intent(std::string_view payment_intent) = 0;
+  virtual Result<Order> change_order(std::string_view order_id, const OrderChange& change) = 0;
+  // Records a webhook event once: false when its id was recorded before.
+  virtual Result<bool> record_webhook_event(const WebhookEventRecord& event) = 0;
+  virtual Result<std::optional<WebhookEventRecord>> get_webhook_event(
+      std::string_view event_id) = 0;
+  // The recorded events of one payment intent, oldest first (an early refund
+  // waits there for its completion).
+  virtual Result<std::vector<WebhookEventRecord>> webhook_events_of_payment(
+      std::string_view payment_intent) = 0;
+  // Queues a refund and moves its order to refund_pending in one transaction.
+  // One refund per order: queueing again returns the first, unchanged.
+  virtual Result<Refund> queue_refund(const Refund& refund, int64_t now_ms) = 0;
+  // Records an attempt's result. succeeded also moves the order from
+  // refund_pending to refunded, in the same transaction. not_found.
+  virtual Result<Refund> update_refund(int64_t refund_id, RefundState state, uint32_t attempts,
+                                       int64_t next_attempt_at_ms, std::string_view provider_ref,
+                                       std::string_view last_error, int64_t now_ms) = 0;
+  virtual Result<Refund> get_refund(int64_t refund_id) = 0;
+  // Refunds not yet succeeded whose next attempt is due (at or before now_ms),
+  // oldest first, at most min(count_max, limits::refund_retry_batch_max).
+  virtual Result<std::vector<Refund>> due_refunds(int64_t now_ms, uint32_t count_max) = 0;
+  // Every refund, newest first, at most min(count_max, limits::refunds_list_count_max).
+  virtual Result<std::vector<Refund>> list_refunds(uint32_t count_max) = 0;
+  // Refunds not yet succeeded.
+  virtual Result<uint32_t> queued_refund_count() = 0;
 };
 
 // None of the open functions touches the schema: call migrate() at start.
