@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libsodium-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libqrencode-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  minisign postgresql jq prometheus unzip
+  minisign postgresql jq prometheus unzip sqlite3
   nginx wrk curl openssl
   clang-format universal-ctags
 )

@@ -16,6 +16,7 @@
 #include "origin/committer.h"
 #include "origin/edges.h"
 #include "origin/operator_keys.h"
+#include "origin/payment_provider.h"
 #include "origin/routes.h"
 #include "origin/seller.h"
 #include "origin/service.h"
@@ -154,11 +155,18 @@ std::string with_port(std::string url_ending_in_0, uint16_t port) {
   return url_ending_in_0 + std::to_string(port);
 }
 
+// Online checkout is on when a payment secret key is configured (never logged).
+std::unique_ptr<PaymentProvider> payment_provider(const OriginConfig& config) {
+  if (config.payment_secret_key.empty()) return nullptr;
+  return make_stripe_provider({config.payment_api_base, config.payment_secret_key});
+}
+
 // The origin's periodic work, about every second until `running` is false.
 void tick_until_stopped(OriginService& service, OperatorKeys& operator_keys,
                         const std::atomic<bool>& running) {
   while (running.load()) {
     service.claims.tick();
+    service.checkout.tick();  // refunds whose retry is due
     // Keys created (`dropgate init`) or revoked since, every second
     // (limits::operator_keys_refresh), off the I/O threads.
     if (Status keys = operator_keys.refresh(); !keys.ok()) {
@@ -205,7 +213,6 @@ Status serve(const OriginConfig& startup_config,
   if (!store) return store.error();
   BlobStore blobs(config.blobs_dir());
   DG_RETURN_IF_ERROR(blobs.open());
-
   metrics::Registry metrics;
   core::TokenSigner signer(std::move(*key), config.issuer);
   Seller seller(**store, system_clock(), SellerOptions{config.instance, config.lease_serials_max});
@@ -213,8 +220,9 @@ Status serve(const OriginConfig& startup_config,
       **store, config.claim_batch_max,
       &metrics.histogram("dropgate_claim_batch_claims", "Claims written per group commit.",
                          {1, 2, 4, 8, 16, 32, 64, 128, 256}));
+  auto provider = payment_provider(config);
   OriginService service({**store, blobs, signer, *keyring, seller, committer, metrics,
-                         system_clock(), config, *owner_secret});
+                         system_clock(), config, *owner_secret, provider.get()});
   EdgeHub edges({**store, blobs, signer, *keyring, service.catalog, service.certificates,
                  system_clock(), config});
   http::Router router;

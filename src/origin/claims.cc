@@ -223,7 +223,8 @@ Result<ClaimOutcome> Claims::claim_not_taken(const Status& failure, const store:
 }
 
 Result<HoldOutcome> Claims::hold(std::string_view slug, const ClaimRequest& request,
-                                 std::string_view client_address) {
+                                 std::string_view client_address,
+                                 std::optional<std::chrono::seconds> ttl) {
   if (Status s = core::validate_identifier(request.account, "account"); !s.ok()) return error(s);
   int64_t now_ms = parts_.clock.now_ms();
   if (uint32_t wait_s = holds_per_address_.take(client_address, now_ms); wait_s > 0) {
@@ -251,7 +252,7 @@ Result<HoldOutcome> Claims::hold(std::string_view slug, const ClaimRequest& requ
     }
     return error(serial.error());
   }
-  int64_t expires_at_ms = now_ms + to_ms(parts_.config.hold_ttl);
+  int64_t expires_at_ms = now_ms + to_ms(ttl.value_or(parts_.config.hold_ttl));
   auto hold =
       parts_.store.create_hold(cached->drop.id, *serial, request.account, parts_.seller.id(),
                                expires_at_ms, now_ms, cached->drop.spec.per_buyer_limit);

@@ -78,8 +78,10 @@ class Claims {
   void claim(std::string_view slug, const ClaimRequest& request, const Idempotency& idempotency,
              ClaimReply reply);
   // Rate-limited per account and per `client_address` (429 too-many-holds).
+  // The hold lasts `ttl` (default: the configured hold_ttl; a checkout's is longer).
   Result<HoldOutcome> hold(std::string_view slug, const ClaimRequest& request,
-                           std::string_view client_address);
+                           std::string_view client_address,
+                           std::optional<std::chrono::seconds> ttl = std::nullopt);
   void confirm_hold(int64_t hold_id, const std::string& payment_ref, const Idempotency& idempotency,
                     ClaimReply reply);
   // Periodic: heartbeat, hold expiry (with events and metrics), reclaim.

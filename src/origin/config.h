@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "base/limits.h"
 #include "base/status.h"
@@ -38,6 +39,17 @@ struct OriginConfig {
   // Up to limits::holds_per_*_per_min_max; configuration may only lower them.
   uint32_t holds_per_account_per_min = limits::holds_per_account_per_min_max;
   uint32_t holds_per_address_per_min = limits::holds_per_address_per_min_max;
+  // Online checkout (docs/config.md "Payments"). Checkout is on when
+  // payment_secret_key is set; webhooks need webhook_secrets. Secrets are
+  // never logged.
+  std::string payment_api_base = "https://api.stripe.com";
+  std::string payment_secret_key;
+  std::string webhook_secrets;       // comma-separated: several during a rotation
+  std::string checkout_success_url;  // default <public_url>/v1/orders/{ORDER_ID}
+  std::string checkout_cancel_url;   // default the same
+  // From limits::checkout_hold_ttl_min up to limits::hold_ttl_max.
+  std::chrono::seconds checkout_hold_ttl = limits::checkout_hold_ttl_default;
+  std::chrono::seconds webhook_tolerance = limits::webhook_tolerance_max;
   std::string log_level = "info";
   // Lets /metrics be scraped from off this host with "Authorization: Bearer
   // <metrics_token>"; empty: loopback only (http/scrape.h).
@@ -54,10 +66,14 @@ struct OriginConfig {
 // Reads a TOML file over `config` (missing keys keep their values; unknown keys are an error).
 Status load_config_file(const std::filesystem::path& path, OriginConfig& config);
 // Applies DROPGATE_DATA, DROPGATE_DATABASE, DROPGATE_LISTEN, DROPGATE_PUBLIC_URL,
-// DROPGATE_ISSUER, DROPGATE_INSTANCE, DROPGATE_LOG_LEVEL.
+// DROPGATE_ISSUER, DROPGATE_INSTANCE, DROPGATE_LOG_LEVEL, DROPGATE_PAYMENT_SECRET_KEY,
+// DROPGATE_WEBHOOK_SECRETS, DROPGATE_PAYMENT_API_BASE.
 Status apply_environment(OriginConfig& config);
 // Fills derived defaults and checks ranges.
 Status finish_config(OriginConfig& config);
+
+// The webhook secrets of `webhook_secrets` (comma-separated, blanks trimmed).
+std::vector<std::string> webhook_secret_list(const OriginConfig& config);
 
 // "host:port" → parts; refuses anything else (http::parse_listen).
 Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view listen);

@@ -37,6 +37,8 @@ constexpr Ceiling kCeilings[] = {
     {"edge_enrolment_ttl_s", 86'400},
     {"holds_per_account_per_min", limits::holds_per_account_per_min_max},
     {"holds_per_address_per_min", limits::holds_per_address_per_min_max},
+    {"checkout_hold_ttl_s", 86'400},
+    {"webhook_tolerance_s", 300},
 };
 
 class OriginConfigTest : public ::testing::Test {

@@ -10,6 +10,7 @@
 //   certificates  certificates, revocation, the revocation list (certificates.h)
 //   claims        holds and claims through the seller and committer (claims.h)
 //   downloads     download tokens checked, files found, sends recorded (downloads.h)
+//   checkout      online sales: orders, payment webhooks, refunds (checkout.h)
 //
 // Each part is given only what it uses; the parts it depends on are declared
 // before it, so they are built first and destroyed last.
@@ -23,6 +24,7 @@
 #include "crypto/keyring.h"
 #include "origin/blob_store.h"
 #include "origin/certificates.h"
+#include "origin/checkout.h"
 #include "origin/claims.h"
 #include "origin/committer.h"
 #include "origin/config.h"
@@ -48,6 +50,7 @@ class OriginService {
     const Clock& clock;
     const OriginConfig& config;
     const core::OwnerSecret& owner_secret;  // certificates name owners by core::owner_id
+    PaymentProvider* payment_provider = nullptr;  // null: online checkout is off
   };
   explicit OriginService(Parts parts);
   OriginService(const OriginService&) = delete;
@@ -63,6 +66,7 @@ class OriginService {
   Certificates certificates;
   Claims claims;
   Downloads downloads;
+  Checkout checkout;
 
  private:
   const OriginConfig& config_;
