@@ -4,10 +4,10 @@
 // (stripe.webhooks.generateTestHeaderString), not by our code.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { tempDir, initData, startOrigin, client, cleanup } from '../support/origin.mjs'
+import { dropgate, tempDir, initData, startOrigin, client, cleanup } from '../support/origin.mjs'
 import { startStandin } from '../support/stripe_standin.mjs'
 
 const require = createRequire(new URL('../interop/package.json', import.meta.url))
@@ -277,9 +277,21 @@ test('paid but sold out: a refund is requested, recorded, retried across a resta
   origin = await startOrigin(join(dir, 'data'))
   api = client(origin.url, apiKey)
   anon = client(origin.url)
-  const retried = await api.post(`/v1/refunds/${queued.id}/retry`, {})
-  assert.equal(retried.status, 200, retried.text)
-  assert.equal(retried.json.state, 'succeeded')
+  // The operator sees the queue and retries through the CLI.
+  // Asynchronous: the stand-in answering the origin runs in this process.
+  const cli = (...args) => new Promise((resolve) => {
+    execFile(dropgate, ['refunds', ...args, '--origin', origin.url, '--api-key', apiKey],
+      (err, stdout, stderr) => resolve({ status: err ? err.code : 0, stdout, stderr }))
+  })
+  const listed = await cli('list')
+  assert.equal(listed.status, 0, listed.stderr.toString())
+  assert.match(listed.stdout.toString(), new RegExp(`${queued.id}  failed  1 attempt\\(s\\)  1500 EUR  sold-out  order ${o.order}`))
+  const unknown = await cli('retry', '999999')
+  assert.notEqual(unknown.status, 0)
+  assert.match(unknown.stderr.toString(), /404/)
+  const retried = await cli('retry', String(queued.id), '--json')
+  assert.equal(retried.status, 0, retried.stderr.toString())
+  assert.equal(JSON.parse(retried.stdout.toString()).state, 'succeeded')
   view = await order(o.order)
   assert.equal(view.state, 'refunded')
   const sent = standin.received('/v1/refunds').filter((x) => x.form['metadata[order_id]'] === o.order)
