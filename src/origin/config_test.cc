@@ -100,5 +100,21 @@ TEST_F(OriginConfigTest, RefusesAClaimBatchTheStoreWouldRefuse) {
   EXPECT_EQ(load("upload_bytes_max = 68719476736\n", config).code(), Code::invalid_argument);
 }
 
+// A checkout's hold must cover the provider's shortest session (30 minutes),
+// and the webhook tolerance may only be lowered.
+TEST_F(OriginConfigTest, RefusesACheckoutHoldShorterThanThirtyMinutes) {
+  OriginConfig config;
+  ASSERT_TRUE(load("checkout_hold_ttl_s = 1799\n", config).ok());
+  Status refused = finish_config(config);
+  EXPECT_EQ(refused.code(), Code::invalid_argument);
+  EXPECT_NE(refused.message().find("checkout_hold_ttl_s"), std::string::npos);
+  config.checkout_hold_ttl = std::chrono::seconds(1800);
+  EXPECT_TRUE(finish_config(config).ok());
+  EXPECT_EQ(load("webhook_tolerance_s = 301\n", config).code(), Code::invalid_argument);
+  config.webhook_secrets = "whsec_a, whsec_b,,whsec_c";
+  EXPECT_EQ(webhook_secret_list(config),
+            (std::vector<std::string>{"whsec_a", "whsec_b", "whsec_c"}));
+}
+
 }  // namespace
 }  // namespace dg::origin
