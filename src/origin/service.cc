@@ -10,6 +10,8 @@ OriginService::OriginService(Parts p)
       claims({p.store, p.signer, p.seller, p.committer, p.metrics, p.clock, p.config,
               p.owner_secret, catalog, idempotency}),
       downloads({p.store, p.blobs, p.keyring, p.metrics, p.clock, p.config, catalog, certificates}),
+      stall_sales(
+          {p.store, claims, certificates, catalog, idempotency, p.metrics, p.clock, p.config}),
       config_(p.config),
       clock_(p.clock) {}
 

@@ -10,6 +10,7 @@
 //   certificates  certificates, revocation, the revocation list (certificates.h)
 //   claims        holds and claims through the seller and committer (claims.h)
 //   downloads     download tokens checked, files found, sends recorded (downloads.h)
+//   stall_sales   payment readers, receipts, declines and cash (stall_sales.h)
 //
 // Each part is given only what it uses; the parts it depends on are declared
 // before it, so they are built first and destroyed last.
@@ -31,6 +32,7 @@
 #include "origin/drop_catalog.h"
 #include "origin/idempotency.h"
 #include "origin/seller.h"
+#include "origin/stall_sales.h"
 #include "store/store.h"
 
 namespace dg::origin {
@@ -63,6 +65,7 @@ class OriginService {
   Certificates certificates;
   Claims claims;
   Downloads downloads;
+  StallSales stall_sales;
 
  private:
   const OriginConfig& config_;
