@@ -83,10 +83,12 @@ boost::json::object sale_object(const store::ReceiptSale& s, std::string_view sl
   return out;
 }
 
-// A repeat whose details differ from the first exchange's (another amount,
-// currency or drop under the same transaction id) is not a repeat.
-Status repeat_refusal(const Status& status) {
-  if (status.type() != &problem::idempotency_key_reused) return status;
+// A receipt whose details differ from the first exchange's (another amount,
+// currency or drop under the same transaction id) is not a repeat. (A cash
+// sale's reused Idempotency-Key keeps its own refusal.)
+Status repeat_refusal(const Status& status, store::SaleChannel channel) {
+  if (status.type() != &problem::idempotency_key_reused || channel != store::SaleChannel::receipt)
+    return status;
   return Status(problem::conflict,
                 "this transaction was already exchanged with other details (drop, amount or "
                 "currency); a reader must not reuse a transaction id");
@@ -284,7 +286,8 @@ void StallSales::sell_for_cash(std::string_view slug, std::string_view body_untr
 // the committer's thread: recording the sale moves to a thread that may block.
 void StallSales::claim_for(SaleAttempt attempt, ClaimReply reply) {
   if (auto replayed = parts_.idempotency.replay(attempt.idempotency)) {
-    if (!*replayed) return reply.answer(error(repeat_refusal(replayed->error())));
+    if (!*replayed)
+      return reply.answer(error(repeat_refusal(replayed->error(), attempt.sale.channel)));
     return reply.answer(finish_sale(attempt, ClaimOutcome{(*replayed)->status, (*replayed)->body}));
   }
   std::string slug = attempt.slug;
@@ -312,7 +315,7 @@ Result<ClaimOutcome> StallSales::finish_sale(const SaleAttempt& attempt,
     // this one's too.
     auto replayed = parts_.idempotency.replay(attempt.idempotency);
     if (!replayed) return outcome;
-    if (!*replayed) return error(repeat_refusal(replayed->error()));
+    if (!*replayed) return error(repeat_refusal(replayed->error(), attempt.sale.channel));
     outcome = ClaimOutcome{(*replayed)->status, (*replayed)->body};
   }
   auto answer = json::parse_object(outcome->body_json, limits::request_body_bytes_max_json * 4);
