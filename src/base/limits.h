@@ -357,6 +357,21 @@ inline constexpr uint32_t token_cache_entries_max = 10'000'000;
 inline constexpr uint32_t token_cache_mb_max = edge_token_cache_bytes_max >> 20;
 inline constexpr uint32_t blob_memory_mb_max = 1'048'576;  // 1 TiB: in effect, the machine's memory
 
+// Stall sales (reader receipts, declines, cash). Registered payment readers:
+// few per operator; the listing returns them all. A reader's name is a label.
+// Sales per page of GET /v1/drops/{slug}/sales (its ?limit= may ask for fewer).
+inline constexpr uint32_t readers_max = 1000;
+inline constexpr uint32_t reader_name_bytes_max = 100;
+inline constexpr uint32_t sales_page_count_max = 500;
+// The lifetime `dropgate reader sign` and `reader decline` give their tokens:
+// a reader's receipt is exchanged within minutes; offline stalls may carry
+// it for a day (receipts may live up to edge_grant_ttl_max).
+inline constexpr std::chrono::seconds reader_token_ttl_default = std::chrono::hours(24);
+// A cash sale's operator reference (a till slip number, a note).
+inline constexpr uint32_t sale_reference_bytes_max = 200;
+// A decline's reason; it goes on the revocation list after "payment declined: ".
+inline constexpr uint32_t decline_reason_bytes_max = 160;
+
 static_assert(token_bytes_max < request_target_bytes_max);
 static_assert(request_target_bytes_max < request_header_bytes_max);
 static_assert(request_id_bytes_max <= identifier_bytes_max);
@@ -367,6 +382,8 @@ static_assert(checkout_hold_ttl_min <= checkout_hold_ttl_default &&
               checkout_hold_ttl_default <= hold_ttl_max);
 static_assert(webhook_body_bytes_max <= request_body_bytes_max_json);
 static_assert(edge_grant_ttl_default <= edge_grant_ttl_max);
+static_assert(decline_reason_bytes_max + 20 <= revocation_reason_bytes_max);
+static_assert(reader_token_ttl_default <= edge_grant_ttl_max);
 static_assert(asset_path_segment_bytes_max < asset_path_bytes_max);
 static_assert(edge_grant_file_bytes_max > token_bytes_max);
 // A configured value the store would turn down fails every call that uses it.

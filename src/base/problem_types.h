@@ -109,6 +109,20 @@ inline constexpr ProblemType payment_provider{"payment-provider", Code::unavaila
 inline constexpr ProblemType checkout_unavailable{"checkout-unavailable", Code::unavailable, 503,
                                                   "Checkout not configured"};
 
+// --- Stall sales: reader receipts, declines and cash (docs/formats/receipt.md).
+inline constexpr ProblemType receipt_refused{"receipt-refused", Code::unauthorized, 401,
+                                             "Receipt refused"};
+inline constexpr ProblemType reader_revoked{"reader-revoked", Code::forbidden, 403,
+                                            "Reader revoked"};
+inline constexpr ProblemType receipt_wrong_drop{"receipt-wrong-drop", Code::invalid_argument, 422,
+                                                "Receipt is for another drop"};
+inline constexpr ProblemType price_mismatch{"price-mismatch", Code::invalid_argument, 422,
+                                            "Amount does not match the price"};
+inline constexpr ProblemType sale_declined{"sale-declined", Code::conflict, 409,
+                                           "Payment declined"};
+inline constexpr ProblemType reader_key_taken{"reader-key-taken", Code::conflict, 409,
+                                              "Key already registered"};
+
 // --- Both servers.
 inline constexpr ProblemType metrics_local_only{"metrics-local-only", Code::forbidden, 403,
                                                 "Forbidden"};
@@ -167,6 +181,12 @@ inline constexpr const ProblemType* kAll[] = {
     &webhook_signature,
     &payment_provider,
     &checkout_unavailable,
+    &receipt_refused,
+    &reader_revoked,
+    &receipt_wrong_drop,
+    &price_mismatch,
+    &sale_declined,
+    &reader_key_taken,
     &metrics_local_only,
     &metrics_token_required,
     &range_not_satisfiable,

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   dg::cli::add_edge_commands(app, exit_code);
   dg::cli::add_refunds_commands(app, exit_code);
   dg::cli::add_operator_commands(*app.get_subcommand("drop"), exit_code);
+  dg::cli::add_reader_commands(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -33,10 +33,12 @@ Status issue(const IssueOptions& o) {
     return Status(Code::invalid_argument, "unknown purpose \"" + o.purpose +
                                               "\"; use download, cert, edge-grant or receipt");
   }
-  if (*purpose == core::Purpose::edge_grant || *purpose == core::Purpose::receipt) {
+  if (*purpose == core::Purpose::edge_grant || *purpose == core::Purpose::receipt ||
+      *purpose == core::Purpose::decline) {
     return Status(Code::invalid_argument,
                   "edge-grant tokens come from the origin when it approves an edge, and receipts "
-                  "from payment readers; the CLI issues download and cert tokens");
+                  "and declines from payment readers (`dropgate reader sign`, `dropgate reader "
+                  "decline`); this command issues download and cert tokens");
   }
   auto key = load_secret_key(o.keys_dir);
   if (!key) return key.error();
@@ -81,6 +83,8 @@ Result<std::string> verify_to_json(const crypto::Keyring& keyring, core::Purpose
       return render(core::verify_edge_grant(keyring, token, options));
     case core::Purpose::receipt:
       return render(core::verify_receipt(keyring, token, options));
+    case core::Purpose::decline:
+      return render(core::verify_decline(keyring, token, options));
   }
   return error(Code::invalid_argument, "unknown purpose");
 }
@@ -88,8 +92,9 @@ Result<std::string> verify_to_json(const crypto::Keyring& keyring, core::Purpose
 Status verify(VerifyOptions o) {
   auto purpose = core::parse_purpose(o.purpose);
   if (!purpose) {
-    return Status(Code::invalid_argument, "unknown purpose \"" + o.purpose +
-                                              "\"; use download, cert, edge-grant or receipt");
+    return Status(Code::invalid_argument,
+                  "unknown purpose \"" + o.purpose +
+                      "\"; use download, cert, edge-grant, receipt or decline");
   }
   if (o.token == "-") {
     std::getline(std::cin, o.token);

@@ -91,6 +91,23 @@ Status check_times(const TokenCommon& common, const VerifyOptions& options) {
   return Status();
 }
 
+// The footer's key id, signature not checked.
+Result<std::string> footer_key_id(const crypto::PasetoParsed& parsed) {
+  if (parsed.footer_untrusted.empty()) {
+    return error(Code::invalid_argument, "token has no footer with a key id");
+  }
+  // The footer dies with this frame: its memory is on the stack.
+  std::array<unsigned char, 512> footer_memory;
+  boost::json::monotonic_resource footer_resource(footer_memory.data(), footer_memory.size());
+  auto footer =
+      json::parse_object(parsed.footer_untrusted, limits::token_footer_bytes_max, &footer_resource);
+  if (!footer) return error(footer.error().with_context("token footer"));
+  DG_RETURN_IF_ERROR_RESULT(json::only_keys(*footer, {"kid"}, "token footer"));
+  auto kid = json::get_string(*footer, "kid", "token footer", limits::identifier_bytes_max);
+  if (!kid) return error(kid.error());
+  return std::string(*kid);
+}
+
 struct Opened {
   boost::json::object payload;
   TokenCommon common;
@@ -104,17 +121,7 @@ Result<Opened> open(const crypto::Keyring& keyring, std::string_view token_untru
                     boost::json::storage_ptr payload_storage = {}) {
   auto parsed = crypto::paseto_v4_public_parse(token_untrusted);
   if (!parsed) return error(parsed.error());
-  if (parsed->footer_untrusted.empty()) {
-    return error(Code::invalid_argument, "token has no footer with a key id");
-  }
-  // The footer dies with this frame: its memory is on the stack.
-  std::array<unsigned char, 512> footer_memory;
-  boost::json::monotonic_resource footer_resource(footer_memory.data(), footer_memory.size());
-  auto footer = json::parse_object(parsed->footer_untrusted, limits::token_footer_bytes_max,
-                                   &footer_resource);
-  if (!footer) return error(footer.error().with_context("token footer"));
-  DG_RETURN_IF_ERROR_RESULT(json::only_keys(*footer, {"kid"}, "token footer"));
-  auto kid = json::get_string(*footer, "kid", "token footer", limits::identifier_bytes_max);
+  auto kid = footer_key_id(*parsed);
   if (!kid) return error(kid.error());
   auto key = keyring.verification_key(*kid);
   if (!key) return error(key.error());
@@ -204,12 +211,15 @@ std::string_view purpose_name(Purpose purpose) {
       return "edge-grant";
     case Purpose::receipt:
       return "receipt";
+    case Purpose::decline:
+      return "decline";
   }
   return "unknown";
 }
 
 std::optional<Purpose> parse_purpose(std::string_view name_untrusted) {
-  for (Purpose p : {Purpose::download, Purpose::cert, Purpose::edge_grant, Purpose::receipt}) {
+  for (Purpose p : {Purpose::download, Purpose::cert, Purpose::edge_grant, Purpose::receipt,
+                    Purpose::decline}) {
     if (purpose_name(p) == name_untrusted) return p;
   }
   return std::nullopt;
@@ -567,6 +577,60 @@ std::string to_json(const VerifiedReceipt& token) {
   out["currency"] = token.fields.currency;
   out["drop"] = token.fields.drop;
   return boost::json::serialize(out);
+}
+
+// ---------------------------------------------------------------- decline
+
+Result<std::string> issue_decline(const TokenSigner& signer, const DeclineFields& fields,
+                                  int64_t now_ms, uint32_t ttl_s) {
+  DG_RETURN_IF_ERROR_RESULT(check_ttl(ttl_s, limits::edge_grant_ttl_max));
+  DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.reader, "reader"));
+  DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.transaction, "transaction"));
+  DG_RETURN_IF_ERROR_RESULT(validate_slug(fields.drop));
+  if (fields.reason.size() > limits::decline_reason_bytes_max) {
+    return error(Code::invalid_argument,
+                 "reason: at most " + std::to_string(limits::decline_reason_bytes_max) + " bytes");
+  }
+  boost::json::object payload{
+      {"reader", fields.reader}, {"txn", fields.transaction}, {"drop", fields.drop}};
+  if (!fields.reason.empty()) payload["reason"] = fields.reason;
+  return sign(signer, Purpose::decline, std::move(payload), now_ms, now_ms + int64_t{ttl_s} * 1000);
+}
+
+Result<VerifiedDecline> verify_decline(const crypto::Keyring& keyring,
+                                       std::string_view token_untrusted,
+                                       const VerifyOptions& options) {
+  auto opened = open(keyring, token_untrusted, Purpose::decline, options);
+  if (!opened) return error(opened.error());
+  const auto& payload = opened->payload;
+  DG_RETURN_IF_ERROR_RESULT(only_keys(payload, {"reader", "txn", "drop", "reason"}));
+  auto reader = get_id(payload, "reader", "reader");
+  auto txn = get_id(payload, "txn", "transaction");
+  auto drop = get_slug(payload, "drop");
+  auto reason =
+      json::get_optional_string(payload, "reason", "token", limits::decline_reason_bytes_max);
+  if (!reader) return error(reader.error());
+  if (!txn) return error(txn.error());
+  if (!drop) return error(drop.error());
+  if (!reason) return error(reason.error());
+  return VerifiedDecline{
+      std::move(opened->common),
+      {std::move(*reader), std::move(*txn), std::move(*drop), reason->value_or("")}};
+}
+
+std::string to_json(const VerifiedDecline& token) {
+  auto out = common_json(token.common, Purpose::decline);
+  out["reader"] = token.fields.reader;
+  out["txn"] = token.fields.transaction;
+  out["drop"] = token.fields.drop;
+  if (!token.fields.reason.empty()) out["reason"] = token.fields.reason;
+  return boost::json::serialize(out);
+}
+
+Result<std::string> unverified_key_id(std::string_view token_untrusted) {
+  auto parsed = crypto::paseto_v4_public_parse(token_untrusted);
+  if (!parsed) return error(parsed.error());
+  return footer_key_id(*parsed);
 }
 
 }  // namespace dg::core

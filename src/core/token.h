@@ -25,7 +25,7 @@
 namespace dg::core {
 
 // Frozen: these strings are the "typ" values on the wire.
-enum class Purpose { download, cert, edge_grant, receipt };
+enum class Purpose { download, cert, edge_grant, receipt, decline };
 std::string_view purpose_name(Purpose purpose);
 std::optional<Purpose> parse_purpose(std::string_view name_untrusted);
 
@@ -187,10 +187,33 @@ Result<VerifiedReceipt> verify_receipt(const crypto::Keyring& keyring,
                                        std::string_view token_untrusted,
                                        const VerifyOptions& options);
 
+// --- decline: a payment reader's signed statement that a transaction it
+// signed a receipt for was declined after all (docs/formats/receipt.md).
+struct DeclineFields {
+  std::string reader;
+  std::string transaction;
+  std::string drop;
+  std::string reason;  // optional, at most limits::decline_reason_bytes_max
+};
+struct VerifiedDecline {
+  TokenCommon common;
+  DeclineFields fields;
+};
+Result<std::string> issue_decline(const TokenSigner& signer, const DeclineFields& fields,
+                                  int64_t now_ms, uint32_t ttl_s);
+Result<VerifiedDecline> verify_decline(const crypto::Keyring& keyring,
+                                       std::string_view token_untrusted,
+                                       const VerifyOptions& options);
+
+// The key id a token's footer names, signature NOT checked: only for finding
+// which key to verify the token with (a reader's, among many registered).
+Result<std::string> unverified_key_id(std::string_view token_untrusted);
+
 // A verified token's fields as JSON (for `dropgate token verify` and logs).
 std::string to_json(const VerifiedDownload& token);
 std::string to_json(const VerifiedCert& token);
 std::string to_json(const VerifiedEdgeGrant& token);
 std::string to_json(const VerifiedReceipt& token);
+std::string to_json(const VerifiedDecline& token);
 
 }  // namespace dg::core

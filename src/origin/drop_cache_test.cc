@@ -192,6 +192,36 @@ class HeldReadsStore final : public Store {
                                  std::string_view grant_token, int64_t now_ms) override {
     return inner_.update_edge(edge_id, state, drops, grant_token, now_ms);
   }
+  Result<ReaderRecord> create_reader(const ReaderRecord& reader) override {
+    return inner_.create_reader(reader);
+  }
+  Result<ReaderRecord> get_reader(std::string_view reader_id) override {
+    return inner_.get_reader(reader_id);
+  }
+  Result<ReaderRecord> get_reader_by_key_id(std::string_view key_id) override {
+    return inner_.get_reader_by_key_id(key_id);
+  }
+  Result<std::vector<ReaderRecord>> list_readers() override { return inner_.list_readers(); }
+  Result<ReaderRecord> revoke_reader(std::string_view reader_id, int64_t now_ms) override {
+    return inner_.revoke_reader(reader_id, now_ms);
+  }
+  Result<ReceiptSale> record_receipt_sale(const ReceiptSale& sale) override {
+    return inner_.record_receipt_sale(sale);
+  }
+  Result<ReceiptSale> get_receipt_sale(std::string_view reader_id,
+                                       std::string_view transaction) override {
+    return inner_.get_receipt_sale(reader_id, transaction);
+  }
+  Result<ReceiptSale> decline_receipt_sale(const ReceiptSale& decline,
+                                           int64_t declined_at_ms) override {
+    return inner_.decline_receipt_sale(decline, declined_at_ms);
+  }
+  Result<std::vector<ReceiptSale>> list_receipt_sales(int64_t drop_id,
+                                                      std::optional<SaleState> state,
+                                                      int64_t after_id,
+                                                      uint32_t count_max) override {
+    return inner_.list_receipt_sales(drop_id, state, after_id, count_max);
+  }
   Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) override {
     return inner_.get_manifest(drop_id, version);
   }

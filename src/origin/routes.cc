@@ -34,6 +34,8 @@ Response render(const Result<T>& outcome, unsigned status, auto&& to_body) {
   return http::json_response(status, to_body(*outcome));
 }
 
+}  // namespace
+
 // The request's Idempotency-Key and fingerprint. A key longer than the limit
 // is refused, never cut: two keys cut to one prefix would share one answer.
 Result<Idempotency> idempotency_of(const Request& request) {
@@ -78,6 +80,8 @@ Response idempotent(IdempotencyRecords& records, const Request& request,
   }
   return response;
 }
+
+namespace {
 
 // A claim or a confirm writes its Idempotency-Key's answer in the claim's own
 // transaction, so a used key makes it fail: a refusal, whatever its cause,
@@ -584,6 +588,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   add(Verb::get, "/v1/revocations.json.minisig", &Handlers::revocations_signature,
       pub("revocations.signature"));
   add_checkout_routes(router, service.checkout);
+  add_stall_routes(router, service.stall_sales, service.idempotency);
 }
 
 }  // namespace dg::origin

@@ -12,6 +12,8 @@ OriginService::OriginService(Parts p)
       downloads({p.store, p.blobs, p.keyring, p.metrics, p.clock, p.config, catalog, certificates}),
       checkout({p.store, claims, certificates, catalog, idempotency, p.signer, p.owner_secret,
                 p.payment_provider, p.metrics, p.clock, p.config}),
+      stall_sales(
+          {p.store, claims, certificates, catalog, idempotency, p.metrics, p.clock, p.config}),
       config_(p.config),
       clock_(p.clock) {}
 

@@ -11,6 +11,7 @@
 //   claims        holds and claims through the seller and committer (claims.h)
 //   downloads     download tokens checked, files found, sends recorded (downloads.h)
 //   checkout      online sales: orders, payment webhooks, refunds (checkout.h)
+//   stall_sales   payment readers, receipts, declines and cash (stall_sales.h)
 //
 // Each part is given only what it uses; the parts it depends on are declared
 // before it, so they are built first and destroyed last.
@@ -33,6 +34,7 @@
 #include "origin/drop_catalog.h"
 #include "origin/idempotency.h"
 #include "origin/seller.h"
+#include "origin/stall_sales.h"
 #include "store/store.h"
 
 namespace dg::origin {
@@ -67,6 +69,7 @@ class OriginService {
   Claims claims;
   Downloads downloads;
   Checkout checkout;
+  StallSales stall_sales;
 
  private:
   const OriginConfig& config_;

@@ -491,12 +491,96 @@ CREATE TABLE refunds (
 CREATE INDEX refunds_due ON refunds (next_attempt_at_ms) WHERE state <> 'succeeded';
 )sql";
 
+// Version 6: payment readers and stall sales (issue #13, readers).
+// - readers: registered payment readers, each with its own Ed25519 key.
+// - receipt_sales: one row per (reader, transaction) exchanged or declined,
+//   and per cash sale (reader_id '', txn the sale's Idempotency-Key): the
+//   durable record of a stall sale, which a decline marks. drop_id is 0 for
+//   a decline that arrived before its receipt and named no drop; serial is
+//   NULL until a serial was sold.
+// - claims.source may be 'cash'. SQLite cannot alter a CHECK constraint, and
+//   rebuilding claims would copy every claim (and fight the foreign key from
+//   revocations): the constraint's text is edited in sqlite_schema instead,
+//   the documented way for a change that only loosens a CHECK
+//   (sqlite.org/lang_altertable.html, "otheralter"). The CREATE TABLEs after
+//   it bump the schema cookie, so every connection reloads the new text.
+constexpr std::string_view kSqliteV6 = R"sql(
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema
+  SET sql = replace(sql, '''operator_grant'')', '''operator_grant'', ''cash'')')
+  WHERE type = 'table' AND name = 'claims';
+PRAGMA writable_schema = RESET;
+
+CREATE TABLE readers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  public_key TEXT NOT NULL UNIQUE,
+  key_id TEXT NOT NULL UNIQUE,
+  created_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER
+) STRICT;
+
+CREATE TABLE receipt_sales (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  reader_id TEXT NOT NULL,
+  txn TEXT NOT NULL,
+  channel TEXT NOT NULL CHECK (channel IN ('receipt', 'cash')),
+  drop_id INTEGER NOT NULL,
+  serial INTEGER,
+  amount_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  account TEXT NOT NULL,
+  reference TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('accepted', 'declined')),
+  sold_at_ms INTEGER NOT NULL,
+  declined_at_ms INTEGER,
+  decline_reason TEXT NOT NULL,
+  UNIQUE (reader_id, txn)
+) STRICT;
+CREATE INDEX receipt_sales_by_drop ON receipt_sales (drop_id, state, id);
+)sql";
+
+constexpr std::string_view kPostgresV6 = R"sql(
+ALTER TABLE claims DROP CONSTRAINT claims_source_check;
+ALTER TABLE claims ADD CONSTRAINT claims_source_check CHECK (source IN ('free', 'payment',
+  'receipt', 'code', 'entitlement', 'operator_grant', 'cash'));
+
+CREATE TABLE readers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  public_key TEXT NOT NULL UNIQUE,
+  key_id TEXT NOT NULL UNIQUE,
+  created_at_ms BIGINT NOT NULL,
+  revoked_at_ms BIGINT
+);
+
+CREATE TABLE receipt_sales (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  reader_id TEXT NOT NULL,
+  txn TEXT NOT NULL,
+  channel TEXT NOT NULL CHECK (channel IN ('receipt', 'cash')),
+  drop_id BIGINT NOT NULL,
+  serial INTEGER,
+  amount_minor BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  account TEXT NOT NULL,
+  reference TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('accepted', 'declined')),
+  sold_at_ms BIGINT NOT NULL,
+  declined_at_ms BIGINT,
+  decline_reason TEXT NOT NULL,
+  UNIQUE (reader_id, txn)
+);
+CREATE INDEX receipt_sales_by_drop ON receipt_sales (drop_id, state, id);
+)sql";
+
 constexpr std::array kSqliteMigrations = {
     Migration{1, "initial schema", kSqliteV1},
     Migration{2, "edges", kSqliteV2},
     Migration{3, "holds count toward the buyer limit; idempotency reservations", kSqliteV3},
     Migration{4, "claims without a foreign key to drops (PostgreSQL)", kSqliteV4},
     Migration{5, "online checkout: orders, webhook events, refunds", kSqliteV5},
+    Migration{6, "payment readers and stall sales", kSqliteV6},
 };
 constexpr std::array kPostgresMigrations = {
     Migration{1, "initial schema", kPostgresV1},
@@ -504,6 +588,7 @@ constexpr std::array kPostgresMigrations = {
     Migration{3, "holds count toward the buyer limit; idempotency reservations", kPostgresV3},
     Migration{4, "claims without a foreign key to drops (PostgreSQL)", kPostgresV4},
     Migration{5, "online checkout: orders, webhook events, refunds", kPostgresV5},
+    Migration{6, "payment readers and stall sales", kPostgresV6},
 };
 static_assert(kSqliteMigrations.size() == kPostgresMigrations.size());
 

@@ -118,6 +118,21 @@ class SqlStore final : public Store {
   Result<EdgeRecord> update_edge(int64_t edge_id, EdgeState state,
                                  const std::vector<std::string>& drops,
                                  std::string_view grant_token, int64_t now_ms) override;
+  Result<ReaderRecord> create_reader(const ReaderRecord& reader) override;
+  Result<ReaderRecord> get_reader(std::string_view reader_id) override;
+  Result<ReaderRecord> get_reader_by_key_id(std::string_view key_id) override;
+  Result<std::vector<ReaderRecord>> list_readers() override;
+  Result<ReaderRecord> revoke_reader(std::string_view reader_id, int64_t now_ms) override;
+  Result<ReceiptSale> record_receipt_sale(const ReceiptSale& sale) override;
+  Result<ReceiptSale> get_receipt_sale(std::string_view reader_id,
+                                       std::string_view transaction) override;
+  Result<ReceiptSale> decline_receipt_sale(const ReceiptSale& decline,
+                                           int64_t declined_at_ms) override;
+  Result<std::vector<ReceiptSale>> list_receipt_sales(int64_t drop_id,
+                                                      std::optional<SaleState> state,
+                                                      int64_t after_id,
+                                                      uint32_t count_max) override;
+
   Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) override;
 
   Result<uint32_t> append_events(const std::vector<Event>& events) override;

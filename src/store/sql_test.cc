@@ -164,13 +164,14 @@ TEST(Names, RoundTripAndRefuseUnknown) {
   }
   for (ClaimSource source :
        {ClaimSource::free, ClaimSource::payment, ClaimSource::receipt, ClaimSource::code,
-        ClaimSource::entitlement, ClaimSource::operator_grant}) {
+        ClaimSource::entitlement, ClaimSource::operator_grant, ClaimSource::cash}) {
     EXPECT_EQ(parse_claim_source(claim_source_name(source)), source);
   }
   EXPECT_EQ(parse_seller_kind("edge"), SellerKind::edge);
   EXPECT_EQ(seller_kind_name(SellerKind::origin), "origin");
   EXPECT_FALSE(parse_drop_state("Live").has_value());
   EXPECT_FALSE(parse_claim_source("").has_value());
+  EXPECT_EQ(claim_source_name(ClaimSource::cash), "cash");  // frozen: stored, and in CHECKs
   EXPECT_FALSE(parse_seller_kind("cdn").has_value());
 }
 

@@ -11,13 +11,14 @@ constexpr std::array<std::pair<SellerKind, std::string_view>, 2> kSellerKinds = 
     {SellerKind::origin, "origin"},
     {SellerKind::edge, "edge"},
 }};
-constexpr std::array<std::pair<ClaimSource, std::string_view>, 6> kClaimSources = {{
+constexpr std::array<std::pair<ClaimSource, std::string_view>, 7> kClaimSources = {{
     {ClaimSource::free, "free"},
     {ClaimSource::payment, "payment"},
     {ClaimSource::receipt, "receipt"},
     {ClaimSource::code, "code"},
     {ClaimSource::entitlement, "entitlement"},
     {ClaimSource::operator_grant, "operator_grant"},
+    {ClaimSource::cash, "cash"},
 }};
 
 template <typename E, size_t N>

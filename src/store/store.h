@@ -100,7 +100,7 @@ struct Hold {
 };
 
 // Frozen: stored as text.
-enum class ClaimSource { free, payment, receipt, code, entitlement, operator_grant };
+enum class ClaimSource { free, payment, receipt, code, entitlement, operator_grant, cash };
 std::string_view claim_source_name(ClaimSource source);
 std::optional<ClaimSource> parse_claim_source(std::string_view name);
 
@@ -258,6 +258,44 @@ struct Refund {
   std::string last_error;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
+};
+
+// --- Payment readers and stall sales (docs/formats/receipt.md).
+
+// A payment reader an operator registered: receipts it signs with its key
+// become serials.
+struct ReaderRecord {
+  std::string id;          // "rdr_…": what its receipts' "reader" names
+  std::string name;        // the operator's label
+  std::string public_key;  // k4.public.…
+  std::string key_id;      // k4.pid.… of public_key: what its tokens' footers name
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> revoked_at_ms;
+};
+
+// Frozen: stored as text.
+enum class SaleChannel { receipt, cash };
+enum class SaleState { accepted, declined };
+std::string_view sale_channel_name(SaleChannel channel);
+std::string_view sale_state_name(SaleState state);
+
+// One stall sale: a reader's transaction (exchanged for a serial, or
+// declined), or a cash sale. At most one per (reader_id, transaction).
+struct ReceiptSale {
+  int64_t id = 0;
+  std::string reader_id;    // "" for cash
+  std::string transaction;  // the reader's transaction id; cash: the sale's Idempotency-Key
+  SaleChannel channel = SaleChannel::receipt;
+  int64_t drop_id = 0;             // 0: declined before exchange, drop not known
+  std::optional<uint32_t> serial;  // nullopt: no serial was sold for it
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::string account;
+  std::string reference;  // cash: the operator's note
+  SaleState state = SaleState::accepted;
+  int64_t sold_at_ms = 0;  // accepted: when sold; declined first: when the decline came
+  std::optional<int64_t> declined_at_ms;
+  std::string decline_reason;
 };
 
 class Store {
@@ -448,6 +486,39 @@ class Store {
   virtual Result<EdgeRecord> update_edge(int64_t edge_id, EdgeState state,
                                          const std::vector<std::string>& drops,
                                          std::string_view grant_token, int64_t now_ms) = 0;
+
+  // --- Payment readers. create: conflict when the public key (or id) is
+  // registered already. revoke: keeps the first revocation time; not_found
+  // when unknown. list: by creation, at most limits::readers_max.
+  virtual Result<ReaderRecord> create_reader(const ReaderRecord& reader) = 0;
+  virtual Result<ReaderRecord> get_reader(std::string_view reader_id) = 0;
+  virtual Result<ReaderRecord> get_reader_by_key_id(std::string_view key_id) = 0;
+  virtual Result<std::vector<ReaderRecord>> list_readers() = 0;
+  virtual Result<ReaderRecord> revoke_reader(std::string_view reader_id, int64_t now_ms) = 0;
+
+  // --- Stall sales. record: stores a sale already made (its claim is
+  // recorded, its serial set) as accepted — the origin after a receipt's or
+  // cash claim committed, and the edge's reconciliation of its offline
+  // sales; conflict when (reader_id, transaction) is recorded already,
+  // whatever its state (read it with get). invalid_argument without a serial.
+  virtual Result<ReceiptSale> record_receipt_sale(const ReceiptSale& sale) = 0;
+  // not_found when (reader_id, transaction) has no sale.
+  virtual Result<ReceiptSale> get_receipt_sale(std::string_view reader_id,
+                                               std::string_view transaction) = 0;
+  // Marks (reader_id, transaction) declined, creating it from `decline`
+  // (drop_id, serial, account, amount... as known) when it is not recorded
+  // yet, so that a receipt exchanged later is refused. On a recorded sale:
+  // state declined, the first decline's time and reason kept, its serial
+  // and account kept, or taken from `decline` when it had none. Returns the
+  // row after the change.
+  virtual Result<ReceiptSale> decline_receipt_sale(const ReceiptSale& decline,
+                                                   int64_t declined_at_ms) = 0;
+  // The drop's sales, oldest first, after id `after_id`, at most
+  // min(count_max, limits::sales_page_count_max); `state` nullopt: every state.
+  virtual Result<std::vector<ReceiptSale>> list_receipt_sales(int64_t drop_id,
+                                                              std::optional<SaleState> state,
+                                                              int64_t after_id,
+                                                              uint32_t count_max) = 0;
 
   // A published manifest by version (download tokens name the version they were issued for).
   virtual Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) = 0;
