@@ -118,6 +118,7 @@ Result<std::string> Checkout::start(std::string_view slug, const ClaimRequest& r
   store::Order order{.id = crypto::random_id(),
                      .drop_id = drop.id,
                      .account = request.account,
+                     .territory = request.territory,
                      .hold_id = held->hold.id,
                      .amount_minor = drop.spec.price_minor,
                      .currency = drop.spec.currency,
@@ -319,10 +320,10 @@ void Checkout::claim_for(std::shared_ptr<Completion> c, bool confirm_hold) {
   }
   auto drop = parts_.store.get_drop_by_id(c->order.drop_id);
   if (!drop) return c->reply.answer(std::unexpected(drop.error()));
-  parts_.claims.claim(
-      drop->spec.slug,
-      ClaimRequest{c->order.account, "", store::ClaimSource::payment, c->event.payment_intent},
-      c->idem, std::move(reply));
+  parts_.claims.claim(drop->spec.slug,
+                      ClaimRequest{c->order.account, c->order.territory,
+                                   store::ClaimSource::payment, c->event.payment_intent},
+                      c->idem, std::move(reply));
 }
 
 void Checkout::on_claim(std::shared_ptr<Completion> c, bool from_hold,

@@ -59,7 +59,7 @@ class CheckoutTest : public ::testing::Test {
   }
   OriginService& service() { return origin_.service(); }
 
-  void make_drop(uint32_t edition) {
+  void make_drop(uint32_t edition, std::vector<std::string> territories_allowed = {}) {
     store::DropSpec spec;
     spec.slug = "tape";
     spec.title = "Summer Tape";
@@ -67,6 +67,7 @@ class CheckoutTest : public ::testing::Test {
     spec.opens_at_ms = kNow;
     spec.price_minor = 1500;
     spec.rights.license = "CC-BY-NC-4.0";
+    spec.rights.territories_allowed = std::move(territories_allowed);
     ASSERT_TRUE(service().drops.create_drop(spec).has_value());
     std::filesystem::path file = origin_.dir() / "a.txt";
     std::ofstream(file) << "side A";
@@ -76,9 +77,9 @@ class CheckoutTest : public ::testing::Test {
   }
 
   // Starts a checkout for `account`; returns its order id.
-  std::string start(const std::string& account) {
-    auto started =
-        checkout_->start("tape", ClaimRequest{account, "", store::ClaimSource::payment, ""}, "ip");
+  std::string start(const std::string& account, const std::string& territory = "") {
+    auto started = checkout_->start(
+        "tape", ClaimRequest{account, territory, store::ClaimSource::payment, ""}, "ip");
     EXPECT_TRUE(started.has_value()) << started.error().to_string();
     return started ? json_member(*started, "order") : "";
   }
@@ -142,6 +143,17 @@ TEST_F(CheckoutTest, APaymentAfterTheHoldExpiredClaimsAnotherFreeSerial) {
   EXPECT_EQ(order(id).state, store::OrderState::claimed);
   ASSERT_TRUE(order(id).serial.has_value());
   EXPECT_EQ(origin_.store().claim_count(drop_id()).value_or(0), 1u);
+  EXPECT_TRUE(provider_.refunds.empty());
+}
+
+// The late claim is made for the territory the buyer gave at checkout, so a
+// drop sold in some territories only still sells to them.
+TEST_F(CheckoutTest, ALatePaymentIsClaimedForTheTerritoryGivenAtCheckout) {
+  make_drop(3, {"FR"});
+  std::string id = start("ann", "FR");
+  clock_.advance_ms(to_ms(origin_.config.checkout_hold_ttl) + 1000);
+  EXPECT_EQ(complete(id, "evt_1"), "claimed");
+  EXPECT_EQ(order(id).state, store::OrderState::claimed);
   EXPECT_TRUE(provider_.refunds.empty());
 }
 

@@ -52,7 +52,8 @@ class OriginService {
     const Clock& clock;
     const OriginConfig& config;
     const core::OwnerSecret& owner_secret;  // certificates name owners by core::owner_id
-    PaymentProvider* payment_provider = nullptr;  // null: online checkout is off
+    // The payment provider behind online checkout; null: checkout is off.
+    PaymentProvider* payment_provider = nullptr;
   };
   explicit OriginService(Parts parts);
   OriginService(const OriginService&) = delete;

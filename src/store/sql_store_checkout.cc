@@ -27,7 +27,7 @@ constexpr std::array<std::pair<RefundState, std::string_view>, 3> kRefundStates 
 }};
 
 constexpr std::string_view kOrderColumns =
-    "id, drop_id, account, hold_id, amount_minor, currency, session_id, checkout_url, "
+    "id, drop_id, account, territory, hold_id, amount_minor, currency, session_id, checkout_url, "
     "payment_intent, state, serial, note, expires_at_ms, created_at_ms, updated_at_ms";
 constexpr std::string_view kWebhookEventColumns =
     "event_id, type, payment_intent, order_id, outcome, received_at_ms";
@@ -41,6 +41,7 @@ Result<Order> read_order(const sql::Rows& rows, size_t row) {
   o.id = r.text();
   o.drop_id = r.int64();
   o.account = r.text();
+  o.territory = r.text();
   o.hold_id = r.int64();
   o.amount_minor = r.int64();
   o.currency = r.text();
@@ -127,11 +128,12 @@ std::string_view refund_state_name(RefundState state) {
 Status SqlStore::create_order(const Order& o) {
   return transact(Tx::write, [&](sql::Connection& c) -> Status {
     Result<sql::Rows> rows = c.query(
-        "INSERT INTO orders (id, drop_id, account, hold_id, amount_minor, currency, session_id, "
-        "checkout_url, payment_intent, state, serial, note, expires_at_ms, created_at_ms, "
-        "updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
-        {o.id, o.drop_id, o.account, o.hold_id, o.amount_minor, o.currency, o.session_id,
-         o.checkout_url, o.payment_intent, order_state_name(o.state),
+        "INSERT INTO orders (id, drop_id, account, territory, hold_id, amount_minor, currency, "
+        "session_id, checkout_url, payment_intent, state, serial, note, expires_at_ms, "
+        "created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+        "$13, $14, $15, $15)",
+        {o.id, o.drop_id, o.account, o.territory, o.hold_id, o.amount_minor, o.currency,
+         o.session_id, o.checkout_url, o.payment_intent, order_state_name(o.state),
          o.serial ? sql::Value(int64_t{*o.serial}) : sql::Value(nullptr), o.note, o.expires_at_ms,
          o.created_at_ms});
     if (!rows) return reword(rows.error(), Code::conflict, "an order with this id exists");

@@ -201,7 +201,8 @@ struct Order {
   std::string id;  // 128 random bits, base64url: unguessable, the buyer's only handle
   int64_t drop_id = 0;
   std::string account;
-  int64_t hold_id = 0;  // the hold taken before the buyer was sent to pay
+  std::string territory;  // the buyer's, as given at checkout ("" when not given)
+  int64_t hold_id = 0;    // the hold taken before the buyer was sent to pay
   int64_t amount_minor = 0;
   std::string currency;
   std::string session_id;  // the provider's checkout session

@@ -45,6 +45,7 @@ class CheckoutConformance : public ::testing::TestWithParam<Backend> {
     o.id = std::move(id);
     o.drop_id = drop_id_;
     o.account = "buyer@example.com";
+    o.territory = "FR";
     o.hold_id = 7;
     o.amount_minor = 1500;
     o.currency = "EUR";
@@ -76,6 +77,7 @@ TEST_P(CheckoutConformance, AnOrderIsStoredOnceAndReadBackByIdAndPaymentIntent) 
   EXPECT_CODE(store_->create_order(order("ord-a")), Code::conflict);
   ASSERT_OK_AND_ASSIGN(Order got, store_->get_order("ord-a"));
   EXPECT_EQ(got.account, "buyer@example.com");
+  EXPECT_EQ(got.territory, "FR");
   EXPECT_EQ(got.state, OrderState::pending);
   EXPECT_EQ(got.serial, std::nullopt);
   EXPECT_CODE(store_->get_order("ord-b"), Code::not_found);
