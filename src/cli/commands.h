@@ -27,6 +27,7 @@ void add_verify_commands(CLI::App& app, int& exit_code);
 void add_token_commands(CLI::App& app, int& exit_code);
 void add_origin_commands(CLI::App& app, int& exit_code);
 void add_edge_commands(CLI::App& app, int& exit_code);
+void add_codes_commands(CLI::App& app, int& exit_code);
 // Attaches the API-calling operator commands (create, upload, publish, …) to `dropgate drop`.
 void add_operator_commands(CLI::App& drop, int& exit_code);
 

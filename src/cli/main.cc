@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   dg::cli::add_token_commands(app, exit_code);
   dg::cli::add_origin_commands(app, exit_code);
   dg::cli::add_edge_commands(app, exit_code);
+  dg::cli::add_codes_commands(app, exit_code);
   dg::cli::add_operator_commands(*app.get_subcommand("drop"), exit_code);
 
   try {

@@ -38,6 +38,9 @@ struct OriginConfig {
   // Up to limits::holds_per_*_per_min_max; configuration may only lower them.
   uint32_t holds_per_account_per_min = limits::holds_per_account_per_min_max;
   uint32_t holds_per_address_per_min = limits::holds_per_address_per_min_max;
+  // Claim code redemptions, up to limits::code_redeems_per_*_per_min_max.
+  uint32_t code_redeems_per_address_per_min = limits::code_redeems_per_address_per_min_max;
+  uint32_t code_redeems_per_drop_per_min = limits::code_redeems_per_drop_per_min_max;
   std::string log_level = "info";
   // Lets /metrics be scraped from off this host with "Authorization: Bearer
   // <metrics_token>"; empty: loopback only (http/scrape.h).

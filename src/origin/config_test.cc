@@ -37,6 +37,8 @@ constexpr Ceiling kCeilings[] = {
     {"edge_enrolment_ttl_s", 86'400},
     {"holds_per_account_per_min", limits::holds_per_account_per_min_max},
     {"holds_per_address_per_min", limits::holds_per_address_per_min_max},
+    {"code_redeems_per_address_per_min", limits::code_redeems_per_address_per_min_max},
+    {"code_redeems_per_drop_per_min", limits::code_redeems_per_drop_per_min_max},
 };
 
 class OriginConfigTest : public ::testing::Test {

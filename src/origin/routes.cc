@@ -16,6 +16,7 @@
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
 #include "http/scrape.h"
+#include "origin/code_routes.h"
 
 namespace dg::origin {
 namespace {
@@ -582,6 +583,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
   add(Verb::get, "/v1/revocations.json", &Handlers::revocations, pub("revocations.get"));
   add(Verb::get, "/v1/revocations.json.minisig", &Handlers::revocations_signature,
       pub("revocations.signature"));
+  add_code_routes(router, service.codes);
 }
 
 }  // namespace dg::origin

@@ -10,6 +10,7 @@ OriginService::OriginService(Parts p)
       claims({p.store, p.signer, p.seller, p.committer, p.metrics, p.clock, p.config,
               p.owner_secret, catalog, idempotency}),
       downloads({p.store, p.blobs, p.keyring, p.metrics, p.clock, p.config, catalog, certificates}),
+      codes({p.store, claims, catalog, p.metrics, p.clock, p.config}),
       config_(p.config),
       clock_(p.clock) {}
 

@@ -10,6 +10,7 @@
 //   certificates  certificates, revocation, the revocation list (certificates.h)
 //   claims        holds and claims through the seller and committer (claims.h)
 //   downloads     download tokens checked, files found, sends recorded (downloads.h)
+//   codes         claim codes: batches of reserved serials, redemption (claim_codes.h)
 //
 // Each part is given only what it uses; the parts it depends on are declared
 // before it, so they are built first and destroyed last.
@@ -23,6 +24,7 @@
 #include "crypto/keyring.h"
 #include "origin/blob_store.h"
 #include "origin/certificates.h"
+#include "origin/claim_codes.h"
 #include "origin/claims.h"
 #include "origin/committer.h"
 #include "origin/config.h"
@@ -63,6 +65,7 @@ class OriginService {
   Certificates certificates;
   Claims claims;
   Downloads downloads;
+  ClaimCodes codes;
 
  private:
   const OriginConfig& config_;
