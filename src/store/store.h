@@ -77,7 +77,8 @@ struct ManifestRecord {
 };
 
 // Frozen: stored as text. Origin sellers' leases are reclaimed when their
-// heartbeat stops; edge sellers' leases never are (DESIGN.md, rule 4).
+// heartbeat stops; edge sellers' leases never are (DESIGN.md, rule 4). A
+// claim code batch's seller is of kind edge too (code_batch_seller_id).
 enum class SellerKind { origin, edge };
 std::string_view seller_kind_name(SellerKind kind);
 std::optional<SellerKind> parse_seller_kind(std::string_view name);
