@@ -100,8 +100,7 @@ inline constexpr ProblemType too_many_enrolments{"too-many-enrolments", Code::li
 // guesser learns nothing), one used already, and too many attempts.
 inline constexpr ProblemType code_malformed{"code-malformed", Code::invalid_argument, 400,
                                             "Not a claim code"};
-inline constexpr ProblemType code_invalid{"code-invalid", Code::not_found, 404,
-                                          "Code not valid"};
+inline constexpr ProblemType code_invalid{"code-invalid", Code::not_found, 404, "Code not valid"};
 inline constexpr ProblemType code_used{"code-used", Code::conflict, 409, "Code already used"};
 inline constexpr ProblemType too_many_redeems{"too-many-redeems", Code::limit_exceeded, 429,
                                               "Too many code attempts"};
