@@ -232,6 +232,20 @@ inline constexpr uint32_t rate_limit_keys_max = 10'000;  // per limiter; memory 
 // so an abandoned checkout gives its serial back the same day.
 inline constexpr std::chrono::seconds hold_ttl_max = std::chrono::hours(24);
 
+// Claim codes (docs/formats/claim-codes.md). A batch reserves one serial
+// per code in one transaction, so its size bounds that transaction (and the
+// CSV an operator prints). A typed code is at most this long with its
+// separators. Redemption is rate-limited per client address and per drop
+// (429 with Retry-After beyond), in bursts of up to a minute's allowance:
+// with 95 random bits a code cannot be guessed at these rates, and the limits
+// keep a guesser from even trying at scale. The drop limit is the higher
+// one: a stall's queue redeems from one address (the venue's network).
+inline constexpr uint32_t code_batch_count_max = 10'000;
+inline constexpr uint32_t code_batch_label_bytes_max = 100;
+inline constexpr uint32_t claim_code_bytes_max = 64;
+inline constexpr uint32_t code_redeems_per_address_per_min_max = 30;
+inline constexpr uint32_t code_redeems_per_drop_per_min_max = 600;
+
 // Idempotency-Key: longer keys are refused (400), never cut short (two keys
 // cut to one prefix would replay each other's answers).
 inline constexpr uint32_t idempotency_key_bytes_max = identifier_bytes_max;

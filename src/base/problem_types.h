@@ -95,6 +95,15 @@ inline constexpr ProblemType too_many_holds{"too-many-holds", Code::limit_exceed
                                             "Too many holds"};
 inline constexpr ProblemType too_many_enrolments{"too-many-enrolments", Code::limit_exceeded, 429,
                                                  "Too many enrolments"};
+// Claim codes: a code that is not one (mistyped), one that is not valid
+// for this drop (unknown, another drop's, or revoked: one answer, so a
+// guesser learns nothing), one used already, and too many attempts.
+inline constexpr ProblemType code_malformed{"code-malformed", Code::invalid_argument, 400,
+                                            "Not a claim code"};
+inline constexpr ProblemType code_invalid{"code-invalid", Code::not_found, 404, "Code not valid"};
+inline constexpr ProblemType code_used{"code-used", Code::conflict, 409, "Code already used"};
+inline constexpr ProblemType too_many_redeems{"too-many-redeems", Code::limit_exceeded, 429,
+                                              "Too many code attempts"};
 inline constexpr ProblemType territory_denied{"territory-denied", Code::forbidden, 451,
                                               "Not available in this territory"};
 inline constexpr ProblemType drop_paused{"drop-paused", Code::unavailable, 503, "Sales are paused"};
@@ -174,6 +183,10 @@ inline constexpr const ProblemType* kAll[] = {
     &per_buyer_limit,
     &too_many_holds,
     &too_many_enrolments,
+    &code_malformed,
+    &code_invalid,
+    &code_used,
+    &too_many_redeems,
     &territory_denied,
     &drop_paused,
     &busy,

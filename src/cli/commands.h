@@ -30,6 +30,7 @@ void add_edge_commands(CLI::App& app, int& exit_code);
 void add_refunds_commands(CLI::App& app, int& exit_code);  // online checkout's refund queue
 // `dropgate reader …`, and `drop cash` / `drop sales` (after add_drop_commands).
 void add_reader_commands(CLI::App& app, int& exit_code);
+void add_codes_commands(CLI::App& app, int& exit_code);
 // Attaches the API-calling operator commands (create, upload, publish, …) to `dropgate drop`.
 void add_operator_commands(CLI::App& drop, int& exit_code);
 

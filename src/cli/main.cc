@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   dg::cli::add_origin_commands(app, exit_code);
   dg::cli::add_edge_commands(app, exit_code);
   dg::cli::add_refunds_commands(app, exit_code);
+  dg::cli::add_codes_commands(app, exit_code);
   dg::cli::add_operator_commands(*app.get_subcommand("drop"), exit_code);
   dg::cli::add_reader_commands(app, exit_code);
 

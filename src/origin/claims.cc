@@ -132,7 +132,7 @@ void Claims::finish_claim(std::unique_ptr<ClaimAttempt> claim, uint32_t serial,
       parts_.signer, download_fields, now_ms,
       static_cast<uint32_t>(to_s(parts_.config.download_token_ttl)), &download_id);
   if (!cert || !download) {
-    if (!hold_id) parts_.seller.give_back(drop.id, serial);
+    if (!hold_id && !claim->reserved) parts_.seller.give_back(drop.id, serial);
     // This may be an I/O thread, and answering a refusal may read the store.
     auto run_blocking = claim->reply.run_blocking;
     return run_blocking(
@@ -191,9 +191,10 @@ ClaimCommitter::Completion Claims::on_committed(std::unique_ptr<ClaimAttempt> cl
 void Claims::claim_refused(std::unique_ptr<ClaimAttempt> claim, uint32_t serial,
                            const Status& failure) {
   const store::Drop& drop = claim->cached.drop;
-  if (!claim->hold_id) parts_.seller.give_back(drop.id, serial);
+  if (!claim->hold_id && !claim->reserved) parts_.seller.give_back(drop.id, serial);
   auto outcome = claim_not_taken(failure, drop, claim->idempotency, claim->hold_id.has_value());
-  if (!outcome && outcome.error().type() == &problem::serial_taken && !claim->hold_id) {
+  if (!outcome && outcome.error().type() == &problem::serial_taken && !claim->hold_id &&
+      !claim->reserved) {
     // The serial was taken after all (it must not happen; UNIQUE caught it): try the next.
     log::warn("serial already claimed; taking another",
               {{"drop", drop.spec.slug}, {"serial", serial}});
@@ -301,6 +302,20 @@ void Claims::confirm_hold(int64_t hold_id, const std::string& payment_ref, const
   finish_claim(std::make_unique<ClaimAttempt>(ClaimAttempt{std::move(*cached), std::move(request),
                                                            idem, hold_id, 0, std::move(reply)}),
                hold->serial, /*seller_id=*/"");
+}
+
+void Claims::claim_reserved(std::string_view slug, const ClaimRequest& request, uint32_t serial,
+                            std::string seller_id, ClaimReply reply) {
+  if (Status s = core::validate_identifier(request.account, "account"); !s.ok())
+    return reply.answer(error(s));
+  auto cached = parts_.catalog.load_drop(slug);
+  if (!cached) return reply.answer(std::unexpected(cached.error()));
+  if (Status s = check_claimable(*cached, request, parts_.clock.now_ms()); !s.ok())
+    return reply.answer(error(s));
+  auto claim = std::make_unique<ClaimAttempt>(
+      ClaimAttempt{std::move(*cached), request, Idempotency{}, std::nullopt, 0, std::move(reply)});
+  claim->reserved = true;
+  finish_claim(std::move(claim), serial, std::move(seller_id));
 }
 
 void Claims::tick() {

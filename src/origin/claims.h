@@ -84,6 +84,13 @@ class Claims {
                            std::optional<std::chrono::seconds> ttl = std::nullopt);
   void confirm_hold(int64_t hold_id, const std::string& payment_ref, const Idempotency& idempotency,
                     ClaimReply reply);
+  // Claims `serial`, reserved for this claim in a lease `seller_id` holds (a
+  // claim code's serial): the same rules and answer as claim(), but no other
+  // serial is tried. A serial taken meanwhile, or no longer in that lease,
+  // is refused (serial-taken) and never given to this origin's Seller.
+  // Runs on a thread that may block.
+  void claim_reserved(std::string_view slug, const ClaimRequest& request, uint32_t serial,
+                      std::string seller_id, ClaimReply reply);
   // Periodic: heartbeat, hold expiry (with events and metrics), reclaim.
   void tick();
 
@@ -98,6 +105,7 @@ class Claims {
     std::optional<int64_t> hold_id;  // a confirmed hold's serial: no other is tried
     uint32_t attempt = 0;
     ClaimReply reply;
+    bool reserved = false;  // a serial of another seller's lease (claim_reserved)
   };
   // claim() on a thread that may block: reads the drop, leases serials.
   void claim_blocking(std::string_view slug, const ClaimRequest& request,

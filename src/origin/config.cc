@@ -46,6 +46,10 @@ constexpr S kSettings[] = {
      limits::holds_per_address_per_min_max},
     {"checkout_hold_ttl_s", &C::checkout_hold_ttl, limits::hold_ttl_max},
     {"webhook_tolerance_s", &C::webhook_tolerance, limits::webhook_tolerance_max},
+    {"code_redeems_per_address_per_min", &C::code_redeems_per_address_per_min,
+     limits::code_redeems_per_address_per_min_max},
+    {"code_redeems_per_drop_per_min", &C::code_redeems_per_drop_per_min,
+     limits::code_redeems_per_drop_per_min_max},
 };
 
 // The ceiling the table gives `key` (none: the highest value, failing below).
@@ -145,7 +149,8 @@ Status finish_config(OriginConfig& c) {
   if (c.download_token_ttl.count() == 0 || c.hold_ttl.count() == 0 || c.db_connections == 0 ||
       c.handler_threads == 0 || c.lease_serials_max == 0 || c.claim_batch_max == 0 ||
       c.edge_enrolment_ttl.count() == 0 || c.holds_per_account_per_min == 0 ||
-      c.holds_per_address_per_min == 0) {
+      c.holds_per_address_per_min == 0 || c.code_redeems_per_address_per_min == 0 ||
+      c.code_redeems_per_drop_per_min == 0) {
     return Status(Code::invalid_argument,
                   "config: lifetimes, pool sizes and batch sizes must be above zero");
   }

@@ -50,6 +50,9 @@ struct OriginConfig {
   // From limits::checkout_hold_ttl_min up to limits::hold_ttl_max.
   std::chrono::seconds checkout_hold_ttl = limits::checkout_hold_ttl_default;
   std::chrono::seconds webhook_tolerance = limits::webhook_tolerance_max;
+  // Claim code redemptions, up to limits::code_redeems_per_*_per_min_max.
+  uint32_t code_redeems_per_address_per_min = limits::code_redeems_per_address_per_min_max;
+  uint32_t code_redeems_per_drop_per_min = limits::code_redeems_per_drop_per_min_max;
   std::string log_level = "info";
   // Lets /metrics be scraped from off this host with "Authorization: Bearer
   // <metrics_token>"; empty: loopback only (http/scrape.h).

@@ -39,6 +39,8 @@ constexpr Ceiling kCeilings[] = {
     {"holds_per_address_per_min", limits::holds_per_address_per_min_max},
     {"checkout_hold_ttl_s", 86'400},
     {"webhook_tolerance_s", 300},
+    {"code_redeems_per_address_per_min", limits::code_redeems_per_address_per_min_max},
+    {"code_redeems_per_drop_per_min", limits::code_redeems_per_drop_per_min_max},
 };
 
 class OriginConfigTest : public ::testing::Test {

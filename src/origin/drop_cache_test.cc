@@ -222,6 +222,22 @@ class HeldReadsStore final : public Store {
                                                       uint32_t count_max) override {
     return inner_.list_receipt_sales(drop_id, state, after_id, count_max);
   }
+  Result<CodeBatch> create_code_batch(int64_t drop_id, std::string_view label,
+                                      std::string_view redeemer,
+                                      const std::vector<std::string>& code_sha256s,
+                                      int64_t now_ms) override {
+    return inner_.create_code_batch(drop_id, label, redeemer, code_sha256s, now_ms);
+  }
+  Result<ClaimCodeRecord> find_claim_code(std::string_view code_sha256) override {
+    return inner_.find_claim_code(code_sha256);
+  }
+  Result<std::vector<CodeBatch>> list_code_batches(int64_t drop_id) override {
+    return inner_.list_code_batches(drop_id);
+  }
+  Result<CodeRevocation> revoke_claim_codes(int64_t drop_id, int64_t batch_id,
+                                            std::string_view code_sha256, int64_t now_ms) override {
+    return inner_.revoke_claim_codes(drop_id, batch_id, code_sha256, now_ms);
+  }
   Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) override {
     return inner_.get_manifest(drop_id, version);
   }

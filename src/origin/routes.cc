@@ -17,6 +17,7 @@
 #include "crypto/sha256.h"
 #include "http/scrape.h"
 #include "origin/checkout_routes.h"
+#include "origin/code_routes.h"
 
 namespace dg::origin {
 namespace {
@@ -589,6 +590,7 @@ void add_routes(http::Router& router, OriginService& service, store::Store& stor
       pub("revocations.signature"));
   add_checkout_routes(router, service.checkout);
   add_stall_routes(router, service.stall_sales, service.idempotency);
+  add_code_routes(router, service.codes);
 }
 
 }  // namespace dg::origin

@@ -14,6 +14,7 @@ OriginService::OriginService(Parts p)
                 p.payment_provider, p.metrics, p.clock, p.config}),
       stall_sales(
           {p.store, claims, certificates, catalog, idempotency, p.metrics, p.clock, p.config}),
+      codes({p.store, claims, catalog, p.metrics, p.clock, p.config}),
       config_(p.config),
       clock_(p.clock) {}
 

@@ -12,6 +12,7 @@
 //   downloads     download tokens checked, files found, sends recorded (downloads.h)
 //   checkout      online sales: orders, payment webhooks, refunds (checkout.h)
 //   stall_sales   payment readers, receipts, declines and cash (stall_sales.h)
+//   codes         claim codes: batches of reserved serials, redemption (claim_codes.h)
 //
 // Each part is given only what it uses; the parts it depends on are declared
 // before it, so they are built first and destroyed last.
@@ -26,6 +27,7 @@
 #include "origin/blob_store.h"
 #include "origin/certificates.h"
 #include "origin/checkout.h"
+#include "origin/claim_codes.h"
 #include "origin/claims.h"
 #include "origin/committer.h"
 #include "origin/config.h"
@@ -71,6 +73,7 @@ class OriginService {
   Downloads downloads;
   Checkout checkout;
   StallSales stall_sales;
+  ClaimCodes codes;
 
  private:
   const OriginConfig& config_;

@@ -576,6 +576,57 @@ CREATE TABLE receipt_sales (
 CREATE INDEX receipt_sales_by_drop ON receipt_sales (drop_id, state, id);
 )sql";
 
+// Version 7: claim codes (docs/formats/claim-codes.md). A batch's serials
+// are reserved when its codes are made: each code's serial is a one-serial
+// lease of the batch's own seller, "code-batch:<id>", of kind edge (its
+// leases are never reclaimed by timeout; they come back only when codes are
+// revoked). A code is used once its serial has a claim (the claim is the
+// redemption, written in one transaction), so no column says so.
+// - code_batches.redeemer: the seller that redeems the batch's codes:
+//   'origin' (any origin process); a later change may hand a batch to one edge.
+// - claim_codes.code_sha256: the code itself is never stored.
+constexpr std::string_view kSqliteV7 = R"sql(
+CREATE TABLE code_batches (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  label TEXT NOT NULL,
+  redeemer TEXT NOT NULL,
+  code_count INTEGER NOT NULL CHECK (code_count >= 1),
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX code_batches_by_drop ON code_batches (drop_id, id);
+CREATE TABLE claim_codes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  batch_id INTEGER NOT NULL REFERENCES code_batches (id),
+  drop_id INTEGER NOT NULL REFERENCES drops (id),
+  code_sha256 TEXT NOT NULL UNIQUE,
+  serial INTEGER NOT NULL CHECK (serial >= 1),
+  revoked_at_ms INTEGER
+) STRICT;
+CREATE INDEX claim_codes_by_batch ON claim_codes (batch_id, serial);
+)sql";
+
+constexpr std::string_view kPostgresV7 = R"sql(
+CREATE TABLE code_batches (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  label TEXT NOT NULL,
+  redeemer TEXT NOT NULL,
+  code_count BIGINT NOT NULL CHECK (code_count >= 1),
+  created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX code_batches_by_drop ON code_batches (drop_id, id);
+CREATE TABLE claim_codes (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  batch_id BIGINT NOT NULL REFERENCES code_batches (id),
+  drop_id BIGINT NOT NULL REFERENCES drops (id),
+  code_sha256 TEXT NOT NULL UNIQUE,
+  serial BIGINT NOT NULL CHECK (serial >= 1),
+  revoked_at_ms BIGINT
+);
+CREATE INDEX claim_codes_by_batch ON claim_codes (batch_id, serial);
+)sql";
+
 constexpr std::array kSqliteMigrations = {
     Migration{1, "initial schema", kSqliteV1},
     Migration{2, "edges", kSqliteV2},
@@ -583,6 +634,7 @@ constexpr std::array kSqliteMigrations = {
     Migration{4, "claims without a foreign key to drops (PostgreSQL)", kSqliteV4},
     Migration{5, "online checkout: orders, webhook events, refunds", kSqliteV5},
     Migration{6, "payment readers and stall sales", kSqliteV6},
+    Migration{7, "claim codes", kSqliteV7},
 };
 constexpr std::array kPostgresMigrations = {
     Migration{1, "initial schema", kPostgresV1},
@@ -591,6 +643,7 @@ constexpr std::array kPostgresMigrations = {
     Migration{4, "claims without a foreign key to drops (PostgreSQL)", kPostgresV4},
     Migration{5, "online checkout: orders, webhook events, refunds", kPostgresV5},
     Migration{6, "payment readers and stall sales", kPostgresV6},
+    Migration{7, "claim codes", kPostgresV7},
 };
 static_assert(kSqliteMigrations.size() == kPostgresMigrations.size());
 

@@ -133,6 +133,14 @@ class SqlStore final : public Store {
                                                       int64_t after_id,
                                                       uint32_t count_max) override;
 
+  Result<CodeBatch> create_code_batch(int64_t drop_id, std::string_view label,
+                                      std::string_view redeemer,
+                                      const std::vector<std::string>& code_sha256s,
+                                      int64_t now_ms) override;
+  Result<ClaimCodeRecord> find_claim_code(std::string_view code_sha256) override;
+  Result<std::vector<CodeBatch>> list_code_batches(int64_t drop_id) override;
+  Result<CodeRevocation> revoke_claim_codes(int64_t drop_id, int64_t batch_id,
+                                            std::string_view code_sha256, int64_t now_ms) override;
   Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) override;
 
   Result<uint32_t> append_events(const std::vector<Event>& events) override;
@@ -209,6 +217,11 @@ class SqlStore final : public Store {
   Result<uint32_t> insert_events(sql::Connection& c, std::span<const Event> events);
   Status insert_idempotency(sql::Connection& c, const IdempotencyRecord& record);
   Result<LeaseState> lease_state(sql::Connection& c, const Lease& lease, int64_t now_ms);
+  // Claim codes (sql_store_codes.cc): `count` unleased serials of the locked
+  // drop, returned ones first, taken out of the pool; conflict if too few.
+  Result<std::vector<uint32_t>> take_unleased_serials(sql::Connection& c, int64_t drop_id,
+                                                      uint32_t count);
+  Status insert_code_batch_seller(sql::Connection& c, std::string_view seller_id, int64_t now_ms);
 
   const Dialect& dialect_;
   std::unique_ptr<sql::ConnectionPool> write_pool_;

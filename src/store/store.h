@@ -77,7 +77,8 @@ struct ManifestRecord {
 };
 
 // Frozen: stored as text. Origin sellers' leases are reclaimed when their
-// heartbeat stops; edge sellers' leases never are (DESIGN.md, rule 4).
+// heartbeat stops; edge sellers' leases never are (DESIGN.md, rule 4). A
+// claim code batch's seller is of kind edge too (code_batch_seller_id).
 enum class SellerKind { origin, edge };
 std::string_view seller_kind_name(SellerKind kind);
 std::optional<SellerKind> parse_seller_kind(std::string_view name);
@@ -297,6 +298,43 @@ struct ReceiptSale {
   int64_t sold_at_ms = 0;  // accepted: when sold; declined first: when the decline came
   std::optional<int64_t> declined_at_ms;
   std::string decline_reason;
+};
+
+// --- Claim codes (docs/formats/claim-codes.md). A batch of single-use codes
+// for one drop; each code reserved one serial when it was made.
+struct CodeBatch {
+  int64_t id = 0;
+  int64_t drop_id = 0;
+  std::string label;
+  // Who redeems its codes: "origin" (any origin process). Kept per batch so
+  // that a later change can hand a batch to one edge, never to two places.
+  std::string redeemer = "origin";
+  int64_t created_at_ms = 0;
+  uint32_t generated = 0;
+  uint32_t used = 0;     // redeemed: the code's serial has a claim
+  uint32_t revoked = 0;  // given up unused: their serials went back to the pool
+  uint32_t unused() const { return generated - used - revoked; }
+};
+
+// The seller that holds a batch's reserved serials, one one-serial lease per
+// code. Frozen text: "code-batch:<batch id>", registered as kind edge, whose
+// leases are never reclaimed by timeout.
+std::string code_batch_seller_id(int64_t batch_id);
+
+// One code, as found by its hash.
+struct ClaimCodeRecord {
+  int64_t id = 0;
+  int64_t batch_id = 0;
+  int64_t drop_id = 0;
+  uint32_t serial = 0;  // reserved for this code
+  std::string redeemer;
+  bool used = false;
+  std::optional<int64_t> revoked_at_ms;
+};
+
+struct CodeRevocation {
+  uint32_t revoked = 0;       // codes revoked now; as many serials went back to the pool
+  uint32_t already_used = 0;  // used codes the request named: they stay used
 };
 
 class Store {
@@ -520,6 +558,28 @@ class Store {
                                                               std::optional<SaleState> state,
                                                               int64_t after_id,
                                                               uint32_t count_max) = 0;
+  // --- Claim codes. create: reserves one unleased serial per hash (returned
+  // serials first, lowest first, then fresh ones) for a new batch, all in one
+  // transaction: conflict when the drop has fewer unleased serials than
+  // codes; not_found for an unknown drop; invalid_argument unless 1 <= count
+  // <= limits::code_batch_count_max and the label fits
+  // limits::code_batch_label_bytes_max; conflict if a hash exists already.
+  virtual Result<CodeBatch> create_code_batch(int64_t drop_id, std::string_view label,
+                                              std::string_view redeemer,
+                                              const std::vector<std::string>& code_sha256s,
+                                              int64_t now_ms) = 0;
+  // not_found when no code has this hash.
+  virtual Result<ClaimCodeRecord> find_claim_code(std::string_view code_sha256) = 0;
+  // The drop's batches with their counts, oldest first; empty for an unknown drop.
+  virtual Result<std::vector<CodeBatch>> list_code_batches(int64_t drop_id) = 0;
+  // Revokes the unused codes of a batch (`code_sha256` empty) or one code
+  // (`batch_id` 0) of the drop and returns their serials to the pool; used
+  // codes stay used, revoked ones stay revoked. A redemption that commits
+  // first makes its code used; one that comes after finds the serial gone.
+  // not_found when the batch or code is not the drop's.
+  virtual Result<CodeRevocation> revoke_claim_codes(int64_t drop_id, int64_t batch_id,
+                                                    std::string_view code_sha256,
+                                                    int64_t now_ms) = 0;
 
   // A published manifest by version (download tokens name the version they were issued for).
   virtual Result<ManifestRecord> get_manifest(int64_t drop_id, int64_t version) = 0;
