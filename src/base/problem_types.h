@@ -101,6 +101,15 @@ inline constexpr ProblemType drop_paused{"drop-paused", Code::unavailable, 503, 
 inline constexpr ProblemType busy{"busy", Code::unavailable, 503, "Busy"};
 inline constexpr ProblemType not_ready{"not-ready", Code::unavailable, 503, "Not ready"};
 
+// --- Offline sales (edge leases; docs/formats/sync.md).
+inline constexpr ProblemType offline_sell_until_passed{"offline-sell-until-passed", Code::forbidden,
+                                                       403, "Offline sales are over"};
+inline constexpr ProblemType offline_cap_reached{"offline-cap-reached", Code::limit_exceeded, 429,
+                                                 "Offline sales cap reached"};
+inline constexpr ProblemType offline_no_lease{"offline-no-lease", Code::conflict, 409,
+                                              "No leased serial left"};
+inline constexpr ProblemType edge_lost{"edge-lost", Code::forbidden, 403, "Edge declared lost"};
+
 // --- Both servers.
 inline constexpr ProblemType metrics_local_only{"metrics-local-only", Code::forbidden, 403,
                                                 "Forbidden"};
@@ -156,6 +165,10 @@ inline constexpr const ProblemType* kAll[] = {
     &drop_paused,
     &busy,
     &not_ready,
+    &offline_sell_until_passed,
+    &offline_cap_reached,
+    &offline_no_lease,
+    &edge_lost,
     &metrics_local_only,
     &metrics_token_required,
     &range_not_satisfiable,
