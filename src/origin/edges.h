@@ -45,6 +45,8 @@ class EdgeHub {
   Result<std::string> list_json();
   Result<std::string> approve(int64_t edge_id, std::string_view body_untrusted);
   Result<std::string> revoke(int64_t edge_id);
+  // The serials leased to an edge for offline sales, and how many are unsold.
+  Result<std::string> leases_json(int64_t edge_id);
   // The enrolled edge, proving it knows the secret, fetches its grant.
   Result<std::string> grant(int64_t edge_id, std::string_view secret_untrusted);
 
@@ -61,6 +63,9 @@ class EdgeHub {
   bool carries_signed_grant(const http::Request& request) const;
 
  private:
+  // The edge's grant after topping its leases up to the operator's expected
+  // offline sales (re-signed, same life, when serials were added).
+  Result<std::string> topped_up_grant(const store::EdgeRecord& edge);
   // The edge behind a request's grant: verified token, enrolled, approved.
   Result<store::EdgeRecord> authenticate(const http::Request& request);
 
