@@ -106,6 +106,7 @@ class EdgeCertTest : public ::testing::Test {
     auto fields = grant_fields(OfflineCaps{10, 10'000, 1000});
     fields.edge_key = edge_->key().public_key().to_paserk();
     fields.offline_sales = {{"summer-tape", 10}};
+    fields.prices = {{"summer-tape", 1500, "EUR"}};
     grant_ = issue_edge_grant(*origin_, fields, kNow, 86'400).value();
     grant_id_ = verify_edge_grant(origin_keyring_, grant_, {kNow})->common.token_id;
   }
@@ -129,6 +130,8 @@ TEST_F(EdgeCertTest, GrantCarriesCapsAndExpectedSales) {
   EXPECT_EQ(*grant->fields.caps, (OfflineCaps{10, 10'000, 1000}));
   ASSERT_EQ(grant->fields.offline_sales.size(), 1u);
   EXPECT_EQ(grant->fields.offline_sales[0], (OfflineTarget{"summer-tape", 10}));
+  ASSERT_EQ(grant->fields.prices.size(), 1u);
+  EXPECT_EQ(grant->fields.prices[0], (OfflinePrice{"summer-tape", 1500, "EUR"}));
 }
 
 // Checks a certificate the edge signed inside its lease verifies through the

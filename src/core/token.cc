@@ -491,6 +491,24 @@ Result<std::vector<OfflineTarget>> parse_offline_sales(const boost::json::object
   return out;
 }
 
+Result<std::vector<OfflinePrice>> parse_prices(const boost::json::object& prices) {
+  if (prices.size() > limits::token_assets_count_max)
+    return error(Code::too_large, "too many prices");
+  std::vector<OfflinePrice> out;
+  for (const auto& [slug, value] : prices) {
+    DG_RETURN_IF_ERROR_RESULT(validate_slug(slug));
+    if (!value.is_object()) return error(Code::invalid_argument, "a price is {amount, currency}");
+    DG_RETURN_IF_ERROR_RESULT(json::only_keys(value.as_object(), {"amount", "currency"}, "price"));
+    auto amount = json::get_int(value.as_object(), "amount", "price", 0, limits::price_amount_max);
+    auto currency = json::get_string(value.as_object(), "currency", "price", 3);
+    if (!amount) return error(amount.error());
+    if (!currency) return error(currency.error());
+    DG_RETURN_IF_ERROR_RESULT(validate_currency(*currency));
+    out.push_back({std::string(slug), *amount, std::move(*currency)});
+  }
+  return out;
+}
+
 boost::json::object grant_payload(const EdgeGrantFields& fields, const std::string& edge_key_id) {
   boost::json::object payload{
       {"sub", edge_key_id},
@@ -502,6 +520,12 @@ boost::json::object grant_payload(const EdgeGrantFields& fields, const std::stri
     boost::json::object targets;
     for (const auto& t : fields.offline_sales) targets[t.drop] = t.sales;
     payload["offline_sales"] = std::move(targets);
+  }
+  if (!fields.prices.empty()) {
+    boost::json::object prices;
+    for (const auto& p : fields.prices)
+      prices[p.drop] = boost::json::object{{"amount", p.amount_minor}, {"currency", p.currency}};
+    payload["prices"] = std::move(prices);
   }
   return payload;
 }
@@ -539,8 +563,8 @@ Result<VerifiedEdgeGrant> verify_edge_grant(const crypto::Keyring& keyring,
   auto opened = open(keyring, token_untrusted, Purpose::edge_grant, options);
   if (!opened) return error(opened.error());
   const auto& payload = opened->payload;
-  DG_RETURN_IF_ERROR_RESULT(
-      only_keys(payload, {"sub", "edge_key", "drops", "leases", "caps", "offline_sales"}));
+  DG_RETURN_IF_ERROR_RESULT(only_keys(
+      payload, {"sub", "edge_key", "drops", "leases", "caps", "offline_sales", "prices"}));
   auto sub = json::get_string(payload, "sub", "token", limits::identifier_bytes_max);
   auto edge_key_text = json::get_string(payload, "edge_key", "token", limits::paserk_bytes_max);
   auto drops = json::get_array(payload, "drops", "token", limits::token_assets_count_max);
@@ -577,6 +601,13 @@ Result<VerifiedEdgeGrant> verify_edge_grant(const crypto::Keyring& keyring,
     auto targets = parse_offline_sales(**targets_object);
     if (!targets) return error(targets.error());
     fields.offline_sales = std::move(*targets);
+  }
+  if (payload.contains("prices")) {
+    auto prices_object = json::get_object(payload, "prices", "token");
+    if (!prices_object) return error(prices_object.error());
+    auto prices = parse_prices(**prices_object);
+    if (!prices) return error(prices.error());
+    fields.prices = std::move(*prices);
   }
   return VerifiedEdgeGrant{std::move(opened->common), std::move(fields), *edge_key};
 }
@@ -626,7 +657,7 @@ std::string to_json(const VerifiedEdgeGrant& token) {
   out["drops"] = boost::json::array(token.fields.drops.begin(), token.fields.drops.end());
   out["leases"] = leases_to_json(token.fields.leases);
   for (auto& [key, value] : grant_payload(token.fields, token.edge_key.key_id())) {
-    if (key == "caps" || key == "offline_sales") out[key] = value;
+    if (key == "caps" || key == "offline_sales" || key == "prices") out[key] = value;
   }
   return boost::json::serialize(out);
 }

@@ -175,6 +175,13 @@ struct OfflineTarget {
   uint32_t sales = 0;
   bool operator==(const OfflineTarget&) const = default;
 };
+// A drop's price as the edge must charge it offline ("prices").
+struct OfflinePrice {
+  std::string drop;
+  int64_t amount_minor = 0;
+  std::string currency;
+  bool operator==(const OfflinePrice&) const = default;
+};
 struct EdgeGrantFields {
   std::string edge_key;  // k4.public.… of the edge
   std::vector<std::string> drops;
@@ -182,6 +189,7 @@ struct EdgeGrantFields {
   // Both optional on the wire: a grant without offline sales carries neither.
   std::optional<OfflineCaps> caps;
   std::vector<OfflineTarget> offline_sales;
+  std::vector<OfflinePrice> prices;  // of the drops in offline_sales
 };
 struct VerifiedEdgeGrant {
   TokenCommon common;

@@ -236,12 +236,17 @@ Status Syncer::sync_once(
   if (!doc) return finish(doc.error().with_context("sync document"));
   if (Status s = apply_keyring(*doc); !s.ok()) return finish(s);
   if (Status s = apply_grant(*doc); !s.ok()) return finish(s);
+  apply_operator_keys(*doc);
   if (Status s = apply_revocations(*doc); !s.ok())
     log::warn("revocation list refused", {{"error", s.to_string()}});
   auto drops = json::get_array(*doc, "drops", "sync", limits::edge_drops_max);
   if (!drops) return finish(drops.error());
   Status overall = apply_drops(**drops, progress);
   remove_ungranted_drops();
+  if (auto reported = push_sales(); !reported) {
+    log::warn("offline sales not reported", {{"error", reported.error().to_string()}});
+    if (overall.ok()) overall = reported.error();
+  }
   auto pushed = push_outbox();
   if (!pushed) {
     log::warn("outbox push failed", {{"error", pushed.error().to_string()}});
@@ -320,6 +325,65 @@ Result<uint32_t> Syncer::push_outbox() {
     acknowledged += static_cast<uint32_t>(events->size());
     events_pushed_.inc(events->size());
   }
+  return acknowledged;
+}
+
+void Syncer::apply_operator_keys(const boost::json::object& doc) {
+  if (sales_desk_ == nullptr) return;
+  auto keys = json::get_array(doc, "operator_keys", "sync", limits::operator_keys_max);
+  if (!keys) return;  // an origin from before offline sales: keep what is held
+  std::vector<std::string> hashes;
+  for (const auto& k : **keys) {
+    if (k.is_string()) hashes.emplace_back(k.as_string());
+  }
+  if (Status s = sales_desk_->set_operator_keys(std::move(hashes)); !s.ok())
+    log::warn("operator keys not kept", {{"error", s.to_string()}});
+}
+
+Result<uint32_t> Syncer::push_sales() {
+  if (sales_book_ == nullptr || origin_url_.empty()) return 0u;
+  http::ApiClient client(origin_url_, "", deadlines());
+  uint32_t acknowledged = 0;
+  for (uint32_t round = 0; round < limits::edge_push_rounds_max; ++round) {
+    auto sales = sales_book_->unreported(limits::edge_push_sales_max);
+    if (!sales) return error(sales.error());
+    if (sales->empty()) break;
+    boost::json::array list;
+    for (const auto& sale : *sales) {
+      list.push_back(boost::json::object{{"id", sale.id},
+                                         {"drop", sale.drop},
+                                         {"serial", sale.serial},
+                                         {"channel", sale.channel},
+                                         {"account", sale.account},
+                                         {"amount", sale.amount_minor},
+                                         {"currency", sale.currency},
+                                         {"reference", sale.reference},
+                                         {"certificate", sale.cert_token},
+                                         {"grant", sale.grant_token},
+                                         {"sold_at", format_rfc3339(sale.sold_at_ms)}});
+    }
+    auto response = client.call_with("POST", "/v1/edge/sales",
+                                     boost::json::serialize(boost::json::object{{"sales", list}}),
+                                     {}, catalog_.grant_token());
+    if (!response) return error(response.error());
+    catalog_.note_origin_heard(clock_.now_ms());
+    if (response->status != 200) {
+      return error(Code::unavailable,
+                   "sales refused: " + http::ApiClient::describe_failure(*response));
+    }
+    auto answer = json::parse_object(response->body, limits::edge_origin_answer_bytes_max);
+    if (!answer) return error(answer.error());
+    auto acked = json::get_array(*answer, "acknowledged", "sales", limits::edge_push_sales_max);
+    if (!acked) return error(acked.error());
+    std::vector<std::string> ids;
+    for (const auto& id : **acked) {
+      if (id.is_string()) ids.emplace_back(id.as_string());
+    }
+    if (ids.empty()) break;  // the origin took none: try again next round
+    DG_RETURN_IF_ERROR_RESULT(sales_book_->mark_reported(ids));
+    acknowledged += static_cast<uint32_t>(ids.size());
+  }
+  if (sales_desk_ != nullptr) sales_desk_->refresh_metrics();
   return acknowledged;
 }
 

@@ -123,6 +123,17 @@ Result<std::vector<core::GrantLease>> top_up_edge_leases(store::Store& store, in
   return out;
 }
 
+Result<std::vector<core::OfflinePrice>> offline_prices(store::Store& store,
+                                                       const OfflineSettings& settings) {
+  std::vector<core::OfflinePrice> out;
+  for (const auto& target : settings.targets) {
+    auto drop = store.get_drop(target.drop);
+    if (!drop) return error(drop.error());
+    out.push_back({target.drop, drop->spec.price_minor, drop->spec.currency});
+  }
+  return out;
+}
+
 Result<std::string> edge_leases_json(store::Store& store, int64_t edge_id, int64_t now_ms) {
   auto held = store.seller_leases(edge_seller_id(edge_id), now_ms);
   if (!held) return error(held.error());

@@ -45,6 +45,10 @@ Result<std::vector<core::GrantLease>> top_up_edge_leases(store::Store& store, in
                                                          uint32_t lease_serials_max,
                                                          uint32_t* leased = nullptr);
 
+// The price of every drop the edge sells offline, as the grant names it.
+Result<std::vector<core::OfflinePrice>> offline_prices(store::Store& store,
+                                                       const OfflineSettings& settings);
+
 // The edge's leases as JSON for GET /v1/edges/{id}/leases: drop, first,
 // last, and the serials in them neither claimed nor held (unsold as the
 // origin knows it; sales not yet reported count as unsold here).

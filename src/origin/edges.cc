@@ -166,7 +166,10 @@ Result<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untr
   auto leases = top_up_edge_leases(parts_.store, edge_id, slugs, *settings, expires_ms, now_ms,
                                    parts_.config.lease_serials_max);
   if (!leases) return error(leases.error());
-  core::EdgeGrantFields fields{edge->edge_key, slugs, *leases, settings->caps, settings->targets};
+  auto prices = offline_prices(parts_.store, *settings);
+  if (!prices) return error(prices.error());
+  core::EdgeGrantFields fields{edge->edge_key,    slugs, *leases, settings->caps, settings->targets,
+                               std::move(*prices)};
   auto grant = core::issue_edge_grant(parts_.signer, fields, now_ms,
                                       static_cast<uint32_t>(to_s(std::chrono::days(ttl_days))));
   if (!grant) return error(grant.error());
@@ -255,9 +258,11 @@ Result<std::string> EdgeHub::topped_up_grant(const store::EdgeRecord& edge) {
                                    parts_.config.lease_serials_max, &leased);
   if (!leases) return error(leases.error());
   if (leased == 0) return edge.grant_token;
-  // Same drops, caps, expectations and end of life; more leases.
-  core::EdgeGrantFields fields{edge.edge_key, edge.drops, std::move(*leases), settings.caps,
-                               settings.targets};
+  auto prices = offline_prices(parts_.store, settings);
+  if (!prices) return error(prices.error());
+  // Same drops, caps, expectations and end of life; more leases, current prices.
+  core::EdgeGrantFields fields{edge.edge_key, edge.drops,       std::move(*leases),
+                               settings.caps, settings.targets, std::move(*prices)};
   auto token = core::issue_edge_grant(parts_.signer, fields, now_ms,
                                       static_cast<uint32_t>((expires_ms - now_ms) / 1000));
   if (!token) return error(token.error());
@@ -290,8 +295,13 @@ Result<std::string> EdgeHub::sync_document(const Request& request) {
     drops.push_back(boost::json::object{
         {"drop", slug}, {"manifest", manifest->json}, {"minisig", manifest->minisig}});
   }
+  // The hashes of the operator API keys, so that an edge can check an
+  // operator's cash sale offline as the origin would (docs/formats/sync.md).
+  auto operator_keys = parts_.store.list_api_keys(limits::operator_keys_max);
+  if (!operator_keys) return error(operator_keys.error());
   boost::json::object doc{
       {"format", 1},
+      {"operator_keys", boost::json::array(operator_keys->begin(), operator_keys->end())},
       {"origin_time", format_rfc3339(now_ms)},
       {"edge_id", edge->id},
       {"grant", edge->grant_token},
@@ -430,6 +440,12 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
   router.add(
       Verb::get, "/v1/edge/blobs/{sha256}", [h](Request& r) { return h->blob(r); },
       http::RouteOptions{.name = "edge.blob"});
+  router.add(
+      Verb::post, "/v1/edge/sales", [h](Request& r) { return render(h->ingest_sales(r), 200); },
+      http::RouteOptions{
+          .body_bytes_max = limits::request_body_bytes_max_json,
+          .name = "edge.sales",
+          .admits_large_body = [h](const Request& r) { return h->carries_signed_grant(r); }});
   router.add(
       Verb::post, "/v1/edge/events", [h](Request& r) { return render(h->ingest_events(r), 200); },
       http::RouteOptions{

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/env.h"
+#include "base/metrics.h"
 #include "core/token.h"
 #include "crypto/keyring.h"
 #include "http/http.h"
@@ -32,6 +33,7 @@ class EdgeHub {
     Certificates& certificates;  // the signed revocation list
     const Clock& clock;
     const OriginConfig& config;
+    metrics::Registry* metrics = nullptr;  // offline sales by channel (none in some tests)
   };
   explicit EdgeHub(Parts parts) : parts_(parts) {}
 
@@ -57,6 +59,10 @@ class EdgeHub {
   http::Response blob(http::Request& request);
   // Download events reported by an edge; stored once each.
   Result<std::string> ingest_events(const http::Request& request);
+  // Offline sales an edge reports (POST /v1/edge/sales; edge_sales.cc):
+  // each verified through its grant and recorded as a claim of the edge's
+  // lease, once per sale id; refusals are recorded as events, not dropped.
+  Result<std::string> ingest_sales(const http::Request& request);
   // Whether the request carries a grant this origin signed that has not
   // expired: the signature alone, no store (enrolment and approval are
   // checked by the handler). Lets an edge push more than an anonymous body.
