@@ -30,6 +30,7 @@ struct EdgeOptions {
   std::optional<int64_t> cap_value;
   std::optional<int64_t> cap_per_sale;
   uint32_t sync_interval_s = 0;
+  std::string reason;  // lost
   std::string log_level;
   int64_t edge_id = 0;
   bool force = false;
@@ -210,6 +211,45 @@ Status revoke(EdgeOptions& o) {
   });
 }
 
+// Operator: the edge is gone (stolen, broken): its unsold serials go back.
+Status lost(EdgeOptions& o) {
+  if (o.reason.empty()) return Status(Code::invalid_argument, "say why: --reason TEXT");
+  auto client = operator_client(o);
+  if (!client) return client.error();
+  auto response = (*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/lost",
+                                  boost::json::serialize(boost::json::object{{"reason", o.reason}}),
+                                  crypto::random_id());
+  return print_answer(response, o.json, [](const boost::json::object& a, std::ostream& out) {
+    out << "Edge " << json_int(a, "edge_id") << " declared lost: revoked, "
+        << json_int(a, "returned")
+        << " unsold serials back in the pool; its later sales are refused and listed "
+           "(dropgate edge lost-sales)\n";
+  });
+}
+
+// Operator: the buyers a lost edge sold to that the origin refused.
+Status lost_sales(EdgeOptions& o) {
+  auto client = operator_client(o);
+  if (!client) return client.error();
+  return print_answer(
+      (*client)->call("GET", "/v1/edges/" + std::to_string(o.edge_id) + "/lost-sales"), o.json,
+      [](const boost::json::object& answer, std::ostream& out) {
+        const boost::json::value* sales = answer.if_contains("sales");
+        if (!sales || !sales->is_array() || sales->get_array().empty()) {
+          out << "No refused sales from this edge\n";
+          return;
+        }
+        for (const auto& s : sales->get_array()) {
+          if (!s.is_object()) continue;
+          const auto& sale = s.get_object();
+          out << json_text(sale, "drop") << "  #" << json_int(sale, "serial") << "  "
+              << json_text(sale, "account") << "  " << json_int(sale, "amount") << " "
+              << json_text(sale, "currency") << "  " << json_text(sale, "channel") << "  sale "
+              << json_text(sale, "sale_id") << "\n";
+        }
+      });
+}
+
 // Operator: approve (with offline sales and risk caps) and the leases it made.
 void add_approve_commands(CLI::App* edge, int& exit_code) {
   auto ao = std::make_shared<EdgeOptions>();
@@ -299,6 +339,27 @@ void add_edge_commands(CLI::App& app, int& exit_code) {
   revoke_cmd->add_flag("--json", ro->json,
                        "Print the origin's JSON answer (one line) instead of a summary");
   revoke_cmd->callback([&exit_code, ro] { exit_code = report(revoke(*ro)); });
+
+  auto xo = std::make_shared<EdgeOptions>();
+  auto* lost_cmd = edge->add_subcommand(
+      "lost", "Operator: declare an edge lost (revoked; its unsold serials return to the pool)");
+  lost_cmd->add_option("EDGE_ID", xo->edge_id, "Edge id")->required();
+  lost_cmd->add_option("--reason", xo->reason, "Why (recorded with who and when)")->required();
+  lost_cmd->add_option("--origin", xo->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  lost_cmd->add_option("--api-key", xo->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  lost_cmd->add_flag("--json", xo->json,
+                     "Print the origin's JSON answer (one line) instead of a summary");
+  lost_cmd->callback([&exit_code, xo] { exit_code = report(lost(*xo)); });
+
+  auto lso = std::make_shared<EdgeOptions>();
+  auto* lost_sales_cmd = edge->add_subcommand(
+      "lost-sales", "Operator: sales a lost edge reported that were refused (buyers to follow up)");
+  lost_sales_cmd->add_option("EDGE_ID", lso->edge_id, "Edge id")->required();
+  lost_sales_cmd->add_option("--origin", lso->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  lost_sales_cmd->add_option("--api-key", lso->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  lost_sales_cmd->add_flag("--json", lso->json,
+                           "Print the origin's JSON answer (one line) instead of a summary");
+  lost_sales_cmd->callback([&exit_code, lso] { exit_code = report(lost_sales(*lso)); });
 }
 
 }  // namespace dg::cli

@@ -227,6 +227,10 @@ Status Syncer::sync_once(
     // (an edge the operator revoked gets none, and serves nothing).
     log::warn("origin refused the grant",
               {{"detail", http::ApiClient::describe_failure(*response)}});
+    // Report what was sold first: a revoked edge's sales still count, and
+    // a lost edge's are recorded for the operator (refused, never dropped).
+    if (auto reported = push_sales(); !reported)
+      log::warn("offline sales not reported", {{"error", reported.error().to_string()}});
     catalog_.clear_grant();
     return finish(Status(Code::forbidden, http::ApiClient::describe_failure(*response)));
   }
@@ -246,6 +250,8 @@ Status Syncer::sync_once(
   if (auto reported = push_sales(); !reported) {
     log::warn("offline sales not reported", {{"error", reported.error().to_string()}});
     if (overall.ok()) overall = reported.error();
+  } else if (auto released = release_expired_leases(); !released) {
+    log::warn("leases not released", {{"error", released.error().to_string()}});
   }
   auto pushed = push_outbox();
   if (!pushed) {
@@ -385,6 +391,46 @@ Result<uint32_t> Syncer::push_sales() {
   }
   if (sales_desk_ != nullptr) sales_desk_->refresh_metrics();
   return acknowledged;
+}
+
+Result<uint32_t> Syncer::release_expired_leases() {
+  if (sales_book_ == nullptr || origin_url_.empty()) return 0u;
+  auto grant = catalog_.grant();
+  if (!grant) return 0u;
+  auto pending = sales_book_->pending();
+  if (!pending) return error(pending.error());
+  if (pending->sales > 0) return 0u;  // unacknowledged sales: report them first
+  const int64_t now_ms = clock_.now_ms();
+  boost::json::array leases;
+  std::vector<std::string> keys;
+  for (const auto& lease : grant->fields.leases) {
+    if (lease.sell_until_ms > now_ms) continue;
+    std::string key = lease.drop + ":" + std::to_string(lease.first_serial) + "-" +
+                      std::to_string(lease.last_serial);
+    if (released_leases_.contains(key)) continue;
+    keys.push_back(std::move(key));
+    leases.push_back(boost::json::object{
+        {"drop", lease.drop}, {"first", lease.first_serial}, {"last", lease.last_serial}});
+  }
+  if (leases.empty()) return 0u;
+  http::ApiClient client(origin_url_, "", deadlines());
+  auto response =
+      client.call_with("POST", "/v1/edge/releases",
+                       boost::json::serialize(boost::json::object{{"leases", std::move(leases)}}),
+                       {}, catalog_.grant_token());
+  if (!response) return error(response.error());
+  catalog_.note_origin_heard(now_ms);
+  if (response->status != 200) {
+    return error(Code::unavailable,
+                 "release refused: " + http::ApiClient::describe_failure(*response));
+  }
+  auto answer = json::parse_object(response->body, limits::edge_origin_answer_bytes_max);
+  if (!answer) return error(answer.error());
+  auto returned = json::get_int(*answer, "returned", "release", 0, limits::edition_size_max);
+  if (!returned) return error(returned.error());
+  for (auto& key : keys) released_leases_.insert(std::move(key));
+  log::info("leases past sell_until released", {{"serials", *returned}});
+  return static_cast<uint32_t>(*returned);
 }
 
 std::vector<DropReadiness> Syncer::readiness() {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,12 @@ class Syncer {
   // Reports unacknowledged offline sales (POST /v1/edge/sales); returns how
   // many the origin acknowledged. A sale stays in the book until then.
   Result<uint32_t> push_sales();
+  // Gives back the unsold serials of the grant's leases past their
+  // sell_until by this edge's clock (POST /v1/edge/releases), only once
+  // every sale it made was acknowledged: the origin then returns whatever
+  // of the lease is not a claim, so nothing sold is ever released. Returns
+  // how many serials went back.
+  Result<uint32_t> release_expired_leases();
 
   std::vector<DropReadiness> readiness();
 
@@ -93,6 +100,8 @@ class Syncer {
   std::string origin_url_;
   SalesDesk* sales_desk_ = nullptr;
   store::SalesBook* sales_book_ = nullptr;
+  // Leases released ("slug:first-last"), so each is asked for once.
+  std::set<std::string> released_leases_;
   uint32_t events_per_push_;  // see limits::edge_push_events_max
   metrics::Counter& syncs_ok_;
   metrics::Counter& syncs_failed_;

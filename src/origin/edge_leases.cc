@@ -84,6 +84,8 @@ Result<std::vector<core::GrantLease>> top_up_edge_leases(store::Store& store, in
   for (const auto& target : settings.targets) {
     auto drop = store.get_drop(target.drop);
     if (!drop) return error(drop.error());
+    // A closed drop sells no more: leasing it again would only be released again.
+    if (drop->spec.closes_at_ms && *drop->spec.closes_at_ms <= now_ms) continue;
     uint32_t want = core::offline_top_up(target.sales, unsold[drop->id], lease_serials_max);
     // One lease is one contiguous run: a run of returned serials may come
     // short, so ask again, a bounded number of times.

@@ -97,11 +97,14 @@ std::variant<store::ClaimInsert, std::string> claim_for(store::Store& store,
 
 Result<std::string> EdgeHub::ingest_sales(const http::Request& request) {
   auto edge = authenticate(request);
-  if (!edge) return std::unexpected(edge.error());
   auto body = json::parse_object(request.body, limits::request_body_bytes_max_json);
   if (!body) return error(body.error());
   auto sales = json::get_array(*body, "sales", "sales", limits::edge_push_sales_max);
   if (!sales) return error(sales.error());
+  // A revoked edge may be a lost one: its sales are then recorded and refused.
+  if (!edge && edge.error().type() == &problem::edge_revoked)
+    return refuse_lost_sales(request, **sales);
+  if (!edge) return std::unexpected(edge.error());
   const int64_t now_ms = parts_.clock.now_ms();
   core::VerifyOptions options{now_ms, parts_.config.clock_skew, parts_.config.issuer};
   std::vector<store::ClaimInsert> inserts;

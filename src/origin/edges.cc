@@ -419,6 +419,22 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
       },
       named(op, "edges.revoke"));
   router.add(
+      Verb::post, "/v1/edges/{id}/lost",
+      [h](Request& r) {
+        auto id = parse_id(r.param("id"));
+        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
+        return render(h->declare_lost(*id, r), 200);
+      },
+      named(op, "edges.lost"));
+  router.add(
+      Verb::get, "/v1/edges/{id}/lost-sales",
+      [h](Request& r) {
+        auto id = parse_id(r.param("id"));
+        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
+        return render(h->lost_sales_json(*id), 200);
+      },
+      named(op, "edges.lost_sales"));
+  router.add(
       Verb::get, "/v1/edges/{id}/leases",
       [h](Request& r) {
         auto id = parse_id(r.param("id"));
@@ -446,6 +462,11 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
           .body_bytes_max = limits::request_body_bytes_max_json,
           .name = "edge.sales",
           .admits_large_body = [h](const Request& r) { return h->carries_signed_grant(r); }});
+  router.add(
+      Verb::post, "/v1/edge/releases",
+      [h](Request& r) { return render(h->release_leases(r), 200); },
+      http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_json,
+                         .name = "edge.releases"});
   router.add(
       Verb::post, "/v1/edge/events", [h](Request& r) { return render(h->ingest_events(r), 200); },
       http::RouteOptions{

@@ -3,9 +3,11 @@
 // what edges report. The protocol is in docs/formats/sync.md.
 #pragma once
 
+#include <boost/json.hpp>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,14 @@ class EdgeHub {
   Result<std::string> revoke(int64_t edge_id);
   // The serials leased to an edge for offline sales, and how many are unsold.
   Result<std::string> leases_json(int64_t edge_id);
+  // Declares an edge lost (POST /v1/edges/{id}/lost, edge_lost.cc): revokes
+  // it, returns its leased serials that are not claims to the pool, and
+  // records who and why (event edge.lost). Its later reports are refused
+  // and listed by lost_sales_json.
+  Result<std::string> declare_lost(int64_t edge_id, const http::Request& request);
+  // The sales a lost edge reported after it was declared lost: buyer,
+  // serial, amount, for the operator's follow-up.
+  Result<std::string> lost_sales_json(int64_t edge_id);
   // The enrolled edge, proving it knows the secret, fetches its grant.
   Result<std::string> grant(int64_t edge_id, std::string_view secret_untrusted);
 
@@ -63,6 +73,9 @@ class EdgeHub {
   // each verified through its grant and recorded as a claim of the edge's
   // lease, once per sale id; refusals are recorded as events, not dropped.
   Result<std::string> ingest_sales(const http::Request& request);
+  // An edge gives back the unsold serials of leases past their sell_until
+  // (POST /v1/edge/releases, edge_lost.cc), after reporting its sales.
+  Result<std::string> release_leases(const http::Request& request);
   // Whether the request carries a grant this origin signed that has not
   // expired: the signature alone, no store (enrolment and approval are
   // checked by the handler). Lets an edge push more than an anonymous body.
@@ -72,6 +85,10 @@ class EdgeHub {
   // The edge's grant after topping its leases up to the operator's expected
   // offline sales (re-signed, same life, when serials were added).
   Result<std::string> topped_up_grant(const store::EdgeRecord& edge);
+  // A lost edge's report: each sale recorded as edge.lost_sale, then refused
+  // (problem edge-lost). Not lost: edge-revoked as before.
+  Result<std::string> refuse_lost_sales(const http::Request& request,
+                                        const boost::json::array& sales);
   // The edge behind a request's grant: verified token, enrolled, approved.
   Result<store::EdgeRecord> authenticate(const http::Request& request);
 
