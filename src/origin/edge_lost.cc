@@ -237,19 +237,20 @@ Result<std::string> EdgeHub::lost_sales_json(int64_t edge_id) {
 }
 
 Result<std::string> EdgeHub::refuse_lost_sales(const http::Request& request,
-                                               const boost::json::array& sales) {
+                                               const boost::json::array& sales,
+                                               const Status& refusal) {
   // The grant's signature, not its times: a lost edge's grant may have
   // ended, and what it reports must still be recorded.
   const int64_t now_ms = parts_.clock.now_ms();
   core::VerifyOptions untimed{now_ms, parts_.config.clock_skew, parts_.config.issuer};
   untimed.check_times = false;
   auto grant = core::verify_edge_grant(parts_.keyring, bearer_of(request), untimed);
-  if (!grant) return error(problem::grant_refused, grant.error().message());
+  if (!grant) return std::unexpected(refusal);
   auto edge = parts_.store.get_edge_by_key_id(grant->edge_key.key_id());
-  if (!edge) return error(problem::grant_refused, "this edge is not enrolled");
+  if (!edge) return std::unexpected(refusal);
   auto lost = edge_lost_record(parts_.store, edge->id);
   if (!lost) return error(lost.error());
-  if (!*lost) return error(problem::edge_revoked, "this edge is no longer approved");
+  if (!*lost) return std::unexpected(refusal);
   std::vector<LostSale> refused;
   for (const auto& item : sales) {
     if (!item.is_object()) return error(problem::invalid_request, "sales are objects");

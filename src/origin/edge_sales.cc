@@ -101,9 +101,11 @@ Result<std::string> EdgeHub::ingest_sales(const http::Request& request) {
   if (!body) return error(body.error());
   auto sales = json::get_array(*body, "sales", "sales", limits::edge_push_sales_max);
   if (!sales) return error(sales.error());
-  // A revoked edge may be a lost one: its sales are then recorded and refused.
-  if (!edge && edge.error().type() == &problem::edge_revoked)
-    return refuse_lost_sales(request, **sales);
+  // A revoked edge, or one whose grant ended, may be a lost one: its sales
+  // are then recorded and refused.
+  if (!edge && (edge.error().type() == &problem::edge_revoked ||
+                edge.error().type() == &problem::grant_refused))
+    return refuse_lost_sales(request, **sales, edge.error());
   if (!edge) return std::unexpected(edge.error());
   const int64_t now_ms = parts_.clock.now_ms();
   core::VerifyOptions options{now_ms, parts_.config.clock_skew, parts_.config.issuer};

@@ -86,9 +86,9 @@ class EdgeHub {
   // offline sales (re-signed, same life, when serials were added).
   Result<std::string> topped_up_grant(const store::EdgeRecord& edge);
   // A lost edge's report: each sale recorded as edge.lost_sale, then refused
-  // (problem edge-lost). Not lost: edge-revoked as before.
+  // (problem edge-lost). An edge not lost gets `refusal` (why authentication failed).
   Result<std::string> refuse_lost_sales(const http::Request& request,
-                                        const boost::json::array& sales);
+                                        const boost::json::array& sales, const Status& refusal);
   // The edge behind a request's grant: verified token, enrolled, approved.
   Result<store::EdgeRecord> authenticate(const http::Request& request);
 

@@ -90,7 +90,8 @@ after(async () => {
 // gives the lease back: the 3 unsold serials return to the pool, the sold
 // one stays claimed, and the closed drop is not leased again.
 test('an edge releases the unsold serials of a lease past its sell_until', async () => {
-  const closesAt = new Date(Date.now() + 30_000)
+  // Whole seconds: drop times are stored to the second.
+  const closesAt = new Date(Math.ceil((Date.now() + 30_000) / 1000) * 1000)
   await makeDrop('fair-tape', closesAt.toISOString())
   const stall = await startStall('fair', 'fair-tape', 4)
   assert.equal((await status('fair-tape')).unleased, 16)
