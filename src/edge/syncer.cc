@@ -227,8 +227,8 @@ Status Syncer::sync_once(
     // (an edge the operator revoked gets none, and serves nothing).
     log::warn("origin refused the grant",
               {{"detail", http::ApiClient::describe_failure(*response)}});
-    // Report what was sold first: a revoked edge's sales still count, and
-    // a lost edge's are recorded for the operator (refused, never dropped).
+    // Report what was sold first: a lost edge's sales are recorded for the
+    // operator (refused, never dropped); a revoked edge's stay in the book.
     if (auto reported = push_sales(); !reported)
       log::warn("offline sales not reported", {{"error", reported.error().to_string()}});
     catalog_.clear_grant();

@@ -16,10 +16,11 @@
 // clock-skew margin by its own clock, so an edge with a fast clock cannot
 // hand back serials it may still sell.
 //
-// A revoked edge keeps its leases: it may still hold unreported sales, and
-// they count once reported (DESIGN.md rule 4: edge leases are never
-// reclaimed by timeout). Only declaring it lost returns them, at the
-// operator's word, and from then on its reports are refused and listed.
+// A revoked edge keeps its leases (DESIGN.md rule 4: edge leases are never
+// reclaimed by timeout): it may hold sales it has not reported, and the
+// origin refuses its reports (edge-revoked) while the edge keeps them. Only
+// declaring it lost returns its serials, at the operator's word; from then
+// on its reports are recorded as refused and listed for follow-up.
 #include "origin/edge_lost.h"
 
 #include <boost/json.hpp>
