@@ -164,6 +164,9 @@ inline constexpr uint32_t edge_push_events_max = 500;
 // What an edge pushes after a 413 from an origin from before pushes were
 // allowed the JSON body limit: 50 events (~11 KB) fit its anonymous 16 KiB.
 inline constexpr uint32_t edge_push_events_small = 50;
+// Offline sales one report carries (POST /v1/edge/sales): each ~2 KiB with
+// its certificate and grant, so a report stays well under the 1 MiB body.
+inline constexpr uint32_t edge_push_sales_max = 100;
 // An event's kind ("download.completed") and its stored detail JSON (a larger
 // detail is stored as {}: an edge's details are a few fields).
 inline constexpr uint32_t event_kind_bytes_max = 32;

@@ -132,6 +132,15 @@ inline constexpr ProblemType sale_declined{"sale-declined", Code::conflict, 409,
 inline constexpr ProblemType reader_key_taken{"reader-key-taken", Code::conflict, 409,
                                               "Key already registered"};
 
+// --- Offline sales (edge leases; docs/formats/sync.md).
+inline constexpr ProblemType offline_sell_until_passed{"offline-sell-until-passed", Code::forbidden,
+                                                       403, "Offline sales are over"};
+inline constexpr ProblemType offline_cap_reached{"offline-cap-reached", Code::limit_exceeded, 429,
+                                                 "Offline sales cap reached"};
+inline constexpr ProblemType offline_no_lease{"offline-no-lease", Code::conflict, 409,
+                                              "No leased serial left"};
+inline constexpr ProblemType edge_lost{"edge-lost", Code::forbidden, 403, "Edge declared lost"};
+
 // --- Both servers.
 inline constexpr ProblemType metrics_local_only{"metrics-local-only", Code::forbidden, 403,
                                                 "Forbidden"};
@@ -200,6 +209,10 @@ inline constexpr const ProblemType* kAll[] = {
     &price_mismatch,
     &sale_declined,
     &reader_key_taken,
+    &offline_sell_until_passed,
+    &offline_cap_reached,
+    &offline_no_lease,
+    &edge_lost,
     &metrics_local_only,
     &metrics_token_required,
     &range_not_satisfiable,

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "base/log.h"
 #include "cli/commands.h"
@@ -23,7 +24,13 @@ struct EdgeOptions {
   std::string api_key;
   std::string drops;
   uint32_t ttl_days = 30;
+  // Offline sales (approve): expected sales per drop, and the risk caps.
+  std::optional<uint32_t> offline_sales;
+  std::optional<uint32_t> cap_count;
+  std::optional<int64_t> cap_value;
+  std::optional<int64_t> cap_per_sale;
   uint32_t sync_interval_s = 0;
+  std::string reason;  // lost
   std::string log_level;
   int64_t edge_id = 0;
   bool force = false;
@@ -128,6 +135,20 @@ Status approve(EdgeOptions& o) {
     start = comma + 1;
   }
   boost::json::object body{{"drops", drops}, {"ttl_days", o.ttl_days}};
+  if (o.offline_sales) {
+    boost::json::object targets;
+    for (const auto& slug : drops) targets[slug.as_string()] = *o.offline_sales;
+    body["offline_sales"] = std::move(targets);
+  }
+  if (o.cap_count || o.cap_value || o.cap_per_sale) {
+    if (!o.cap_count || !o.cap_value || !o.cap_per_sale) {
+      return Status(Code::invalid_argument,
+                    "risk caps come together: --cap-count, --cap-value and --cap-per-sale");
+    }
+    body["caps"] = boost::json::object{{"sales_max", *o.cap_count},
+                                       {"value_minor_max", *o.cap_value},
+                                       {"sale_value_minor_max", *o.cap_per_sale}};
+  }
   auto response = (*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/approve",
                                   boost::json::serialize(body), crypto::random_id());
   return print_answer(response, o.json, [](const boost::json::object& edge, std::ostream& out) {
@@ -159,6 +180,26 @@ Status list(EdgeOptions& o) {
       });
 }
 
+Status leases(EdgeOptions& o) {
+  auto client = operator_client(o);
+  if (!client) return client.error();
+  return print_answer(
+      (*client)->call("GET", "/v1/edges/" + std::to_string(o.edge_id) + "/leases"), o.json,
+      [](const boost::json::object& answer, std::ostream& out) {
+        const boost::json::value* leases = answer.if_contains("leases");
+        if (!leases || !leases->is_array() || leases->get_array().empty()) {
+          out << "No serials leased to this edge (approve it with --offline-sales N)\n";
+          return;
+        }
+        for (const auto& l : leases->get_array()) {
+          if (!l.is_object()) continue;
+          const auto& lease = l.get_object();
+          out << json_text(lease, "drop") << "  #" << json_int(lease, "first") << "-#"
+              << json_int(lease, "last") << "  unsold " << json_int(lease, "unsold") << "\n";
+        }
+      });
+}
+
 Status revoke(EdgeOptions& o) {
   auto client = operator_client(o);
   if (!client) return client.error();
@@ -168,6 +209,80 @@ Status revoke(EdgeOptions& o) {
     out << "Revoked edge " << json_int(edge, "edge_id") << " (" << json_text(edge, "name")
         << "): its grant is withdrawn\n";
   });
+}
+
+// Operator: the edge is gone (stolen, broken): its unsold serials go back.
+Status lost(EdgeOptions& o) {
+  if (o.reason.empty()) return Status(Code::invalid_argument, "say why: --reason TEXT");
+  auto client = operator_client(o);
+  if (!client) return client.error();
+  auto response = (*client)->call("POST", "/v1/edges/" + std::to_string(o.edge_id) + "/lost",
+                                  boost::json::serialize(boost::json::object{{"reason", o.reason}}),
+                                  crypto::random_id());
+  return print_answer(response, o.json, [](const boost::json::object& a, std::ostream& out) {
+    out << "Edge " << json_int(a, "edge_id") << " declared lost: revoked, "
+        << json_int(a, "returned")
+        << " unsold serials back in the pool; its later sales are refused and listed "
+           "(dropgate edge lost-sales)\n";
+  });
+}
+
+// Operator: the buyers a lost edge sold to that the origin refused.
+Status lost_sales(EdgeOptions& o) {
+  auto client = operator_client(o);
+  if (!client) return client.error();
+  return print_answer(
+      (*client)->call("GET", "/v1/edges/" + std::to_string(o.edge_id) + "/lost-sales"), o.json,
+      [](const boost::json::object& answer, std::ostream& out) {
+        const boost::json::value* sales = answer.if_contains("sales");
+        if (!sales || !sales->is_array() || sales->get_array().empty()) {
+          out << "No refused sales from this edge\n";
+          return;
+        }
+        for (const auto& s : sales->get_array()) {
+          if (!s.is_object()) continue;
+          const auto& sale = s.get_object();
+          out << json_text(sale, "drop") << "  #" << json_int(sale, "serial") << "  "
+              << json_text(sale, "account") << "  " << json_int(sale, "amount") << " "
+              << json_text(sale, "currency") << "  " << json_text(sale, "channel") << "  sale "
+              << json_text(sale, "sale_id") << "\n";
+        }
+      });
+}
+
+// Operator: approve (with offline sales and risk caps) and the leases it made.
+void add_approve_commands(CLI::App* edge, int& exit_code) {
+  auto ao = std::make_shared<EdgeOptions>();
+  auto* approve_cmd =
+      edge->add_subcommand("approve", "Operator: approve an enrolled edge for some drops");
+  approve_cmd->add_option("EDGE_ID", ao->edge_id, "Edge id printed by `dropgate edge enroll`")
+      ->required();
+  approve_cmd->add_option("--drops", ao->drops, "Drop slugs the edge may carry, comma separated")
+      ->required();
+  approve_cmd->add_option("--ttl-days", ao->ttl_days, "How long the grant lasts")
+      ->capture_default_str();
+  approve_cmd->add_option("--offline-sales", ao->offline_sales,
+                          "Offline sales expected per drop: sizes the serials leased to the edge");
+  approve_cmd->add_option("--cap-count", ao->cap_count, "Risk cap: offline sales in all");
+  approve_cmd->add_option("--cap-value", ao->cap_value,
+                          "Risk cap: total value of offline sales (minor units)");
+  approve_cmd->add_option("--cap-per-sale", ao->cap_per_sale,
+                          "Risk cap: value of one offline sale (minor units)");
+  approve_cmd->add_option("--origin", ao->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  approve_cmd->add_option("--api-key", ao->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  approve_cmd->add_flag("--json", ao->json,
+                        "Print the origin's JSON answer (one line) instead of a summary");
+  approve_cmd->callback([&exit_code, ao] { exit_code = report(approve(*ao)); });
+
+  auto leo = std::make_shared<EdgeOptions>();
+  auto* leases_cmd =
+      edge->add_subcommand("leases", "Operator: serials leased to an edge for offline sales");
+  leases_cmd->add_option("EDGE_ID", leo->edge_id, "Edge id")->required();
+  leases_cmd->add_option("--origin", leo->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  leases_cmd->add_option("--api-key", leo->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  leases_cmd->add_flag("--json", leo->json,
+                       "Print the origin's JSON answer (one line) instead of a summary");
+  leases_cmd->callback([&exit_code, leo] { exit_code = report(leases(*leo)); });
 }
 
 }  // namespace
@@ -206,20 +321,7 @@ void add_edge_commands(CLI::App& app, int& exit_code) {
                         "debug, info, warn or error (default info; env DROPGATE_LOG_LEVEL)");
   serve_cmd->callback([&exit_code, so] { exit_code = report(serve(*so)); });
 
-  auto ao = std::make_shared<EdgeOptions>();
-  auto* approve_cmd =
-      edge->add_subcommand("approve", "Operator: approve an enrolled edge for some drops");
-  approve_cmd->add_option("EDGE_ID", ao->edge_id, "Edge id printed by `dropgate edge enroll`")
-      ->required();
-  approve_cmd->add_option("--drops", ao->drops, "Drop slugs the edge may carry, comma separated")
-      ->required();
-  approve_cmd->add_option("--ttl-days", ao->ttl_days, "How long the grant lasts")
-      ->capture_default_str();
-  approve_cmd->add_option("--origin", ao->origin, "Origin URL (env DROPGATE_ORIGIN)");
-  approve_cmd->add_option("--api-key", ao->api_key, "Operator API key (env DROPGATE_API_KEY)");
-  approve_cmd->add_flag("--json", ao->json,
-                        "Print the origin's JSON answer (one line) instead of a summary");
-  approve_cmd->callback([&exit_code, ao] { exit_code = report(approve(*ao)); });
+  add_approve_commands(edge, exit_code);
 
   auto lo = std::make_shared<EdgeOptions>();
   auto* list_cmd = edge->add_subcommand("list", "Operator: list enrolled edges");
@@ -237,6 +339,27 @@ void add_edge_commands(CLI::App& app, int& exit_code) {
   revoke_cmd->add_flag("--json", ro->json,
                        "Print the origin's JSON answer (one line) instead of a summary");
   revoke_cmd->callback([&exit_code, ro] { exit_code = report(revoke(*ro)); });
+
+  auto xo = std::make_shared<EdgeOptions>();
+  auto* lost_cmd = edge->add_subcommand(
+      "lost", "Operator: declare an edge lost (revoked; its unsold serials return to the pool)");
+  lost_cmd->add_option("EDGE_ID", xo->edge_id, "Edge id")->required();
+  lost_cmd->add_option("--reason", xo->reason, "Why (recorded with who and when)")->required();
+  lost_cmd->add_option("--origin", xo->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  lost_cmd->add_option("--api-key", xo->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  lost_cmd->add_flag("--json", xo->json,
+                     "Print the origin's JSON answer (one line) instead of a summary");
+  lost_cmd->callback([&exit_code, xo] { exit_code = report(lost(*xo)); });
+
+  auto lso = std::make_shared<EdgeOptions>();
+  auto* lost_sales_cmd = edge->add_subcommand(
+      "lost-sales", "Operator: sales a lost edge reported that were refused (buyers to follow up)");
+  lost_sales_cmd->add_option("EDGE_ID", lso->edge_id, "Edge id")->required();
+  lost_sales_cmd->add_option("--origin", lso->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  lost_sales_cmd->add_option("--api-key", lso->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  lost_sales_cmd->add_flag("--json", lso->json,
+                           "Print the origin's JSON answer (one line) instead of a summary");
+  lost_sales_cmd->callback([&exit_code, lso] { exit_code = report(lost_sales(*lso)); });
 }
 
 }  // namespace dg::cli

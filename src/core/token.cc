@@ -161,7 +161,7 @@ Result<Opened> open(const crypto::Keyring& keyring, std::string_view token_untru
     return error(Code::forbidden, "token was issued by \"" + common.issuer + "\", not by \"" +
                                       *options.issuer + "\"");
   }
-  DG_RETURN_IF_ERROR_RESULT(check_times(common, options));
+  if (options.check_times) DG_RETURN_IF_ERROR_RESULT(check_times(common, options));
   return opened;
 }
 
@@ -374,6 +374,10 @@ Result<std::string> issue_cert(const TokenSigner& signer, const CertFields& fiel
                               {"edition", fields.edition_size},
                               {"manifest", fields.manifest_sha256},
                               {"rights", rights_to_json(fields.rights)}};
+  if (!fields.grant_id.empty()) {
+    DG_RETURN_IF_ERROR_RESULT(validate_identifier(fields.grant_id, "grant id"));
+    payload["grant"] = fields.grant_id;
+  }
   return sign(signer, Purpose::cert, std::move(payload), now_ms, std::nullopt, token_id);
 }
 
@@ -383,7 +387,7 @@ Result<VerifiedCert> verify_cert(const crypto::Keyring& keyring, std::string_vie
   if (!opened) return error(opened.error());
   const auto& payload = opened->payload;
   DG_RETURN_IF_ERROR_RESULT(
-      only_keys(payload, {"sub", "drop", "serial", "edition", "manifest", "rights"}));
+      only_keys(payload, {"sub", "drop", "serial", "edition", "manifest", "rights", "grant"}));
   VerifiedCert token{std::move(opened->common), {}};
   auto owner = get_id(payload, "sub", "owner");
   auto drop = get_slug(payload, "drop");
@@ -405,7 +409,13 @@ Result<VerifiedCert> verify_cert(const crypto::Keyring& keyring, std::string_vie
                   static_cast<uint32_t>(*serial),
                   static_cast<uint32_t>(*edition),
                   std::move(*manifest),
-                  std::move(*rights)};
+                  std::move(*rights),
+                  {}};
+  if (payload.contains("grant")) {
+    auto grant = get_id(payload, "grant", "grant id");
+    if (!grant) return error(grant.error());
+    token.fields.grant_id = std::move(*grant);
+  }
   return token;
 }
 
@@ -417,6 +427,7 @@ std::string to_json(const VerifiedCert& token) {
   out["edition"] = token.fields.edition_size;
   out["manifest"] = token.fields.manifest_sha256;
   out["rights"] = rights_to_json(token.fields.rights);
+  if (!token.fields.grant_id.empty()) out["grant"] = token.fields.grant_id;
   return boost::json::serialize(out);
 }
 
@@ -459,6 +470,76 @@ Result<std::vector<GrantLease>> parse_leases(const boost::json::array& leases) {
   return out;
 }
 
+boost::json::object caps_to_json(const OfflineCaps& caps) {
+  return {{"sales_max", caps.sales_max},
+          {"value_minor_max", caps.value_minor_max},
+          {"sale_value_minor_max", caps.sale_value_minor_max}};
+}
+
+Result<OfflineCaps> parse_caps(const boost::json::object& caps) {
+  DG_RETURN_IF_ERROR_RESULT(
+      json::only_keys(caps, {"sales_max", "value_minor_max", "sale_value_minor_max"}, "caps"));
+  auto sales = json::get_int(caps, "sales_max", "caps", 0, limits::edition_size_max);
+  auto value = json::get_int(caps, "value_minor_max", "caps", 0, limits::price_amount_max);
+  auto per_sale = json::get_int(caps, "sale_value_minor_max", "caps", 0, limits::price_amount_max);
+  if (!sales) return error(sales.error());
+  if (!value) return error(value.error());
+  if (!per_sale) return error(per_sale.error());
+  return OfflineCaps{static_cast<uint32_t>(*sales), *value, *per_sale};
+}
+
+Result<std::vector<OfflineTarget>> parse_offline_sales(const boost::json::object& targets) {
+  if (targets.size() > limits::token_assets_count_max)
+    return error(Code::too_large, "too many offline_sales entries");
+  std::vector<OfflineTarget> out;
+  for (const auto& [slug, value] : targets) {
+    DG_RETURN_IF_ERROR_RESULT(validate_slug(slug));
+    if (!value.is_int64() || value.as_int64() < 0 || value.as_int64() > limits::edition_size_max)
+      return error(Code::invalid_argument, "offline_sales are counts of sales");
+    out.push_back({std::string(slug), static_cast<uint32_t>(value.as_int64())});
+  }
+  return out;
+}
+
+Result<std::vector<OfflinePrice>> parse_prices(const boost::json::object& prices) {
+  if (prices.size() > limits::token_assets_count_max)
+    return error(Code::too_large, "too many prices");
+  std::vector<OfflinePrice> out;
+  for (const auto& [slug, value] : prices) {
+    DG_RETURN_IF_ERROR_RESULT(validate_slug(slug));
+    if (!value.is_object()) return error(Code::invalid_argument, "a price is {amount, currency}");
+    DG_RETURN_IF_ERROR_RESULT(json::only_keys(value.as_object(), {"amount", "currency"}, "price"));
+    auto amount = json::get_int(value.as_object(), "amount", "price", 0, limits::price_amount_max);
+    auto currency = json::get_string(value.as_object(), "currency", "price", 3);
+    if (!amount) return error(amount.error());
+    if (!currency) return error(currency.error());
+    DG_RETURN_IF_ERROR_RESULT(validate_currency(*currency));
+    out.push_back({std::string(slug), *amount, std::move(*currency)});
+  }
+  return out;
+}
+
+boost::json::object grant_payload(const EdgeGrantFields& fields, const std::string& edge_key_id) {
+  boost::json::object payload{
+      {"sub", edge_key_id},
+      {"edge_key", fields.edge_key},
+      {"drops", boost::json::array(fields.drops.begin(), fields.drops.end())},
+      {"leases", leases_to_json(fields.leases)}};
+  if (fields.caps) payload["caps"] = caps_to_json(*fields.caps);
+  if (!fields.offline_sales.empty()) {
+    boost::json::object targets;
+    for (const auto& t : fields.offline_sales) targets[t.drop] = t.sales;
+    payload["offline_sales"] = std::move(targets);
+  }
+  if (!fields.prices.empty()) {
+    boost::json::object prices;
+    for (const auto& p : fields.prices)
+      prices[p.drop] = boost::json::object{{"amount", p.amount_minor}, {"currency", p.currency}};
+    payload["prices"] = std::move(prices);
+  }
+  return payload;
+}
+
 }  // namespace
 
 Result<std::string> issue_edge_grant(const TokenSigner& signer, const EdgeGrantFields& fields,
@@ -477,12 +558,12 @@ Result<std::string> issue_edge_grant(const TokenSigner& signer, const EdgeGrantF
       return error(Code::invalid_argument, "lease needs 1 <= first <= last");
     }
   }
-  boost::json::object payload{
-      {"sub", edge_key->key_id()},
-      {"edge_key", fields.edge_key},
-      {"drops", boost::json::array(fields.drops.begin(), fields.drops.end())},
-      {"leases", leases_to_json(fields.leases)}};
-  return sign(signer, Purpose::edge_grant, std::move(payload), now_ms,
+  for (const auto& target : fields.offline_sales)
+    DG_RETURN_IF_ERROR_RESULT(validate_slug(target.drop));
+  if (fields.offline_sales.size() > limits::token_assets_count_max) {
+    return error(Code::too_large, "too many offline_sales entries for one grant");
+  }
+  return sign(signer, Purpose::edge_grant, grant_payload(fields, edge_key->key_id()), now_ms,
               now_ms + int64_t{ttl_s} * 1000);
 }
 
@@ -492,7 +573,8 @@ Result<VerifiedEdgeGrant> verify_edge_grant(const crypto::Keyring& keyring,
   auto opened = open(keyring, token_untrusted, Purpose::edge_grant, options);
   if (!opened) return error(opened.error());
   const auto& payload = opened->payload;
-  DG_RETURN_IF_ERROR_RESULT(only_keys(payload, {"sub", "edge_key", "drops", "leases"}));
+  DG_RETURN_IF_ERROR_RESULT(only_keys(
+      payload, {"sub", "edge_key", "drops", "leases", "caps", "offline_sales", "prices"}));
   auto sub = json::get_string(payload, "sub", "token", limits::identifier_bytes_max);
   auto edge_key_text = json::get_string(payload, "edge_key", "token", limits::paserk_bytes_max);
   auto drops = json::get_array(payload, "drops", "token", limits::token_assets_count_max);
@@ -516,7 +598,66 @@ Result<VerifiedEdgeGrant> verify_edge_grant(const crypto::Keyring& keyring,
   auto parsed_leases = parse_leases(**leases);
   if (!parsed_leases) return error(parsed_leases.error());
   fields.leases = std::move(*parsed_leases);
+  if (payload.contains("caps")) {
+    auto caps_object = json::get_object(payload, "caps", "token");
+    if (!caps_object) return error(caps_object.error());
+    auto caps = parse_caps(**caps_object);
+    if (!caps) return error(caps.error());
+    fields.caps = *caps;
+  }
+  if (payload.contains("offline_sales")) {
+    auto targets_object = json::get_object(payload, "offline_sales", "token");
+    if (!targets_object) return error(targets_object.error());
+    auto targets = parse_offline_sales(**targets_object);
+    if (!targets) return error(targets.error());
+    fields.offline_sales = std::move(*targets);
+  }
+  if (payload.contains("prices")) {
+    auto prices_object = json::get_object(payload, "prices", "token");
+    if (!prices_object) return error(prices_object.error());
+    auto prices = parse_prices(**prices_object);
+    if (!prices) return error(prices.error());
+    fields.prices = std::move(*prices);
+  }
   return VerifiedEdgeGrant{std::move(opened->common), std::move(fields), *edge_key};
+}
+
+Result<VerifiedEdgeCert> verify_edge_cert(const crypto::Keyring& origin_keyring,
+                                          std::string_view grant_untrusted,
+                                          std::string_view cert_untrusted,
+                                          const VerifyOptions& options) {
+  // The grant's signature now, its times against the certificate's below.
+  VerifyOptions untimed = options;
+  untimed.check_times = false;
+  auto grant = verify_edge_grant(origin_keyring, grant_untrusted, untimed);
+  if (!grant) return error(grant.error().with_context("edge grant"));
+  crypto::Keyring edge_keyring;
+  DG_RETURN_IF_ERROR_RESULT(edge_keyring.add(grant->edge_key, crypto::KeyStatus::current));
+  VerifyOptions cert_options = options;
+  cert_options.issuer.reset();  // an edge signs under the origin's grant, not as the origin
+  auto cert = verify_cert(edge_keyring, cert_untrusted, cert_options);
+  if (!cert) return error(cert.error().with_context("edge certificate"));
+  if (cert->fields.grant_id != grant->common.token_id) {
+    return error(Code::forbidden, "the certificate does not name this grant");
+  }
+  const int64_t issued_ms = cert->common.issued_at_ms;
+  const int64_t leeway_ms = to_ms(options.clock_skew);
+  if (issued_ms + leeway_ms < grant->common.issued_at_ms ||
+      (grant->common.expires_at_ms && issued_ms > *grant->common.expires_at_ms + leeway_ms)) {
+    return error(Code::forbidden, "the certificate was issued outside its grant's life");
+  }
+  for (const auto& lease : grant->fields.leases) {
+    if (lease.drop != cert->fields.drop || cert->fields.serial < lease.first_serial ||
+        cert->fields.serial > lease.last_serial)
+      continue;
+    if (issued_ms > lease.sell_until_ms + leeway_ms) {
+      return error(Code::forbidden, "the certificate was issued after its lease's sell_until (" +
+                                        format_rfc3339(lease.sell_until_ms) + ")");
+    }
+    return VerifiedEdgeCert{std::move(*cert), std::move(*grant)};
+  }
+  return error(Code::forbidden, "serial " + std::to_string(cert->fields.serial) + " of \"" +
+                                    cert->fields.drop + "\" is in no lease of the grant");
 }
 
 std::string to_json(const VerifiedEdgeGrant& token) {
@@ -525,6 +666,9 @@ std::string to_json(const VerifiedEdgeGrant& token) {
   out["edge_key"] = token.fields.edge_key;
   out["drops"] = boost::json::array(token.fields.drops.begin(), token.fields.drops.end());
   out["leases"] = leases_to_json(token.fields.leases);
+  for (auto& [key, value] : grant_payload(token.fields, token.edge_key.key_id())) {
+    if (key == "caps" || key == "offline_sales" || key == "prices") out[key] = value;
+  }
   return boost::json::serialize(out);
 }
 

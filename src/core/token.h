@@ -51,6 +51,10 @@ struct VerifyOptions {
   std::chrono::milliseconds clock_skew = limits::clock_skew_default;
   // When set, "iss" must equal it.
   std::optional<std::string> issuer;
+  // False only where a signature must be judged at another time than now: an
+  // edge's grant, checked at the time the edge signed a certificate under it
+  // (verify_edge_cert).
+  bool check_times = true;
 };
 
 // What every verified token carries besides its purpose-specific fields.
@@ -135,6 +139,9 @@ struct CertFields {
   uint32_t edition_size = 0;
   std::string manifest_sha256;  // hex SHA-256 of the manifest bytes the serial was sold under
   Rights rights;
+  // Sold offline by an edge: the `jti` of the edge-grant it sold under
+  // ("grant"); empty for the origin's own certificates.
+  std::string grant_id;
 };
 struct VerifiedCert {
   TokenCommon common;
@@ -153,10 +160,36 @@ struct GrantLease {
   uint32_t last_serial = 0;
   int64_t sell_until_ms = 0;
 };
+// The operator's limits on what one edge may sell offline ("caps"): card
+// processors' offline modes bound the same three things.
+struct OfflineCaps {
+  uint32_t sales_max = 0;            // sales in all
+  int64_t value_minor_max = 0;       // their total value, in minor units
+  int64_t sale_value_minor_max = 0;  // one sale's value
+  bool operator==(const OfflineCaps&) const = default;
+};
+// How many sales the operator expects an edge to make offline of one drop
+// ("offline_sales"): what its lease is sized to.
+struct OfflineTarget {
+  std::string drop;
+  uint32_t sales = 0;
+  bool operator==(const OfflineTarget&) const = default;
+};
+// A drop's price as the edge must charge it offline ("prices").
+struct OfflinePrice {
+  std::string drop;
+  int64_t amount_minor = 0;
+  std::string currency;
+  bool operator==(const OfflinePrice&) const = default;
+};
 struct EdgeGrantFields {
   std::string edge_key;  // k4.public.… of the edge
   std::vector<std::string> drops;
   std::vector<GrantLease> leases;
+  // Both optional on the wire: a grant without offline sales carries neither.
+  std::optional<OfflineCaps> caps;
+  std::vector<OfflineTarget> offline_sales;
+  std::vector<OfflinePrice> prices;  // of the drops in offline_sales
 };
 struct VerifiedEdgeGrant {
   TokenCommon common;
@@ -208,6 +241,23 @@ Result<VerifiedDecline> verify_decline(const crypto::Keyring& keyring,
 // The key id a token's footer names, signature NOT checked: only for finding
 // which key to verify the token with (a reader's, among many registered).
 Result<std::string> unverified_key_id(std::string_view token_untrusted);
+
+// --- offline sales: a certificate an edge signed with its own key, verified
+// through the grant the origin signed (a chain of two signatures, both
+// checked offline). The grant is checked under the origin's keyring at the
+// time the certificate was issued (a grant lives 30 days, a certificate for
+// ever); the certificate under the grant's edge key, at `options.now_ms`. It
+// must name the grant ("grant" = its jti), its serial must lie in a lease of
+// that drop in the grant, and it must have been issued within the grant's
+// life and before that lease's sell_until (plus the skew leeway).
+struct VerifiedEdgeCert {
+  VerifiedCert cert;
+  VerifiedEdgeGrant grant;
+};
+Result<VerifiedEdgeCert> verify_edge_cert(const crypto::Keyring& origin_keyring,
+                                          std::string_view grant_untrusted,
+                                          std::string_view cert_untrusted,
+                                          const VerifyOptions& options);
 
 // A verified token's fields as JSON (for `dropgate token verify` and logs).
 std::string to_json(const VerifiedDownload& token);

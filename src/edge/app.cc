@@ -20,11 +20,13 @@
 #include "crypto/keyring.h"
 #include "crypto/sha256.h"
 #include "edge/catalog.h"
+#include "edge/sales_desk.h"
 #include "edge/service.h"
 #include "edge/syncer.h"
 #include "edge/vault.h"
 #include "http/client.h"
 #include "store/outbox.h"
+#include "store/sales_book.h"
 
 namespace dg::edge {
 namespace {
@@ -225,8 +227,20 @@ Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>&
   metrics::Registry metrics;
   Syncer syncer(config, catalog, vault, **outbox, metrics, system_clock());
   EdgeService service(config, catalog, vault, **outbox, metrics, system_clock());
+  // Offline sales: signed with this edge's key, recorded in DIR/sales.db.
+  auto edge_key = load_or_create_key(config);
+  if (!edge_key) return edge_key.error().with_context("edge key");
+  service.trust_own_key(edge_key->public_key());
+  core::TokenSigner edge_signer(std::move(*edge_key), config.issuer);
+  auto sales_book = store::SalesBook::open(config.sales_file().string());
+  if (!sales_book) return sales_book.error();
+  SalesDesk sales(config, catalog, **sales_book, edge_signer, metrics, system_clock());
+  if (Status s = sales.load_operator_keys(); !s.ok())
+    log::warn("operator keys not loaded; cash sales wait for a sync", {{"error", s.to_string()}});
+  syncer.attach_sales(sales, **sales_book);
   http::Router router;
   add_edge_delivery_routes(router, service, config.metrics_token);
+  add_edge_sales_routes(router, sales);
   auto listen = http::parse_listen(config.listen);
   if (!listen) return listen.error();
   http::ServerOptions options;
@@ -252,6 +266,7 @@ Status serve(const EdgeConfig& config, const std::function<void(uint16_t port)>&
   }  // the loop stops with its round finished
   // A last push on the way out; what it cannot send stays in the durable
   // outbox for the next start, so a failure here loses nothing.
+  (void)syncer.push_sales();
   (void)syncer.push_outbox();
   log::info("edge stopped");
   return Status();

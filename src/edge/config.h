@@ -38,6 +38,7 @@ struct EdgeConfig {
   std::filesystem::path enrollment_file() const { return data_dir / "enrollment.json"; }
   std::filesystem::path grant_file() const { return data_dir / "grant.token"; }
   std::filesystem::path outbox_file() const { return data_dir / "outbox.db"; }
+  std::filesystem::path sales_file() const { return data_dir / "sales.db"; }
 };
 
 // Reads a TOML file over `config`; unknown keys are an error.

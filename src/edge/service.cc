@@ -224,6 +224,27 @@ Result<EdgeService::Verified> EdgeService::verify_cached(
   return shared;
 }
 
+void EdgeService::trust_own_key(const crypto::PublicKey& key) {
+  std::lock_guard lock(own_key_mutex_);
+  own_key_ = key;
+  own_base_.reset();
+}
+
+std::shared_ptr<const crypto::Keyring> EdgeService::with_own_key(
+    const std::shared_ptr<const crypto::Keyring>& origin_keyring) {
+  std::lock_guard lock(own_key_mutex_);
+  if (!own_key_ || !origin_keyring) return origin_keyring;
+  if (own_base_ != origin_keyring) {
+    auto combined = std::make_shared<crypto::Keyring>(*origin_keyring);
+    // Retired: it verifies, never signs; a key the origin already lists is left as it is.
+    if (!combined->verification_key(own_key_->key_id()))
+      (void)combined->add(*own_key_, crypto::KeyStatus::retired);
+    own_base_ = origin_keyring;
+    own_keyring_ = std::move(combined);
+  }
+  return own_keyring_;
+}
+
 Result<EdgeService::Verified> EdgeService::authorize(const Request& request, std::string_view slug,
                                                      const Catalog::Serving& serving,
                                                      int64_t now_ms) {
@@ -237,7 +258,7 @@ Result<EdgeService::Verified> EdgeService::authorize(const Request& request, std
   if (token.empty()) token = request.query_value("token").value_or("");
   if (token.empty())
     return error(problem::token_required, "pass ?token=… or Authorization: Bearer …");
-  auto verified = verify_cached(token, serving.keyring, now_ms);
+  auto verified = verify_cached(token, with_own_key(serving.keyring), now_ms);
   if (!verified) return verified;
   const core::VerifiedDownload& download = **verified;
   if (download.fields.drop != slug) {

@@ -28,6 +28,10 @@ class EdgeService {
   EdgeService(const EdgeConfig& config, Catalog& catalog, Vault& vault, store::Outbox& outbox,
               metrics::Registry& metrics, const Clock& clock);
 
+  // Download tokens signed by this edge's own key (its offline sales) are
+  // accepted besides the origin's: the keyring used is the origin's plus it.
+  void trust_own_key(const crypto::PublicKey& key);
+
   http::Response file(http::Request& request);
   http::Response archive(http::Request& request);
   http::Response manifest(http::Request& request);
@@ -45,6 +49,9 @@ class EdgeService {
   Result<Verified> verify_cached(std::string_view token,
                                  const std::shared_ptr<const crypto::Keyring>& keyring,
                                  int64_t now_ms);
+  // The origin's keyring plus this edge's own key, rebuilt when the origin's changes.
+  std::shared_ptr<const crypto::Keyring> with_own_key(
+      const std::shared_ptr<const crypto::Keyring>& origin_keyring);
   // The problem for a request turned away, counted by its reason in
   // dropgate_edge_token_refusals_total.
   http::Response deny(const Status& why);
@@ -72,6 +79,10 @@ class EdgeService {
   // The keyring the cache was filled under (held, so a new keyring can never
   // reuse its address unnoticed); the cache is cleared when it changes.
   std::shared_ptr<const crypto::Keyring> cache_keyring_;
+  std::mutex own_key_mutex_;
+  std::optional<crypto::PublicKey> own_key_;
+  std::shared_ptr<const crypto::Keyring> own_base_;     // the origin keyring it was built from
+  std::shared_ptr<const crypto::Keyring> own_keyring_;  // origin keys + own key
 
   metrics::Counter& cache_hits_;
   metrics::Counter& cache_misses_;

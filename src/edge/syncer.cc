@@ -227,6 +227,10 @@ Status Syncer::sync_once(
     // (an edge the operator revoked gets none, and serves nothing).
     log::warn("origin refused the grant",
               {{"detail", http::ApiClient::describe_failure(*response)}});
+    // Report what was sold first: a lost edge's sales are recorded for the
+    // operator (refused, never dropped); a revoked edge's stay in the book.
+    if (auto reported = push_sales(); !reported)
+      log::warn("offline sales not reported", {{"error", reported.error().to_string()}});
     catalog_.clear_grant();
     return finish(Status(Code::forbidden, http::ApiClient::describe_failure(*response)));
   }
@@ -236,12 +240,19 @@ Status Syncer::sync_once(
   if (!doc) return finish(doc.error().with_context("sync document"));
   if (Status s = apply_keyring(*doc); !s.ok()) return finish(s);
   if (Status s = apply_grant(*doc); !s.ok()) return finish(s);
+  apply_operator_keys(*doc);
   if (Status s = apply_revocations(*doc); !s.ok())
     log::warn("revocation list refused", {{"error", s.to_string()}});
   auto drops = json::get_array(*doc, "drops", "sync", limits::edge_drops_max);
   if (!drops) return finish(drops.error());
   Status overall = apply_drops(**drops, progress);
   remove_ungranted_drops();
+  if (auto reported = push_sales(); !reported) {
+    log::warn("offline sales not reported", {{"error", reported.error().to_string()}});
+    if (overall.ok()) overall = reported.error();
+  } else if (auto released = release_expired_leases(); !released) {
+    log::warn("leases not released", {{"error", released.error().to_string()}});
+  }
   auto pushed = push_outbox();
   if (!pushed) {
     log::warn("outbox push failed", {{"error", pushed.error().to_string()}});
@@ -321,6 +332,105 @@ Result<uint32_t> Syncer::push_outbox() {
     events_pushed_.inc(events->size());
   }
   return acknowledged;
+}
+
+void Syncer::apply_operator_keys(const boost::json::object& doc) {
+  if (sales_desk_ == nullptr) return;
+  auto keys = json::get_array(doc, "operator_keys", "sync", limits::operator_keys_max);
+  if (!keys) return;  // an origin from before offline sales: keep what is held
+  std::vector<std::string> hashes;
+  for (const auto& k : **keys) {
+    if (k.is_string()) hashes.emplace_back(k.as_string());
+  }
+  if (Status s = sales_desk_->set_operator_keys(std::move(hashes)); !s.ok())
+    log::warn("operator keys not kept", {{"error", s.to_string()}});
+}
+
+Result<uint32_t> Syncer::push_sales() {
+  if (sales_book_ == nullptr || origin_url_.empty()) return 0u;
+  http::ApiClient client(origin_url_, "", deadlines());
+  uint32_t acknowledged = 0;
+  for (uint32_t round = 0; round < limits::edge_push_rounds_max; ++round) {
+    auto sales = sales_book_->unreported(limits::edge_push_sales_max);
+    if (!sales) return error(sales.error());
+    if (sales->empty()) break;
+    boost::json::array list;
+    for (const auto& sale : *sales) {
+      list.push_back(boost::json::object{{"id", sale.id},
+                                         {"drop", sale.drop},
+                                         {"serial", sale.serial},
+                                         {"channel", sale.channel},
+                                         {"account", sale.account},
+                                         {"amount", sale.amount_minor},
+                                         {"currency", sale.currency},
+                                         {"reference", sale.reference},
+                                         {"certificate", sale.cert_token},
+                                         {"grant", sale.grant_token},
+                                         {"sold_at", format_rfc3339(sale.sold_at_ms)}});
+    }
+    auto response = client.call_with("POST", "/v1/edge/sales",
+                                     boost::json::serialize(boost::json::object{{"sales", list}}),
+                                     {}, catalog_.grant_token());
+    if (!response) return error(response.error());
+    catalog_.note_origin_heard(clock_.now_ms());
+    if (response->status != 200) {
+      return error(Code::unavailable,
+                   "sales refused: " + http::ApiClient::describe_failure(*response));
+    }
+    auto answer = json::parse_object(response->body, limits::edge_origin_answer_bytes_max);
+    if (!answer) return error(answer.error());
+    auto acked = json::get_array(*answer, "acknowledged", "sales", limits::edge_push_sales_max);
+    if (!acked) return error(acked.error());
+    std::vector<std::string> ids;
+    for (const auto& id : **acked) {
+      if (id.is_string()) ids.emplace_back(id.as_string());
+    }
+    if (ids.empty()) break;  // the origin took none: try again next round
+    DG_RETURN_IF_ERROR_RESULT(sales_book_->mark_reported(ids));
+    acknowledged += static_cast<uint32_t>(ids.size());
+  }
+  if (sales_desk_ != nullptr) sales_desk_->refresh_metrics();
+  return acknowledged;
+}
+
+Result<uint32_t> Syncer::release_expired_leases() {
+  if (sales_book_ == nullptr || origin_url_.empty()) return 0u;
+  auto grant = catalog_.grant();
+  if (!grant) return 0u;
+  auto pending = sales_book_->pending();
+  if (!pending) return error(pending.error());
+  if (pending->sales > 0) return 0u;  // unacknowledged sales: report them first
+  const int64_t now_ms = clock_.now_ms();
+  boost::json::array leases;
+  std::vector<std::string> keys;
+  for (const auto& lease : grant->fields.leases) {
+    if (lease.sell_until_ms > now_ms) continue;
+    std::string key = lease.drop + ":" + std::to_string(lease.first_serial) + "-" +
+                      std::to_string(lease.last_serial);
+    if (released_leases_.contains(key)) continue;
+    keys.push_back(std::move(key));
+    leases.push_back(boost::json::object{
+        {"drop", lease.drop}, {"first", lease.first_serial}, {"last", lease.last_serial}});
+  }
+  if (leases.empty()) return 0u;
+  http::ApiClient client(origin_url_, "", deadlines());
+  auto response =
+      client.call_with("POST", "/v1/edge/releases",
+                       boost::json::serialize(boost::json::object{{"leases", std::move(leases)}}),
+                       {}, catalog_.grant_token());
+  if (!response) return error(response.error());
+  catalog_.note_origin_heard(now_ms);
+  if (response->status != 200) {
+    return error(Code::unavailable,
+                 "release refused: " + http::ApiClient::describe_failure(*response));
+  }
+  auto answer = json::parse_object(response->body, limits::edge_origin_answer_bytes_max);
+  if (!answer) return error(answer.error());
+  auto returned = json::get_int(*answer, "returned", "release", 0, limits::edition_size_max);
+  if (!returned) return error(returned.error());
+  for (auto& key : keys) released_leases_.insert(std::move(key));
+  log::info("leases past sell_until released", {{"serials", *returned}});
+  return static_cast<uint32_t>(*returned);
 }
 
 std::vector<DropReadiness> Syncer::readiness() {

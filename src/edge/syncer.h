@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,11 @@
 #include "base/status.h"
 #include "edge/catalog.h"
 #include "edge/config.h"
+#include "edge/sales_desk.h"
 #include "edge/vault.h"
 #include "http/client.h"
 #include "store/outbox.h"
+#include "store/sales_book.h"
 
 namespace dg::edge {
 
@@ -51,6 +54,21 @@ class Syncer {
       const std::function<void(const std::string&, uint64_t, uint64_t)>& progress = {});
   // Pushes queued events; returns how many the origin acknowledged.
   Result<uint32_t> push_outbox();
+  // Offline sales: the desk hears the operator keys of each sync document,
+  // and the book's unreported sales are reported each round.
+  void attach_sales(SalesDesk& desk, store::SalesBook& book) {
+    sales_desk_ = &desk;
+    sales_book_ = &book;
+  }
+  // Reports unacknowledged offline sales (POST /v1/edge/sales); returns how
+  // many the origin acknowledged. A sale stays in the book until then.
+  Result<uint32_t> push_sales();
+  // Gives back the unsold serials of the grant's leases past their
+  // sell_until by this edge's clock (POST /v1/edge/releases), only once
+  // every sale it made was acknowledged: the origin then returns whatever
+  // of the lease is not a claim, so nothing sold is ever released. Returns
+  // how many serials went back.
+  Result<uint32_t> release_expired_leases();
 
   std::vector<DropReadiness> readiness();
 
@@ -60,6 +78,8 @@ class Syncer {
   Status apply_keyring(const boost::json::object& doc);
   Status apply_grant(const boost::json::object& doc);
   Status apply_revocations(const boost::json::object& doc);
+  // The hashes of the operator API keys, for the sales desk.
+  void apply_operator_keys(const boost::json::object& doc);
   // Applies every drop the sync document's "drops" offers; the last failure,
   // if any (each is logged; the others are still applied).
   Status apply_drops(const boost::json::array& drops,
@@ -78,6 +98,10 @@ class Syncer {
   store::Outbox& outbox_;
   const Clock& clock_;
   std::string origin_url_;
+  SalesDesk* sales_desk_ = nullptr;
+  store::SalesBook* sales_book_ = nullptr;
+  // Leases released ("slug:first-last"), so each is asked for once.
+  std::set<std::string> released_leases_;
   uint32_t events_per_push_;  // see limits::edge_push_events_max
   metrics::Counter& syncs_ok_;
   metrics::Counter& syncs_failed_;

@@ -224,7 +224,7 @@ Status serve(const OriginConfig& startup_config,
   OriginService service({**store, blobs, signer, *keyring, seller, committer, metrics,
                          system_clock(), config, *owner_secret, provider.get()});
   EdgeHub edges({**store, blobs, signer, *keyring, service.catalog, service.certificates,
-                 system_clock(), config});
+                 system_clock(), config, &metrics});
   http::Router router;
   OperatorKeys operator_keys(**store);
   DG_RETURN_IF_ERROR(operator_keys.refresh());

@@ -129,6 +129,10 @@ class HeldReadsStore final : public Store {
   Result<uint32_t> release_leases(std::string_view seller_id, int64_t now_ms) override {
     return inner_.release_leases(seller_id, now_ms);
   }
+  Result<uint32_t> release_lease(std::string_view seller_id, int64_t drop_id, uint32_t first_serial,
+                                 uint32_t last_serial, int64_t now_ms) override {
+    return inner_.release_lease(seller_id, drop_id, first_serial, last_serial, now_ms);
+  }
   Result<Hold> create_hold(int64_t drop_id, uint32_t serial, std::string_view account,
                            std::string_view seller_id, int64_t expires_at_ms, int64_t now_ms,
                            uint32_t per_buyer_limit) override {

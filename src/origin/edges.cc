@@ -13,6 +13,7 @@
 #include "core/validate.h"
 #include "crypto/minisign.h"
 #include "crypto/sha256.h"
+#include "origin/edge_leases.h"
 #include "origin/routes.h"
 
 namespace dg::origin {
@@ -131,7 +132,8 @@ Result<std::string> EdgeHub::list_json() {
 Result<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untrusted) {
   auto body = json::parse_object(body_untrusted, limits::request_body_bytes_max_json);
   if (!body) return error(body.error());
-  if (Status s = json::only_keys(*body, {"drops", "ttl_days"}, "approval"); !s.ok())
+  if (Status s = json::only_keys(*body, {"drops", "ttl_days", "offline_sales", "caps"}, "approval");
+      !s.ok())
     return error(s);
   auto drops = json::get_array(*body, "drops", "approval", limits::edge_drops_max);
   if (!drops) return error(drops.error());
@@ -157,8 +159,17 @@ Result<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untr
   if (edge->state == store::EdgeState::revoked) {
     return error(problem::edge_revoked_enrolment, "a revoked edge must enrol again with a new key");
   }
+  auto settings = parse_offline_settings(*body, slugs);
+  if (!settings) return error(settings.error());
   int64_t now_ms = parts_.clock.now_ms();
-  core::EdgeGrantFields fields{edge->edge_key, slugs, {}};
+  const int64_t expires_ms = now_ms + to_ms(std::chrono::days(ttl_days));
+  auto leases = top_up_edge_leases(parts_.store, edge_id, slugs, *settings, expires_ms, now_ms,
+                                   parts_.config.lease_serials_max);
+  if (!leases) return error(leases.error());
+  auto prices = offline_prices(parts_.store, *settings);
+  if (!prices) return error(prices.error());
+  core::EdgeGrantFields fields{edge->edge_key,    slugs, *leases, settings->caps, settings->targets,
+                               std::move(*prices)};
   auto grant = core::issue_edge_grant(parts_.signer, fields, now_ms,
                                       static_cast<uint32_t>(to_s(std::chrono::days(ttl_days))));
   if (!grant) return error(grant.error());
@@ -170,6 +181,12 @@ Result<std::string> EdgeHub::approve(int64_t edge_id, std::string_view body_untr
   auto out = edge_json(*updated);
   out["grant_expires_at"] = format_rfc3339(now_ms + to_ms(std::chrono::days(ttl_days)));
   return boost::json::serialize(out);
+}
+
+Result<std::string> EdgeHub::leases_json(int64_t edge_id) {
+  auto edge = parts_.store.get_edge(edge_id);
+  if (!edge) return error(edge.error());
+  return edge_leases_json(parts_.store, edge_id, parts_.clock.now_ms());
 }
 
 Result<std::string> EdgeHub::revoke(int64_t edge_id) {
@@ -226,9 +243,42 @@ Result<store::EdgeRecord> EdgeHub::authenticate(const Request& request) {
   return *edge;
 }
 
+Result<std::string> EdgeHub::topped_up_grant(const store::EdgeRecord& edge) {
+  const int64_t now_ms = parts_.clock.now_ms();
+  core::VerifyOptions untimed{now_ms, parts_.config.clock_skew, parts_.config.issuer};
+  untimed.check_times = false;  // the grant the origin holds for the edge, judged below
+  auto grant = core::verify_edge_grant(parts_.keyring, edge.grant_token, untimed);
+  if (!grant || grant->fields.offline_sales.empty() || !grant->common.expires_at_ms)
+    return edge.grant_token;
+  const int64_t expires_ms = *grant->common.expires_at_ms;
+  if (expires_ms - now_ms < 1000) return edge.grant_token;  // renewal is the operator's call
+  OfflineSettings settings{grant->fields.caps, grant->fields.offline_sales};
+  uint32_t leased = 0;
+  auto leases = top_up_edge_leases(parts_.store, edge.id, edge.drops, settings, expires_ms, now_ms,
+                                   parts_.config.lease_serials_max, &leased);
+  if (!leases) return error(leases.error());
+  if (leased == 0) return edge.grant_token;
+  auto prices = offline_prices(parts_.store, settings);
+  if (!prices) return error(prices.error());
+  // Same drops, caps, expectations and end of life; more leases, current prices.
+  core::EdgeGrantFields fields{edge.edge_key, edge.drops,       std::move(*leases),
+                               settings.caps, settings.targets, std::move(*prices)};
+  auto token = core::issue_edge_grant(parts_.signer, fields, now_ms,
+                                      static_cast<uint32_t>((expires_ms - now_ms) / 1000));
+  if (!token) return error(token.error());
+  auto updated =
+      parts_.store.update_edge(edge.id, store::EdgeState::approved, edge.drops, *token, now_ms);
+  if (!updated) return error(updated.error());
+  log::info("edge lease topped up", {{"edge_id", edge.id}, {"serials", leased}});
+  return *token;
+}
+
 Result<std::string> EdgeHub::sync_document(const Request& request) {
   auto edge = authenticate(request);
   if (!edge) return std::unexpected(edge.error());
+  auto grant_token = topped_up_grant(*edge);
+  if (!grant_token) return std::unexpected(grant_token.error());
+  edge->grant_token = std::move(*grant_token);
   int64_t now_ms = parts_.clock.now_ms();
   std::string keyring = parts_.keyring.to_json();
   auto keyring_sig = crypto::minisign_sign(
@@ -245,8 +295,13 @@ Result<std::string> EdgeHub::sync_document(const Request& request) {
     drops.push_back(boost::json::object{
         {"drop", slug}, {"manifest", manifest->json}, {"minisig", manifest->minisig}});
   }
+  // The hashes of the operator API keys, so that an edge can check an
+  // operator's cash sale offline as the origin would (docs/formats/sync.md).
+  auto operator_keys = parts_.store.list_api_keys(limits::operator_keys_max);
+  if (!operator_keys) return error(operator_keys.error());
   boost::json::object doc{
       {"format", 1},
+      {"operator_keys", boost::json::array(operator_keys->begin(), operator_keys->end())},
       {"origin_time", format_rfc3339(now_ms)},
       {"edge_id", edge->id},
       {"grant", edge->grant_token},
@@ -364,6 +419,30 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
       },
       named(op, "edges.revoke"));
   router.add(
+      Verb::post, "/v1/edges/{id}/lost",
+      [h](Request& r) {
+        auto id = parse_id(r.param("id"));
+        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
+        return render(h->declare_lost(*id, r), 200);
+      },
+      named(op, "edges.lost"));
+  router.add(
+      Verb::get, "/v1/edges/{id}/lost-sales",
+      [h](Request& r) {
+        auto id = parse_id(r.param("id"));
+        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
+        return render(h->lost_sales_json(*id), 200);
+      },
+      named(op, "edges.lost_sales"));
+  router.add(
+      Verb::get, "/v1/edges/{id}/leases",
+      [h](Request& r) {
+        auto id = parse_id(r.param("id"));
+        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
+        return render(h->leases_json(*id), 200);
+      },
+      named(op, "edges.leases"));
+  router.add(
       Verb::get, "/v1/edges/{id}/grant",
       [h](Request& r) {
         auto id = parse_id(r.param("id"));
@@ -377,6 +456,17 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
   router.add(
       Verb::get, "/v1/edge/blobs/{sha256}", [h](Request& r) { return h->blob(r); },
       http::RouteOptions{.name = "edge.blob"});
+  router.add(
+      Verb::post, "/v1/edge/sales", [h](Request& r) { return render(h->ingest_sales(r), 200); },
+      http::RouteOptions{
+          .body_bytes_max = limits::request_body_bytes_max_json,
+          .name = "edge.sales",
+          .admits_large_body = [h](const Request& r) { return h->carries_signed_grant(r); }});
+  router.add(
+      Verb::post, "/v1/edge/releases",
+      [h](Request& r) { return render(h->release_leases(r), 200); },
+      http::RouteOptions{.body_bytes_max = limits::request_body_bytes_max_json,
+                         .name = "edge.releases"});
   router.add(
       Verb::post, "/v1/edge/events", [h](Request& r) { return render(h->ingest_events(r), 200); },
       http::RouteOptions{

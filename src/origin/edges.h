@@ -3,13 +3,16 @@
 // what edges report. The protocol is in docs/formats/sync.md.
 #pragma once
 
+#include <boost/json.hpp>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/env.h"
+#include "base/metrics.h"
 #include "core/token.h"
 #include "crypto/keyring.h"
 #include "http/http.h"
@@ -32,6 +35,7 @@ class EdgeHub {
     Certificates& certificates;  // the signed revocation list
     const Clock& clock;
     const OriginConfig& config;
+    metrics::Registry* metrics = nullptr;  // offline sales by channel (none in some tests)
   };
   explicit EdgeHub(Parts parts) : parts_(parts) {}
 
@@ -45,6 +49,16 @@ class EdgeHub {
   Result<std::string> list_json();
   Result<std::string> approve(int64_t edge_id, std::string_view body_untrusted);
   Result<std::string> revoke(int64_t edge_id);
+  // The serials leased to an edge for offline sales, and how many are unsold.
+  Result<std::string> leases_json(int64_t edge_id);
+  // Declares an edge lost (POST /v1/edges/{id}/lost, edge_lost.cc): revokes
+  // it, returns its leased serials that are not claims to the pool, and
+  // records who and why (event edge.lost). Its later reports are refused
+  // and listed by lost_sales_json.
+  Result<std::string> declare_lost(int64_t edge_id, const http::Request& request);
+  // The sales a lost edge reported after it was declared lost: buyer,
+  // serial, amount, for the operator's follow-up.
+  Result<std::string> lost_sales_json(int64_t edge_id);
   // The enrolled edge, proving it knows the secret, fetches its grant.
   Result<std::string> grant(int64_t edge_id, std::string_view secret_untrusted);
 
@@ -55,12 +69,26 @@ class EdgeHub {
   http::Response blob(http::Request& request);
   // Download events reported by an edge; stored once each.
   Result<std::string> ingest_events(const http::Request& request);
+  // Offline sales an edge reports (POST /v1/edge/sales; edge_sales.cc):
+  // each verified through its grant and recorded as a claim of the edge's
+  // lease, once per sale id; refusals are recorded as events, not dropped.
+  Result<std::string> ingest_sales(const http::Request& request);
+  // An edge gives back the unsold serials of leases past their sell_until
+  // (POST /v1/edge/releases, edge_lost.cc), after reporting its sales.
+  Result<std::string> release_leases(const http::Request& request);
   // Whether the request carries a grant this origin signed that has not
   // expired: the signature alone, no store (enrolment and approval are
   // checked by the handler). Lets an edge push more than an anonymous body.
   bool carries_signed_grant(const http::Request& request) const;
 
  private:
+  // The edge's grant after topping its leases up to the operator's expected
+  // offline sales (re-signed, same life, when serials were added).
+  Result<std::string> topped_up_grant(const store::EdgeRecord& edge);
+  // A lost edge's report: each sale recorded as edge.lost_sale, then refused
+  // (problem edge-lost). An edge not lost gets `refusal` (why authentication failed).
+  Result<std::string> refuse_lost_sales(const http::Request& request,
+                                        const boost::json::array& sales, const Status& refusal);
   // The edge behind a request's grant: verified token, enrolled, approved.
   Result<store::EdgeRecord> authenticate(const http::Request& request);
 

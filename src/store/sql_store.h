@@ -83,6 +83,8 @@ class SqlStore final : public Store {
                                                 int64_t now_ms) override;
   Result<uint32_t> reclaim_dead_sellers(int64_t now_ms, int64_t heartbeat_timeout_ms) override;
   Result<uint32_t> release_leases(std::string_view seller_id, int64_t now_ms) override;
+  Result<uint32_t> release_lease(std::string_view seller_id, int64_t drop_id, uint32_t first_serial,
+                                 uint32_t last_serial, int64_t now_ms) override;
 
   Result<Hold> create_hold(int64_t drop_id, uint32_t serial, std::string_view account,
                            std::string_view seller_id, int64_t expires_at_ms, int64_t now_ms,

@@ -437,6 +437,18 @@ class Store {
   // back; not_found for an unknown seller.
   virtual Result<uint32_t> release_leases(std::string_view seller_id, int64_t now_ms) = 0;
 
+  // --- Edge leases given back (issue #13, sql_store_edgelost.cc).
+  // Gives back the unsold serials of one lease of `seller_id`: the lease
+  // (drop_id, first_serial, last_serial) exactly as granted. Serials claimed
+  // stay sold; the rest return to the drop's pool and the lease is deleted,
+  // so a claim reported later under this seller for a serial of it fails the
+  // lease check (conflict). Returns how many serials went back; not_found when
+  // the seller holds no such lease (already released: the caller may treat it
+  // as done). As release_leases, a lease covering an unexpired hold is left.
+  virtual Result<uint32_t> release_lease(std::string_view seller_id, int64_t drop_id,
+                                         uint32_t first_serial, uint32_t last_serial,
+                                         int64_t now_ms) = 0;
+
   // --- Holds. create: the serial must be in a lease of `seller_id` and free
   // (no claim, no unexpired hold); conflict otherwise. An expired hold on the
   // serial is replaced. invalid_argument unless expires_at_ms > now_ms.
