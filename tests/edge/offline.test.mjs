@@ -12,7 +12,8 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  dropgate, tempDir, initData, startOrigin, startEdge, client, waitFor, cleanup,
+  dropgate, tempDir, initData, startOrigin, startEdge, client, waitFor, cleanup, payloadOf,
+  cashSale as sharedCashSale, metric,
 } from '../support/origin.mjs'
 
 const SLUG = 'stall-tape'
@@ -22,22 +23,8 @@ let keyCounter = 0
 const idem = () => ({ 'idempotency-key': `offline-${process.pid}-${++keyCounter}` })
 const sales = []  // every sale the edge acknowledged: {serial, certificate, key}
 
-// The payload of a PASETO v4.public token (the last 64 bytes are the signature).
-function payloadOf(token) {
-  const body = Buffer.from(token.split('.')[2], 'base64url')
-  return JSON.parse(body.subarray(0, body.length - 64).toString())
-}
-
-async function cashSale(key, { amount = PRICE, apiKeyUsed = apiKey } = {}) {
-  const res = await fetch(`${edge.url}/v1/drops/${SLUG}/cash`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${apiKeyUsed}`, 'idempotency-key': key, 'content-type': 'application/json' },
-    body: JSON.stringify({ amount, currency: 'EUR', account: `buyer-${key}` }),
-  })
-  const text = await res.text()
-  let json
-  try { json = JSON.parse(text) } catch { json = undefined }
-  return { status: res.status, json, text }
+function cashSale(key, { amount = PRICE, apiKeyUsed = apiKey } = {}) {
+  return sharedCashSale(edge.url, SLUG, key, { amount, apiKey: apiKeyUsed })
 }
 
 async function grantOf() {
@@ -52,11 +39,7 @@ async function originCertId(serial) {
   return r.status === 200 ? (await r.json()).certificate_id : undefined
 }
 
-async function edgeMetric(name) {
-  const text = await (await fetch(`${edge.url}/metrics`)).text()
-  const m = text.match(new RegExp(`^${name.replace(/[{}"]/g, (c) => '\\' + c)} (\\S+)$`, 'm'))
-  return m ? Number(m[1]) : undefined
-}
+function edgeMetric(name) { return metric(edge.url, name) }
 
 before(async () => {
   dir = tempDir('dg-offline-')

@@ -133,4 +133,30 @@ export async function pool(tasks, concurrency) {
   return results
 }
 
+// The payload of a PASETO v4.public token (the last 64 bytes are the signature).
+export function payloadOf(token) {
+  const body = Buffer.from(token.split('.')[2], 'base64url')
+  return JSON.parse(body.subarray(0, body.length - 64).toString())
+}
+
+// A cash sale at an edge (`edgeUrl`) for drop `slug`, by an operator key.
+export async function cashSale(edgeUrl, slug, key, { amount, apiKey, account = `buyer-${key}` }) {
+  const res = await fetch(`${edgeUrl}/v1/drops/${slug}/cash`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'idempotency-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify({ amount, currency: 'EUR', account }),
+  })
+  const text = await res.text()
+  let json
+  try { json = JSON.parse(text) } catch { json = undefined }
+  return { status: res.status, json, text }
+}
+
+// The value of one Prometheus sample (`name` with its labels) a server exposes.
+export async function metric(baseUrl, name) {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text()
+  const m = text.match(new RegExp(`^${name.replace(/[{}"]/g, (c) => '\\' + c)} (\\S+)$`, 'm'))
+  return m ? Number(m[1]) : undefined
+}
+
 export function cleanup(dir) { rmSync(dir, { recursive: true, force: true }) }
