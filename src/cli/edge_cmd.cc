@@ -285,6 +285,30 @@ void add_approve_commands(CLI::App* edge, int& exit_code) {
   leases_cmd->callback([&exit_code, leo] { exit_code = report(leases(*leo)); });
 }
 
+// `edge lost` and `edge lost-sales`: an operator gives up on an edge.
+void add_lost_commands(CLI::App* edge, int& exit_code) {
+  auto xo = std::make_shared<EdgeOptions>();
+  auto* lost_cmd = edge->add_subcommand(
+      "lost", "Operator: declare an edge lost (revoked; its unsold serials return to the pool)");
+  lost_cmd->add_option("EDGE_ID", xo->edge_id, "Edge id")->required();
+  lost_cmd->add_option("--reason", xo->reason, "Why (recorded with who and when)")->required();
+  lost_cmd->add_option("--origin", xo->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  lost_cmd->add_option("--api-key", xo->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  lost_cmd->add_flag("--json", xo->json,
+                     "Print the origin's JSON answer (one line) instead of a summary");
+  lost_cmd->callback([&exit_code, xo] { exit_code = report(lost(*xo)); });
+
+  auto lso = std::make_shared<EdgeOptions>();
+  auto* lost_sales_cmd = edge->add_subcommand(
+      "lost-sales", "Operator: sales a lost edge reported that were refused (buyers to follow up)");
+  lost_sales_cmd->add_option("EDGE_ID", lso->edge_id, "Edge id")->required();
+  lost_sales_cmd->add_option("--origin", lso->origin, "Origin URL (env DROPGATE_ORIGIN)");
+  lost_sales_cmd->add_option("--api-key", lso->api_key, "Operator API key (env DROPGATE_API_KEY)");
+  lost_sales_cmd->add_flag("--json", lso->json,
+                           "Print the origin's JSON answer (one line) instead of a summary");
+  lost_sales_cmd->callback([&exit_code, lso] { exit_code = report(lost_sales(*lso)); });
+}
+
 }  // namespace
 
 void add_edge_commands(CLI::App& app, int& exit_code) {
@@ -340,26 +364,7 @@ void add_edge_commands(CLI::App& app, int& exit_code) {
                        "Print the origin's JSON answer (one line) instead of a summary");
   revoke_cmd->callback([&exit_code, ro] { exit_code = report(revoke(*ro)); });
 
-  auto xo = std::make_shared<EdgeOptions>();
-  auto* lost_cmd = edge->add_subcommand(
-      "lost", "Operator: declare an edge lost (revoked; its unsold serials return to the pool)");
-  lost_cmd->add_option("EDGE_ID", xo->edge_id, "Edge id")->required();
-  lost_cmd->add_option("--reason", xo->reason, "Why (recorded with who and when)")->required();
-  lost_cmd->add_option("--origin", xo->origin, "Origin URL (env DROPGATE_ORIGIN)");
-  lost_cmd->add_option("--api-key", xo->api_key, "Operator API key (env DROPGATE_API_KEY)");
-  lost_cmd->add_flag("--json", xo->json,
-                     "Print the origin's JSON answer (one line) instead of a summary");
-  lost_cmd->callback([&exit_code, xo] { exit_code = report(lost(*xo)); });
-
-  auto lso = std::make_shared<EdgeOptions>();
-  auto* lost_sales_cmd = edge->add_subcommand(
-      "lost-sales", "Operator: sales a lost edge reported that were refused (buyers to follow up)");
-  lost_sales_cmd->add_option("EDGE_ID", lso->edge_id, "Edge id")->required();
-  lost_sales_cmd->add_option("--origin", lso->origin, "Origin URL (env DROPGATE_ORIGIN)");
-  lost_sales_cmd->add_option("--api-key", lso->api_key, "Operator API key (env DROPGATE_API_KEY)");
-  lost_sales_cmd->add_flag("--json", lso->json,
-                           "Print the origin's JSON answer (one line) instead of a summary");
-  lost_sales_cmd->callback([&exit_code, lso] { exit_code = report(lost_sales(*lso)); });
+  add_lost_commands(edge, exit_code);
 }
 
 }  // namespace dg::cli

@@ -229,8 +229,7 @@ Status Syncer::sync_once(
               {{"detail", http::ApiClient::describe_failure(*response)}});
     // Report what was sold first: a lost edge's sales are recorded for the
     // operator (refused, never dropped); a revoked edge's stay in the book.
-    if (auto reported = push_sales(); !reported)
-      log::warn("offline sales not reported", {{"error", reported.error().to_string()}});
+    push_sales_or_warn();
     catalog_.clear_grant();
     return finish(Status(Code::forbidden, http::ApiClient::describe_failure(*response)));
   }
@@ -260,6 +259,11 @@ Status Syncer::sync_once(
     if (overall.ok() && pushed.error().code() == Code::unavailable) overall = pushed.error();
   }
   return finish(overall);
+}
+
+void Syncer::push_sales_or_warn() {
+  if (auto reported = push_sales(); !reported)
+    log::warn("offline sales not reported", {{"error", reported.error().to_string()}});
 }
 
 Status Syncer::apply_drops(

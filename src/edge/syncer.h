@@ -63,6 +63,7 @@ class Syncer {
   // Reports unacknowledged offline sales (POST /v1/edge/sales); returns how
   // many the origin acknowledged. A sale stays in the book until then.
   Result<uint32_t> push_sales();
+  void push_sales_or_warn();  // push_sales, a failure only logged
   // Gives back the unsold serials of the grant's leases past their
   // sell_until by this edge's clock (POST /v1/edge/releases), only once
   // every sale it made was acknowledged: the origin then returns whatever

@@ -394,6 +394,14 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
     o.name = std::move(name);
     return o;
   };
+  // A route on one edge: 404 when {id} is not an edge id.
+  auto by_id = [h](auto call) {
+    return [h, call](Request& r) {
+      auto id = parse_id(r.param("id"));
+      if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
+      return call(*h, *id, r);
+    };
+  };
   router.add(
       Verb::post, "/v1/edges",
       [h](Request& r) { return render(h->enroll(r.body, r.remote_address), 202); },
@@ -402,54 +410,28 @@ void add_edge_routes(http::Router& router, EdgeHub& hub) {
   router.add(
       Verb::get, "/v1/edges", [h](Request&) { return render(h->list_json(), 200); },
       named(op, "edges.list"));
-  router.add(
-      Verb::post, "/v1/edges/{id}/approve",
-      [h](Request& r) {
-        auto id = parse_id(r.param("id"));
-        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
-        return render(h->approve(*id, r.body), 200);
-      },
-      named(op, "edges.approve"));
-  router.add(
-      Verb::post, "/v1/edges/{id}/revoke",
-      [h](Request& r) {
-        auto id = parse_id(r.param("id"));
-        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
-        return render(h->revoke(*id), 200);
-      },
-      named(op, "edges.revoke"));
-  router.add(
-      Verb::post, "/v1/edges/{id}/lost",
-      [h](Request& r) {
-        auto id = parse_id(r.param("id"));
-        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
-        return render(h->declare_lost(*id, r), 200);
-      },
-      named(op, "edges.lost"));
-  router.add(
-      Verb::get, "/v1/edges/{id}/lost-sales",
-      [h](Request& r) {
-        auto id = parse_id(r.param("id"));
-        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
-        return render(h->lost_sales_json(*id), 200);
-      },
-      named(op, "edges.lost_sales"));
-  router.add(
-      Verb::get, "/v1/edges/{id}/leases",
-      [h](Request& r) {
-        auto id = parse_id(r.param("id"));
-        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
-        return render(h->leases_json(*id), 200);
-      },
-      named(op, "edges.leases"));
-  router.add(
-      Verb::get, "/v1/edges/{id}/grant",
-      [h](Request& r) {
-        auto id = parse_id(r.param("id"));
-        if (!id) return http::problem_from_status(Status(problem::not_found, "no such edge"));
-        return render(h->grant(*id, r.header("X-Dropgate-Edge-Secret")), 200);
-      },
-      http::RouteOptions{.name = "edges.grant"});
+  router.add(Verb::post, "/v1/edges/{id}/approve", by_id([](EdgeHub& e, int64_t id, Request& r) {
+               return render(e.approve(id, r.body), 200);
+             }),
+             named(op, "edges.approve"));
+  router.add(Verb::post, "/v1/edges/{id}/revoke",
+             by_id([](EdgeHub& e, int64_t id, Request&) { return render(e.revoke(id), 200); }),
+             named(op, "edges.revoke"));
+  router.add(Verb::post, "/v1/edges/{id}/lost", by_id([](EdgeHub& e, int64_t id, Request& r) {
+               return render(e.declare_lost(id, r), 200);
+             }),
+             named(op, "edges.lost"));
+  router.add(Verb::get, "/v1/edges/{id}/lost-sales", by_id([](EdgeHub& e, int64_t id, Request&) {
+               return render(e.lost_sales_json(id), 200);
+             }),
+             named(op, "edges.lost_sales"));
+  router.add(Verb::get, "/v1/edges/{id}/leases",
+             by_id([](EdgeHub& e, int64_t id, Request&) { return render(e.leases_json(id), 200); }),
+             named(op, "edges.leases"));
+  router.add(Verb::get, "/v1/edges/{id}/grant", by_id([](EdgeHub& e, int64_t id, Request& r) {
+               return render(e.grant(id, r.header("X-Dropgate-Edge-Secret")), 200);
+             }),
+             http::RouteOptions{.name = "edges.grant"});
   router.add(
       Verb::get, "/v1/edge/sync", [h](Request& r) { return render(h->sync_document(r), 200); },
       http::RouteOptions{.name = "edge.sync"});
