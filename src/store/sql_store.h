@@ -189,6 +189,10 @@ class SqlStore final : public Store {
   Result<Drop> lock_drop_by_slug(sql::Connection& c, std::string_view slug);
   Result<Drop> read_drop_by_slug(sql::Connection& c, std::string_view slug);
   Status check_seller_current(sql::Connection& c, std::string_view seller_id);
+  // The lowest `count_max` returned serials of the drop, after dropping those
+  // claimed since they were returned (sql_store_sales.cc).
+  Result<sql::Rows> lowest_returned_serials(sql::Connection& c, int64_t drop_id,
+                                            uint32_t count_max);
   Result<std::optional<Lease>> lease_returned_run(sql::Connection& c, int64_t drop_id,
                                                   std::string_view seller_id,
                                                   uint32_t serial_count_max, int64_t now_ms);

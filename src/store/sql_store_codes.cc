@@ -49,15 +49,7 @@ Result<std::vector<uint32_t>> SqlStore::take_unleased_serials(sql::Connection& c
   uint32_t edition_size = reader.uint32();
   uint32_t next_serial = reader.uint32();
   if (!reader.status().ok()) return error(reader.status());
-  // As in lease_returned_run: a returned serial claimed since is not in the pool.
-  Result<sql::Rows> stale = c.query(
-      "DELETE FROM returned_serials WHERE drop_id = $1 AND EXISTS (SELECT 1 FROM claims c "
-      "WHERE c.drop_id = returned_serials.drop_id AND c.serial = returned_serials.serial)",
-      {drop_id});
-  if (!stale) return error(stale.error());
-  Result<sql::Rows> returned =
-      c.query("SELECT serial FROM returned_serials WHERE drop_id = $1 ORDER BY serial LIMIT $2",
-              {drop_id, int64_t{count}});
+  Result<sql::Rows> returned = lowest_returned_serials(c, drop_id, count);
   if (!returned) return error(returned.error());
   std::vector<uint32_t> serials;
   for (size_t i = 0; i < returned->size(); ++i) {

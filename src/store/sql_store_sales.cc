@@ -147,20 +147,24 @@ Result<Lease> SqlStore::issue_lease(int64_t drop_id, std::string_view seller_id,
   });
 }
 
-Result<std::optional<Lease>> SqlStore::lease_returned_run(sql::Connection& c, int64_t drop_id,
-                                                          std::string_view seller_id,
-                                                          uint32_t serial_count_max,
-                                                          int64_t now_ms) {
+Result<sql::Rows> SqlStore::lowest_returned_serials(sql::Connection& c, int64_t drop_id,
+                                                    uint32_t count_max) {
   // A serial claimed after it was returned (a claim without a lease check
   // that raced a reclaim) must not be leased again: drop such entries first.
   Result<sql::Rows> stale = c.query(
       "DELETE FROM returned_serials WHERE drop_id = $1 AND EXISTS (SELECT 1 FROM claims c "
       "WHERE c.drop_id = returned_serials.drop_id AND c.serial = returned_serials.serial)",
       {drop_id});
-  if (!stale) return error(stale.error());
-  Result<sql::Rows> rows =
-      c.query("SELECT serial FROM returned_serials WHERE drop_id = $1 ORDER BY serial LIMIT $2",
-              {drop_id, int64_t{serial_count_max}});
+  if (!stale) return std::unexpected(stale.error());
+  return c.query("SELECT serial FROM returned_serials WHERE drop_id = $1 ORDER BY serial LIMIT $2",
+                 {drop_id, int64_t{count_max}});
+}
+
+Result<std::optional<Lease>> SqlStore::lease_returned_run(sql::Connection& c, int64_t drop_id,
+                                                          std::string_view seller_id,
+                                                          uint32_t serial_count_max,
+                                                          int64_t now_ms) {
+  Result<sql::Rows> rows = lowest_returned_serials(c, drop_id, serial_count_max);
   if (!rows) return error(rows.error());
   if (rows->empty()) return std::optional<Lease>();
   // The run of consecutive serials that starts at the lowest returned one.
